@@ -1,0 +1,613 @@
+"""The decision policy: who to chase, when, how and in what tone — as pure functions.
+
+`decide` combines a customer's dunning scenario with the predicted risk and the context of the
+invoice and returns one `Decision`. No database, no clock: everything comes in as arguments, so
+the API, the daily run and the tests ask the same function the same question.
+
+How it reads:
+1. guards (`_GUARDS`): reasons never to chase now — settled, below the scenario's minimum, open
+   dispute, customer on hold, active promise to pay. The first that applies returns `wait`.
+2. rules (`_RULES`): each a small function that looks at the context and contributes an
+   `Adjustment` (shift the overdue steps, firmer tone, pre-due reminder, call, skip steps) with
+   one reason sentence in French and English. Thresholds come from `scenario.risk_rules`.
+3. scheduling: the adjusted steps form a plan; the next step is the first one not done (nor
+   superseded by a later step done) whose time has come; its send date respects the minimum delay
+   between two contacts and lands on a French business day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Callable, Iterable, Literal
+
+import holidays
+
+from serving.scenarios import TONES, Scenario, Step
+
+Action = Literal["wait", "email", "sms", "call", "letter", "formal_notice", "legal"]
+Basis = Literal["model", "rules"]
+
+# a reminder in a soft channel can be softened or turned into a call; a formal notice or a
+# legal hand-off never is
+_SOFT_CHANNELS = frozenset({"email", "sms", "call", "letter"})
+_CALLABLE_CHANNELS = frozenset({"email", "sms"})
+# the policy firms tones up to "firm"; "formal" belongs to formal notices and legal steps
+_FIRMEST_ADJUSTED_TONE = TONES.index("firm")
+PRE_DUE_STEP_NAME = "pre_due_reminder"
+
+
+# --- inputs and output ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceState:
+    invoice_id: str
+    customer_id: str
+    issue_date: date
+    due_date: date
+    amount: Decimal
+    open_amount: Decimal
+    currency: str = "EUR"
+    settled: bool = False
+    has_open_dispute: bool = False
+    active_promise_until: date | None = None
+    broken_promise: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerState:
+    customer_id: str
+    language: str = "fr"
+    segment: str | None = None
+    on_hold: bool = False
+    open_balance: Decimal = Decimal("0")
+    overdue_balance: Decimal = Decimal("0")
+    # 0 means this is the payer's first delay with us
+    previously_late_count: int = 0
+    # computed by the caller, e.g. days late trending up over the last invoices
+    deteriorating: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    p_late: float
+    p_severe: float
+    expected_days_late: float
+    grade: str
+    source: Literal["model", "rules"] = "model"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    code: str
+    fr: str
+    en: str
+
+    def text(self, language: str = "fr") -> str:
+        return self.en if language == "en" else self.fr
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    basis: Basis
+    reasons: list[Reason]
+    # for `wait`: the date the policy expects to act next, or None when it cannot tell
+    send_on: date | None = None
+    channel: str | None = None
+    tone: str | None = None
+    template: str | None = None
+    step: str | None = None
+    # the caller computes the amounts (ledger law); the policy only says whether to claim them
+    claim_penalties: bool = False
+    # for `wait`: the step expected next, if any
+    next_step: str | None = None
+
+    def is_due(self, on: date) -> bool:
+        """Whether a run on `on` should create this action now."""
+        return self.action != "wait" and self.send_on is not None and self.send_on <= on
+
+
+# --- calendar --------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _french_holidays() -> holidays.HolidayBase:
+    return holidays.country_holidays("FR")
+
+
+def _next_business_day(day: date) -> date:
+    """`day` itself if a French business day, else the next one (private until ledger/calendar)."""
+    public_holidays = _french_holidays()
+    while day.weekday() >= 5 or day in public_holidays:
+        day += timedelta(days=1)
+    return day
+
+
+# --- sentences -------------------------------------------------------------------------------
+
+
+def _fr_date(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def _fr_amount(amount: Decimal, currency: str) -> str:
+    text = f"{amount:,.2f}".replace(",", " ").replace(".", ",")
+    return f"{text} €" if currency == "EUR" else f"{text} {currency}"
+
+
+def _en_amount(amount: Decimal, currency: str) -> str:
+    return f"{currency} {amount:,.2f}"
+
+
+# --- context and adjustments -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    invoice: InvoiceState
+    customer: CustomerState
+    risk: Risk | None
+    scenario: Scenario
+    today: date
+    last_contact_on: date | None
+    steps_done: frozenset[str]
+
+    @property
+    def high_risk(self) -> bool:
+        return self.risk is not None and self.risk.p_late >= self.scenario.risk_rules.high_risk_p
+
+    @property
+    def low_risk(self) -> bool:
+        return self.risk is not None and self.risk.p_late < self.scenario.risk_rules.low_risk_p
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """What one rule changes in the scenario's plan, and why."""
+
+    reason: Reason
+    # added to the offsets of overdue steps (negative = earlier)
+    shift_days: int = 0
+    # make sure a reminder goes out this many days before the due date
+    pre_due_days: int | None = None
+    # notches up the tone ladder courteous → neutral → firm
+    firmer: int = 0
+    # the first reminder after the due date becomes a courteous email
+    courteous_first_contact: bool = False
+    # email and SMS steps become a call task
+    call: bool = False
+    # jump over this many pending steps, never past the formal notice
+    skip_steps: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """All rules' adjustments folded together."""
+
+    shift_days: int = 0
+    pre_due_days: int | None = None
+    firmer: int = 0
+    courteous_first_contact: bool = False
+    call: bool = False
+    skip_steps: int = 0
+    reasons: tuple[Reason, ...] = ()
+
+
+def _fold(adjustments: Iterable[Adjustment]) -> _Plan:
+    plan = _Plan()
+    for adj in adjustments:
+        plan = _Plan(
+            shift_days=plan.shift_days + adj.shift_days,
+            pre_due_days=max(filter(None, (plan.pre_due_days, adj.pre_due_days)), default=None),
+            firmer=plan.firmer + adj.firmer,
+            courteous_first_contact=plan.courteous_first_contact or adj.courteous_first_contact,
+            call=plan.call or adj.call,
+            skip_steps=max(plan.skip_steps, adj.skip_steps),
+            reasons=(*plan.reasons, adj.reason),
+        )
+    return plan
+
+
+# --- guards: reasons to wait -------------------------------------------------------------------
+
+
+def _wait(ctx: _Context, reason: Reason, *, until: date | None = None) -> Decision:
+    return Decision(action="wait", basis=_basis(ctx), reasons=[reason], send_on=until)
+
+
+def _guard_settled(ctx: _Context) -> Decision | None:
+    if ctx.invoice.settled or ctx.invoice.open_amount <= 0:
+        return _wait(ctx, Reason(
+            "settled",
+            f"La facture {ctx.invoice.invoice_id} est soldée : aucune relance.",
+            f"Invoice {ctx.invoice.invoice_id} is settled: no reminder.",
+        ))
+    return None
+
+
+def _guard_below_minimum(ctx: _Context) -> Decision | None:
+    minimum, inv = ctx.scenario.min_amount, ctx.invoice
+    if inv.open_amount < minimum:
+        return _wait(ctx, Reason(
+            "below_minimum",
+            f"Le reste dû ({_fr_amount(inv.open_amount, inv.currency)}) est inférieur au minimum "
+            f"du scénario ({_fr_amount(minimum, inv.currency)}) : aucune relance.",
+            f"The open amount ({_en_amount(inv.open_amount, inv.currency)}) is below the "
+            f"scenario's minimum ({_en_amount(minimum, inv.currency)}): no reminder.",
+        ))
+    return None
+
+
+def _guard_open_dispute(ctx: _Context) -> Decision | None:
+    if ctx.invoice.has_open_dispute:
+        return _wait(ctx, Reason(
+            "open_dispute",
+            "Un litige est ouvert sur cette facture : relances suspendues jusqu'à sa résolution.",
+            "A dispute is open on this invoice: reminders paused until it is resolved.",
+        ))
+    return None
+
+
+def _guard_on_hold(ctx: _Context) -> Decision | None:
+    if ctx.customer.on_hold:
+        return _wait(ctx, Reason(
+            "on_hold",
+            "Le client est en suspens (relances bloquées) : aucune relance.",
+            "The customer is on hold (reminders blocked): no reminder.",
+        ))
+    return None
+
+
+def _guard_active_promise(ctx: _Context) -> Decision | None:
+    until = ctx.invoice.active_promise_until
+    if until is not None and until >= ctx.today:
+        resume_on = _next_business_day(until + timedelta(days=1))
+        return _wait(ctx, Reason(
+            "active_promise",
+            f"Promesse de paiement jusqu'au {_fr_date(until)} : relance au plus tôt le "
+            f"{_fr_date(resume_on)}.",
+            f"Promise to pay until {until.isoformat()}: next reminder no earlier than "
+            f"{resume_on.isoformat()}.",
+        ), until=resume_on)
+    return None
+
+
+_GUARDS: tuple[Callable[[_Context], Decision | None], ...] = (
+    _guard_settled,
+    _guard_below_minimum,
+    _guard_open_dispute,
+    _guard_on_hold,
+    _guard_active_promise,
+)
+
+
+# --- rules: adjustments to the scenario --------------------------------------------------------
+
+
+def _rule_low_risk_first_delay(ctx: _Context) -> Adjustment | None:
+    # the payer probably forgot: be courteous and give them a few more days
+    if not ctx.low_risk or ctx.customer.previously_late_count > 0:
+        return None
+    if ctx.customer.deteriorating or ctx.invoice.broken_promise:
+        return None
+    days = ctx.scenario.risk_rules.courteous_delay_days
+    assert ctx.risk is not None  # low_risk implies a risk
+    return Adjustment(
+        reason=Reason(
+            "low_risk_first_delay",
+            f"Risque faible (probabilité de retard {ctx.risk.p_late:.0%}) et premier retard : "
+            f"rappel courtois par e-mail, relances décalées de {days} jours.",
+            f"Low risk (probability of late payment {ctx.risk.p_late:.0%}) and first delay: "
+            f"courteous email, reminders {days} days later.",
+        ),
+        shift_days=days,
+        courteous_first_contact=True,
+    )
+
+
+def _rule_high_risk_or_deteriorating(ctx: _Context) -> Adjustment | None:
+    if not (ctx.high_risk or ctx.customer.deteriorating):
+        return None
+    rules = ctx.scenario.risk_rules
+    if ctx.high_risk:
+        assert ctx.risk is not None
+        code = "high_risk"
+        why_fr = f"Risque élevé (probabilité de retard {ctx.risk.p_late:.0%}, note {ctx.risk.grade})"
+        why_en = f"High risk (probability of late payment {ctx.risk.p_late:.0%}, grade {ctx.risk.grade})"
+    else:
+        code = "deteriorating"
+        why_fr, why_en = "Payeur en dégradation (retards en hausse)", "Deteriorating payer (delays rising)"
+    return Adjustment(
+        reason=Reason(
+            code,
+            f"{why_fr} : rappel {rules.pre_due_days} jours avant l'échéance, relances avancées "
+            f"de {rules.high_risk_pull_in_days} jours, ton plus ferme.",
+            f"{why_en}: reminder {rules.pre_due_days} days before the due date, reminders "
+            f"{rules.high_risk_pull_in_days} days earlier, firmer tone.",
+        ),
+        shift_days=-rules.high_risk_pull_in_days,
+        pre_due_days=rules.pre_due_days,
+        firmer=1,
+    )
+
+
+def _rule_large_amount_call(ctx: _Context) -> Adjustment | None:
+    threshold, inv = ctx.scenario.risk_rules.large_amount_call_threshold, ctx.invoice
+    if not (ctx.high_risk or ctx.customer.deteriorating) or inv.open_amount < threshold:
+        return None
+    return Adjustment(
+        reason=Reason(
+            "large_amount_call",
+            f"Montant important ({_fr_amount(inv.open_amount, inv.currency)}, seuil "
+            f"{_fr_amount(threshold, inv.currency)}) chez un payeur à risque : appel plutôt "
+            "qu'un e-mail ou un SMS.",
+            f"Large amount ({_en_amount(inv.open_amount, inv.currency)}, threshold "
+            f"{_en_amount(threshold, inv.currency)}) for a risky payer: a call rather than an "
+            "email or SMS.",
+        ),
+        call=True,
+    )
+
+
+def _rule_very_high_exposure(ctx: _Context) -> Adjustment | None:
+    rules, cust, currency = ctx.scenario.risk_rules, ctx.customer, ctx.invoice.currency
+    if cust.overdue_balance < rules.very_high_exposure_amount or rules.escalate_skip_steps == 0:
+        return None
+    return Adjustment(
+        reason=Reason(
+            "very_high_exposure",
+            f"Encours échu très élevé ({_fr_amount(cust.overdue_balance, currency)}, seuil "
+            f"{_fr_amount(rules.very_high_exposure_amount, currency)}) : escalade plus rapide "
+            f"vers la mise en demeure ({rules.escalate_skip_steps} étape(s) sautée(s)).",
+            f"Very high overdue balance ({_en_amount(cust.overdue_balance, currency)}, threshold "
+            f"{_en_amount(rules.very_high_exposure_amount, currency)}): faster escalation towards "
+            f"formal notice ({rules.escalate_skip_steps} step(s) skipped).",
+        ),
+        skip_steps=rules.escalate_skip_steps,
+    )
+
+
+def _rule_broken_promise(ctx: _Context) -> Adjustment | None:
+    if not ctx.invoice.broken_promise:
+        return None
+    days = ctx.scenario.risk_rules.broken_promise_pull_in_days
+    return Adjustment(
+        reason=Reason(
+            "broken_promise",
+            f"Promesse de paiement non tenue : étape suivante avancée de {days} jours, ton plus "
+            "ferme.",
+            f"Broken promise to pay: next step {days} days earlier, firmer tone.",
+        ),
+        shift_days=-days,
+        firmer=1,
+    )
+
+
+_RULES: tuple[Callable[[_Context], Adjustment | None], ...] = (
+    _rule_low_risk_first_delay,
+    _rule_high_risk_or_deteriorating,
+    _rule_large_amount_call,
+    _rule_very_high_exposure,
+    _rule_broken_promise,
+)
+
+
+# --- the plan: adjusted steps ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStep:
+    """A scenario step after the rules' adjustments."""
+
+    step: Step
+    offset_days: int
+
+    @property
+    def name(self) -> str:
+        return self.step.name
+
+    @property
+    def pre_due(self) -> bool:
+        return self.step.offset_days < 0
+
+
+def _plan_steps(*, scenario: Scenario, open_amount: Decimal, plan: _Plan) -> list[PlannedStep]:
+    """The scenario's steps for this amount, with offsets moved by the rules' adjustments."""
+    steps = [s for s in scenario.steps if open_amount >= s.min_amount]
+    if plan.pre_due_days is not None and not any(s.offset_days < 0 for s in steps):
+        # the scenario has no pre-due reminder: a risky payer gets one anyway
+        steps.insert(0, Step(
+            name=PRE_DUE_STEP_NAME, offset_days=-plan.pre_due_days, channel="email", tone="courteous",
+        ))
+    # grace days come from the scenario: an overdue step never fires before due + grace
+    overdue_floor = max(1, scenario.grace_days)
+    planned: list[PlannedStep] = []
+    first_pre_due = True
+    for step in steps:
+        if step.offset_days < 0:
+            offset = step.offset_days
+            if first_pre_due and plan.pre_due_days is not None:
+                offset = min(offset, -plan.pre_due_days)
+            first_pre_due = False
+        elif step.offset_days == 0:
+            offset = max(0, plan.shift_days)
+        else:
+            offset = max(overdue_floor, step.offset_days + plan.shift_days)
+        planned.append(PlannedStep(step=step, offset_days=offset))
+    return planned
+
+
+def _pending(planned: list[PlannedStep], steps_done: frozenset[str]) -> list[PlannedStep]:
+    # a step before the last one done is superseded (skipped by escalation, or caught up)
+    last_done = max((i for i, p in enumerate(planned) if p.name in steps_done), default=-1)
+    return [p for p in planned[last_done + 1:] if p.name not in steps_done]
+
+
+def _escalation_target(pending: list[PlannedStep], index: int, skip: int) -> PlannedStep:
+    """The step to send when `skip` pending steps may be jumped, stopping at the formal notice."""
+    current = pending[index]
+    if skip == 0 or current.pre_due:
+        return current
+    limit = len(pending) - 1
+    for j in range(index, len(pending)):
+        channel = pending[j].step.channel
+        if channel == "formal_notice":
+            limit = j
+            break
+        if channel == "legal":
+            # a legal hand-off is never reached by skipping
+            limit = max(index, j - 1)
+            break
+    return pending[min(index + skip, limit)]
+
+
+def _firmer(tone: str, notches: int) -> str:
+    index = TONES.index(tone)
+    if notches <= 0 or index >= _FIRMEST_ADJUSTED_TONE:
+        return tone
+    return TONES[min(index + notches, _FIRMEST_ADJUSTED_TONE)]
+
+
+def _channel_and_tone(ctx: _Context, target: PlannedStep, plan: _Plan) -> tuple[str, str]:
+    step = target.step
+    channel, tone = step.channel, step.tone
+    if step.channel not in _SOFT_CHANNELS:
+        return channel, tone
+    overdue_done = any(s.name in ctx.steps_done for s in ctx.scenario.steps if s.offset_days >= 0)
+    if plan.courteous_first_contact and not target.pre_due and not overdue_done:
+        return "email", "courteous"
+    tone = _firmer(tone, plan.firmer)
+    if plan.call and channel in _CALLABLE_CHANNELS:
+        channel = "call"
+    return channel, tone
+
+
+# --- scheduling --------------------------------------------------------------------------------
+
+
+def _basis(ctx: _Context) -> Basis:
+    return "model" if ctx.risk is not None and ctx.risk.source == "model" else "rules"
+
+
+def _step_reason(ctx: _Context, target: PlannedStep, step_on: date, offset: int) -> Reason:
+    label_fr, label_en = ctx.scenario.label_fr, ctx.scenario.label_en
+    due = ctx.invoice.due_date
+    return Reason(
+        "step_due",
+        f"Étape « {target.name} » du scénario « {label_fr} » : prévue le {_fr_date(step_on)} "
+        f"(J{offset:+d} par rapport à l'échéance du {_fr_date(due)}).",
+        f"Step '{target.name}' of scenario '{label_en}': due on {step_on.isoformat()} "
+        f"(D{offset:+d} from the due date {due.isoformat()}).",
+    )
+
+
+def _timing_reasons(ctx: _Context, earliest: date, send_on: date) -> list[Reason]:
+    reasons: list[Reason] = []
+    if ctx.last_contact_on is not None:
+        floor = ctx.last_contact_on + timedelta(days=ctx.scenario.min_days_between_contacts)
+        if floor == earliest and floor > ctx.today:
+            days = ctx.scenario.min_days_between_contacts
+            reasons.append(Reason(
+                "min_contact_delay",
+                f"Dernier contact le {_fr_date(ctx.last_contact_on)} : {days} jours minimum entre "
+                f"deux contacts, pas avant le {_fr_date(floor)}.",
+                f"Last contact on {ctx.last_contact_on.isoformat()}: at least {days} days between "
+                f"two contacts, not before {floor.isoformat()}.",
+            ))
+    if send_on != earliest:
+        reasons.append(Reason(
+            "business_day",
+            f"Le {_fr_date(earliest)} n'est pas un jour ouvré (week-end ou jour férié) : envoi "
+            f"le {_fr_date(send_on)}.",
+            f"{earliest.isoformat()} is not a business day (weekend or public holiday): sent on "
+            f"{send_on.isoformat()}.",
+        ))
+    return reasons
+
+
+def _schedule(ctx: _Context, plan: _Plan, base_reasons: list[Reason]) -> Decision:
+    inv, scenario = ctx.invoice, ctx.scenario
+    pending = _pending(_plan_steps(scenario=scenario, open_amount=inv.open_amount, plan=plan), ctx.steps_done)
+    floor = (
+        ctx.last_contact_on + timedelta(days=scenario.min_days_between_contacts)
+        if ctx.last_contact_on is not None else None
+    )
+    for index, candidate in enumerate(pending):
+        step_on = inv.due_date + timedelta(days=candidate.offset_days)
+        earliest = max(d for d in (ctx.today, step_on, floor) if d is not None)
+        send_on = _next_business_day(earliest)
+        if candidate.pre_due and send_on > inv.due_date:
+            continue  # a reminder "before the due date" sent after it would be nonsense
+        timing = _timing_reasons(ctx, earliest, send_on)
+        if step_on > ctx.today:
+            return Decision(
+                action="wait", basis=_basis(ctx), send_on=send_on, next_step=candidate.name,
+                reasons=[*base_reasons, Reason(
+                    "next_step_later",
+                    f"Prochaine étape « {candidate.name} » le {_fr_date(send_on)} : rien à "
+                    "envoyer d'ici là.",
+                    f"Next step '{candidate.name}' on {send_on.isoformat()}: nothing to send "
+                    "until then.",
+                ), *timing],
+            )
+        target = _escalation_target(pending, index, plan.skip_steps)
+        channel, tone = _channel_and_tone(ctx, target, plan)
+        step = target.step
+        same_as_step = (channel, tone) == (step.channel, step.tone)
+        return Decision(
+            action=channel,  # type: ignore[arg-type]  # channels are the non-wait actions
+            basis=_basis(ctx),
+            send_on=send_on,
+            channel=channel,
+            tone=tone,
+            template=step.template if same_as_step else f"{channel}_{tone}",
+            step=target.name,
+            claim_penalties=step.claim_penalties,
+            reasons=[*base_reasons, _step_reason(ctx, target, step_on, candidate.offset_days), *timing],
+        )
+    return Decision(action="wait", basis=_basis(ctx), reasons=[*base_reasons, Reason(
+        "scenario_complete",
+        f"Toutes les étapes du scénario « {scenario.label_fr} » sont faites : suivi manuel par "
+        "un chargé de recouvrement.",
+        f"All steps of scenario '{scenario.label_en}' are done: manual follow-up by a collection "
+        "agent.",
+    )])
+
+
+def _no_model_reason(scenario: Scenario) -> Reason:
+    return Reason(
+        "no_model",
+        f"Aucune prédiction de risque disponible : décision selon les seules règles du scénario "
+        f"« {scenario.label_fr} ».",
+        f"No risk prediction available: decision from the rules of scenario "
+        f"'{scenario.label_en}' alone.",
+    )
+
+
+def decide(
+    *,
+    invoice: InvoiceState,
+    customer: CustomerState,
+    risk: Risk | None,
+    scenario: Scenario,
+    today: date,
+    last_contact_on: date | None,
+    steps_done: Iterable[str],
+) -> Decision:
+    """The next action for one invoice: guards first, then the scenario adjusted by the rules."""
+    ctx = _Context(
+        invoice=invoice, customer=customer, risk=risk, scenario=scenario, today=today,
+        last_contact_on=last_contact_on, steps_done=frozenset(steps_done),
+    )
+    for guard in _GUARDS:
+        decision = guard(ctx)
+        if decision is not None:
+            return decision
+    adjustments = [adj for rule in _RULES if (adj := rule(ctx)) is not None]
+    plan = _fold(adjustments)
+    base_reasons = [_no_model_reason(scenario)] if risk is None else []
+    return _schedule(ctx, plan, [*base_reasons, *plan.reasons])

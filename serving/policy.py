@@ -20,11 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Callable, Iterable, Literal
 
-import holidays
-
+from ledger.calendar import next_business_day
 from serving.scenarios import TONES, Scenario, Step
 
 Action = Literal["wait", "email", "sms", "call", "letter", "formal_notice", "legal"]
@@ -109,22 +107,6 @@ class Decision:
     def is_due(self, on: date) -> bool:
         """Whether a run on `on` should create this action now."""
         return self.action != "wait" and self.send_on is not None and self.send_on <= on
-
-
-# --- calendar --------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _french_holidays() -> holidays.HolidayBase:
-    return holidays.country_holidays("FR")
-
-
-def _next_business_day(day: date) -> date:
-    """`day` itself if a French business day, else the next one (private until ledger/calendar)."""
-    public_holidays = _french_holidays()
-    while day.weekday() >= 5 or day in public_holidays:
-        day += timedelta(days=1)
-    return day
 
 
 # --- sentences -------------------------------------------------------------------------------
@@ -265,7 +247,7 @@ def _guard_on_hold(ctx: _Context) -> Decision | None:
 def _guard_active_promise(ctx: _Context) -> Decision | None:
     until = ctx.invoice.active_promise_until
     if until is not None and until >= ctx.today:
-        resume_on = _next_business_day(until + timedelta(days=1))
+        resume_on = next_business_day(until + timedelta(days=1))
         return _wait(ctx, Reason(
             "active_promise",
             f"Promesse de paiement jusqu'au {_fr_date(until)} : relance au plus tôt le "
@@ -539,7 +521,7 @@ def _schedule(ctx: _Context, plan: _Plan, base_reasons: list[Reason]) -> Decisio
     for index, candidate in enumerate(pending):
         step_on = inv.due_date + timedelta(days=candidate.offset_days)
         earliest = max(d for d in (ctx.today, step_on, floor) if d is not None)
-        send_on = _next_business_day(earliest)
+        send_on = next_business_day(earliest)
         if candidate.pre_due and send_on > inv.due_date:
             continue  # a reminder "before the due date" sent after it would be nonsense
         timing = _timing_reasons(ctx, earliest, send_on)

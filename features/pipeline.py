@@ -1,0 +1,399 @@
+"""Point-in-time payer-history features, one row per scored invoice.
+
+A row is scored at a time t (its issue date for training, ``as_of`` for serving) and sees only
+events of its own customer dated **strictly before t** (``date < t``): an event on day t itself
+is not known yet. Within a day the order of events is unknown (an invoice issued in the morning,
+a payment booked in the afternoon), so the same-day rule has to pick one side; "not yet known"
+is the side that cannot leak the scored invoice's own settlement on its issue day. Serving uses
+the same rule, so ``as_of=D`` means "at the start of day D" (pass D + 1 day to include day D).
+
+What "known" means for each event:
+- a past invoice's lateness is known once it has settled (``settled_date < t``); an invoice still
+  open at t counts in the exposure (open, overdue when ``due_date < t``), never with its eventual
+  days late;
+- payments (``paid_on``), disputes (``opened_on``), reminders (``sent_on``), promises
+  (``closed_on``, kept or broken) count from their own date.
+
+The scored invoice never counts in its own exposure (in training it is issued at t, so would not
+anyway; in serving it is excluded so both agree). Scoring an invoice that had already settled
+before t is refused: its own lateness would be in its history.
+
+Everything is vectorised: each kind of event becomes a "timeline" sorted by (customer, day) with
+cumulative sums; a row's aggregates are two ``searchsorted`` look-ups (where its customer starts,
+where t falls) and a difference of cumulative sums. No Python loop runs per invoice or customer.
+Values are always finite: anything undefined takes the ``fill`` of :mod:`features.registry`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.registry import FEATURE_COLUMNS, FEATURES
+from ledger.frames import LedgerFrames
+
+__all__ = ["FEATURE_COLUMNS", "FeaturesError", "build_features"]
+
+_DAY_BITS = 22
+_DAY_OFFSET = 1 << 20  # days before 1970 stay positive inside the key
+_WINDOW = 12
+
+
+class FeaturesError(ValueError):
+    """The frames cannot be turned into features (bad targets, missing columns)."""
+
+
+def build_features(
+    frames: LedgerFrames,
+    *,
+    invoices: pd.DataFrame | None = None,
+    as_of: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Features of each invoice, point in time.
+
+    - no ``as_of``: each invoice (``invoices`` or else the ledger's invoices of kind invoice) is
+      scored at its own issue date (training rows);
+    - ``as_of``: each invoice of ``invoices`` (which may be new, not yet in the ledger) or else
+      each ledger invoice issued by ``as_of`` and not settled before it, is scored at ``as_of``.
+
+    Returns one row per scored invoice in input order: ``invoice_id``, ``customer_id``,
+    ``scored_at`` and the columns of ``FEATURE_COLUMNS`` (all finite floats).
+    """
+    history = _ledger_invoices(frames.invoices)
+    targets = _targets(history, invoices, as_of)
+    customers = pd.Index(pd.unique(np.concatenate([
+        history["customer_id"].to_numpy(object), targets["customer_id"].to_numpy(object)])))
+    h_code = customers.get_indexer(history["customer_id"])
+    t_code = customers.get_indexer(targets["customer_id"])
+    t_day = _days(targets["scored_at"])
+    h = _HistoryArrays.of(history, h_code)
+
+    out = {"invoice_id": targets["invoice_id"].to_numpy(),
+           "customer_id": targets["customer_id"].to_numpy(),
+           "scored_at": targets["scored_at"].to_numpy()}
+    own = _own_rows(history, targets, h, t_day)
+    out |= _history_features(frames, customers, history, h, t_code, t_day)
+    out |= _exposure_features(h, own, t_code, t_day, targets["amount"].to_numpy(float))
+    out |= _behaviour_features(frames, customers, history, h, t_code, t_day)
+    out |= _invoice_features(targets)
+    result = pd.DataFrame(out)
+    for name in FEATURE_COLUMNS:
+        column = result[name].astype(float).replace([np.inf, -np.inf], np.nan)
+        result[name] = column.fillna(FEATURES[name].fill) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return result
+
+
+# ------------------------------------------------------------------------------- timelines
+
+
+@dataclass
+class _Timeline:
+    """Events sorted by (customer, day), with cumulative sums of their values."""
+
+    keys: np.ndarray
+    order: np.ndarray  # positions of the events (in the caller's arrays) in timeline order
+    cums: dict[str, np.ndarray]  # each of length n + 1, starting at 0
+
+    @classmethod
+    def of(cls, codes: np.ndarray, days: np.ndarray, tiebreak: np.ndarray | None = None,
+           **values: np.ndarray) -> _Timeline:
+        ok = (codes >= 0) & (days > np.iinfo(np.int64).min)
+        idx = np.flatnonzero(ok)
+        keys = _key(codes[idx], days[idx])
+        # a stable tie-break keeps "last k" windows independent of the input row order
+        sort = np.lexsort((tiebreak[idx], keys)) if tiebreak is not None else np.argsort(
+            keys, kind="stable")
+        order = idx[sort]
+        cums = {name: np.concatenate([[0.0], np.cumsum(v[order], dtype=float)])
+                for name, v in values.items()}
+        return cls(keys=keys[sort], order=order, cums=cums)
+
+    def bounds(self, codes: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(first position of the customer, first position on or after ``days``)."""
+        start = np.searchsorted(self.keys, _key(codes, np.full(len(codes), -_DAY_OFFSET)))
+        return start, np.searchsorted(self.keys, _key(codes, days))
+
+    def total(self, name: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return self.cums[name][hi] - self.cums[name][lo]
+
+
+def _key(codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+    return (codes.astype(np.int64) << _DAY_BITS) | (days + _DAY_OFFSET)
+
+
+def _days(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Day numbers since 1970 (int64); NaT becomes the int64 minimum."""
+    array = np.asarray(values, dtype="datetime64[ns]")
+    days = array.astype("datetime64[D]").astype(np.int64)
+    return np.where(np.isnat(array), np.iinfo(np.int64).min, days)
+
+
+# ---------------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class _HistoryArrays:
+    code: np.ndarray
+    issue: np.ndarray
+    due: np.ndarray
+    settled: np.ndarray  # int64 min when open
+    amount: np.ndarray
+    rank: np.ndarray  # invoice id rank: a tie-break that does not depend on row order
+
+    @classmethod
+    def of(cls, history: pd.DataFrame, codes: np.ndarray) -> _HistoryArrays:
+        return cls(code=codes, issue=_days(history["issue_date"]), due=_days(history["due_date"]),
+                   settled=_days(history["settled_date"]),
+                   amount=history["amount"].to_numpy(float),
+                   rank=pd.factorize(history["invoice_id"], sort=True)[0])
+
+    @property
+    def is_settled(self) -> np.ndarray:
+        return self.settled > np.iinfo(np.int64).min
+
+
+def _ledger_invoices(invoices: pd.DataFrame) -> pd.DataFrame:
+    missing = {"invoice_id", "customer_id", "issue_date", "due_date", "amount"} - set(invoices)
+    if missing:
+        raise FeaturesError(f"invoices lack the columns {sorted(missing)}")
+    frame = invoices
+    if "kind" in frame:
+        frame = frame[frame["kind"].fillna("invoice") == "invoice"]
+    if "settled_date" not in frame:
+        frame = frame.assign(settled_date=pd.NaT)
+    return frame.reset_index(drop=True)
+
+
+def _targets(history: pd.DataFrame, invoices: pd.DataFrame | None,
+             as_of: pd.Timestamp | None) -> pd.DataFrame:
+    if invoices is None:
+        frame = history
+        if as_of is not None:
+            as_of = pd.Timestamp(as_of)
+            open_then = history["settled_date"].isna() | (history["settled_date"] >= as_of)
+            frame = history[(history["issue_date"] <= as_of) & open_then]
+    else:
+        frame = _ledger_invoices(invoices)
+    frame = frame[["invoice_id", "customer_id", "issue_date", "due_date", "amount"]].copy()
+    for column in ("issue_date", "due_date"):
+        frame[column] = pd.to_datetime(frame[column])
+    frame["scored_at"] = frame["issue_date"] if as_of is None else pd.Timestamp(as_of)
+    return frame.reset_index(drop=True)
+
+
+def _own_rows(history: pd.DataFrame, targets: pd.DataFrame, h: _HistoryArrays,
+              t_day: np.ndarray) -> np.ndarray:
+    """Position of each target in the history (-1 when new); refuses targets settled before t."""
+    own = _positions(history, targets["invoice_id"])
+    known = own >= 0
+    settled_before = np.zeros(len(own), dtype=bool)
+    settled_before[known] = h.is_settled[own[known]] & (h.settled[own[known]] < t_day[known])
+    if settled_before.any():
+        ids = targets["invoice_id"].to_numpy()[settled_before][:5].tolist()
+        raise FeaturesError(f"invoices {ids} were settled before they are scored: score them as "
+                            "of their issue date")
+    return own
+
+
+# ---------------------------------------------------------------------------- the families
+
+
+def _history_features(frames: LedgerFrames, customers: pd.Index, history: pd.DataFrame,
+                      h: _HistoryArrays, t_code: np.ndarray,
+                      t_day: np.ndarray) -> dict[str, np.ndarray]:
+    settled = h.is_settled
+    days_late = np.where(settled, h.settled - h.due, 0).astype(float)
+    late = (days_late > 0) & settled
+    reminders = _reminders_before_settlement(frames.reminders, history, h)
+    tl = _Timeline.of(np.where(settled, h.code, -1), h.settled, h.rank,
+                      n=np.ones(len(h.code)), late=late.astype(float),
+                      amount=h.amount, late_amount=h.amount * late, days_late=days_late,
+                      reminders=reminders, reminded=(reminders > 0).astype(float))
+    start, pos = tl.bounds(t_code, t_day)
+    n = (pos - start).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        last3 = np.maximum(pos - 3, start)
+        last12 = np.maximum(pos - _WINDOW, start)
+        older = tl.total("days_late", last12, last3) / (last3 - last12)
+        recent = tl.total("days_late", last3, pos) / (pos - last3)
+        sorted_days = days_late[tl.order]
+        running_max = pd.Series(sorted_days).groupby(h.code[tl.order]).cummax().to_numpy()
+        features = {
+            "hist_n_settled": n,
+            "hist_cold_start": (n == 0).astype(float),
+            "hist_share_late": tl.total("late", start, pos) / n,
+            "hist_share_late_amount": tl.total("late_amount", start, pos)
+            / tl.total("amount", start, pos),
+            "hist_mean_days_late": tl.total("days_late", start, pos) / n,
+            "hist_median_days_late_last12": _window_median(sorted_days, start, pos),
+            "hist_max_days_late": np.where(n > 0, running_max[np.maximum(pos - 1, 0)], np.nan)
+            if len(running_max) else np.full(len(n), np.nan),
+            "hist_mean_days_late_last3": recent,
+            "hist_mean_days_late_last12": tl.total("days_late", last12, pos) / (pos - last12),
+            "hist_trend_days_late": np.where(n >= 4, recent - older, 0.0),
+            "hist_mean_reminders": tl.total("reminders", start, pos) / n,
+            "hist_share_paid_after_reminder": tl.total("reminded", start, pos) / n,
+        }
+    first_issue = _Timeline.of(h.code, h.issue)
+    i_start, i_pos = first_issue.bounds(t_code, t_day)
+    first_day = _day_at(first_issue, i_start, i_pos > i_start)
+    tenure = np.where(i_pos > i_start, t_day - first_day, 0).astype(float)
+    features["tenure_days"] = tenure
+    features["days_since_last_payment"] = _days_since_last_payment(
+        frames.payments, customers, t_code, t_day, tenure)
+    return features
+
+
+def _exposure_features(h: _HistoryArrays, own: np.ndarray, t_code: np.ndarray,
+                       t_day: np.ndarray, amount: np.ndarray) -> dict[str, np.ndarray]:
+    ones = np.ones(len(h.code))
+    issued = _Timeline.of(h.code, h.issue, h.rank, n=ones, amount=h.amount)
+    settled = _Timeline.of(np.where(h.is_settled, h.code, -1), h.settled, n=ones, amount=h.amount)
+    due = _Timeline.of(h.code, h.due, n=ones, amount=h.amount)
+    # an invoice stops being overdue when it settles, if it ever was: at max(due, settled)
+    cleared = _Timeline.of(np.where(h.is_settled, h.code, -1), np.maximum(h.due, h.settled),
+                           n=ones, amount=h.amount)
+
+    def count(tl: _Timeline, name: str) -> np.ndarray:
+        start, pos = tl.bounds(t_code, t_day)
+        return tl.total(name, start, pos)
+
+    # the scored invoice itself is never part of its own exposure (serving: it is in the ledger)
+    known = own >= 0
+    mine = np.where(known, own, 0)
+    self_open = known & (h.issue[mine] < t_day)  # settled-before-t targets were refused earlier
+    self_overdue = known & (h.due[mine] < t_day)
+    self_amount = h.amount[mine]
+    usual = _window_median(h.amount[issued.order], *issued.bounds(t_code, t_day))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "open_count": count(issued, "n") - count(settled, "n") - self_open,
+            # cents: cumulative sums of floats leave dust such as -1e-9
+            "open_amount": np.round(count(issued, "amount") - count(settled, "amount")
+                                    - self_open * self_amount, 2),
+            "overdue_count": count(due, "n") - count(cleared, "n") - self_overdue,
+            "overdue_amount": np.round(count(due, "amount") - count(cleared, "amount")
+                                       - self_overdue * self_amount, 2),
+            "amount_vs_usual": np.where(usual > 0, amount / usual, np.nan),
+        }
+
+
+def _behaviour_features(frames: LedgerFrames, customers: pd.Index, history: pd.DataFrame,
+                        h: _HistoryArrays, t_code: np.ndarray,
+                        t_day: np.ndarray) -> dict[str, np.ndarray]:
+    reminders = frames.reminders
+    r_code = _customer_codes(reminders, customers, history, h)
+    r_tl = _Timeline.of(r_code, _days(reminders["sent_on"]))
+    _, r_pos = r_tl.bounds(t_code, t_day)
+    _, r_pos90 = r_tl.bounds(t_code, t_day - 90)
+
+    disputes = frames.disputes
+    d_code = _customer_codes(disputes, customers, history, h)
+    d_tl = _Timeline.of(d_code, _days(disputes["opened_on"]))
+    d_start, d_pos = d_tl.bounds(t_code, t_day)
+    issued = _Timeline.of(h.code, h.issue)
+    i_start, i_pos = issued.bounds(t_code, t_day)
+
+    promises = frames.promises
+    p_code = _customer_codes(promises, customers, history, h)
+    status = promises["status"].astype(str).str.lower().to_numpy() if len(promises) else \
+        np.array([], dtype=str)
+    closed = np.isin(status, ["kept", "broken"])
+    p_tl = _Timeline.of(np.where(closed, p_code, -1), _days(promises["closed_on"]),
+                        kept=(status == "kept").astype(float))
+    p_start, p_pos = p_tl.bounds(t_code, t_day)
+    n_disputes = (d_pos - d_start).astype(float)
+    n_promises = (p_pos - p_start).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "reminders_last_90d": (r_pos - r_pos90).astype(float),
+            "disputes_count": n_disputes,
+            "disputes_share": n_disputes / (i_pos - i_start),
+            "promises_count": n_promises,
+            "promises_kept_share": p_tl.total("kept", p_start, p_pos) / n_promises,
+        }
+
+
+def _invoice_features(targets: pd.DataFrame) -> dict[str, np.ndarray]:
+    amount = targets["amount"].to_numpy(float)
+    issue, due = targets["issue_date"], targets["due_date"]
+    return {
+        "amount": amount,
+        "log_amount": np.log1p(np.clip(amount, 0, None)),
+        "terms_days": (due - issue).dt.days.to_numpy(float),
+        "terms_end_of_month": due.dt.is_month_end.to_numpy(float),
+        "issue_month": issue.dt.month.to_numpy(float),
+        "issue_dayofweek": issue.dt.dayofweek.to_numpy(float),
+        "due_dayofmonth": due.dt.day.to_numpy(float),
+    }
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def _reminders_before_settlement(reminders: pd.DataFrame, history: pd.DataFrame,
+                                 h: _HistoryArrays) -> np.ndarray:
+    """Per history invoice, reminders sent strictly before it settled (0 when open)."""
+    counts = np.zeros(len(h.code))
+    if len(reminders) == 0:
+        return counts
+    position = _positions(history, reminders["invoice_id"])
+    sent = _days(reminders["sent_on"])
+    ok = position >= 0
+    ok[ok] &= h.is_settled[position[ok]] & (sent[ok] < h.settled[position[ok]])
+    return np.bincount(position[ok], minlength=len(h.code)).astype(float)
+
+
+def _customer_codes(events: pd.DataFrame, customers: pd.Index, history: pd.DataFrame,
+                    h: _HistoryArrays) -> np.ndarray:
+    """Customer code of each event: its customer_id, else the customer of its invoice."""
+    if len(events) == 0:
+        return np.array([], dtype=np.int64)
+    if "customer_id" in events and events["customer_id"].notna().all():
+        return customers.get_indexer(events["customer_id"])
+    position = _positions(history, events["invoice_id"])
+    return np.where(position >= 0, h.code[position], -1)
+
+
+def _days_since_last_payment(payments: pd.DataFrame, customers: pd.Index, t_code: np.ndarray,
+                             t_day: np.ndarray, tenure: np.ndarray) -> np.ndarray:
+    """Days since the customer's last payment before t; the tenure when none yet."""
+    if len(payments) == 0:
+        return tenure
+    tl = _Timeline.of(customers.get_indexer(payments["customer_id"]), _days(payments["paid_on"]))
+    start, pos = tl.bounds(t_code, t_day)
+    has = pos > start
+    last = _day_at(tl, np.maximum(pos - 1, 0), has)
+    return np.where(has, t_day - last, tenure).astype(float)
+
+
+def _positions(history: pd.DataFrame, invoice_ids: pd.Series) -> np.ndarray:
+    """Position of each id in the history (-1 when unknown); ids are unique per the contract."""
+    index = pd.Index(history["invoice_id"])
+    if not index.is_unique:
+        raise FeaturesError("invoice_id is not unique in the ledger's invoices")
+    return index.get_indexer(invoice_ids)
+
+
+def _day_at(tl: _Timeline, positions: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    if len(tl.keys) == 0:
+        return np.zeros(len(positions), dtype=np.int64)
+    keys = tl.keys[np.clip(positions, 0, len(tl.keys) - 1)]
+    return np.where(valid, (keys & ((1 << _DAY_BITS) - 1)) - _DAY_OFFSET, 0)
+
+
+def _window_median(values: np.ndarray, start: np.ndarray, pos: np.ndarray,
+                   window: int = _WINDOW) -> np.ndarray:
+    """Median of ``values[max(pos - window, start):pos]`` per row (NaN when empty)."""
+    if len(values) == 0:
+        return np.full(len(pos), np.nan)
+    idx = pos[:, None] - np.arange(window, 0, -1)[None, :]
+    inside = idx >= start[:, None]
+    block = np.where(inside, values[np.clip(idx, 0, None)], np.inf)
+    block.sort(axis=1)
+    n = inside.sum(axis=1)
+    rows = np.arange(len(pos))
+    lo = block[rows, np.clip((n - 1) // 2, 0, None)]
+    hi = block[rows, np.clip(n // 2, 0, None)]
+    return np.where(n > 0, (lo + hi) / 2, np.nan)

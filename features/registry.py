@@ -1,0 +1,177 @@
+"""The feature registry: what each feature means, in French and English, for people and reasons.
+
+``FEATURES`` maps a feature name to a :class:`Feature`. The order is the column order of
+:func:`features.pipeline.build_features` (see ``FEATURE_COLUMNS``). ``fill`` is the documented
+value a feature takes when it cannot be computed (a cold-start customer with no settled invoice,
+no promise, no payment yet), so every value is finite; the ``*_count`` features and
+``hist_cold_start`` let a model tell a filled value from a real one.
+
+Templates are ``str.format`` strings with one field, ``{value}``; shares are fractions
+(0.25 renders as "25 %" with ``{value:.0%}``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FAMILIES = ("history", "exposure", "behaviour", "invoice")
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    family: str
+    meaning: str
+    label_fr: str
+    label_en: str
+    template_fr: str
+    template_en: str
+    fill: float = 0.0
+
+    def sentence(self, value: float, language: str = "fr") -> str:
+        """The reason sentence for ``value`` in ``language`` (fr, anything else is English)."""
+        template = self.template_fr if language == "fr" else self.template_en
+        return template.format(value=value)
+
+
+def _f(name: str, family: str, meaning: str, label_fr: str, label_en: str, template_fr: str,
+       template_en: str, fill: float = 0.0) -> Feature:
+    return Feature(name, family, meaning, label_fr, label_en, template_fr, template_en, fill)
+
+
+_ALL = [
+    # ---------------------------------------------------------------- payer history
+    _f("hist_n_settled", "history", "Invoices of the customer settled before t.",
+       "Factures réglées", "Settled invoices",
+       "{value:.0f} factures déjà réglées par ce client",
+       "{value:.0f} invoices already settled by this customer"),
+    _f("hist_cold_start", "history", "1 when the customer has no settled invoice before t.",
+       "Nouveau payeur", "New payer",
+       "Aucun historique de paiement pour ce client",
+       "No payment history for this customer"),
+    _f("hist_share_late", "history",
+       "Share of the settled invoices paid after their due date (0 when none).",
+       "Part des factures payées en retard", "Share of invoices paid late",
+       "A payé en retard {value:.0%} de ses factures",
+       "Paid {value:.0%} of invoices late"),
+    _f("hist_share_late_amount", "history",
+       "Amount-weighted share of the settled invoices paid late (0 when none).",
+       "Part du montant payé en retard", "Share of amount paid late",
+       "{value:.0%} du montant facturé a été payé en retard",
+       "{value:.0%} of the amount invoiced was paid late"),
+    _f("hist_mean_days_late", "history",
+       "Mean of settled − due in days over the settled invoices (negative: early).",
+       "Retard moyen (jours)", "Mean days late",
+       "Paie en moyenne {value:.0f} jours après l'échéance",
+       "Pays on average {value:.0f} days after the due date"),
+    _f("hist_median_days_late_last12", "history",
+       "Median days late over the last 12 settled invoices (an approximation of the expanding "
+       "median, which is not cheaply vectorised).",
+       "Retard médian récent (jours)", "Recent median days late",
+       "Retard médian de {value:.0f} jours sur ses 12 dernières factures",
+       "Median delay of {value:.0f} days on the last 12 invoices"),
+    _f("hist_max_days_late", "history", "Largest days late of a settled invoice.",
+       "Retard maximal (jours)", "Longest delay (days)",
+       "A déjà payé une facture {value:.0f} jours après l'échéance",
+       "Once paid an invoice {value:.0f} days after the due date"),
+    _f("hist_mean_days_late_last3", "history",
+       "Mean days late over the last 3 settled invoices (by settlement date).",
+       "Retard moyen sur les 3 dernières factures", "Mean days late, last 3 invoices",
+       "Paie en moyenne {value:.0f} jours après l'échéance sur ses 3 dernières factures",
+       "Pays on average {value:.0f} days after the due date on the last 3 invoices"),
+    _f("hist_mean_days_late_last12", "history",
+       "Mean days late over the last 12 settled invoices (by settlement date).",
+       "Retard moyen sur les 12 dernières factures", "Mean days late, last 12 invoices",
+       "Paie en moyenne {value:.0f} jours après l'échéance sur ses 12 dernières factures",
+       "Pays on average {value:.0f} days after the due date on the last 12 invoices"),
+    _f("hist_trend_days_late", "history",
+       "Mean days late of the last 3 settled invoices minus that of the 9 before them "
+       "(0 with fewer than 4 settled invoices). Positive: getting later.",
+       "Tendance du retard", "Trend in delays",
+       "Ses retards ont évolué de {value:+.0f} jours récemment",
+       "Delays changed by {value:+.0f} days recently"),
+    _f("days_since_last_payment", "history",
+       "Days from the customer's last payment (any, allocated or not) to t; tenure when none.",
+       "Jours depuis le dernier paiement", "Days since last payment",
+       "Dernier paiement reçu il y a {value:.0f} jours",
+       "Last payment received {value:.0f} days ago"),
+    _f("tenure_days", "history", "Days from the customer's first invoice to t (0: first one).",
+       "Ancienneté (jours)", "Tenure (days)",
+       "Client depuis {value:.0f} jours", "Customer for {value:.0f} days"),
+    # -------------------------------------------------------------------- exposure at t
+    _f("open_count", "exposure", "Other invoices of the customer issued before t, open at t.",
+       "Factures en cours", "Open invoices",
+       "{value:.0f} autres factures en cours", "{value:.0f} other invoices open"),
+    _f("open_amount", "exposure",
+       "Gross amount of the other invoices open at t (partial payments not deducted).",
+       "Encours", "Open balance",
+       "Encours de {value:,.0f} sur ses autres factures",
+       "Open balance of {value:,.0f} on other invoices"),
+    _f("overdue_count", "exposure", "Other invoices open at t whose due date is before t.",
+       "Factures échues impayées", "Overdue invoices",
+       "{value:.0f} factures échues et toujours impayées",
+       "{value:.0f} invoices past due and still unpaid"),
+    _f("overdue_amount", "exposure", "Gross amount of those overdue invoices.",
+       "Montant échu impayé", "Overdue amount",
+       "{value:,.0f} échus et impayés", "{value:,.0f} past due and unpaid"),
+    _f("amount_vs_usual", "exposure",
+       "Amount divided by the median amount of the customer's last 12 invoices issued before t "
+       "(1 when none).",
+       "Montant par rapport à l'habitude", "Amount compared with usual",
+       "Montant {value:.1f} fois supérieur à ses factures habituelles",
+       "Amount {value:.1f} times the customer's usual invoice", fill=1.0),
+    # ---------------------------------------------------------- behaviour with dunning
+    _f("hist_mean_reminders", "behaviour",
+       "Mean number of reminders sent before settlement on the settled invoices.",
+       "Relances nécessaires en moyenne", "Reminders usually needed",
+       "Il faut en moyenne {value:.1f} relances avant qu'il paie",
+       "It takes {value:.1f} reminders on average before payment"),
+    _f("hist_share_paid_after_reminder", "behaviour",
+       "Share of the settled invoices paid only after at least one reminder.",
+       "Part payée après relance", "Share paid after a reminder",
+       "{value:.0%} de ses factures n'ont été payées qu'après relance",
+       "{value:.0%} of invoices were paid only after a reminder"),
+    _f("reminders_last_90d", "behaviour", "Reminders sent to the customer in the 90 days before t.",
+       "Relances sur 90 jours", "Reminders in 90 days",
+       "{value:.0f} relances envoyées ces 90 derniers jours",
+       "{value:.0f} reminders sent in the last 90 days"),
+    _f("disputes_count", "behaviour", "Disputes opened by the customer before t.",
+       "Litiges ouverts", "Disputes opened",
+       "{value:.0f} litiges ouverts", "{value:.0f} disputes opened"),
+    _f("disputes_share", "behaviour",
+       "Disputes opened before t per invoice issued before t (0 when none).",
+       "Taux de litige", "Dispute rate",
+       "Conteste {value:.0%} de ses factures", "Disputes {value:.0%} of invoices"),
+    _f("promises_count", "behaviour", "Promises to pay closed (kept or broken) before t.",
+       "Promesses de paiement", "Promises to pay",
+       "{value:.0f} promesses de paiement", "{value:.0f} promises to pay"),
+    _f("promises_kept_share", "behaviour",
+       "Share of the promises closed before t that were kept (1 when none: nothing broken yet).",
+       "Promesses tenues", "Promises kept",
+       "A tenu {value:.0%} de ses promesses de paiement",
+       "Kept {value:.0%} of promises to pay", fill=1.0),
+    # ------------------------------------------------------------------- the invoice
+    _f("amount", "invoice", "Invoice amount.", "Montant", "Amount",
+       "Facture de {value:,.0f}", "Invoice of {value:,.0f}"),
+    _f("log_amount", "invoice", "log(1 + amount).", "Montant (log)", "Amount (log)",
+       "Montant de la facture", "Invoice amount"),
+    _f("terms_days", "invoice", "Due date minus issue date, in days.",
+       "Délai de paiement (jours)", "Payment terms (days)",
+       "Délai de paiement de {value:.0f} jours", "Payment terms of {value:.0f} days"),
+    _f("terms_end_of_month", "invoice", "1 when the due date is the last day of a month "
+       "(terms such as 45 days end of month).",
+       "Échéance fin de mois", "End-of-month terms",
+       "Échéance en fin de mois", "Due at the end of the month"),
+    _f("issue_month", "invoice", "Calendar month of the issue date (1-12).",
+       "Mois d'émission", "Month of issue",
+       "Facture émise au mois {value:.0f}", "Invoice issued in month {value:.0f}"),
+    _f("issue_dayofweek", "invoice", "Day of week of the issue date (0 = Monday).",
+       "Jour d'émission", "Day of issue",
+       "Facture émise le jour {value:.0f} de la semaine",
+       "Invoice issued on weekday {value:.0f}"),
+    _f("due_dayofmonth", "invoice", "Day of month of the due date (1-31).",
+       "Jour d'échéance", "Due day of month",
+       "Échéance le {value:.0f} du mois", "Due on day {value:.0f} of the month"),
+]
+
+FEATURES: dict[str, Feature] = {feature.name: feature for feature in _ALL}
+FEATURE_COLUMNS: list[str] = list(FEATURES)

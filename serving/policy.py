@@ -17,10 +17,11 @@ How it reads:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Callable, Iterable, Literal
+from collections.abc import Callable, Iterable
+from typing import Literal
 
 from ledger.calendar import next_business_day
 from serving.scenarios import TONES, Scenario, Step
@@ -113,7 +114,7 @@ class Decision:
 
 
 def _fr_date(day: date) -> str:
-    return day.strftime("%d/%m/%Y")
+    return f"{day.day:02d}/{day.month:02d}/{day.year}"
 
 
 def _fr_amount(amount: Decimal, currency: str) -> str:
@@ -180,18 +181,18 @@ class _Plan:
 
 
 def _fold(adjustments: Iterable[Adjustment]) -> _Plan:
-    plan = _Plan()
+    shift, pre_due, firmer, courteous, call, skip = 0, None, 0, False, False, 0
+    reasons: list[Reason] = []
     for adj in adjustments:
-        plan = _Plan(
-            shift_days=plan.shift_days + adj.shift_days,
-            pre_due_days=max(filter(None, (plan.pre_due_days, adj.pre_due_days)), default=None),
-            firmer=plan.firmer + adj.firmer,
-            courteous_first_contact=plan.courteous_first_contact or adj.courteous_first_contact,
-            call=plan.call or adj.call,
-            skip_steps=max(plan.skip_steps, adj.skip_steps),
-            reasons=(*plan.reasons, adj.reason),
-        )
-    return plan
+        shift += adj.shift_days
+        if adj.pre_due_days is not None:
+            pre_due = adj.pre_due_days if pre_due is None else max(pre_due, adj.pre_due_days)
+        firmer += adj.firmer
+        courteous = courteous or adj.courteous_first_contact
+        call = call or adj.call
+        skip = max(skip, adj.skip_steps)
+        reasons.append(adj.reason)
+    return _Plan(shift, pre_due, firmer, courteous, call, skip, tuple(reasons))
 
 
 # --- guards: reasons to wait -------------------------------------------------------------------
@@ -397,9 +398,28 @@ class PlannedStep:
         return self.step.offset_days < 0
 
 
+# the plan depends on few inputs and a daily run asks for it a million times: memoise it.
+# Keyed by id(scenario); the value keeps the scenario alive so its id cannot be reused.
+_PLAN_CACHE: dict[tuple[int, int, int | None, tuple[bool, ...]], tuple[Scenario, list[PlannedStep]]] = {}
+_PLAN_CACHE_SIZE = 4096
+
+
 def _plan_steps(*, scenario: Scenario, open_amount: Decimal, plan: _Plan) -> list[PlannedStep]:
     """The scenario's steps for this amount, with offsets moved by the rules' adjustments."""
-    steps = [s for s in scenario.steps if open_amount >= s.min_amount]
+    eligible = tuple(open_amount >= s.min_amount for s in scenario.steps)
+    key = (id(scenario), plan.shift_days, plan.pre_due_days, eligible)
+    cached = _PLAN_CACHE.get(key)
+    if cached is not None and cached[0] is scenario:
+        return cached[1]
+    if len(_PLAN_CACHE) >= _PLAN_CACHE_SIZE:
+        _PLAN_CACHE.clear()
+    planned = _build_plan(scenario=scenario, eligible=eligible, plan=plan)
+    _PLAN_CACHE[key] = (scenario, planned)
+    return planned
+
+
+def _build_plan(*, scenario: Scenario, eligible: tuple[bool, ...], plan: _Plan) -> list[PlannedStep]:
+    steps = [s for s, ok in zip(scenario.steps, eligible) if ok]
     if plan.pre_due_days is not None and not any(s.offset_days < 0 for s in steps):
         # the scenario has no pre-due reminder: a risky payer gets one anyway
         steps.insert(0, Step(

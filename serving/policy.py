@@ -17,10 +17,10 @@ How it reads:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from collections.abc import Callable, Iterable
 from typing import Literal
 
 from ledger.calendar import next_business_day

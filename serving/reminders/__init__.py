@@ -1,0 +1,26 @@
+"""Reminders: Jinja2 templates per (channel, tone, language), rendered to text, HTML and PDF."""
+from serving.reminders.render import (
+    CHANNELS,
+    LANGUAGES,
+    TONES,
+    Company,
+    Customer,
+    InvoiceLine,
+    PenaltyClaim,
+    ReminderContext,
+    ReminderError,
+    RenderedReminder,
+    TemplateInfo,
+    available_templates,
+    render_pdf,
+    render_reminder,
+    resolve_template,
+    sample_context,
+    validate_template,
+)
+
+__all__ = [
+    "CHANNELS", "LANGUAGES", "TONES", "Company", "Customer", "InvoiceLine", "PenaltyClaim",
+    "ReminderContext", "ReminderError", "RenderedReminder", "TemplateInfo", "available_templates",
+    "render_pdf", "render_reminder", "resolve_template", "sample_context", "validate_template",
+]

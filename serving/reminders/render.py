@@ -1,0 +1,391 @@
+"""Render reminders from Jinja2 templates, in French and English, and letters as PDF.
+
+Template names follow ``{channel}_{tone}.{language}.j2`` (e.g. ``email_firm.fr.j2``); files whose
+name starts with ``_`` are shared layouts that tone templates extend. Each template defines the
+blocks ``subject``, ``text`` and, for email, ``html``; the layout picks one per render (``part``).
+Subject and text are rendered without escaping, HTML with autoescape on.
+
+Fallback when a template is missing: a formal notice (mise en demeure) is always ``formal``; other
+channels fall back along formal → firm → neutral and courteous → neutral (so ``sms_formal`` uses
+``sms_firm``); a missing language falls back to French. An analyst's ``template_dir`` is searched
+before the shipped templates, so editing one file overrides just that template.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    meta,
+    pass_context,
+)
+from markupsafe import Markup, escape
+
+from serving.reminders.formatting import format_date, format_money, format_percent
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+CHANNELS = ("email", "sms", "letter", "formal_notice", "call")
+TONES = ("courteous", "neutral", "firm", "formal")
+LANGUAGES = ("fr", "en")
+PARTS = ("subject", "text", "html")
+HTML_CHANNELS = ("email",)  # the other channels have no HTML body
+FIXED_TONE = {"formal_notice": "formal"}
+TONE_FALLBACK = {"formal": "firm", "firm": "neutral", "courteous": "neutral"}
+DEFAULT_LANGUAGE = "fr"
+DEFAULT_DEADLINE_DAYS = 8
+NAME_PATTERN = re.compile(
+    r"^(?P<channel>[a-z_]+)_(?P<tone>courteous|neutral|firm|formal)\.(?P<language>[a-z]{2})\.j2$"
+)
+
+
+class ReminderError(ValueError):
+    """An unknown channel, tone or language, a missing template, or a template that fails."""
+
+
+@dataclass(frozen=True)
+class Company:
+    """The creditor sending the reminder."""
+
+    name: str
+    address: tuple[str, ...] = ()
+    email: str | None = None
+    phone: str | None = None
+    siren: str | None = None
+
+
+@dataclass(frozen=True)
+class Customer:
+    """The debtor."""
+
+    name: str
+    language: str = DEFAULT_LANGUAGE
+    address: tuple[str, ...] = ()
+    contact_name: str | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    invoice_id: str
+    issue_date: date
+    due_date: date
+    amount: Decimal
+    open_amount: Decimal
+    days_late: int
+
+
+@dataclass(frozen=True)
+class PenaltyClaim:
+    """Penalties claimed in the reminder (from ``ledger.law.penalties_due``, summed)."""
+
+    interest: Decimal
+    indemnity: Decimal
+    rate_percent: Decimal | None = None  # shown when one rate applied to every invoice
+
+    @property
+    def total(self) -> Decimal:
+        return self.interest + self.indemnity
+
+
+@dataclass(frozen=True)
+class ReminderContext:
+    """Everything a template may use. ``total`` is derived, so it always matches the lines."""
+
+    company: Company
+    customer: Customer
+    invoices: tuple[InvoiceLine, ...]
+    today: date
+    currency: str = "EUR"
+    penalties: PenaltyClaim | None = None  # None: penalties are not claimed
+    payment_instructions: str = ""
+    deadline_days: int = DEFAULT_DEADLINE_DAYS
+    agent_name: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.open_amount for line in self.invoices), Decimal("0"))
+
+    @property
+    def total_due(self) -> Decimal:
+        return self.total + (self.penalties.total if self.penalties else Decimal("0"))
+
+    @property
+    def deadline(self) -> date:
+        return self.today + timedelta(days=self.deadline_days)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> ReminderContext:
+        """Build from plain dicts (API bodies, JSON); nested parts may be dicts too."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ReminderError(f"unknown context field(s): {', '.join(sorted(unknown))}")
+        try:
+            values = dict(data)
+            values["company"] = _as(Company, values["company"])
+            values["customer"] = _as(Customer, values["customer"])
+            values["invoices"] = tuple(_as(InvoiceLine, line) for line in values["invoices"])
+            if values.get("penalties") is not None:
+                values["penalties"] = _as(PenaltyClaim, values["penalties"])
+            return cls(**values)
+        except (KeyError, TypeError) as exc:
+            raise ReminderError(f"incomplete reminder context: {exc}") from exc
+
+
+def _as(kind: type, value: Any) -> Any:
+    if isinstance(value, kind):
+        return value
+    values = dict(value)
+    for name in ("address",):
+        if name in values:
+            values[name] = tuple(values[name])
+    return kind(**values)
+
+
+@dataclass(frozen=True)
+class RenderedReminder:
+    channel: str
+    tone: str
+    language: str
+    template: str  # the template file actually used, after fallback
+    subject: str
+    body_text: str
+    body_html: str | None = None
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    channel: str
+    tone: str
+    language: str
+    name: str
+    path: Path
+
+
+@pass_context
+def _money(ctx: Any, amount: Decimal) -> str:
+    return format_money(amount, ctx["currency"], ctx["language"])
+
+
+@pass_context
+def _date(ctx: Any, value: date, long: bool = False) -> str:
+    return format_date(value, ctx["language"], long=long)
+
+
+@pass_context
+def _percent(ctx: Any, value: Decimal) -> str:
+    return format_percent(value, ctx["language"])
+
+
+def _nl2br(value: str) -> Markup:
+    """Keep a block's line breaks in HTML; plain strings are escaped first."""
+    text = value if isinstance(value, Markup) else escape(value)
+    return Markup("<br>\n").join(text.split("\n"))
+
+
+def _environment(template_dir: Path | str | None, *, html: bool) -> Environment:
+    search = [FileSystemLoader(str(template_dir))] if template_dir else []
+    env = Environment(
+        loader=ChoiceLoader([*search, FileSystemLoader(str(TEMPLATE_DIR))]),
+        autoescape=html,
+        undefined=StrictUndefined,  # a typo in an analyst's template fails loudly, not blank
+        trim_blocks=True,  # a tag alone on its line leaves no blank line
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters.update(money=_money, date=_date, percent=_percent, nl2br=_nl2br)
+    return env
+
+
+def _candidates(channel: str, tone: str, language: str) -> list[str]:
+    tones = [FIXED_TONE.get(channel, tone)]
+    while tones[-1] in TONE_FALLBACK and channel not in FIXED_TONE:
+        tones.append(TONE_FALLBACK[tones[-1]])
+    languages = [language] if language == DEFAULT_LANGUAGE else [language, DEFAULT_LANGUAGE]
+    return [f"{channel}_{t}.{lang}.j2" for lang in languages for t in tones]
+
+
+def _check_choice(*, channel: str, tone: str, language: str) -> None:
+    for name, value, allowed in (
+        ("channel", channel, CHANNELS), ("tone", tone, TONES), ("language", language, LANGUAGES)
+    ):
+        if value not in allowed:
+            raise ReminderError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+
+
+def resolve_template(
+    *, channel: str, tone: str, language: str, template_dir: Path | str | None = None
+) -> str:
+    """The template file that renders (channel, tone, language), after the fallback rule."""
+    _check_choice(channel=channel, tone=tone, language=language)
+    env = _environment(template_dir, html=False)
+    for name in _candidates(channel, tone, language):
+        try:
+            env.get_template(name)
+            return name
+        except TemplateNotFound:
+            continue
+    raise ReminderError(f"no template for {channel}/{tone}/{language}")
+
+
+def _variables(context: ReminderContext, *, channel: str, tone: str, language: str) -> dict:
+    return {
+        "company": context.company,
+        "customer": context.customer,
+        "invoices": context.invoices,
+        "total": context.total,
+        "total_due": context.total_due,
+        "currency": context.currency,
+        "penalties": context.penalties,
+        "payment_instructions": context.payment_instructions,
+        "today": context.today,
+        "deadline": context.deadline,
+        "deadline_days": context.deadline_days,
+        "agent_name": context.agent_name,
+        "extra": context.extra,
+        "channel": channel,
+        "tone": tone,
+        "language": language,
+        "overdue": any(line.days_late > 0 for line in context.invoices),
+    }
+
+
+KNOWN_VARIABLES = frozenset({
+    "company", "customer", "invoices", "total", "total_due", "currency", "penalties",
+    "payment_instructions", "today", "deadline", "deadline_days", "agent_name", "extra",
+    "channel", "tone", "language", "part", "overdue",
+})
+
+
+def _clean(text: str) -> str:
+    # templates are indented for readability; collapse runs of blank lines the blocks leave
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def render_reminder(
+    *,
+    channel: str,
+    tone: str,
+    language: str,
+    context: ReminderContext | Mapping[str, Any],
+    template_dir: Path | str | None = None,
+) -> RenderedReminder:
+    """Render one reminder: subject, plain text, and HTML for email."""
+    if not isinstance(context, ReminderContext):
+        context = ReminderContext.from_mapping(context)
+    name = resolve_template(channel=channel, tone=tone, language=language, template_dir=template_dir)
+    variables = _variables(context, channel=channel, tone=tone, language=language)
+    try:
+        plain = _environment(template_dir, html=False).get_template(name)
+        subject = " ".join(plain.render(variables, part="subject").split())
+        body_text = _clean(plain.render(variables, part="text"))
+        body_html = None
+        if channel in HTML_CHANNELS:
+            html = _environment(template_dir, html=True).get_template(name)
+            body_html = _clean(html.render(variables, part="html"))
+    except Exception as exc:  # noqa: BLE001  (an analyst's template may fail in any way)
+        raise ReminderError(f"template {name} failed: {type(exc).__name__}: {exc}") from exc
+    return RenderedReminder(
+        channel=channel, tone=tone, language=language, template=name,
+        subject=subject, body_text=body_text, body_html=body_html or None,
+    )
+
+
+def available_templates(template_dir: Path | str | None = None) -> list[TemplateInfo]:
+    """Every (channel, tone, language) template, the analyst's copies replacing shipped ones."""
+    found: dict[str, TemplateInfo] = {}
+    for folder in [TEMPLATE_DIR, *([Path(template_dir)] if template_dir else [])]:
+        for path in sorted(folder.glob("*.j2")):
+            match = NAME_PATTERN.match(path.name)
+            if match and match["channel"] in CHANNELS and match["language"] in LANGUAGES:
+                found[path.name] = TemplateInfo(
+                    match["channel"], match["tone"], match["language"], path.name, path
+                )
+    return sorted(found.values(), key=lambda t: (t.channel, TONES.index(t.tone), t.language))
+
+
+def sample_context(language: str = DEFAULT_LANGUAGE) -> ReminderContext:
+    """A small realistic context: used to check templates and to preview them."""
+    return ReminderContext(
+        company=Company(name="Atelier Dupont SAS", address=("12 rue des Lilas", "69003 Lyon"),
+                        email="compta@atelier-dupont.fr", phone="04 72 00 00 00",
+                        siren="123 456 789"),
+        customer=Customer(name="Boulangerie Martin & Fils", language=language,
+                          address=("3 place du Marché", "38000 Grenoble"),
+                          contact_name="Mme Martin"),
+        invoices=(
+            InvoiceLine("F-2024-0101", date(2024, 3, 1), date(2024, 3, 31), Decimal("10000.00"),
+                        Decimal("10000.00"), 45),
+            InvoiceLine("F-2024-0150", date(2024, 4, 2), date(2024, 5, 2), Decimal("1234.56"),
+                        Decimal("234.56"), 13),
+        ),
+        today=date(2024, 5, 15),
+        penalties=PenaltyClaim(interest=Decimal("178.77"), indemnity=Decimal("80.00"),
+                               rate_percent=Decimal("14.50")),
+        payment_instructions="IBAN FR76 3000 6000 0112 3456 7890 189 — BIC AGRIFRPP",
+        agent_name="Julie Bernard",
+    )
+
+
+def validate_template(source: str, *, template_dir: Path | str | None = None) -> list[str]:
+    """Problems in a template an analyst edited: syntax, unknown filters or variables, and a
+    test render of every part against :func:`sample_context`. An empty list means it is fine."""
+    env = _environment(template_dir, html=False)
+    try:
+        tree = env.parse(source)
+        env.from_string(source)  # compiling also catches unknown filters and tests
+    except TemplateSyntaxError as exc:
+        return [f"line {exc.lineno}: {exc.message}"]
+    problems = [
+        f"unknown variable {name!r}"
+        for name in sorted(meta.find_undeclared_variables(tree) - KNOWN_VARIABLES)
+    ]
+    if problems:
+        return problems
+    variables = _variables(sample_context(), channel="email", tone="neutral", language="fr")
+    for part in PARTS:
+        try:
+            env.from_string(source).render(variables, part=part)
+        except Exception as exc:  # noqa: BLE001  (report whatever the edit broke)
+            problems.append(f"rendering {part}: {type(exc).__name__}: {exc}")
+    return problems
+
+
+PDF_ENCODING = "windows-1252"  # core fonts in cp1252 carry € and French accents, no TTF needed
+_PDF_REPLACEMENTS = {"\u202f": " ", "\u2009": " ", "\u2011": "-", "\u2212": "-"}
+
+
+def _pdf_safe(text: str) -> str:
+    for char, replacement in _PDF_REPLACEMENTS.items():
+        text = text.replace(char, replacement)
+    return text.encode(PDF_ENCODING, errors="replace").decode(PDF_ENCODING)
+
+
+def render_pdf(rendered: RenderedReminder, *, title: str) -> bytes:
+    """A4 PDF of a rendered letter or formal notice (any channel works): title, then the text."""
+    pdf = FPDF(format="A4")
+    pdf.core_fonts_encoding = PDF_ENCODING
+    pdf.set_title(_pdf_safe(title))
+    pdf.set_creator("Relance")
+    pdf.set_auto_page_break(auto=True, margin=20)
+    pdf.set_margins(left=20, top=20, right=20)
+    pdf.add_page()
+    pdf.set_font("helvetica", style="B", size=14)
+    pdf.multi_cell(0, 8, _pdf_safe(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font("helvetica", size=10.5)
+    pdf.multi_cell(0, 5.5, _pdf_safe(rendered.body_text), new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())

@@ -76,3 +76,127 @@ class LedgerFrames:
     disputes: pd.DataFrame = field(default_factory=lambda: empty_frame("disputes"))
     reminders: pd.DataFrame = field(default_factory=lambda: empty_frame("reminders"))
     promises: pd.DataFrame = field(default_factory=lambda: empty_frame("promises"))
+
+
+# --- ledger directories ------------------------------------------------------------------------
+
+LEDGER_FILES = ("customers", "invoices", "payments", "disputes", "reminders", "promises")
+REQUIRED_FILES = ("customers", "invoices", "payments")
+
+
+def read_table(directory, name: str) -> pd.DataFrame | None:
+    """One file of a ledger directory as strings (ids keep their leading zeros), or None."""
+    from pathlib import Path
+
+    directory = Path(directory)
+    for suffix in (".csv", ".parquet"):
+        path = directory / f"{name}{suffix}"
+        if path.exists():
+            if suffix == ".csv":
+                return pd.read_csv(path, dtype=str, keep_default_na=False)
+            return pd.read_parquet(path).astype(str).replace({"None": "", "nan": "", "NaT": ""})
+    return None
+
+
+def load_ledger_dir(directory, *, as_of=None) -> LedgerFrames:
+    """A ledger directory as typed frames, settled dates derived from allocations.
+
+    `as_of` defaults to the latest event in the directory: what is open then is open.
+    """
+    from ledger.importers import ledger_tables  # the IBM sample is adapted there
+
+    tables = ledger_tables(directory)
+    for name in ("reminders", "promises"):
+        extra = read_table(directory, name)
+        if extra is not None:
+            tables[name] = extra
+    frames = {name: _typed(name, table) for name, table in tables.items()}
+    invoices, payments = frames["invoices"], frames["payments"]
+    if as_of is None:
+        candidates = [invoices["issue_date"].max(), payments["paid_on"].max()]
+        as_of = max((c for c in candidates if pd.notna(c)), default=pd.Timestamp.today().normalize())
+    as_of = pd.Timestamp(as_of)
+    frames["invoices"] = derive_settlement(invoices, payments, as_of=as_of)
+    return LedgerFrames(as_of=as_of, **frames)
+
+
+def write_ledger_dir(frames: LedgerFrames, directory, *, settled: bool = False) -> None:
+    """Write frames as a ledger directory (CSV). Derived settled dates are left out unless asked."""
+    from pathlib import Path
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in LEDGER_FILES:
+        frame: pd.DataFrame = getattr(frames, name)
+        if name not in REQUIRED_FILES and frame.empty:
+            continue
+        if name == "invoices" and not settled:
+            frame = frame.drop(columns=["settled_date"], errors="ignore")
+        out = frame.copy()
+        for column in out.columns:
+            if pd.api.types.is_datetime64_any_dtype(out[column]):
+                out[column] = out[column].dt.strftime("%Y-%m-%d")
+        out.to_csv(directory / f"{name}.csv", index=False)
+
+
+def _typed(name: str, table: pd.DataFrame) -> pd.DataFrame:
+    frame = table.copy()
+    for column in SCHEMAS[name]:
+        if column not in frame.columns:
+            frame[column] = ""
+    for column in DATE_COLUMNS.get(name, []):
+        frame[column] = pd.to_datetime(frame[column].replace("", None), format="ISO8601")
+    for column in ("amount", "credit_limit", "true_p_late"):
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column].replace("", None)).astype(float)
+    if name == "customers":
+        frame["payment_terms_days"] = pd.to_numeric(frame["payment_terms_days"].replace("", None))
+        frame["language"] = frame["language"].replace("", "fr")
+    if name == "invoices":
+        frame["kind"] = frame["kind"].replace("", "invoice")
+        frame["currency"] = frame["currency"].replace("", "EUR")
+    if name == "payments":
+        frame["invoice_id"] = frame["invoice_id"].replace("", None)
+    return frame
+
+
+def derive_settlement(invoices: pd.DataFrame, payments: pd.DataFrame, *, as_of) -> pd.DataFrame:
+    """Add `settled_date` (NaT while open at `as_of`) and `open_amount` from the allocation rules.
+
+    The same `ledger.allocation.allocate` the database uses, replayed on the events known at
+    `as_of`, so a ledger directory and the database agree.
+    """
+    from decimal import Decimal
+
+    from ledger.allocation import CreditLine, InvoiceLine, allocate
+
+    as_of = pd.Timestamp(as_of)
+    invoices = invoices.drop(columns=["settled_date", "open_amount"], errors="ignore").copy()
+    known_payments = payments[payments["paid_on"] <= as_of]
+    known_invoices = invoices[invoices["issue_date"] <= as_of]
+    settled: dict[str, pd.Timestamp] = {}
+    open_amount: dict[str, float] = {}
+    pay_groups = {key: group for key, group in known_payments.groupby("customer_id", sort=False)}
+    for customer_id, group in known_invoices.groupby("customer_id", sort=False):
+        lines, credits = [], []
+        for row in group.itertuples(index=False):
+            amount = Decimal(str(round(row.amount, 2)))
+            if row.kind == "credit_note":
+                credits.append(CreditLine("credit_note", row.invoice_id, row.issue_date.date(), amount))
+            else:
+                lines.append(InvoiceLine(row.invoice_id, row.issue_date.date(), row.due_date.date(), amount))
+        paid = pay_groups.get(customer_id)
+        if paid is not None:
+            for row in paid.itertuples(index=False):
+                credits.append(CreditLine("payment", row.payment_id, row.paid_on.date(),
+                                          Decimal(str(round(row.amount, 2))),
+                                          row.invoice_id if isinstance(row.invoice_id, str) else None))
+        result = allocate(lines, credits)
+        for invoice_id, on in result.settled_on.items():
+            if on is not None:
+                settled[invoice_id] = pd.Timestamp(on)
+        for invoice_id, value in result.open_amount.items():
+            open_amount[invoice_id] = float(value)
+    invoices["settled_date"] = pd.to_datetime(invoices["invoice_id"].map(settled))
+    invoices["open_amount"] = invoices["invoice_id"].map(open_amount).astype(float)
+    return invoices

@@ -1,0 +1,44 @@
+"""Settings, read from the environment (and `.env`), obtained through a cached `get_settings()`.
+
+Nothing is configured at import time: the engine, MLflow and logging read these when first used.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///relance.db"
+    mlflow_tracking_uri: str = "sqlite:///mlruns/mlflow.db"
+    mlflow_artifacts: str = "mlruns"
+    model_name: str = "late-payment"
+    # not LANGUAGE: that one is the POSIX locale list
+    language: str = Field(default="fr", validation_alias="RELANCE_LANG")
+    company_name: str = "Relance Démo SAS"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_sender: str = "recouvrement@relance.example"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    max_body_bytes: int = 10 * 1024 * 1024
+    currencies: str = "EUR,USD,GBP,CHF,CAD,JPY,SEK,NOK,DKK,PLN,CZK,AUD,CNY,MAD,TND,XOF"
+
+    @property
+    def currency_codes(self) -> frozenset[str]:
+        return frozenset(code.strip().upper() for code in self.currencies.split(",") if code.strip())
+
+    @property
+    def mlruns_dir(self) -> Path:
+        return Path(self.mlflow_artifacts)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

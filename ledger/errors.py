@@ -1,0 +1,30 @@
+"""Errors the ledger raises; serving/ turns them into HTTP answers, the CLI into messages."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger raises on purpose."""
+
+
+class LedgerValidationError(LedgerError):
+    """Input that cannot be stored; nothing of it was written."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        shown = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+        more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+        super().__init__(f"{len(errors)} invalid field(s): {shown}{more}")
+
+
+class NotFoundError(LedgerError):
+    def __init__(self, entity: str, entity_id: str):
+        self.entity, self.entity_id = entity, entity_id
+        super().__init__(f"{entity} {entity_id!r} not found")

@@ -1,0 +1,313 @@
+"""Ingestion: idempotent upserts by the billing system's ids, then payment allocation.
+
+One call is one transaction: either the whole batch is stored, or nothing is. Every customer the
+batch touches has its allocations replayed from scratch (`ledger.allocation`), under a lock on
+that customer so that two overlapping batches sent at once still leave one copy of each record
+and one consistent set of allocations.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
+
+from ledger.allocation import CreditLine, InvoiceLine, allocate
+from ledger.errors import FieldError, LedgerValidationError
+from ledger.models import Allocation, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
+from ledger.schemas import IngestBatch, IngestResult
+
+CHUNK = 500
+CENT = Decimal("0.01")
+
+
+def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "api") -> IngestResult:
+    """Store `batch` (all or nothing, within the caller's transaction) and re-derive balances."""
+    _check_references(session=session, batch=batch)
+    customer_ids = sorted({c.customer_id for c in batch.customers}
+                          | {i.customer_id for i in batch.invoices}
+                          | {p.customer_id for p in batch.payments}
+                          | _dispute_customers(session, batch))
+    _lock_customers(session, customer_ids)
+
+    counts_customers = _upsert_customers(session, batch)
+    existing_invoices = _load(session, Invoice, Invoice.customer_id, customer_ids)
+    existing_payments = _load(session, Payment, Payment.customer_id, customer_ids)
+
+    invoices = {row.invoice_id: _invoice_dict(row) for row in existing_invoices}
+    counts_invoices = _merge(invoices, [i.model_dump() for i in batch.invoices], "invoice_id")
+    payments = {row.payment_id: _payment_dict(row) for row in existing_payments}
+    counts_payments = _merge(payments, [p.model_dump() for p in batch.payments], "payment_id")
+
+    _write_allocations(session, customer_ids, invoices, payments, existing_invoices,
+                       existing_payments)
+    counts_disputes = _upsert_disputes(session, batch)
+
+    result = IngestResult(customers=counts_customers, invoices=counts_invoices,
+                          payments=counts_payments, disputes=counts_disputes,
+                          customers_reallocated=len(customer_ids))
+    session.add(AuditLog(actor=actor, action="ingest", entity="batch", entity_id=source,
+                         after=result.model_dump()))
+    session.flush()
+    return result
+
+
+# --- validation --------------------------------------------------------------------------------
+
+def _check_references(*, session: Session, batch: IngestBatch) -> None:
+    errors: list[FieldError] = []
+    for name, rows, key in (("customers", batch.customers, "customer_id"),
+                            ("invoices", batch.invoices, "invoice_id"),
+                            ("payments", batch.payments, "payment_id"),
+                            ("disputes", batch.disputes, "dispute_id")):
+        seen: dict[str, int] = {}
+        for index, row in enumerate(rows):
+            value = getattr(row, key)
+            if value in seen and getattr(rows[seen[value]], "model_dump")() != row.model_dump():
+                errors.append(FieldError(f"{name}[{index}].{key}",
+                                         f"{value!r} appears twice in the batch with different values"))
+            seen[value] = index
+
+    known_customers = {c.customer_id for c in batch.customers}
+    wanted = {i.customer_id for i in batch.invoices} | {p.customer_id for p in batch.payments}
+    known_customers |= _existing_ids(session, Customer.customer_id, wanted - known_customers)
+    for index, invoice in enumerate(batch.invoices):
+        if invoice.customer_id not in known_customers:
+            errors.append(FieldError(f"invoices[{index}].customer_id",
+                                     f"unknown customer {invoice.customer_id!r}: send the customer first or in the same batch"))
+    for index, payment in enumerate(batch.payments):
+        if payment.customer_id not in known_customers:
+            errors.append(FieldError(f"payments[{index}].customer_id",
+                                     f"unknown customer {payment.customer_id!r}"))
+
+    invoice_owner = {i.invoice_id: i.customer_id for i in batch.invoices}
+    wanted_invoices = ({p.invoice_id for p in batch.payments if p.invoice_id}
+                       | {d.invoice_id for d in batch.disputes}) - invoice_owner.keys()
+    for chunk in _chunks(sorted(wanted_invoices)):
+        for invoice_id, customer_id in session.execute(
+                select(Invoice.invoice_id, Invoice.customer_id).where(Invoice.invoice_id.in_(chunk))):
+            invoice_owner[invoice_id] = customer_id
+    for index, payment in enumerate(batch.payments):
+        if payment.invoice_id is None:
+            continue
+        owner = invoice_owner.get(payment.invoice_id)
+        if owner is None:
+            errors.append(FieldError(f"payments[{index}].invoice_id",
+                                     f"unknown invoice {payment.invoice_id!r}"))
+        elif owner != payment.customer_id:
+            errors.append(FieldError(f"payments[{index}].invoice_id",
+                                     f"invoice {payment.invoice_id!r} belongs to customer {owner!r}, not {payment.customer_id!r}"))
+    for index, dispute in enumerate(batch.disputes):
+        if dispute.invoice_id not in invoice_owner:
+            errors.append(FieldError(f"disputes[{index}].invoice_id",
+                                     f"unknown invoice {dispute.invoice_id!r}"))
+    if errors:
+        raise LedgerValidationError(errors)
+
+
+def _dispute_customers(session: Session, batch: IngestBatch) -> set[str]:
+    # disputes do not move balances: their customers need no reallocation
+    return set()
+
+
+def _existing_ids(session: Session, column, ids: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(sorted(ids)):
+        found.update(session.execute(select(column).where(column.in_(chunk))).scalars())
+    return found
+
+
+# --- locking -----------------------------------------------------------------------------------
+
+def _lock_customers(session: Session, customer_ids: Sequence[str]) -> None:
+    """Serialise concurrent batches per customer (PostgreSQL); SQLite serialises all writers."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted({_lock_key(customer_id) for customer_id in customer_ids})
+    for chunk in _chunks(keys):
+        session.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+                        {"keys": chunk})
+
+
+def _lock_key(customer_id: str) -> int:
+    digest = hashlib.blake2b(customer_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+# --- upserts -----------------------------------------------------------------------------------
+
+def upsert(session: Session, table: type[SQLModel], rows: list[dict[str, Any]], key: str,
+           *, update_columns: Sequence[str] | None = None) -> None:
+    """INSERT … ON CONFLICT (key) DO UPDATE, in chunks, on SQLite and PostgreSQL alike."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    sa_table = table.__table__  # type: ignore[attr-defined]
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_shape[tuple(sorted(row))].append(row)
+    for shape, shaped in by_shape.items():
+        columns = [c for c in (update_columns or shape) if c in shape and c != key]
+        for chunk in _chunks(shaped, 1000):
+            statement = insert(sa_table)
+            if columns:
+                statement = statement.on_conflict_do_update(
+                    index_elements=[key], set_={c: statement.excluded[c] for c in columns})
+            else:
+                statement = statement.on_conflict_do_nothing(index_elements=[key])
+            session.execute(statement, chunk)
+
+
+def _upsert_customers(session: Session, batch: IngestBatch) -> dict[str, int]:
+    rows = {c.customer_id: c.model_dump(exclude_unset=True) | {"customer_id": c.customer_id}
+            for c in batch.customers}
+    existing = {row.customer_id: row for row in _load(session, Customer, Customer.customer_id, rows)}
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    changed = []
+    for customer_id, row in rows.items():
+        before = existing.get(customer_id)
+        if before is None:
+            counts["created"] += 1
+        elif all(_same(getattr(before, k), v) for k, v in row.items()):
+            counts["unchanged"] += 1
+            continue
+        else:
+            counts["updated"] += 1
+        changed.append(row | {"updated_at": utcnow()})
+    upsert(session, Customer, changed, "customer_id")
+    return counts
+
+
+def _upsert_disputes(session: Session, batch: IngestBatch) -> dict[str, int]:
+    rows = {d.dispute_id: d.model_dump() for d in batch.disputes}
+    existing = {row.dispute_id: row for row in _load(session, Dispute, Dispute.dispute_id, rows)}
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    changed = []
+    for dispute_id, row in rows.items():
+        before = existing.get(dispute_id)
+        if before is None:
+            counts["created"] += 1
+        elif all(_same(getattr(before, k), v) for k, v in row.items()):
+            counts["unchanged"] += 1
+            continue
+        else:
+            counts["updated"] += 1
+        changed.append(row | {"updated_at": utcnow()})
+    upsert(session, Dispute, changed, "dispute_id")
+    return counts
+
+
+def _merge(current: dict[str, dict], incoming: list[dict], key: str) -> dict[str, int]:
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for row in incoming:
+        before = current.get(row[key])
+        if before is None:
+            counts["created"] += 1
+        elif all(_same(before.get(k), v) for k, v in row.items()):
+            counts["unchanged"] += 1
+        else:
+            counts["updated"] += 1
+        current[row[key]] = {**(before or {}), **row}
+    return counts
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, Decimal) or isinstance(b, Decimal):
+        return a is not None and b is not None and Decimal(a).quantize(CENT) == Decimal(b).quantize(CENT)
+    return a == b
+
+
+# --- allocation --------------------------------------------------------------------------------
+
+INVOICE_FIELDS = ("invoice_id", "customer_id", "issue_date", "due_date", "amount", "currency", "kind")
+PAYMENT_FIELDS = ("payment_id", "customer_id", "paid_on", "amount", "currency", "invoice_id")
+
+
+def _invoice_dict(row: Invoice) -> dict[str, Any]:
+    return {f: getattr(row, f) for f in INVOICE_FIELDS}
+
+
+def _payment_dict(row: Payment) -> dict[str, Any]:
+    return {f: getattr(row, f) for f in PAYMENT_FIELDS}
+
+
+def _write_allocations(session: Session, customer_ids: list[str], invoices: dict[str, dict],
+                       payments: dict[str, dict], existing_invoices: list[Invoice],
+                       existing_payments: list[Payment]) -> None:
+    before_invoice = {row.invoice_id: row for row in existing_invoices}
+    before_payment = {row.payment_id: row for row in existing_payments}
+    per_customer_invoices: dict[str, list[dict]] = defaultdict(list)
+    per_customer_payments: dict[str, list[dict]] = defaultdict(list)
+    for row in invoices.values():
+        per_customer_invoices[row["customer_id"]].append(row)
+    for row in payments.values():
+        per_customer_payments[row["customer_id"]].append(row)
+
+    invoice_rows, payment_rows, allocation_rows, credit = [], [], [], {}
+    now = utcnow()
+    for customer_id in customer_ids:
+        lines = [InvoiceLine(r["invoice_id"], r["issue_date"], r["due_date"], Decimal(r["amount"]))
+                 for r in per_customer_invoices[customer_id] if r["kind"] == "invoice"]
+        credits = [CreditLine("payment", r["payment_id"], r["paid_on"], Decimal(r["amount"]),
+                              r["invoice_id"]) for r in per_customer_payments[customer_id]]
+        credits += [CreditLine("credit_note", r["invoice_id"], r["issue_date"], Decimal(r["amount"]))
+                    for r in per_customer_invoices[customer_id] if r["kind"] == "credit_note"]
+        result = allocate(lines, credits)
+        for line in result.allocations:
+            allocation_rows.append({"customer_id": customer_id, "invoice_id": line.invoice_id,
+                                    "source_kind": line.source_kind, "source_id": line.source_id,
+                                    "amount": line.amount, "allocated_on": line.allocated_on})
+        for row in per_customer_invoices[customer_id]:
+            if row["kind"] == "invoice":
+                derived = {"open_amount": result.open_amount[row["invoice_id"]],
+                           "settled_on": result.settled_on[row["invoice_id"]]}
+            else:
+                derived = {"open_amount": result.unallocated.get(("credit_note", row["invoice_id"]), Decimal("0")),
+                           "settled_on": None}
+            full = {**row, **derived}
+            before = before_invoice.get(row["invoice_id"])
+            if before is None or not all(_same(getattr(before, k), v) for k, v in full.items()):
+                invoice_rows.append(full | {"updated_at": now})
+        for row in per_customer_payments[customer_id]:
+            full = {**row, "unallocated_amount": result.unallocated.get(("payment", row["payment_id"]), Decimal("0"))}
+            before = before_payment.get(row["payment_id"])
+            if before is None or not all(_same(getattr(before, k), v) for k, v in full.items()):
+                payment_rows.append(full)
+        credit[customer_id] = result.credit_balance
+
+    upsert(session, Invoice, invoice_rows, "invoice_id")
+    upsert(session, Payment, payment_rows, "payment_id")
+    for chunk in _chunks(customer_ids):
+        session.execute(delete(Allocation).where(Allocation.customer_id.in_(chunk)))
+    for chunk in _chunks(allocation_rows, 1000):
+        session.execute(Allocation.__table__.insert(), chunk)  # type: ignore[attr-defined]
+    for customer_id, balance in credit.items():
+        session.execute(update(Customer).where(Customer.customer_id == customer_id)
+                        .where(Customer.credit_balance != balance)
+                        .values(credit_balance=balance))
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+def _load(session: Session, table: type[SQLModel], column, ids: Iterable[str]) -> list:
+    rows: list = []
+    for chunk in _chunks(sorted(ids)):
+        rows.extend(session.execute(select(table).where(column.in_(chunk))).scalars())
+    return rows
+
+
+def _chunks(items: Sequence | Iterable, size: int = CHUNK):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def today() -> dt.date:
+    return dt.date.today()

@@ -1,0 +1,128 @@
+"""The system of record: SQLModel tables.
+
+Every record carries the billing system's own id as its primary key, so ingestion is an upsert.
+Money is `Decimal` in Python and `NUMERIC(18, 2)` in the database, never float. An invoice's open
+amount and settled date are derived from its allocations (see `ledger.allocation`), never sent.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class CustomerBase(SQLModel):
+    customer_id: str = Field(primary_key=True, max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    country: str | None = Field(default=None, max_length=2)
+    language: str = Field(default="fr", max_length=2)
+    segment: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    payment_terms_days: int | None = None
+    credit_limit: Decimal | None = Field(default=None, **MONEY)
+    currency: str = Field(default="EUR", max_length=3)
+    dunning_scenario: str | None = Field(default=None, max_length=64)
+
+
+class Customer(CustomerBase, table=True):
+    # overpayments and unused credit notes are kept here, never lost
+    credit_balance: Decimal = Field(default=Decimal("0"), **MONEY)
+    on_hold: bool = False
+    assigned_agent: str | None = Field(default=None, max_length=64, index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class InvoiceBase(SQLModel):
+    invoice_id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(foreign_key="customer.customer_id", index=True, max_length=64)
+    issue_date: dt.date
+    due_date: dt.date = Field(index=True)
+    amount: Decimal = Field(**MONEY)
+    currency: str = Field(default="EUR", max_length=3)
+    kind: str = Field(default="invoice", max_length=16)
+
+
+class Invoice(InvoiceBase, table=True):
+    # derived from allocations: for a credit note, the credit not yet used
+    open_amount: Decimal = Field(**MONEY)
+    settled_on: dt.date | None = Field(default=None, index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (Index("ix_invoice_customer_open", "customer_id", "settled_on"),)
+
+
+class PaymentBase(SQLModel):
+    payment_id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(foreign_key="customer.customer_id", index=True, max_length=64)
+    paid_on: dt.date = Field(index=True)
+    amount: Decimal = Field(**MONEY)
+    currency: str = Field(default="EUR", max_length=3)
+    invoice_id: str | None = Field(default=None, foreign_key="invoice.invoice_id", max_length=64)
+
+
+class Payment(PaymentBase, table=True):
+    unallocated_amount: Decimal = Field(default=Decimal("0"), **MONEY)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Allocation(SQLModel, table=True):
+    """A part of a payment or credit note applied to an invoice, on a date."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(index=True, max_length=64)
+    invoice_id: str = Field(foreign_key="invoice.invoice_id", index=True, max_length=64)
+    source_kind: str = Field(max_length=16)  # payment | credit_note
+    source_id: str = Field(max_length=64)
+    amount: Decimal = Field(**MONEY)
+    allocated_on: dt.date
+
+    __table_args__ = (UniqueConstraint("invoice_id", "source_kind", "source_id"),)
+
+
+class DisputeBase(SQLModel):
+    dispute_id: str = Field(primary_key=True, max_length=64)
+    invoice_id: str = Field(foreign_key="invoice.invoice_id", index=True, max_length=64)
+    opened_on: dt.date
+    reason: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="open", max_length=32)
+    resolved_on: dt.date | None = None
+    amount: Decimal | None = Field(default=None, **MONEY)
+
+
+class Dispute(DisputeBase, table=True):
+    assignee: str | None = Field(default=None, max_length=64)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    prefix: str = Field(index=True, unique=True, max_length=16)
+    key_hash: str = Field(max_length=128)
+    role: str = Field(max_length=16)
+    name: str | None = Field(default=None, max_length=100)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    revoked_at: dt.datetime | None = None
+
+
+class AuditLog(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=64)
+    entity: str = Field(max_length=64)
+    entity_id: str | None = Field(default=None, max_length=200)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))

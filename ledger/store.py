@@ -1,0 +1,119 @@
+"""Reading the ledger: records for the API, and frames for features (ledger → features)."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pandas as pd
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from ledger.errors import LedgerError, NotFoundError
+from ledger.frames import LedgerFrames, empty_frame
+from ledger.models import Customer, Dispute, Invoice, Payment
+
+INVOICE_STATUSES = ("open", "overdue", "settled")
+
+
+def get_customer(*, session: Session, customer_id: str) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFoundError("customer", customer_id)
+    return customer
+
+
+def get_invoice(*, session: Session, invoice_id: str) -> Invoice:
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFoundError("invoice", invoice_id)
+    return invoice
+
+
+def customer_summary(*, session: Session, customer_id: str, today: dt.date) -> dict:
+    """Balances of one customer as of `today`."""
+    open_rows = session.exec(select(Invoice).where(Invoice.customer_id == customer_id,
+                                                   Invoice.kind == "invoice",
+                                                   Invoice.settled_on.is_(None))).all()
+    overdue = [row for row in open_rows if row.due_date < today]
+    count = session.exec(select(func.count()).select_from(Invoice)
+                         .where(Invoice.customer_id == customer_id)).one()
+    return {
+        "invoices": count,
+        "open_invoices": len(open_rows),
+        "open_balance": sum((row.open_amount for row in open_rows), Decimal("0")),
+        "overdue_invoices": len(overdue),
+        "overdue_balance": sum((row.open_amount for row in overdue), Decimal("0")),
+    }
+
+
+def list_invoices(*, session: Session, status: str | None = None, customer_id: str | None = None,
+                  today: dt.date, limit: int = 100, offset: int = 0) -> tuple[list[Invoice], int]:
+    """A page of invoices (oldest due first) and the total count for the filter."""
+    if status is not None and status not in INVOICE_STATUSES:
+        raise LedgerError(f"unknown status {status!r}: one of {', '.join(INVOICE_STATUSES)}")
+    query = select(Invoice)
+    if customer_id is not None:
+        query = query.where(Invoice.customer_id == customer_id)
+    if status == "settled":
+        query = query.where(Invoice.settled_on.is_not(None))
+    elif status in ("open", "overdue"):
+        query = query.where(Invoice.kind == "invoice", Invoice.settled_on.is_(None))
+        if status == "overdue":
+            query = query.where(Invoice.due_date < today)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(Invoice.due_date, Invoice.invoice_id)
+                        .offset(offset).limit(limit)).all()
+    return list(rows), total
+
+
+def invoice_status(invoice: Invoice, today: dt.date) -> str:
+    if invoice.kind == "credit_note":
+        return "credit_note"
+    if invoice.settled_on is not None:
+        return "settled"
+    return "overdue" if invoice.due_date < today else "open"
+
+
+def read_frames(*, session: Session, as_of: dt.date | None = None,
+                customer_ids: list[str] | None = None) -> LedgerFrames:
+    """The ledger as frames for features; events after `as_of` are left out."""
+    engine = session.get_bind()
+    as_of_ts = pd.Timestamp(as_of or dt.date.today())
+    where = ""
+    params: dict = {}
+    if customer_ids is not None:
+        if not customer_ids:
+            raise LedgerError("customer_ids is empty")
+        where = " WHERE customer_id IN (" + ",".join(f":c{i}" for i in range(len(customer_ids))) + ")"
+        params = {f"c{i}": c for i, c in enumerate(customer_ids)}
+
+    def frame(sql: str, dates: list[str], money: list[str]) -> pd.DataFrame:
+        from sqlalchemy import text
+
+        with engine.connect() as connection:
+            result = pd.read_sql_query(text(sql), connection, params=params)
+        for column in dates:
+            result[column] = pd.to_datetime(result[column])
+        for column in money:
+            result[column] = result[column].astype(float)
+        return result
+
+    customers = frame("SELECT customer_id, name, country, language, segment, email, phone, "
+                      "payment_terms_days, credit_limit, currency, dunning_scenario FROM customer" + where,
+                      [], ["credit_limit"])
+    invoices = frame("SELECT invoice_id, customer_id, issue_date, due_date, amount, currency, kind, "
+                     "settled_on AS settled_date, open_amount FROM invoice" + where,
+                     ["issue_date", "due_date", "settled_date"], ["amount", "open_amount"])
+    payments = frame("SELECT payment_id, customer_id, paid_on, amount, currency, invoice_id FROM payment"
+                     + where, ["paid_on"], ["amount"])
+    dispute_where = where.replace("WHERE customer_id", "WHERE i.customer_id")
+    disputes = frame("SELECT d.dispute_id, d.invoice_id, d.opened_on, d.reason, d.status, d.resolved_on "
+                     "FROM dispute d JOIN invoice i ON i.invoice_id = d.invoice_id" + dispute_where,
+                     ["opened_on", "resolved_on"], [])
+    invoices = invoices[invoices["issue_date"] <= as_of_ts]
+    invoices.loc[invoices["settled_date"] > as_of_ts, "settled_date"] = pd.NaT
+    return LedgerFrames(
+        customers=customers, invoices=invoices.reset_index(drop=True),
+        payments=payments[payments["paid_on"] <= as_of_ts].reset_index(drop=True),
+        disputes=disputes[disputes["opened_on"] <= as_of_ts].reset_index(drop=True) if len(disputes) else empty_frame("disputes"),
+        as_of=as_of_ts)

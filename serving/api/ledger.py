@@ -1,0 +1,102 @@
+"""Ingestion and reading of the ledger."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ledger import store
+from ledger.ingest import ingest as ingest_batch
+from ledger.models import CustomerBase, InvoiceBase
+from ledger.schemas import IngestBatch, IngestResult
+from serving.deps import Ingester, InvoiceReader, Reader, SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["ledger"])
+RETRIES = 5
+
+
+class CustomerOut(CustomerBase):
+    credit_balance: Decimal
+    on_hold: bool
+    assigned_agent: str | None
+    invoices: int
+    open_invoices: int
+    open_balance: Decimal
+    overdue_invoices: int
+    overdue_balance: Decimal
+
+
+class InvoiceOut(InvoiceBase):
+    open_amount: Decimal
+    settled_on: dt.date | None
+    status: str
+    days_late: int | None
+
+
+class InvoicePage(BaseModel):
+    items: list[InvoiceOut]
+    total: int
+    limit: int
+    offset: int
+
+
+def invoice_out(invoice, today: dt.date) -> InvoiceOut:
+    # days late so far for an open invoice, final for a settled one; none for a credit note
+    days_late = None
+    if invoice.kind == "invoice":
+        days_late = max(((invoice.settled_on or today) - invoice.due_date).days, 0)
+    return InvoiceOut(**invoice.model_dump(), status=store.invoice_status(invoice, today),
+                      days_late=days_late)
+
+
+@router.post("/ingest", response_model=IngestResult)
+def ingest(batch: IngestBatch, session: SessionDep, principal: Ingester) -> IngestResult:
+    """Upsert customers, invoices, payments (and disputes): idempotent, all or nothing."""
+    for attempt in range(RETRIES):
+        try:
+            result = ingest_batch(session=session, batch=batch, actor=principal.actor)
+            session.commit()
+            return result
+        except (OperationalError, DBAPIError) as exc:
+            # a deadlock or serialization failure between concurrent batches: replay the batch
+            session.rollback()
+            if attempt == RETRIES - 1 or not _retryable(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in ("40P01", "40001") or "database is locked" in str(exc)
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerOut)
+def get_customer(customer_id: str, session: SessionDep, _: Reader) -> CustomerOut:
+    """One customer with its balances."""
+    customer = store.get_customer(session=session, customer_id=customer_id)
+    summary = store.customer_summary(session=session, customer_id=customer_id, today=dt.date.today())
+    return CustomerOut(**customer.model_dump(), **summary)
+
+
+@router.get("/invoices/{invoice_id}", response_model=InvoiceOut)
+def get_invoice(invoice_id: str, session: SessionDep, _: InvoiceReader) -> InvoiceOut:
+    """One invoice (or credit note), its open amount, settled date and status."""
+    return invoice_out(store.get_invoice(session=session, invoice_id=invoice_id), dt.date.today())
+
+
+@router.get("/invoices", response_model=InvoicePage)
+def list_invoices(session: SessionDep, _: InvoiceReader,
+                  status: Annotated[str | None, Query(pattern="^(open|overdue|settled)$")] = None,
+                  customer_id: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                  offset: Annotated[int, Query(ge=0)] = 0) -> InvoicePage:
+    """Invoices, oldest due first, filtered by status and customer, paginated."""
+    today = dt.date.today()
+    rows, total = store.list_invoices(session=session, status=status, customer_id=customer_id,
+                                      today=today, limit=limit, offset=offset)
+    return InvoicePage(items=[invoice_out(row, today) for row in rows], total=total, limit=limit,
+                       offset=offset)

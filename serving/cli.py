@@ -1,0 +1,148 @@
+"""The `relance` command line (Typer). Each command is a thin shell over the packages below."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledger.config import get_settings
+from ledger.errors import LedgerError, LedgerValidationError
+from serving.i18n import t
+
+app = typer.Typer(help="Relance — recouvrement de créances piloté par le risque.", no_args_is_help=True)
+keys_app = typer.Typer(help="Clés API / API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+err = Console(stderr=True)
+
+
+def _engine():
+    from ledger.db import get_engine
+
+    return get_engine()
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]{t('error')}[/] : {message}")
+    raise typer.Exit(code)
+
+
+def _print_validation(exc: LedgerValidationError) -> None:
+    err.print(f"[bold red]{t('invalid')}[/] ({len(exc.errors)})")
+    for error in exc.errors[:50]:
+        err.print(f"  • {error.field}: {error.message}")
+
+
+@app.command("import")
+def import_dir(directory: Annotated[Path, typer.Argument(help="Ledger directory (CSV/Parquet) or the IBM sample folder")]) -> None:
+    """Load a ledger directory into the database (idempotent, all or nothing)."""
+    from ledger.db import session_scope
+    from ledger.importers import import_ledger_dir
+
+    try:
+        with console.status("Import…"), session_scope(_engine()) as session:
+            result = import_ledger_dir(session=session, directory=directory, actor="cli")
+    except LedgerValidationError as exc:
+        _print_validation(exc)
+        raise typer.Exit(2)
+    except LedgerError as exc:
+        _fail(str(exc), 2)
+    table = Table(title=t("imported"))
+    table.add_column("")
+    for column in ("created", "updated", "unchanged"):
+        table.add_column(t(column), justify="right")
+    for name in ("customers", "invoices", "payments", "disputes"):
+        counts = getattr(result, name)
+        table.add_row(name, *(str(counts[c]) for c in ("created", "updated", "unchanged")))
+    console.print(table)
+    _print_late_rate()
+
+
+def _print_late_rate() -> None:
+    from sqlalchemy import text
+
+    with _engine().connect() as connection:
+        settled, late = connection.execute(text(
+            "SELECT COUNT(*), SUM(CASE WHEN settled_on > due_date THEN 1 ELSE 0 END) FROM invoice "
+            "WHERE kind = 'invoice' AND settled_on IS NOT NULL")).one()
+    if settled:
+        console.print(f"{t('late_rate')} : {100 * (late or 0) / settled:.2f} % ({late}/{settled})")
+
+
+@keys_app.command("create")
+def keys_create(role: Annotated[str, typer.Option(help="admin | analyst | agent | billing")],
+                name: Annotated[str | None, typer.Option(help="Who the key is for")] = None) -> None:
+    """Create an API key; it is printed once and stored hashed."""
+    from ledger.db import session_scope
+    from serving.auth import ROLES, create_key
+
+    if role not in ROLES:
+        _fail(t("unknown_role", role=role, roles=", ".join(ROLES)), 2)
+    with session_scope(_engine()) as session:
+        key = create_key(session=session, role=role, name=name)
+    console.print(t("key_created", role=role))
+    print(key)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the API and the dashboard."""
+    import uvicorn
+
+    from serving.app import create_app
+
+    console.print(t("serving", url=f"http://{host}:{port}"))
+    uvicorn.run(create_app(engine=_engine()), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def synth(out: Annotated[Path, typer.Option(help="Output directory")],
+          customers: int = 500, months: int = 24, seed: int = 0,
+          start: Annotated[str, typer.Option(help="First month, ISO date")] = "2024-01-01") -> None:
+    """Write a synthetic ledger directory (deterministic for a seed)."""
+    from features.synth import generate
+    from ledger.frames import write_ledger_dir
+
+    if customers < 1 or months < 1:
+        _fail("--customers and --months must be ≥ 1", 2)
+    with console.status("Génération…"):
+        frames = generate(customers=customers, months=months, seed=seed, start=start)
+        write_ledger_dir(frames, out)
+    console.print(t("synth_written", out=out, customers=len(frames.customers),
+                    invoices=len(frames.invoices), payments=len(frames.payments)))
+
+
+@app.command()
+def demo(no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after setting up")] = False,
+         customers: int = 300, months: int = 24, seed: int = 7,
+         workdir: Annotated[Path, typer.Option(help="Where the demo ledger is written")] = Path("demo-ledger")) -> None:
+    """Synthetic ledger → SQLite → import → API keys → serve on 127.0.0.1:8000."""
+    from ledger.db import session_scope
+    from ledger.importers import import_ledger_dir
+    from serving.auth import ROLES, create_key
+
+    steps = ["synth", "import", "keys"]
+    with console.status("") as status:
+        status.update(f"{t('step')} 1/{len(steps)} : synth")
+        start = (dt.date.today().replace(day=1) - dt.timedelta(days=30 * months)).replace(day=1)
+        synth(out=workdir, customers=customers, months=months, seed=seed, start=start.isoformat())
+        status.update(f"{t('step')} 2/{len(steps)} : import")
+        with session_scope(_engine()) as session:
+            import_ledger_dir(session=session, directory=workdir, actor="demo")
+        _print_late_rate()
+        with session_scope(_engine()) as session:
+            keys = {role: create_key(session=session, role=role, name=f"demo-{role}") for role in ROLES}
+    console.print(t("demo_keys"))
+    for role, key in keys.items():
+        console.print(f"  {role:8} {key}")
+    console.print(t("demo_done"))
+    if not no_serve:
+        serve()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,75 @@
+"""FastAPI dependencies: typed aliases, so routes never build engines or check keys themselves."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from serving.auth import verify_key
+
+bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer rl_…`")
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_prefix: str
+    role: str
+    name: str | None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.role}:{self.name or self.key_prefix}"
+
+
+def current_principal(
+    engine: Annotated[Engine, Depends(get_engine)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send `Authorization: Bearer <key>`",
+                            headers={"WWW-Authenticate": "Bearer"})
+    with Session(engine) as session:
+        stored = verify_key(session=session, key=credentials.credentials)
+        if stored is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return Principal(key_prefix=stored.prefix, role=stored.role, name=stored.name)
+
+
+def require(*roles: str) -> Callable[..., Principal]:
+    """A dependency letting through `admin` and the named roles, 403 for the others."""
+    allowed = {"admin", *roles}
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"role {principal.role!r} may not do this (needs one of: {', '.join(sorted(allowed))})")
+        return principal
+
+    return check
+
+
+ALL_ROLES = ("analyst", "agent", "billing")
+Reader = Annotated[Principal, Depends(require("analyst", "agent"))]
+InvoiceReader = Annotated[Principal, Depends(require("analyst", "agent", "billing"))]
+Ingester = Annotated[Principal, Depends(require("billing"))]
+Analyst = Annotated[Principal, Depends(require("analyst"))]
+Agent = Annotated[Principal, Depends(require("agent"))]
+Admin = Annotated[Principal, Depends(require())]

@@ -1,0 +1,133 @@
+"""Shared fixtures: every data-layer and API test runs on SQLite and, when TEST_DATABASE_URL is
+set, on PostgreSQL too, each run in a schema of its own that is dropped at the end."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, SQLModel
+
+from ledger.db import make_engine, migrate, normalise_url
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+IBM_DIR = SHARED / "data" / "ibm_ar"
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+REQUIRE_PG = os.environ.get("RELANCE_REQUIRE_PG") == "1"
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def pytest_sessionstart(session):
+    if REQUIRE_PG and not PG_URL:
+        raise pytest.UsageError("RELANCE_REQUIRE_PG=1 but TEST_DATABASE_URL is not set")
+    if PG_URL:
+        try:
+            probe = make_engine(PG_URL)
+            with probe.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            probe.dispose()
+        except Exception as exc:  # an unreachable server: fail in CI, say so on a laptop
+            if REQUIRE_PG:
+                raise pytest.UsageError(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
+            BACKENDS.remove("postgresql")
+
+
+def pytest_report_header(config):
+    if PG_URL:
+        return f"PostgreSQL suite: on ({PG_URL})"
+    return "PostgreSQL suite: SKIPPED (set TEST_DATABASE_URL to run it)"
+
+
+@pytest.fixture(scope="session")
+def shared_ibm() -> Path:
+    if not IBM_DIR.exists():
+        pytest.skip(f"../shared/data/ibm_ar is absent ({IBM_DIR}): public data tests skipped")
+    return IBM_DIR
+
+
+def _pg_engine(schema: str):
+    admin = make_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return make_engine(PG_URL, schema=schema)
+
+
+def _drop_pg_schema(schema: str) -> None:
+    admin = make_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(request, tmp_path_factory):
+    """A migrated engine per backend, for the whole run."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "relance.db"
+        engine = make_engine(f"sqlite:///{path}")
+        migrate(engine)
+        yield engine
+        engine.dispose()
+        return
+    schema = f"relance_test_{worker}_{uuid.uuid4().hex[:8]}"
+    engine = _pg_engine(schema)
+    migrate(engine)
+    engine.url_schema = schema  # type: ignore[attr-defined]
+    yield engine
+    engine.dispose()
+    _drop_pg_schema(schema)
+
+
+def _clean(engine) -> None:
+    tables = [t for t in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def db(engine):
+    """The engine, emptied after the test."""
+    yield engine
+    _clean(engine)
+
+
+@pytest.fixture
+def session(db):
+    with Session(db, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def app(db):
+    from serving.app import create_app
+
+    return create_app(engine=db)
+
+
+@pytest.fixture
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def keys(db) -> dict[str, str]:
+    """One API key per role, as `Authorization` headers."""
+    from serving.auth import ROLES, create_key
+
+    with Session(db) as session:
+        created = {role: create_key(session=session, role=role, name=f"test-{role}") for role in ROLES}
+        session.commit()
+    return {role: {"Authorization": f"Bearer {key}"} for role, key in created.items()}

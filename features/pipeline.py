@@ -77,7 +77,7 @@ def build_features(
     out |= _exposure_features(h, own, t_code, t_day, targets["amount"].to_numpy(float))
     out |= _behaviour_features(frames, customers, history, h, t_code, t_day)
     out |= _invoice_features(targets)
-    result = pd.DataFrame(out)
+    result = pd.DataFrame(out)[["invoice_id", "customer_id", "scored_at", *FEATURE_COLUMNS]]
     for name in FEATURE_COLUMNS:
         column = result[name].astype(float).replace([np.inf, -np.inf], np.nan)
         result[name] = column.fillna(FEATURES[name].fill) + 0.0  # + 0.0 turns -0.0 into 0.0

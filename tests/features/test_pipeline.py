@@ -1,0 +1,178 @@
+"""The feature pipeline: hand-computed values, point in time, order and customer independence."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.pipeline import FEATURE_COLUMNS, FeaturesError, build_features
+from features.registry import FEATURES
+from ledger.frames import LedgerFrames
+
+D = pd.Timestamp
+
+
+def _row(features: pd.DataFrame, invoice_id: str) -> pd.Series:
+    return features.set_index("invoice_id").loc[invoice_id]
+
+
+def test_hand_computed_features_of_an_invoice_with_history(tiny: LedgerFrames) -> None:
+    row = _row(build_features(tiny), "I4")  # scored at its issue date, 2024-03-10
+    expected = {
+        # I1 (+10 days, 100) and I2 (-4 days, 300) settled on 02-10; I3 is still open
+        "hist_n_settled": 2, "hist_cold_start": 0, "hist_share_late": 0.5,
+        "hist_share_late_amount": 0.25, "hist_mean_days_late": 3.0,
+        "hist_median_days_late_last12": 3.0, "hist_max_days_late": 10.0,
+        "hist_mean_days_late_last3": 3.0, "hist_mean_days_late_last12": 3.0,
+        "hist_trend_days_late": 0.0,  # fewer than 4 settled invoices
+        "hist_mean_reminders": 0.5, "hist_share_paid_after_reminder": 0.5,
+        "tenure_days": 69, "days_since_last_payment": 29,  # 2024 is a leap year
+        # I3 (200, due 03-02) is open and overdue; I4 itself is not in its exposure
+        "open_count": 1, "open_amount": 200.0, "overdue_count": 1, "overdue_amount": 200.0,
+        "amount_vs_usual": 50 / 200,  # median of 100, 300, 200
+        "reminders_last_90d": 2, "disputes_count": 1, "disputes_share": 1 / 3,
+        # the promise on I3 closes on 03-21, after t: unknown, so the fill
+        "promises_count": 0, "promises_kept_share": 1.0,
+        "amount": 50.0, "log_amount": np.log1p(50.0), "terms_days": 30,
+        "terms_end_of_month": 0, "issue_month": 3, "issue_dayofweek": 6, "due_dayofmonth": 9,
+    }
+    assert set(expected) == set(FEATURE_COLUMNS)
+    for name, value in expected.items():
+        assert row[name] == pytest.approx(value), name
+
+
+def test_same_day_events_are_not_yet_known(tiny: LedgerFrames) -> None:
+    # I3 is issued on 02-01, the day the dispute on I1 is opened: not counted yet
+    row = _row(build_features(tiny), "I3")
+    assert row["disputes_count"] == 0
+    assert row["hist_cold_start"] == 1 and row["hist_share_late"] == 0
+    assert row["days_since_last_payment"] == row["tenure_days"] == 31
+    assert (row["open_count"], row["open_amount"]) == (2, 400.0)
+    assert (row["overdue_count"], row["overdue_amount"]) == (1, 100.0)  # I1 was due 01-31
+
+
+def test_cold_start_customer_gets_finite_documented_fills(tiny: LedgerFrames) -> None:
+    new = pd.DataFrame({"invoice_id": ["NEW"], "customer_id": ["Z"], "issue_date": [D("2024-04-01")],
+                        "due_date": [D("2024-05-31")], "amount": [500.0]})
+    row = _row(build_features(tiny, invoices=new, as_of=D("2024-04-01")), "NEW")
+    for name in FEATURE_COLUMNS:
+        if FEATURES[name].family != "invoice" and name != "hist_cold_start":
+            assert row[name] == FEATURES[name].fill, name
+    assert row["hist_cold_start"] == 1
+    assert row["terms_end_of_month"] == 1
+
+
+def test_every_value_is_finite(synthetic: LedgerFrames) -> None:
+    features = build_features(synthetic)
+    assert np.isfinite(features[FEATURE_COLUMNS].to_numpy(float)).all()
+    assert list(features.columns) == ["invoice_id", "customer_id", "scored_at", *FEATURE_COLUMNS]
+
+
+def test_serving_scores_open_invoices_without_themselves(tiny: LedgerFrames) -> None:
+    features = build_features(tiny, as_of=D("2024-03-25"))
+    assert sorted(features["invoice_id"]) == ["I3", "I4"]  # I4 settles on 04-09, after as_of
+    row = _row(features, "I3")
+    assert (row["open_count"], row["open_amount"]) == (1, 50.0)  # I4 only, not I3 itself
+    assert row["overdue_count"] == 0  # I4 is due 04-09
+    assert (row["promises_count"], row["promises_kept_share"]) == (1, 0.0)
+    assert (features["scored_at"] == D("2024-03-25")).all()
+
+
+def test_scoring_an_invoice_settled_before_as_of_is_refused(tiny: LedgerFrames) -> None:
+    with pytest.raises(FeaturesError, match="I1"):
+        build_features(tiny, invoices=tiny.invoices, as_of=D("2024-03-01"))
+
+
+def _known_at(frames: LedgerFrames, cutoff: pd.Timestamp) -> LedgerFrames:
+    """The ledger as it stood at ``cutoff``: every later event removed or still open."""
+    invoices = frames.invoices[frames.invoices["issue_date"] <= cutoff].copy()
+    invoices.loc[invoices["settled_date"] > cutoff, "settled_date"] = pd.NaT
+    disputes = frames.disputes[frames.disputes["opened_on"] <= cutoff].copy()
+    disputes.loc[disputes["resolved_on"] > cutoff, ["resolved_on", "status"]] = [pd.NaT, "open"]
+    promises = frames.promises[frames.promises["created_on"] <= cutoff].copy()
+    promises.loc[promises["closed_on"] > cutoff, ["closed_on", "status"]] = [pd.NaT, "open"]
+    return LedgerFrames(
+        customers=frames.customers, invoices=invoices, as_of=cutoff,
+        payments=frames.payments[frames.payments["paid_on"] <= cutoff],
+        disputes=disputes, promises=promises,
+        reminders=frames.reminders[frames.reminders["sent_on"] <= cutoff])
+
+
+def _sorted(features: pd.DataFrame) -> pd.DataFrame:
+    return features.sort_values("invoice_id", ignore_index=True)
+
+
+@pytest.mark.parametrize("cutoff", ["2024-05-15", "2025-01-31"])
+def test_events_after_t_change_no_feature(synthetic: LedgerFrames, cutoff: str) -> None:
+    cutoff = D(cutoff)
+    past = _known_at(synthetic, cutoff)
+    scored = past.invoices[past.invoices["kind"] == "invoice"]
+    with_future = _sorted(build_features(synthetic, invoices=scored))
+    without = _sorted(build_features(past))
+    pd.testing.assert_frame_equal(with_future, without)
+    # serving at the cut-off sees the same as serving on the truncated ledger; at the start of
+    # the cut-off day, an invoice settled that day is still open
+    still_open = scored["settled_date"].isna() | (scored["settled_date"] >= cutoff)
+    served = _sorted(build_features(synthetic, invoices=scored[still_open], as_of=cutoff))
+    pd.testing.assert_frame_equal(served, _sorted(build_features(past, as_of=cutoff)))
+
+
+def test_shuffling_rows_changes_nothing(synthetic: LedgerFrames) -> None:
+    rng = np.random.default_rng(3)
+
+    def shuffle(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
+
+    shuffled = LedgerFrames(
+        customers=shuffle(synthetic.customers), invoices=shuffle(synthetic.invoices),
+        payments=shuffle(synthetic.payments), as_of=synthetic.as_of,
+        disputes=shuffle(synthetic.disputes), reminders=shuffle(synthetic.reminders),
+        promises=shuffle(synthetic.promises))
+    pd.testing.assert_frame_equal(_sorted(build_features(synthetic)),
+                                  _sorted(build_features(shuffled)))
+
+
+def test_a_customer_never_sees_another_customers_rows(synthetic: LedgerFrames) -> None:
+    keep = set(synthetic.customers["customer_id"].iloc[::7])
+
+    def only(frame: pd.DataFrame) -> pd.DataFrame:
+        if "customer_id" in frame:
+            return frame[frame["customer_id"].isin(keep)]
+        kept_invoices = synthetic.invoices.loc[synthetic.invoices["customer_id"].isin(keep),
+                                               "invoice_id"]
+        return frame[frame["invoice_id"].isin(kept_invoices)]
+
+    alone = LedgerFrames(
+        customers=only(synthetic.customers), invoices=only(synthetic.invoices),
+        payments=only(synthetic.payments), as_of=synthetic.as_of,
+        disputes=only(synthetic.disputes), reminders=only(synthetic.reminders),
+        promises=only(synthetic.promises))
+    everyone = build_features(synthetic)
+    expected = _sorted(everyone[everyone["customer_id"].isin(keep)])
+    pd.testing.assert_frame_equal(expected, _sorted(build_features(alone)))
+
+
+def test_lateness_of_a_still_open_invoice_is_never_used(tiny: LedgerFrames) -> None:
+    # I3 settles very late, after I4 is issued: I4 must not see it as settled
+    later = tiny.invoices.copy()
+    later.loc[later["invoice_id"] == "I3", "settled_date"] = D("2024-06-30")
+    moved = LedgerFrames(customers=tiny.customers, invoices=later, payments=tiny.payments,
+                         as_of=tiny.as_of, disputes=tiny.disputes, reminders=tiny.reminders,
+                         promises=tiny.promises)
+    pd.testing.assert_series_equal(_row(build_features(tiny), "I4"),
+                                   _row(build_features(moved), "I4"))
+
+
+def test_missing_columns_raise_a_features_error(tiny: LedgerFrames) -> None:
+    broken = LedgerFrames(customers=tiny.customers, invoices=tiny.invoices.drop(columns="due_date"),
+                          payments=tiny.payments, as_of=tiny.as_of)
+    with pytest.raises(FeaturesError, match="due_date"):
+        build_features(broken)
+
+
+def test_registry_sentences_render_in_both_languages() -> None:
+    for feature in FEATURES.values():
+        assert feature.family in {"history", "exposure", "behaviour", "invoice"}
+        assert feature.sentence(0.5, "fr") and feature.sentence(0.5, "en")
+    assert FEATURES["hist_mean_days_late_last12"].sentence(12.4, "fr") == (
+        "Paie en moyenne 12 jours après l'échéance sur ses 12 dernières factures")

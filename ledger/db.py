@@ -59,6 +59,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def import_table_modules() -> None:
+    """Import every ledger module, so each table is on SQLModel's metadata (migrations, tests)."""
+    import importlib
+    import pkgutil
+
+    import ledger
+
+    for module in pkgutil.iter_modules(ledger.__path__):
+        if module.name not in ("migrations",) and not module.name.startswith("_"):
+            importlib.import_module(f"ledger.{module.name}")
+
+
 def migrate(engine: Engine) -> None:
     """Upgrade the database behind `engine` to the latest migration."""
     from alembic import command
@@ -68,7 +80,7 @@ def migrate(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
 
 @lru_cache

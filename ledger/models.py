@@ -126,3 +126,84 @@ class AuditLog(SQLModel, table=True):
     entity_id: str | None = Field(default=None, max_length=200)
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+# --- collections, dunning and events: shared tables (each area adds its own columns by migration) --
+
+class Promise(SQLModel, table=True):
+    """A promise to pay: dunning pauses on its invoices until `promised_date`."""
+
+    promise_id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(foreign_key="customer.customer_id", index=True, max_length=64)
+    amount: Decimal = Field(**MONEY)
+    promised_date: dt.date = Field(index=True)
+    status: str = Field(default="open", max_length=16)  # open | kept | broken | cancelled
+    created_on: dt.date
+    closed_on: dt.date | None = None
+    created_by: str | None = Field(default=None, max_length=100)
+    note: str | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class PromiseInvoice(SQLModel, table=True):
+    promise_id: str = Field(foreign_key="promise.promise_id", primary_key=True, max_length=64)
+    invoice_id: str = Field(foreign_key="invoice.invoice_id", primary_key=True, max_length=64)
+
+
+class CustomerNote(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(foreign_key="customer.customer_id", index=True, max_length=64)
+    author: str = Field(max_length=100)
+    body: str
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class DunningAction(SQLModel, table=True):
+    """One contact: planned by a dunning run (or logged by an agent), then sent, failed or cancelled.
+
+    The unique key makes a run idempotent in the database itself: the same step for the same
+    invoice is planned at most once.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(foreign_key="customer.customer_id", index=True, max_length=64)
+    invoice_id: str | None = Field(default=None, foreign_key="invoice.invoice_id", index=True, max_length=64)
+    reminder_id: str | None = Field(default=None, index=True, max_length=64)
+    run_date: dt.date | None = Field(default=None, index=True)
+    scenario: str | None = Field(default=None, max_length=64)
+    step: str | None = Field(default=None, max_length=64)
+    action: str = Field(max_length=16)   # email | sms | call | letter | formal_notice | legal
+    channel: str = Field(max_length=16)
+    tone: str | None = Field(default=None, max_length=16)
+    template: str | None = Field(default=None, max_length=64)
+    send_on: dt.date = Field(index=True)
+    state: str = Field(default="planned", max_length=16, index=True)  # planned | sent | failed | cancelled
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: dt.datetime | None = None
+    outcome: str | None = Field(default=None, max_length=64)  # call outcomes logged by agents
+    created_by: str | None = Field(default=None, max_length=100)
+    reasons: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (UniqueConstraint("invoice_id", "step", name="uq_action_invoice_step"),)
+
+
+class Event(SQLModel, table=True):
+    """Transactional outbox of domain events (`action.sent`, `invoice.late`, `dispute.opened`…),
+    written in the same transaction as the change; webhooks deliver them afterwards."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    type: str = Field(max_length=64, index=True)
+    entity_id: str | None = Field(default=None, max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    created_at: dt.datetime = Field(default_factory=utcnow, index=True)
+
+
+def record_event(session, *, type: str, entity_id: str | None, payload: dict[str, Any]) -> Event:
+    """Record a domain event in the caller's transaction (delivered later by the webhooks)."""
+    event = Event(type=type, entity_id=entity_id, payload=payload)
+    session.add(event)
+    return event

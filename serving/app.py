@@ -11,7 +11,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ledger.config import Settings, get_settings
 from ledger.db import make_engine, migrate
 from serving import errors
-from serving.api import ledger as ledger_routes
 
 
 class BodySizeLimit:
@@ -57,6 +56,18 @@ class _TooLarge(Exception):
     pass
 
 
+def _routers() -> list:
+    """Every `router` of the modules in serving/api, so an area adds routes without editing this."""
+    import importlib
+    import pkgutil
+
+    import serving.api
+
+    modules = sorted(m.name for m in pkgutil.iter_modules(serving.api.__path__))
+    found = [getattr(importlib.import_module(f"serving.api.{name}"), "router", None) for name in modules]
+    return [router for router in found if router is not None]
+
+
 def create_app(*, engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -72,7 +83,8 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
     app.state.engine = engine
     app.state.settings = settings
     errors.install(app)
-    app.include_router(ledger_routes.router)
+    for router in _routers():
+        app.include_router(router)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -144,5 +144,18 @@ def demo(no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after s
         serve()
 
 
+def _register_commands() -> None:
+    """Each module of serving/commands registers its own commands (`register(app)`)."""
+    import importlib
+    import pkgutil
+
+    import serving.commands
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(serving.commands.__path__)):
+        importlib.import_module(f"serving.commands.{module}").register(app)
+
+
+_register_commands()
+
 if __name__ == "__main__":
     app()

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel
 
-from ledger.db import make_engine, migrate, normalise_url
+from ledger.db import import_table_modules, make_engine, migrate
+
+import_table_modules()
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

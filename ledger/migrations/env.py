@@ -2,7 +2,9 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import ledger.models  # noqa: F401  (registers the tables on the metadata)
+from ledger.db import import_table_modules
+
+import_table_modules()  # every ledger module that defines tables registers them on the metadata
 
 target_metadata = SQLModel.metadata
 config = context.config

@@ -1,0 +1,1 @@
+"""CLI commands by area: each module defines `register(app: typer.Typer) -> None`."""

@@ -68,19 +68,28 @@ def build_features(
     t_code = customers.get_indexer(targets["customer_id"])
     t_day = _days(targets["scored_at"])
     h = _HistoryArrays.of(history, h_code)
+    own = _own_rows(targets, h, t_day)
 
-    out = {"invoice_id": targets["invoice_id"].to_numpy(),
-           "customer_id": targets["customer_id"].to_numpy(),
-           "scored_at": targets["scored_at"].to_numpy()}
-    own = _own_rows(history, targets, h, t_day)
-    out |= _history_features(frames, customers, history, h, t_code, t_day)
-    out |= _exposure_features(h, own, t_code, t_day, targets["amount"].to_numpy(float))
-    out |= _behaviour_features(frames, customers, history, h, t_code, t_day)
-    out |= _invoice_features(targets)
-    result = pd.DataFrame(out)[["invoice_id", "customer_id", "scored_at", *FEATURE_COLUMNS]]
-    for name in FEATURE_COLUMNS:
-        column = result[name].astype(float).replace([np.inf, -np.inf], np.nan)
-        result[name] = column.fillna(FEATURES[name].fill) + 0.0  # + 0.0 turns -0.0 into 0.0
+    # rows sorted by (customer, t) make every searchsorted below walk the timelines in order,
+    # which is several times faster than random look-ups; the input order is restored after
+    order = np.lexsort((t_day, t_code))
+    code, day = t_code[order], t_day[order]
+    computed = _history_features(frames, customers, history, h, code, day)
+    computed |= _exposure_features(h, own[order], code, day,
+                                   targets["amount"].to_numpy(float)[order])
+    computed |= _behaviour_features(frames, customers, history, h, code, day)
+    inverse = np.argsort(order)
+    computed = {name: values[inverse] for name, values in computed.items()}
+    computed |= _invoice_features(targets)
+
+    matrix = np.column_stack([np.asarray(computed[name], dtype=float) for name in FEATURE_COLUMNS])
+    fills = np.broadcast_to(np.array([FEATURES[name].fill for name in FEATURE_COLUMNS]),
+                            matrix.shape)
+    undefined = ~np.isfinite(matrix)
+    matrix[undefined] = fills[undefined]
+    result = pd.DataFrame(matrix + 0.0, columns=FEATURE_COLUMNS)  # + 0.0 turns -0.0 into 0.0
+    for position, column in enumerate(["invoice_id", "customer_id", "scored_at"]):
+        result.insert(position, column, targets[column].to_numpy())
     return result
 
 
@@ -140,13 +149,21 @@ class _HistoryArrays:
     settled: np.ndarray  # int64 min when open
     amount: np.ndarray
     rank: np.ndarray  # invoice id rank: a tie-break that does not depend on row order
+    ids: pd.Index
 
     @classmethod
     def of(cls, history: pd.DataFrame, codes: np.ndarray) -> _HistoryArrays:
+        ids = pd.Index(history["invoice_id"])
+        if not ids.is_unique:
+            raise FeaturesError("invoice_id is not unique in the ledger's invoices")
         return cls(code=codes, issue=_days(history["issue_date"]), due=_days(history["due_date"]),
                    settled=_days(history["settled_date"]),
                    amount=history["amount"].to_numpy(float),
-                   rank=pd.factorize(history["invoice_id"], sort=True)[0])
+                   rank=pd.factorize(ids, sort=True)[0], ids=ids)
+
+    def position(self, invoice_ids: pd.Series) -> np.ndarray:
+        """Position of each id in the history (-1 when unknown)."""
+        return self.ids.get_indexer(invoice_ids)
 
     @property
     def is_settled(self) -> np.ndarray:
@@ -182,10 +199,9 @@ def _targets(history: pd.DataFrame, invoices: pd.DataFrame | None,
     return frame.reset_index(drop=True)
 
 
-def _own_rows(history: pd.DataFrame, targets: pd.DataFrame, h: _HistoryArrays,
-              t_day: np.ndarray) -> np.ndarray:
+def _own_rows(targets: pd.DataFrame, h: _HistoryArrays, t_day: np.ndarray) -> np.ndarray:
     """Position of each target in the history (-1 when new); refuses targets settled before t."""
-    own = _positions(history, targets["invoice_id"])
+    own = h.position(targets["invoice_id"])
     known = own >= 0
     settled_before = np.zeros(len(own), dtype=bool)
     settled_before[known] = h.is_settled[own[known]] & (h.settled[own[known]] < t_day[known])
@@ -338,7 +354,7 @@ def _reminders_before_settlement(reminders: pd.DataFrame, history: pd.DataFrame,
     counts = np.zeros(len(h.code))
     if len(reminders) == 0:
         return counts
-    position = _positions(history, reminders["invoice_id"])
+    position = h.position(reminders["invoice_id"])
     sent = _days(reminders["sent_on"])
     ok = position >= 0
     ok[ok] &= h.is_settled[position[ok]] & (sent[ok] < h.settled[position[ok]])
@@ -352,7 +368,7 @@ def _customer_codes(events: pd.DataFrame, customers: pd.Index, history: pd.DataF
         return np.array([], dtype=np.int64)
     if "customer_id" in events and events["customer_id"].notna().all():
         return customers.get_indexer(events["customer_id"])
-    position = _positions(history, events["invoice_id"])
+    position = h.position(events["invoice_id"])
     return np.where(position >= 0, h.code[position], -1)
 
 
@@ -366,14 +382,6 @@ def _days_since_last_payment(payments: pd.DataFrame, customers: pd.Index, t_code
     has = pos > start
     last = _day_at(tl, np.maximum(pos - 1, 0), has)
     return np.where(has, t_day - last, tenure).astype(float)
-
-
-def _positions(history: pd.DataFrame, invoice_ids: pd.Series) -> np.ndarray:
-    """Position of each id in the history (-1 when unknown); ids are unique per the contract."""
-    index = pd.Index(history["invoice_id"])
-    if not index.is_unique:
-        raise FeaturesError("invoice_id is not unique in the ledger's invoices")
-    return index.get_indexer(invoice_ids)
 
 
 def _day_at(tl: _Timeline, positions: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -1,0 +1,240 @@
+"""Cash-in forecast (prévision d'encaissements): expected cash per week for the next 13 weeks.
+
+Each invoice open at `as_of` is expected on one date, with an early and a late date around it:
+
+- with `predicted` (from the model: invoice_id, expected_days_late, p_late), the expected date is
+  due + expected_days_late, the spread is the payer's (see below);
+- without it (rules), days late D of a payer ~ Normal(μ, σ) fitted on the payer's invoices settled
+  on or before `as_of` (μ = mean, σ = standard deviation of settled − due); fewer than 2 settled
+  invoices → the global μ, σ of all payers; no history at all → μ = 0, σ = 15 days.
+  * not yet due: expected = due + μ, early/late = due + μ ∓ 1.2816 σ (the 10th and 90th percentiles);
+  * already o days past due and unpaid: D > o is known, so the payer's mean remaining delay is
+    E[D − o | D > o] (truncated normal), expected = as_of + that; early/late = the 10th/90th
+    percentiles of D − o given D > o.
+  A date on or before `as_of` is moved to the day after (what was paid by `as_of` is already
+  netted off the open amount, so money still to come comes tomorrow at the earliest).
+- per week the interval is the lowest and highest of the three scenarios (every invoice at its
+  early, expected or late date): a range of plausible weekly totals, not a statistical interval.
+
+`forecast_accuracy` replays the rules as of a past date (only data ≤ that date) and compares each
+week with the payments actually allocated in it to the invoices that were open then.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+from sqlalchemy import text
+from sqlmodel import Session
+
+from ledger.kpis import CENT, ZERO, ReportError, _money, _open_at_cte, _sql, _to_date
+
+WEEKS = 13
+Z90 = float(norm.ppf(0.9))
+DEFAULT_SIGMA = 15.0
+MIN_SIGMA = 1.0
+
+
+@dataclass
+class ForecastWeek:
+    week: int
+    start: dt.date
+    end: dt.date
+    expected: Decimal
+    low: Decimal
+    high: Decimal
+
+
+@dataclass
+class Forecast:
+    as_of: dt.date
+    segment: str | None
+    source: str  # rules | model
+    open_receivables: Decimal
+    weeks: list[ForecastWeek]
+    later: Decimal  # expected after the 13 weeks
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame([w.__dict__ for w in self.weeks])
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+def _open_invoices(session: Session, as_of: dt.date, segment: str | None) -> pd.DataFrame:
+    sql = _sql(session)
+    cte, params = _open_at_cte(sql, [as_of], segment)
+    rows = session.execute(text(f"WITH {cte} SELECT invoice_id, customer_id, due_date, open_amount "
+                                f"FROM open_at WHERE open_amount > 0"), params).all()
+    frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "due_date", "open_amount"])
+    frame["due_date"] = pd.to_datetime(frame["due_date"].map(_to_date))
+    frame["open_amount"] = frame["open_amount"].map(_money)
+    return frame
+
+
+def _payer_history(session: Session, as_of: dt.date, segment: str | None) -> pd.DataFrame:
+    """n, mean and standard deviation of days late per payer, over invoices settled ≤ as_of."""
+    sql = _sql(session)
+    late = sql.days("i.settled_on", "i.due_date")
+    query = f"""SELECT i.customer_id, COUNT(*), SUM({late}), SUM({late} * {late})
+    FROM invoice i WHERE i.kind = 'invoice' AND i.settled_on IS NOT NULL
+      AND i.settled_on <= {sql.date('as_of')}{sql.segment('i', segment)}
+    GROUP BY i.customer_id"""
+    rows = session.execute(text(query), {"as_of": sql.param(as_of), "segment": segment}).all()
+    frame = pd.DataFrame(rows, columns=["customer_id", "n", "s", "ss"]).astype(
+        {"n": float, "s": float, "ss": float})
+    return frame
+
+
+def _spread(history: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
+    """Per-payer μ, σ (payers with ≥ 2 settled invoices) and the global μ, σ."""
+    n, s, ss = history["n"].sum(), history["s"].sum(), history["ss"].sum()
+    if n >= 2:
+        mu_all = s / n
+        sigma_all = max(math.sqrt(max(ss / n - mu_all ** 2, 0.0) * n / (n - 1)), MIN_SIGMA)
+    else:
+        mu_all, sigma_all = (s / n if n else 0.0), DEFAULT_SIGMA
+    known = history[history["n"] >= 2].copy()
+    known["mu"] = known["s"] / known["n"]
+    var = (known["ss"] / known["n"] - known["mu"] ** 2).clip(lower=0) * known["n"] / (known["n"] - 1)
+    known["sigma"] = np.sqrt(var).clip(lower=MIN_SIGMA)
+    return known[["customer_id", "mu", "sigma"]], mu_all, sigma_all
+
+
+# --- expected dates ------------------------------------------------------------------------------
+
+def _expected_days(open_: pd.DataFrame, payers: pd.DataFrame, mu_all: float, sigma_all: float,
+                   as_of: dt.date, predicted: pd.DataFrame | None) -> pd.DataFrame:
+    """Days from `as_of` to the early, expected and late payment date of each open invoice."""
+    frame = open_.merge(payers, on="customer_id", how="left")
+    frame["mu"] = frame["mu"].fillna(mu_all)
+    frame["sigma"] = frame["sigma"].fillna(sigma_all)
+    if predicted is not None and len(predicted):
+        model = predicted.set_index("invoice_id")["expected_days_late"].astype(float)
+        override = frame["invoice_id"].map(model)
+        frame["mu"] = override.fillna(frame["mu"])
+    as_of_ts = pd.Timestamp(as_of)
+    overdue = ((as_of_ts - frame["due_date"]).dt.days).clip(lower=0).astype(float)
+    until_due = (frame["due_date"] - as_of_ts).dt.days.astype(float)
+    mu, sigma = frame["mu"].to_numpy(float), frame["sigma"].to_numpy(float)
+
+    # not yet due: the payer's days late, as they are
+    early_nd = until_due + mu - Z90 * sigma
+    expected_nd = until_due + mu
+    late_nd = until_due + mu + Z90 * sigma
+
+    # past due by o days: D > o is known, take the distribution of D − o given that
+    o = overdue.to_numpy(float)
+    alpha = (o - mu) / sigma
+    tail = np.clip(norm.sf(alpha), 1e-12, None)
+    mean_remaining = mu - o + sigma * norm.pdf(alpha) / tail
+    lower_cdf = norm.cdf(alpha)
+
+    def remaining_quantile(q: float) -> np.ndarray:
+        return mu + sigma * norm.ppf(np.clip(lower_cdf + q * (1 - lower_cdf), 0, 1 - 1e-12)) - o
+
+    is_overdue = o > 0
+    frame["early"] = np.where(is_overdue, remaining_quantile(0.1), early_nd)
+    frame["expected"] = np.where(is_overdue, mean_remaining, expected_nd)
+    frame["late"] = np.where(is_overdue, remaining_quantile(0.9), late_nd)
+    for column in ("early", "expected", "late"):
+        # what was due by as_of is already netted off: the earliest cash still to come is tomorrow
+        frame[column] = np.ceil(np.nan_to_num(frame[column].to_numpy(float), nan=1.0)).clip(min=1)
+    return frame
+
+
+def _weekly(frame: pd.DataFrame, column: str, weeks: int) -> list[Decimal]:
+    week = ((frame[column] - 1) // 7).astype(int).clip(upper=weeks)
+    sums = frame.groupby(week)["open_amount"].sum()
+    return [Decimal(sums.get(k, ZERO)).quantize(CENT) for k in range(weeks + 1)]
+
+
+def cash_forecast(*, session: Session, as_of: dt.date, predicted: pd.DataFrame | None = None,
+                  segment: str | None = None, weeks: int = WEEKS) -> Forecast:
+    """Expected cash-in per week (week k = as_of + 7k + 1 … as_of + 7k + 7) for `weeks` weeks."""
+    if not isinstance(as_of, dt.date):
+        raise ReportError("as_of", f"expected a date, got {as_of!r}")
+    if predicted is not None:
+        missing = {"invoice_id", "expected_days_late"} - set(predicted.columns)
+        if missing:
+            raise ReportError("predicted", f"missing columns: {', '.join(sorted(missing))}")
+    open_ = _open_invoices(session, as_of, segment)
+    payers, mu_all, sigma_all = _spread(_payer_history(session, as_of, segment))
+    frame = _expected_days(open_, payers, mu_all, sigma_all, as_of, predicted)
+    by = {c: _weekly(frame, c, weeks) for c in ("early", "expected", "late")}
+    rows = []
+    for k in range(weeks):
+        start = as_of + dt.timedelta(days=7 * k + 1)
+        values = [by[c][k] for c in ("early", "expected", "late")]
+        rows.append(ForecastWeek(week=k + 1, start=start, end=start + dt.timedelta(days=6),
+                                 expected=by["expected"][k], low=min(values), high=max(values)))
+    total = sum(open_["open_amount"], ZERO) if len(open_) else ZERO
+    return Forecast(as_of=as_of, segment=segment, source="model" if predicted is not None else "rules",
+                    open_receivables=_money(total), weeks=rows, later=by["expected"][weeks])
+
+
+# --- accuracy ------------------------------------------------------------------------------------
+
+@dataclass
+class AccuracyWeek:
+    week: int
+    start: dt.date
+    end: dt.date
+    forecast: Decimal
+    actual: Decimal
+    error: Decimal           # forecast − actual
+    abs_pct_error: float | None
+
+
+@dataclass
+class ForecastAccuracy:
+    made_as_of: dt.date
+    weeks: list[AccuracyWeek]
+    mape: float | None       # mean of |error| / actual over weeks with actual > 0, in %
+    wape: float | None       # Σ|error| / Σ actual, in %
+
+
+def actual_cash(*, session: Session, made_as_of: dt.date, until: dt.date,
+                segment: str | None = None) -> dict[dt.date, Decimal]:
+    """Payments allocated per day in (made_as_of, until] to invoices issued on or before made_as_of."""
+    sql = _sql(session)
+    query = f"""SELECT a.allocated_on, SUM(a.amount) FROM allocation a
+    JOIN invoice i ON i.invoice_id = a.invoice_id
+    WHERE a.source_kind = 'payment' AND a.allocated_on > {sql.date('start')}
+      AND a.allocated_on <= {sql.date('until')} AND i.issue_date <= {sql.date('made')}
+      {sql.segment('i', segment)}
+    GROUP BY a.allocated_on"""
+    params = {"start": sql.param(made_as_of), "until": sql.param(until),
+              "made": sql.param(made_as_of), "segment": segment}
+    return {_to_date(d): _money(v) for d, v in session.execute(text(query), params)}
+
+
+def forecast_accuracy(*, session: Session, made_as_of: dt.date, weeks: int = WEEKS,
+                      until: dt.date | None = None, segment: str | None = None) -> ForecastAccuracy:
+    """What the rules would have forecast at `made_as_of`, week by week against actual cash.
+
+    Only weeks that ended on or before `until` (default: today) are compared.
+    """
+    until = until or dt.date.today()
+    forecast = cash_forecast(session=session, as_of=made_as_of, segment=segment, weeks=weeks)
+    actual = actual_cash(session=session, made_as_of=made_as_of, until=until, segment=segment)
+    rows = []
+    for week in forecast.weeks:
+        if week.end > until:
+            break
+        got = sum((v for d, v in actual.items() if week.start <= d <= week.end), ZERO)
+        error = week.expected - got
+        rows.append(AccuracyWeek(week=week.week, start=week.start, end=week.end,
+                                 forecast=week.expected, actual=got, error=error,
+                                 abs_pct_error=round(abs(float(error)) / float(got) * 100, 2) if got else None))
+    scored = [r.abs_pct_error for r in rows if r.abs_pct_error is not None]
+    total_actual = sum((r.actual for r in rows), ZERO)
+    return ForecastAccuracy(
+        made_as_of=made_as_of, weeks=rows,
+        mape=round(sum(scored) / len(scored), 2) if scored else None,
+        wape=round(float(sum((abs(r.error) for r in rows), ZERO)) / float(total_actual) * 100, 2)
+        if total_actual else None)

@@ -1,0 +1,530 @@
+"""Receivables KPIs as of any date: DSO, CEI, ageing, overdue rate, disputes, dunning effectiveness.
+
+Everything is computed point in time: only events dated ≤ `as_of` count. An invoice is open at a
+date d when it was issued on or before d and not settled by then (`settled_on` null or > d); its
+open amount at d is its amount less the allocations (payments, credit notes) dated ≤ d. Credit
+notes themselves are not receivables; unapplied customer credit is not netted off.
+
+The heavy lifting is plain SQL that runs on SQLite and PostgreSQL alike (two dialect helpers:
+a date parameter and a difference of dates in days), aggregated in the database; Python only
+assembles the few resulting rows. Definitions and formulas are in the README (Reporting).
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from ledger.errors import FieldError, LedgerValidationError
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+BUCKETS = ("not_due", "1-30", "31-60", "61-90", "91-180", "180+")
+WINDOWS = (7, 14, 30)
+
+
+class ReportError(LedgerValidationError):
+    """A report parameter that cannot be used (→ 422 naming the field)."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__([FieldError(field_name, message)])
+
+
+# --- dialect helpers -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Sql:
+    """The two things SQLite and PostgreSQL spell differently, and segment filtering."""
+
+    dialect: str
+
+    def date(self, name: str) -> str:
+        return f"CAST(:{name} AS DATE)" if self.dialect == "postgresql" else f":{name}"
+
+    def days(self, later: str, earlier: str) -> str:
+        if self.dialect == "postgresql":
+            return f"({later} - {earlier})"
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+    def param(self, value: dt.date) -> Any:
+        # SQLite stores dates as ISO text: compare text with text (no deprecated adapters)
+        return value if self.dialect == "postgresql" else value.isoformat()
+
+    @staticmethod
+    def segment(alias: str, segment: str | None) -> str:
+        if segment is None:
+            return ""
+        return f" AND {alias}.customer_id IN (SELECT customer_id FROM customer WHERE segment = :segment)"
+
+
+def _sql(session: Session) -> _Sql:
+    return _Sql(session.get_bind().dialect.name)
+
+
+def _money(value: Any) -> Decimal:
+    # SQLite sums NUMERIC as float: cents are what the ledger holds, so round back to them
+    if value is None:
+        return ZERO
+    return Decimal(str(value)).quantize(CENT)
+
+
+def _to_date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _ratio(numerator: Decimal | float, denominator: Decimal | float, scale: float = 1.0) -> float | None:
+    if not denominator:
+        return None
+    return round(float(numerator) / float(denominator) * scale, 4)
+
+
+def _check_as_of(as_of: dt.date) -> None:
+    if not isinstance(as_of, dt.date):
+        raise ReportError("as_of", f"expected a date, got {as_of!r}")
+
+
+# --- receivables at dates ------------------------------------------------------------------------
+
+@dataclass
+class Receivables:
+    """Open receivables at one date, split by ageing bucket (days past due at that date)."""
+
+    on: dt.date
+    total: Decimal = ZERO
+    count: int = 0
+    buckets: dict[str, Decimal] = field(default_factory=lambda: {b: ZERO for b in BUCKETS})
+    counts: dict[str, int] = field(default_factory=lambda: {b: 0 for b in BUCKETS})
+
+    @property
+    def current(self) -> Decimal:
+        """Not yet due (due date ≥ the date)."""
+        return self.buckets["not_due"]
+
+    @property
+    def overdue(self) -> Decimal:
+        return self.total - self.current
+
+
+def _bucket_case(days: str) -> str:
+    return (f"CASE WHEN {days} <= 0 THEN 'not_due' WHEN {days} <= 30 THEN '1-30' "
+            f"WHEN {days} <= 60 THEN '31-60' WHEN {days} <= 90 THEN '61-90' "
+            f"WHEN {days} <= 180 THEN '91-180' ELSE '180+' END")
+
+
+def _open_at_cte(sql: _Sql, dates: Sequence[dt.date], segment: str | None) -> tuple[str, dict]:
+    """CTEs `d(d)`, `o` (one row per date and invoice open at it) and `paid` (allocations ≤ d)."""
+    params: dict[str, Any] = {f"d{k}": sql.param(day) for k, day in enumerate(dates)}
+    values = " UNION ALL ".join(f"SELECT {sql.date(f'd{k}')} AS d" for k in range(len(dates)))
+    cte = f"""
+    dates AS ({values}),
+    o AS (
+        SELECT dates.d AS d, i.invoice_id, i.customer_id, i.amount, i.due_date
+        FROM dates JOIN invoice i
+          ON i.issue_date <= dates.d AND (i.settled_on IS NULL OR i.settled_on > dates.d)
+        WHERE i.kind = 'invoice'{sql.segment('i', segment)}
+    ),
+    paid AS (
+        SELECT o.d, o.invoice_id, SUM(a.amount) AS paid
+        FROM o JOIN allocation a ON a.invoice_id = o.invoice_id AND a.allocated_on <= o.d
+        GROUP BY o.d, o.invoice_id
+    ),
+    open_at AS (
+        SELECT o.d, o.invoice_id, o.customer_id, o.due_date,
+               o.amount - COALESCE(paid.paid, 0) AS open_amount,
+               {sql.days('o.d', 'o.due_date')} AS days_past_due
+        FROM o LEFT JOIN paid ON paid.d = o.d AND paid.invoice_id = o.invoice_id
+    )"""
+    if segment is not None:
+        params["segment"] = segment
+    return cte, params
+
+
+def receivables_at(*, session: Session, dates: Sequence[dt.date],
+                   segment: str | None = None) -> dict[dt.date, Receivables]:
+    """Open receivables at each date, by ageing bucket, in one query."""
+    dates = sorted(set(dates))
+    result = {day: Receivables(on=day) for day in dates}
+    if not dates:
+        return result
+    sql = _sql(session)
+    cte, params = _open_at_cte(sql, dates, segment)
+    query = f"""WITH {cte}
+    SELECT d, {_bucket_case('days_past_due')} AS bucket, COUNT(*) AS n, SUM(open_amount) AS amount
+    FROM open_at GROUP BY d, {_bucket_case('days_past_due')}"""
+    for day, bucket, count, amount in session.execute(text(query), params):
+        row = result[_to_date(day)]
+        row.buckets[bucket] = _money(amount)
+        row.counts[bucket] = int(count)
+        row.total += _money(amount)
+        row.count += int(count)
+    return result
+
+
+def sales_by_day(*, session: Session, start: dt.date, end: dt.date,
+                 segment: str | None = None) -> dict[dt.date, Decimal]:
+    """Credit sales (invoice amounts, credit notes excluded) per issue date in [start, end]."""
+    sql = _sql(session)
+    query = f"""SELECT i.issue_date, SUM(i.amount) FROM invoice i
+    WHERE i.kind = 'invoice' AND i.issue_date >= {sql.date('start')} AND i.issue_date <= {sql.date('end')}
+    {sql.segment('i', segment)} GROUP BY i.issue_date"""
+    params: dict[str, Any] = {"start": sql.param(start), "end": sql.param(end), "segment": segment}
+    return {_to_date(day): _money(amount) for day, amount in session.execute(text(query), params)}
+
+
+def _sum_days(sales: dict[dt.date, Decimal], start: dt.date, end: dt.date) -> Decimal:
+    """Sales issued in [start, end]."""
+    return sum((amount for day, amount in sales.items() if start <= day <= end), ZERO)
+
+
+# --- DSO and CEI ---------------------------------------------------------------------------------
+
+def _month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _previous_month_end(day: dt.date) -> dt.date:
+    return _month_start(day) - dt.timedelta(days=1)
+
+
+def _month_end(day: dt.date) -> dt.date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def count_back_dso(*, receivables: Decimal, sales: dict[dt.date, Decimal], as_of: dt.date,
+                   max_months: int = 24) -> float | None:
+    """Days of the most recent sales, month by month back from `as_of`, that the receivables cover.
+
+    The current month counts from its first day to `as_of`; each earlier month whole. A month
+    whose sales exceed what is left contributes the matching share of its days.
+    """
+    if receivables <= 0:
+        return 0.0
+    left, days = receivables, 0.0
+    end = as_of
+    for _ in range(max_months):
+        start = _month_start(end)
+        period_days = (end - start).days + 1
+        period_sales = _sum_days(sales, start, end)
+        if period_sales >= left and period_sales > 0:
+            return round(days + float(left / period_sales) * period_days, 4)
+        left -= period_sales
+        days += period_days
+        end = start - dt.timedelta(days=1)
+    return round(days, 4)  # receivables older than the horizon: at least this many days
+
+
+@dataclass
+class DsoPoint:
+    on: dt.date
+    receivables: Decimal
+    current_receivables: Decimal
+    sales: Decimal
+    dso: float | None
+    best_possible_dso: float | None
+    average_days_delinquent: float | None
+    count_back_dso: float | None
+
+
+def _dso_point(rec: Receivables, sales: dict[dt.date, Decimal], days: int) -> DsoPoint:
+    window = _sum_days(sales, rec.on - dt.timedelta(days=days - 1), rec.on)
+    dso = _ratio(rec.total, window, days)
+    best = _ratio(rec.current, window, days)
+    add = _ratio(rec.overdue, window, days)  # = DSO − best possible DSO
+    return DsoPoint(on=rec.on, receivables=rec.total, current_receivables=rec.current, sales=window,
+                    dso=dso, best_possible_dso=best, average_days_delinquent=add,
+                    count_back_dso=count_back_dso(receivables=rec.total, sales=sales, as_of=rec.on))
+
+
+def _month_ends(as_of: dt.date, months: int) -> list[dt.date]:
+    """`as_of` and the ends of the `months - 1` months before it, oldest first."""
+    ends = [as_of]
+    for _ in range(months - 1):
+        ends.append(_previous_month_end(ends[-1]))
+    return sorted(ends)
+
+
+@dataclass
+class DsoReport:
+    as_of: dt.date
+    days: int
+    segment: str | None
+    current: DsoPoint
+    trend: list[DsoPoint]
+
+
+def dso(*, session: Session, as_of: dt.date, segment: str | None = None, days: int = 90,
+        months: int = 12) -> DsoReport:
+    """DSO (standard, count-back), best possible DSO and ADD at `as_of`, and at past month ends."""
+    _check_as_of(as_of)
+    if days < 1 or days > 730:
+        raise ReportError("days", f"must be between 1 and 730, got {days}")
+    if months < 1 or months > 36:
+        raise ReportError("months", f"must be between 1 and 36, got {months}")
+    ends = _month_ends(as_of, months)
+    rec = receivables_at(session=session, dates=ends, segment=segment)
+    earliest = _month_start(ends[0]) - dt.timedelta(days=max(days, 24 * 31))
+    sales = sales_by_day(session=session, start=earliest, end=as_of, segment=segment)
+    trend = [_dso_point(rec[day], sales, days) for day in ends]
+    return DsoReport(as_of=as_of, days=days, segment=segment, current=trend[-1], trend=trend)
+
+
+@dataclass
+class CeiMonth:
+    month: str  # YYYY-MM
+    start: dt.date
+    end: dt.date
+    beginning_receivables: Decimal
+    sales: Decimal
+    ending_receivables: Decimal
+    ending_current_receivables: Decimal
+    cei: float | None
+
+
+def cei_by_month(*, session: Session, as_of: dt.date, months: int = 12,
+                 segment: str | None = None) -> list[CeiMonth]:
+    """Collection effectiveness index of each calendar month up to `as_of` (the last one partial)."""
+    _check_as_of(as_of)
+    starts = [_month_start(as_of)]
+    for _ in range(months - 1):
+        starts.append(_month_start(starts[-1] - dt.timedelta(days=1)))
+    starts.sort()
+    ends = [min(_month_end(start), as_of) for start in starts]
+    openings = [start - dt.timedelta(days=1) for start in starts]
+    rec = receivables_at(session=session, dates=openings + ends, segment=segment)
+    sales = sales_by_day(session=session, start=starts[0], end=as_of, segment=segment)
+    rows = []
+    for start, end, opening in zip(starts, ends, openings, strict=True):
+        begin, sold = rec[opening].total, _sum_days(sales, start, end)
+        collectible = begin + sold
+        rows.append(CeiMonth(month=start.strftime("%Y-%m"), start=start, end=end,
+                             beginning_receivables=begin, sales=sold,
+                             ending_receivables=rec[end].total,
+                             ending_current_receivables=rec[end].current,
+                             cei=_ratio(collectible - rec[end].total,
+                                        collectible - rec[end].current, 100)))
+    return rows
+
+
+# --- ageing, top debtors -------------------------------------------------------------------------
+
+@dataclass
+class AgingBucket:
+    bucket: str
+    count: int
+    amount: Decimal
+    share: float | None
+
+
+@dataclass
+class AgingReport:
+    as_of: dt.date
+    segment: str | None
+    total: Decimal
+    count: int
+    overdue: Decimal
+    overdue_rate: float | None
+    buckets: list[AgingBucket]
+
+
+def aging(*, session: Session, as_of: dt.date, segment: str | None = None) -> AgingReport:
+    """Ageing balance (balance âgée) at `as_of`: open invoices by days past due."""
+    _check_as_of(as_of)
+    rec = receivables_at(session=session, dates=[as_of], segment=segment)[as_of]
+    buckets = [AgingBucket(bucket=b, count=rec.counts[b], amount=rec.buckets[b],
+                           share=_ratio(rec.buckets[b], rec.total)) for b in BUCKETS]
+    return AgingReport(as_of=as_of, segment=segment, total=rec.total, count=rec.count,
+                       overdue=rec.overdue, overdue_rate=_ratio(rec.overdue, rec.total),
+                       buckets=buckets)
+
+
+@dataclass
+class Debtor:
+    customer_id: str
+    name: str | None
+    segment: str | None
+    open_invoices: int
+    open_balance: Decimal
+    overdue_balance: Decimal
+    max_days_past_due: int
+
+
+def top_debtors(*, session: Session, as_of: dt.date, segment: str | None = None,
+                limit: int = 10) -> list[Debtor]:
+    """Customers with the most overdue, then the most open, at `as_of`."""
+    _check_as_of(as_of)
+    sql = _sql(session)
+    cte, params = _open_at_cte(sql, [as_of], segment)
+    query = f"""WITH {cte},
+    per AS (
+        SELECT customer_id, COUNT(*) AS n, SUM(open_amount) AS open_balance,
+               SUM(CASE WHEN days_past_due > 0 THEN open_amount ELSE 0 END) AS overdue,
+               MAX(days_past_due) AS max_dpd
+        FROM open_at GROUP BY customer_id
+    )
+    SELECT per.customer_id, c.name, c.segment, per.n, per.open_balance, per.overdue, per.max_dpd
+    FROM per JOIN customer c ON c.customer_id = per.customer_id
+    ORDER BY per.overdue DESC, per.open_balance DESC, per.customer_id LIMIT :limit"""
+    params["limit"] = limit
+    return [Debtor(customer_id=r[0], name=r[1], segment=r[2], open_invoices=int(r[3]),
+                   open_balance=_money(r[4]), overdue_balance=_money(r[5]),
+                   max_days_past_due=max(int(r[6]), 0))
+            for r in session.execute(text(query), params)]
+
+
+# --- payment behaviour over a period -------------------------------------------------------------
+
+@dataclass
+class PeriodStats:
+    start: dt.date  # first day of the period
+    end: dt.date    # as_of
+    invoices_paid: int
+    average_days_late_paid: float | None
+    share_paid_late: float | None
+    opening_receivables: Decimal
+    sales: Decimal
+    collected: Decimal
+    recovery_rate: float | None
+
+
+def period_stats(*, session: Session, as_of: dt.date, days: int = 90,
+                 segment: str | None = None) -> PeriodStats:
+    """Days late of the invoices settled in (as_of − days, as_of] and the recovery rate."""
+    _check_as_of(as_of)
+    sql = _sql(session)
+    start = as_of - dt.timedelta(days=days - 1)
+    params = {"start": sql.param(start), "end": sql.param(as_of), "segment": segment}
+    late = sql.days("i.settled_on", "i.due_date")
+    paid = session.execute(text(f"""
+        SELECT COUNT(*), AVG({late}), SUM(CASE WHEN {late} > 0 THEN 1 ELSE 0 END)
+        FROM invoice i WHERE i.kind = 'invoice' AND i.settled_on >= {sql.date('start')}
+          AND i.settled_on <= {sql.date('end')}{sql.segment('i', segment)}"""), params).one()
+    collected = session.execute(text(f"""
+        SELECT SUM(a.amount) FROM allocation a
+        WHERE a.source_kind = 'payment' AND a.allocated_on >= {sql.date('start')}
+          AND a.allocated_on <= {sql.date('end')}{sql.segment('a', segment)}"""), params).scalar()
+    opening = start - dt.timedelta(days=1)
+    opening_rec = receivables_at(session=session, dates=[opening], segment=segment)[opening].total
+    sales = sum(sales_by_day(session=session, start=start, end=as_of, segment=segment).values(), ZERO)
+    collected = _money(collected)
+    n_paid = int(paid[0] or 0)
+    return PeriodStats(start=start, end=as_of, invoices_paid=n_paid,
+                       average_days_late_paid=round(float(paid[1]), 2) if paid[1] is not None else None,
+                       share_paid_late=_ratio(paid[2] or 0, n_paid),
+                       opening_receivables=opening_rec, sales=sales, collected=collected,
+                       recovery_rate=_ratio(collected, opening_rec + sales))
+
+
+# --- disputes ------------------------------------------------------------------------------------
+
+@dataclass
+class DisputeReason:
+    reason: str
+    opened: int            # opened on or before as_of
+    open: int              # still open at as_of
+    resolved: int          # resolved on or before as_of
+    open_amount: Decimal   # disputed amount (dispute amount, else invoice amount) still open
+    average_open_age_days: float | None
+    average_resolution_days: float | None
+
+
+def disputes(*, session: Session, as_of: dt.date, segment: str | None = None) -> list[DisputeReason]:
+    """Disputes (litiges) by reason at `as_of`: counts, ages of the open ones, time to resolve."""
+    _check_as_of(as_of)
+    sql = _sql(session)
+    is_open = f"(d.resolved_on IS NULL OR d.resolved_on > {sql.date('as_of')})"
+    query = f"""
+    SELECT COALESCE(d.reason, 'unspecified') AS reason, COUNT(*),
+           SUM(CASE WHEN {is_open} THEN 1 ELSE 0 END),
+           SUM(CASE WHEN {is_open} THEN COALESCE(d.amount, i.amount) ELSE 0 END),
+           AVG(CASE WHEN {is_open} THEN {sql.days(sql.date('as_of'), 'd.opened_on')} END),
+           AVG(CASE WHEN NOT {is_open} THEN {sql.days('d.resolved_on', 'd.opened_on')} END)
+    FROM dispute d JOIN invoice i ON i.invoice_id = d.invoice_id
+    WHERE d.opened_on <= {sql.date('as_of')}{sql.segment('i', segment)}
+    GROUP BY COALESCE(d.reason, 'unspecified') ORDER BY 2 DESC, 1"""
+    params = {"as_of": sql.param(as_of), "segment": segment}
+    return [DisputeReason(reason=r[0], opened=int(r[1]), open=int(r[2] or 0),
+                          resolved=int(r[1]) - int(r[2] or 0), open_amount=_money(r[3]),
+                          average_open_age_days=round(float(r[4]), 2) if r[4] is not None else None,
+                          average_resolution_days=round(float(r[5]), 2) if r[5] is not None else None)
+            for r in session.execute(text(query), params)]
+
+
+# --- dunning effectiveness -----------------------------------------------------------------------
+
+@dataclass
+class DunningEffect:
+    step: str
+    channel: str
+    tone: str
+    sent: int                     # sent actions on invoices still open on the send date
+    settled: dict[int, int]       # window → invoices settled within it
+    eligible: dict[int, int]      # window → actions whose window had fully elapsed at as_of
+    share: dict[int, float | None]
+
+
+def dunning_effectiveness(*, session: Session, as_of: dt.date,
+                          segment: str | None = None) -> list[DunningEffect]:
+    """Share of the invoices reminded at each step, channel and tone that were settled within
+    7/14/30 days of the send date; only windows fully elapsed at `as_of` count."""
+    _check_as_of(as_of)
+    sql = _sql(session)
+    after = sql.days("i.settled_on", "a.send_on")
+    age = sql.days(sql.date("as_of"), "a.send_on")
+    parts = []
+    for w in WINDOWS:
+        parts.append(f"SUM(CASE WHEN {age} >= {w} THEN 1 ELSE 0 END)")
+        parts.append(f"SUM(CASE WHEN {age} >= {w} AND i.settled_on IS NOT NULL "
+                     f"AND {after} <= {w} THEN 1 ELSE 0 END)")
+    query = f"""
+    SELECT COALESCE(a.step, ''), a.channel, COALESCE(a.tone, ''), COUNT(*), {', '.join(parts)}
+    FROM dunningaction a JOIN invoice i ON i.invoice_id = a.invoice_id
+    WHERE a.state = 'sent' AND a.send_on <= {sql.date('as_of')}
+      AND (i.settled_on IS NULL OR i.settled_on >= a.send_on){sql.segment('i', segment)}
+    GROUP BY COALESCE(a.step, ''), a.channel, COALESCE(a.tone, '')
+    ORDER BY 1, 2, 3"""
+    params = {"as_of": sql.param(as_of), "segment": segment}
+    rows = []
+    for r in session.execute(text(query), params):
+        eligible = {w: int(r[4 + 2 * k] or 0) for k, w in enumerate(WINDOWS)}
+        settled = {w: int(r[5 + 2 * k] or 0) for k, w in enumerate(WINDOWS)}
+        rows.append(DunningEffect(step=r[0], channel=r[1], tone=r[2], sent=int(r[3]),
+                                  settled=settled, eligible=eligible,
+                                  share={w: _ratio(settled[w], eligible[w]) for w in WINDOWS}))
+    return rows
+
+
+# --- everything at once --------------------------------------------------------------------------
+
+@dataclass
+class KpiReport:
+    as_of: dt.date
+    segment: str | None
+    days: int
+    dso: DsoPoint
+    aging: AgingReport
+    period: PeriodStats
+    cei: list[CeiMonth]
+    top_debtors: list[Debtor]
+    disputes: list[DisputeReason]
+    dunning: list[DunningEffect]
+
+
+def kpis(*, session: Session, as_of: dt.date, segment: str | None = None, days: int = 90,
+         months: int = 12) -> KpiReport:
+    """The headline KPIs at `as_of` (see the README for each definition)."""
+    report = dso(session=session, as_of=as_of, segment=segment, days=days, months=1)
+    return KpiReport(as_of=as_of, segment=segment, days=days, dso=report.current,
+                     aging=aging(session=session, as_of=as_of, segment=segment),
+                     period=period_stats(session=session, as_of=as_of, days=days, segment=segment),
+                     cei=cei_by_month(session=session, as_of=as_of, months=months, segment=segment),
+                     top_debtors=top_debtors(session=session, as_of=as_of, segment=segment),
+                     disputes=disputes(session=session, as_of=as_of, segment=segment),
+                     dunning=dunning_effectiveness(session=session, as_of=as_of, segment=segment))

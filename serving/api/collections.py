@@ -1,0 +1,255 @@
+"""Collections workbench routes: disputes, promises to pay, worklist, assignments, notes, calls,
+audit. The logic lives in `ledger.collections`; these routes check roles and shape answers."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from ledger import collections as col
+from serving.deps import Admin, Principal, Reader, SessionDep, require
+
+router = APIRouter(prefix="/api/v1", tags=["collections"])
+
+Writer = Annotated[Principal, Depends(require("agent"))]
+Manager = Annotated[Principal, Depends(require("analyst"))]
+Lang = Annotated[col.Language | None, Query(description="fr (default) or en")]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def _today(request: Request) -> dt.date:
+    # tests and demos may pin the date on the app; otherwise it is today
+    return getattr(request.app.state, "today", None) or dt.date.today()
+
+
+def _lang(request: Request, lang: str | None) -> col.Language:
+    chosen = lang or getattr(request.app.state.settings, "language", "fr")
+    return "en" if chosen == "en" else "fr"
+
+
+def _conflict(exc: col.IllegalTransitionError) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+
+
+# --- disputes ----------------------------------------------------------------------------------
+
+class ReasonLabel(BaseModel):
+    code: str
+    label: str
+    fr: str
+    en: str
+
+
+@router.get("/disputes/reasons", response_model=list[ReasonLabel])
+def dispute_reasons(request: Request, _: Reader, lang: Lang = None) -> list[dict[str, str]]:
+    """Dispute reason codes with their French and English labels."""
+    return col.reason_labels(_lang(request, lang))
+
+
+@router.post("/disputes", response_model=col.DisputeOut, status_code=status.HTTP_201_CREATED)
+def open_dispute(data: col.DisputeCreate, request: Request, session: SessionDep, principal: Writer,
+                 lang: Lang = None) -> col.DisputeOut:
+    """Open a dispute on one or more invoices of a customer (pauses their dunning)."""
+    dispute = col.open_dispute(session=session, data=data, actor=principal.actor, today=_today(request))
+    session.commit()
+    return _dispute_view(session, dispute, request, lang)
+
+
+@router.get("/disputes", response_model=list[col.DisputeOut])
+def list_disputes(request: Request, session: SessionDep, _: Reader,
+                  status_: Annotated[str | None, Query(alias="status", description="a status, or `active` for open and in_review")] = None,
+                  customer_id: str | None = None, invoice_id: str | None = None,
+                  assignee: str | None = None, limit: Limit = 100, offset: Offset = 0,
+                  lang: Lang = None) -> list[col.DisputeOut]:
+    """Disputes, oldest first, with their SLA age."""
+    disputes = col.list_disputes(session=session, status=status_, customer_id=customer_id,
+                                 invoice_id=invoice_id, assignee=assignee, limit=limit, offset=offset)
+    return col.dispute_views(session=session, disputes=disputes, today=_today(request),
+                             language=_lang(request, lang))
+
+
+@router.get("/disputes/{dispute_id}", response_model=col.DisputeOut)
+def get_dispute(dispute_id: str, request: Request, session: SessionDep, _: Reader,
+                lang: Lang = None) -> col.DisputeOut:
+    """One dispute with its invoices, comments and the transitions still open to it."""
+    return _dispute_view(session, col.get_dispute(session=session, dispute_id=dispute_id), request, lang)
+
+
+@router.patch("/disputes/{dispute_id}", response_model=col.DisputeOut)
+def update_dispute(dispute_id: str, data: col.DisputeUpdate, request: Request, session: SessionDep,
+                   principal: Writer, lang: Lang = None) -> col.DisputeOut:
+    """Change a dispute's status (409 if the workflow forbids it), assignee, or add a comment."""
+    try:
+        dispute = col.update_dispute(session=session, dispute_id=dispute_id, data=data,
+                                     actor=principal.actor, today=_today(request))
+    except col.IllegalTransitionError as exc:
+        session.rollback()
+        raise _conflict(exc) from exc
+    session.commit()
+    return _dispute_view(session, dispute, request, lang)
+
+
+class CommentIn(BaseModel):
+    body: col.Text
+
+
+@router.post("/disputes/{dispute_id}/comments", response_model=col.DisputeOut,
+             status_code=status.HTTP_201_CREATED)
+def comment_dispute(dispute_id: str, data: CommentIn, request: Request, session: SessionDep,
+                    principal: Writer, lang: Lang = None) -> col.DisputeOut:
+    """Add a comment to a dispute."""
+    col.add_dispute_comment(session=session, dispute_id=dispute_id, author=principal.actor, body=data.body)
+    session.commit()
+    return _dispute_view(session, col.get_dispute(session=session, dispute_id=dispute_id), request, lang)
+
+
+def _dispute_view(session: Session, dispute, request: Request, lang: str | None) -> col.DisputeOut:
+    return col.dispute_views(session=session, disputes=[dispute], today=_today(request),
+                             language=_lang(request, lang))[0]
+
+
+# --- promises ----------------------------------------------------------------------------------
+
+@router.post("/promises", response_model=col.PromiseOut, status_code=status.HTTP_201_CREATED)
+def create_promise(data: col.PromiseCreate, request: Request, session: SessionDep,
+                   principal: Writer) -> col.PromiseOut:
+    """Record a promise to pay (pauses dunning on its invoices until the promised date)."""
+    promise = col.create_promise(session=session, data=data, actor=principal.actor, today=_today(request))
+    session.commit()
+    return col.promise_views(session=session, promises=[promise])[0]
+
+
+@router.get("/promises", response_model=list[col.PromiseOut])
+def list_promises(session: SessionDep, _: Reader,
+                  status_: Annotated[str | None, Query(alias="status")] = None,
+                  customer_id: str | None = None, limit: Limit = 100,
+                  offset: Offset = 0) -> list[col.PromiseOut]:
+    """Promises to pay, by promised date."""
+    promises = col.list_promises(session=session, status=status_, customer_id=customer_id,
+                                 limit=limit, offset=offset)
+    return col.promise_views(session=session, promises=promises)
+
+
+@router.post("/promises/evaluate", response_model=col.PromiseEvaluation)
+def evaluate_promises(request: Request, session: SessionDep, principal: Writer,
+                      customer_id: Annotated[list[str] | None, Query()] = None) -> col.PromiseEvaluation:
+    """Mark open promises kept or broken from the payments received (also run after ingestion)."""
+    result = col.evaluate_promises(session, customer_id, _today(request), actor=principal.actor)
+    session.commit()
+    return result
+
+
+@router.get("/promises/{promise_id}", response_model=col.PromiseOut)
+def get_promise(promise_id: str, session: SessionDep, _: Reader) -> col.PromiseOut:
+    """One promise to pay with what has been paid towards it."""
+    return col.promise_views(session=session, promises=[col.get_promise(session=session, promise_id=promise_id)])[0]
+
+
+@router.patch("/promises/{promise_id}", response_model=col.PromiseOut)
+def update_promise(promise_id: str, data: col.PromiseUpdate, request: Request, session: SessionDep,
+                   principal: Writer) -> col.PromiseOut:
+    """Cancel or reschedule an open promise (409 once kept, broken or cancelled)."""
+    try:
+        promise = col.update_promise(session=session, promise_id=promise_id, data=data,
+                                     actor=principal.actor, today=_today(request))
+    except col.IllegalTransitionError as exc:
+        session.rollback()
+        raise _conflict(exc) from exc
+    session.commit()
+    return col.promise_views(session=session, promises=[promise])[0]
+
+
+# --- worklist and assignments ------------------------------------------------------------------
+
+@router.get("/worklist", response_model=list[col.WorklistRow])
+def worklist(request: Request, session: SessionDep, principal: Reader,
+             agent: str | None = None, limit: Limit = 50, segment: str | None = None,
+             grade: col.Grade | None = None, bucket: col.Bucket | None = None,
+             lang: Lang = None) -> list[col.WorklistRow]:
+    """Customers ranked by value at risk, with next action, last contact and reasons.
+
+    An agent sees their own portfolio only (their key's name is their agent id)."""
+    if principal.role == "agent":
+        if agent is not None and agent != principal.name:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"an agent sees only their own portfolio ({principal.name!r}), not {agent!r}")
+        agent = principal.name or principal.key_prefix
+    today = _today(request)
+    return col.worklist(session=session, today=today, agent=agent, limit=limit, segment=segment,
+                        grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
+                        language=_lang(request, lang))
+
+
+def _invoice_risk(request: Request, session: Session, today: dt.date) -> col.InvoiceRisk | None:
+    """The app's model-backed `risk_for` (if wired) as invoice ids → p(late or severe)."""
+    risk_for = getattr(request.app.state, "risk_for", None)
+    if risk_for is None:
+        return None
+
+    def probabilities(invoice_ids: list[str]) -> Mapping[str, float]:
+        risks = risk_for(session, invoice_ids, today)
+        # severe lateness is a kind of lateness: the larger of the two is p(late or severe)
+        return {invoice_id: max(r.p_late, r.p_severe) for invoice_id, r in risks.items()}
+
+    return probabilities
+
+
+class AssignmentOut(BaseModel):
+    agent: str | None
+    customers: int
+    changed: int
+
+
+@router.post("/worklist/assignments", response_model=AssignmentOut)
+def assign(data: col.AssignmentIn, session: SessionDep, principal: Manager) -> AssignmentOut:
+    """Assign customers to an agent's portfolio (agent null: unassign)."""
+    changed = col.assign_customers(session=session, agent=data.agent, customer_ids=data.customer_ids,
+                                   actor=principal.actor)
+    session.commit()
+    return AssignmentOut(agent=data.agent, customers=len(set(data.customer_ids)), changed=changed)
+
+
+# --- notes and calls ---------------------------------------------------------------------------
+
+class NoteIn(BaseModel):
+    body: col.Text
+
+
+@router.post("/customers/{customer_id}/notes", response_model=col.NoteOut,
+             status_code=status.HTTP_201_CREATED)
+def add_note(customer_id: str, data: NoteIn, session: SessionDep, principal: Writer) -> col.NoteOut:
+    """Add a note on a customer."""
+    note = col.add_note(session=session, customer_id=customer_id, author=principal.actor, body=data.body)
+    session.commit()
+    return col.NoteOut.model_validate(note, from_attributes=True)
+
+
+@router.get("/customers/{customer_id}/notes", response_model=list[col.NoteOut])
+def list_notes(customer_id: str, session: SessionDep, _: Reader, limit: Limit = 100) -> list[col.NoteOut]:
+    """A customer's notes, newest first."""
+    return [col.NoteOut.model_validate(n, from_attributes=True)
+            for n in col.list_notes(session=session, customer_id=customer_id, limit=limit)]
+
+
+@router.post("/calls", response_model=col.CallOut, status_code=status.HTTP_201_CREATED)
+def log_call(data: col.CallIn, request: Request, session: SessionDep, principal: Writer) -> col.CallOut:
+    """Log a call and its outcome (a sent `call` action: it counts as the last contact)."""
+    action = col.log_call(session=session, data=data, actor=principal.actor, today=_today(request))
+    session.commit()
+    return col.CallOut.model_validate(action, from_attributes=True)
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+@router.get("/audit", response_model=list[col.AuditOut])
+def audit_log(session: SessionDep, _: Admin, entity: str | None = None, entity_id: str | None = None,
+              limit: Limit = 100, offset: Offset = 0) -> list[col.AuditOut]:
+    """The audit log, newest first (admins only): who changed what, before and after."""
+    return [col.AuditOut.model_validate(row, from_attributes=True)
+            for row in col.list_audit(session=session, entity=entity, entity_id=entity_id,
+                                      limit=limit, offset=offset)]

@@ -1,0 +1,410 @@
+"""The daily dunning run (relance quotidienne): plan today's actions, consolidated per customer.
+
+`run_dunning` reads the open invoices chunk by chunk of customers (`ledger.dunning.load_chunk`),
+asks the decision policy (`serving.policy.decide`) what each needs, keeps the actions due on the
+run date, and groups them into one reminder per customer and channel. A real run writes them in
+the caller's transaction with `INSERT … ON CONFLICT DO NOTHING` on UNIQUE(invoice_id, step), so
+running a date twice, or two runs at once, never plans an action twice. A dry run computes the
+same plan and writes nothing. Sending is a separate step (`serving.outbox`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session
+
+from ledger import dunning as store
+from ledger.config import Settings, get_settings
+from ledger.errors import FieldError, LedgerValidationError
+from ledger.law import penalties_due
+from ledger.models import Customer, utcnow
+from serving.policy import CustomerState, Decision, InvoiceState, Risk, decide
+from serving.reminders import (
+    Company,
+    InvoiceLine,
+    PenaltyClaim,
+    ReminderContext,
+    RenderedReminder,
+    render_reminder,
+)
+from serving.reminders import Customer as ReminderCustomer
+from serving.scenarios import (
+    DEFAULT_TEMPLATES,
+    TONES,
+    Scenario,
+    load_default_scenarios,
+    load_default_segment_map,
+    parse_scenario,
+    scenario_for,
+)
+
+log = logging.getLogger(__name__)
+
+RiskProvider = Callable[[Session, list[str], dt.date], dict[str, Risk]]
+MAX_DAYS_AHEAD = 7
+CHUNK_CUSTOMERS = 2000
+RETRIES = 5
+
+
+# --- scenarios and templates, as edited ---------------------------------------------------------
+
+
+def known_templates(session: Session) -> frozenset[str]:
+    """Template names a scenario step may use: `{channel}_{tone}`, plus any edited one."""
+    edited = {name.split(".")[0] for name in store.stored_templates(session)}
+    return DEFAULT_TEMPLATES | edited
+
+
+def load_scenarios(session: Session) -> dict[str, Scenario]:
+    """The shipped scenarios, each replaced by its edited version when one is stored."""
+    scenarios = dict(load_default_scenarios())
+    templates = known_templates(session)
+    for name, body in store.stored_scenarios(session).items():
+        try:
+            scenarios[name] = parse_scenario(body, templates=templates)
+        except ValidationError as exc:  # validated when saved; a later template removal may break it
+            log.warning("stored scenario %s no longer validates, shipped default used: %s", name, exc)
+    return scenarios
+
+
+_TEMPLATE_DIRS: dict[str, Path] = {}
+
+
+def template_dir(session: Session) -> Path | None:
+    """A directory holding the analyst's edited templates (searched before the shipped ones).
+
+    Templates live in the database so every server sees the same ones; they are written to a
+    directory named after their content hash, once per process and content."""
+    stored = store.stored_templates(session)
+    if not stored:
+        return None
+    digest = hashlib.blake2b(repr(sorted(stored.items())).encode(), digest_size=12).hexdigest()
+    if digest not in _TEMPLATE_DIRS:
+        folder = Path(tempfile.mkdtemp(prefix=f"relance-templates-{digest}-"))
+        for name, source in stored.items():
+            (folder / name).write_text(source, encoding="utf-8")
+        _TEMPLATE_DIRS[digest] = folder
+    return _TEMPLATE_DIRS[digest]
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAction:
+    customer_id: str
+    invoice_id: str
+    reminder_id: str
+    scenario: str
+    step: str
+    channel: str
+    tone: str
+    template: str | None
+    send_on: dt.date
+    claim_penalties: bool
+    reasons: tuple[dict[str, str], ...]
+
+
+@dataclass
+class RunReport:
+    run_date: dt.date
+    dry_run: bool
+    invoices_seen: int = 0
+    customers_seen: int = 0
+    actions: list[PlannedAction] = field(default_factory=list)
+    created: int = 0  # actions written by this run (0 for a dry run)
+    reminders: int = 0
+    cancelled: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def by_channel(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for action in self.actions:
+            counts[action.channel] = counts.get(action.channel, 0) + 1
+        return counts
+
+    def summary(self) -> dict[str, Any]:
+        return {"run_date": self.run_date.isoformat(), "dry_run": self.dry_run,
+                "invoices_seen": self.invoices_seen, "customers_seen": self.customers_seen,
+                "planned": len(self.actions), "created": self.created, "reminders": self.reminders,
+                "cancelled": self.cancelled, "by_channel": self.by_channel(),
+                "seconds": round(self.seconds, 3), "warnings": self.warnings}
+
+
+def check_run_date(run_date: dt.date, *, today: dt.date | None = None) -> None:
+    today = today or dt.date.today()
+    if run_date > today + dt.timedelta(days=MAX_DAYS_AHEAD):
+        raise LedgerValidationError([FieldError(
+            "date", f"run date {run_date.isoformat()} is more than {MAX_DAYS_AHEAD} days after "
+                    f"today ({today.isoformat()}): a dunning run plans what is due now, not months ahead")])
+
+
+def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
+                risk_for: RiskProvider | None = None, actor: str,
+                today: dt.date | None = None) -> RunReport:
+    """Plan the actions due on `run_date` in the caller's transaction (the caller commits).
+
+    First cancels the planned actions of invoices now settled or disputed, then asks the policy
+    about every open invoice. A dry run returns the same plan and writes nothing."""
+    check_run_date(run_date, today=today)
+    started = time.perf_counter()
+    report = RunReport(run_date=run_date, dry_run=dry_run)
+    stale = store.invoices_no_longer_chased(session)
+    if not dry_run and stale:
+        report.cancelled = store.cancel_pending_for_invoices(
+            session, stale, "invoice settled or disputed after planning", actor)
+    scenarios = load_scenarios(session)
+    segment_map = load_default_segment_map()
+    for lo, hi in store.customer_ranges(session, size=CHUNK_CUSTOMERS):
+        facts = store.load_chunk(session, lo=lo, hi=hi, run_date=run_date,
+                                 cancelling=frozenset(stale))
+        planned = _plan_chunk(session, facts, run_date=run_date, scenarios=scenarios,
+                              segment_map=segment_map, risk_for=risk_for, report=report)
+        if dry_run:
+            report.actions.extend(planned)
+        else:
+            _write(session, planned, facts, run_date=run_date, actor=actor, report=report)
+    report.reminders = len({a.reminder_id for a in report.actions})
+    report.seconds = time.perf_counter() - started
+    if not dry_run:
+        store.audit(session, actor=actor, action="dunning.run", entity="dunning_run",
+                    entity_id=run_date.isoformat(), after=report.summary())
+    session.flush()
+    return report
+
+
+def _risks(session: Session, ids: list[str], run_date: dt.date, risk_for: RiskProvider | None,
+           report: RunReport) -> dict[str, Risk]:
+    if risk_for is None:
+        return {}
+    try:
+        return risk_for(session, ids, run_date)
+    except Exception as exc:  # noqa: BLE001  (no model must never stop the run: rules apply)
+        message = f"risk provider failed, rules alone used: {type(exc).__name__}: {exc}"
+        if message not in report.warnings:
+            report.warnings.append(message)
+        return {}
+
+
+def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
+                scenarios: dict[str, Scenario], segment_map: dict[str, str],
+                risk_for: RiskProvider | None, report: RunReport) -> list[PlannedAction]:
+    risks = _risks(session, [i.invoice_id for i in facts.invoices], run_date, risk_for, report)
+    planned: list[PlannedAction] = []
+    for customer_id, invoices in store.group_by(facts.invoices, lambda i: i.customer_id).items():
+        customer = facts.customers[customer_id]
+        report.customers_seen += 1
+        report.invoices_seen += len(invoices)
+        scenario = scenario_for(customer_scenario=customer.dunning_scenario,
+                                segment=customer.segment, scenarios=scenarios,
+                                segment_map=segment_map)
+        state = _customer_state(customer, invoices, run_date)
+        due: list[tuple[store.OpenInvoice, Decision]] = []
+        for invoice in invoices:
+            decision = decide(
+                invoice=_invoice_state(invoice), customer=state, risk=risks.get(invoice.invoice_id),
+                scenario=scenario, today=run_date,
+                last_contact_on=facts.last_contact.get(customer_id),
+                steps_done=facts.steps_done.get(invoice.invoice_id, ()),
+            )
+            if decision.is_due(run_date):
+                due.append((invoice, decision))
+        planned.extend(_consolidate(customer_id, scenario.name, due, run_date))
+    return planned
+
+
+def _invoice_state(invoice: store.OpenInvoice) -> InvoiceState:
+    return InvoiceState(
+        invoice_id=invoice.invoice_id, customer_id=invoice.customer_id,
+        issue_date=invoice.issue_date, due_date=invoice.due_date, amount=invoice.amount,
+        open_amount=invoice.open_amount, currency=invoice.currency,
+        has_open_dispute=invoice.has_open_dispute,
+        active_promise_until=invoice.active_promise_until, broken_promise=invoice.broken_promise,
+    )
+
+
+def _customer_state(customer: store.CustomerFacts, invoices: list[store.OpenInvoice],
+                    run_date: dt.date) -> CustomerState:
+    open_balance = sum((i.open_amount for i in invoices), Decimal("0"))
+    overdue = sum((i.open_amount for i in invoices if i.due_date < run_date), Decimal("0"))
+    return CustomerState(
+        customer_id=customer.customer_id, language=customer.language, segment=customer.segment,
+        on_hold=customer.on_hold, open_balance=open_balance, overdue_balance=overdue,
+        previously_late_count=customer.previously_late_count,
+        deteriorating=customer.deteriorating,
+    )
+
+
+def reminder_id_for(*, run_date: dt.date, customer_id: str, channel: str,
+                    keys: list[tuple[str, str]]) -> str:
+    """Deterministic: two runs planning the same actions name the same reminder."""
+    text = f"{run_date.isoformat()}|{customer_id}|{channel}|" + ";".join(f"{i}:{s}" for i, s in sorted(keys))
+    return "R" + hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _consolidate(customer_id: str, scenario: str, due: list[tuple[store.OpenInvoice, Decision]],
+                 run_date: dt.date) -> list[PlannedAction]:
+    """One reminder per customer and channel, listing every invoice due for a contact today."""
+    planned: list[PlannedAction] = []
+    for channel, group in store.group_by(due, lambda pair: pair[1].channel).items():
+        reminder_id = reminder_id_for(run_date=run_date, customer_id=customer_id, channel=channel,
+                                      keys=[(inv.invoice_id, d.step or "") for inv, d in group])
+        for invoice, decision in group:
+            planned.append(PlannedAction(
+                customer_id=customer_id, invoice_id=invoice.invoice_id, reminder_id=reminder_id,
+                scenario=scenario, step=decision.step or "", channel=channel,
+                tone=decision.tone or "neutral", template=decision.template,
+                send_on=decision.send_on or run_date, claim_penalties=decision.claim_penalties,
+                reasons=tuple({"code": r.code, "fr": r.fr, "en": r.en} for r in decision.reasons),
+            ))
+    return planned
+
+
+def _write(session: Session, planned: list[PlannedAction], facts: store.ChunkFacts, *,
+           run_date: dt.date, actor: str, report: RunReport) -> None:
+    if not planned:
+        return
+    rows = [{
+        "customer_id": a.customer_id, "invoice_id": a.invoice_id, "reminder_id": a.reminder_id,
+        "run_date": run_date, "scenario": a.scenario, "step": a.step, "action": a.channel,
+        "channel": a.channel, "tone": a.tone, "template": a.template, "send_on": a.send_on,
+        "state": "planned", "attempts": 0, "created_by": actor, "reasons": list(a.reasons),
+        "created_at": utcnow(), "updated_at": utcnow(),
+    } for a in planned]
+    inserted = store.insert_actions(session, rows)
+    created = {(invoice_id, step): action_id for action_id, invoice_id, step, _ in inserted}
+    kept = [a for a in planned if (a.invoice_id, a.step) in created]
+    report.actions.extend(kept)
+    report.created += len(kept)
+    store.insert_reminders(session, _reminder_rows(kept, facts, run_date))
+    store.insert_events(session, _event_rows(kept, created, facts, run_date))
+
+
+def _reminder_rows(kept: list[PlannedAction], facts: store.ChunkFacts,
+                   run_date: dt.date) -> list[dict[str, Any]]:
+    rows = []
+    for reminder_id, actions in store.group_by(kept, lambda a: a.reminder_id).items():
+        # the reminder speaks in its firmest action's tone
+        firmest = max(actions, key=lambda a: TONES.index(a.tone) if a.tone in TONES else 0)
+        first = actions[0]
+        rows.append({
+            "reminder_id": reminder_id, "customer_id": first.customer_id, "run_date": run_date,
+            "send_on": max(a.send_on for a in actions), "channel": first.channel,
+            "tone": firmest.tone, "template": firmest.template,
+            "language": facts.customers[first.customer_id].language,
+            "claim_penalties": any(a.claim_penalties for a in actions),
+            "created_at": utcnow(),
+        })
+    return rows
+
+
+def _event_rows(kept: list[PlannedAction], created: dict[tuple[str, str], int],
+                facts: store.ChunkFacts, run_date: dt.date) -> list[dict[str, Any]]:
+    due_dates = {i.invoice_id: i.due_date for i in facts.invoices}
+    events, late = [], set()
+    for a in kept:
+        action_id = created[(a.invoice_id, a.step)]
+        events.append({"type": "action.planned", "entity_id": str(action_id), "payload": {
+            "invoice_id": a.invoice_id, "customer_id": a.customer_id, "step": a.step,
+            "channel": a.channel, "tone": a.tone, "send_on": a.send_on.isoformat(),
+            "reminder_id": a.reminder_id}})
+        overdue = due_dates[a.invoice_id] < run_date
+        if overdue and a.invoice_id not in facts.seen_late and a.invoice_id not in late:
+            late.add(a.invoice_id)
+            events.append({"type": "invoice.late", "entity_id": a.invoice_id, "payload": {
+                "customer_id": a.customer_id, "due_date": due_dates[a.invoice_id].isoformat(),
+                "seen_on": run_date.isoformat()}})
+    return events
+
+
+def run_and_commit(*, engine: Engine, run_date: dt.date, dry_run: bool,
+                   risk_for: RiskProvider | None = None, actor: str,
+                   today: dt.date | None = None) -> RunReport:
+    """`run_dunning` in its own transaction, replayed on a deadlock or a busy SQLite database
+    (the unique key makes the replay safe)."""
+    for attempt in range(RETRIES):
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                report = run_dunning(session=session, run_date=run_date, dry_run=dry_run,
+                                     risk_for=risk_for, actor=actor, today=today)
+                if dry_run:
+                    session.rollback()
+                else:
+                    session.commit()
+                return report
+            except (OperationalError, DBAPIError) as exc:
+                session.rollback()
+                if attempt == RETRIES - 1 or not _retryable(exc):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in ("40P01", "40001") or "locked" in str(exc) or "busy" in str(exc).lower()
+
+
+# --- rendering a reminder ----------------------------------------------------------------------
+
+
+def render_stored_reminder(session: Session, reminder: store.Reminder, *,
+                           settings: Settings | None = None) -> RenderedReminder:
+    """Render a reminder from the ledger: its (not cancelled) invoices as of its run date, with
+    penalties from `ledger.law` when one of its steps claims them."""
+    settings = settings or get_settings()
+    actions = store.reminder_actions(session, reminder.reminder_id)
+    live = [a for a in actions if a.state != "cancelled"] or actions
+    invoices = store.invoices_by_id(session, [a.invoice_id for a in live if a.invoice_id])
+    as_of = reminder.run_date
+    lines = tuple(
+        InvoiceLine(invoice_id=i.invoice_id, issue_date=i.issue_date, due_date=i.due_date,
+                    amount=i.amount, open_amount=i.open_amount,
+                    days_late=max((as_of - i.due_date).days, 0))
+        for i in sorted(invoices.values(), key=lambda i: (i.due_date, i.invoice_id))
+    )
+    customer = session.get(Customer, reminder.customer_id)
+    context = ReminderContext(
+        company=Company(name=settings.company_name, email=settings.smtp_sender),
+        customer=ReminderCustomer(name=(customer.name if customer else None) or reminder.customer_id,
+                                  language=reminder.language),
+        invoices=lines, today=as_of,
+        currency=next((i.currency for i in invoices.values()), "EUR"),
+        penalties=_penalties(invoices.values(), as_of) if reminder.claim_penalties else None,
+    )
+    return render_reminder(channel=reminder.channel, tone=reminder.tone,
+                           language=reminder.language, context=context,
+                           template_dir=template_dir(session))
+
+
+def _penalties(invoices, as_of: dt.date) -> PenaltyClaim | None:
+    interest, indemnity, rates = Decimal("0"), Decimal("0"), set()
+    for invoice in invoices:
+        due = penalties_due(amount=invoice.open_amount, due_date=invoice.due_date, as_of=as_of)
+        interest += due.interest.amount
+        indemnity += due.indemnity
+        rates.update(p.rate_percent for p in due.interest.periods)
+    if interest == 0 and indemnity == 0:
+        return None
+    return PenaltyClaim(interest=interest, indemnity=indemnity,
+                        rate_percent=next(iter(rates)) if len(rates) == 1 else None)
+
+
+def planned_as_dict(action: PlannedAction) -> dict[str, Any]:
+    data = asdict(action)
+    data["send_on"] = action.send_on.isoformat()
+    data["reasons"] = list(action.reasons)
+    return data

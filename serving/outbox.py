@@ -1,0 +1,188 @@
+"""The outbox: deliver planned reminders, one reminder per transaction.
+
+Planning (`serving.dunning.run_dunning`) and sending are separate steps. Each reminder is handled
+in its own transaction: its planned actions are locked, the reminder is rendered and delivered,
+and the actions are marked sent or failed together with the rendered text, the events and the
+audit rows. A crash loses at most the reminder being sent; a rerun completes what is left.
+
+By channel:
+- email: sent over SMTP (settings `smtp_*`). A failure counts one attempt; the action stays
+  `planned` for the next pass and becomes `failed` after `max_attempts` (3) attempts. A customer
+  without an email address fails at once.
+- sms: no SMS provider is wired; the action becomes `failed` with "no SMS provider configured".
+- letter, formal_notice: rendered, kept, marked `sent`; the PDF is downloaded from
+  `GET /api/v1/reminders/{id}?format=pdf` for printing / registered post.
+- call and legal: never sent here; they stay `planned` in the agents' worklist until an agent logs
+  the outcome.
+
+Delivery is at least once: if the process dies between the SMTP server accepting a message and
+the commit, the rerun sends it again (the Message-ID is the reminder id, so mail systems can
+deduplicate it).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from ledger import dunning as store
+from ledger.config import Settings, get_settings
+from ledger.models import Customer, DunningAction, record_event
+from serving.dunning import render_stored_reminder
+from serving.reminders import ReminderError, RenderedReminder
+
+MAX_ATTEMPTS = 3
+SENDABLE = ("email", "sms", "letter", "formal_notice")
+NO_SMS_PROVIDER = "no SMS provider configured (aucun fournisseur SMS configuré)"
+NO_EMAIL = "the customer has no email address (le client n'a pas d'adresse e-mail)"
+
+
+@dataclass
+class OutboxReport:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {"sent": self.sent, "failed": self.failed, "retrying": self.retrying,
+                "skipped": self.skipped, "errors": self.errors[:20]}
+
+
+class Mailer:
+    """One SMTP connection per outbox pass, reopened after a failure."""
+
+    def __init__(self, settings: Settings, *, timeout: float = 10.0) -> None:
+        self.settings, self.timeout = settings, timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=self.timeout)
+        if s.smtp_starttls:
+            smtp.starttls()
+        if s.smtp_user:
+            smtp.login(s.smtp_user, s.smtp_password or "")
+        return smtp
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            self._smtp.send_message(message)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except Exception:  # noqa: BLE001  (closing a broken connection may fail too)
+                pass
+            self._smtp = None
+
+
+def email_message(rendered: RenderedReminder, *, reminder_id: str, sender: str,
+                  recipient: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, recipient, rendered.subject
+    message["Message-ID"] = make_msgid(idstring=reminder_id, domain="relance")
+    message["X-Relance-Reminder"] = reminder_id
+    message.set_content(rendered.body_text)
+    if rendered.body_html:
+        message.add_alternative(rendered.body_html, subtype="html")
+    return message
+
+
+def send_outbox(*, engine: Engine, on: dt.date, actor: str = "outbox",
+                settings: Settings | None = None, max_attempts: int = MAX_ATTEMPTS,
+                timeout: float = 10.0) -> OutboxReport:
+    """Deliver every reminder with planned email/sms/letter actions due on or before `on`."""
+    settings = settings or get_settings()
+    report = OutboxReport()
+    with Session(engine) as session:
+        reminder_ids = store.due_reminder_ids(session, on=on, channels=SENDABLE)
+    mailer = Mailer(settings, timeout=timeout)
+    try:
+        for reminder_id in reminder_ids:
+            _deliver(engine, reminder_id, mailer=mailer, settings=settings, actor=actor,
+                     max_attempts=max_attempts, report=report)
+    finally:
+        mailer.close()
+    return report
+
+
+def _deliver(engine: Engine, reminder_id: str, *, mailer: Mailer, settings: Settings, actor: str,
+             max_attempts: int, report: OutboxReport) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        actions = store.lock_pending_actions(session, reminder_id)
+        if not actions:
+            report.skipped += 1  # sent meanwhile by another sender, or cancelled
+            return
+        reminder = store.get_reminder(session, reminder_id)
+        try:
+            rendered = render_stored_reminder(session, reminder, settings=settings)
+        except ReminderError as exc:
+            _finish(session, actions, state="failed", actor=actor, error=f"rendering: {exc}")
+            report.failed += len(actions)
+            report.errors.append(f"{reminder_id}: {exc}")
+            session.commit()
+            return
+        store.mark_rendered(session, reminder, subject=rendered.subject,
+                            body_text=rendered.body_text, body_html=rendered.body_html)
+        error = _send(session, reminder, rendered, mailer=mailer, settings=settings)
+        if error is None:
+            _finish(session, actions, state="sent", actor=actor)
+            report.sent += len(actions)
+        elif error.final or actions[0].attempts + 1 >= max_attempts:
+            _finish(session, actions, state="failed", actor=actor, error=error.message)
+            report.failed += len(actions)
+            report.errors.append(f"{reminder_id}: {error.message}")
+        else:
+            _finish(session, actions, state="planned", actor=actor, error=error.message)
+            report.retrying += len(actions)
+        session.commit()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    message: str
+    final: bool  # no point trying again (no address, no provider)
+
+
+def _send(session: Session, reminder: store.Reminder, rendered: RenderedReminder, *,
+          mailer: Mailer, settings: Settings) -> _Failure | None:
+    if reminder.channel in ("letter", "formal_notice"):
+        return None  # the PDF is produced from the kept text when downloaded
+    if reminder.channel == "sms":
+        return _Failure(NO_SMS_PROVIDER, final=True)
+    customer = session.get(Customer, reminder.customer_id)
+    if customer is None or not customer.email:
+        return _Failure(NO_EMAIL, final=True)
+    message = email_message(rendered, reminder_id=reminder.reminder_id,
+                            sender=settings.smtp_sender, recipient=customer.email)
+    try:
+        mailer.send(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        return _Failure(f"SMTP {settings.smtp_host}:{settings.smtp_port}: "
+                        f"{type(exc).__name__}: {exc}", final=False)
+    return None
+
+
+def _finish(session: Session, actions: list[DunningAction], *, state: str, actor: str,
+            error: str | None = None) -> None:
+    for action in actions:
+        store.transition(session, action=action, state=state, actor=actor, error=error,
+                         attempted=True)
+        if state in ("sent", "failed"):
+            record_event(session, type=f"action.{state}", entity_id=str(action.id), payload={
+                "invoice_id": action.invoice_id, "customer_id": action.customer_id,
+                "reminder_id": action.reminder_id, "channel": action.channel,
+                "step": action.step, **({"error": error} if error else {})})

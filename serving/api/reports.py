@@ -10,6 +10,7 @@ import datetime as dt
 import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -44,7 +45,12 @@ def _answer(report: Any, fmt: str, name: str, table: Callable[[Any], tuple[list[
     if fmt == "csv":
         header, rows = table(report)
         return _csv(header, rows, name)
-    return JSONResponse(jsonable_encoder(asdict(report)))
+    return JSONResponse(_encode(asdict(report)))
+
+
+def _encode(value: Any) -> Any:
+    # money stays exact: Decimal as a string, as everywhere else in the API
+    return jsonable_encoder(value, custom_encoder={Decimal: str})
 
 
 def _records(items: Sequence[Any], columns: Sequence[str]) -> tuple[list[str], list[list]]:
@@ -115,8 +121,8 @@ def _list_answer(items: list, fmt: str, name: str, as_of: dt.date, segment: str 
     if fmt == "csv":
         header, rows = table(items)
         return _csv(header, rows, name)
-    return JSONResponse(jsonable_encoder({"as_of": as_of, "segment": segment,
-                                          "rows": [asdict(item) for item in items]}))
+    return JSONResponse(_encode({"as_of": as_of, "segment": segment,
+                                 "rows": [asdict(item) for item in items]}))
 
 
 @router.get("/reports/dunning-effectiveness")

@@ -1,0 +1,274 @@
+"""Webhooks: domain events from the outbox (`Event`), pushed to subscribers over HTTP.
+
+- a subscriber has a URL (http or https), the event types it wants and a secret;
+- `deliver_pending` fans every new event out to the active subscribers of its type (each
+  subscriber keeps a cursor, the last event id it has been given), then POSTs what is due;
+- each POST carries `X-Relance-Signature: sha256=<hex>`, the HMAC-SHA256 of the raw body with
+  the subscriber's secret, so the receiver can check who sent it and that nothing changed;
+- one `Delivery` row per attempt is the delivery log: a failed attempt schedules the next one
+  at now + base × 2^attempt, and after `max_attempts` the delivery is given up (`failed`);
+- an event is delivered once per subscriber on success: a delivered row is never retried.
+
+HTTP runs outside database transactions; a due attempt is claimed first (pending → sending), so
+two runs at once never send the same attempt twice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import JSON, Column, UniqueConstraint, func, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, select
+
+from ledger.errors import FieldError, LedgerValidationError, NotFoundError
+from ledger.models import Event, utcnow
+
+EVENT_TYPES = ("action.planned", "action.sent", "invoice.late", "dispute.opened", "promise.broken",
+               "risk.grade_changed")
+SIGNATURE_HEADER = "X-Relance-Signature"
+EVENT_HEADER = "X-Relance-Event"
+TIMESTAMP_HEADER = "X-Relance-Timestamp"
+DELIVERY_HEADER = "X-Relance-Delivery"
+BASE_DELAY = dt.timedelta(seconds=30)
+TIMEOUT = 10.0
+BATCH = 500
+
+
+class Subscriber(SQLModel, table=True):
+    __tablename__ = "webhook_subscriber"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=500)
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    secret: str = Field(max_length=200)
+    active: bool = True
+    # the last outbox event this subscriber has been given (new subscribers start at "now")
+    last_event_id: int = 0
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Delivery(SQLModel, table=True):
+    """One attempt to deliver one event to one subscriber: the delivery log."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="webhook_subscriber.id", index=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    attempt: int = 1
+    # pending | sending | delivered | error (retried later) | failed (given up) | cancelled
+    status: str = Field(default="pending", max_length=16, index=True)
+    response_code: int | None = None
+    error: str | None = Field(default=None, max_length=500)
+    next_attempt_at: dt.datetime | None = Field(default=None, index=True)
+    attempted_at: dt.datetime | None = None
+    delivered_at: dt.datetime | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+    __table_args__ = (UniqueConstraint("subscriber_id", "event_id", "attempt", name="uq_delivery_attempt"),)
+
+
+@dataclass
+class DeliveryReport:
+    fanned_out: int = 0
+    attempted: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+# --- subscribers -------------------------------------------------------------------------------
+
+def validate_subscriber(*, url: str, events: Iterable[str]) -> list[str]:
+    """The event list, checked; a LedgerValidationError names the bad field otherwise."""
+    errors: list[FieldError] = []
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        errors.append(FieldError("url", f"{url!r} is not an http(s) URL"))
+    events = list(dict.fromkeys(events))
+    unknown = [e for e in events if e not in EVENT_TYPES]
+    if unknown:
+        errors.append(FieldError("events", f"unknown event type(s) {', '.join(unknown)}; "
+                                           f"known: {', '.join(EVENT_TYPES)}"))
+    if not events:
+        errors.append(FieldError("events", "at least one event type is needed"))
+    if errors:
+        raise LedgerValidationError(errors)
+    return events
+
+
+def create_subscriber(*, session: Session, url: str, events: Iterable[str], secret: str | None = None,
+                      active: bool = True) -> Subscriber:
+    """A new subscriber; it receives the events recorded from now on (secret generated if none)."""
+    checked = validate_subscriber(url=url, events=events)
+    if secret is not None and len(secret) < 16:
+        raise LedgerValidationError([FieldError("secret", "at least 16 characters")])
+    last = session.execute(select(func.max(Event.id))).scalar() or 0
+    subscriber = Subscriber(url=url, events=checked, secret=secret or secrets.token_urlsafe(32),
+                            active=active, last_event_id=last)
+    session.add(subscriber)
+    session.flush()
+    return subscriber
+
+
+def list_subscribers(*, session: Session) -> list[Subscriber]:
+    return list(session.exec(select(Subscriber).order_by(Subscriber.id)))
+
+
+def deactivate_subscriber(*, session: Session, subscriber_id: int) -> Subscriber:
+    """Stop sending to a subscriber; its log stays, its pending attempts are cancelled."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFoundError("webhook subscriber", str(subscriber_id))
+    subscriber.active = False
+    session.execute(update(Delivery).where(Delivery.subscriber_id == subscriber_id)
+                    .where(Delivery.status == "pending").values(status="cancelled"))
+    session.flush()
+    return subscriber
+
+
+def list_deliveries(*, session: Session, subscriber_id: int | None = None, status: str | None = None,
+                    limit: int = 100, offset: int = 0) -> list[Delivery]:
+    query = select(Delivery).order_by(Delivery.id.desc())
+    if subscriber_id is not None:
+        query = query.where(Delivery.subscriber_id == subscriber_id)
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    return list(session.exec(query.offset(offset).limit(limit)))
+
+
+# --- signing -----------------------------------------------------------------------------------
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header's value for `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, signature: str) -> bool:
+    """What a receiver does: constant-time comparison of the signature."""
+    return hmac.compare_digest(sign(secret, body), signature or "")
+
+
+def event_body(event: Event) -> bytes:
+    created = event.created_at
+    if created.tzinfo is None:  # SQLite hands back naive UTC
+        created = created.replace(tzinfo=dt.UTC)
+    return json.dumps({"id": event.id, "type": event.type, "created_at": created.isoformat(),
+                       "data": event.payload or {}}, default=str, separators=(",", ":"),
+                      ensure_ascii=False).encode()
+
+
+# --- delivery ----------------------------------------------------------------------------------
+
+def deliver_pending(*, engine: Engine | None = None, session_factory: Callable[[], Session] | None = None,
+                    now: dt.datetime | None = None, max_attempts: int = 5,
+                    base_delay: dt.timedelta = BASE_DELAY, client: httpx.Client | None = None) -> DeliveryReport:
+    """Fan new events out, then make every attempt due at `now`; see the module docstring."""
+    if (engine is None) == (session_factory is None):
+        raise ValueError("pass exactly one of engine= or session_factory=")
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+    factory = session_factory or (lambda: Session(engine, expire_on_commit=False))
+    now = now or utcnow()
+    report = DeliveryReport()
+    report.fanned_out = fan_out(session_factory=factory, now=now)
+    own_client = client is None
+    client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+    try:
+        for delivery_id in _due(factory, now):
+            _attempt(factory, client, delivery_id, now=now, max_attempts=max_attempts,
+                     base_delay=base_delay, report=report)
+    finally:
+        if own_client:
+            client.close()
+    return report
+
+
+def fan_out(*, session_factory: Callable[[], Session], now: dt.datetime) -> int:
+    """One pending first attempt per (new event, active subscriber of its type)."""
+    created = 0
+    with session_factory() as session:
+        for subscriber in session.exec(select(Subscriber).where(Subscriber.active)).all():
+            events = session.exec(select(Event).where(Event.id > subscriber.last_event_id)
+                                  .order_by(Event.id)).all()
+            wanted = set(subscriber.events)
+            for event in events:
+                if event.type in wanted:
+                    session.add(Delivery(subscriber_id=subscriber.id, event_id=event.id, attempt=1,
+                                         next_attempt_at=now))
+                    created += 1
+            if events:
+                subscriber.last_event_id = events[-1].id
+                session.add(subscriber)
+        session.commit()
+    return created
+
+
+def _due(factory: Callable[[], Session], now: dt.datetime) -> list[int]:
+    with factory() as session:
+        return list(session.exec(select(Delivery.id).where(Delivery.status == "pending")
+                                 .where(Delivery.next_attempt_at <= now)
+                                 .order_by(Delivery.next_attempt_at, Delivery.id)))
+
+
+def _attempt(factory: Callable[[], Session], client: httpx.Client, delivery_id: int, *,
+             now: dt.datetime, max_attempts: int, base_delay: dt.timedelta,
+             report: DeliveryReport) -> None:
+    with factory() as session:
+        claimed = session.execute(update(Delivery).where(Delivery.id == delivery_id)
+                                  .where(Delivery.status == "pending")
+                                  .values(status="sending", attempted_at=utcnow()))
+        session.commit()
+        if claimed.rowcount != 1:
+            return  # another run took it
+        delivery = session.get(Delivery, delivery_id)
+        subscriber = session.get(Subscriber, delivery.subscriber_id)
+        event = session.get(Event, delivery.event_id)
+        body = event_body(event)
+        headers = {"Content-Type": "application/json", EVENT_HEADER: event.type,
+                   DELIVERY_HEADER: str(delivery.id), TIMESTAMP_HEADER: str(int(now.timestamp())),
+                   SIGNATURE_HEADER: sign(subscriber.secret, body), "User-Agent": "Relance-Webhooks/1"}
+        url = subscriber.url
+
+    report.attempted += 1
+    code, error = _post(client, url, body, headers)
+
+    with factory() as session:
+        delivery = session.get(Delivery, delivery_id)
+        delivery.response_code = code
+        if error is None:
+            delivery.status, delivery.delivered_at = "delivered", utcnow()
+            report.delivered += 1
+        elif delivery.attempt >= max_attempts:
+            delivery.status, delivery.error = "failed", error[:500]
+            report.failed += 1
+            report.errors.append(f"{url}: {error}")
+        else:
+            delivery.status, delivery.error = "error", error[:500]
+            session.add(Delivery(subscriber_id=delivery.subscriber_id, event_id=delivery.event_id,
+                                 attempt=delivery.attempt + 1,
+                                 next_attempt_at=now + base_delay * 2 ** delivery.attempt))
+            report.retrying += 1
+        session.add(delivery)
+        session.commit()
+
+
+def _post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
+    """(status code, error or None); any 2xx is a success, anything else is retried."""
+    try:
+        response = client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if 200 <= response.status_code < 300:
+        return response.status_code, None
+    return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"

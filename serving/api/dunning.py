@@ -1,0 +1,302 @@
+"""Dunning: scenarios and templates (analyst), daily runs, actions, reminders and their PDF."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field, ValidationError
+
+from ledger import dunning as store
+from ledger.errors import FieldError, LedgerValidationError, NotFoundError
+from serving.reminders import RenderedReminder
+from serving.deps import Analyst, Principal, Reader, SessionDep, require
+from serving.dunning import (
+    known_templates,
+    load_scenarios,
+    planned_as_dict,
+    render_stored_reminder,
+    run_and_commit,
+    template_dir,
+)
+from serving.errors import field_name
+from serving.outbox import send_outbox
+from serving.reminders import available_templates, render_pdf, validate_template
+from serving.reminders.render import CHANNELS, LANGUAGES, NAME_PATTERN
+from serving.scenarios import parse_scenario
+
+router = APIRouter(prefix="/api/v1", tags=["dunning"])
+ActionWorker = Annotated[Principal, Depends(require("analyst", "agent"))]
+ACTIONS_IN_RUN_ANSWER = 1000
+PDF_CHANNELS = ("letter", "formal_notice")
+
+
+# --- scenarios ------------------------------------------------------------------------------------
+
+
+class ScenarioOut(BaseModel):
+    name: str
+    source: Literal["default", "edited"]
+    scenario: dict[str, Any]
+
+
+def _scenarios_out(session) -> list[ScenarioOut]:
+    edited = set(store.stored_scenarios(session))
+    return [ScenarioOut(name=name, source="edited" if name in edited else "default",
+                        scenario=scenario.model_dump(mode="json"))
+            for name, scenario in sorted(load_scenarios(session).items())]
+
+
+@router.get("/dunning/scenarios", response_model=list[ScenarioOut])
+def list_scenarios(session: SessionDep, _: Analyst) -> list[ScenarioOut]:
+    """Every dunning scenario, edited ones replacing the shipped defaults."""
+    return _scenarios_out(session)
+
+
+@router.get("/dunning/scenarios/{name}", response_model=ScenarioOut)
+def get_scenario(name: str, session: SessionDep, _: Analyst) -> ScenarioOut:
+    """One dunning scenario."""
+    for scenario in _scenarios_out(session):
+        if scenario.name == name:
+            return scenario
+    raise NotFoundError("scenario", name)
+
+
+@router.put("/dunning/scenarios/{name}", response_model=ScenarioOut)
+def put_scenario(name: str, body: dict[str, Any], session: SessionDep,
+                 principal: Analyst) -> ScenarioOut:
+    """Create or replace a scenario (validated: steps in order, known channels and templates)."""
+    body = {"name": name, **body}
+    if body["name"] != name:
+        raise LedgerValidationError([FieldError("name", f"the body names scenario {body['name']!r} "
+                                                        f"but the URL names {name!r}")])
+    try:
+        scenario = parse_scenario(body, templates=known_templates(session))
+    except ValidationError as exc:
+        raise LedgerValidationError([
+            FieldError(field_name(e["loc"]) or "body", e["msg"].removeprefix("Value error, "))
+            for e in exc.errors()
+        ]) from exc
+    store.save_scenario(session, name=name, body=scenario.model_dump(mode="json"),
+                        actor=principal.actor)
+    session.commit()
+    return ScenarioOut(name=name, source="edited", scenario=scenario.model_dump(mode="json"))
+
+
+# --- templates ------------------------------------------------------------------------------------
+
+
+class TemplateOut(BaseModel):
+    name: str
+    channel: str
+    tone: str
+    language: str
+    edited: bool
+    source: str | None = None
+
+
+class TemplateIn(BaseModel):
+    source: str = Field(min_length=1, max_length=100_000)
+
+
+@router.get("/dunning/templates", response_model=list[TemplateOut])
+def list_templates(session: SessionDep, _: Analyst) -> list[TemplateOut]:
+    """Every reminder template (channel, tone, language); `edited` when an analyst changed it."""
+    edited = set(store.stored_templates(session))
+    return [TemplateOut(name=t.name, channel=t.channel, tone=t.tone, language=t.language,
+                        edited=t.name in edited)
+            for t in available_templates(template_dir(session))]
+
+
+@router.get("/dunning/templates/{name}", response_model=TemplateOut)
+def get_template(name: str, session: SessionDep, _: Analyst) -> TemplateOut:
+    """One template with its Jinja2 source."""
+    for info in available_templates(template_dir(session)):
+        if info.name == name:
+            return TemplateOut(name=info.name, channel=info.channel, tone=info.tone,
+                               language=info.language, source=info.path.read_text(encoding="utf-8"),
+                               edited=name in store.stored_templates(session))
+    raise NotFoundError("template", name)
+
+
+@router.put("/dunning/templates/{name}", response_model=TemplateOut)
+def put_template(name: str, body: TemplateIn, session: SessionDep, principal: Analyst) -> TemplateOut:
+    """Replace a template (`email_firm.fr.j2`); checked by a test render before it is stored."""
+    match = NAME_PATTERN.match(name)
+    if not match or match["channel"] not in CHANNELS or match["language"] not in LANGUAGES:
+        raise LedgerValidationError([FieldError("name", f"{name!r} is not a template name like "
+                                                        "'email_firm.fr.j2' (channel_tone.language.j2)")])
+    problems = validate_template(body.source, template_dir=template_dir(session))
+    if problems:
+        raise LedgerValidationError([FieldError("source", p) for p in problems])
+    store.save_template(session, name=name, source=body.source, actor=principal.actor)
+    session.commit()
+    return TemplateOut(name=name, channel=match["channel"], tone=match["tone"],
+                       language=match["language"], edited=True, source=body.source)
+
+
+# --- runs -----------------------------------------------------------------------------------------
+
+
+class RunIn(BaseModel):
+    date: dt.date | None = None  # default: today
+    dry_run: bool = False
+
+
+class RunOut(BaseModel):
+    run_date: dt.date
+    dry_run: bool
+    invoices_seen: int
+    customers_seen: int
+    planned: int
+    created: int
+    reminders: int
+    cancelled: int
+    by_channel: dict[str, int]
+    seconds: float
+    warnings: list[str]
+    actions: list[dict[str, Any]]
+    actions_truncated: bool
+
+
+@router.post("/dunning/runs", response_model=RunOut)
+def post_run(body: RunIn, request: Request, principal: Analyst) -> RunOut:
+    """Plan the actions due on `date` (idempotent); `dry_run` shows the same plan, writes nothing."""
+    report = run_and_commit(engine=request.app.state.engine, run_date=body.date or dt.date.today(),
+                            dry_run=body.dry_run, actor=principal.actor,
+                            risk_for=getattr(request.app.state, "risk_for", None))
+    summary = report.summary()
+    return RunOut(**summary, actions=[planned_as_dict(a) for a in report.actions[:ACTIONS_IN_RUN_ANSWER]],
+                  actions_truncated=len(report.actions) > ACTIONS_IN_RUN_ANSWER)
+
+
+class SendIn(BaseModel):
+    date: dt.date | None = None
+
+
+@router.post("/dunning/outbox")
+def post_outbox(body: SendIn, request: Request, principal: Analyst) -> dict[str, Any]:
+    """Send the planned emails, SMS and letters due on `date` (each reminder in its own transaction)."""
+    report = send_outbox(engine=request.app.state.engine, on=body.date or dt.date.today(),
+                         actor=principal.actor, settings=request.app.state.settings)
+    return report.summary()
+
+
+# --- actions --------------------------------------------------------------------------------------
+
+
+class ActionOut(BaseModel):
+    id: int
+    customer_id: str
+    invoice_id: str | None
+    reminder_id: str | None
+    run_date: dt.date | None
+    scenario: str | None
+    step: str | None
+    action: str
+    channel: str
+    tone: str | None
+    template: str | None
+    send_on: dt.date
+    state: str
+    attempts: int
+    last_error: str | None
+    sent_at: dt.datetime | None
+    outcome: str | None
+    created_by: str | None
+    reasons: list[dict[str, Any]] | None
+
+
+class ActionPage(BaseModel):
+    items: list[ActionOut]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get("/dunning/actions", response_model=ActionPage)
+def get_actions(
+    session: SessionDep, _: Reader,
+    state: Annotated[Literal["planned", "sent", "failed", "cancelled"] | None, Query()] = None,
+    customer_id: str | None = None,
+    channel: Annotated[Literal["email", "sms", "call", "letter", "formal_notice", "legal"] | None,
+                       Query()] = None,
+    date: dt.date | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ActionPage:
+    """Dunning actions, filtered by state, customer, channel and send date."""
+    rows, total = store.list_actions(session, state=state, customer_id=customer_id,
+                                     channel=channel, on=date, limit=limit, offset=offset)
+    return ActionPage(items=[ActionOut.model_validate(r, from_attributes=True) for r in rows],
+                      total=total, limit=limit, offset=offset)
+
+
+class CancelIn(BaseModel):
+    reason: str = Field(default="cancelled by a user", max_length=500)
+
+
+@router.post("/dunning/actions/{action_id}/cancel", response_model=ActionOut)
+def cancel(action_id: int, session: SessionDep, principal: ActionWorker,
+           body: CancelIn | None = None) -> ActionOut:
+    """Cancel a planned action (409 once it is sent, failed or cancelled)."""
+    try:
+        action = store.cancel_action(session, action_id=action_id, actor=principal.actor,
+                                     reason=(body or CancelIn()).reason)
+    except store.IllegalTransitionError as exc:
+        session.rollback()
+        raise HTTPException(409, str(exc)) from exc
+    session.commit()
+    return ActionOut.model_validate(action, from_attributes=True)
+
+
+# --- reminders ------------------------------------------------------------------------------------
+
+
+class ReminderOut(BaseModel):
+    reminder_id: str
+    customer_id: str
+    run_date: dt.date
+    send_on: dt.date
+    channel: str
+    tone: str
+    language: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    rendered_at: dt.datetime | None  # when it was sent; None: a preview rendered now
+    actions: list[ActionOut]
+    pdf: str | None
+
+
+@router.get("/reminders/{reminder_id}", response_model=ReminderOut,
+            responses={200: {"content": {"application/pdf": {}}}})
+def get_reminder(reminder_id: str, request: Request, session: SessionDep, _: Reader,
+                 format: Literal["json", "pdf"] | None = None) -> Any:
+    """A reminder's text as sent (or a preview before sending); `?format=pdf` for letters."""
+    reminder = store.get_reminder(session, reminder_id)
+    wants_pdf = format == "pdf" or (format is None and "application/pdf" in request.headers.get("accept", ""))
+    if reminder.body_text is not None:
+        subject, body_text, body_html = reminder.subject or "", reminder.body_text, reminder.body_html
+    else:
+        rendered = render_stored_reminder(session, reminder, settings=request.app.state.settings)
+        subject, body_text, body_html = rendered.subject, rendered.body_text, rendered.body_html
+    if wants_pdf:
+        if reminder.channel not in PDF_CHANNELS:
+            raise LedgerValidationError([FieldError(
+                "format", f"only letters and formal notices have a PDF; this reminder is {reminder.channel}")])
+        pdf = render_pdf(RenderedReminder(channel=reminder.channel, tone=reminder.tone,
+                                          language=reminder.language, template="", subject=subject,
+                                          body_text=body_text), title=subject)
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{reminder_id}.pdf"'})
+    actions = store.reminder_actions(session, reminder_id)
+    return ReminderOut(
+        reminder_id=reminder.reminder_id, customer_id=reminder.customer_id,
+        run_date=reminder.run_date, send_on=reminder.send_on, channel=reminder.channel,
+        tone=reminder.tone, language=reminder.language, subject=subject, body_text=body_text,
+        body_html=body_html, rendered_at=reminder.rendered_at,
+        actions=[ActionOut.model_validate(a, from_attributes=True) for a in actions],
+        pdf=f"/api/v1/reminders/{reminder_id}?format=pdf" if reminder.channel in PDF_CHANNELS else None,
+    )
+

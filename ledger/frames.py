@@ -182,7 +182,9 @@ def derive_settlement(invoices: pd.DataFrame, payments: pd.DataFrame, *, as_of) 
         for row in group.itertuples(index=False):
             amount = Decimal(str(round(row.amount, 2)))
             if row.kind == "credit_note":
-                credits.append(CreditLine("credit_note", row.invoice_id, row.issue_date.date(), amount))
+                target = getattr(row, "applies_to", None)
+                credits.append(CreditLine("credit_note", row.invoice_id, row.issue_date.date(), amount,
+                                          target if isinstance(target, str) and target else None))
             else:
                 lines.append(InvoiceLine(row.invoice_id, row.issue_date.date(), row.due_date.date(), amount))
         paid = pay_groups.get(customer_id)

@@ -51,6 +51,8 @@ class InvoiceBase(SQLModel):
     amount: Decimal = Field(**MONEY)
     currency: str = Field(default="EUR", max_length=3)
     kind: str = Field(default="invoice", max_length=16)
+    # a credit note may name the invoice it reduces; otherwise it goes to the oldest open ones
+    applies_to: str | None = Field(default=None, max_length=64)
 
 
 class Invoice(InvoiceBase, table=True):

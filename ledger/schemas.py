@@ -53,8 +53,16 @@ class InvoiceIn(_Record):
     amount: Money = Field(gt=0)
     currency: Currency = "EUR"
     kind: Literal["invoice", "credit_note"] = "invoice"
+    applies_to: Id | None = None
 
     _currency = field_validator("currency")(_known_currency)
+
+    @field_validator("applies_to")
+    @classmethod
+    def _only_credit_notes(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("kind") != "credit_note":
+            raise ValueError("only a credit note can apply to an invoice")
+        return value
 
     @field_validator("due_date")
     @classmethod

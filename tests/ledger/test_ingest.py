@@ -105,3 +105,18 @@ def test_every_ingestion_is_audited(session):
     assert len(entries) == 1
     assert entries[0].actor == "billing:erp"
     assert entries[0].after["invoices"]["created"] == 4
+
+
+def test_a_credit_note_naming_its_invoice_reduces_that_one(session):
+    body = {"customers": [{"customer_id": "C1"}], "invoices": [
+        {"invoice_id": "A", "customer_id": "C1", "issue_date": "2024-01-01", "due_date": "2024-01-31", "amount": "100"},
+        {"invoice_id": "B", "customer_id": "C1", "issue_date": "2024-01-02", "due_date": "2024-02-01", "amount": "40"},
+        {"invoice_id": "AV", "customer_id": "C1", "issue_date": "2024-01-10", "due_date": "2024-01-10",
+         "amount": "40", "kind": "credit_note", "applies_to": "B"}]}
+    run(session, body)
+    assert session.get(Invoice, "A").open_amount == D("100")
+    assert session.get(Invoice, "B").settled_on == dt.date(2024, 1, 10)
+    body["invoices"][2]["applies_to"] = "NOPE"
+    with pytest.raises(LedgerValidationError) as raised:
+        run(session, body)
+    assert raised.value.errors[0].field == "invoices[2].applies_to"

@@ -22,7 +22,7 @@ def snapshot(engine) -> dict[str, dict]:
         return {
             "customers": {c.customer_id: c.name for c in session.exec(select(Customer))},
             "invoices": {i.invoice_id: (i.customer_id, i.issue_date, i.due_date, i.amount, i.kind,
-                                        i.settled_on, i.open_amount)
+                                        i.settled_on, i.open_amount, getattr(i, "applies_to", None))
                          for i in session.exec(select(Invoice))},
             "payments": {p.payment_id: (p.customer_id, p.paid_on, p.amount, p.invoice_id)
                          for p in session.exec(select(Payment))},

@@ -47,9 +47,10 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
     counts_payments = _merge(payments, [p.model_dump() for p in batch.payments], "payment_id", dirty)
 
     # a customer none of whose invoices or payments changed keeps its allocations as they are
-    _write_allocations(session, sorted(dirty), invoices, payments, existing_invoices,
-                       existing_payments)
+    paid = _write_allocations(session, sorted(dirty), invoices, payments, existing_invoices,
+                              existing_payments)
     counts_disputes = _upsert_disputes(session, batch)
+    _after_ingest(session, paid_invoices=paid, batch=batch, customer_ids=customer_ids, actor=actor)
 
     result = IngestResult(customers=counts_customers, invoices=counts_invoices,
                           payments=counts_payments, disputes=counts_disputes,
@@ -277,9 +278,26 @@ def _pick(row: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
     return {f: row[f] for f in fields}
 
 
+def _after_ingest(session: Session, *, paid_invoices: set[str], batch: IngestBatch,
+                  customer_ids: list[str], actor: str) -> None:
+    """What a new payment or dispute changes downstream: reminders already planned for those
+    invoices are cancelled, and promises to pay are re-evaluated against the payments."""
+    from ledger import dunning
+    from ledger.collections import evaluate_promises
+
+    disputed = {d.invoice_id for d in batch.disputes if d.status in dunning.OPEN_DISPUTE_STATUSES}
+    if paid_invoices:
+        dunning.cancel_pending_for_invoices(session, paid_invoices, "payment received", actor)
+    if disputed:
+        dunning.cancel_pending_for_invoices(session, disputed, "dispute opened", actor)
+    if batch.payments:
+        evaluate_promises(session, customer_ids, dt.date.today(), actor=actor)
+
+
 def _write_allocations(session: Session, customer_ids: list[str], invoices: dict[str, dict],
                        payments: dict[str, dict], existing_invoices: list[dict],
-                       existing_payments: list[dict]) -> None:
+                       existing_payments: list[dict]) -> set[str]:
+    """Replay allocation; returns the invoices whose open amount went down (paid or credited)."""
     before_invoice = {row["invoice_id"]: row for row in existing_invoices}
     before_payment = {row["payment_id"]: row for row in existing_payments}
     per_customer_invoices: dict[str, list[dict]] = defaultdict(list)
@@ -290,6 +308,7 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
         per_customer_payments[row["customer_id"]].append(row)
 
     invoice_rows, payment_rows, allocation_rows, credit = [], [], [], {}
+    paid: set[str] = set()
     now = utcnow()
     for customer_id in customer_ids:
         lines = [InvoiceLine(r["invoice_id"], r["issue_date"], r["due_date"], Decimal(r["amount"]))
@@ -313,6 +332,9 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
                            "settled_on": None}
             full = {**row, **derived}
             before = before_invoice.get(row["invoice_id"])
+            if (row["kind"] == "invoice" and before is not None
+                    and derived["open_amount"] < before["open_amount"]):
+                paid.add(row["invoice_id"])
             if before is None or not all(_same(before.get(k), v) for k, v in full.items()):
                 invoice_rows.append(full | {"updated_at": now})
         for row in per_customer_payments[customer_id]:
@@ -339,6 +361,7 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
         mark = "?" if sqlite else "%s"
         connection.exec_driver_sql(f"UPDATE customer SET credit_balance = {mark} WHERE customer_id = {mark}",
                                    [(_driver_value(b, sqlite), c) for b, c in changed])
+    return paid
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -120,3 +120,17 @@ def test_a_credit_note_naming_its_invoice_reduces_that_one(session):
     with pytest.raises(LedgerValidationError) as raised:
         run(session, body)
     assert raised.value.errors[0].field == "invoices[2].applies_to"
+
+
+def test_a_payment_cancels_the_reminders_planned_for_its_invoice(session):
+    from ledger.models import DunningAction
+
+    run(session, BATCH)
+    session.add(DunningAction(customer_id="C1", invoice_id="F2", step="d+3", action="email",
+                              channel="email", send_on=dt.date(2024, 2, 17)))
+    session.commit()
+    run(session, {"payments": [{"payment_id": "P9", "customer_id": "C1", "paid_on": "2024-02-20",
+                                "amount": "5.00", "invoice_id": "F2"}]})
+    action = session.exec(select(DunningAction)).one()
+    session.refresh(action)
+    assert action.state == "cancelled"

@@ -20,7 +20,6 @@ customer owes drops by the credited amount either way.
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,7 +28,7 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import Index, and_, case, func, literal, or_, select, update
+from sqlalchemy import Index, and_, case, func, or_, select, text, update
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel
 
@@ -78,6 +77,10 @@ class DisputeDetail(SQLModel, table=True):
 WORKLIST_INDEX = Index("ix_invoice_worklist", Invoice.__table__.c.customer_id,  # type: ignore[attr-defined]
                        Invoice.__table__.c.kind, Invoice.__table__.c.settled_on,  # type: ignore[attr-defined]
                        Invoice.__table__.c.due_date, Invoice.__table__.c.open_amount)  # type: ignore[attr-defined]
+_OPEN = "settled_on IS NULL AND kind = 'invoice'"
+OPEN_INDEX = Index("ix_invoice_open_exposure", Invoice.__table__.c.customer_id,  # type: ignore[attr-defined]
+                   Invoice.__table__.c.due_date, Invoice.__table__.c.open_amount,  # type: ignore[attr-defined]
+                   sqlite_where=text(_OPEN), postgresql_where=text(_OPEN))
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -285,19 +288,13 @@ def list_audit(*, session: Session, entity: str | None = None, entity_id: str | 
 
 # --- dunning pause -----------------------------------------------------------------------------
 
-def _cancel_pending(session: Session, invoice_ids: Sequence[str], *, actor: str, reason: str) -> bool:
-    """Cancel planned reminders on paused invoices, if the dunning engine offers it.
+def _cancel_pending(session: Session, invoice_ids: Sequence[str], *, actor: str, reason: str) -> int:
+    """Cancel the reminders already planned on invoices a dispute or promise now pauses (the
+    next dunning run reads dispute and promise status itself)."""
+    # imported here: the dunning engine is a sibling that may come to import this module
+    from ledger.dunning import cancel_pending_for_invoices
 
-    Imported lazily: the dunning engine is built alongside, and pausing also works without it
-    (it reads dispute and promise status before planning anything)."""
-    try:
-        from ledger.dunning import cancel_pending_for_invoices  # type: ignore[import-not-found]
-    except ImportError:
-        return False
-    offered = {"session": session, "invoice_ids": list(invoice_ids), "actor": actor, "reason": reason}
-    accepted = inspect.signature(cancel_pending_for_invoices).parameters
-    cancel_pending_for_invoices(**{k: v for k, v in offered.items() if k in accepted})
-    return True
+    return cancel_pending_for_invoices(session, list(invoice_ids), reason=reason, actor=actor)
 
 
 def paused_invoice_ids(*, session: Session, today: dt.date,
@@ -478,8 +475,13 @@ def _issue_credit_note(session: Session, dispute: Dispute, credit_amount: Decima
     invoice = session.get(Invoice, dispute.invoice_id)
     assert invoice is not None  # the foreign key guarantees it
     credit_note_id = f"CN-{dispute.dispute_id}"[:64]
+    target = {}
+    if "applies_to" in InvoiceIn.model_fields:
+        # where credit notes may name their invoice, this one reduces the (first) disputed one
+        target = {"applies_to": dispute.invoice_id}
     note = InvoiceIn(invoice_id=credit_note_id, customer_id=invoice.customer_id, issue_date=today,
-                     due_date=today, amount=amount, currency=invoice.currency, kind="credit_note")
+                     due_date=today, amount=amount, currency=invoice.currency, kind="credit_note",
+                     **target)
     ingest(session=session, batch=IngestBatch(invoices=[note]), actor=actor, source="dispute")
     return credit_note_id
 
@@ -817,8 +819,6 @@ BUCKET_WEIGHTS = {"not_due": Decimal("0.5"), "1-30": Decimal("1"), "31-60": Deci
                   "61-90": Decimal("3"), "90+": Decimal("4")}
 GRADES = (("A", 0.15), ("B", 0.30), ("C", 0.50), ("D", 0.70), ("E", 1.01))
 PRIOR_LATE, PRIOR_SETTLED = 1.0, 3.0
-# with a model, it re-scores this many customers per requested row, pre-ranked by the fallback
-MODEL_SHORTLIST_FACTOR, MODEL_SHORTLIST_MAX = 10, 5000
 
 Bucket = Literal["not_due", "1-30", "31-60", "61-90", "90+"]
 Grade = Literal["A", "B", "C", "D", "E"]
@@ -888,19 +888,31 @@ class WorklistRow(BaseModel):
 def worklist(*, session: Session, today: dt.date, agent: str | None = None, limit: int = 50,
              segment: str | None = None, grade: str | None = None, bucket: str | None = None,
              risk: InvoiceRisk | None = None, language: Language = "fr") -> list[WorklistRow]:
-    """Customers with open invoices, ranked by value at risk (see the formula above), the
-    aggregates computed in SQL, grouped by customer, and only the returned page enriched."""
+    """Customers with open invoices, ranked by value at risk (see the formula above).
+
+    Exact top-`limit` with early stopping (a threshold algorithm): customers come from SQL in
+    decreasing weighted open exposure W = Σ open_amount × w, in windows; p is computed only for
+    the window's customers; since p ≤ 1 (< the grade's upper bound when filtering by grade), no
+    customer beyond the window can beat W_last × p_max, so once the `limit`-th value reaches that
+    bound the ranking is final. Only the returned page is enriched."""
     if limit < 1:
         raise LedgerValidationError([FieldError("limit", "must be at least 1")])
-    ranked = _ranked(session=session, today=today, agent=agent, segment=segment,
-                     grade=None if risk else grade, bucket=bucket)
-    if risk is None:
-        rows = [dict(row._mapping, risk_source="rules") for row in session.execute(ranked.limit(limit))]
-    else:
-        shortlist = min(max(limit * MODEL_SHORTLIST_FACTOR, 200), MODEL_SHORTLIST_MAX)
-        candidates = [dict(row._mapping) for row in session.execute(ranked.limit(shortlist))]
-        rows = _rescore(session=session, rows=candidates, today=today, risk=risk, grade=grade)[:limit]
-    return _enrich(session=session, rows=rows, today=today, language=language)
+    upper = _grade_bounds(grade)[1] if grade is not None else 1.0
+    window = max(limit * 20, 1000)
+    while True:
+        exposures = _exposures(session=session, today=today, agent=agent, segment=segment,
+                               bucket=bucket, window=window)
+        complete = len(exposures) < window
+        scored = _score(session=session, rows=exposures, today=today, risk=risk, grade=grade,
+                        everyone=complete and window > WHOLE_LEDGER_WINDOW)
+        bound = float(exposures[-1]["weighted"]) * upper if exposures else 0.0
+        if complete or (len(scored) >= limit and scored[limit - 1]["value_at_risk"] >= bound):
+            return _enrich(session=session, rows=scored[:limit], today=today, language=language)
+        window *= 4
+
+
+# windows beyond this read the payer histories of the whole ledger in one grouped scan
+WHOLE_LEDGER_WINDOW = 20_000
 
 
 def _weight_case(today: dt.date):
@@ -912,47 +924,69 @@ def _weight_case(today: dt.date):
                 else_=BUCKET_WEIGHTS["90+"])
 
 
-def _ranked(*, session: Session, today: dt.date, agent: str | None, segment: str | None,
-            grade: str | None, bucket: str | None):
-    is_open = Invoice.settled_on.is_(None)
-    overdue = and_(is_open, Invoice.due_date < today)
-    per_customer = (
-        select(Invoice.customer_id.label("customer_id"),
-               func.sum(case((Invoice.settled_on.is_not(None), 1), else_=0)).label("settled"),
-               func.sum(case((Invoice.settled_on > Invoice.due_date, 1), else_=0)).label("late"),
-               func.sum(case((is_open, 1), else_=0)).label("open_invoices"),
-               func.sum(case((overdue, 1), else_=0)).label("overdue_invoices"),
-               func.sum(case((is_open, Invoice.open_amount), else_=0)).label("open_amount"),
-               func.sum(case((overdue, Invoice.open_amount), else_=0)).label("overdue_amount"),
-               func.sum(case((is_open, Invoice.open_amount * _weight_case(today)), else_=0)).label("weighted"),
-               func.min(case((is_open, Invoice.due_date))).label("oldest_due"))
-        .where(Invoice.kind == "invoice")
-        .group_by(Invoice.customer_id)
-        .having(func.sum(case((is_open, 1), else_=0)) > 0))
+def _exposures(*, session: Session, today: dt.date, agent: str | None, segment: str | None,
+               bucket: str | None, window: int) -> list[dict]:
+    """Open-invoice aggregates per customer, by decreasing weighted exposure (a partial index
+    holds only open invoices, so this reads a fifth of the ledger or less)."""
+    overdue = Invoice.due_date < today
+    weighted = func.sum(Invoice.open_amount * _weight_case(today))
+    query = (select(Invoice.customer_id.label("customer_id"),
+                    func.count().label("open_invoices"),
+                    func.sum(case((overdue, 1), else_=0)).label("overdue_invoices"),
+                    func.sum(Invoice.open_amount).label("open_amount"),
+                    func.sum(case((overdue, Invoice.open_amount), else_=0)).label("overdue_amount"),
+                    weighted.label("weighted"),
+                    func.min(Invoice.due_date).label("oldest_due"))
+             .where(Invoice.kind == "invoice", Invoice.settled_on.is_(None))
+             .group_by(Invoice.customer_id))
     customers = select(Customer.customer_id)
     if agent is not None:
         customers = customers.where(Customer.assigned_agent == agent)
     if segment is not None:
         customers = customers.where(Customer.segment == segment)
     if agent is not None or segment is not None:
-        # filter before grouping: an agent's portfolio is a small part of the ledger
-        per_customer = per_customer.where(Invoice.customer_id.in_(customers))
+        query = query.where(Invoice.customer_id.in_(customers))
     if bucket is not None:
-        per_customer = per_customer.having(_bucket_condition(bucket, today))
-    agg = per_customer.subquery("agg")
-    p = ((agg.c.late + literal(PRIOR_LATE)) / (agg.c.settled + literal(PRIOR_SETTLED))).label("p_late")
-    scored = select(agg, p).subquery("scored")
-    value = (scored.c.p_late * scored.c.weighted).label("value_at_risk")
-    query = (select(scored, value, Customer.name, Customer.segment, Customer.assigned_agent)
-             .join(Customer, Customer.customer_id == scored.c.customer_id))
+        query = query.having(_bucket_condition(bucket, today))
+    query = query.order_by(weighted.desc(), Invoice.customer_id).limit(window)
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def _histories(session: Session, customer_ids: list[str] | None) -> dict[str, tuple[int, int]]:
+    """(settled, late) invoices per payer: for these customers, or everyone (None)."""
+    query = (select(Invoice.customer_id, func.count(),
+                    func.sum(case((Invoice.settled_on > Invoice.due_date, 1), else_=0)))
+             .where(Invoice.kind == "invoice", Invoice.settled_on.is_not(None))
+             .group_by(Invoice.customer_id))
+    if customer_ids is None:
+        return {c: (int(s), int(l)) for c, s, l in session.execute(query)}
+    found: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(customer_ids), 5000):
+        chunk = customer_ids[start:start + 5000]
+        found.update({c: (int(s), int(l)) for c, s, l in
+                      session.execute(query.where(Invoice.customer_id.in_(chunk)))})
+    return found
+
+
+def _score(*, session: Session, rows: list[dict], today: dt.date, risk: InvoiceRisk | None,
+           grade: str | None, everyone: bool) -> list[dict]:
+    """p and value at risk for a window of customers, ranked, the grade filter applied."""
+    ids = [row["customer_id"] for row in rows]
+    histories = _histories(session, None if everyone else ids) if ids else {}
+    for row in rows:
+        settled, late = histories.get(row["customer_id"], (0, 0))
+        row.update(settled=settled, late=late,
+                   p_late=(late + PRIOR_LATE) / (settled + PRIOR_SETTLED), risk_source="rules")
+        row["value_at_risk"] = row["p_late"] * float(row["weighted"])
+    if risk is not None and rows:
+        _rescore(session=session, rows=rows, today=today, risk=risk)
     if grade is not None:
-        lower, upper = _grade_bounds(grade)
-        query = query.where(scored.c.p_late >= lower, scored.c.p_late < upper)
-    return query.order_by(value.desc(), scored.c.customer_id)
+        rows = [row for row in rows if grade_of(row["p_late"]) == grade]
+    return sorted(rows, key=lambda row: (-row["value_at_risk"], row["customer_id"]))
 
 
 def _bucket_condition(bucket: str, today: dt.date):
-    oldest = func.min(case((Invoice.settled_on.is_(None), Invoice.due_date)))
+    oldest = func.min(Invoice.due_date)
     days = {"1-30": (1, 30), "31-60": (31, 60), "61-90": (61, 90)}
     if bucket == "not_due":
         return oldest >= today
@@ -973,42 +1007,39 @@ def _grade_bounds(grade: str) -> tuple[float, float]:
     raise LedgerValidationError([FieldError("grade", f"unknown grade {grade!r}: one of A, B, C, D, E")])
 
 
-def _rescore(*, session: Session, rows: list[dict], today: dt.date, risk: InvoiceRisk,
-             grade: str | None) -> list[dict]:
-    """Model probabilities per open invoice for a shortlist pre-ranked by the fallback."""
-    if not rows:
-        return []
+def _rescore(*, session: Session, rows: list[dict], today: dt.date, risk: InvoiceRisk) -> None:
+    """Model probabilities per open invoice (the payer's history p where the model is silent)."""
     by_id = {row["customer_id"]: row for row in rows}
-    invoices = session.execute(
-        select(Invoice.invoice_id, Invoice.customer_id, Invoice.open_amount, Invoice.due_date)
-        .where(Invoice.customer_id.in_(list(by_id)), Invoice.kind == "invoice",
-               Invoice.settled_on.is_(None))).all()
+    invoices = []
+    for start in range(0, len(rows), 5000):
+        chunk = [row["customer_id"] for row in rows[start:start + 5000]]
+        invoices += session.execute(
+            select(Invoice.invoice_id, Invoice.customer_id, Invoice.open_amount, Invoice.due_date)
+            .where(Invoice.customer_id.in_(chunk), Invoice.kind == "invoice",
+                   Invoice.settled_on.is_(None))).all()
     probabilities = risk([row.invoice_id for row in invoices])
     value: dict[str, float] = defaultdict(float)
     exposure: dict[str, float] = defaultdict(float)
     weighted_p: dict[str, float] = defaultdict(float)
     for invoice in invoices:
-        fallback = float(by_id[invoice.customer_id]["p_late"])
-        p = float(probabilities.get(invoice.invoice_id, fallback))
+        p = float(probabilities.get(invoice.invoice_id, by_id[invoice.customer_id]["p_late"]))
         amount = float(invoice.open_amount)
         weight = float(BUCKET_WEIGHTS[bucket_of((today - invoice.due_date).days)])
         value[invoice.customer_id] += amount * p * weight
         exposure[invoice.customer_id] += amount
         weighted_p[invoice.customer_id] += amount * p
-    rescored = []
     for customer_id, row in by_id.items():
-        p = weighted_p[customer_id] / exposure[customer_id] if exposure[customer_id] else float(row["p_late"])
-        if grade is not None and grade_of(p) != grade:
-            continue
-        rescored.append(row | {"p_late": p, "value_at_risk": value[customer_id], "risk_source": "model"})
-    rescored.sort(key=lambda row: (-row["value_at_risk"], row["customer_id"]))
-    return rescored
+        if exposure[customer_id]:
+            row.update(p_late=weighted_p[customer_id] / exposure[customer_id],
+                       value_at_risk=value[customer_id], risk_source="model")
 
 
 def _enrich(*, session: Session, rows: list[dict], today: dt.date, language: Language) -> list[WorklistRow]:
     ids = [row["customer_id"] for row in rows]
     if not ids:
         return []
+    customers = {c.customer_id: c for c in session.execute(
+        select(Customer).where(Customer.customer_id.in_(ids))).scalars()}
     next_actions = _next_actions(session, ids)
     last_contacts = _last_contacts(session, ids)
     disputes = dict(session.execute(
@@ -1029,8 +1060,9 @@ def _enrich(*, session: Session, rows: list[dict], today: dt.date, language: Lan
         open_promises = [d for s, d in promises.get(customer_id, []) if s == "open"]
         broken = sum(1 for s, _ in promises.get(customer_id, []) if s == "broken")
         out.append(WorklistRow(
-            rank=rank, customer_id=customer_id, name=row["name"], segment=row["segment"],
-            assigned_agent=row["assigned_agent"],
+            rank=rank, customer_id=customer_id, name=customers[customer_id].name,
+            segment=customers[customer_id].segment,
+            assigned_agent=customers[customer_id].assigned_agent,
             value_at_risk=Decimal(str(row["value_at_risk"])).quantize(CENT),
             p_late=round(p, 4), grade=grade_of(p), risk_source=row["risk_source"],
             open_amount=Decimal(str(row["open_amount"])).quantize(CENT),

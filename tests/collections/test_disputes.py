@@ -122,3 +122,20 @@ def test_comments_and_listing(client, keys, ledger):
     assert client.get(f"{API}/disputes?customer_id=A", headers=keys["analyst"]).json() == []
     assert len(client.get(f"{API}/disputes?status=active", headers=keys["analyst"]).json()) == 1
     assert client.get(f"{API}/disputes/NOPE", headers=keys["agent"]).status_code == 404
+
+
+def test_opening_a_dispute_cancels_reminders_already_planned(client, keys, ledger, db):
+    import datetime as dt
+
+    from ledger.models import DunningAction
+
+    with Session(db) as session:
+        for invoice_id in ("B3", "A3"):
+            session.add(DunningAction(customer_id=invoice_id[0], invoice_id=invoice_id, run_date=TODAY,
+                                      step="s1", action="email", channel="email",
+                                      send_on=TODAY + dt.timedelta(days=1), state="planned"))
+        session.commit()
+    open_on_b(client, keys)
+    with Session(db) as session:
+        states = dict(session.exec(select(DunningAction.invoice_id, DunningAction.state)).all())
+    assert states == {"B3": "cancelled", "A3": "planned"}

@@ -49,9 +49,14 @@ def upgrade() -> None:
     # the worklist aggregates invoices by customer: a covering index keeps it an index-only scan
     op.create_index('ix_invoice_worklist', 'invoice',
                     ['customer_id', 'kind', 'settled_on', 'due_date', 'open_amount'], unique=False)
+    # only the open invoices: the worklist ranks customers by their open exposure first
+    open_only = sa.text("settled_on IS NULL AND kind = 'invoice'")
+    op.create_index('ix_invoice_open_exposure', 'invoice', ['customer_id', 'due_date', 'open_amount'],
+                    unique=False, sqlite_where=open_only, postgresql_where=open_only)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_invoice_open_exposure', table_name='invoice')
     op.drop_index('ix_invoice_worklist', table_name='invoice')
     op.drop_table('disputedetail')
     with op.batch_alter_table('disputecomment', schema=None) as batch_op:

@@ -413,10 +413,11 @@ def to_batch(records: FecRecords, *, new_customers: set[str], terms_days: int) -
                                        disputes=[])
 
 
-def _applies_to(target: object) -> dict[str, str]:
-    # a credit note lettered with one invoice is applied to it (when the ledger knows applies_to)
-    if isinstance(target, str) and "applies_to" in InvoiceIn.model_fields:
-        return {"applies_to": target}
+def _applies_to(target: object) -> dict[str, str | None]:
+    # a credit note lettered with one invoice is applied to it (when the ledger knows applies_to);
+    # every field is passed so that model_construct resolves no default (it is 300,000 calls)
+    if "applies_to" in InvoiceIn.model_fields:
+        return {"applies_to": target if isinstance(target, str) else None}
     return {}
 
 

@@ -11,15 +11,21 @@ from ledger.frames import PROMISE_COLUMNS
 from ledger.models import Event
 from tests.collections.conftest import API, invoice, payment
 
-START = dt.date(2025, 6, 10)
-PROMISED = dt.date(2025, 6, 20)
+# ingestion re-evaluates promises as of the real date: the scenario is set around it
+START = dt.date.today()
+PROMISED = START + dt.timedelta(days=10)
 DEADLINE = PROMISED + dt.timedelta(days=PROMISE_GRACE_DAYS)
+
+
+def day(offset: int) -> str:
+    return (START + dt.timedelta(days=offset)).isoformat()
+
 
 BATCH = {
     "customers": [{"customer_id": "P"}, {"customer_id": "Q"}],
-    "invoices": [invoice("P1", "P", "2025-05-01", "2025-06-01", "1000.00"),
-                 invoice("P2", "P", "2025-05-02", "2025-06-02", "300.00"),
-                 invoice("Q1", "Q", "2025-05-01", "2025-06-01", "500.00")],
+    "invoices": [invoice("P1", "P", day(-40), day(-9), "1000.00"),
+                 invoice("P2", "P", day(-39), day(-8), "300.00"),
+                 invoice("Q1", "Q", day(-40), day(-9), "500.00")],
 }
 
 
@@ -44,9 +50,9 @@ def evaluate(client, keys, app, today):
 def test_promise_pauses_its_invoices_until_the_date(client, keys, app, db):
     app.state.today = START
     client.post(f"{API}/ingest", json=BATCH, headers=keys["billing"])
-    named = promise(client, keys, customer_id="P", amount="300.00", promised_date="2025-06-20",
+    named = promise(client, keys, customer_id="P", amount="300.00", promised_date=day(10),
                     invoice_ids=["P2"])
-    everything = promise(client, keys, customer_id="Q", amount="500.00", promised_date="2025-06-25")
+    everything = promise(client, keys, customer_id="Q", amount="500.00", promised_date=day(15))
     assert named["invoice_ids"] == ["P2"] and named["status"] == "open"
     assert everything["invoice_ids"] == ["Q1"]  # none named: every open invoice of the customer
     with Session(db) as session:
@@ -58,7 +64,7 @@ def test_promise_pauses_its_invoices_until_the_date(client, keys, app, db):
     assert cancelled.json()["status"] == "cancelled"
     with Session(db) as session:
         assert paused_invoice_ids(session=session, today=START) == {"P2"}
-    again = client.patch(f"{API}/promises/{everything['promise_id']}", json={"promised_date": "2025-07-01"},
+    again = client.patch(f"{API}/promises/{everything['promise_id']}", json={"promised_date": day(21)},
                          headers=keys["agent"])
     assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
 
@@ -66,36 +72,36 @@ def test_promise_pauses_its_invoices_until_the_date(client, keys, app, db):
 def test_invalid_promises_are_422(client, keys, app):
     app.state.today = START
     client.post(f"{API}/ingest", json=BATCH, headers=keys["billing"])
-    past = client.post(f"{API}/promises", json={"customer_id": "P", "amount": "1", "promised_date": "2025-06-01"},
+    past = client.post(f"{API}/promises", json={"customer_id": "P", "amount": "1", "promised_date": day(-9)},
                        headers=keys["agent"])
     assert past.status_code == 422 and past.json()["errors"][0]["field"] == "promised_date"
-    foreign = client.post(f"{API}/promises", json={"customer_id": "P", "amount": "1", "promised_date": "2025-06-20",
+    foreign = client.post(f"{API}/promises", json={"customer_id": "P", "amount": "1", "promised_date": day(10),
                                                    "invoice_ids": ["Q1"]}, headers=keys["agent"])
     assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "invoice_ids[0]"
-    nobody = client.post(f"{API}/promises", json={"customer_id": "Z", "amount": "1", "promised_date": "2025-06-20"},
+    nobody = client.post(f"{API}/promises", json={"customer_id": "Z", "amount": "1", "promised_date": day(10)},
                          headers=keys["agent"])
     assert nobody.status_code == 404
 
 
 def test_kept_and_broken_from_ingested_payments(client, keys, app, db):
     app.state.today = START
-    client.post(f"{API}/ingest", json=BATCH | {"payments": [payment("OLD", "P", "2025-06-05", "900.00")]},
+    client.post(f"{API}/ingest", json=BATCH | {"payments": [payment("OLD", "P", day(-5), "900.00")]},
                 headers=keys["billing"])
-    kept = promise(client, keys, promise_id="PR-P", customer_id="P", amount="1000.00", promised_date="2025-06-20")
-    broken = promise(client, keys, promise_id="PR-Q", customer_id="Q", amount="500.00", promised_date="2025-06-20")
+    kept = promise(client, keys, promise_id="PR-P", customer_id="P", amount="1000.00", promised_date=day(10))
+    broken = promise(client, keys, promise_id="PR-Q", customer_id="Q", amount="500.00", promised_date=day(10))
 
     # a payment before the promise does not count towards it; a part payment does not keep it yet
-    pay(client, keys, payment("P-a", "P", "2025-06-15", "600.00"), payment("Q-a", "Q", "2025-06-15", "100.00"))
-    assert evaluate(client, keys, app, dt.date(2025, 6, 16)) == {"kept": [], "broken": [], "still_open": 2}
+    pay(client, keys, payment("P-a", "P", day(5), "600.00"), payment("Q-a", "Q", day(5), "100.00"))
+    assert evaluate(client, keys, app, START + dt.timedelta(days=6)) == {"kept": [], "broken": [], "still_open": 2}
     # within the grace days after the promised date, the rest arrives for P only
-    pay(client, keys, payment("P-b", "P", "2025-06-22", "400.00"))
+    pay(client, keys, payment("P-b", "P", day(12), "400.00"))
     assert evaluate(client, keys, app, DEADLINE) == {"kept": ["PR-P"], "broken": [], "still_open": 1}
     assert evaluate(client, keys, app, DEADLINE + dt.timedelta(days=1)) == {"kept": [], "broken": ["PR-Q"], "still_open": 0}
 
     shown = {p["promise_id"]: p for p in client.get(f"{API}/promises", headers=keys["analyst"]).json()}
-    assert shown["PR-P"]["status"] == "kept" and shown["PR-P"]["closed_on"] == "2025-06-22"
+    assert shown["PR-P"]["status"] == "kept" and shown["PR-P"]["closed_on"] == day(12)
     assert shown["PR-P"]["paid_so_far"] == "1000.00"
-    assert shown["PR-Q"]["status"] == "broken" and shown["PR-Q"]["closed_on"] == "2025-06-24"
+    assert shown["PR-Q"]["status"] == "broken" and shown["PR-Q"]["closed_on"] == day(14)
     with Session(db) as session:
         events = session.exec(select(Event).where(Event.type == "promise.broken")).all()
         assert [e.entity_id for e in events] == ["PR-Q"]
@@ -112,10 +118,10 @@ def test_kept_and_broken_from_ingested_payments(client, keys, app, db):
 def test_evaluate_only_the_customers_named(client, keys, app, db):
     app.state.today = START
     client.post(f"{API}/ingest", json=BATCH, headers=keys["billing"])
-    promise(client, keys, promise_id="PR-P", customer_id="P", amount="10.00", promised_date="2025-06-20")
-    promise(client, keys, promise_id="PR-Q", customer_id="Q", amount="10.00", promised_date="2025-06-20")
+    promise(client, keys, promise_id="PR-P", customer_id="P", amount="10.00", promised_date=day(10))
+    promise(client, keys, promise_id="PR-Q", customer_id="Q", amount="10.00", promised_date=day(10))
     with Session(db) as session:
-        result = evaluate_promises(session, ["Q"], dt.date(2025, 7, 1))
+        result = evaluate_promises(session, ["Q"], START + dt.timedelta(days=21))
         session.commit()
     assert result.broken == ["PR-Q"] and result.still_open == 0
     statuses = {p["promise_id"]: p["status"] for p in client.get(f"{API}/promises", headers=keys["agent"]).json()}

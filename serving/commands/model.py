@@ -1,0 +1,206 @@
+"""`relance train | backtest | score | drift`: the late-payment model from the command line.
+
+Thin shells over model/: read the ledger (a directory, or the database), call the package,
+print a rich table (French by default) or JSON. Progress goes to stderr so `--json` stdout
+stays one clean JSON object.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ledger.config import get_settings
+
+console = Console()
+err = Console(stderr=True)
+
+WORDS: dict[str, dict[str, str]] = {
+    "reading": {"fr": "Lecture du grand livre", "en": "Reading the ledger"},
+    "training": {"fr": "Entraînement et évaluation", "en": "Training and evaluation"},
+    "scoring": {"fr": "Calcul des scores", "en": "Scoring"},
+    "drift": {"fr": "Rapport de dérive (Evidently)", "en": "Drift report (Evidently)"},
+    "registered": {"fr": "Modèle {name} version {version} enregistré : @{alias}",
+                   "en": "Model {name} version {version} registered: @{alias}"},
+    "compared": {"fr": "AUC sur {n} factures récentes : nouveau {new}, champion {old}",
+                 "en": "AUC on {n} recent invoices: new {new}, champion {old}"},
+    "no_model": {"fr": "Aucun modèle : lancer d'abord `relance train`",
+                 "en": "No model: run `relance train` first"},
+    "customers": {"fr": "Clients les plus risqués", "en": "Riskiest customers"},
+    "drift_written": {"fr": "Rapport écrit dans {path}", "en": "Report written to {path}"},
+    "metrics": {"fr": "Évaluation sur la fenêtre récente", "en": "Evaluation on the recent window"},
+}
+LedgerOption = Annotated[Path | None, typer.Option(
+    "--ledger", help="Ledger directory (CSV/Parquet); default: the database")]
+ModelOption = Annotated[str | None, typer.Option(
+    "--model", help="models:/late-payment@champion (default) or a bundle directory")]
+
+
+def _w(key: str, **values: object) -> str:
+    words = WORDS[key]
+    return (words.get(get_settings().language) or words["fr"]).format(**values)
+
+
+@contextmanager
+def _step(label: str):
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        progress.add_task(label, total=None)
+        yield
+
+
+def _frames(ledger: Path | None):
+    with _step(_w("reading")):
+        if ledger is not None:
+            from ledger.frames import load_ledger_dir
+
+            return load_ledger_dir(ledger)
+        from sqlmodel import Session
+
+        from ledger.db import get_engine
+        from ledger.store import read_frames
+
+        with Session(get_engine()) as session:
+            return read_frames(session=session)
+
+
+def _predictor(model: str | None):
+    from model.errors import NoModelError
+    from model.predict import Predictor
+
+    try:
+        return Predictor.load(model)
+    except NoModelError:
+        err.print(f"[bold red]{_w('no_model')}[/]")
+        raise typer.Exit(1)
+
+
+def _fail_on_model_error(call, *args, **kwargs):
+    from model.errors import ModelError
+
+    try:
+        return call(*args, **kwargs)
+    except ModelError as exc:
+        err.print(f"[bold red]Erreur / error[/] : {exc}")
+        raise typer.Exit(2)
+
+
+def train(ledger: LedgerOption = None,
+          recent: Annotated[float, typer.Option(help="Share of recent invoices held out")] = 0.2,
+          learning_rate: Annotated[float, typer.Option(help="LightGBM learning rate")] = 0.05
+          ) -> None:
+    """Train on the database (or a ledger dir), log to MLflow, promote @champion only if better."""
+    from model.registry import train_and_register
+    from model.train import TrainConfig
+
+    frames = _frames(ledger)
+    with _step(_w("training")):
+        registered, report = _fail_on_model_error(
+            train_and_register, frames, recent_fraction=recent,
+            config=_fail_on_model_error(TrainConfig, learning_rate=learning_rate))
+    table = Table(title=_w("metrics"))
+    for column in ("", "auc", "pr_auc", "brier", "log_loss", "ece"):
+        table.add_column(column, justify="right")
+    table.add_row("LightGBM", *(_fmt(report.get(k)) for k in ("auc", "pr_auc", "brier",
+                                                                "log_loss", "ece")))
+    for name, found in report["baselines"].items():
+        table.add_row(name, *(_fmt(found.get(k)) for k in ("auc", "pr_auc", "brier", "log_loss",
+                                                             "ece")))
+    console.print(table)
+    console.print(_w("registered", name=registered.name, version=registered.version,
+                     alias=registered.alias))
+    if registered.champion_auc is not None:
+        console.print(_w("compared", n=registered.n_compared,
+                         new=_fmt(registered.candidate_auc), old=_fmt(registered.champion_auc)))
+
+
+def backtest(ledger: Annotated[Path, typer.Option("--ledger", help="Ledger directory")],
+             split_date: Annotated[str, typer.Option("--split-date", help="ISO date D")],
+             as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False
+             ) -> None:
+    """Train on invoices issued before D, test on those issued from D on."""
+    from model.evaluate import backtest as run
+
+    frames = _frames(ledger)
+    with _step(_w("training")):
+        report = _fail_on_model_error(run, frames, split_date=split_date)
+    if as_json:
+        print(json.dumps(report, default=str))
+        return
+    table = Table(title=f"Backtest {split_date} (n_train {report['n_train']}, "
+                        f"n_test {report['n_test']}, base rate {report['base_rate']:.3f})")
+    for column in ("", "auc", "pr_auc", "brier", "log_loss", "ece"):
+        table.add_column(column, justify="right")
+    rows = {"LightGBM": report, **report["baselines"]}
+    if "oracle_auc" in report:
+        rows["oracle (true_p_late)"] = {"auc": report["oracle_auc"]}
+    for name, found in rows.items():
+        table.add_row(name, *(_fmt(found.get(k)) for k in ("auc", "pr_auc", "brier", "log_loss",
+                                                             "ece")))
+    console.print(table)
+
+
+def score(ledger: LedgerOption = None, model: ModelOption = None,
+          as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+          top: Annotated[int, typer.Option(help="Customers shown")] = 20) -> None:
+    """Score open invoices and customers (0–1000, grade A–E) with the champion model."""
+    from model.score import score_ledger
+
+    frames = _frames(ledger)
+    predictor = _predictor(model)
+    with _step(_w("scoring")):
+        invoices, customers = _fail_on_model_error(score_ledger, frames, predictor)
+    if as_json:
+        print(json.dumps({"model_version": predictor.version,
+                          "invoices": invoices.to_dict(orient="records"),
+                          "customers": customers.to_dict(orient="records")}, default=str))
+        return
+    table = Table(title=f"{_w('customers')} — {predictor.version}")
+    for column in ("customer_id", "score", "grade", "p_late", "p_severe", "expected_days_late",
+                   "open_invoices", "open_amount"):
+        table.add_column(column, justify="right")
+    for row in customers.sort_values("score").head(top).itertuples():
+        table.add_row(row.customer_id, str(row.score), row.grade, _fmt(row.p_late),
+                      _fmt(row.p_severe), f"{row.expected_days_late:.1f}",
+                      str(row.open_invoices), f"{row.open_amount:,.2f}")
+    console.print(table)
+
+
+def drift(ledger: LedgerOption = None, model: ModelOption = None,
+          out: Annotated[Path, typer.Option(help="Output directory")] = Path("out/drift")) -> None:
+    """Evidently drift report: training reference vs the invoices open today (HTML + JSON)."""
+    import pandas as pd
+
+    from features.pipeline import build_features
+    from model.bundle import ModelBundle
+    from model.drift import drift_report
+
+    frames = _frames(ledger)
+    predictor = _predictor(model)
+    with _step(_w("drift")):
+        current = build_features(frames, as_of=frames.as_of + pd.Timedelta(days=1))
+        current = current[predictor.features].join(predictor.predict(current))
+        reference = _fail_on_model_error(ModelBundle.load_reference, predictor.path)
+        summary = _fail_on_model_error(drift_report, reference=reference, current=current,
+                                       out_dir=out)
+    console.print(f"dataset_drift={summary['dataset_drift']} "
+                  f"share={summary['share_of_drifted_features']:.2f} "
+                  f"prediction_drift={summary['prediction_drift']}")
+    console.print(_w("drift_written", path=summary["html"]))
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("backtest")(backtest)
+    app.command("score")(score)
+    app.command("drift")(drift)

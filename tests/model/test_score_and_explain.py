@@ -1,0 +1,78 @@
+"""Customer score and grade; reasons in French and English."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.registry import FEATURES
+from model.predict import Predictor
+from model.score import GRADES, customer_scores, grade, risk_to_score, score_ledger
+
+
+def test_score_and_grade_are_monotone_in_risk():
+    risk = np.linspace(0, 1, 1001)
+    score = risk_to_score(risk)
+    grades = grade(score)
+    assert score[0] == 1000 and score[-1] == 0
+    assert (np.diff(score) <= 0).all()
+    order = "ABCDE"
+    assert all(order.index(a) <= order.index(b) for a, b in zip(grades, grades[1:]))
+    assert [grade(floor).item() for _, floor in GRADES] == list("ABCDE")
+    assert grade(849).item() == "B"
+
+
+def test_customer_risk_is_amount_weighted_and_blends_severity():
+    invoices = pd.DataFrame({
+        "customer_id": ["a", "a", "b"], "amount": [900.0, 100.0, 50.0],
+        "p_late": [0.1, 0.9, 0.5], "p_severe": [0.0, 0.5, 0.5],
+        "expected_days_late": [1.0, 20.0, 5.0], "expected": [False, True, False]})
+    scores = customer_scores(invoices).set_index("customer_id")
+    a_risk = 0.5 * (0.9 * 0.1 + 0.1 * 0.9) + 0.5 * (0.1 * 0.5)
+    assert np.isclose(scores.loc["a", "risk"], a_risk)
+    assert scores.loc["a", "score"] == round(1000 * (1 - a_risk))
+    assert scores.loc["a", "open_invoices"] == 1 and scores.loc["a", "open_amount"] == 900
+    assert scores.loc["b", "score"] == 500 and scores.loc["b", "grade"] == "D"
+
+
+def test_every_customer_gets_a_score_from_the_ledger(frames, bundle):
+    invoices, customers = score_ledger(frames, Predictor(bundle))
+    assert customers["customer_id"].is_unique
+    assert set(customers["customer_id"]) == set(frames.invoices["customer_id"])
+    assert customers["score"].between(0, 1000).all()
+    assert not invoices["invoice_id"].str.startswith("expected-").any()
+    open_ids = frames.invoices.loc[frames.invoices["settled_date"].isna()
+                                   & (frames.invoices["kind"] == "invoice"), "invoice_id"]
+    assert set(invoices["invoice_id"]) == set(open_ids)
+
+
+def test_reasons_are_sentences_per_family_in_both_languages(bundle, split):
+    X = split[1].X.head(5)
+    predictor = Predictor(bundle)
+    fr, en = predictor.explain(X, top=3), predictor.explain(X, top=3, language="en")
+    assert len(fr) == 5 and all(len(row) == 3 for row in fr)
+    for row_fr, row_en in zip(fr, en):
+        assert len({r["family"] for r in row_fr}) == 3
+        effects = [abs(r["effect"]) for r in row_fr]
+        assert effects == sorted(effects, reverse=True)
+        assert [r["feature"] for r in row_fr] == [r["feature"] for r in row_en]
+        assert all(r["sentence"] and r["sentence"] != s["sentence"]
+                   for r, s in zip(row_fr, row_en))
+
+
+def test_reasons_of_a_late_payer_quote_the_history(bundle, split):
+    X = split[1].X[split[1].X["hist_n_settled"] >= 12].head(1).assign(
+        hist_share_late=1.0, hist_mean_days_late=25.0, hist_mean_days_late_last12=25.0,
+        hist_median_days_late_last12=25.0, hist_mean_days_late_last3=25.0)
+    (reasons,) = Predictor(bundle).explain(X, top=4)
+    history = [r for r in reasons if r["family"] == "history"]
+    assert history and history[0]["effect"] > 0
+    feature = FEATURES[history[0]["feature"]]
+    assert history[0]["sentence"] == feature.sentence(history[0]["value"], "fr")
+
+
+def test_a_new_payer_is_told_it_has_no_history(bundle, split):
+    X = split[1].X[split[1].X["hist_cold_start"] == 1].head(3)
+    assert len(X) > 0
+    for reasons in Predictor(bundle).explain(X, top=4, language="en"):
+        history = [r for r in reasons if r["family"] == "history"]
+        assert not history or history[0]["sentence"] == "No payment history for this customer"

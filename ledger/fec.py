@@ -22,7 +22,6 @@ idempotent upsert.
 from __future__ import annotations
 
 import codecs
-import csv
 import datetime as dt
 import io
 import itertools

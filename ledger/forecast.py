@@ -5,7 +5,7 @@ Each invoice open at `as_of` is expected on one date, with an early and a late d
 - with `predicted` (from the model: invoice_id, expected_days_late, p_late), the expected date is
   due + expected_days_late, the spread is the payer's (see below);
 - without it (rules), days late D of a payer ~ Normal(μ, σ) fitted on the payer's invoices settled
-  on or before `as_of` (μ = mean, σ = standard deviation of settled − due); fewer than 2 settled
+  in the 365 days up to `as_of` (μ = mean, σ = standard deviation of settled − due); fewer than 2 settled
   invoices → the global μ, σ of all payers; no history at all → μ = 0, σ = 15 days.
   * not yet due: expected = due + μ, early/late = due + μ ∓ 1.2816 σ (the 10th and 90th percentiles);
   * already o days past due and unpaid: D > o is known, so the payer's mean remaining delay is
@@ -32,12 +32,13 @@ from scipy.stats import norm
 from sqlalchemy import text
 from sqlmodel import Session
 
-from ledger.kpis import CENT, ZERO, ReportError, _money, _open_at_cte, _sql, _to_date
+from ledger.kpis import CENT, ZERO, ReportError, _fast_plans, _money, _open_at, _sql, _to_date
 
 WEEKS = 13
 Z90 = float(norm.ppf(0.9))
 DEFAULT_SIGMA = 15.0
 MIN_SIGMA = 1.0
+HISTORY_DAYS = 365
 
 
 @dataclass
@@ -66,8 +67,8 @@ class Forecast:
 # --- data ----------------------------------------------------------------------------------------
 
 def _open_invoices(session: Session, as_of: dt.date, segment: str | None) -> pd.DataFrame:
-    sql = _sql(session)
-    cte, params = _open_at_cte(sql, [as_of], segment)
+    _fast_plans(session)
+    [(cte, params)] = _open_at(session, [as_of], segment)
     rows = session.execute(text(f"WITH {cte} SELECT invoice_id, customer_id, due_date, open_amount "
                                 f"FROM open_at WHERE open_amount > 0"), params).all()
     frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "due_date", "open_amount"])
@@ -77,14 +78,17 @@ def _open_invoices(session: Session, as_of: dt.date, segment: str | None) -> pd.
 
 
 def _payer_history(session: Session, as_of: dt.date, segment: str | None) -> pd.DataFrame:
-    """n, mean and standard deviation of days late per payer, over invoices settled ≤ as_of."""
+    """n, sum and sum of squares of days late per payer, over invoices settled in the
+    `HISTORY_DAYS` before as_of (recent behaviour, and a bounded scan)."""
     sql = _sql(session)
     late = sql.days("i.settled_on", "i.due_date")
     query = f"""SELECT i.customer_id, COUNT(*), SUM({late}), SUM({late} * {late})
-    FROM invoice i WHERE i.kind = 'invoice' AND i.settled_on IS NOT NULL
+    FROM invoice i WHERE i.kind = 'invoice' AND i.settled_on > {sql.date('since')}
       AND i.settled_on <= {sql.date('as_of')}{sql.segment('i', segment)}
     GROUP BY i.customer_id"""
-    rows = session.execute(text(query), {"as_of": sql.param(as_of), "segment": segment}).all()
+    params = {"as_of": sql.param(as_of), "since": sql.param(as_of - dt.timedelta(days=HISTORY_DAYS)),
+              "segment": segment}
+    rows = session.execute(text(query), params).all()
     frame = pd.DataFrame(rows, columns=["customer_id", "n", "s", "ss"]).astype(
         {"n": float, "s": float, "ss": float})
     return frame

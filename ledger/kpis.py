@@ -52,6 +52,10 @@ class _Sql:
             return f"({later} - {earlier})"
         return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
 
+    def materialized(self) -> str:
+        # computed once, not re-joined per date (PostgreSQL would inline it)
+        return "MATERIALIZED " if self.dialect == "postgresql" else ""
+
     def param(self, value: dt.date) -> Any:
         # SQLite stores dates as ISO text: compare text with text (no deprecated adapters)
         return value if self.dialect == "postgresql" else value.isoformat()
@@ -65,6 +69,12 @@ class _Sql:
 
 def _sql(session: Session) -> _Sql:
     return _Sql(session.get_bind().dialect.name)
+
+
+def _fast_plans(session: Session) -> None:
+    """PostgreSQL: no JIT for these short queries (compiling them costs more than it saves)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
 
 
 def _money(value: Any) -> Decimal:
@@ -120,31 +130,44 @@ def _bucket_case(days: str) -> str:
 
 
 def _open_at_cte(sql: _Sql, dates: Sequence[dt.date], segment: str | None) -> tuple[str, dict]:
-    """CTEs `d(d)`, `o` (one row per date and invoice open at it) and `paid` (allocations ≤ d)."""
+    """CTEs ending in `open_at`: one row per date d and invoice open at d, with its open amount
+    and days past due at d.
+
+    No allocation is ever dated after its invoice's settlement nor before its issue, so for an
+    invoice issued by d: open at d = stored open amount (today's) + its allocations dated after d.
+    That is two cheap parts: the invoices unsettled today, and the allocations after the earliest
+    date (none at all when d is today) — rather than a lookup per invoice and date.
+    """
     params: dict[str, Any] = {f"d{k}": sql.param(day) for k, day in enumerate(dates)}
+    params |= {"dmin": sql.param(min(dates)), "dmax": sql.param(max(dates))}
     values = " UNION ALL ".join(f"SELECT {sql.date(f'd{k}')} AS d" for k in range(len(dates)))
-    cte = f"""
-    dates AS ({values}),
-    o AS (
-        SELECT dates.d AS d, i.invoice_id, i.customer_id, i.amount, i.due_date
-        FROM dates JOIN invoice i
-          ON i.issue_date <= dates.d AND (i.settled_on IS NULL OR i.settled_on > dates.d)
-        WHERE i.kind = 'invoice'{sql.segment('i', segment)}
+    cte = f"""dates AS ({values}),
+    later AS {sql.materialized()}(
+        SELECT a.invoice_id, i.customer_id, i.issue_date, i.due_date, a.allocated_on, a.amount
+        FROM allocation a JOIN invoice i ON i.invoice_id = a.invoice_id
+        WHERE a.allocated_on > {sql.date('dmin')} AND i.issue_date <= {sql.date('dmax')}
+          AND i.kind = 'invoice'{sql.segment('i', segment)}
     ),
-    paid AS (
-        SELECT o.d, o.invoice_id, SUM(a.amount) AS paid
-        FROM o JOIN allocation a ON a.invoice_id = o.invoice_id AND a.allocated_on <= o.d
-        GROUP BY o.d, o.invoice_id
+    parts AS (
+        SELECT dates.d AS d, i.invoice_id, i.customer_id, i.due_date, i.open_amount AS amount
+        FROM dates JOIN invoice i ON i.settled_on IS NULL AND i.issue_date <= dates.d
+        WHERE i.kind = 'invoice' AND i.open_amount > 0{sql.segment('i', segment)}
+        UNION ALL
+        SELECT dates.d, later.invoice_id, later.customer_id, later.due_date, later.amount
+        FROM dates JOIN later ON later.issue_date <= dates.d AND later.allocated_on > dates.d
     ),
     open_at AS (
-        SELECT o.d, o.invoice_id, o.customer_id, o.due_date,
-               o.amount - COALESCE(paid.paid, 0) AS open_amount,
-               {sql.days('o.d', 'o.due_date')} AS days_past_due
-        FROM o LEFT JOIN paid ON paid.d = o.d AND paid.invoice_id = o.invoice_id
+        SELECT d, invoice_id, customer_id, due_date, SUM(amount) AS open_amount,
+               {sql.days('d', 'due_date')} AS days_past_due
+        FROM parts GROUP BY d, invoice_id, customer_id, due_date
     )"""
     if segment is not None:
         params["segment"] = segment
     return cte, params
+
+
+def _open_at(session: Session, dates: Sequence[dt.date], segment: str | None) -> list[tuple[str, dict]]:
+    return [_open_at_cte(_sql(session), dates, segment)]
 
 
 def receivables_at(*, session: Session, dates: Sequence[dt.date],
@@ -154,17 +177,20 @@ def receivables_at(*, session: Session, dates: Sequence[dt.date],
     result = {day: Receivables(on=day) for day in dates}
     if not dates:
         return result
+    _fast_plans(session)
     sql = _sql(session)
-    cte, params = _open_at_cte(sql, dates, segment)
-    query = f"""WITH {cte}
-    SELECT d, {_bucket_case('days_past_due')} AS bucket, COUNT(*) AS n, SUM(open_amount) AS amount
-    FROM open_at GROUP BY d, {_bucket_case('days_past_due')}"""
-    for day, bucket, count, amount in session.execute(text(query), params):
-        row = result[_to_date(day)]
-        row.buckets[bucket] = _money(amount)
-        row.counts[bucket] = int(count)
-        row.total += _money(amount)
-        row.count += int(count)
+    for cte, params in _open_at(session, dates, segment):
+        # straight from the parts: an invoice's bucket at d depends on its due date alone
+        days = sql.days("d", "due_date")
+        query = f"""WITH {cte}
+        SELECT d, {_bucket_case(days)} AS bucket, COUNT(DISTINCT invoice_id) AS n, SUM(amount) AS amount
+        FROM parts GROUP BY d, {_bucket_case(days)}"""
+        for day, bucket, count, amount in session.execute(text(query), params):
+            row = result[_to_date(day)]
+            row.buckets[bucket] = _money(amount)
+            row.counts[bucket] = int(count)
+            row.total += _money(amount)
+            row.count += int(count)
     return result
 
 
@@ -360,8 +386,8 @@ def top_debtors(*, session: Session, as_of: dt.date, segment: str | None = None,
                 limit: int = 10) -> list[Debtor]:
     """Customers with the most overdue, then the most open, at `as_of`."""
     _check_as_of(as_of)
-    sql = _sql(session)
-    cte, params = _open_at_cte(sql, [as_of], segment)
+    _fast_plans(session)
+    [(cte, params)] = _open_at(session, [as_of], segment)
     query = f"""WITH {cte},
     per AS (
         SELECT customer_id, COUNT(*) AS n, SUM(open_amount) AS open_balance,
@@ -470,11 +496,14 @@ class DunningEffect:
     share: dict[int, float | None]
 
 
-def dunning_effectiveness(*, session: Session, as_of: dt.date,
-                          segment: str | None = None) -> list[DunningEffect]:
+def dunning_effectiveness(*, session: Session, as_of: dt.date, segment: str | None = None,
+                          days: int = 365) -> list[DunningEffect]:
     """Share of the invoices reminded at each step, channel and tone that were settled within
-    7/14/30 days of the send date; only windows fully elapsed at `as_of` count."""
+    7/14/30 days of the send date, over reminders sent in the `days` up to `as_of`; only windows
+    fully elapsed at `as_of` count."""
     _check_as_of(as_of)
+    if days < 1:
+        raise ReportError("days", f"must be at least 1, got {days}")
     sql = _sql(session)
     after = sql.days("i.settled_on", "a.send_on")
     age = sql.days(sql.date("as_of"), "a.send_on")
@@ -486,11 +515,12 @@ def dunning_effectiveness(*, session: Session, as_of: dt.date,
     query = f"""
     SELECT COALESCE(a.step, ''), a.channel, COALESCE(a.tone, ''), COUNT(*), {', '.join(parts)}
     FROM dunningaction a JOIN invoice i ON i.invoice_id = a.invoice_id
-    WHERE a.state = 'sent' AND a.send_on <= {sql.date('as_of')}
+    WHERE a.state = 'sent' AND a.send_on <= {sql.date('as_of')} AND a.send_on > {sql.date('since')}
       AND (i.settled_on IS NULL OR i.settled_on >= a.send_on){sql.segment('i', segment)}
     GROUP BY COALESCE(a.step, ''), a.channel, COALESCE(a.tone, '')
     ORDER BY 1, 2, 3"""
-    params = {"as_of": sql.param(as_of), "segment": segment}
+    params = {"as_of": sql.param(as_of), "since": sql.param(as_of - dt.timedelta(days=days)),
+              "segment": segment}
     rows = []
     for r in session.execute(text(query), params):
         eligible = {w: int(r[4 + 2 * k] or 0) for k, w in enumerate(WINDOWS)}
@@ -518,7 +548,7 @@ class KpiReport:
 
 
 def kpis(*, session: Session, as_of: dt.date, segment: str | None = None, days: int = 90,
-         months: int = 12) -> KpiReport:
+         months: int = 3) -> KpiReport:
     """The headline KPIs at `as_of` (see the README for each definition)."""
     report = dso(session=session, as_of=as_of, segment=segment, days=days, months=1)
     return KpiReport(as_of=as_of, segment=segment, days=days, dso=report.current,

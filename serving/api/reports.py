@@ -91,7 +91,7 @@ def _dso_table(report: kpis.DsoReport) -> tuple[list[str], list[list]]:
 
 @router.get("/reports/kpis")
 def kpi_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
-               format: Format = "json", days: Days = 90, months: Months = 12) -> Response:
+               format: Format = "json", days: Days = 90, months: Months = 3) -> Response:
     """Headline KPIs: DSO, best possible DSO, ADD, ageing, overdue rate, CEI, recovery, top debtors."""
     report = kpis.kpis(session=session, as_of=as_of or dt.date.today(), segment=segment,
                        days=days, months=months)
@@ -127,10 +127,12 @@ def _list_answer(items: list, fmt: str, name: str, as_of: dt.date, segment: str 
 
 @router.get("/reports/dunning-effectiveness")
 def dunning_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
-                   format: Format = "json") -> Response:
+                   format: Format = "json",
+                   days: Annotated[int, Query(ge=1, le=3660, description="reminders sent in the last N days")] = 365,
+                   ) -> Response:
     """Share of reminded invoices settled within 7/14/30 days, per step, channel and tone."""
     as_of = as_of or dt.date.today()
-    rows = kpis.dunning_effectiveness(session=session, as_of=as_of, segment=segment)
+    rows = kpis.dunning_effectiveness(session=session, as_of=as_of, segment=segment, days=days)
     return _list_answer(rows, format, "dunning-effectiveness", as_of, segment, _dunning_table)
 
 

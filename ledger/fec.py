@@ -349,7 +349,7 @@ def classify(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ids(lines: pd.DataFrame) -> pd.Series:
-    """PieceRef when it names one line of its table; else JournalCode-EcritureNum[-k].
+    """PieceRef when it names one line of its kind; else JournalCode-EcritureNum[-k].
 
     Both are stable across files of the same books: piece numbers and entry numbers are
     definitive once an entry is validated.
@@ -359,8 +359,12 @@ def _ids(lines: pd.DataFrame) -> pd.Series:
     per_entry = lines.groupby(["table", "entry"])["line"].transform("size")
     rank = lines.groupby(["table", "entry"]).cumcount() + 1
     fallback = fallback.where(per_entry == 1, fallback + "-" + rank.astype(str))
-    repeated = lines.groupby(["table", "piece"])["line"].transform("size") > 1
-    usable = (piece != "") & ~repeated & (piece.str.len() <= MAX_ID)
+    repeated = lines.groupby(["kind", "piece"])["line"].transform("size") > 1
+    # a reversal often keeps its invoice's PieceRef: the invoice keeps the id, the credit note
+    # takes the entry's, so a later file adding the reversal does not rename the invoice
+    invoice_pieces = set(piece[lines["kind"] == "invoice"])
+    taken = (lines["kind"] == "credit_note") & piece.isin(invoice_pieces)
+    usable = (piece != "") & ~repeated & ~taken & (piece.str.len() <= MAX_ID)
     return piece.where(usable, fallback).str.slice(0, MAX_ID)
 
 

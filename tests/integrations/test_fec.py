@@ -129,6 +129,17 @@ def test_repeated_piece_refs_get_stable_unique_ids(db):
     assert len(snapshot(db)["payments"]) == 2
 
 
+def test_a_reversal_keeping_the_invoice_piece_ref_does_not_rename_the_invoice(db):
+    invoice = ("VT|Ventes|1|20240105|411000|Clients|C1|Alpha|F020|20240105|Facture|100,00|0|||20240105||",
+               "VT|Ventes|1|20240105|706000|Ventes|||F020|20240105|Facture|0|100,00|||20240105||")
+    run(db, fec(*invoice))
+    run(db, fec(*invoice,
+                "OD|OD|2|20240106|411000|Clients|C1|Alpha|F020|20240106|Extourne|0|100,00|||20240106||",
+                "OD|OD|2|20240106|706000|Ventes|||F020|20240106|Extourne|100,00|0|||20240106||"))
+    invoices = snapshot(db)["invoices"]
+    assert set(invoices) == {"F020", "OD-2"} and invoices["OD-2"][4] == "credit_note"
+
+
 def _count(engine, table) -> int:
     with Session(engine) as session:
         return len(session.exec(select(table)).all())

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str = "sqlite:///mlruns/mlflow.db"
     mlflow_artifacts: str = "mlruns"
     model_name: str = "late-payment"
+    # what the API serves: default models:/<model_name>@champion; a bundle directory also works
+    model_uri: str | None = None
     # not LANGUAGE: that one is the POSIX locale list
     language: str = Field(default="fr", validation_alias="RELANCE_LANG")
     company_name: str = "Relance Démo SAS"

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ledger.config import Settings, get_settings
 from ledger.db import make_engine, migrate
 from serving import errors
+from serving.risk import RiskService
 
 
 class BodySizeLimit:
@@ -68,7 +69,10 @@ def _routers() -> list:
     return [router for router in found if router is not None]
 
 
-def create_app(*, engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
+def create_app(*, engine: Engine | None = None, settings: Settings | None = None,
+               risk: RiskService | None = None) -> FastAPI:
+    """The app on `engine` (default: DATABASE_URL) serving `risk` (default: the champion model,
+    loaded at start; rules alone when there is none or it is broken)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -76,12 +80,17 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
         if getattr(app.state, "engine", None) is None:
             app.state.engine = make_engine(settings.database_url)
             migrate(app.state.engine)
+        if risk is None:
+            app.state.risk.reload()
         yield
 
     app = FastAPI(title="Relance", version="0.1.0", lifespan=lifespan,
                   description="Recouvrement de créances piloté par le risque / risk-driven collections")
     app.state.engine = engine
     app.state.settings = settings
+    app.state.risk = risk or RiskService(settings.model_uri)
+    # the dunning run and the worklist ask the served model through this provider
+    app.state.risk_for = app.state.risk.risk_for
     errors.install(app)
     for router in _routers():
         app.include_router(router)

@@ -111,9 +111,11 @@ def session(db):
 
 @pytest.fixture
 def app(db):
+    """The app on the test database, serving no model (rules) unless a test swaps `app.state.risk`."""
     from serving.app import create_app
+    from serving.risk import RiskService
 
-    return create_app(engine=db)
+    return create_app(engine=db, risk=RiskService())
 
 
 @pytest.fixture

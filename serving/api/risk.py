@@ -1,0 +1,259 @@
+"""Risk, predictions, the next action of an invoice, and the served model."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field, model_validator
+
+from ledger import store
+from ledger.errors import FieldError, LedgerValidationError
+from ledger.law import penalties_due
+from ledger.models import Customer
+from ledger.schemas import Id, Money
+from serving.decisions import next_action
+from serving.deps import Analyst, Principal, Reader, SessionDep, require
+from serving.risk import RiskService
+
+router = APIRouter(prefix="/api/v1", tags=["risk"])
+MAX_PREDICTIONS = 10_000
+Predictors = Annotated[Principal, Depends(require("analyst", "agent", "billing"))]
+Lang = Annotated[Literal["fr", "en"] | None, Query(description="language of the reasons (default: the customer's)")]
+
+
+def risk_service(request: Request) -> RiskService:
+    return request.app.state.risk
+
+
+RiskDep = Annotated[RiskService, Depends(risk_service)]
+
+
+class ReasonOut(BaseModel):
+    feature: str
+    family: str | None = None
+    value: float
+    effect: float
+    sentence: str
+
+
+class CustomerRisk(BaseModel):
+    customer_id: str
+    score: int = Field(description="0–1000, higher is safer")
+    grade: str = Field(description="A (safest) to E")
+    p_late: float
+    p_severe: float
+    expected_days_late: float
+    open_invoices: int
+    open_amount: float
+    reasons: list[ReasonOut]
+    basis: Literal["model", "rules"]
+    model_version: str | None
+    as_of: dt.date
+
+
+@router.get("/customers/{customer_id}/risk", response_model=CustomerRisk)
+def customer_risk(customer_id: str, session: SessionDep, risk: RiskDep, _: Reader,
+                  lang: Lang = None) -> dict:
+    """Score 0–1000, grade A–E, probabilities and readable reasons for one customer."""
+    customer = store.get_customer(session=session, customer_id=customer_id)
+    return risk.customer_risk(session=session, customer_id=customer_id,
+                              language=lang or customer.language or "fr")
+
+
+class InlineInvoice(BaseModel):
+    invoice_id: Id
+    customer_id: Id
+    issue_date: dt.date
+    due_date: dt.date
+    amount: Money = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _dates(self) -> "InlineInvoice":
+        if self.due_date < self.issue_date:
+            raise ValueError("due_date is before issue_date")
+        return self
+
+
+class PredictionRequest(BaseModel):
+    invoice_ids: list[Id] = Field(default_factory=list, description="invoices already in the ledger")
+    invoices: list[InlineInvoice] = Field(default_factory=list, description="new invoices, not stored")
+    explain: int = Field(default=0, ge=0, le=5, description="reasons per invoice (0: none, fastest)")
+    lang: Literal["fr", "en"] = "fr"
+
+    @model_validator(mode="after")
+    def _size(self) -> "PredictionRequest":
+        total = len(self.invoice_ids) + len(self.invoices)
+        if total == 0:
+            raise ValueError("send at least one invoice id or inline invoice")
+        if total > MAX_PREDICTIONS:
+            raise ValueError(f"{total} invoices in one request: at most {MAX_PREDICTIONS:,}; split the batch")
+        return self
+
+
+class Prediction(BaseModel):
+    invoice_id: str
+    customer_id: str
+    p_late: float
+    p_severe: float
+    expected_days_late: float
+    score: int
+    grade: str
+    reasons: list[ReasonOut] = []
+
+
+class PredictionResponse(BaseModel):
+    basis: Literal["model", "rules"]
+    model_version: str | None
+    predictions: list[Prediction]
+
+
+@router.post("/predictions", response_model=PredictionResponse)
+def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
+                _: Predictors) -> PredictionResponse:
+    """Risk of stored invoices and of new ones sent inline (scored with the history as of now)."""
+    from model.score import grade, risk_to_score
+
+    _check_known(session, body)
+    inline = None
+    if body.invoices:
+        inline = pd.DataFrame([i.model_dump() for i in body.invoices])
+        inline["amount"] = inline["amount"].astype(float)
+        for column in ("issue_date", "due_date"):
+            inline[column] = pd.to_datetime(inline[column])
+    scores = risk.score_invoices(session=session, invoice_ids=body.invoice_ids, inline=inline,
+                                 explain=body.explain, language=body.lang)
+    combined = (0.5 * scores["p_late"] + 0.5 * scores["p_severe"]).to_numpy(float)
+    scores["score"] = risk_to_score(combined)
+    scores["grade"] = grade(scores["score"].to_numpy())
+    records = scores.to_dict("records")
+    for record in records:
+        record["expected_days_late"] = round(float(record["expected_days_late"]), 1)
+    basis = "model" if risk.state.predictor is not None else "rules"
+    return PredictionResponse(basis=basis, model_version=risk.state.version,
+                              predictions=[Prediction(**r) for r in records])
+
+
+def _check_known(session, body: PredictionRequest) -> None:
+    from sqlalchemy import select
+
+    from ledger.models import Invoice
+
+    errors: list[FieldError] = []
+    known: set[str] = set()
+    ids = list(dict.fromkeys(body.invoice_ids))
+    for start in range(0, len(ids), 900):
+        known.update(session.execute(select(Invoice.invoice_id).where(
+            Invoice.invoice_id.in_(ids[start:start + 900]))).scalars())
+    errors += [FieldError(f"invoice_ids[{i}]", f"unknown invoice {v!r}")
+               for i, v in enumerate(body.invoice_ids) if v not in known]
+    customers = {i.customer_id for i in body.invoices}
+    found = set(session.execute(select(Customer.customer_id).where(
+        Customer.customer_id.in_(customers))).scalars()) if customers else set()
+    errors += [FieldError(f"invoices[{i}].customer_id", f"unknown customer {inv.customer_id!r}: send it to /ingest first")
+               for i, inv in enumerate(body.invoices) if inv.customer_id not in found]
+    if errors:
+        raise LedgerValidationError(errors[:100])
+
+
+class NextActionReason(BaseModel):
+    code: str
+    sentence: str
+
+
+class Penalties(BaseModel):
+    interest: Decimal
+    indemnity: Decimal
+    total: Decimal
+    claimed: bool
+
+
+class NextAction(BaseModel):
+    invoice_id: str
+    action: str
+    tone: str | None
+    channel: str | None
+    send_on: dt.date | None
+    template: str | None
+    step: str | None
+    scenario: str
+    basis: str
+    risk: dict | None
+    penalties: Penalties
+    reasons: list[NextActionReason]
+
+
+@router.get("/invoices/{invoice_id}/next-action", response_model=NextAction)
+def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, _: Reader,
+                        lang: Lang = None, today: dt.date | None = None) -> NextAction:
+    """What to do next for this invoice: action, tone, channel, date, template, penalties, why."""
+    invoice = store.get_invoice(session=session, invoice_id=invoice_id)
+    customer = store.get_customer(session=session, customer_id=invoice.customer_id)
+    today = today or dt.date.today()
+    risk_for = getattr(request.app.state, "risk_for", None)
+    decision, scenario, risk = next_action(session=session, invoice=invoice, today=today, risk_for=risk_for)
+    language = lang or customer.language or "fr"
+    due = penalties_due(amount=invoice.open_amount, due_date=invoice.due_date, as_of=today) \
+        if invoice.settled_on is None and invoice.due_date < today else None
+    return NextAction(
+        invoice_id=invoice_id, action=decision.action, tone=decision.tone, channel=decision.channel,
+        send_on=decision.send_on, template=decision.template, step=decision.step,
+        scenario=scenario, basis=decision.basis,
+        risk=None if risk is None else {"p_late": risk.p_late, "p_severe": risk.p_severe,
+                                        "expected_days_late": risk.expected_days_late,
+                                        "grade": risk.grade, "source": risk.source},
+        penalties=Penalties(interest=due.interest.amount if due else Decimal("0.00"),
+                            indemnity=due.indemnity if due else Decimal("0.00"),
+                            total=due.total if due else Decimal("0.00"),
+                            claimed=decision.claim_penalties),
+        reasons=[NextActionReason(code=r.code, sentence=r.text(language)) for r in decision.reasons])
+
+
+class ModelInfo(BaseModel):
+    status: Literal["loaded", "no_model", "broken"]
+    version: str | None
+    detail: str | None
+    basis: Literal["model", "rules"]
+    meta: dict = {}
+
+
+def _model_info(risk: RiskService) -> ModelInfo:
+    state = risk.state
+    meta = state.predictor.bundle.meta if state.predictor else {}
+    return ModelInfo(status=state.status, version=state.version, detail=state.detail,
+                     basis="model" if state.predictor else "rules", meta=meta)
+
+
+@router.get("/model", response_model=ModelInfo)
+def model_info(risk: RiskDep, _: Reader) -> ModelInfo:
+    """The served model: version, status, training metadata and metrics."""
+    return _model_info(risk)
+
+
+@router.post("/model/reload", response_model=ModelInfo)
+def model_reload(risk: RiskDep, _: Analyst) -> ModelInfo:
+    """Load the current champion again (after `relance train`); rules if it cannot be loaded."""
+    risk.reload()
+    return _model_info(risk)
+
+
+@router.get("/model/drift")
+def model_drift(session: SessionDep, risk: RiskDep, _: Analyst) -> dict:
+    """Data drift between the training reference and the features of today's open invoices."""
+    from features.pipeline import build_features
+    from model.bundle import ModelBundle
+    from model.drift import drift_summary
+
+    predictor = risk.state.predictor
+    if predictor is None or predictor.path is None:
+        raise HTTPException(409, "no model is served: drift compares a model's training data with today's invoices")
+    reference = ModelBundle.load_reference(predictor.path)
+    today = dt.date.today()
+    frames = store.read_frames(session=session, as_of=today)
+    current = build_features(frames, as_of=pd.Timestamp(today) + pd.Timedelta(days=1))
+    if current.empty:
+        raise HTTPException(409, "no open invoice to compare with the training reference")
+    current = pd.concat([current, predictor.predict(current)], axis=1)
+    return drift_summary(reference, current)

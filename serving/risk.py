@@ -1,0 +1,197 @@
+"""Risk for the API, the dunning run and the worklist: the champion model when there is one,
+the payer's own history (rules) when there is none. A broken model never takes the API down.
+
+Features are computed point in time from the ledger (`ledger.store.read_frames` → features),
+as of the start of tomorrow, so that today's payments count.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlmodel import Session
+
+from features.pipeline import build_features
+from ledger.models import Invoice
+from ledger.store import read_frames
+from model.errors import NoModelError
+from model.predict import Predictor
+from model.score import customer_scores, expected_invoices, grade, risk_to_score
+from serving.policy import Risk
+
+log = logging.getLogger(__name__)
+SEVERE_DAYS = 30
+
+
+@dataclass
+class ModelState:
+    predictor: Predictor | None
+    status: str  # loaded | no_model | broken
+    detail: str | None = None
+
+    @property
+    def version(self) -> str | None:
+        return self.predictor.version if self.predictor else None
+
+
+class RiskService:
+    """Holds the served model; `reload()` swaps it atomically."""
+
+    def __init__(self, source: str | None = None) -> None:
+        self.source = source
+        self._lock = threading.Lock()
+        self.state = ModelState(None, "no_model", "not loaded yet")
+
+    def reload(self) -> ModelState:
+        try:
+            state = ModelState(Predictor.load(self.source), "loaded")
+        except NoModelError as exc:
+            state = ModelState(None, "no_model", str(exc))
+        except Exception as exc:  # noqa: BLE001  (a corrupt bundle must leave the API answering)
+            log.exception("model could not be loaded; answering with rules")
+            state = ModelState(None, "broken", f"{type(exc).__name__}: {exc}")
+        with self._lock:
+            self.state = state
+        return state
+
+    # --- scoring -----------------------------------------------------------------------------
+
+    def score_invoices(self, *, session: Session, invoice_ids: Sequence[str] = (),
+                       inline: pd.DataFrame | None = None, today: dt.date | None = None,
+                       explain: int = 0, language: str = "fr") -> pd.DataFrame:
+        """One row per invoice: p_late, p_severe, expected_days_late, basis, reasons."""
+        today = today or dt.date.today()
+        stored = _stored_invoices(session, invoice_ids)
+        customers = sorted(set(stored["customer_id"]) | set(inline["customer_id"] if inline is not None else []))
+        if not customers:
+            return _empty_scores()
+        frames = read_frames(session=session, as_of=today, customer_ids=customers)
+        targets = pd.concat([t for t in (stored, inline) if t is not None and len(t)], ignore_index=True)
+        as_of = pd.Timestamp(today) + pd.Timedelta(days=1)
+        predictor = self.state.predictor
+        if predictor is None:
+            return _rules_scores(frames, targets, as_of)
+        features = build_features(frames, invoices=_unsettled_view(targets), as_of=as_of)
+        scores = pd.concat([features[["invoice_id", "customer_id"]], predictor.predict(features)], axis=1)
+        scores["basis"] = "model"
+        scores["reasons"] = [[] for _ in range(len(scores))]
+        if explain:
+            scores["reasons"] = predictor.explain(features, top=explain, language=language)
+        return scores
+
+    def risk_for(self, session: Session, invoice_ids: list[str], today: dt.date) -> dict[str, Risk]:
+        """The provider the dunning run and the worklist take (`app.state.risk_for`)."""
+        if self.state.predictor is None or not invoice_ids:
+            return {}
+        scores = self.score_invoices(session=session, invoice_ids=invoice_ids, today=today)
+        risk = 0.5 * scores["p_late"] + 0.5 * scores["p_severe"]
+        grades = grade(risk_to_score(risk.to_numpy()))
+        return {row.invoice_id: Risk(p_late=float(row.p_late), p_severe=float(row.p_severe),
+                                     expected_days_late=float(row.expected_days_late),
+                                     grade=str(g), source="model")
+                for row, g in zip(scores.itertuples(index=False), grades)}
+
+    def customer_risk(self, *, session: Session, customer_id: str, today: dt.date | None = None,
+                      language: str = "fr", top: int = 3) -> dict:
+        """Score 0–1000, grade, probabilities and the reasons, for one customer."""
+        today = today or dt.date.today()
+        frames = read_frames(session=session, as_of=today, customer_ids=[customer_id])
+        as_of = pd.Timestamp(today) + pd.Timedelta(days=1)
+        open_invoices = frames.invoices[(frames.invoices["kind"] == "invoice")
+                                        & frames.invoices["settled_date"].isna()]
+        expected = expected_invoices(frames, as_of=as_of)
+        if expected.empty:  # no history at all: a cold start scored on a typical new invoice
+            expected = pd.DataFrame({"invoice_id": ["expected-new"], "customer_id": [customer_id],
+                                     "issue_date": [as_of], "due_date": [as_of + pd.Timedelta(days=30)],
+                                     "amount": [1000.0]})
+        targets = pd.concat([open_invoices[["invoice_id", "customer_id", "issue_date", "due_date", "amount"]],
+                             expected], ignore_index=True)
+        predictor = self.state.predictor
+        if predictor is None:
+            scored = _rules_scores(frames, targets, as_of)
+            reasons = _rules_reasons(frames, language)
+        else:
+            features = build_features(frames, invoices=targets, as_of=as_of)
+            scored = pd.concat([features[["invoice_id", "customer_id"]], predictor.predict(features)], axis=1)
+            # the reasons describe the payer: they are those of its expected next invoice
+            reasons = predictor.explain(features.iloc[[-1]], top=top, language=language)[0]
+        scored["amount"] = targets["amount"].to_numpy(float)
+        scored["expected"] = scored["invoice_id"].str.startswith("expected-")
+        summary = customer_scores(scored).iloc[0]
+        return {
+            "customer_id": customer_id, "score": int(summary["score"]), "grade": str(summary["grade"]),
+            "p_late": round(float(summary["p_late"]), 4), "p_severe": round(float(summary["p_severe"]), 4),
+            "expected_days_late": round(float(summary["expected_days_late"]), 1),
+            "open_invoices": int(summary["open_invoices"]), "open_amount": float(summary["open_amount"]),
+            "reasons": [dict(r) for r in reasons], "basis": "model" if predictor else "rules",
+            "model_version": self.state.version, "as_of": today.isoformat(),
+        }
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _stored_invoices(session: Session, invoice_ids: Sequence[str]) -> pd.DataFrame:
+    rows = []
+    ids = list(dict.fromkeys(invoice_ids))
+    for start in range(0, len(ids), 900):
+        rows += session.execute(select(Invoice.invoice_id, Invoice.customer_id, Invoice.issue_date,
+                                       Invoice.due_date, Invoice.amount, Invoice.settled_on)
+                                .where(Invoice.invoice_id.in_(ids[start:start + 900]))).all()
+    frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "issue_date", "due_date", "amount", "settled_on"])
+    frame["amount"] = frame["amount"].astype(float)
+    for column in ("issue_date", "due_date", "settled_on"):
+        frame[column] = pd.to_datetime(frame[column])
+    order = {invoice_id: i for i, invoice_id in enumerate(ids)}
+    return frame.sort_values("invoice_id", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def _unsettled_view(targets: pd.DataFrame) -> pd.DataFrame:
+    # a settled invoice is scored as it stood before settling: features never see its own outcome
+    return targets.drop(columns=["settled_on"], errors="ignore")
+
+
+def _empty_scores() -> pd.DataFrame:
+    return pd.DataFrame(columns=["invoice_id", "customer_id", "p_late", "p_severe",
+                                 "expected_days_late", "basis", "reasons"])
+
+
+def _history(frames) -> pd.DataFrame:
+    invoices = frames.invoices
+    settled = invoices[(invoices["kind"] == "invoice") & invoices["settled_date"].notna()]
+    days = (settled["settled_date"] - settled["due_date"]).dt.days.clip(lower=0)
+    return settled.assign(days_late=days).groupby("customer_id").agg(
+        settled=("days_late", "size"), late=("days_late", lambda d: int((d > 0).sum())),
+        severe=("days_late", lambda d: int((d > SEVERE_DAYS).sum())), mean_days=("days_late", "mean"))
+
+
+def _rules_scores(frames, targets: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Without a model: the payer's past late share, shrunk towards a prior for short histories:
+    p_late = (late + 1) / (settled + 3), p_severe = (severe + 0.5) / (settled + 5)."""
+    history = _history(frames).reindex(targets["customer_id"].unique()).fillna(0)
+    h = history.reindex(targets["customer_id"]).to_numpy()
+    settled, late, severe, mean_days = h[:, 0], h[:, 1], h[:, 2], h[:, 3]
+    p_late = (late + 1) / (settled + 3)
+    return pd.DataFrame({
+        "invoice_id": targets["invoice_id"].to_numpy(), "customer_id": targets["customer_id"].to_numpy(),
+        "p_late": p_late, "p_severe": np.minimum((severe + 0.5) / (settled + 5), p_late),
+        "expected_days_late": mean_days, "basis": "rules",
+        "reasons": [[] for _ in range(len(targets))]})
+
+
+def _rules_reasons(frames, language: str) -> list[dict]:
+    history = _history(frames)
+    if history.empty:
+        text = {"fr": "Aucun historique de paiement : client nouveau", "en": "No payment history: new customer"}
+        return [{"feature": "hist_settled_count", "family": "history", "value": 0.0, "effect": 0.0,
+                 "sentence": text.get(language, text["fr"])}]
+    row = history.iloc[0]
+    fr = f"{int(row['late'])} facture(s) payée(s) en retard sur {int(row['settled'])} réglée(s)"
+    en = f"{int(row['late'])} of {int(row['settled'])} settled invoices paid late"
+    return [{"feature": "hist_share_late", "family": "history", "value": float(row["late"] / row["settled"]),
+             "effect": 0.0, "sentence": en if language == "en" else fr}]

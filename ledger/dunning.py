@@ -314,23 +314,14 @@ def _insert(session: Session, table):
 def insert_actions(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
     """Insert planned actions; rows whose (invoice_id, step) exists already are skipped by the
     database itself. Returns (id, invoice_id, step, reminder_id) of the rows actually inserted."""
-    inserted: list[tuple[int, str, str, str]] = []
     table = DunningAction.__table__  # type: ignore[attr-defined]
-    for chunk in _chunks(rows, 1000):
-        statement = (
-            _insert(session, table)
-            .on_conflict_do_nothing(index_elements=["invoice_id", "step"])
-            .returning(table.c.id, table.c.invoice_id, table.c.step, table.c.reminder_id)
-        )
-        inserted.extend(tuple(r) for r in session.execute(statement, list(chunk)).all())
-    return inserted
+    return _load_and_insert(session, table, rows, conflict=("invoice_id", "step"),
+                            returning=("id", "invoice_id", "step", "reminder_id"))
 
 
 def insert_reminders(session: Session, rows: list[dict[str, Any]]) -> None:
     table = Reminder.__table__  # type: ignore[attr-defined]
-    for chunk in _chunks(rows, 1000):
-        session.execute(_insert(session, table).on_conflict_do_nothing(index_elements=["reminder_id"]),
-                        list(chunk))
+    _load_and_insert(session, table, rows, conflict=("reminder_id",), returning=None)
 
 
 def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -339,8 +330,88 @@ def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
 
     now = utcnow()
     table = Event.__table__  # type: ignore[attr-defined]
-    for chunk in _chunks(rows, 1000):
-        session.execute(table.insert(), [{**row, "created_at": now} for row in chunk])
+    _load_and_insert(session, table, [{**row, "created_at": now} for row in rows],
+                     conflict=None, returning=None)
+
+
+# A run writes up to a million rows. Multi-row `INSERT … VALUES … RETURNING` statements are slow
+# to build and parse at that size (psycopg re-parses each huge statement), so rows go first into
+# a temporary load table — COPY on PostgreSQL, the driver's executemany on SQLite — and then into
+# the real table with one `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`: the unique key
+# still decides, in the database, which rows are new.
+LOAD_BATCH = 50_000
+
+
+def _load_and_insert(session: Session, table, rows: list[dict[str, Any]], *,
+                     conflict: tuple[str, ...] | None,
+                     returning: tuple[str, ...] | None) -> list[tuple]:
+    if not rows:
+        return []
+    columns = list(rows[0])
+    # Python-side column defaults (state, attempts, created_at…) the Core insert used to apply
+    defaults = {c.name: (c.default.arg if c.default.is_scalar else c.default.arg(None))
+                for c in table.c if c.default is not None and c.name not in columns}
+    columns += list(defaults)
+    connection = session.connection()
+    dialect = connection.dialect
+    raw = connection.connection.driver_connection
+    postgres = dialect.name == "postgresql"
+    convert = [_db_value(table.c[name].type, dialect, postgres) for name in columns]
+    load = f"relance_load_{table.name}"  # rebuilt per call: the columns differ between calls
+    names = ", ".join(f'"{c}"' for c in columns)
+    inserted: list[tuple] = []
+    cursor = raw.cursor()
+    try:
+        cursor.execute(f'DROP TABLE IF EXISTS {"" if postgres else "temp."}"{load}"')
+        if postgres:
+            cursor.execute(f'CREATE TEMP TABLE "{load}" ON COMMIT DROP AS '
+                           f'SELECT {names}, 0::bigint AS relance_seq FROM "{table.name}" WITH NO DATA')
+        else:
+            cursor.execute(f'CREATE TEMP TABLE "{load}" AS '
+                           f'SELECT {names}, 0 AS relance_seq FROM main."{table.name}" WHERE 0')
+        for start in range(0, len(rows), LOAD_BATCH):
+            batch = rows[start:start + LOAD_BATCH]
+            cursor.execute(f'DELETE FROM "{load}"')
+            values = [
+                (*(f(v) if f else v for v, f in zip(_ordered(row, columns, defaults), convert)),
+                 start + n)
+                for n, row in enumerate(batch)
+            ]
+            if postgres:
+                with cursor.copy(f'COPY "{load}" ({names}, relance_seq) FROM STDIN') as copy:
+                    for value in values:
+                        copy.write_row(value)
+            else:
+                marks = ", ".join("?" * (len(columns) + 1))
+                cursor.executemany(f'INSERT INTO "{load}" VALUES ({marks})', values)
+            # ordered by the caller's order, so ids follow it as they did with VALUES lists
+            statement = (f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{load}" '
+                         "WHERE true ORDER BY relance_seq")
+            if conflict:
+                statement += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+            if returning:
+                statement += f" RETURNING {', '.join(returning)}"
+            cursor.execute(statement)
+            if returning:
+                inserted.extend(tuple(r) for r in cursor.fetchall())
+    finally:
+        cursor.close()
+    return inserted
+
+
+def _ordered(row: dict[str, Any], columns: list[str], defaults: dict[str, Any]) -> Iterator[Any]:
+    for name in columns:
+        yield row[name] if name in row else defaults[name]
+
+
+def _db_value(type_, dialect, postgres: bool):
+    """How SQLAlchemy would bind a value of this column type (dates, JSON, booleans)."""
+    process = type_.bind_processor(dialect)
+    if postgres and isinstance(type_, JSON) and process is None:
+        import json
+
+        return lambda value: None if value is None else json.dumps(value)
+    return process
 
 
 # --- states ----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from ledger.config import Settings, get_settings
 from ledger.errors import FieldError, LedgerValidationError
 from ledger.law import penalties_due
 from ledger.models import Customer, utcnow
-from serving.policy import CustomerState, Decision, InvoiceState, Risk, decide
+from serving.policy import CustomerState, Decision, InvoiceState, Risk, decide, may_act
 from serving.reminders import (
     Company,
     InvoiceLine,
@@ -212,12 +212,18 @@ def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
                                 segment=customer.segment, scenarios=scenarios,
                                 segment_map=segment_map)
         state = _customer_state(customer, invoices, run_date)
+        last_contact_on = facts.last_contact.get(customer_id)
         due: list[tuple[store.OpenInvoice, Decision]] = []
         for invoice in invoices:
+            invoice_state = _invoice_state(invoice)
+            # most open invoices have nothing due today: `may_act` rules them out exactly and
+            # cheaply (tests/dunning/test_prefilter.py), `decide` answers the rest
+            if not may_act(invoice=invoice_state, customer=state, scenario=scenario,
+                           today=run_date, last_contact_on=last_contact_on):
+                continue
             decision = decide(
-                invoice=_invoice_state(invoice), customer=state, risk=risks.get(invoice.invoice_id),
-                scenario=scenario, today=run_date,
-                last_contact_on=facts.last_contact.get(customer_id),
+                invoice=invoice_state, customer=state, risk=risks.get(invoice.invoice_id),
+                scenario=scenario, today=run_date, last_contact_on=last_contact_on,
                 steps_done=facts.steps_done.get(invoice.invoice_id, ()),
             )
             if decision.is_due(run_date):

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 from ledger.calendar import next_business_day
@@ -110,6 +111,21 @@ class Decision:
         return self.action != "wait" and self.send_on is not None and self.send_on <= on
 
 
+# --- calendar --------------------------------------------------------------------------------
+
+# a daily run asks for the next business day of a few hundred distinct dates a million times
+_NEXT_BUSINESS_DAY: dict[date, date] = {}
+
+
+def _next_business_day(day: date) -> date:
+    found = _NEXT_BUSINESS_DAY.get(day)
+    if found is None:
+        if len(_NEXT_BUSINESS_DAY) >= 100_000:
+            _NEXT_BUSINESS_DAY.clear()
+        found = _NEXT_BUSINESS_DAY[day] = next_business_day(day)
+    return found
+
+
 # --- sentences -------------------------------------------------------------------------------
 
 
@@ -180,7 +196,8 @@ class _Plan:
     reasons: tuple[Reason, ...] = ()
 
 
-def _fold(adjustments: Iterable[Adjustment]) -> _Plan:
+@lru_cache(maxsize=4096)
+def _fold(adjustments: tuple[Adjustment, ...]) -> _Plan:
     shift, pre_due, firmer, courteous, call, skip = 0, None, 0, False, False, 0
     reasons: list[Reason] = []
     for adj in adjustments:
@@ -248,7 +265,7 @@ def _guard_on_hold(ctx: _Context) -> Decision | None:
 def _guard_active_promise(ctx: _Context) -> Decision | None:
     until = ctx.invoice.active_promise_until
     if until is not None and until >= ctx.today:
-        resume_on = next_business_day(until + timedelta(days=1))
+        resume_on = _next_business_day(until + timedelta(days=1))
         return _wait(ctx, Reason(
             "active_promise",
             f"Promesse de paiement jusqu'au {_fr_date(until)} : relance au plus tôt le "
@@ -277,14 +294,19 @@ def _rule_low_risk_first_delay(ctx: _Context) -> Adjustment | None:
         return None
     if ctx.customer.deteriorating or ctx.invoice.broken_promise:
         return None
-    days = ctx.scenario.risk_rules.courteous_delay_days
     assert ctx.risk is not None  # low_risk implies a risk
+    return _low_risk_adjustment(ctx.risk.p_late, ctx.scenario.risk_rules.courteous_delay_days)
+
+
+# the adjustments below depend on a few values only: built once, not once per invoice
+@lru_cache(maxsize=4096, typed=True)
+def _low_risk_adjustment(p_late: float, days: int) -> Adjustment:
     return Adjustment(
         reason=Reason(
             "low_risk_first_delay",
-            f"Risque faible (probabilité de retard {ctx.risk.p_late:.0%}) et premier retard : "
+            f"Risque faible (probabilité de retard {p_late:.0%}) et premier retard : "
             f"rappel courtois par e-mail, relances décalées de {days} jours.",
-            f"Low risk (probability of late payment {ctx.risk.p_late:.0%}) and first delay: "
+            f"Low risk (probability of late payment {p_late:.0%}) and first delay: "
             f"courteous email, reminders {days} days later.",
         ),
         shift_days=days,
@@ -298,22 +320,31 @@ def _rule_high_risk_or_deteriorating(ctx: _Context) -> Adjustment | None:
     rules = ctx.scenario.risk_rules
     if ctx.high_risk:
         assert ctx.risk is not None
+        return _high_risk_adjustment(ctx.risk.p_late, ctx.risk.grade, rules.pre_due_days,
+                                     rules.high_risk_pull_in_days)
+    return _high_risk_adjustment(None, None, rules.pre_due_days, rules.high_risk_pull_in_days)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _high_risk_adjustment(p_late: float | None, grade: str | None, pre_due_days: int,
+                          pull_in_days: int) -> Adjustment:
+    if p_late is not None:
         code = "high_risk"
-        why_fr = f"Risque élevé (probabilité de retard {ctx.risk.p_late:.0%}, note {ctx.risk.grade})"
-        why_en = f"High risk (probability of late payment {ctx.risk.p_late:.0%}, grade {ctx.risk.grade})"
+        why_fr = f"Risque élevé (probabilité de retard {p_late:.0%}, note {grade})"
+        why_en = f"High risk (probability of late payment {p_late:.0%}, grade {grade})"
     else:
         code = "deteriorating"
         why_fr, why_en = "Payeur en dégradation (retards en hausse)", "Deteriorating payer (delays rising)"
     return Adjustment(
         reason=Reason(
             code,
-            f"{why_fr} : rappel {rules.pre_due_days} jours avant l'échéance, relances avancées "
-            f"de {rules.high_risk_pull_in_days} jours, ton plus ferme.",
-            f"{why_en}: reminder {rules.pre_due_days} days before the due date, reminders "
-            f"{rules.high_risk_pull_in_days} days earlier, firmer tone.",
+            f"{why_fr} : rappel {pre_due_days} jours avant l'échéance, relances avancées "
+            f"de {pull_in_days} jours, ton plus ferme.",
+            f"{why_en}: reminder {pre_due_days} days before the due date, reminders "
+            f"{pull_in_days} days earlier, firmer tone.",
         ),
-        shift_days=-rules.high_risk_pull_in_days,
-        pre_due_days=rules.pre_due_days,
+        shift_days=-pull_in_days,
+        pre_due_days=pre_due_days,
         firmer=1,
     )
 
@@ -322,14 +353,19 @@ def _rule_large_amount_call(ctx: _Context) -> Adjustment | None:
     threshold, inv = ctx.scenario.risk_rules.large_amount_call_threshold, ctx.invoice
     if not (ctx.high_risk or ctx.customer.deteriorating) or inv.open_amount < threshold:
         return None
+    return _large_amount_adjustment(inv.open_amount, inv.currency, threshold)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _large_amount_adjustment(amount: Decimal, currency: str, threshold: Decimal) -> Adjustment:
     return Adjustment(
         reason=Reason(
             "large_amount_call",
-            f"Montant important ({_fr_amount(inv.open_amount, inv.currency)}, seuil "
-            f"{_fr_amount(threshold, inv.currency)}) chez un payeur à risque : appel plutôt "
+            f"Montant important ({_fr_amount(amount, currency)}, seuil "
+            f"{_fr_amount(threshold, currency)}) chez un payeur à risque : appel plutôt "
             "qu'un e-mail ou un SMS.",
-            f"Large amount ({_en_amount(inv.open_amount, inv.currency)}, threshold "
-            f"{_en_amount(threshold, inv.currency)}) for a risky payer: a call rather than an "
+            f"Large amount ({_en_amount(amount, currency)}, threshold "
+            f"{_en_amount(threshold, currency)}) for a risky payer: a call rather than an "
             "email or SMS.",
         ),
         call=True,
@@ -340,24 +376,34 @@ def _rule_very_high_exposure(ctx: _Context) -> Adjustment | None:
     rules, cust, currency = ctx.scenario.risk_rules, ctx.customer, ctx.invoice.currency
     if cust.overdue_balance < rules.very_high_exposure_amount or rules.escalate_skip_steps == 0:
         return None
+    return _exposure_adjustment(cust.overdue_balance, currency, rules.very_high_exposure_amount,
+                                rules.escalate_skip_steps)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _exposure_adjustment(balance: Decimal, currency: str, threshold: Decimal, skip: int) -> Adjustment:
     return Adjustment(
         reason=Reason(
             "very_high_exposure",
-            f"Encours échu très élevé ({_fr_amount(cust.overdue_balance, currency)}, seuil "
-            f"{_fr_amount(rules.very_high_exposure_amount, currency)}) : escalade plus rapide "
-            f"vers la mise en demeure ({rules.escalate_skip_steps} étape(s) sautée(s)).",
-            f"Very high overdue balance ({_en_amount(cust.overdue_balance, currency)}, threshold "
-            f"{_en_amount(rules.very_high_exposure_amount, currency)}): faster escalation towards "
-            f"formal notice ({rules.escalate_skip_steps} step(s) skipped).",
+            f"Encours échu très élevé ({_fr_amount(balance, currency)}, seuil "
+            f"{_fr_amount(threshold, currency)}) : escalade plus rapide "
+            f"vers la mise en demeure ({skip} étape(s) sautée(s)).",
+            f"Very high overdue balance ({_en_amount(balance, currency)}, threshold "
+            f"{_en_amount(threshold, currency)}): faster escalation towards "
+            f"formal notice ({skip} step(s) skipped).",
         ),
-        skip_steps=rules.escalate_skip_steps,
+        skip_steps=skip,
     )
 
 
 def _rule_broken_promise(ctx: _Context) -> Adjustment | None:
     if not ctx.invoice.broken_promise:
         return None
-    days = ctx.scenario.risk_rules.broken_promise_pull_in_days
+    return _broken_promise_adjustment(ctx.scenario.risk_rules.broken_promise_pull_in_days)
+
+
+@lru_cache(maxsize=64, typed=True)
+def _broken_promise_adjustment(days: int) -> Adjustment:
     return Adjustment(
         reason=Reason(
             "broken_promise",
@@ -531,7 +577,39 @@ def _timing_reasons(ctx: _Context, earliest: date, send_on: date) -> list[Reason
     return reasons
 
 
+# Scheduling depends on the invoice only through its due date and which steps its amount makes
+# eligible, so a run over a million invoices meets a few thousand distinct questions: memoise
+# the answer (all but the leading reasons). Keyed by id(scenario); the value keeps the scenario
+# alive so its id cannot be reused.
+_SCHEDULE_CACHE: dict[tuple, tuple[Scenario, Decision]] = {}
+_SCHEDULE_CACHE_SIZE = 65_536
+
+
 def _schedule(ctx: _Context, plan: _Plan, base_reasons: list[Reason]) -> Decision:
+    scenario = ctx.scenario
+    open_amount = ctx.invoice.open_amount
+    key = (
+        id(scenario), tuple(open_amount >= s.min_amount for s in scenario.steps),
+        plan.shift_days, plan.pre_due_days, plan.firmer, plan.courteous_first_contact, plan.call,
+        plan.skip_steps, ctx.invoice.due_date, ctx.today, ctx.last_contact_on, ctx.steps_done,
+        _basis(ctx),
+    )
+    cached = _SCHEDULE_CACHE.get(key)
+    if cached is None or cached[0] is not scenario:
+        if len(_SCHEDULE_CACHE) >= _SCHEDULE_CACHE_SIZE:
+            _SCHEDULE_CACHE.clear()
+        cached = _SCHEDULE_CACHE[key] = (scenario, _schedule_uncached(ctx, plan))
+    tail = cached[1]
+    return Decision(
+        action=tail.action, basis=tail.basis, reasons=[*base_reasons, *tail.reasons],
+        send_on=tail.send_on, channel=tail.channel, tone=tail.tone, template=tail.template,
+        step=tail.step, claim_penalties=tail.claim_penalties, next_step=tail.next_step,
+    )
+
+
+def _schedule_uncached(ctx: _Context, plan: _Plan) -> Decision:
+    """The decision with only the scheduling reasons; `_schedule` puts the others in front."""
+    base_reasons: list[Reason] = []
     inv, scenario = ctx.invoice, ctx.scenario
     pending = _pending(_plan_steps(scenario=scenario, open_amount=inv.open_amount, plan=plan), ctx.steps_done)
     floor = (
@@ -541,7 +619,7 @@ def _schedule(ctx: _Context, plan: _Plan, base_reasons: list[Reason]) -> Decisio
     for index, candidate in enumerate(pending):
         step_on = inv.due_date + timedelta(days=candidate.offset_days)
         earliest = max(d for d in (ctx.today, step_on, floor) if d is not None)
-        send_on = next_business_day(earliest)
+        send_on = _next_business_day(earliest)
         if candidate.pre_due and send_on > inv.due_date:
             continue  # a reminder "before the due date" sent after it would be nonsense
         timing = _timing_reasons(ctx, earliest, send_on)
@@ -581,12 +659,17 @@ def _schedule(ctx: _Context, plan: _Plan, base_reasons: list[Reason]) -> Decisio
 
 
 def _no_model_reason(scenario: Scenario) -> Reason:
+    return _no_model_reason_for(scenario.label_fr, scenario.label_en)
+
+
+@lru_cache(maxsize=256)
+def _no_model_reason_for(label_fr: str, label_en: str) -> Reason:
     return Reason(
         "no_model",
         f"Aucune prédiction de risque disponible : décision selon les seules règles du scénario "
-        f"« {scenario.label_fr} ».",
+        f"« {label_fr} ».",
         f"No risk prediction available: decision from the rules of scenario "
-        f"'{scenario.label_en}' alone.",
+        f"'{label_en}' alone.",
     )
 
 
@@ -609,7 +692,55 @@ def decide(
         decision = guard(ctx)
         if decision is not None:
             return decision
-    adjustments = [adj for rule in _RULES if (adj := rule(ctx)) is not None]
-    plan = _fold(adjustments)
+    plan = _fold(tuple(adj for rule in _RULES if (adj := rule(ctx)) is not None))
     base_reasons = [_no_model_reason(scenario)] if risk is None else []
     return _schedule(ctx, plan, [*base_reasons, *plan.reasons])
+
+
+# --- the daily run's pre-filter ------------------------------------------------------------------
+
+_EARLIEST_OFFSET: dict[int, tuple[Scenario, int]] = {}
+
+
+def earliest_step_offset(scenario: Scenario) -> int:
+    """The earliest day, from the due date, on which any step of `scenario` can fall, whatever
+    the risk and the rules: a pre-due step (or the pre-due reminder a risky payer gets), else the
+    due date itself (overdue steps never fall before due + grace, and pulling in never crosses it).
+    """
+    cached = _EARLIEST_OFFSET.get(id(scenario))
+    if cached is None or cached[0] is not scenario:
+        offset = min(0, -scenario.risk_rules.pre_due_days, *(s.offset_days for s in scenario.steps))
+        cached = _EARLIEST_OFFSET[id(scenario)] = (scenario, offset)
+    return cached[1]
+
+
+def may_act(
+    *,
+    invoice: InvoiceState,
+    customer: CustomerState,
+    scenario: Scenario,
+    today: date,
+    last_contact_on: date | None,
+) -> bool:
+    """False only when `decide(...)` cannot be due on `today` for this invoice, whatever its risk
+    and steps done: a cheap, conservative pre-filter for the daily run (most open invoices have
+    nothing due on a given day). True means "ask `decide`", not "act".
+
+    Why each test is exact: an action's send date is the next business day on or after
+    max(today, step date, last contact + minimum delay), and it is due only when that is today;
+    the guards (settled, below minimum, dispute, hold, active promise) always wait.
+    """
+    if _next_business_day(today) != today:
+        return False  # every send date would roll past a weekend or holiday
+    if customer.on_hold or invoice.settled or invoice.has_open_dispute:
+        return False
+    if invoice.open_amount <= 0 or invoice.open_amount < scenario.min_amount:
+        return False
+    until = invoice.active_promise_until
+    if until is not None and until >= today:
+        return False
+    if (last_contact_on is not None
+            and last_contact_on + timedelta(days=scenario.min_days_between_contacts) > today):
+        return False
+    # no step, however pulled in, falls on or before today yet
+    return invoice.due_date + timedelta(days=earliest_step_offset(scenario)) <= today

@@ -29,8 +29,17 @@ class Feature:
 
     def sentence(self, value: float, language: str = "fr") -> str:
         """The reason sentence for ``value`` in ``language`` (fr, anything else is English)."""
-        template = self.template_fr if language == "fr" else self.template_en
-        return template.format(value=value)
+        if language == "fr":
+            return self.template_fr.format(value=_French(value))
+        return self.template_en.format(value=value)
+
+
+class _French(float):
+    """A number that formats the French way: 1 234,5 and 25 %."""
+
+    def __format__(self, spec: str) -> str:
+        text = format(float(self), spec).replace(",", "\0").replace(".", ",").replace("\0", " ")
+        return text[:-1] + " %" if text.endswith("%") else text
 
 
 def _f(name: str, family: str, meaning: str, label_fr: str, label_en: str, template_fr: str,

@@ -120,28 +120,101 @@ def synth(out: Annotated[Path, typer.Option(help="Output directory")],
 def demo(no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after setting up")] = False,
          customers: int = 300, months: int = 24, seed: int = 7,
          workdir: Annotated[Path, typer.Option(help="Where the demo ledger is written")] = Path("demo-ledger")) -> None:
-    """Synthetic ledger → SQLite → import → API keys → serve on 127.0.0.1:8000."""
-    from ledger.db import session_scope
-    from ledger.importers import import_ledger_dir
-    from serving.auth import ROLES, create_key
+    """Synthetic ledger → SQLite → train → score → today's dunning run → serve on 127.0.0.1:8000."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    steps = ["synth", "import", "keys"]
-    with console.status("") as status:
-        status.update(f"{t('step')} 1/{len(steps)} : synth")
-        start = (dt.date.today().replace(day=1) - dt.timedelta(days=30 * months)).replace(day=1)
-        synth(out=workdir, customers=customers, months=months, seed=seed, start=start.isoformat())
-        status.update(f"{t('step')} 2/{len(steps)} : import")
-        with session_scope(_engine()) as session:
-            import_ledger_dir(session=session, directory=workdir, actor="demo")
-        _print_late_rate()
-        with session_scope(_engine()) as session:
-            keys = {role: create_key(session=session, role=role, name=f"demo-{role}") for role in ROLES}
+    steps = [("synth", _demo_synth), ("import", _demo_import), ("train", _demo_train),
+             ("score", _demo_score), ("dunning", _demo_dunning), ("keys", _demo_keys)]
+    context: dict = {"customers": customers, "months": months, "seed": seed, "workdir": workdir}
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console) as progress:
+        for number, (name, step) in enumerate(steps, start=1):
+            task = progress.add_task(f"{t('step')} {number}/{len(steps)} : {name}", total=None)
+            step(context)
+            progress.update(task, total=1, completed=1)
+    for line in context["lines"]:
+        console.print(line)
     console.print(t("demo_keys"))
-    for role, key in keys.items():
+    for role, key in context["keys"].items():
         console.print(f"  {role:8} {key}")
     console.print(t("demo_done"))
     if not no_serve:
         serve()
+
+
+def _demo_synth(context: dict) -> None:
+    from features.synth import generate
+    from ledger.frames import write_ledger_dir
+
+    # the synthetic history ends today, so that today's dunning run has work to do
+    months = context["months"]
+    today = dt.date.today()
+    start = (today.replace(day=1) - dt.timedelta(days=31 * (months - 1))).replace(day=1)
+    frames = generate(customers=context["customers"], months=months, seed=context["seed"],
+                      start=start.isoformat(), as_of=today.isoformat())
+    write_ledger_dir(frames, context["workdir"])
+    context["lines"] = [t("synth_written", out=context["workdir"], customers=len(frames.customers),
+                          invoices=len(frames.invoices), payments=len(frames.payments))]
+
+
+def _demo_import(context: dict) -> None:
+    from ledger.db import session_scope
+    from ledger.importers import import_ledger_dir
+
+    with session_scope(_engine()) as session:
+        import_ledger_dir(session=session, directory=context["workdir"], actor="demo")
+
+
+def _demo_train(context: dict) -> None:
+    from sqlmodel import Session
+
+    from ledger.store import read_frames
+    from model.registry import train_and_register
+
+    with Session(_engine()) as session:
+        frames = read_frames(session=session)
+    registered, report = train_and_register(frames)
+    context["lines"].append(
+        f"{registered.name} v{registered.version} @{registered.alias} — AUC {report['auc']:.3f} "
+        f"(baseline {report['baselines']['payer_late_rate']['auc']:.3f})")
+
+
+def _demo_score(context: dict) -> None:
+    from sqlmodel import Session
+
+    from ledger.store import read_frames
+    from model.predict import Predictor
+    from model.score import score_ledger
+
+    with Session(_engine()) as session:
+        frames = read_frames(session=session)
+    _, customers = score_ledger(frames, Predictor.load(get_settings().model_uri))
+    grades = customers["grade"].value_counts().sort_index()
+    context["lines"].append("grades : " + ", ".join(f"{g} {n}" for g, n in grades.items()))
+
+
+def _demo_dunning(context: dict) -> None:
+    from ledger.calendar import next_business_day
+    from serving.dunning import run_and_commit
+    from serving.risk import RiskService
+
+    risk = RiskService(get_settings().model_uri)
+    risk.reload()
+    # reminders never go out on a weekend or a holiday: the demo plans the next working day's
+    run_date = next_business_day(dt.date.today())
+    report = run_and_commit(engine=_engine(), run_date=run_date, dry_run=False,
+                            risk_for=risk.risk_for, actor="demo")
+    context["lines"].append(f"dunning {run_date} : {report.created} actions, "
+                            f"{report.reminders} reminders")
+
+
+def _demo_keys(context: dict) -> None:
+    from ledger.db import session_scope
+    from serving.auth import ROLES, create_key
+
+    with session_scope(_engine()) as session:
+        context["keys"] = {role: create_key(session=session, role=role, name=f"demo-{role}")
+                           for role in ROLES}
 
 
 def _register_commands() -> None:

@@ -44,12 +44,16 @@ def run(
     """Plan today's dunning actions (idempotent): one reminder per customer and channel."""
     from ledger.db import get_engine
     from serving.dunning import run_and_commit
+    from serving.risk import RiskService
 
     run_date = date.date() if date else dt.date.today()
+    # the champion model shapes the plan, as in the API; rules alone when there is none
+    risk = RiskService(get_settings().model_uri)
+    risk.reload()
     try:
         with console.status("Relances…"):
             report = run_and_commit(engine=get_engine(), run_date=run_date, dry_run=dry_run,
-                                    actor="cli")
+                                    risk_for=risk.risk_for, actor="cli")
     except LedgerValidationError as exc:
         for error in exc.errors:
             err.print(f"[bold red]{_w('error')}[/] : {error.field}: {error.message}")

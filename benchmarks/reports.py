@@ -169,7 +169,7 @@ def load_sqlite(path: Path, frames: dict[str, pd.DataFrame]):
                     frame[column] = frame[column].astype(str)
                 elif frame[column].dtype == object:
                     frame[column] = frame[column].map(lambda v: v.isoformat() if isinstance(v, dt.date) else v)
-            frame.to_sql(table, connection.connection, if_exists="append", index=False, chunksize=50_000)
+            frame.to_sql(table, connection.connection.driver_connection, if_exists="append", index=False, chunksize=50_000)
         connection.exec_driver_sql("ANALYZE")
     return engine
 
@@ -210,7 +210,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")
     args = parser.parse_args()
     import_table_modules()
-    console = Console()
+    console = Console(width=160)
     url = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     runs = []
 

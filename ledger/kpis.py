@@ -5,7 +5,7 @@ date d when it was issued on or before d and not settled by then (`settled_on` n
 open amount at d is its amount less the allocations (payments, credit notes) dated ≤ d. Credit
 notes themselves are not receivables; unapplied customer credit is not netted off.
 
-The heavy lifting is plain SQL that runs on SQLite and PostgreSQL alike (two dialect helpers:
+The heavy lifting is plain SQL that runs on SQLite and PostgreSQL alike (small dialect helpers:
 a date parameter and a difference of dates in days), aggregated in the database; Python only
 assembles the few resulting rows. Definitions and formulas are in the README (Reporting).
 """

@@ -246,7 +246,9 @@ def main() -> None:
 
     result = {"as_of": AS_OF.isoformat(), "target_seconds": 1.0, "repeat": args.repeat,
               "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                          "platform": platform.platform()},
+                          "platform": platform.platform(),
+                          # other work on the machine slows every figure: keep it with them
+                          "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]},
               "runs": runs}
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -27,6 +27,15 @@ from model.dataset import Dataset
 from model.errors import ModelError
 
 REFERENCE_ROWS = 5000
+# Domain knowledge as monotone constraints: the share of a payer's past invoices paid late and
+# today's overdue balance can only raise the risk (P(late), P(severe), days late). Without them a
+# booster fits noise such as "one small overdue invoice looks safer than none". Constraining
+# every history feature as well cost 0.5 AUC point on the synthetic backtest; these four cost
+# nothing measurable and improve calibration.
+INCREASING = ("hist_share_late", "hist_share_late_amount", "overdue_count", "overdue_amount")
+# the days-late regression also follows the payer's own past delays
+INCREASING_DAYS = INCREASING + ("hist_mean_days_late", "hist_mean_days_late_last3",
+                                "hist_mean_days_late_last12", "hist_median_days_late_last12")
 
 
 @dataclass(frozen=True)
@@ -55,8 +64,12 @@ class TrainConfig:
             raise ModelError(f"bad boosting settings: {self.num_boost_round} rounds, "
                              f"learning rate {self.learning_rate}")
 
-    def params(self, objective: str, n_rows: int) -> dict:
+    def params(self, objective: str, n_rows: int, features: list[str]) -> dict:
         return {
+            "monotone_constraints": [
+                int(name in (INCREASING_DAYS if objective == "tweedie" else INCREASING))
+                for name in features],
+            "monotone_constraints_method": "intermediate",
             "objective": objective, "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             # small ledgers (the IBM sample has ~1,500 training rows) need smaller leaves
@@ -138,7 +151,7 @@ def _days_target(part: Dataset) -> np.ndarray:
 
 def _boost(X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame, y_valid: np.ndarray,
            objective: str, config: TrainConfig) -> lgb.Booster:
-    params = config.params(objective, len(X))
+    params = config.params(objective, len(X), list(X.columns))
     data = lgb.Dataset(X, label=y, free_raw_data=True)
     valid = lgb.Dataset(X_valid, label=y_valid, reference=data)
     if len(X_valid) == 0 or (objective == "binary" and len(np.unique(y_valid)) < 2):
@@ -152,7 +165,7 @@ def _refit(X: pd.DataFrame, y: np.ndarray, first: lgb.Booster, objective: str,
     # ~1/(1 - valid_fraction) more rows support proportionally more rounds
     best = first.best_iteration or first.current_iteration()
     rounds = max(1, round(best / (1 - config.valid_fraction)))
-    return lgb.train(config.params(objective, len(X)), lgb.Dataset(X, label=y),
+    return lgb.train(config.params(objective, len(X), list(X.columns)), lgb.Dataset(X, label=y),
                      num_boost_round=rounds)
 
 

@@ -4,7 +4,8 @@ Bench data is written with bulk SQL inserts (not the API): N customers, M open i
 dates spread from 75 days late to 30 days ahead, a few settled invoices for payer history. Then
 times a dry run (read + policy) and a real run (read + policy + writing actions, reminders and
 events in one transaction), and a second real run of the same date (idempotent: creates nothing).
-Peak memory is the process's maximum resident set (ru_maxrss), measured in a subprocess per case.
+Peak memory is the process's maximum resident set (ru_maxrss), measured in a subprocess per case;
+the load average beside each case says how busy the (shared) machine was.
 Writes benchmarks/results/dunning.json and prints a rich table.
 
     .venv/bin/python benchmarks/dunning.py [--sizes 100000:5000,1000000:50000] [--pg URL]
@@ -89,6 +90,7 @@ def _case(backend: str, invoices: int, customers: int, pg_url: str, workdir: Pat
             with engine.begin() as c:
                 c.execute(text("ANALYZE"))
         timings = {}
+        load_before = [round(x, 1) for x in os.getloadavg()]
         for label, dry in (("dry_run", True), ("run", False), ("rerun", False)):
             started = time.perf_counter()
             report = run_and_commit(engine=engine, run_date=RUN_DATE, dry_run=dry, actor="bench",
@@ -98,6 +100,9 @@ def _case(backend: str, invoices: int, customers: int, pg_url: str, workdir: Pat
                               "reminders": report.reminders}
         return {"backend": backend, "invoices": invoices, "customers": customers,
                 "load_seconds": round(load_s, 1), **timings,
+                # the machine is shared: the 1/5/15-minute load average before and after the runs
+                "load_average": {"before": load_before,
+                                 "after": [round(x, 1) for x in os.getloadavg()]},
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
     finally:
         engine.dispose()

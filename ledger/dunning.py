@@ -154,6 +154,12 @@ def customer_ranges(session: Session, *, size: int = 2000) -> Iterator[tuple[str
         yield chunk[0], chunk[-1]
 
 
+def _core(session: Session):
+    # the chunk reads are plain column selects: the Core connection skips the ORM's per-row
+    # result machinery (load_chunk flushes first, so pending changes are still seen)
+    return session.connection()
+
+
 def _in_range(column, lo: str, hi: str):
     return and_(column >= lo, column <= hi)
 
@@ -164,7 +170,8 @@ def load_chunk(session: Session, *, lo: str, hi: str, run_date: dt.date,
 
     `cancelling`: invoices whose planned actions are about to be cancelled (a dry run does not
     cancel them, but must read the ledger as the real run will)."""
-    rows = session.execute(
+    session.flush()
+    rows = _core(session).execute(
         select(Invoice.invoice_id, Invoice.customer_id, Invoice.issue_date, Invoice.due_date,
                Invoice.amount, Invoice.open_amount, Invoice.currency)
         .where(_in_range(Invoice.customer_id, lo, hi), Invoice.kind == "invoice",
@@ -188,7 +195,7 @@ def load_chunk(session: Session, *, lo: str, hi: str, run_date: dt.date,
 
 
 def _open_disputes(session: Session, lo: str, hi: str) -> set[str]:
-    return set(session.execute(
+    return set(_core(session).execute(
         select(Dispute.invoice_id).join(Invoice, Invoice.invoice_id == Dispute.invoice_id)
         .where(_in_range(Invoice.customer_id, lo, hi), Dispute.status.in_(OPEN_DISPUTE_STATUSES))
     ).scalars())
@@ -199,7 +206,7 @@ def _promises(session: Session, lo: str, hi: str, run_date: dt.date
     """Active promise end per invoice, and recently broken promises; a promise linked to no
     invoice covers the whole customer (key `("*", customer_id)`)."""
     since = run_date - dt.timedelta(days=BROKEN_PROMISE_LOOKBACK_DAYS)
-    rows = session.execute(
+    rows = _core(session).execute(
         select(Promise.customer_id, Promise.status, Promise.promised_date, Promise.closed_on,
                PromiseInvoice.invoice_id)
         .outerjoin(PromiseInvoice, PromiseInvoice.promise_id == Promise.promise_id)
@@ -228,7 +235,7 @@ def _days_late(session: Session):
 
 def _customers(session: Session, lo: str, hi: str, run_date: dt.date) -> dict[str, CustomerFacts]:
     history = _history(session, lo, hi, run_date)
-    rows = session.execute(
+    rows = _core(session).execute(
         select(Customer.customer_id, Customer.name, Customer.language, Customer.segment,
                Customer.on_hold, Customer.dunning_scenario, Customer.email, Customer.phone)
         .where(_in_range(Customer.customer_id, lo, hi))
@@ -262,7 +269,7 @@ def _history(session: Session, lo: str, hi: str, run_date: dt.date) -> dict[str,
         .subquery()
     )
     recent = ranked.c.rank <= DETERIORATING_RECENT
-    rows = session.execute(
+    rows = _core(session).execute(
         select(ranked.c.customer_id,
                func.sum(case((ranked.c.days_late > 0, 1), else_=0)),
                func.avg(case((recent, ranked.c.days_late), else_=None)),
@@ -282,7 +289,7 @@ def _history(session: Session, lo: str, hi: str, run_date: dt.date) -> dict[str,
 
 def _actions(session: Session, lo: str, hi: str, facts: ChunkFacts,
              cancelling: frozenset[str]) -> None:
-    rows = session.execute(
+    rows = _core(session).execute(
         select(DunningAction.customer_id, DunningAction.invoice_id, DunningAction.step,
                DunningAction.state, DunningAction.send_on, Invoice.due_date)
         .outerjoin(Invoice, Invoice.invoice_id == DunningAction.invoice_id)
@@ -362,7 +369,8 @@ def _load_and_insert(session: Session, table, rows: list[dict[str, Any]], *,
     inserted: list[tuple] = []
     cursor = raw.cursor()
     try:
-        cursor.execute(f'DROP TABLE IF EXISTS {"" if postgres else "temp."}"{load}"')
+        # qualified: only ever our own temporary table, never a real one of that name
+        cursor.execute(f'DROP TABLE IF EXISTS {"pg_temp" if postgres else "temp"}."{load}"')
         if postgres:
             cursor.execute(f'CREATE TEMP TABLE "{load}" ON COMMIT DROP AS '
                            f'SELECT {names}, 0::bigint AS relance_seq FROM "{table.name}" WITH NO DATA')

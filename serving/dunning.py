@@ -2,7 +2,9 @@
 
 `run_dunning` reads the open invoices chunk by chunk of customers (`ledger.dunning.load_chunk`),
 asks the decision policy (`serving.policy.decide`) what each needs, keeps the actions due on the
-run date, and groups them into one reminder per customer and channel. A real run writes them in
+run date, and groups them into one reminder per customer and channel. Invoices that cannot have
+anything due on the run date (`serving.policy.may_act`: a conservative, exact pre-filter) are
+counted but not asked. A real run writes them in
 the caller's transaction with `INSERT … ON CONFLICT DO NOTHING` on UNIQUE(invoice_id, step), so
 running a date twice, or two runs at once, never plans an action twice. A dry run computes the
 same plan and writes nothing. Sending is a separate step (`serving.outbox`).
@@ -30,7 +32,7 @@ from ledger.config import Settings, get_settings
 from ledger.errors import FieldError, LedgerValidationError
 from ledger.law import penalties_due
 from ledger.models import Customer, utcnow
-from serving.policy import CustomerState, Decision, InvoiceState, Risk, decide, may_act
+from serving.policy import CustomerState, Decision, InvoiceState, Reason, Risk, decide, may_act
 from serving.reminders import (
     Company,
     InvoiceLine,
@@ -261,6 +263,22 @@ def reminder_id_for(*, run_date: dt.date, customer_id: str, channel: str,
     return "R" + hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
+# the policy hands out the same Reason objects over and over: convert each once (read-only dicts)
+# Keyed by id (hashing a Reason hashes its sentences); the value keeps the Reason alive so its id
+# cannot be reused.
+_REASON_DICTS: dict[int, tuple[Reason, dict[str, str]]] = {}
+
+
+def _reason_dict(reason: Reason) -> dict[str, str]:
+    found = _REASON_DICTS.get(id(reason))
+    if found is None or found[0] is not reason:
+        if len(_REASON_DICTS) >= 100_000:
+            _REASON_DICTS.clear()
+        found = _REASON_DICTS[id(reason)] = (reason, {"code": reason.code, "fr": reason.fr,
+                                                       "en": reason.en})
+    return found[1]
+
+
 def _consolidate(customer_id: str, scenario: str, due: list[tuple[store.OpenInvoice, Decision]],
                  run_date: dt.date) -> list[PlannedAction]:
     """One reminder per customer and channel, listing every invoice due for a contact today."""
@@ -274,7 +292,7 @@ def _consolidate(customer_id: str, scenario: str, due: list[tuple[store.OpenInvo
                 scenario=scenario, step=decision.step or "", channel=channel,
                 tone=decision.tone or "neutral", template=decision.template,
                 send_on=decision.send_on or run_date, claim_penalties=decision.claim_penalties,
-                reasons=tuple({"code": r.code, "fr": r.fr, "en": r.en} for r in decision.reasons),
+                reasons=tuple(_reason_dict(r) for r in decision.reasons),
             ))
     return planned
 
@@ -283,12 +301,13 @@ def _write(session: Session, planned: list[PlannedAction], facts: store.ChunkFac
            run_date: dt.date, actor: str, report: RunReport) -> None:
     if not planned:
         return
+    now = utcnow()
     rows = [{
         "customer_id": a.customer_id, "invoice_id": a.invoice_id, "reminder_id": a.reminder_id,
         "run_date": run_date, "scenario": a.scenario, "step": a.step, "action": a.channel,
         "channel": a.channel, "tone": a.tone, "template": a.template, "send_on": a.send_on,
         "state": "planned", "attempts": 0, "created_by": actor, "reasons": list(a.reasons),
-        "created_at": utcnow(), "updated_at": utcnow(),
+        "created_at": now, "updated_at": now,
     } for a in planned]
     inserted = store.insert_actions(session, rows)
     created = {(invoice_id, step): action_id for action_id, invoice_id, step, _ in inserted}

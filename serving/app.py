@@ -89,8 +89,7 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
     app.state.engine = engine
     app.state.settings = settings
     app.state.risk = risk or RiskService(settings.model_uri)
-    # the dunning run and the worklist ask the served model through this provider
-    app.state.risk_for = app.state.risk.risk_for
+    # the dunning run, the worklist and the cash forecast ask it through serving.deps.risk_provider
     errors.install(app)
     for router in _routers():
         app.include_router(router)

@@ -1,6 +1,7 @@
 """FastAPI dependencies: typed aliases, so routes never build engines or check keys themselves."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -17,6 +18,14 @@ bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bear
 
 def get_engine(request: Request) -> Engine:
     return request.app.state.engine
+
+
+def get_today(request: Request) -> dt.date:
+    """Today, unless the app pins a date (`app.state.today`: demos, tests, replays)."""
+    return getattr(request.app.state, "today", None) or dt.date.today()
+
+
+TodayDep = Annotated[dt.date, Depends(get_today)]
 
 
 def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
@@ -73,3 +82,23 @@ Ingester = Annotated[Principal, Depends(require("billing"))]
 Analyst = Annotated[Principal, Depends(require("analyst"))]
 Agent = Annotated[Principal, Depends(require("agent"))]
 Admin = Annotated[Principal, Depends(require())]
+
+
+def risk_provider(request: Request):
+    """invoice ids → Risk from the served model, or None when rules alone apply (no model).
+
+    A provider set on `app.state.risk_for` (a test's, an integration's) takes precedence."""
+    explicit = getattr(request.app.state, "risk_for", None)
+    if explicit is not None:
+        return explicit
+    risk = getattr(request.app.state, "risk", None)
+    return risk.risk_for if risk is not None and risk.state.predictor is not None else None
+
+
+def cash_provider(request: Request):
+    """The cash forecast's predicted delays from the served model, or None (the forecast's rules)."""
+    explicit = getattr(request.app.state, "cash_predictions", None)
+    if explicit is not None:
+        return explicit
+    risk = getattr(request.app.state, "risk", None)
+    return risk.cash_predictions if risk is not None and risk.state.predictor is not None else None

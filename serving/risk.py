@@ -11,19 +11,22 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from features.pipeline import build_features
 from ledger.models import Invoice
 from ledger.store import read_frames
-from model.errors import NoModelError
-from model.predict import Predictor
-from model.score import customer_scores, expected_invoices, grade, risk_to_score
 from serving.policy import Risk
+
+if TYPE_CHECKING:
+    from model.predict import Predictor
+
+# model/ and features/ (LightGBM, scikit-learn) are imported when first used, not with the app:
+# an API that answers with rules, or a test that never scores, starts seconds sooner
 
 log = logging.getLogger(__name__)
 SEVERE_DAYS = 30
@@ -49,6 +52,9 @@ class RiskService:
         self.state = ModelState(None, "no_model", "not loaded yet")
 
     def reload(self) -> ModelState:
+        from model.errors import NoModelError
+        from model.predict import Predictor
+
         try:
             state = ModelState(Predictor.load(self.source), "loaded")
         except NoModelError as exc:
@@ -77,6 +83,8 @@ class RiskService:
         predictor = self.state.predictor
         if predictor is None:
             return _rules_scores(frames, targets, as_of)
+        from features.pipeline import build_features
+
         features = build_features(frames, invoices=_unsettled_view(targets), as_of=as_of)
         scores = pd.concat([features[["invoice_id", "customer_id"]], predictor.predict(features)], axis=1)
         scores["basis"] = "model"
@@ -89,6 +97,8 @@ class RiskService:
         """The provider the dunning run and the worklist take (`app.state.risk_for`)."""
         if self.state.predictor is None or not invoice_ids:
             return {}
+        from model.score import grade, risk_to_score
+
         scores = self.score_invoices(session=session, invoice_ids=invoice_ids, today=today)
         risk = 0.5 * scores["p_late"] + 0.5 * scores["p_severe"]
         grades = grade(risk_to_score(risk.to_numpy()))
@@ -97,9 +107,24 @@ class RiskService:
                                      grade=str(g), source="model")
                 for row, g in zip(scores.itertuples(index=False), grades)}
 
+    def cash_predictions(self, session: Session, as_of: dt.date) -> pd.DataFrame | None:
+        """Open invoices' predicted delays for the cash-in forecast (None: the forecast's rules)."""
+        if self.state.predictor is None:
+            return None
+        open_ids = list(session.execute(select(Invoice.invoice_id).where(
+            Invoice.kind == "invoice", Invoice.settled_on.is_(None),
+            Invoice.issue_date <= as_of)).scalars())
+        if not open_ids:
+            return None
+        scores = self.score_invoices(session=session, invoice_ids=open_ids, today=as_of)
+        return scores[["invoice_id", "expected_days_late", "p_late"]]
+
     def customer_risk(self, *, session: Session, customer_id: str, today: dt.date | None = None,
                       language: str = "fr", top: int = 3) -> dict:
         """Score 0–1000, grade, probabilities and the reasons, for one customer."""
+        from features.pipeline import build_features
+        from model.score import customer_scores, expected_invoices
+
         today = today or dt.date.today()
         frames = read_frames(session=session, as_of=today, customer_ids=[customer_id])
         as_of = pd.Timestamp(today) + pd.Timedelta(days=1)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from ledger import collections as col
-from serving.deps import Admin, Principal, Reader, SessionDep, require
+from serving.deps import Admin, Principal, Reader, SessionDep, get_today, require, risk_provider
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
 
@@ -23,8 +23,7 @@ Offset = Annotated[int, Query(ge=0)]
 
 
 def _today(request: Request) -> dt.date:
-    # tests and demos may pin the date on the app; otherwise it is today
-    return getattr(request.app.state, "today", None) or dt.date.today()
+    return get_today(request)
 
 
 def _lang(request: Request, lang: str | None) -> col.Language:
@@ -187,7 +186,7 @@ def worklist(request: Request, session: SessionDep, principal: Reader,
 
 def _invoice_risk(request: Request, session: Session, today: dt.date) -> col.InvoiceRisk | None:
     """The app's model-backed `risk_for` (if wired) as invoice ids → p(late or severe)."""
-    risk_for = getattr(request.app.state, "risk_for", None)
+    risk_for = risk_provider(request)
     if risk_for is None:
         return None
 

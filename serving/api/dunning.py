@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ledger import dunning as store
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
 from serving.reminders import RenderedReminder
-from serving.deps import Analyst, Principal, Reader, SessionDep, require
+from serving.deps import Analyst, Principal, Reader, SessionDep, require, risk_provider
 from serving.dunning import (
     known_templates,
     load_scenarios,
@@ -164,7 +164,7 @@ def post_run(body: RunIn, request: Request, principal: Analyst) -> RunOut:
     """Plan the actions due on `date` (idempotent); `dry_run` shows the same plan, writes nothing."""
     report = run_and_commit(engine=request.app.state.engine, run_date=body.date or dt.date.today(),
                             dry_run=body.dry_run, actor=principal.actor,
-                            risk_for=getattr(request.app.state, "risk_for", None))
+                            risk_for=risk_provider(request))
     summary = report.summary()
     return RunOut(**summary, actions=[planned_as_dict(a) for a in report.actions[:ACTIONS_IN_RUN_ANSWER]],
                   actions_truncated=len(report.actions) > ACTIONS_IN_RUN_ANSWER)

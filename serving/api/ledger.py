@@ -13,7 +13,7 @@ from ledger import store
 from ledger.ingest import ingest as ingest_batch
 from ledger.models import CustomerBase, InvoiceBase
 from ledger.schemas import IngestBatch, IngestResult
-from serving.deps import Ingester, InvoiceReader, Reader, SessionDep
+from serving.deps import Ingester, InvoiceReader, Reader, SessionDep, TodayDep
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 RETRIES = 5
@@ -75,27 +75,26 @@ def _retryable(exc: DBAPIError) -> bool:
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)
-def get_customer(customer_id: str, session: SessionDep, _: Reader) -> CustomerOut:
+def get_customer(customer_id: str, session: SessionDep, _: Reader, today: TodayDep) -> CustomerOut:
     """One customer with its balances."""
     customer = store.get_customer(session=session, customer_id=customer_id)
-    summary = store.customer_summary(session=session, customer_id=customer_id, today=dt.date.today())
+    summary = store.customer_summary(session=session, customer_id=customer_id, today=today)
     return CustomerOut(**customer.model_dump(), **summary)
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceOut)
-def get_invoice(invoice_id: str, session: SessionDep, _: InvoiceReader) -> InvoiceOut:
+def get_invoice(invoice_id: str, session: SessionDep, _: InvoiceReader, today: TodayDep) -> InvoiceOut:
     """One invoice (or credit note), its open amount, settled date and status."""
-    return invoice_out(store.get_invoice(session=session, invoice_id=invoice_id), dt.date.today())
+    return invoice_out(store.get_invoice(session=session, invoice_id=invoice_id), today)
 
 
 @router.get("/invoices", response_model=InvoicePage)
-def list_invoices(session: SessionDep, _: InvoiceReader,
+def list_invoices(session: SessionDep, _: InvoiceReader, today: TodayDep,
                   status: Annotated[str | None, Query(pattern="^(open|overdue|settled)$")] = None,
                   customer_id: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                   offset: Annotated[int, Query(ge=0)] = 0) -> InvoicePage:
     """Invoices, oldest due first, filtered by status and customer, paginated."""
-    today = dt.date.today()
     rows, total = store.list_invoices(session=session, status=status, customer_id=customer_id,
                                       today=today, limit=limit, offset=offset)
     return InvoicePage(items=[invoice_out(row, today) for row in rows], total=total, limit=limit,

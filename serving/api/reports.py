@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ledger import forecast as forecasting
 from ledger import kpis
-from serving.deps import Reader, SessionDep
+from serving.deps import Reader, SessionDep, cash_provider
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -152,8 +152,7 @@ def cash_forecast_report(request: Request, session: SessionDep, _: Reader, as_of
                          segment: Segment = None, format: Format = "json") -> Response:
     """Expected cash-in per week for the next 13 weeks, with a low–high range."""
     as_of = as_of or dt.date.today()
-    # the lead plugs the model in as app.state.cash_predictions(session, as_of) → DataFrame
-    provider = getattr(request.app.state, "cash_predictions", None)
+    provider = cash_provider(request)
     predicted = provider(session, as_of) if provider is not None else None
     report = forecasting.cash_forecast(session=session, as_of=as_of, predicted=predicted,
                                        segment=segment)

@@ -15,7 +15,7 @@ from ledger.law import penalties_due
 from ledger.models import Customer
 from ledger.schemas import Id, Money
 from serving.decisions import next_action
-from serving.deps import Analyst, Principal, Reader, SessionDep, require
+from serving.deps import Analyst, Principal, Reader, SessionDep, TodayDep, require, risk_provider
 from serving.risk import RiskService
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
@@ -56,10 +56,10 @@ class CustomerRisk(BaseModel):
 
 @router.get("/customers/{customer_id}/risk", response_model=CustomerRisk)
 def customer_risk(customer_id: str, session: SessionDep, risk: RiskDep, _: Reader,
-                  lang: Lang = None) -> dict:
+                  today: TodayDep, lang: Lang = None) -> dict:
     """Score 0–1000, grade A–E, probabilities and readable reasons for one customer."""
     customer = store.get_customer(session=session, customer_id=customer_id)
-    return risk.customer_risk(session=session, customer_id=customer_id,
+    return risk.customer_risk(session=session, customer_id=customer_id, today=today,
                               language=lang or customer.language or "fr")
 
 
@@ -112,7 +112,7 @@ class PredictionResponse(BaseModel):
 
 @router.post("/predictions", response_model=PredictionResponse)
 def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
-                _: Predictors) -> PredictionResponse:
+                _: Predictors, today: TodayDep) -> PredictionResponse:
     """Risk of stored invoices and of new ones sent inline (scored with the history as of now)."""
     from model.score import grade, risk_to_score
 
@@ -124,7 +124,7 @@ def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
         for column in ("issue_date", "due_date"):
             inline[column] = pd.to_datetime(inline[column])
     scores = risk.score_invoices(session=session, invoice_ids=body.invoice_ids, inline=inline,
-                                 explain=body.explain, language=body.lang)
+                                 today=today, explain=body.explain, language=body.lang)
     combined = (0.5 * scores["p_late"] + 0.5 * scores["p_severe"]).to_numpy(float)
     scores["score"] = risk_to_score(combined)
     scores["grade"] = grade(scores["score"].to_numpy())
@@ -187,13 +187,12 @@ class NextAction(BaseModel):
 
 @router.get("/invoices/{invoice_id}/next-action", response_model=NextAction)
 def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, _: Reader,
-                        lang: Lang = None, today: dt.date | None = None) -> NextAction:
+                        today: TodayDep, lang: Lang = None) -> NextAction:
     """What to do next for this invoice: action, tone, channel, date, template, penalties, why."""
     invoice = store.get_invoice(session=session, invoice_id=invoice_id)
     customer = store.get_customer(session=session, customer_id=invoice.customer_id)
-    today = today or dt.date.today()
-    risk_for = getattr(request.app.state, "risk_for", None)
-    decision, scenario, risk = next_action(session=session, invoice=invoice, today=today, risk_for=risk_for)
+    decision, scenario, risk = next_action(session=session, invoice=invoice, today=today,
+                                           risk_for=risk_provider(request))
     language = lang or customer.language or "fr"
     due = penalties_due(amount=invoice.open_amount, due_date=invoice.due_date, as_of=today) \
         if invoice.settled_on is None and invoice.due_date < today else None

@@ -42,7 +42,6 @@ def loaded(app, db, ledger_dir):
 def serve_model(app, path):
     app.state.risk = RiskService(str(path))
     app.state.risk.reload()
-    app.state.risk_for = app.state.risk.risk_for
 
 
 def open_invoice_ids(client, keys, n=5):
@@ -169,3 +168,11 @@ def test_model_endpoints_and_a_broken_model_never_takes_the_api_down(loaded, cli
     reload = client.post(f"{API}/model/reload", headers=keys["admin"])
     assert reload.status_code == 200 and reload.json()["status"] == "broken"
     assert client.post(f"{API}/model/reload", headers=keys["agent"]).status_code == 403
+
+
+def test_the_cash_forecast_uses_the_served_model(loaded, client, keys, bundle_dir):
+    rules = client.get(f"{API}/reports/cash-forecast", headers=keys["analyst"]).json()
+    serve_model(loaded, bundle_dir)
+    model = client.get(f"{API}/reports/cash-forecast", headers=keys["analyst"]).json()
+    assert rules != model
+    assert str(model).count("week") >= 13

@@ -72,7 +72,7 @@ def import_table_modules() -> None:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the database behind `engine` to the latest migration."""
+    """Upgrade the database behind `engine` to the latest migration (one head: see 0008)."""
     from alembic import command
     from alembic.config import Config
 
@@ -80,7 +80,7 @@ def migrate(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "heads")
+        command.upgrade(config, "head")
 
 
 @lru_cache

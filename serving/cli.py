@@ -182,13 +182,19 @@ def _demo_train(context: dict) -> None:
 def _demo_score(context: dict) -> None:
     from sqlmodel import Session
 
+    from ledger.db import session_scope
+    from ledger.scores import publish_scores
     from ledger.store import read_frames
     from model.predict import Predictor
     from model.score import score_ledger
 
     with Session(_engine()) as session:
         frames = read_frames(session=session)
-    _, customers = score_ledger(frames, Predictor.load(get_settings().model_uri))
+    predictor = Predictor.load(get_settings().model_uri)
+    _, customers = score_ledger(frames, predictor)
+    with session_scope(_engine()) as session:
+        publish_scores(session=session, scores=customers.to_dict("records"),
+                       model_version=predictor.version, scored_on=dt.date.today())
     grades = customers["grade"].value_counts().sort_index()
     context["lines"].append("grades : " + ", ".join(f"{g} {n}" for g, n in grades.items()))
 

@@ -156,6 +156,8 @@ def score(ledger: LedgerOption = None, model: ModelOption = None,
     predictor = _predictor(model)
     with _step(_w("scoring")):
         invoices, customers = _fail_on_model_error(score_ledger, frames, predictor)
+    if ledger is None:
+        _publish(customers, predictor.version)
     if as_json:
         print(json.dumps({"model_version": predictor.version,
                           "invoices": invoices.to_dict(orient="records"),
@@ -170,6 +172,18 @@ def score(ledger: LedgerOption = None, model: ModelOption = None,
                       _fmt(row.p_severe), f"{row.expected_days_late:.1f}",
                       str(row.open_invoices), f"{row.open_amount:,.2f}")
     console.print(table)
+
+
+def _publish(customers, version: str) -> None:
+    """Keep the scores in the database; a grade that moves becomes `risk.grade_changed`."""
+    import datetime as dt
+
+    from ledger.db import get_engine, session_scope
+    from ledger.scores import publish_scores
+
+    with session_scope(get_engine()) as session:
+        publish_scores(session=session, scores=customers.to_dict("records"), model_version=version,
+                       scored_on=dt.date.today())
 
 
 def drift(ledger: LedgerOption = None, model: ModelOption = None,

@@ -27,7 +27,9 @@ def test_demo_sets_everything_up(tmp_path):
 
     from ledger.db import make_engine
     from ledger.models import DunningAction, Invoice
+    from ledger.scores import CustomerScore
 
     with Session(make_engine(f"sqlite:///{tmp_path / 'demo.db'}")) as session:
         assert session.exec(select(func.count()).select_from(Invoice)).one() > 500
         assert session.exec(select(func.count()).select_from(DunningAction)).one() > 0
+        assert session.exec(select(func.count()).select_from(CustomerScore)).one() == 40

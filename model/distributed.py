@@ -38,7 +38,8 @@ from model.errors import ModelError
 from model.predict import PREDICTION_COLUMNS, Predictor
 from model.train import REFERENCE_ROWS, TrainConfig
 
-MAX_ROUNDS = 400  # lightgbm.dask cannot stop early: train this many at most, then cut
+MAX_ROUNDS = 1000  # lightgbm.dask cannot stop early: train this many at most, then cut
+FIRST_ROUNDS = 250  # first attempt; doubled while the validation loss is still improving
 WINDOW = "window"
 
 
@@ -138,9 +139,8 @@ def fit_bundle_dask(train: dd.DataFrame, *, config: TrainConfig | None = None,
     for name, (rows, objective, target) in targets.items():
         part_fit = rows[rows["issue_date"] < cut]
         part_valid = rows[rows["issue_date"] >= cut]
-        booster = _train(part_fit, target, objective, config, max_rounds, n)
-        best = _best_iteration(booster, part_valid, target, objective, config)
-        booster = _truncate(booster, best)
+        booster, best = _train_until_stopped(part_fit, part_valid, target, objective, config,
+                                             max_rounds, n)
         best_iterations[name] = best
         if objective == "binary":
             p, y = _collect_predictions(booster, part_valid, target)
@@ -175,7 +175,8 @@ def _train(rows: dd.DataFrame, target, objective: str, config: TrainConfig, roun
     from lightgbm.dask import DaskLGBMClassifier, DaskLGBMRegressor
 
     params = _params(config, objective, n_rows)
-    params.pop("verbose")
+    for name in ("verbose", "num_threads"):  # lightgbm.dask uses the workers' threads
+        params.pop(name, None)
     estimator_class = DaskLGBMClassifier if objective == "binary" else DaskLGBMRegressor
     estimator = estimator_class(n_estimators=rounds, verbosity=-1, **params)
     rows = rows.persist()
@@ -183,6 +184,19 @@ def _train(rows: dd.DataFrame, target, objective: str, config: TrainConfig, roun
     # lightgbm.dask wants X and y chunked alike: both come from the same persisted partitions
     estimator.fit(X, y)
     return estimator.booster_
+
+
+def _train_until_stopped(fit: dd.DataFrame, valid: dd.DataFrame, target, objective: str,
+                         config: TrainConfig, max_rounds: int,
+                         n_rows: int) -> tuple[lgb.Booster, int]:
+    """Train, cut at the early-stopping iteration; train longer only if it had not stopped yet."""
+    rounds = min(max_rounds, config.num_boost_round, FIRST_ROUNDS)
+    while True:
+        booster = _train(fit, target, objective, config, rounds, n_rows)
+        best, stopped = _best_iteration(booster, valid, target, objective, config)
+        if stopped or rounds >= min(max_rounds, config.num_boost_round):
+            return _truncate(booster, best), best
+        rounds = min(max_rounds, config.num_boost_round, rounds * 2)
 
 
 def _params(config: TrainConfig, objective: str, n_rows: int) -> dict:
@@ -195,8 +209,9 @@ def _params(config: TrainConfig, objective: str, n_rows: int) -> dict:
 
 
 def _best_iteration(booster: lgb.Booster, valid: dd.DataFrame, target, objective: str,
-                    config: TrainConfig) -> int:
-    """The iteration ``lgb.early_stopping`` keeps, from the validation loss of every iteration."""
+                    config: TrainConfig) -> tuple[int, bool]:
+    """The iteration ``lgb.early_stopping`` keeps, from the validation loss of every iteration,
+    and whether early stopping would have stopped within the trained rounds."""
     rounds = booster.current_iteration()
     names = [str(i) for i in range(rounds)]
 
@@ -219,8 +234,8 @@ def _best_iteration(booster: lgb.Booster, valid: dd.DataFrame, target, objective
         if loss < best_loss - 1e-12:
             best, best_loss = i, loss
         elif i - best >= config.early_stopping_rounds:
-            break
-    return best + 1
+            return best + 1, True
+    return best + 1, False
 
 
 def _loss(raw: np.ndarray, y: np.ndarray, objective: str) -> np.ndarray:

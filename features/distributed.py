@@ -292,7 +292,7 @@ def _read_bucket(url: str, schema: str | None, customer_ids: list[str],
         with Session(engine) as session:
             # an empty bucket still reads (no rows) so every partition has the same columns
             frames = read_frames(session=session, as_of=as_of.date(),
-                                 customer_ids=customer_ids or ["\x00none"])
+                                 customer_ids=customer_ids or ["-relance-no-customer-"])
     finally:
         engine.dispose()
     return frames

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import warnings
 from dataclasses import asdict
 
 import dask
@@ -182,7 +183,9 @@ def _train(rows: dd.DataFrame, target, objective: str, config: TrainConfig, roun
     rows = rows.persist()
     X, y = _features(rows), target(rows)
     # lightgbm.dask wants X and y chunked alike: both come from the same persisted partitions
-    estimator.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Parameter (n_jobs|num_threads) will be ignored")
+        estimator.fit(X, y)
     return estimator.booster_
 
 
@@ -292,3 +295,63 @@ def predict_dask(predictor: Predictor, rows: dd.DataFrame) -> dd.DataFrame:
                          "customer_id": pd.Series(dtype=object),
                          **{name: pd.Series(dtype=float) for name in PREDICTION_COLUMNS}})
     return rows.map_partitions(predict, predictor, meta=meta)
+
+
+# ------------------------------------------------------------------------- train & register
+
+WINDOW_ROWS = 200_000  # recent test rows collected for the champion comparison
+
+
+def backtest_dask(ledger: DaskLedger, *, split_date: pd.Timestamp | str,
+                  config: TrainConfig | None = None,
+                  max_rounds: int = MAX_ROUNDS) -> tuple[ModelBundle, dict, Dataset]:
+    """Train before ``split_date`` on the cluster, evaluate on the invoices issued from it on.
+
+    Returns the bundle, the report (metrics of :func:`model.evaluate.metrics` and the payer's
+    past late rate as baseline; no logistic regression, which would need every row in one
+    place) and the most recent ``WINDOW_ROWS`` test rows as a :class:`Dataset`.
+    """
+    from model.evaluate import metrics
+
+    split = pd.Timestamp(split_date)
+    rows = split_rows_dask(ledger, split_date=split).persist()
+    train, test = rows[rows[WINDOW] == "train"], rows[rows[WINDOW] == "test"]
+    bundle = fit_bundle_dask(train, config=config, train_cutoff=split, max_rounds=max_rounds)
+    predicted = predict_dask(Predictor(bundle), test)
+    columns = ["invoice_id", "issue_date", "late", "true_p_late", "x_hist_share_late",
+               "x_hist_cold_start"]
+    scored = test[columns].merge(predicted[["invoice_id", "p_late"]], on="invoice_id").compute()
+    if len(scored) == 0 or scored["late"].nunique() < 2:
+        raise ModelError(f"the test window at split date {split.date()} has {len(scored)} "
+                         "labelled invoices and not both classes")
+    y, p = scored["late"].to_numpy(int), scored["p_late"].to_numpy(float)
+    base_rate = bundle.meta["base_rate"]
+    payer = np.where(scored["x_hist_cold_start"] == 1, base_rate, scored["x_hist_share_late"])
+    report = {
+        "split_date": str(split.date()), "model": "lightgbm", "engine": "dask",
+        "n_train": bundle.meta["n_train"], "n_test": len(scored),
+        "base_rate": float(y.mean()), "train_base_rate": base_rate, **metrics(y, p),
+        "baselines": {"payer_late_rate": metrics(y, payer)},
+        "best_iterations": bundle.meta["best_iterations"],
+        "calibration": bundle.calibrators["late"].method,
+    }
+    if scored["true_p_late"].notna().all() and report["auc"] is not None:
+        from sklearn.metrics import roc_auc_score
+
+        report["oracle_auc"] = float(roc_auc_score(y, scored["true_p_late"]))
+    since = scored["issue_date"].sort_values().iloc[max(0, len(scored) - WINDOW_ROWS)]
+    window = dataset_of(test[test["issue_date"] >= since].compute())
+    return bundle, report, window
+
+
+def train_and_register_dask(ledger: DaskLedger, *, config: TrainConfig | None = None,
+                            recent_fraction: float = 0.2, settings=None,
+                            max_rounds: int = MAX_ROUNDS) -> tuple[object, dict]:
+    """:func:`model.registry.train_and_register` on the cluster: same registry, same promotion."""
+    from model.registry import log_and_register
+
+    split = recent_split_date_dask(ledger, fraction=recent_fraction)
+    bundle, report, window = backtest_dask(ledger, split_date=split, config=config,
+                                           max_rounds=max_rounds)
+    registered = log_and_register(bundle, window=window, evaluation=report, settings=settings)
+    return registered, report

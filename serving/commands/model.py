@@ -91,19 +91,38 @@ def _fail_on_model_error(call, *args, **kwargs):
         raise typer.Exit(2)
 
 
-def train(ledger: LedgerOption = None,
+def train(ledger: Annotated[str | None, typer.Option(
+              "--ledger", help="Ledger directory (CSV/Parquet; with --engine dask also a URL "
+                               "such as s3://bucket/ledger); default: the database")] = None,
           recent: Annotated[float, typer.Option(help="Share of recent invoices held out")] = 0.2,
-          learning_rate: Annotated[float, typer.Option(help="LightGBM learning rate")] = 0.05
+          learning_rate: Annotated[float, typer.Option(help="LightGBM learning rate")] = 0.05,
+          engine: Annotated[str, typer.Option(
+              "--engine", help="pandas (one machine) or dask (a cluster)")] = "pandas",
+          scheduler: Annotated[str | None, typer.Option(
+              "--scheduler", help="Dask scheduler address (default: a local cluster)")] = None,
+          partitions: Annotated[int, typer.Option(
+              "--partitions", help="Dask: customer partitions")] = 16,
           ) -> None:
     """Train on the database (or a ledger dir), log to MLflow, promote @champion only if better."""
     from model.registry import train_and_register
     from model.train import TrainConfig
 
-    frames = _frames(ledger)
-    with _step(_w("training")):
-        registered, report = _fail_on_model_error(
-            train_and_register, frames, recent_fraction=recent,
-            config=_fail_on_model_error(TrainConfig, learning_rate=learning_rate))
+    if engine not in ("pandas", "dask"):
+        err.print(f"[bold red]--engine pandas|dask[/] : {engine!r}")
+        raise typer.Exit(2)
+    config = _fail_on_model_error(TrainConfig, learning_rate=learning_rate)
+    if engine == "dask":
+        from serving.commands.scale import train_dask
+
+        with _step(_w("training")):
+            registered, report = _fail_on_model_error(
+                train_dask, ledger=ledger, scheduler=scheduler, partitions=partitions,
+                recent=recent, config=config)
+    else:
+        frames = _frames(None if ledger is None else Path(ledger))
+        with _step(_w("training")):
+            registered, report = _fail_on_model_error(
+                train_and_register, frames, recent_fraction=recent, config=config)
     table = Table(title=_w("metrics"))
     for column in ("", "auc", "pr_auc", "brier", "log_loss", "ece"):
         table.add_column(column, justify="right")

@@ -24,10 +24,10 @@ def mlflow_env(tmp_path, monkeypatch):
 
 
 def test_train_with_the_dask_engine_registers_a_servable_champion(client, mlflow_env, tmp_path):
-    write_parquet_ledger(generate(customers=150, months=12, seed=5), tmp_path / "ledger")
+    write_parquet_ledger(generate(customers=100, months=10, seed=5), tmp_path / "ledger")
     result = CliRunner().invoke(app, [
         "train", "--engine", "dask", "--scheduler", client.scheduler.address,
-        "--ledger", str(tmp_path / "ledger"), "--partitions", "3"])
+        "--ledger", str(tmp_path / "ledger"), "--partitions", "2"])
     assert result.exit_code == 0, result.output
     assert "@champion" in result.output and "payer_late_rate" in result.output
     predictor = Predictor.load("models:/late-payment-scale@champion")

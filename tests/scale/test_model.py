@@ -24,7 +24,7 @@ def trained(client):
     frames = generate(customers=400, months=18, seed=2)
     split = recent_split_date(frames)
     train, test = temporal_split(frames, split_date=split)
-    dask_ledger = from_frames(frames, npartitions=4)
+    dask_ledger = from_frames(frames, npartitions=2)
     rows = split_rows_dask(dask_ledger, split_date=split).persist()
     bundle = fit_bundle_dask(rows[rows["window"] == "train"], train_cutoff=split)
     return {"frames": frames, "split": split, "train": train, "test": test,

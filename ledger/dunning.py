@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, and_, case, func, or_, select
+from sqlalchemy import JSON, Column, Text, and_, case, func, or_, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
@@ -195,10 +195,31 @@ def load_chunk(session: Session, *, lo: str, hi: str, run_date: dt.date,
 
 
 def _open_disputes(session: Session, lo: str, hi: str) -> set[str]:
+    direct, linked = _disputed_invoices()
     return set(_core(session).execute(
-        select(Dispute.invoice_id).join(Invoice, Invoice.invoice_id == Dispute.invoice_id)
-        .where(_in_range(Invoice.customer_id, lo, hi), Dispute.status.in_(OPEN_DISPUTE_STATUSES))
+        union(direct.join(Invoice, Invoice.invoice_id == Dispute.invoice_id)
+              .where(_in_range(Invoice.customer_id, lo, hi)),
+              linked.join(Invoice, Invoice.invoice_id == _dispute_links().c.invoice_id)
+              .where(_in_range(Invoice.customer_id, lo, hi)))
     ).scalars())
+
+
+def _dispute_links():
+    # a dispute over several invoices lists them in collections' link table
+    from ledger.collections import DisputeInvoice
+
+    return DisputeInvoice.__table__  # type: ignore[attr-defined]
+
+
+def _disputed_invoices():
+    """(invoice named by an open dispute, invoice linked to one): both pause dunning."""
+    links = _dispute_links()
+    direct = select(Dispute.invoice_id.label("invoice_id")).where(
+        Dispute.status.in_(OPEN_DISPUTE_STATUSES))
+    linked = select(links.c.invoice_id.label("invoice_id")).join(
+        Dispute, Dispute.dispute_id == links.c.dispute_id).where(
+        Dispute.status.in_(OPEN_DISPUTE_STATUSES))
+    return direct, linked
 
 
 def _promises(session: Session, lo: str, hi: str, run_date: dt.date
@@ -476,9 +497,10 @@ def invoices_no_longer_chased(session: Session) -> list[str]:
     settled = select(DunningAction.invoice_id).join(
         Invoice, Invoice.invoice_id == DunningAction.invoice_id
     ).where(DunningAction.state == PENDING, Invoice.settled_on.is_not(None))
-    disputed = select(DunningAction.invoice_id).join(
-        Dispute, Dispute.invoice_id == DunningAction.invoice_id
-    ).where(DunningAction.state == PENDING, Dispute.status.in_(OPEN_DISPUTE_STATUSES))
+    direct, linked = _disputed_invoices()
+    disputed = select(DunningAction.invoice_id).where(
+        DunningAction.state == PENDING,
+        DunningAction.invoice_id.in_(union(direct, linked).scalar_subquery()))
     return sorted(set(session.execute(settled.union(disputed)).scalars()))
 
 

@@ -115,8 +115,11 @@ def test_payment_after_planning_cancels_pending_actions(session):
         {"payment_id": "P4", "customer_id": "C2", "invoice_id": "I4",
          "paid_on": RUN_DATE.isoformat(), "amount": "5000.00"}]}), actor="test")
     session.commit()
+    # the ingestion itself cancels what was planned for the invoice just paid
+    states = {a.invoice_id: a.state for a in _planned(session)}
+    assert states["I4"] == "cancelled" and states["I1"] == "planned"
     report = _run(session, on=RUN_DATE + dt.timedelta(days=1))
-    assert report.cancelled == 1
+    assert report.cancelled == 0  # nothing left for the run to cancel
     states = {a.invoice_id: a.state for a in _planned(session)}
     assert states["I4"] == "cancelled" and states["I1"] == "planned"
     audit = session.execute(select(AuditLog).where(AuditLog.action == "action.cancelled")).scalars().all()
@@ -169,3 +172,16 @@ def test_active_promise_without_invoice_link_covers_the_customer(session):
     session.commit()
     _run(session)
     assert "I4" not in {a.invoice_id for a in _planned(session)}
+
+
+def test_a_dispute_over_several_invoices_pauses_each_of_them(session):
+    from ledger.collections import DisputeCreate, open_dispute
+
+    build_ledger(session)
+    # C1's two open invoices: one dispute names both
+    open_dispute(session=session, data=DisputeCreate.model_validate(
+        {"invoices": [{"invoice_id": "I2"}, {"invoice_id": "I1"}], "reason": "quality"}),
+        actor="test", today=RUN_DATE)
+    session.commit()
+    report = _run(session)
+    assert not {a.invoice_id for a in report.actions} & {"I1", "I2"}

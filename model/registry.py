@@ -194,6 +194,11 @@ def train_and_register(frames, *, config=None, recent_fraction: float = 0.2,
     result = run_backtest(frames, split_date=split, config=config)
     report = dict(result.report)
     slices = report.pop("slices")
+    # the served model carries its own evaluation: `GET /model` and the dashboard show it
+    result.bundle.meta["metrics"] = {
+        key: report[key] for key in ("auc", "pr_auc", "brier", "log_loss", "ece", "n_train",
+                                     "n_test", "base_rate", "baselines", "oracle_auc")
+        if key in report} | {"window_from": str(split.date())}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         raw = result.bundle.late.predict(result.test.X[result.bundle.features], num_threads=1)

@@ -79,3 +79,6 @@ def test_train_command_logs_a_run_and_registers_a_champion(ledger_dir, mlflow_en
     files = {f.path for f in client.list_artifacts(version.run_id)}
     assert {"bundle", "calibration.png", "feature_importance.json", "features.json"} <= files
     assert str(mlflow_env.mlruns_dir) in version.source
+    # the served bundle carries its evaluation (GET /model, the dashboard's model page)
+    metrics = Predictor.load().bundle.meta["metrics"]
+    assert metrics["auc"] == run.data.metrics["auc"] and "logistic_regression" in metrics["baselines"]

@@ -277,10 +277,14 @@ def _exposure_features(h: _HistoryArrays, own: np.ndarray, t_code: np.ndarray,
 
     # the scored invoice itself is never part of its own exposure (serving: it is in the ledger)
     known = own >= 0
-    mine = np.where(known, own, 0)
-    self_open = known & (h.issue[mine] < t_day)  # settled-before-t targets were refused earlier
-    self_overdue = known & (h.due[mine] < t_day)
-    self_amount = h.amount[mine]
+    if len(h.code):
+        mine = np.where(known, own, 0)
+        self_open = known & (h.issue[mine] < t_day)  # settled-before-t targets were refused earlier
+        self_overdue = known & (h.due[mine] < t_day)
+        self_amount = h.amount[mine]
+    else:  # a ledger with no invoice yet: only new invoices are scored, none is its own history
+        self_open = self_overdue = np.zeros(len(t_code), dtype=bool)
+        self_amount = np.zeros(len(t_code))
     usual = _window_median(h.amount[issued.order], *issued.bounds(t_code, t_day))
     with np.errstate(divide="ignore", invalid="ignore"):
         return {

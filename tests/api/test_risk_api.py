@@ -176,3 +176,16 @@ def test_the_cash_forecast_uses_the_served_model(loaded, client, keys, bundle_di
     model = client.get(f"{API}/reports/cash-forecast", headers=keys["analyst"]).json()
     assert rules != model
     assert str(model).count("week") >= 13
+
+
+def test_a_customer_with_no_invoice_yet_gets_a_cold_start_risk(loaded, client, keys, bundle_dir):
+    serve_model(loaded, bundle_dir)
+    client.post(f"{API}/ingest", json={"customers": [{"customer_id": "BRAND-NEW"}]}, headers=keys["billing"])
+    body = client.get(f"{API}/customers/BRAND-NEW/risk", headers=keys["agent"])
+    assert body.status_code == 200, body.text
+    assert body.json()["basis"] == "model" and body.json()["open_invoices"] == 0
+    today = dt.date.today()
+    new = {"invoices": [{"invoice_id": "N-1", "customer_id": "BRAND-NEW", "issue_date": today.isoformat(),
+                         "due_date": (today + dt.timedelta(days=30)).isoformat(), "amount": "99.00"}]}
+    response = client.post(f"{API}/predictions", json=new, headers=keys["billing"])
+    assert response.status_code == 200 and response.json()["predictions"][0]["invoice_id"] == "N-1"

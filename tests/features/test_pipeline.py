@@ -176,3 +176,19 @@ def test_registry_sentences_render_in_both_languages() -> None:
         assert feature.sentence(0.5, "fr") and feature.sentence(0.5, "en")
     assert FEATURES["hist_mean_days_late_last12"].sentence(12.4, "fr") == (
         "Paie en moyenne 12 jours après l'échéance sur ses 12 dernières factures")
+
+
+def test_a_new_invoice_of_a_customer_with_no_history_is_scored():
+    """A customer with nothing in the ledger yet: cold-start values, no crash."""
+    import pandas as pd
+
+    from features.pipeline import FEATURE_COLUMNS, build_features
+    from ledger.frames import LedgerFrames, empty_frame
+
+    frames = LedgerFrames(customers=pd.DataFrame({"customer_id": ["NEW"]}), invoices=empty_frame("invoices"),
+                          payments=empty_frame("payments"), as_of=pd.Timestamp("2026-01-10"))
+    new = pd.DataFrame({"invoice_id": ["N1"], "customer_id": ["NEW"], "issue_date": [pd.Timestamp("2026-01-10")],
+                        "due_date": [pd.Timestamp("2026-02-09")], "amount": [1200.0]})
+    features = build_features(frames, invoices=new, as_of=pd.Timestamp("2026-01-11"))
+    assert len(features) == 1 and features[FEATURE_COLUMNS].notna().all(axis=None)
+    assert features["open_count"].iloc[0] == 0 and features["amount"].iloc[0] == 1200.0

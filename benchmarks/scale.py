@@ -76,6 +76,11 @@ def generate_ledger(directory: Path, invoices: int) -> dict:
 # --------------------------------------------------------------------------------- pandas
 
 
+def stage(times: dict, **extra: object) -> None:
+    """Print the figures so far: a run stopped by the time cap still reports its stages."""
+    print("STAGE " + json.dumps({**times, **extra}, default=str), flush=True)
+
+
 def run_pandas(directory: Path) -> dict:
     import pandas as pd
 
@@ -92,14 +97,17 @@ def run_pandas(directory: Path) -> dict:
     as_of = max(tables["invoices"]["issue_date"].max(), tables["payments"]["paid_on"].max())
     frames = LedgerFrames(as_of=as_of, **tables)
     times["read_s"] = time.perf_counter() - t
+    stage(times, **_peaks())
     t = time.perf_counter()
     features = features_at_issue(frames)
     split = recent_split_date(frames)
     train, test = temporal_split(frames, split_date=split, features=features)
     times["features_s"] = time.perf_counter() - t
+    stage(times, **_peaks())
     t = time.perf_counter()
     bundle = fit_bundle(train, train_cutoff=split)
     times["train_s"] = time.perf_counter() - t
+    stage(times, **_peaks())
     t = time.perf_counter()
     open_features = build_features(frames, as_of=as_of + pd.Timedelta(days=1))
     scored = Predictor(bundle).predict(open_features)
@@ -110,6 +118,10 @@ def run_pandas(directory: Path) -> dict:
     return {**times, "n_train": len(train), "n_test": len(test), "n_scored": len(scored),
             "auc": auc, "best_iterations": bundle.meta["best_iterations"],
             "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
+
+
+def _peaks() -> dict:
+    return {"peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
 
 
 # ----------------------------------------------------------------------------------- dask
@@ -146,18 +158,24 @@ def run_dask(directory: Path, partitions: int, workers: int, worker_gb: float) -
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    def _peaks() -> dict:  # noqa: F811 (the workers' peaks, not this process's)
+        return {"peak_gb_per_worker": sorted(round(v, 2) for v in peaks.values())}
+
     times, t = {}, time.perf_counter()
     ledger = read_parquet_ledger(str(directory), npartitions=partitions).persist()
     split = recent_split_date_dask(ledger)
     times["read_s"] = time.perf_counter() - t
+    stage(times, **_peaks())
     t = time.perf_counter()
     rows = split_rows_dask(ledger, split_date=split).persist()
     n_rows = len(rows)
     times["features_s"] = time.perf_counter() - t
+    stage(times, **_peaks())
     t = time.perf_counter()
     train = rows[rows["window"] == "train"]
     bundle = fit_bundle_dask(train, train_cutoff=split)
     times["train_s"] = time.perf_counter() - t
+    stage(times, **_peaks())
     t = time.perf_counter()
     predictor = Predictor(bundle)
     scored = predict_dask(predictor, build_features_dask(ledger, as_of=ledger.as_of
@@ -198,9 +216,13 @@ def run_child(engine: str, directory: Path, args: argparse.Namespace) -> dict:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=args.max_seconds,
                               cwd=ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as stopped:
+        output = stopped.stdout.decode() if isinstance(stopped.stdout, bytes) else \
+            (stopped.stdout or "")
+        stages = [line for line in output.splitlines() if line.startswith("STAGE ")]
+        partial = json.loads(stages[-1].removeprefix("STAGE ")) if stages else {}
         return {"status": "timeout", "wall_s": round(time.perf_counter() - started, 1),
-                "note": f"stopped at the {args.max_seconds} s cap"}
+                "note": f"stopped at the {args.max_seconds} s cap", **partial}
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         return {"status": "failed", "returncode": done.returncode,

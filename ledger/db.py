@@ -42,11 +42,13 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> E
         kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 30}}
         if memory:
             kwargs["poolclass"] = StaticPool
+        else:  # one connection per request thread (FastAPI runs up to 40 at once)
+            kwargs.update(pool_size=10, max_overflow=40)
         engine = create_engine(url, echo=echo, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=40,
                          connect_args=connect_args)
 
 

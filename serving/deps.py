@@ -48,18 +48,18 @@ class Principal:
 
 
 def current_principal(
-    engine: Annotated[Engine, Depends(get_engine)],
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    # the request's own session (FastAPI caches it per request): one connection per request
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send `Authorization: Bearer <key>`",
                             headers={"WWW-Authenticate": "Bearer"})
-    with Session(engine) as session:
-        stored = verify_key(session=session, key=credentials.credentials)
-        if stored is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key",
-                                headers={"WWW-Authenticate": "Bearer"})
-        return Principal(key_prefix=stored.prefix, role=stored.role, name=stored.name)
+    stored = verify_key(session=session, key=credentials.credentials)
+    if stored is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return Principal(key_prefix=stored.prefix, role=stored.role, name=stored.name)
 
 
 def require(*roles: str) -> Callable[..., Principal]:

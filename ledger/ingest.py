@@ -207,32 +207,24 @@ def _driver_value(value: Any, sqlite: bool) -> Any:
 
 
 def _upsert_customers(session: Session, batch: IngestBatch) -> dict[str, int]:
-    rows = {c.customer_id: c.model_dump(exclude_unset=True) | {"customer_id": c.customer_id}
-            for c in batch.customers}
-    existing = {row["customer_id"]: row for row in _load(session, Customer, Customer.customer_id, rows)}
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
-    changed = []
-    for customer_id, row in rows.items():
-        before = existing.get(customer_id)
-        if before is None:
-            counts["created"] += 1
-        elif all(_same(before.get(k), v) for k, v in row.items()):
-            counts["unchanged"] += 1
-            continue
-        else:
-            counts["updated"] += 1
-        changed.append(row | {"updated_at": utcnow()})
-    upsert(session, Customer, changed, "customer_id")
-    return counts
+    # only the fields sent: a batch naming a customer by id alone must not wipe its email
+    rows = [c.model_dump(exclude_unset=True) | {"customer_id": c.customer_id} for c in batch.customers]
+    return _upsert_changed(session, Customer, Customer.customer_id, rows)
 
 
 def _upsert_disputes(session: Session, batch: IngestBatch) -> dict[str, int]:
-    rows = {d.dispute_id: d.model_dump() for d in batch.disputes}
-    existing = {row["dispute_id"]: row for row in _load(session, Dispute, Dispute.dispute_id, rows)}
+    return _upsert_changed(session, Dispute, Dispute.dispute_id, [d.model_dump() for d in batch.disputes])
+
+
+def _upsert_changed(session: Session, table: type[SQLModel], column, rows: list[dict]) -> dict[str, int]:
+    """Upsert the rows that are new or differ from what is stored; count what happened."""
+    key = column.key
+    by_id = {row[key]: row for row in rows}
+    existing = {row[key]: row for row in _load(session, table, column, by_id)}
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     changed = []
-    for dispute_id, row in rows.items():
-        before = existing.get(dispute_id)
+    for record_id, row in by_id.items():
+        before = existing.get(record_id)
         if before is None:
             counts["created"] += 1
         elif all(_same(before.get(k), v) for k, v in row.items()):
@@ -241,7 +233,7 @@ def _upsert_disputes(session: Session, batch: IngestBatch) -> dict[str, int]:
         else:
             counts["updated"] += 1
         changed.append(row | {"updated_at": utcnow()})
-    upsert(session, Dispute, changed, "dispute_id")
+    upsert(session, table, changed, key)
     return counts
 
 

@@ -13,6 +13,7 @@ the customer, so the result never depends on the order batches arrived in:
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -83,8 +84,8 @@ def allocate(invoices: list[InvoiceLine], credits: list[CreditLine]) -> Allocati
     pool: list[list] = []  # [credit, remaining] in arrival order: oldest credit is used first
     for on, kind, _, payload in events:
         if kind == 0:
-            open_invoices.append(payload)  # type: ignore[arg-type]
-            open_invoices.sort(key=lambda inv: (inv.due_date, inv.issue_date, inv.invoice_id))
+            # kept sorted as it grows (ids are unique, so the order is total)
+            bisect.insort(open_invoices, payload, key=_oldest_first)  # type: ignore[arg-type]
         else:
             credit: CreditLine = payload  # type: ignore[assignment]
             remaining = credit.amount
@@ -96,6 +97,10 @@ def allocate(invoices: list[InvoiceLine], credits: list[CreditLine]) -> Allocati
     for credit, remaining in pool:
         result.unallocated[(credit.source_kind, credit.source_id)] = remaining
     return result
+
+
+def _oldest_first(invoice: InvoiceLine) -> tuple[dt.date, dt.date, str]:
+    return invoice.due_date, invoice.issue_date, invoice.invoice_id
 
 
 def _apply(result: AllocationResult, credit: CreditLine, invoice_id: str, available: Decimal,

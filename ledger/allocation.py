@@ -92,7 +92,8 @@ def allocate(invoices: list[InvoiceLine], credits: list[CreditLine]) -> Allocati
             if credit.invoice_id in result.open_amount:
                 remaining = _apply(result, credit, credit.invoice_id, remaining, on)
             pool.append([credit, remaining])
-        _drain(result, pool, open_invoices, on)
+        if pool:  # no credit waiting: nothing to apply (open invoices at zero are skipped anyway)
+            _drain(result, pool, open_invoices, on)
 
     for credit, remaining in pool:
         result.unallocated[(credit.source_kind, credit.source_id)] = remaining

@@ -198,18 +198,29 @@ def upsert(session: Session, table: type[SQLModel], rows: list[dict[str, Any]], 
 
 def _params(rows: list[dict[str, Any]], columns: Sequence[str], sqlite: bool,
             tail: tuple = ()) -> list[tuple]:
-    """Driver parameter tuples, values converted once per type (not per column name lookup)."""
+    """Driver parameter tuples. On SQLite, Decimal, date and datetime become text, converted a
+    column at a time (`map` runs in C; a per-value branch costs more than the database)."""
     get = operator.itemgetter(*columns)
-    single = len(columns) == 1
+    if len(columns) == 1:
+        values = [(get(row),) for row in rows]
+    else:
+        values = [get(row) for row in rows]
     if not sqlite:
-        return [((get(row),) if single else get(row)) + tail for row in rows]
+        return [v + tail for v in values] if tail else values
     tail = tuple(_driver_value(v, sqlite) for v in tail)
+    converted = [_sqlite_column(list(column)) for column in zip(*values)]
+    return [v + tail for v in zip(*converted)] if tail else list(zip(*converted))
+
+
+def _sqlite_column(values: list[Any]) -> list[Any] | tuple:
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if not kinds or not kinds & _SQLITE_CONVERT.keys():
+        return values
+    if len(kinds) == 1 and None not in values:
+        return list(map(_SQLITE_CONVERT[kinds.pop()], values))
     convert = _SQLITE_CONVERT.get
-    params = []
-    for row in rows:
-        values = (get(row),) if single else get(row)
-        params.append(tuple([v if (f := convert(v.__class__)) is None else f(v) for v in values]) + tail)
-    return params
+    return [v if (f := convert(v.__class__)) is None else f(v) for v in values]
 
 
 def _write(connection, table_name: str, columns: Sequence[str], params: list[tuple], sqlite: bool,

@@ -77,7 +77,8 @@ def invoice_status(invoice: Invoice, today: dt.date) -> str:
 def read_frames(*, session: Session, as_of: dt.date | None = None,
                 customer_ids: list[str] | None = None) -> LedgerFrames:
     """The ledger as frames for features; events after `as_of` are left out."""
-    engine = session.get_bind()
+    from sqlalchemy import text
+
     as_of_ts = pd.Timestamp(as_of or dt.date.today())
     where = ""
     params: dict = {}
@@ -86,34 +87,50 @@ def read_frames(*, session: Session, as_of: dt.date | None = None,
             raise LedgerError("customer_ids is empty")
         where = " WHERE customer_id IN (" + ",".join(f":c{i}" for i in range(len(customer_ids))) + ")"
         params = {f"c{i}": c for i, c in enumerate(customer_ids)}
-
-    def frame(sql: str, dates: list[str], money: list[str]) -> pd.DataFrame:
-        from sqlalchemy import text
-
-        with engine.connect() as connection:
-            result = pd.read_sql_query(text(sql), connection, params=params)
-        for column in dates:
-            result[column] = pd.to_datetime(result[column])
-        for column in money:
-            result[column] = result[column].astype(float)
-        return result
-
-    customers = frame("SELECT customer_id, name, country, language, segment, email, phone, "
-                      "payment_terms_days, credit_limit, currency, dunning_scenario FROM customer" + where,
-                      [], ["credit_limit"])
-    invoices = frame("SELECT invoice_id, customer_id, issue_date, due_date, amount, currency, kind, "
-                     "settled_on AS settled_date, open_amount FROM invoice" + where,
-                     ["issue_date", "due_date", "settled_date"], ["amount", "open_amount"])
-    payments = frame("SELECT payment_id, customer_id, paid_on, amount, currency, invoice_id FROM payment"
-                     + where, ["paid_on"], ["amount"])
     dispute_where = where.replace("WHERE customer_id", "WHERE i.customer_id")
-    disputes = frame("SELECT d.dispute_id, d.invoice_id, d.opened_on, d.reason, d.status, d.resolved_on "
-                     "FROM dispute d JOIN invoice i ON i.invoice_id = d.invoice_id" + dispute_where,
-                     ["opened_on", "resolved_on"], [])
+
+    # one connection and plain DBAPI rows: pd.read_sql costs milliseconds of set-up per query,
+    # which dominated the risk of one customer (a handful of rows)
+    with session.get_bind().connect() as connection:
+        def frame(sql: str, dates: list[str], money: list[str]) -> pd.DataFrame:
+            result = connection.execute(text(sql), params)
+            rows = result.all()
+            columns = list(result.keys())
+            # the same conversion pd.read_sql_query applies (coerce_float), so the dtypes match
+            out = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+            for column in dates:
+                out[column] = pd.to_datetime(out[column])
+            for column in money:
+                out[column] = out[column].astype(float)
+            return out
+
+        customers = frame(_CUSTOMER_SQL + where, [], ["credit_limit"])
+        invoices = frame(_INVOICE_SQL + where, ["issue_date", "due_date", "settled_date"],
+                         ["amount", "open_amount"])
+        payments = frame(_PAYMENT_SQL + where, ["paid_on"], ["amount"])
+        disputes = frame(_DISPUTE_SQL + dispute_where, ["opened_on", "resolved_on"], [])
     invoices = invoices[invoices["issue_date"] <= as_of_ts]
     invoices.loc[invoices["settled_date"] > as_of_ts, "settled_date"] = pd.NaT
     return LedgerFrames(
         customers=customers, invoices=invoices.reset_index(drop=True),
         payments=payments[payments["paid_on"] <= as_of_ts].reset_index(drop=True),
-        disputes=disputes[disputes["opened_on"] <= as_of_ts].reset_index(drop=True) if len(disputes) else empty_frame("disputes"),
+        disputes=disputes[disputes["opened_on"] <= as_of_ts].reset_index(drop=True) if len(disputes) else _empty("disputes"),
+        reminders=_empty("reminders"), promises=_empty("promises"),
         as_of=as_of_ts)
+
+
+_CUSTOMER_SQL = ("SELECT customer_id, name, country, language, segment, email, phone, "
+                 "payment_terms_days, credit_limit, currency, dunning_scenario FROM customer")
+_INVOICE_SQL = ("SELECT invoice_id, customer_id, issue_date, due_date, amount, currency, kind, "
+                "settled_on AS settled_date, open_amount FROM invoice")
+_PAYMENT_SQL = "SELECT payment_id, customer_id, paid_on, amount, currency, invoice_id FROM payment"
+_DISPUTE_SQL = ("SELECT d.dispute_id, d.invoice_id, d.opened_on, d.reason, d.status, d.resolved_on "
+                "FROM dispute d JOIN invoice i ON i.invoice_id = d.invoice_id")
+_EMPTY: dict[str, pd.DataFrame] = {}
+
+
+def _empty(name: str) -> pd.DataFrame:
+    # building an empty frame costs more than copying one: keep a template per name
+    if name not in _EMPTY:
+        _EMPTY[name] = empty_frame(name)
+    return _EMPTY[name].copy()

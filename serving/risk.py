@@ -9,16 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
-from ledger.models import Invoice
+from ledger.models import Customer, Dispute, Invoice, Payment
 from ledger.store import read_frames
 from serving.policy import Risk
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SEVERE_DAYS = 30
+CACHE_SIZE = 4096  # customers' risks kept; a few hundred bytes each
 
 
 @dataclass
@@ -50,6 +52,8 @@ class RiskService:
         self.source = source
         self._lock = threading.Lock()
         self.state = ModelState(None, "no_model", "not loaded yet")
+        self._generation = 0  # bumped by reload(): cached risks of an older model are never served
+        self._cache: OrderedDict[tuple, dict] = OrderedDict()
 
     def reload(self) -> ModelState:
         from model.errors import NoModelError
@@ -64,6 +68,8 @@ class RiskService:
             state = ModelState(None, "broken", f"{type(exc).__name__}: {exc}")
         with self._lock:
             self.state = state
+            self._generation += 1
+            self._cache.clear()
         return state
 
     # --- scoring -----------------------------------------------------------------------------
@@ -121,11 +127,33 @@ class RiskService:
 
     def customer_risk(self, *, session: Session, customer_id: str, today: dt.date | None = None,
                       language: str = "fr", top: int = 3) -> dict:
-        """Score 0–1000, grade, probabilities and the reasons, for one customer."""
+        """Score 0–1000, grade, probabilities and the reasons, for one customer.
+
+        Cached (LRU) per customer, day, model, language and a fingerprint of the customer's
+        ledger rows: any new or changed invoice, payment or dispute gives a new key.
+        """
+        today = today or dt.date.today()
+        key = (customer_id, today, self._generation, language, top,
+               _fingerprint(session, customer_id))
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+        if cached is None:
+            cached = self._customer_risk(session=session, customer_id=customer_id, today=today,
+                                         language=language, top=top)
+            with self._lock:
+                self._cache[key] = cached
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        # a copy: callers may change what they get without touching the cache
+        return {**cached, "reasons": [dict(r) for r in cached["reasons"]]}
+
+    def _customer_risk(self, *, session: Session, customer_id: str, today: dt.date,
+                       language: str, top: int) -> dict:
         from features.pipeline import build_features
         from model.score import customer_scores, expected_invoices
 
-        today = today or dt.date.today()
         frames = read_frames(session=session, as_of=today, customer_ids=[customer_id])
         as_of = pd.Timestamp(today) + pd.Timedelta(days=1)
         open_invoices = frames.invoices[(frames.invoices["kind"] == "invoice")
@@ -160,6 +188,21 @@ class RiskService:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+def _fingerprint(session: Session, customer_id: str) -> tuple:
+    """Cheap aggregate queries whose answer changes whenever anything the customer's risk reads does."""
+    invoices = select(func.count(), func.max(Invoice.updated_at), func.sum(Invoice.open_amount),
+                      func.count(Invoice.settled_on), func.max(Invoice.settled_on)
+                      ).where(Invoice.customer_id == customer_id)
+    payments = select(func.count(), func.sum(Payment.amount), func.max(Payment.paid_on)
+                      ).where(Payment.customer_id == customer_id)
+    disputes = select(func.count(), func.max(Dispute.updated_at), func.count(Dispute.resolved_on)
+                      ).join(Invoice, Invoice.invoice_id == Dispute.invoice_id
+                             ).where(Invoice.customer_id == customer_id)
+    customer = select(Customer.updated_at).where(Customer.customer_id == customer_id)
+    return (tuple(session.execute(invoices).one()), tuple(session.execute(payments).one()),
+            tuple(session.execute(disputes).one()), session.execute(customer).scalar())
+
 
 def _stored_invoices(session: Session, invoice_ids: Sequence[str]) -> pd.DataFrame:
     rows = []

@@ -189,3 +189,19 @@ def test_a_customer_with_no_invoice_yet_gets_a_cold_start_risk(loaded, client, k
                          "due_date": (today + dt.timedelta(days=30)).isoformat(), "amount": "99.00"}]}
     response = client.post(f"{API}/predictions", json=new, headers=keys["billing"])
     assert response.status_code == 200 and response.json()["predictions"][0]["invoice_id"] == "N-1"
+
+
+def test_the_risk_cache_never_serves_a_stale_answer(loaded, client, keys, bundle_dir):
+    serve_model(loaded, bundle_dir)
+    customer = client.get(f"{API}/invoices?status=overdue&limit=1", headers=keys["agent"]).json()["items"][0]["customer_id"]
+    first = client.get(f"{API}/customers/{customer}/risk", headers=keys["agent"]).json()
+    assert client.get(f"{API}/customers/{customer}/risk", headers=keys["agent"]).json() == first
+    today = dt.date.today()
+    client.post(f"{API}/ingest", headers=keys["billing"], json={"invoices": [
+        {"invoice_id": "CACHE-1", "customer_id": customer, "issue_date": today.isoformat(),
+         "due_date": (today + dt.timedelta(days=30)).isoformat(), "amount": "5000.00"}]})
+    after = client.get(f"{API}/customers/{customer}/risk", headers=keys["agent"]).json()
+    assert after["open_invoices"] == first["open_invoices"] + 1
+    # a reload serves the model afresh: the answer is computed again, and equal
+    client.post(f"{API}/model/reload", headers=keys["admin"])
+    assert client.get(f"{API}/customers/{customer}/risk", headers=keys["agent"]).json()["open_invoices"] == after["open_invoices"]

@@ -18,10 +18,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Column, Text, and_, case, func, or_, select, union
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
 from ledger.errors import LedgerError, NotFoundError
+from ledger.ingest import python_defaults
 from ledger.models import (
     MONEY,
     AuditLog,
@@ -334,11 +334,6 @@ def _actions(session: Session, lo: str, hi: str, facts: ChunkFacts,
 # --- what a run writes -----------------------------------------------------------------------
 
 
-def _insert(session: Session, table):
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 def insert_actions(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
     """Insert planned actions; rows whose (invoice_id, step) exists already are skipped by the
     database itself. Returns (id, invoice_id, step, reminder_id) of the rows actually inserted."""
@@ -377,8 +372,7 @@ def _load_and_insert(session: Session, table, rows: list[dict[str, Any]], *,
         return []
     columns = list(rows[0])
     # Python-side column defaults (state, attempts, created_at…) the Core insert used to apply
-    defaults = {c.name: (c.default.arg if c.default.is_scalar else c.default.arg(None))
-                for c in table.c if c.default is not None and c.name not in columns}
+    defaults = python_defaults(table, tuple(columns))
     columns += list(defaults)
     connection = session.connection()
     dialect = connection.dialect

@@ -27,7 +27,6 @@ from ledger.schemas import IngestBatch, IngestResult
 
 CHUNK = 500
 COPY_MIN = 2_000  # below this, executemany beats creating a temporary table
-CENT = Decimal("0.01")
 
 
 def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "api") -> IngestResult:
@@ -35,8 +34,7 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
     _check_references(session=session, batch=batch)
     customer_ids = sorted({c.customer_id for c in batch.customers}
                           | {i.customer_id for i in batch.invoices}
-                          | {p.customer_id for p in batch.payments}
-                          | _dispute_customers(session, batch))
+                          | {p.customer_id for p in batch.payments})
     _lock_customers(session, customer_ids)
     _tune_sqlite(session, len(batch.invoices) + len(batch.payments))
 
@@ -127,11 +125,6 @@ def _check_references(*, session: Session, batch: IngestBatch) -> None:
         raise LedgerValidationError(errors)
 
 
-def _dispute_customers(session: Session, batch: IngestBatch) -> set[str]:
-    # disputes do not move balances: their customers need no reallocation
-    return set()
-
-
 def _existing_ids(session: Session, column, ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(sorted(ids)):
@@ -184,7 +177,7 @@ def upsert(session: Session, table: type[SQLModel], rows: list[dict[str, Any]], 
     for row in rows:
         by_shape[tuple(sorted(row))][row[key]] = row
     for shape, keyed in by_shape.items():
-        defaults = _insert_defaults(sa_table, shape)
+        defaults = python_defaults(sa_table, shape)
         columns = list(shape) + list(defaults)
         updates = [c for c in (update_columns or shape) if c in shape and c != key]
         conflict = f'ON CONFLICT ("{key}") ' + (
@@ -263,7 +256,7 @@ def _copy_insert(connection, table_name: str, names: str, params: list[tuple],
         cursor.close()
 
 
-def _insert_defaults(sa_table, given: tuple[str, ...]) -> dict[str, Any]:
+def python_defaults(sa_table, given: tuple[str, ...]) -> dict[str, Any]:
     """Python-side defaults of the columns a row leaves out (created_at, on_hold…)."""
     defaults = {}
     for column in sa_table.columns:
@@ -475,7 +468,3 @@ def _chunks(items: Sequence | Iterable, size: int = CHUNK):
     items = list(items)
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def today() -> dt.date:
-    return dt.date.today()

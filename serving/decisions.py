@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from ledger import dunning as store
 from ledger.models import Invoice
-from serving.dunning import _customer_state, _invoice_state, load_scenarios
+from serving.dunning import customer_state, invoice_state, load_scenarios
 from serving.policy import Decision, InvoiceState, Risk, decide
 from serving.scenarios import load_default_segment_map, scenario_for
 
@@ -27,12 +27,12 @@ def next_action(*, session: Session, invoice: Invoice, today: dt.date,
         risk = risk_for(session, [invoice.invoice_id], today).get(invoice.invoice_id)
     open_invoices = [i for i in facts.invoices if i.customer_id == invoice.customer_id]
     state = next((i for i in open_invoices if i.invoice_id == invoice.invoice_id), None)
-    invoice_state = _invoice_state(state) if state is not None else InvoiceState(
+    facts_of_invoice = invoice_state(state) if state is not None else InvoiceState(
         # settled (or a credit note): the policy says why nothing is to be done
         invoice_id=invoice.invoice_id, customer_id=invoice.customer_id,
         issue_date=invoice.issue_date, due_date=invoice.due_date, amount=invoice.amount,
         open_amount=invoice.open_amount, currency=invoice.currency, settled=True)
-    decision = decide(invoice=invoice_state, customer=_customer_state(customer, open_invoices, today),
+    decision = decide(invoice=facts_of_invoice, customer=customer_state(customer, open_invoices, today),
                       risk=risk, scenario=scenario,
                       today=today, last_contact_on=facts.last_contact.get(invoice.customer_id),
                       steps_done=facts.steps_done.get(invoice.invoice_id, ()))

@@ -213,18 +213,18 @@ def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
         scenario = scenario_for(customer_scenario=customer.dunning_scenario,
                                 segment=customer.segment, scenarios=scenarios,
                                 segment_map=segment_map)
-        state = _customer_state(customer, invoices, run_date)
+        state = customer_state(customer, invoices, run_date)
         last_contact_on = facts.last_contact.get(customer_id)
         due: list[tuple[store.OpenInvoice, Decision]] = []
         for invoice in invoices:
-            invoice_state = _invoice_state(invoice)
+            facts_of_invoice = invoice_state(invoice)
             # most open invoices have nothing due today: `may_act` rules them out exactly and
             # cheaply (tests/dunning/test_prefilter.py), `decide` answers the rest
-            if not may_act(invoice=invoice_state, customer=state, scenario=scenario,
+            if not may_act(invoice=facts_of_invoice, customer=state, scenario=scenario,
                            today=run_date, last_contact_on=last_contact_on):
                 continue
             decision = decide(
-                invoice=invoice_state, customer=state, risk=risks.get(invoice.invoice_id),
+                invoice=facts_of_invoice, customer=state, risk=risks.get(invoice.invoice_id),
                 scenario=scenario, today=run_date, last_contact_on=last_contact_on,
                 steps_done=facts.steps_done.get(invoice.invoice_id, ()),
             )
@@ -234,7 +234,7 @@ def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
     return planned
 
 
-def _invoice_state(invoice: store.OpenInvoice) -> InvoiceState:
+def invoice_state(invoice: store.OpenInvoice) -> InvoiceState:
     return InvoiceState(
         invoice_id=invoice.invoice_id, customer_id=invoice.customer_id,
         issue_date=invoice.issue_date, due_date=invoice.due_date, amount=invoice.amount,
@@ -244,7 +244,7 @@ def _invoice_state(invoice: store.OpenInvoice) -> InvoiceState:
     )
 
 
-def _customer_state(customer: store.CustomerFacts, invoices: list[store.OpenInvoice],
+def customer_state(customer: store.CustomerFacts, invoices: list[store.OpenInvoice],
                     run_date: dt.date) -> CustomerState:
     open_balance = sum((i.open_amount for i in invoices), Decimal("0"))
     overdue = sum((i.open_amount for i in invoices if i.due_date < run_date), Decimal("0"))

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledger import store
 from ledger.ingest import ingest as ingest_batch
+from ledger.law import terms_warnings
 from ledger.models import CustomerBase, InvoiceBase
 from ledger.schemas import IngestBatch, IngestResult
 from serving.deps import Ingester, InvoiceReader, Reader, SessionDep, TodayDep
@@ -28,6 +29,8 @@ class CustomerOut(CustomerBase):
     open_balance: Decimal
     overdue_invoices: int
     overdue_balance: Decimal
+    # payment terms beyond the legal maximum (L441-10 I): said to whoever reads the customer
+    warnings: list[dict[str, str]] = []
 
 
 class InvoiceOut(InvoiceBase):
@@ -79,7 +82,10 @@ def get_customer(customer_id: str, session: SessionDep, _: Reader, today: TodayD
     """One customer with its balances."""
     customer = store.get_customer(session=session, customer_id=customer_id)
     summary = store.customer_summary(session=session, customer_id=customer_id, today=today)
-    return CustomerOut(**customer.model_dump(), **summary)
+    warnings = [] if customer.payment_terms_days is None else [
+        {"code": w.code, "fr": w.fr, "en": w.en}
+        for w in terms_warnings(terms_days=customer.payment_terms_days)]
+    return CustomerOut(**customer.model_dump(), **summary, warnings=warnings)
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceOut)

@@ -13,7 +13,7 @@ from ledger import store
 from ledger.errors import FieldError, LedgerValidationError
 from ledger.law import penalties_due
 from ledger.models import Customer
-from ledger.schemas import Id, Money
+from ledger.schemas import Id, InvoiceIn
 from serving.decisions import next_action
 from serving.deps import Analyst, Principal, Reader, SessionDep, TodayDep, require, risk_provider
 from serving.risk import RiskService
@@ -63,23 +63,10 @@ def customer_risk(customer_id: str, session: SessionDep, risk: RiskDep, _: Reade
                               language=lang or customer.language or "fr")
 
 
-class InlineInvoice(BaseModel):
-    invoice_id: Id
-    customer_id: Id
-    issue_date: dt.date
-    due_date: dt.date
-    amount: Money = Field(gt=0)
-
-    @model_validator(mode="after")
-    def _dates(self) -> "InlineInvoice":
-        if self.due_date < self.issue_date:
-            raise ValueError("due_date is before issue_date")
-        return self
-
-
 class PredictionRequest(BaseModel):
     invoice_ids: list[Id] = Field(default_factory=list, description="invoices already in the ledger")
-    invoices: list[InlineInvoice] = Field(default_factory=list, description="new invoices, not stored")
+    # the same schema and checks as ingestion: a new invoice is validated as if it were sent
+    invoices: list[InvoiceIn] = Field(default_factory=list, description="new invoices, not stored")
     explain: int = Field(default=0, ge=0, le=5, description="reasons per invoice (0: none, fastest)")
     lang: Literal["fr", "en"] = "fr"
 
@@ -119,7 +106,8 @@ def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
     _check_known(session, body)
     inline = None
     if body.invoices:
-        inline = pd.DataFrame([i.model_dump() for i in body.invoices])
+        inline = pd.DataFrame([i.model_dump(include={"invoice_id", "customer_id", "issue_date",
+                                                     "due_date", "amount"}) for i in body.invoices])
         inline["amount"] = inline["amount"].astype(float)
         for column in ("issue_date", "due_date"):
             inline[column] = pd.to_datetime(inline[column])

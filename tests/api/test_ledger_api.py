@@ -88,3 +88,11 @@ def test_a_20_mb_body_is_413(client, keys):
 def test_malformed_json_is_422(client, keys):
     response = client.post(f"{API}/ingest", content=b"{not json", headers={**keys["billing"], "Content-Type": "application/json"})
     assert response.status_code == 422
+
+
+def test_terms_beyond_the_legal_maximum_are_flagged_on_the_customer(client, keys):
+    client.post(f"{API}/ingest", headers=keys["billing"], json={"customers": [
+        {"customer_id": "LONG", "payment_terms_days": 90}, {"customer_id": "OK", "payment_terms_days": 30}]})
+    long = client.get(f"{API}/customers/LONG", headers=keys["agent"]).json()
+    assert [w["code"] for w in long["warnings"]] and "60" in long["warnings"][0]["fr"]
+    assert client.get(f"{API}/customers/OK", headers=keys["agent"]).json()["warnings"] == []

@@ -15,8 +15,8 @@ from ledger.db import import_table_modules, make_engine, migrate
 import_table_modules()
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-IBM_DIR = SHARED / "data" / "ibm_ar"
+# the public IBM sample travels with the tests (tests/data/ibm_ar/PROVENANCE.md says where it came from)
+IBM_DIR = ROOT / "tests" / "data" / "ibm_ar"
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 REQUIRE_PG = os.environ.get("RELANCE_REQUIRE_PG") == "1"
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -45,8 +45,7 @@ def pytest_report_header(config):
 
 @pytest.fixture(scope="session")
 def shared_ibm() -> Path:
-    if not IBM_DIR.exists():
-        pytest.skip(f"../shared/data/ibm_ar is absent ({IBM_DIR}): public data tests skipped")
+    assert IBM_DIR.exists(), f"the IBM sample is missing from the repository ({IBM_DIR})"
     return IBM_DIR
 
 

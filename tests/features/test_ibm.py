@@ -16,14 +16,11 @@ import pytest
 from features.pipeline import FEATURE_COLUMNS, build_features
 from ledger.frames import LedgerFrames
 
-IBM = Path(__file__).parents[2] / ".." / "shared" / "data" / "ibm_ar" / \
-    "WA_Fn-UseC_-Accounts-Receivable.csv"
+IBM = Path(__file__).parents[1] / "data" / "ibm_ar" / "WA_Fn-UseC_-Accounts-Receivable.csv"
 
 
 @pytest.fixture(scope="module")
 def raw() -> pd.DataFrame:
-    if not IBM.exists():
-        pytest.skip(f"IBM sample not found at {IBM.resolve()}")
     frame = pd.read_csv(IBM, dtype={"invoiceNumber": str, "countryCode": str})
     for column in ("InvoiceDate", "DueDate", "SettledDate"):
         frame[column] = pd.to_datetime(frame[column], format="%m/%d/%Y")

@@ -151,6 +151,23 @@ def _expected_days(open_: pd.DataFrame, payers: pd.DataFrame, mu_all: float, sig
     return frame
 
 
+def rules_days(open_: pd.DataFrame, settled: pd.DataFrame, as_of: dt.date | pd.Timestamp
+               ) -> np.ndarray:
+    """Days from `as_of` to each open invoice's expected payment under the rules, from frames
+    (the model's backtest replays the rules with this): `open_` has invoice_id, customer_id,
+    due_date; `settled` the invoices settled in the year before (customer_id, due_date,
+    settled_date)."""
+    late = (settled["settled_date"] - settled["due_date"]).dt.days.astype(float)
+    history = late.groupby(settled["customer_id"]).agg(["count", "sum"]).rename(
+        columns={"count": "n", "sum": "s"})
+    history["ss"] = (late ** 2).groupby(settled["customer_id"]).sum()
+    history = history.reset_index().rename(columns={"index": "customer_id"})
+    payers, mu_all, sigma_all = _spread(history.astype({"n": float, "s": float, "ss": float}))
+    frame = _expected_days(open_[["invoice_id", "customer_id", "due_date"]].reset_index(drop=True),
+                           payers, mu_all, sigma_all, pd.Timestamp(as_of).date(), None)
+    return frame["expected"].to_numpy(float)
+
+
 def _weekly(frame: pd.DataFrame, column: str, weeks: int) -> list[Decimal]:
     week = ((frame[column] - 1) // 7).astype(int).clip(upper=weeks)
     sums = frame.groupby(week)["open_amount"].sum()

@@ -103,11 +103,6 @@ class RiskService:
         features = build_features(frames, invoices=_unsettled_view(targets), as_of=as_of)
         scores = pd.concat([features[["invoice_id", "customer_id"]], predictor.predict(features)],
                            axis=1)
-        rules = _rules_scores(frames, targets, as_of)
-        for column in ("p_unpaid_30", "p_unpaid_90", "expected_pay_date", "pay_date_low",
-                       "pay_date_high"):
-            if column not in scores:
-                scores[column] = rules[column].to_numpy()
         scores["basis"] = "model"
         scores["reasons"] = [[] for _ in range(len(scores))]
         return scores, features

@@ -447,6 +447,11 @@
         // drift compares the served model's training sample with today: nothing to compare without one
         if (m.status === "no_model") return { empty: L.no_model };
         const d = await api("/model/drift");
+        // what to do comes first: retrain only when calibration on new outcomes degrades
+        tile("drift-tiles", L.retrain, d.retrain_recommended ? L.retrain_yes : L.retrain_no);
+        tile("drift-tiles", L.calibration_since, String((d.calibration || {}).n ?? 0));
+        if (d.recommendation) document.getElementById("drift-tiles").append(
+          el("p", { class: "recommendation" }, d.recommendation[LANG] || d.recommendation.fr));
         tile("drift-tiles", L.drift_share, pct(d.share_of_drifted_features));
         tile("drift-tiles", L.dataset_drift, d.dataset_drift ? L.yes : L.no);
         tile("drift-tiles", L.prediction_drift, d.prediction_drift ? L.yes : L.no);

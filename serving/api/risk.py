@@ -43,11 +43,15 @@ class CustomerRisk(BaseModel):
     customer_id: str
     score: int = Field(description="0–1000, higher is safer")
     grade: str = Field(description="A (safest) to E")
-    p_late: float
-    p_severe: float
+    p_late: float = Field(description="amount-weighted P(late) of the open and next invoices")
+    p_severe: float = Field(description="P(more than 30 days late), same weighting")
     expected_days_late: float
+    p_unpaid_30: float = Field(description="P(not paid within 30 days | unpaid today), same "
+                               "weighting")
+    p_unpaid_90: float = Field(description="P(not paid within 90 days | unpaid today)")
     open_invoices: int
-    open_amount: float
+    open_amount: float = Field(description="sum of the open balances (partial payments and "
+                               "credit notes deducted), as on the customer record")
     reasons: list[ReasonOut]
     basis: Literal["model", "rules"]
     model_version: str | None
@@ -86,6 +90,13 @@ class Prediction(BaseModel):
     p_late: float
     p_severe: float
     expected_days_late: float
+    p_unpaid_30: float = Field(description="P(not paid within 30 days | unpaid today)")
+    p_unpaid_90: float = Field(description="P(not paid within 90 days | unpaid today)")
+    expected_pay_date: dt.date | None = Field(
+        description="the date by which payment is as likely as not (null: not within a year)")
+    pay_date_low: dt.date | None = Field(description="80 % interval: 10th percentile")
+    pay_date_high: dt.date | None = Field(description="80 % interval: 90th percentile (null: "
+                                          "not within a year)")
     score: int
     grade: str
     reasons: list[ReasonOut] = []
@@ -101,7 +112,7 @@ class PredictionResponse(BaseModel):
 def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
                 _: Predictors, today: TodayDep) -> PredictionResponse:
     """Risk of stored invoices and of new ones sent inline (scored with the history as of now)."""
-    from model.score import grade, risk_to_score
+    from model.score import grade, invoice_risk, risk_to_score
 
     _check_known(session, body)
     inline = None
@@ -113,8 +124,7 @@ def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
             inline[column] = pd.to_datetime(inline[column])
     scores = risk.score_invoices(session=session, invoice_ids=body.invoice_ids, inline=inline,
                                  today=today, explain=body.explain, language=body.lang)
-    combined = (0.5 * scores["p_late"] + 0.5 * scores["p_severe"]).to_numpy(float)
-    scores["score"] = risk_to_score(combined)
+    scores["score"] = risk_to_score(invoice_risk(scores))
     scores["grade"] = grade(scores["score"].to_numpy())
     records = scores.to_dict("records")
     for record in records:
@@ -190,6 +200,9 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
         scenario=scenario, basis=decision.basis,
         risk=None if risk is None else {"p_late": risk.p_late, "p_severe": risk.p_severe,
                                         "expected_days_late": risk.expected_days_late,
+                                        "p_unpaid_30": risk.p_unpaid_30,
+                                        "p_unpaid_90": risk.p_unpaid_90,
+                                        "expected_pay_date": risk.expected_pay_date,
                                         "grade": risk.grade, "source": risk.source},
         penalties=Penalties(interest=due.interest.amount if due else Decimal("0.00"),
                             indemnity=due.indemnity if due else Decimal("0.00"),

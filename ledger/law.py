@@ -1,7 +1,9 @@
 """French late-payment law (Code de commerce L441-10 and D441-5; Code de la commande publique
 R2192-31 and D2192-35 for public buyers).
 
-Pure functions over ``Decimal`` money; no database, no I/O except reading the rate tables.
+Pure functions over ``Decimal`` money; no database, no I/O except reading the rate tables — but
+for converting the 40 € indemnity into an invoice's currency, where a caller may hand over a
+session for ``ledger.fx``'s dated rates (`eur_rate`).
 
 - **Penalty interest** (pénalités de retard) runs from the day after the due date. Absent a
   contractual rate it is the ECB main refinancing rate + 10 points, where the ECB rate is the one in
@@ -466,33 +468,27 @@ class IndemnityAmount:
         return self.currency != "EUR" and self.amount is not None
 
 
-def eur_rate(currency: str, on: date) -> tuple[Decimal, date] | None:
-    """Units of ``currency`` for 1 EUR on ``on`` (or the last rate published before), with the
-    rate's date; None when unknown. The one place Relance converts money for the law.
-
-    Uses ``ledger.fx`` (the dated FX table) when present; without it only EUR is known.
-    """
+def eur_rate(currency: str, on: date, session=None) -> tuple[Decimal, date] | None:
+    """Units of ``currency`` for 1 EUR on ``on`` (the latest ECB reference rate on or before it,
+    from ``ledger.fx``), with the rate's date; None when unknown or without a database session.
+    The one place the law converts money: never 1:1 by default."""
     if currency == "EUR":
         return Decimal(1), on
-    try:
-        from ledger import fx  # type: ignore[attr-defined]  # optional until the FX table lands
-    except ImportError:
+    if session is None:
         return None
-    lookup = getattr(fx, "eur_rate", None)
-    if lookup is None:
+    from ledger import fx  # the dated rate table lives in the database
+
+    converted = fx.convert(session, Decimal(1), "EUR", currency, on)
+    if converted is None:
         return None
-    found = lookup(currency, on)
-    if found is None:
-        return None
-    rate, rate_date = found
-    return Decimal(rate), rate_date
+    return converted.rate, converted.rate_date or on
 
 
-def indemnity_for(currency: str, on: date) -> IndemnityAmount:
+def indemnity_for(currency: str, on: date, session=None) -> IndemnityAmount:
     """The 40 € indemnity for an invoice in ``currency``, converted at the rate of ``on``."""
     if currency == "EUR":
         return IndemnityAmount(eur=RECOVERY_INDEMNITY, currency="EUR", amount=RECOVERY_INDEMNITY)
-    found = eur_rate(currency, on)
+    found = eur_rate(currency, on, session)
     if found is None:
         return IndemnityAmount(eur=RECOVERY_INDEMNITY, currency=currency, amount=None)
     rate, rate_date = found
@@ -527,7 +523,7 @@ class Claim:
 
 def claim_for(*, customer_type: str, amount: Decimal, due_date: date, as_of: date,
               currency: str = "EUR", contract_rate: Decimal | None = None,
-              rates: RateTable | None = None) -> Claim:
+              rates: RateTable | None = None, session=None) -> Claim:
     """Interest and indemnity on ``amount`` (still open, or paid late) by kind of debtor:
     business → L441-10 (ECB + 10, or the contract rate floored at 3 × the legal rate) + 40 €;
     public_sector → ECB + 8 fixed at the start of the delay + 40 €; consumer → nothing."""
@@ -542,7 +538,7 @@ def claim_for(*, customer_type: str, amount: Decimal, due_date: date, as_of: dat
         interest = penalty_interest(amount=amount, due_date=due_date, as_of=as_of,
                                     contract_rate=contract_rate, rates=rates)
     late = interest.days > 0 and amount > 0
-    indemnity = indemnity_for(currency, as_of) if late else None
+    indemnity = indemnity_for(currency, as_of, session) if late else None
     notes = list(interest.notes)
     if indemnity is not None and currency != "EUR":
         notes.append(
@@ -572,7 +568,7 @@ class InvoiceInterest:
 
 def itemise(invoices, *, as_of: date, customer_type: str = "business",
             contract_rate: Decimal | None = None,
-            rates: RateTable | None = None) -> list[InvoiceInterest]:
+            rates: RateTable | None = None, session=None) -> list[InvoiceInterest]:
     """Interest per open invoice as of ``as_of`` (what a letter or a formal notice lists).
 
     ``invoices``: objects with ``invoice_id``, ``due_date``, ``open_amount`` and ``currency``
@@ -584,7 +580,7 @@ def itemise(invoices, *, as_of: date, customer_type: str = "business",
         claim = claim_for(customer_type=customer_type, amount=Decimal(invoice.open_amount),
                           due_date=invoice.due_date, as_of=as_of,
                           currency=getattr(invoice, "currency", "EUR") or "EUR",
-                          contract_rate=contract_rate, rates=rates)
+                          contract_rate=contract_rate, rates=rates, session=session)
         lines.append(InvoiceInterest(
             invoice_id=invoice.invoice_id, due_date=invoice.due_date,
             amount=Decimal(invoice.open_amount), until=as_of,
@@ -597,7 +593,7 @@ def itemise(invoices, *, as_of: date, customer_type: str = "business",
 def late_payment_claim(*, invoice_id: str, due_date: date, currency: str,
                        paid_parts: list[tuple[Decimal, date]], customer_type: str = "business",
                        contract_rate: Decimal | None = None,
-                       rates: RateTable | None = None) -> InvoiceInterest | None:
+                       rates: RateTable | None = None, session=None) -> InvoiceInterest | None:
     """What an invoice paid late owes: interest on each part from the day after the due date to
     the day it was paid, plus one indemnity; None when nothing was paid late (or a consumer)."""
     late_parts = [(amount, on) for amount, on in paid_parts if on > due_date and amount > 0]
@@ -606,7 +602,8 @@ def late_payment_claim(*, invoice_id: str, due_date: date, currency: str,
     interest, rates_seen, notes, days = Decimal(0), [], [], 0
     for amount, on in late_parts:
         claim = claim_for(customer_type=customer_type, amount=amount, due_date=due_date, as_of=on,
-                          currency=currency, contract_rate=contract_rate, rates=rates)
+                          currency=currency, contract_rate=contract_rate, rates=rates,
+                          session=session)
         interest += claim.interest.amount
         rates_seen += [p.rate_percent for p in claim.interest.periods]
         notes += [n for n in claim.notes if n not in notes]
@@ -615,4 +612,4 @@ def late_payment_claim(*, invoice_id: str, due_date: date, currency: str,
     return InvoiceInterest(
         invoice_id=invoice_id, due_date=due_date, amount=sum((a for a, _ in late_parts), Decimal(0)),
         until=last_paid, days=days, rates_percent=tuple(dict.fromkeys(rates_seen)),
-        interest=interest, indemnity=indemnity_for(currency, last_paid), notes=tuple(notes))
+        interest=interest, indemnity=indemnity_for(currency, last_paid, session), notes=tuple(notes))

@@ -129,7 +129,7 @@ def create_penalty_invoices(*, session: Session, customer_id: str, today: dt.dat
     for invoice in todo:
         line = late_payment_claim(invoice_id=invoice.invoice_id, due_date=invoice.due_date,
                                   currency=invoice.currency, paid_parts=parts.get(invoice.invoice_id, []),
-                                  customer_type=customer.customer_type)
+                                  customer_type=customer.customer_type, session=session)
         if line is not None:
             by_currency[invoice.currency].append((invoice, line))
     created = []

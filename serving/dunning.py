@@ -412,7 +412,7 @@ def render_stored_reminder(session: Session, reminder: store.Reminder, *,
         invoices=lines, today=as_of,
         currency=next((i.currency for i in invoices.values()), "EUR"),
         penalties=_penalties(invoices.values(), as_of,
-                             customer.customer_type if customer else "business")
+                             customer.customer_type if customer else "business", session)
         if reminder.claim_penalties else None,
     )
     return render_reminder(channel=reminder.channel, tone=reminder.tone,
@@ -420,12 +420,14 @@ def render_stored_reminder(session: Session, reminder: store.Reminder, *,
                            template_dir=template_dir(session))
 
 
-def _penalties(invoices, as_of: dt.date, customer_type: str = "business") -> PenaltyClaim | None:
+def _penalties(invoices, as_of: dt.date, customer_type: str = "business",
+               session: Session | None = None) -> PenaltyClaim | None:
     # by kind of debtor (ledger.law.claim_for): nothing from a consumer, ECB + 8 from a public buyer
     interest, indemnity, rates = Decimal("0"), Decimal("0"), set()
     for invoice in invoices:
         due = claim_for(customer_type=customer_type, amount=invoice.open_amount,
-                        due_date=invoice.due_date, as_of=as_of, currency=invoice.currency)
+                        due_date=invoice.due_date, as_of=as_of, currency=invoice.currency,
+                        session=session)
         interest += due.interest.amount
         indemnity += due.indemnity_in_currency
         rates.update(p.rate_percent for p in due.interest.periods)

@@ -184,7 +184,8 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
     language = lang or customer.language or "fr"
     # what the law lets us claim from this kind of debtor (nothing from a consumer)
     due = claim_for(customer_type=customer.customer_type, amount=invoice.open_amount,
-                    due_date=invoice.due_date, as_of=today, currency=invoice.currency) \
+                    due_date=invoice.due_date, as_of=today, currency=invoice.currency,
+                    session=session) \
         if invoice.settled_on is None and invoice.due_date < today and invoice.kind == "invoice" else None
     return NextAction(
         invoice_id=invoice_id, action=decision.action, tone=decision.tone, channel=decision.channel,

@@ -155,3 +155,20 @@ def test_cli_sets_statuses_and_exits_2_on_bad_input(monkeypatch, tmp_path):
     assert released.exit_code == 0 and "suspendues" not in released.output
     penalties = cli(monkeypatch, tmp_path, "penalties", "invoice", "K1")
     assert penalties.exit_code == 0 and "Aucune" in penalties.output
+
+
+def test_the_indemnity_is_converted_at_a_dated_rate_and_says_so(session):
+    """40 € at 0.9500 CHF per euro (rate of 2025-06-27, the Friday before) = 38.00 CHF."""
+    from ledger.fx import RateIn, store_rates
+    from ledger.law import claim_for, indemnity_for
+
+    assert indemnity_for("CHF", dt.date(2025, 6, 30), session).amount is None  # no rate yet
+    store_rates(session=session, rates=[RateIn("CHF", dt.date(2025, 6, 27), Decimal("0.9500"))])
+    session.flush()
+    indemnity = indemnity_for("CHF", dt.date(2025, 6, 30), session)
+    assert (indemnity.eur, indemnity.amount, indemnity.rate_date) == (
+        Decimal("40.00"), Decimal("38.00"), dt.date(2025, 6, 27))
+    claim = claim_for(customer_type="business", amount=Decimal("1000"), currency="CHF",
+                      due_date=dt.date(2025, 4, 15), as_of=dt.date(2025, 6, 30), session=session)
+    assert claim.total == Decimal("27.38") + Decimal("38.00")
+    assert any("40 EUR" in n and "38.00 CHF" in n and "2025-06-27" in n for n in claim.notes)

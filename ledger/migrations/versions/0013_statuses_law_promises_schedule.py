@@ -1,14 +1,14 @@
 """customer statuses, penalty invoices, promise instalments, scheduled job runs
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0014
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0014"  # chained after main's 0014 (exchange rates) once merged
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from ledger import store
 from ledger.errors import FieldError, LedgerValidationError
-from ledger.law import penalties_due
+from ledger.law import claim_for
 from ledger.models import Customer
 from ledger.schemas import Id, InvoiceIn
 from serving.decisions import next_action
@@ -192,8 +192,11 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
     decision, scenario, risk = next_action(session=session, invoice=invoice, today=today,
                                            risk_for=risk_provider(request))
     language = lang or customer.language or "fr"
-    due = penalties_due(amount=invoice.open_amount, due_date=invoice.due_date, as_of=today) \
-        if invoice.settled_on is None and invoice.due_date < today else None
+    # what the law lets us claim from this kind of debtor (nothing from a consumer)
+    due = claim_for(customer_type=customer.customer_type, amount=invoice.open_amount,
+                    due_date=invoice.due_date, as_of=today, currency=invoice.currency,
+                    session=session) \
+        if invoice.settled_on is None and invoice.due_date < today and invoice.kind == "invoice" else None
     return NextAction(
         invoice_id=invoice_id, action=decision.action, tone=decision.tone, channel=decision.channel,
         send_on=decision.send_on, template=decision.template, step=decision.step,
@@ -205,7 +208,7 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
                                         "expected_pay_date": risk.expected_pay_date,
                                         "grade": risk.grade, "source": risk.source},
         penalties=Penalties(interest=due.interest.amount if due else Decimal("0.00"),
-                            indemnity=due.indemnity if due else Decimal("0.00"),
+                            indemnity=due.indemnity_in_currency if due else Decimal("0.00"),
                             total=due.total if due else Decimal("0.00"),
                             claimed=decision.claim_penalties),
         reasons=[NextActionReason(code=r.code, sentence=r.text(language)) for r in decision.reasons])

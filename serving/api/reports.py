@@ -171,7 +171,7 @@ def aging_report(session: SessionDep, principal: Reader, as_of: AsOf = None, seg
                        headline, per, format, dialect, "aging",
                        lambda r: _records(r.buckets, ["bucket", "count", "amount", "share"]))
     # an agent sees their own portfolio only
-    agent = principal.name if principal.role == "agent" else None
+    agent = (principal.name or principal.key_prefix) if principal.role == "agent" else None
     return _report(lambda lens: kpis.aging_by(session=session, as_of=as_of, by=by, segment=segment,
                                               agent=agent, lens=lens),
                    headline, per, format, dialect, f"aging-by-{by}", _aging_by_table,

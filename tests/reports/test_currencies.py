@@ -165,3 +165,29 @@ def test_aging_by_customer_and_agent(client, keys, ledger, db):
     table = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert table[0][:7] == ["scope", "currency", "key", "name", "agent", "count", "total"]
     assert ["total", "EUR", "G1", "Pound Ltd", "test-agent", "2", "1125,00"] in [r[:7] for r in table]
+
+
+def test_worklist_amounts_in_the_customers_currency_ranked_in_the_reporting_one(client, keys, ledger, app):
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Odds:
+        p_unpaid_30: float = 0.8
+        p_unpaid_90: float = 0.5
+        grade: str = "C"
+        source: str = "model"
+
+    app.state.today = AS_OF
+    app.state.risk_for = lambda session, invoice_ids, today: {i: Odds() for i in invoice_ids}
+    rows = client.get("/api/v1/worklist", headers=keys["analyst"]).json()
+    # 90 days, half of what is open: E1 750 EUR; G1 450 GBP = 562.50 EUR; U1 625 USD = 500 EUR;
+    # S1 480 CHF = 500 EUR; M1 500 MAD, no rate: ranked on 500 (its own amount) and said so
+    assert [(r["customer_id"], r["currency"], r["value_at_risk_90"], r["value_at_risk_90_reporting"])
+            for r in rows] == [("E1", "EUR", "750.00", "750.00"), ("G1", "GBP", "450.00", "562.50"),
+                               ("M1", "MAD", "500.00", None), ("S1", "CHF", "480.00", "500.00"),
+                               ("U1", "USD", "625.00", "500.00")]
+    mad = rows[2]
+    assert mad["unconverted"] == ["MAD"] and any(r["code"] == "no_rate" for r in mad["reasons"])
+    assert rows[1]["open_amount"] == "900.00" and rows[1]["value_at_risk_30"] == "720.00"
+    gbp = next(r for r in rows[1]["reasons"] if r["code"] == "value_at_risk")["text"]
+    assert "450,00\xa0£GB sous 90 jours" in gbp

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
 from ledger.allocation import CreditLine, InvoiceLine, allocate
+from ledger.credit import check_crossings
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
 from ledger.models import Allocation, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
 from ledger.schemas import IngestBatch, IngestResult
@@ -66,6 +67,8 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
                               existing_payments)
     counts_disputes = _upsert_disputes(session, batch)
     _after_ingest(session, paid_invoices=paid, batch=batch, customer_ids=customer_ids, actor=actor)
+    # a customer pushed over its credit limit by this batch is told once (webhook event)
+    check_crossings(session=session, customer_ids=customer_ids, today=dt.date.today())
 
     result = IngestResult(customers=counts_customers, invoices=counts_invoices,
                           payments=counts_payments, disputes=counts_disputes,

@@ -9,11 +9,12 @@ import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
-from ledger import store
+from ledger import credit, store
 from ledger.errors import FieldError, LedgerValidationError
 from ledger.law import claim_for
 from ledger.models import Customer
 from ledger.schemas import Id, InvoiceIn
+from serving.credit_advice import credit_reason
 from serving.decisions import next_action
 from serving.deps import Analyst, Principal, Reader, SessionDep, TodayDep, require, risk_provider
 from serving.risk import RiskService
@@ -181,6 +182,8 @@ class NextAction(BaseModel):
     risk: dict | None
     penalties: Penalties
     reasons: list[NextActionReason]
+    # the customer is over its credit limit: advise sales to take no new order (not a dunning step)
+    block_new_orders: bool = False
 
 
 @router.get("/invoices/{invoice_id}/next-action", response_model=NextAction)
@@ -197,6 +200,9 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
                     due_date=invoice.due_date, as_of=today, currency=invoice.currency,
                     session=session) \
         if invoice.settled_on is None and invoice.due_date < today and invoice.kind == "invoice" else None
+    [exposure] = credit.exposures(session=session, today=today, customer_ids=[customer.customer_id])
+    advice = credit_reason(exposure)
+    reasons = list(decision.reasons) + ([advice] if advice is not None else [])
     return NextAction(
         invoice_id=invoice_id, action=decision.action, tone=decision.tone, channel=decision.channel,
         send_on=decision.send_on, template=decision.template, step=decision.step,
@@ -211,7 +217,8 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
                             indemnity=due.indemnity_in_currency if due else Decimal("0.00"),
                             total=due.total if due else Decimal("0.00"),
                             claimed=decision.claim_penalties),
-        reasons=[NextActionReason(code=r.code, sentence=r.text(language)) for r in decision.reasons])
+        reasons=[NextActionReason(code=r.code, sentence=r.text(language)) for r in reasons],
+        block_new_orders=exposure.status == "over")
 
 
 class ModelInfo(BaseModel):

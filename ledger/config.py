@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     fec_default_terms: str = "30 jours"
     fec_opening_journals: str = "AN,RAN,ANO,ANX"
     fec_unlettered: str = "credit"
+    # reports total in this currency, converting each currency at the ECB rates (ledger.fx)
+    reporting_currency: str = "EUR"
+    # a rate older than this is not used: the ECB publishes every TARGET business day
+    fx_max_age_days: int = Field(default=7, ge=0, le=366)
     currencies: str = "EUR,USD,GBP,CHF,CAD,JPY,SEK,NOK,DKK,PLN,CZK,AUD,CNY,MAD,TND,XOF"
 
     @property

@@ -1,14 +1,14 @@
 """allocation links: the books' lettering, applied before oldest-first allocation
 
 Revision ID: 0015
-Revises: 0009
+Revises: 0014
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 revision = "0015"
-down_revision = "0009"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

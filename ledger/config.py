@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     max_body_bytes: int = 10 * 1024 * 1024
+    # per API key, on the expensive routes (predictions, risk, next action, dunning runs, reports,
+    # imports, model reload); `limits` notation, e.g. "60/minute" or "600/minute;10000/day".
+    # Generous by default: a person or a billing system never meets it, a runaway loop does.
+    rate_limit: str = Field(default="600/minute", validation_alias="RELANCE_RATE_LIMIT")
     currencies: str = "EUR,USD,GBP,CHF,CAD,JPY,SEK,NOK,DKK,PLN,CZK,AUD,CNY,MAD,TND,XOF"
 
     @property

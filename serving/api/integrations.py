@@ -15,6 +15,7 @@ from ledger import webhooks as wh
 from ledger.fec import FecReport, FecValidationError, import_fec, issues_table
 from ledger.schemas import IngestResult
 from serving.deps import Admin, Ingester, SessionDep
+from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["integrations"])
 MAX_ISSUES = 10_000
@@ -48,7 +49,7 @@ def _report_out(report: FecReport) -> FecImportOut:
     return FecImportOut(**fields, issues=issues_table(report.issues[:MAX_ISSUES]))
 
 
-@router.post("/import/fec", response_model=FecImportOut)
+@router.post("/import/fec", response_model=FecImportOut, dependencies=[RateLimited])
 def upload_fec(file: Annotated[UploadFile, File(description="FEC file (tab or | separated)")],
                session: SessionDep, principal: Ingester,
                terms_days: Annotated[int, Query(ge=0, le=365, description="Payment terms when the FEC has no due date")] = 30,

@@ -19,9 +19,10 @@ from fastapi.responses import JSONResponse, Response
 
 from ledger import forecast as forecasting
 from ledger import kpis
-from serving.deps import Reader, SessionDep, cash_provider
+from serving.deps import Analyst, SessionDep, cash_provider
+from serving.ratelimit import RateLimited
 
-router = APIRouter(prefix="/api/v1", tags=["reports"])
+router = APIRouter(prefix="/api/v1", tags=["reports"], dependencies=[RateLimited])
 
 AsOf = Annotated[dt.date | None, Query(description="date of the report (ISO 8601), default today")]
 Segment = Annotated[str | None, Query(max_length=64, description="customer segment")]
@@ -90,7 +91,7 @@ def _dso_table(report: kpis.DsoReport) -> tuple[list[str], list[list]]:
 
 
 @router.get("/reports/kpis")
-def kpi_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
+def kpi_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                format: Format = "json", days: Days = 90, months: Months = 3) -> Response:
     """Headline KPIs: DSO, best possible DSO, ADD, ageing, overdue rate, CEI, recovery, top debtors."""
     report = kpis.kpis(session=session, as_of=as_of or dt.date.today(), segment=segment,
@@ -99,7 +100,7 @@ def kpi_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segm
 
 
 @router.get("/reports/aging")
-def aging_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
+def aging_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                  format: Format = "json") -> Response:
     """Ageing balance (balance âgée) by days past due, with counts and amounts."""
     report = kpis.aging(session=session, as_of=as_of or dt.date.today(), segment=segment)
@@ -108,7 +109,7 @@ def aging_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Se
 
 
 @router.get("/reports/dso")
-def dso_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
+def dso_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                format: Format = "json", days: Days = 90, months: Months = 12) -> Response:
     """DSO (standard and count-back), best possible DSO and ADD, with a monthly trend."""
     report = kpis.dso(session=session, as_of=as_of or dt.date.today(), segment=segment,
@@ -126,7 +127,7 @@ def _list_answer(items: list, fmt: str, name: str, as_of: dt.date, segment: str 
 
 
 @router.get("/reports/dunning-effectiveness")
-def dunning_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
+def dunning_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                    format: Format = "json",
                    days: Annotated[int, Query(ge=1, le=3660, description="reminders sent in the last N days")] = 365,
                    ) -> Response:
@@ -137,7 +138,7 @@ def dunning_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: 
 
 
 @router.get("/reports/disputes")
-def dispute_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
+def dispute_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                    format: Format = "json") -> Response:
     """Disputes (litiges) by reason: opened, open, resolved, open amount, ages."""
     as_of = as_of or dt.date.today()
@@ -148,7 +149,7 @@ def dispute_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: 
 
 
 @router.get("/reports/cash-forecast")
-def cash_forecast_report(request: Request, session: SessionDep, _: Reader, as_of: AsOf = None,
+def cash_forecast_report(request: Request, session: SessionDep, _: Analyst, as_of: AsOf = None,
                          segment: Segment = None, format: Format = "json") -> Response:
     """Expected cash-in per week for the next 13 weeks, with a low–high range."""
     as_of = as_of or dt.date.today()
@@ -161,6 +162,6 @@ def cash_forecast_report(request: Request, session: SessionDep, _: Reader, as_of
 
 
 @router.get("/reports/{name}", include_in_schema=False)
-def unknown_report(name: str, _: Reader) -> Response:
+def unknown_report(name: str, _: Analyst) -> Response:
     """Any other report name: 404 with the list of reports."""
     raise HTTPException(404, f"unknown report {name!r}: one of {', '.join(REPORTS)}")

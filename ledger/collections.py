@@ -7,15 +7,19 @@ transaction; the caller commits.
 
 Dispute workflow (`TRANSITIONS`)::
 
-    open       → in_review | resolved_credit_note | resolved_rejected | withdrawn
-    in_review  → resolved_credit_note | resolved_rejected | withdrawn
+    open                 → in_review | proposed_credit_note | resolved_credit_note | resolved_rejected | withdrawn
+    in_review            → proposed_credit_note | resolved_credit_note | resolved_rejected | withdrawn
+    proposed_credit_note → in_review | resolved_credit_note | resolved_rejected | withdrawn
     resolved_credit_note, resolved_rejected, withdrawn: final
 
-An open or in-review dispute pauses dunning on every invoice it names (`paused_invoice_ids`).
-Resolving with a credit note ingests a credit note (kind=credit_note) for the disputed amount
-through `ledger.ingest.ingest`, so allocation is replayed: like every credit note, its credit goes
-to the customer's OLDEST open invoices first (not necessarily the disputed one); the balance the
-customer owes drops by the credited amount either way.
+An open, in-review or proposed dispute pauses dunning on every invoice it names
+(`paused_invoice_ids`). A credit note writes money off, so only an analyst or an admin resolves
+with one (the API checks the role, `may_resolve_with_credit_note`); an agent proposes it
+(`proposed_credit_note`, with an optional amount kept on the dispute) for them to approve.
+Resolving with a credit note ingests a credit note (kind=credit_note) for the proposed or
+disputed amount through `ledger.ingest.ingest`, under an id the server draws (`CN-` and random
+hex) that never names an existing record, so allocation is replayed: the credit goes to the
+first disputed invoice (`applies_to`); the balance the customer owes drops by the credited amount.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ from sqlmodel import Session, SQLModel
 from ledger import fx
 from ledger.errors import FieldError, LedgerError, LedgerValidationError, NotFoundError
 from ledger.frames import DATE_COLUMNS, PROMISE_COLUMNS
+from ledger.portfolio import in_portfolio
 from ledger.models import (MONEY, AuditLog, Customer, CustomerNote, Dispute, DunningAction,
                            Invoice, Payment, Promise, PromiseInvoice, record_event, utcnow)
 from ledger.schemas import Id, IngestBatch, InvoiceIn, Money
@@ -74,6 +79,9 @@ class DisputeDetail(SQLModel, table=True):
     opened_by: str | None = SQLField(default=None, max_length=100)
     status_changed_at: dt.datetime | None = None
     credit_note_id: str | None = SQLField(default=None, max_length=64)
+    # an agent's proposal, for an analyst to approve (migration 0010)
+    proposed_credit_amount: Decimal | None = SQLField(default=None, **MONEY)
+    proposed_by: str | None = SQLField(default=None, max_length=100)
 
 
 # the worklist aggregates every invoice by customer: one covering index makes it an index scan
@@ -105,15 +113,19 @@ REASONS: dict[str, dict[str, str]] = {
 }
 ReasonCode = Literal["price", "quantity", "quality", "not_delivered", "duplicate_invoice",
                      "already_paid", "other"]
-ACTIVE_DISPUTE = ("open", "in_review")
+ACTIVE_DISPUTE = ("open", "in_review", "proposed_credit_note")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "open": ("in_review", "resolved_credit_note", "resolved_rejected", "withdrawn"),
-    "in_review": ("resolved_credit_note", "resolved_rejected", "withdrawn"),
+    "open": ("in_review", "proposed_credit_note", "resolved_credit_note", "resolved_rejected",
+             "withdrawn"),
+    "in_review": ("proposed_credit_note", "resolved_credit_note", "resolved_rejected", "withdrawn"),
+    "proposed_credit_note": ("in_review", "resolved_credit_note", "resolved_rejected", "withdrawn"),
     "resolved_credit_note": (),
     "resolved_rejected": (),
     "withdrawn": (),
 }
-DisputeStatus = Literal["open", "in_review", "resolved_credit_note", "resolved_rejected", "withdrawn"]
+DisputeStatus = Literal["open", "in_review", "proposed_credit_note", "resolved_credit_note",
+                        "resolved_rejected", "withdrawn"]
+CREDIT_NOTE_ROLES = ("admin", "analyst")
 CALL_OUTCOMES = ("reached_promised", "reached_refused", "reached_disputed", "no_answer",
                  "wrong_number", "left_message")
 CallOutcome = Literal["reached_promised", "reached_refused", "reached_disputed", "no_answer",
@@ -143,7 +155,8 @@ class DisputeUpdate(BaseModel):
     status: DisputeStatus | None = None
     assignee: Agent | None = None
     comment: Text | None = None
-    # resolved_credit_note only: credit less than the disputed amount (a partial credit note)
+    # proposed_credit_note or resolved_credit_note only: credit less than the disputed amount
+    # (a partial credit note); when resolving without it, the proposed amount, else all disputed
     credit_amount: Money | None = Field(default=None, gt=0)
 
 
@@ -173,6 +186,8 @@ class DisputeOut(BaseModel):
     age_days: int  # SLA age: days open so far, or until resolution
     status_changed_at: dt.datetime | None
     credit_note_id: str | None
+    proposed_credit_amount: Decimal | None = None
+    proposed_by: str | None = None
     allowed_transitions: list[str]
     comments: list[CommentOut]
     created_at: dt.datetime
@@ -409,17 +424,22 @@ def update_dispute(*, session: Session, dispute_id: str, data: DisputeUpdate, ac
     changed = "assignee" in data.model_fields_set and data.assignee != dispute.assignee
     if changed:
         dispute.assignee = data.assignee
-    if data.credit_amount is not None and data.status != "resolved_credit_note":
-        raise LedgerValidationError([FieldError("credit_amount",
-                                                "a credit amount only goes with status resolved_credit_note")])
+    if data.credit_amount is not None and data.status not in ("proposed_credit_note", "resolved_credit_note"):
+        raise LedgerValidationError([FieldError(
+            "credit_amount", "a credit amount only goes with status proposed_credit_note or resolved_credit_note")])
     if data.status is not None and data.status != dispute.status:
         _check_transition(dispute, data.status)
         dispute.status = data.status
         detail.status_changed_at = utcnow()
         if data.status not in ACTIVE_DISPUTE:
             dispute.resolved_on = today
+        if data.status == "proposed_credit_note":
+            detail.proposed_credit_amount = _credit_amount(session, dispute, data.credit_amount)
+            detail.proposed_by = actor
         if data.status == "resolved_credit_note":
-            detail.credit_note_id = _issue_credit_note(session, dispute, data.credit_amount, actor, today)
+            amount = _credit_amount(session, dispute, data.credit_amount
+                                    if data.credit_amount is not None else detail.proposed_credit_amount)
+            detail.credit_note_id = _issue_credit_note(session, dispute, amount, actor, today)
         changed = True
     elif data.status is not None and data.status == dispute.status:
         raise IllegalTransitionError(f"The dispute {dispute_id} is already {dispute.status}.")
@@ -466,18 +486,37 @@ def _disputed_lines(session: Session, dispute: Dispute) -> list[tuple[str, Decim
     return [(dispute.invoice_id, Decimal(amount))]
 
 
-def _issue_credit_note(session: Session, dispute: Dispute, credit_amount: Decimal | None,
-                       actor: str, today: dt.date) -> str:
-    from ledger.ingest import ingest  # ingest imports nothing of this module; lazy keeps it light
+def may_resolve_with_credit_note(role: str) -> bool:
+    """A credit note writes money off: analysts and admins only; an agent proposes it."""
+    return role in CREDIT_NOTE_ROLES
 
+
+def _credit_amount(session: Session, dispute: Dispute, credit_amount: Decimal | None) -> Decimal:
+    """The credit asked for (default: everything disputed), never more than what is disputed."""
     disputed = sum((amount for _, amount in _disputed_lines(session, dispute)), ZERO)
-    amount = credit_amount if credit_amount is not None else disputed
+    amount = Decimal(credit_amount) if credit_amount is not None else disputed
     if amount > disputed:
         raise LedgerValidationError([FieldError("credit_amount",
                                                 f"{amount} exceeds the disputed amount {disputed}")])
+    return amount
+
+
+def new_credit_note_id(session: Session) -> str:
+    """A credit-note id drawn by the server, free in the invoice table: a client never chooses
+    it, so it can neither collide with nor overwrite an existing invoice or credit note."""
+    while True:
+        candidate = f"CN-{uuid.uuid4().hex[:16].upper()}"
+        if session.get(Invoice, candidate) is None:
+            return candidate
+
+
+def _issue_credit_note(session: Session, dispute: Dispute, amount: Decimal, actor: str,
+                       today: dt.date) -> str:
+    from ledger.ingest import ingest  # ingest imports nothing of this module; lazy keeps it light
+
     invoice = session.get(Invoice, dispute.invoice_id)
     assert invoice is not None  # the foreign key guarantees it
-    credit_note_id = f"CN-{dispute.dispute_id}"[:64]
+    credit_note_id = new_credit_note_id(session)
     target = {}
     if "applies_to" in InvoiceIn.model_fields:
         # where credit notes may name their invoice, this one reduces the (first) disputed one
@@ -501,8 +540,10 @@ def add_dispute_comment(*, session: Session, dispute_id: str, author: str, body:
 
 def list_disputes(*, session: Session, status: str | None = None, customer_id: str | None = None,
                   invoice_id: str | None = None, assignee: str | None = None, limit: int = 100,
-                  offset: int = 0) -> list[Dispute]:
+                  offset: int = 0, agent: str | None = None) -> list[Dispute]:
     query = select(Dispute).join(Invoice, Invoice.invoice_id == Dispute.invoice_id)
+    if agent is not None:  # only the customers of the agent's portfolio
+        query = query.where(in_portfolio(Invoice.customer_id, agent))
     if status == "active":
         query = query.where(Dispute.status.in_(ACTIVE_DISPUTE))
     elif status is not None:
@@ -552,6 +593,8 @@ def dispute_views(*, session: Session, disputes: Sequence[Dispute], today: dt.da
             age_days=max(((d.resolved_on or today) - d.opened_on).days, 0),
             status_changed_at=detail.status_changed_at if detail else None,
             credit_note_id=detail.credit_note_id if detail else None,
+            proposed_credit_amount=detail.proposed_credit_amount if detail else None,
+            proposed_by=detail.proposed_by if detail else None,
             allowed_transitions=list(TRANSITIONS.get(d.status, ())),
             comments=comments.get(d.dispute_id, []), created_at=d.created_at, updated_at=d.updated_at))
     return views
@@ -635,8 +678,10 @@ def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, ac
 
 
 def list_promises(*, session: Session, status: str | None = None, customer_id: str | None = None,
-                  limit: int = 100, offset: int = 0) -> list[Promise]:
+                  limit: int = 100, offset: int = 0, agent: str | None = None) -> list[Promise]:
     query = select(Promise)
+    if agent is not None:  # only the customers of the agent's portfolio
+        query = query.where(in_portfolio(Promise.customer_id, agent))
     if status is not None:
         query = query.where(Promise.status == status)
     if customer_id is not None:

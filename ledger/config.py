@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     reporting_currency: str = "EUR"
     # a rate older than this is not used: the ECB publishes every TARGET business day
     fx_max_age_days: int = Field(default=7, ge=0, le=366)
+    # per API key, on the expensive routes (predictions, risk, next action, dunning runs, reports,
+    # imports, model reload); `limits` notation, e.g. "60/minute" or "600/minute;10000/day".
+    # Generous by default: a person or a billing system never meets it, a runaway loop does.
+    rate_limit: str = Field(default="600/minute", validation_alias="RELANCE_RATE_LIMIT")
     currencies: str = "EUR,USD,GBP,CHF,CAD,JPY,SEK,NOK,DKK,PLN,CZK,AUD,CNY,MAD,TND,XOF"
 
     @property

@@ -22,6 +22,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from ledger.errors import LedgerError, NotFoundError
 from ledger.ingest import python_defaults
+from ledger.portfolio import in_portfolio
 from ledger.models import (
     MONEY,
     AuditLog,
@@ -35,7 +36,7 @@ from ledger.models import (
     utcnow,
 )
 
-OPEN_DISPUTE_STATUSES = ("open", "in_review")
+OPEN_DISPUTE_STATUSES = ("open", "in_review", "proposed_credit_note")  # = collections.ACTIVE_DISPUTE
 PENDING = "planned"
 STATES = ("planned", "sent", "failed", "cancelled")
 BROKEN_PROMISE_LOOKBACK_DAYS = 90
@@ -523,9 +524,12 @@ def cancel_action(session: Session, *, action_id: int, actor: str, reason: str) 
 
 def list_actions(session: Session, *, state: str | None = None, customer_id: str | None = None,
                  channel: str | None = None, on: dt.date | None = None, limit: int = 100,
-                 offset: int = 0) -> tuple[list[DunningAction], int]:
-    """Actions filtered by state, customer, channel and send date; newest first."""
+                 offset: int = 0, agent: str | None = None) -> tuple[list[DunningAction], int]:
+    """Actions filtered by state, customer, channel and send date (and `agent`'s portfolio);
+    newest first."""
     conditions = []
+    if agent is not None:
+        conditions.append(in_portfolio(DunningAction.customer_id, agent))
     if state is not None:
         conditions.append(DunningAction.state == state)
     if customer_id is not None:

@@ -20,6 +20,7 @@ from ledger.fec.report import unbalanced_table, unplaced_table
 from ledger.fec.terms import read_terms_file
 from ledger.schemas import IngestResult
 from serving.deps import Admin, Ingester, SessionDep
+from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["integrations"])
 MAX_ISSUES = 10_000
@@ -91,7 +92,7 @@ def _invalid(field: str, message: str) -> JSONResponse:
                                                   "errors": [{"field": field, "message": message}]})
 
 
-@router.post("/import/fec", response_model=FecImportOut)
+@router.post("/import/fec", response_model=FecImportOut, dependencies=[RateLimited])
 def upload_fec(file: Annotated[UploadFile, File(description="FEC file (tab or | separated)")],
                session: SessionDep, principal: Ingester,
                terms: Annotated[UploadFile | None, File(description="CSV customer_id;terms (\"45 jours fin de mois\"…)")] = None,

@@ -190,6 +190,7 @@ LABELS: dict[str, dict[str, str]] = {
     "channel_legal": {"fr": "contentieux", "en": "legal"},
     "dispute_open": {"fr": "ouvert", "en": "open"},
     "dispute_in_review": {"fr": "en examen", "en": "in review"},
+    "dispute_proposed_credit_note": {"fr": "avoir proposé", "en": "credit note proposed"},
     "dispute_resolved_credit_note": {"fr": "résolu par avoir", "en": "resolved (credit note)"},
     "dispute_resolved_rejected": {"fr": "rejeté", "en": "rejected"},
     "dispute_withdrawn": {"fr": "retiré", "en": "withdrawn"},

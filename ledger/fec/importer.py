@@ -184,21 +184,29 @@ def _place_opening_lines(session: Session, lines: pd.DataFrame, report: FecRepor
                                (Invoice.customer_id, Invoice.kind))
     known_payments = _existing(session, Payment, Payment.payment_id, opening["id"], (Payment.customer_id,))
     first_dates = _first_dates(session, sorted(set(opening["customer_id"])))
-    for index, row in opening.iterrows():
-        invoice = known_invoices.get(row["id"])
-        payment = known_payments.get(row["id"])
-        if row["kind"] == "invoice" and invoice and invoice[0] == row["customer_id"] and invoice[1] == "invoice":
-            lines.loc[index, "existing"] = True
-        elif row["kind"] != "invoice" and invoice and invoice[0] == row["customer_id"] and invoice[1] == "credit_note":
-            lines.loc[index, ["existing", "kind", "table"]] = [True, "credit_note", "invoice"]
-        elif row["kind"] != "invoice" and payment and payment[0] == row["customer_id"]:
-            lines.loc[index, "existing"] = True
+    existing, kinds, skipped = [], [], []
+    for row in opening[["id", "kind", "customer_id", "entry_date", "line", "amount"]].itertuples(index=False):
+        invoice = known_invoices.get(row.id)
+        payment = known_payments.get(row.id)
+        same_invoice = invoice is not None and invoice[0] == row.customer_id
+        if row.kind == "invoice":
+            found, kind = same_invoice and invoice[1] == "invoice", row.kind
+        elif same_invoice and invoice[1] == "credit_note":
+            found, kind = True, "credit_note"
         else:
-            first = first_dates.get(row["customer_id"])
-            if first is not None and first < row["entry_date"].date():
-                lines.loc[index, "skipped"] = True
-                report.unplaced.append(Unplaced(int(row["line"]), row["customer_id"], row["id"],
-                                                row["amount"], "opening_already_imported"))
+            found, kind = payment is not None and payment[0] == row.customer_id, row.kind
+        first = first_dates.get(row.customer_id)
+        skip = not found and first is not None and first < row.entry_date.date()
+        if skip:
+            report.unplaced.append(Unplaced(int(row.line), row.customer_id, row.id, row.amount,
+                                            "opening_already_imported"))
+        existing.append(found)
+        kinds.append(kind)
+        skipped.append(skip)
+    lines.loc[opening.index, "existing"] = existing
+    lines.loc[opening.index, "skipped"] = skipped
+    lines.loc[opening.index, "kind"] = kinds
+    lines["table"] = np.where(lines["kind"] == "payment", "payment", "invoice")
     return lines
 
 

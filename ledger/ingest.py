@@ -4,6 +4,13 @@ One call is one transaction: either the whole batch is stored, or nothing is. Ev
 batch touches has its allocations replayed from scratch (`ledger.allocation`), under a lock on
 that customer so that two overlapping batches sent at once still leave one copy of each record
 and one consistent set of allocations.
+
+A stored invoice or payment never changes customer, and an invoice never changes kind: a batch
+that sends one again under another customer (or as a credit note) is refused whole with
+`LedgerConflictError` (HTTP 409) naming the record and its current customer. Moving money between
+customers silently is how one payment ended up settling two customers' invoices; a real move is a
+correction in the billing system (a new id). The check runs under locks on the record ids too, so
+two batches creating the same new id for two customers at once cannot both succeed.
 """
 from __future__ import annotations
 
@@ -21,7 +28,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
 from ledger.allocation import CreditLine, InvoiceLine, allocate
-from ledger.errors import FieldError, LedgerValidationError
+from ledger.credit import check_crossings
+from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
 from ledger.links import LinkSet, changed_customers, load_links, stored_for_sources
 from ledger.models import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
 from ledger.schemas import IngestBatch, IngestResult
@@ -36,12 +44,14 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
 
     `links` (the books' lettering) replace the stored links of their sources before allocation.
     """
-    _check_references(session=session, batch=batch)
     customer_ids = sorted({c.customer_id for c in batch.customers}
                           | {i.customer_id for i in batch.invoices}
                           | {p.customer_id for p in batch.payments}
                           | ({link.customer_id for link in links.links} if links else set()))
-    _lock_customers(session, customer_ids)
+    # locks first: the checks below must see what a concurrent batch committed before us
+    _lock_customers(session, customer_ids, _record_lock_names(batch))
+    _check_references(session=session, batch=batch)
+    _check_owners(session=session, batch=batch)
     _tune_sqlite(session, len(batch.invoices) + len(batch.payments))
 
     counts_customers = _upsert_customers(session, batch)
@@ -78,6 +88,8 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
                               existing_payments)
     counts_disputes = _upsert_disputes(session, batch)
     _after_ingest(session, paid_invoices=paid, batch=batch, customer_ids=customer_ids, actor=actor)
+    # a customer pushed over its credit limit by this batch is told once (webhook event)
+    check_crossings(session=session, customer_ids=customer_ids, today=dt.date.today())
 
     result = IngestResult(customers=counts_customers, invoices=counts_invoices,
                           payments=counts_payments, disputes=counts_disputes,
@@ -146,6 +158,49 @@ def _check_references(*, session: Session, batch: IngestBatch) -> None:
         raise LedgerValidationError(errors)
 
 
+def _check_owners(*, session: Session, batch: IngestBatch) -> None:
+    """409 for a stored invoice or payment sent under another customer, or an invoice sent with
+    another kind: looked up by id across the whole ledger, whatever customers the batch names."""
+    conflicts: list[FieldError] = []
+    stored_invoices: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(sorted({i.invoice_id for i in batch.invoices})):
+        for invoice_id, customer_id, kind in session.execute(
+                select(Invoice.invoice_id, Invoice.customer_id, Invoice.kind)
+                .where(Invoice.invoice_id.in_(chunk))):
+            stored_invoices[invoice_id] = (customer_id, kind)
+    for index, invoice in enumerate(batch.invoices):
+        stored = stored_invoices.get(invoice.invoice_id)
+        if stored is None:
+            continue
+        customer_id, kind = stored
+        what = "credit note" if kind == "credit_note" else "invoice"
+        if customer_id != invoice.customer_id:
+            conflicts.append(FieldError(
+                f"invoices[{index}].customer_id",
+                f"{what} {invoice.invoice_id!r} belongs to customer {customer_id!r}; it cannot be sent "
+                f"again under {invoice.customer_id!r} (a record never changes customer: correct it "
+                "in the billing system with a new id)"))
+        elif kind != invoice.kind:
+            conflicts.append(FieldError(
+                f"invoices[{index}].kind",
+                f"{invoice.invoice_id!r} of customer {customer_id!r} is stored as {kind!r}; it cannot "
+                f"become {invoice.kind!r} (issue a new record instead)"))
+    stored_payments: dict[str, str] = {}
+    for chunk in _chunks(sorted({p.payment_id for p in batch.payments})):
+        stored_payments.update(session.execute(
+            select(Payment.payment_id, Payment.customer_id).where(Payment.payment_id.in_(chunk))).all())
+    for index, payment in enumerate(batch.payments):
+        owner = stored_payments.get(payment.payment_id)
+        if owner is not None and owner != payment.customer_id:
+            conflicts.append(FieldError(
+                f"payments[{index}].customer_id",
+                f"payment {payment.payment_id!r} belongs to customer {owner!r}; it cannot be sent "
+                f"again under {payment.customer_id!r} (a payment never changes customer: correct "
+                "it in the billing system with a new id)"))
+    if conflicts:
+        raise LedgerConflictError(conflicts)
+
+
 def _existing_ids(session: Session, column, ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(sorted(ids)):
@@ -155,11 +210,34 @@ def _existing_ids(session: Session, column, ids: Iterable[str]) -> set[str]:
 
 # --- locking -----------------------------------------------------------------------------------
 
-def _lock_customers(session: Session, customer_ids: Sequence[str]) -> None:
-    """Serialise concurrent batches per customer (PostgreSQL); SQLite serialises all writers."""
+RECORD_LOCK_BUCKETS = 256
+
+
+def _record_lock_names(batch: IngestBatch) -> set[str]:
+    """Lock names covering the batch's invoice and payment ids, hashed into a bounded number of
+    buckets: PostgreSQL's lock table is small (max_locks_per_transaction), and a false share of
+    a bucket only makes two batches wait for each other, never wrong."""
+    names = set()
+    for kind, ids in (("invoice", (i.invoice_id for i in batch.invoices)),
+                      ("payment", (p.payment_id for p in batch.payments))):
+        for record_id in ids:
+            bucket = _lock_key(f"{kind}\x00{record_id}") % RECORD_LOCK_BUCKETS
+            names.add(f"\x00record-bucket\x00{kind}\x00{bucket}")
+    return names
+
+
+def _lock_customers(session: Session, customer_ids: Sequence[str],
+                    record_names: Iterable[str] = ()) -> None:
+    """Serialise concurrent batches per customer and per record id (PostgreSQL); SQLite
+    serialises all writers. One sorted list of keys: every batch takes them in the same order."""
+    if session.get_bind().dialect.name == "sqlite":
+        # pysqlite begins a transaction only at the first write: take SQLite's write lock now, so
+        # the reads that check the batch and the writes that follow see the same database
+        session.execute(text("UPDATE customer SET customer_id = customer_id WHERE 1 = 0"))
+        return
     if session.get_bind().dialect.name != "postgresql":
         return
-    keys = sorted({_lock_key(customer_id) for customer_id in customer_ids})
+    keys = sorted({_lock_key(name) for name in [*customer_ids, *record_names]})
     for chunk in _chunks(keys):
         session.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
                         {"keys": chunk})

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 revision = "0015"
-down_revision = "0014"
+down_revision = "0013"  # linear history: 0014 → 0013 → 0015
 branch_labels = None
 depends_on = None
 

@@ -30,6 +30,7 @@ from ledger.fec.validation import validate
 from ledger.ingest import ingest
 from ledger.links import Link, LinkSet
 from ledger.models import Customer, Invoice, Payment
+from ledger.penalties import PenaltyInvoice
 
 CHUNK = 500
 UNLETTERED = ("credit", "oldest_first")
@@ -98,6 +99,7 @@ def import_fec(*, session: Session, source: bytes | str | Path, actor: str,
     lines, report = parse_fec(source, skip_invalid=options.skip_invalid,
                               opening_journals=options.opening_journals)
     lines = _place_opening_lines(session, lines, report)
+    lines = _known_penalties(session, lines, report)
     stored_terms = _stored_terms(session, sorted(set(lines["customer_id"])))
     lines = _due_dates(lines, customer_terms, stored_terms, default_terms, report)
     lines = _cited_invoices(session, lines)
@@ -215,6 +217,22 @@ def _place_opening_lines(session: Session, lines: pd.DataFrame, report: FecRepor
     lines.loc[opening.index, "skipped"] = skipped
     lines.loc[opening.index, "kind"] = kinds
     lines["table"] = np.where(lines["kind"] == "payment", "payment", "invoice")
+    return lines
+
+
+def _known_penalties(session: Session, lines: pd.DataFrame, report: FecReport) -> pd.DataFrame:
+    """A debit naming a penalty invoice of the same customer (an export of ours, or the billing
+    system's copy of it) is that penalty invoice: never made a chased invoice, reported."""
+    debits = lines[(lines["kind"] == "invoice") & ~lines["existing"] & ~lines["skipped"]]
+    known = _existing(session, PenaltyInvoice, PenaltyInvoice.penalty_invoice_id, debits["id"],
+                      (PenaltyInvoice.customer_id,))
+    if not known:
+        return lines
+    mask = lines.index.isin(debits.index) & np.array([known.get(i, ("",))[0] == c for i, c in
+                                                      zip(lines["id"], lines["customer_id"], strict=True)])
+    for row in lines[mask].itertuples():
+        report.unplaced.append(Unplaced(int(row.line), row.customer_id, row.id, row.amount, "penalty_invoice"))
+    lines.loc[mask, "skipped"] = True
     return lines
 
 

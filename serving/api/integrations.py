@@ -46,7 +46,7 @@ class UnplacedOut(BaseModel):
     customer_id: str
     record_id: str
     amount: Decimal
-    reason: str = Field(description="unallocated_credit | opening_already_imported")
+    reason: str = Field(description="unallocated_credit | opening_already_imported | penalty_invoice")
 
 
 class DueDateSourcesOut(BaseModel):

@@ -53,6 +53,8 @@ WORDS: dict[str, dict[str, str]] = {
                         "en": "Open items: {rows} rows, {invoices} invoices, {notes} credit notes, "
                               "{payments} partial payments; open {open} EUR"},
     "where": {"fr": "où", "en": "where"},
+    "reason_penalty_invoice": {"fr": "facture de pénalités déjà au grand livre (non relancée)",
+                               "en": "penalty invoice already in the ledger (not chased)"},
     "not_a_file": {"fr": "fichier introuvable", "en": "not a file"},
     "unlettered": {"fr": "valeurs possibles : credit, oldest-first", "en": "expected credit or oldest-first"},
     "export_options": {"fr": "séparateur tab ou pipe, encodage utf-8 ou latin-1",

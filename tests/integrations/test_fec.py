@@ -483,3 +483,11 @@ def test_penalty_invoices_are_exported_and_recognised_when_they_come_back(db):
     report = run(db, exported)
     assert [(u.record_id, u.reason) for u in report.unplaced if u.reason == "penalty_invoice"] == [(penalty_id, "penalty_invoice")]
     assert snapshot(db)["invoices"] == before["invoices"]  # never turned into a chased invoice
+
+
+def test_a_nul_character_is_refused_with_its_line(db):
+    lines = sale(1, "20240105", "C1", "F\x001", "10,00")
+    with pytest.raises(FecValidationError) as caught:
+        run(db, fec(*lines))
+    assert [(i.line, i.message) for i in caught.value.report.issues] == [
+        (2, "contains a NUL character"), (3, "contains a NUL character")]

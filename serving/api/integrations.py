@@ -47,7 +47,7 @@ class UnplacedOut(BaseModel):
     customer_id: str
     record_id: str
     amount: Decimal
-    reason: str = Field(description="unallocated_credit | opening_already_imported")
+    reason: str = Field(description="unallocated_credit | opening_already_imported | penalty_invoice")
 
 
 class DueDateSourcesOut(BaseModel):
@@ -128,10 +128,9 @@ def upload_fec(file: Annotated[UploadFile, File(description="FEC file (tab or | 
             "errors": [{"field": f"line {i['line']}, column {i['column']}", "message": i["message"]}
                        for i in issues],
             "issues": issues})
-    except LedgerValidationError as exc:
+    except LedgerValidationError:
         session.rollback()
-        return JSONResponse(status_code=422, content={
-            "detail": str(exc), "errors": [{"field": e.field, "message": e.message} for e in exc.errors]})
+        raise  # bad options 422, a record sent under another customer 409 (serving.errors)
     return _report_out(report)
 
 

@@ -90,13 +90,17 @@ def keys_create(role: Annotated[str, typer.Option(help="admin | analyst | agent 
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the API and the dashboard."""
+    """Serve the API and the dashboard; plan and send the day's dunning at the configured time."""
     import uvicorn
 
     from serving.app import create_app
 
     console.print(t("serving", url=f"http://{host}:{port}"))
-    uvicorn.run(create_app(engine=_engine()), host=host, port=port, log_level="warning")
+    settings = get_settings()
+    if settings.schedule:
+        console.print(f"dunning: {settings.dunning_time} {settings.dunning_timezone}, business days")
+    uvicorn.run(create_app(engine=_engine(), schedule=settings.schedule), host=host, port=port,
+                log_level="warning")
 
 
 @app.command()

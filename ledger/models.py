@@ -99,6 +99,25 @@ class Allocation(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("invoice_id", "source_kind", "source_id"),)
 
 
+class AllocationLink(SQLModel, table=True):
+    """An allocation the books dictate (FEC lettering): the allocator applies it before oldest-first.
+
+    Allocations are derived and replayed on every ingestion; links are facts that survive it.
+    `invoice_id` None marks a source whose rest stays customer credit (no oldest-first);
+    `amount` None means as much as the invoice and the source allow.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(index=True, max_length=64)
+    source_kind: str = Field(max_length=16)  # payment | credit_note
+    source_id: str = Field(max_length=64)
+    invoice_id: str | None = Field(default=None, max_length=64)
+    amount: Decimal | None = Field(default=None, **MONEY)
+    origin: str = Field(default="", max_length=80)  # e.g. "fec:AB" (the lettering code)
+
+    __table_args__ = (Index("ix_allocationlink_source", "source_kind", "source_id"),)
+
+
 class DisputeBase(SQLModel):
     dispute_id: str = Field(primary_key=True, max_length=64)
     invoice_id: str = Field(foreign_key="invoice.invoice_id", index=True, max_length=64)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -81,24 +80,12 @@ def load_scenarios(session: Session) -> dict[str, Scenario]:
     return scenarios
 
 
-_TEMPLATE_DIRS: dict[str, Path] = {}
+def edited_templates(session: Session) -> dict[str, str]:
+    """The analyst's edited templates (name → source), searched before the shipped ones.
 
-
-def template_dir(session: Session) -> Path | None:
-    """A directory holding the analyst's edited templates (searched before the shipped ones).
-
-    Templates live in the database so every server sees the same ones; they are written to a
-    directory named after their content hash, once per process and content."""
-    stored = store.stored_templates(session)
-    if not stored:
-        return None
-    digest = hashlib.blake2b(repr(sorted(stored.items())).encode(), digest_size=12).hexdigest()
-    if digest not in _TEMPLATE_DIRS:
-        folder = Path(tempfile.mkdtemp(prefix=f"relance-templates-{digest}-"))
-        for name, source in stored.items():
-            (folder / name).write_text(source, encoding="utf-8")
-        _TEMPLATE_DIRS[digest] = folder
-    return _TEMPLATE_DIRS[digest]
+    They live in the database so every server sees the same ones, and are handed to the renderer
+    as a mapping: nothing is written to disk."""
+    return store.stored_templates(session)
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -422,7 +409,7 @@ def render_stored_reminder(session: Session, reminder: store.Reminder, *,
     )
     return render_reminder(channel=reminder.channel, tone=reminder.tone,
                            language=reminder.language, context=context,
-                           template_dir=template_dir(session))
+                           templates=edited_templates(session))
 
 
 def _penalties(invoices, as_of: dt.date, customer_type: str = "business",

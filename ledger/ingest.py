@@ -466,6 +466,11 @@ def _after_ingest(session: Session, *, paid_invoices: set[str], batch: IngestBat
         dunning.cancel_pending_for_invoices(session, disputed, "dispute opened", actor)
     if batch.payments:
         evaluate_promises(session, customer_ids, dt.date.today(), actor=actor)
+    stopping = [c.customer_id for c in batch.customers if c.on_hold or c.insolvency_date is not None]
+    if stopping:
+        from ledger.statuses import cancel_if_stopped
+
+        cancel_if_stopped(session, stopping, today=dt.date.today(), actor=actor)
 
 
 def _write_allocations(session: Session, customer_ids: list[str], invoices: dict[str, dict],

@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Literal
 
 from ledger.calendar import next_business_day
+from ledger.statuses import claim_filing_deadline, hold_active, insolvent
 from serving.scenarios import TONES, Scenario, Step
 
 Action = Literal["wait", "email", "sms", "call", "letter", "formal_notice", "legal"]
@@ -64,6 +65,10 @@ class CustomerState:
     segment: str | None = None
     on_hold: bool = False
     open_balance: Decimal = Decimal("0")
+    # statuses (ledger.statuses): a hold may end on a date; an insolvency stops dunning for good
+    on_hold_until: date | None = None
+    insolvency_date: date | None = None
+    customer_type: str = "business"
     overdue_balance: Decimal = Decimal("0")
     # 0 means this is the payer's first delay with us
     previously_late_count: int = 0
@@ -282,14 +287,41 @@ def _guard_open_dispute(ctx: _Context) -> Decision | None:
     return None
 
 
+def _guard_insolvency(ctx: _Context) -> Decision | None:
+    opened = ctx.customer.insolvency_date
+    if not insolvent(insolvency_date=opened, today=ctx.today):
+        return None
+    assert opened is not None
+    deadline = claim_filing_deadline(opened)
+    return _wait(ctx, Reason(
+        "insolvency",
+        f"Procédure collective ouverte le {_fr_date(opened)} : aucune relance (arrêt des "
+        "poursuites individuelles) ; déclarer la créance au mandataire judiciaire dans les deux "
+        f"mois de la publication au BODACC, au plus tôt avant le {_fr_date(deadline)}.",
+        f"Insolvency proceedings opened on {opened.isoformat()}: no reminder (individual "
+        "collection actions are barred); file the claim within two months of the BODACC "
+        f"publication, at the earliest by {deadline.isoformat()}.",
+    ))
+
+
 def _guard_on_hold(ctx: _Context) -> Decision | None:
-    if ctx.customer.on_hold:
+    cust = ctx.customer
+    if not hold_active(on_hold=cust.on_hold, on_hold_until=cust.on_hold_until, today=ctx.today):
+        return None
+    if cust.on_hold_until is None:
         return _wait(ctx, Reason(
             "on_hold",
-            "Le client est en suspens (relances bloquées) : aucune relance.",
-            "The customer is on hold (reminders blocked): no reminder.",
+            "Le client est en suspens (relances bloquées jusqu'à levée) : aucune relance.",
+            "The customer is on hold (reminders blocked until released): no reminder.",
         ))
-    return None
+    resume_on = _next_business_day(cust.on_hold_until + timedelta(days=1))
+    return _wait(ctx, Reason(
+        "on_hold",
+        f"Le client est en suspens jusqu'au {_fr_date(cust.on_hold_until)} inclus : relance au "
+        f"plus tôt le {_fr_date(resume_on)}.",
+        f"The customer is on hold until {cust.on_hold_until.isoformat()} inclusive: next reminder "
+        f"no earlier than {resume_on.isoformat()}.",
+    ), until=resume_on)
 
 
 def _guard_active_promise(ctx: _Context) -> Decision | None:
@@ -310,6 +342,7 @@ _GUARDS: tuple[Callable[[_Context], Decision | None], ...] = (
     _guard_settled,
     _guard_below_minimum,
     _guard_open_dispute,
+    _guard_insolvency,
     _guard_on_hold,
     _guard_active_promise,
 )
@@ -768,11 +801,14 @@ def may_act(
 
     Why each test is exact: an action's send date is the next business day on or after
     max(today, step date, last contact + minimum delay), and it is due only when that is today;
-    the guards (settled, below minimum, dispute, hold, active promise) always wait.
+    the guards (settled, below minimum, dispute, insolvency, hold, active promise) always wait.
     """
     if _next_business_day(today) != today:
         return False  # every send date would roll past a weekend or holiday
-    if customer.on_hold or invoice.settled or invoice.has_open_dispute:
+    if invoice.settled or invoice.has_open_dispute:
+        return False
+    if (hold_active(on_hold=customer.on_hold, on_hold_until=customer.on_hold_until, today=today)
+            or insolvent(insolvency_date=customer.insolvency_date, today=today)):
         return False
     if invoice.open_amount <= 0 or invoice.open_amount < scenario.min_amount:
         return False

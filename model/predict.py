@@ -45,7 +45,7 @@ class Predictor:
 
         Raises :class:`model.errors.NoModelError` when there is nothing to load.
         """
-        from model.registry import resolve
+        from model.store import resolve
 
         path, version = resolve(source)
         return cls(ModelBundle.load(path), version=version, path=path)

@@ -15,7 +15,6 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pandas as pd
@@ -24,8 +23,12 @@ from ledger.config import Settings, get_settings
 from model.bundle import ModelBundle
 from model.dataset import Dataset
 from model.errors import NoModelError
+from model.predict import Predictor
+from model.store import EXPERIMENT, _local_path, client, resolve
 
-EXPERIMENT = "relance-late-payment"
+__all__ = ["EXPERIMENT", "MARGIN", "Registered", "client", "log_and_register", "resolve",
+           "train_and_register"]
+
 MIN_COMPARISON_ROWS = 30
 MARGIN = 0.002  # nats of log loss per invoice
 
@@ -39,24 +42,6 @@ class Registered:
     candidate_log_loss: float | None
     champion_log_loss: float | None  # the previous champion on the same rows (None: none)
     n_compared: int
-
-
-def client(settings: Settings | None = None):
-    """An MlflowClient on the configured store, with the experiment's artifacts under mlruns/."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    settings = settings or get_settings()
-    if settings.mlflow_tracking_uri.startswith("sqlite:///"):
-        Path(settings.mlflow_tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
-            parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow_client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
-    if mlflow_client.get_experiment_by_name(EXPERIMENT) is None:
-        artifacts = (settings.mlruns_dir / "artifacts").resolve()
-        artifacts.mkdir(parents=True, exist_ok=True)
-        mlflow_client.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
-    return mlflow_client
 
 
 def log_and_register(bundle: ModelBundle, *, window: Dataset, evaluation: dict,
@@ -92,31 +77,9 @@ def log_and_register(bundle: ModelBundle, *, window: Dataset, evaluation: dict,
     return _promote(mlflow_client, name, str(version), run_id, bundle, window)
 
 
-def resolve(source: str | Path | None = None,
-            settings: Settings | None = None) -> tuple[Path, str]:
-    """(local bundle directory, version label) for a ``models:/`` URI or a directory."""
-    settings = settings or get_settings()
-    source = source or f"models:/{settings.model_name}@champion"
-    if not str(source).startswith("models:/"):
-        return Path(source), f"local-{Path(source).name}"
-    name, _, alias = str(source).removeprefix("models:/").partition("@")
-    from mlflow.exceptions import MlflowException
-
-    try:
-        if alias:
-            version = client(settings).get_model_version_by_alias(name, alias)
-        else:
-            name, _, number = name.partition("/")
-            version = client(settings).get_model_version(name, number)
-    except MlflowException as exc:
-        raise NoModelError(f"no model at {source}") from exc
-    return _local_path(version.source), f"{name}/v{version.version}"
-
-
 def _promote(mlflow_client, name: str, version: str, run_id: str, bundle: ModelBundle,
              window: Dataset) -> Registered:
     from mlflow.exceptions import MlflowException
-    from model.predict import Predictor
 
     try:
         champion = mlflow_client.get_model_version_by_alias(name, "champion")
@@ -149,16 +112,6 @@ def _log_loss(predictor, rows: Dataset) -> float | None:
         return None
     p = np.clip(predictor.predict(rows.X)["p_late"].to_numpy(float), 1e-6, 1 - 1e-6)
     return float(log_loss(rows.late, p, labels=[0, 1]))
-
-
-def _local_path(uri: str) -> Path:
-    """Bundles live on the local artifact store; other stores are downloaded once."""
-    parsed = urlparse(uri)
-    if parsed.scheme in ("", "file"):
-        return Path(unquote(parsed.path))
-    import mlflow
-
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
 
 
 def _params(bundle: ModelBundle) -> dict[str, str]:
@@ -208,8 +161,6 @@ def train_and_register(frames, *, config=None, recent_fraction: float = 0.2,
         if key in report} | {"window_from": str(split.date())}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        from model.predict import Predictor
-
         served = Predictor(result.bundle)
         raw = 1 - served.row_hazards(result.test.X, calibrated=False)
         calibrated = 1 - served.row_hazards(result.test.X)

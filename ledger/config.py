@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     # imports, model reload); `limits` notation, e.g. "60/minute" or "600/minute;10000/day".
     # Generous by default: a person or a billing system never meets it, a runaway loop does.
     rate_limit: str = Field(default="600/minute", validation_alias="RELANCE_RATE_LIMIT")
+    # FEC import (docs/fec.md): terms when neither the file nor the customer gives a due date,
+    # the opening-balance journals, and what unlettered receipts do (credit | oldest_first)
+    fec_default_terms: str = "30 jours"
+    fec_opening_journals: str = "AN,RAN,ANO,ANX"
+    fec_unlettered: str = "credit"
+    # reports total in this currency, converting each currency at the ECB rates (ledger.fx)
+    reporting_currency: str = "EUR"
+    # a rate older than this is not used: the ECB publishes every TARGET business day
+    fx_max_age_days: int = Field(default=7, ge=0, le=366)
     currencies: str = "EUR,USD,GBP,CHF,CAD,JPY,SEK,NOK,DKK,PLN,CZK,AUD,CNY,MAD,TND,XOF"
 
     @property

@@ -23,24 +23,31 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
 from ledger.allocation import CreditLine, InvoiceLine, allocate
+from ledger.credit import check_crossings
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
-from ledger.models import Allocation, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
+from ledger.links import LinkSet, changed_customers, load_links, stored_for_sources
+from ledger.models import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
 from ledger.schemas import IngestBatch, IngestResult
 
 CHUNK = 500
 COPY_MIN = 2_000  # below this, executemany beats creating a temporary table
 
 
-def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "api") -> IngestResult:
-    """Store `batch` (all or nothing, within the caller's transaction) and re-derive balances."""
+def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "api",
+           links: LinkSet | None = None) -> IngestResult:
+    """Store `batch` (all or nothing, within the caller's transaction) and re-derive balances.
+
+    `links` (the books' lettering) replace the stored links of their sources before allocation.
+    """
     customer_ids = sorted({c.customer_id for c in batch.customers}
                           | {i.customer_id for i in batch.invoices}
-                          | {p.customer_id for p in batch.payments})
+                          | {p.customer_id for p in batch.payments}
+                          | ({link.customer_id for link in links.links} if links else set()))
     # locks first: the checks below must see what a concurrent batch committed before us
     _lock_customers(session, customer_ids, _record_lock_names(batch))
     _check_references(session=session, batch=batch)
@@ -60,12 +67,29 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
     # flat records: a copy of the field dict is what model_dump() returns, at a tenth of the cost
     counts_invoices = _merge(invoices, [dict(i.__dict__) for i in batch.invoices], "invoice_id", dirty)
     counts_payments = _merge(payments, [dict(p.__dict__) for p in batch.payments], "payment_id", dirty)
+    if links is not None:
+        relinked = _replace_links(session, links)
+        dirty |= relinked
+        # a customer outside the batch whose links moved needs its records to replay
+        outside = sorted(relinked - set(customer_ids))
+        if outside:
+            _lock_customers(session, outside)
+            more_invoices = _load(session, Invoice, Invoice.customer_id, outside,
+                                  INVOICE_FIELDS + ("open_amount", "settled_on"))
+            more_payments = _load(session, Payment, Payment.customer_id, outside,
+                                  PAYMENT_FIELDS + ("unallocated_amount",))
+            existing_invoices += more_invoices
+            existing_payments += more_payments
+            invoices.update({row["invoice_id"]: _pick(row, INVOICE_FIELDS) for row in more_invoices})
+            payments.update({row["payment_id"]: _pick(row, PAYMENT_FIELDS) for row in more_payments})
 
     # a customer none of whose invoices or payments changed keeps its allocations as they are
     paid = _write_allocations(session, sorted(dirty), invoices, payments, existing_invoices,
                               existing_payments)
     counts_disputes = _upsert_disputes(session, batch)
     _after_ingest(session, paid_invoices=paid, batch=batch, customer_ids=customer_ids, actor=actor)
+    # a customer pushed over its credit limit by this batch is told once (webhook event)
+    check_crossings(session=session, customer_ids=customer_ids, today=dt.date.today())
 
     result = IngestResult(customers=counts_customers, invoices=counts_invoices,
                           payments=counts_payments, disputes=counts_disputes,
@@ -460,13 +484,16 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
     invoice_rows, payment_rows, allocation_rows, credit = [], [], [], {}
     paid: set[str] = set()
     now = utcnow()
+    links = load_links(session, customer_ids)
     for customer_id in customer_ids:
         lines = [InvoiceLine(r["invoice_id"], r["issue_date"], r["due_date"], Decimal(r["amount"]))
                  for r in per_customer_invoices[customer_id] if r["kind"] == "invoice"]
         credits = [CreditLine("payment", r["payment_id"], r["paid_on"], Decimal(r["amount"]),
-                              r["invoice_id"]) for r in per_customer_payments[customer_id]]
+                              r["invoice_id"], *_linked(links, ("payment", r["payment_id"]), customer_id))
+                   for r in per_customer_payments[customer_id]]
         credits += [CreditLine("credit_note", r["invoice_id"], r["issue_date"], Decimal(r["amount"]),
-                               r.get("applies_to"))
+                               r.get("applies_to"),
+                               *_linked(links, ("credit_note", r["invoice_id"]), customer_id))
                     for r in per_customer_invoices[customer_id] if r["kind"] == "credit_note"]
         result = allocate(lines, credits)
         for line in result.allocations:
@@ -512,6 +539,32 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
         connection.exec_driver_sql(f"UPDATE customer SET credit_balance = {mark} WHERE customer_id = {mark}",
                                    [(_driver_value(b, sqlite), c) for b, c in changed])
     return paid
+
+
+def _linked(links: dict, source: tuple[str, str], customer_id: str) -> tuple[tuple, bool]:
+    """The (invoice, amount) links and the hold flag of one source, for `CreditLine`."""
+    own = [link for link in links.get(source, ()) if link.customer_id == customer_id]
+    return (tuple((link.invoice_id, link.amount) for link in own if link.invoice_id is not None),
+            any(link.invoice_id is None for link in own))
+
+
+def _replace_links(session: Session, links: LinkSet) -> set[str]:
+    """Store the links of `links.sources`; the customers whose links changed."""
+    before = stored_for_sources(session, links.sources)
+    after = [link for link in links.links if link.source in links.sources]
+    changed = changed_customers(before, after)
+    if not changed:
+        return set()
+    affected = sorted({link.source for link in before + after if link.customer_id in changed})
+    for chunk in _chunks(affected):
+        session.execute(delete(AllocationLink).where(
+            tuple_(AllocationLink.source_kind, AllocationLink.source_id).in_(chunk)))
+    wanted = set(affected)
+    _insert_rows(session, AllocationLink, [
+        {"customer_id": link.customer_id, "source_kind": link.source_kind, "source_id": link.source_id,
+         "invoice_id": link.invoice_id, "amount": link.amount, "origin": link.origin[:80]}
+        for link in after if link.source in wanted])
+    return changed
 
 
 # --- helpers -----------------------------------------------------------------------------------

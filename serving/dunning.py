@@ -29,7 +29,7 @@ from sqlmodel import Session
 from ledger import dunning as store
 from ledger.config import Settings, get_settings
 from ledger.errors import FieldError, LedgerValidationError
-from ledger.law import penalties_due
+from ledger.law import claim_for, coverage_warnings
 from ledger.models import Customer, utcnow
 from serving.policy import CustomerState, Decision, InvoiceState, Reason, Risk, decide, may_act
 from serving.reminders import (
@@ -151,6 +151,8 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
     check_run_date(run_date, today=today)
     started = time.perf_counter()
     report = RunReport(run_date=run_date, dry_run=dry_run)
+    # stale law tables still compute (latest known rates) but a manager must hear of it
+    report.warnings.extend(w.en for w in coverage_warnings(run_date))
     stale = store.invoices_no_longer_chased(session)
     if not dry_run and stale:
         report.cancelled = store.cancel_pending_for_invoices(
@@ -239,7 +241,8 @@ def customer_state(customer: store.CustomerFacts, invoices: list[store.OpenInvoi
         customer_id=customer.customer_id, language=customer.language, segment=customer.segment,
         on_hold=customer.on_hold, open_balance=open_balance, overdue_balance=overdue,
         previously_late_count=customer.previously_late_count,
-        deteriorating=customer.deteriorating,
+        deteriorating=customer.deteriorating, customer_type=customer.customer_type,
+        on_hold_until=customer.on_hold_until, insolvency_date=customer.insolvency_date,
     )
 
 
@@ -395,19 +398,25 @@ def render_stored_reminder(session: Session, reminder: store.Reminder, *,
                                   language=reminder.language),
         invoices=lines, today=as_of,
         currency=next((i.currency for i in invoices.values()), "EUR"),
-        penalties=_penalties(invoices.values(), as_of) if reminder.claim_penalties else None,
+        penalties=_penalties(invoices.values(), as_of,
+                             customer.customer_type if customer else "business", session)
+        if reminder.claim_penalties else None,
     )
     return render_reminder(channel=reminder.channel, tone=reminder.tone,
                            language=reminder.language, context=context,
                            templates=edited_templates(session))
 
 
-def _penalties(invoices, as_of: dt.date) -> PenaltyClaim | None:
+def _penalties(invoices, as_of: dt.date, customer_type: str = "business",
+               session: Session | None = None) -> PenaltyClaim | None:
+    # by kind of debtor (ledger.law.claim_for): nothing from a consumer, ECB + 8 from a public buyer
     interest, indemnity, rates = Decimal("0"), Decimal("0"), set()
     for invoice in invoices:
-        due = penalties_due(amount=invoice.open_amount, due_date=invoice.due_date, as_of=as_of)
+        due = claim_for(customer_type=customer_type, amount=invoice.open_amount,
+                        due_date=invoice.due_date, as_of=as_of, currency=invoice.currency,
+                        session=session)
         interest += due.interest.amount
-        indemnity += due.indemnity
+        indemnity += due.indemnity_in_currency
         rates.update(p.rate_percent for p in due.interest.periods)
     if interest == 0 and indemnity == 0:
         return None

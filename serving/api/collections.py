@@ -14,6 +14,7 @@ from ledger import collections as col
 from ledger.portfolio import portfolio_customers
 from serving.deps import (Admin, PortfolioDep, Principal, Reader, SessionDep, get_today, require,
                           risk_provider)
+from serving.worklist_text import worded
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
 
@@ -190,7 +191,7 @@ def worklist(request: Request, session: SessionDep, principal: Reader,
              agent: str | None = None, limit: Limit = 50, segment: str | None = None,
              grade: col.Grade | None = None, bucket: col.Bucket | None = None,
              lang: Lang = None) -> list[col.WorklistRow]:
-    """Customers ranked by value at risk, with next action, last contact and reasons.
+    """Customers ranked by the amount expected not collected within 90 days, with urgency apart.
 
     An agent sees their own portfolio only (their key's name is their agent id)."""
     if principal.role == "agent":
@@ -199,23 +200,31 @@ def worklist(request: Request, session: SessionDep, principal: Reader,
                                 f"an agent sees only their own portfolio ({principal.name!r}), not {agent!r}")
         agent = principal.name or principal.key_prefix
     today = _today(request)
-    return col.worklist(session=session, today=today, agent=agent, limit=limit, segment=segment,
-                        grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
-                        language=_lang(request, lang))
+    rows = col.worklist(session=session, today=today, agent=agent, limit=limit, segment=segment,
+                        grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today))
+    return worded(rows, _lang(request, lang))
 
 
 def _invoice_risk(request: Request, session: Session, today: dt.date) -> col.InvoiceRisk | None:
-    """The app's model-backed `risk_for` (if wired) as invoice ids → p(late or severe)."""
+    """The app's `risk_for` (model, or its rules) as invoice ids → odds of staying unpaid.
+
+    A risk without `p_unpaid_30`/`p_unpaid_90` (a provider that predates them) says nothing the
+    worklist can rank on: those invoices fall back to the payer's history."""
     risk_for = risk_provider(request)
     if risk_for is None:
         return None
 
-    def probabilities(invoice_ids: list[str]) -> Mapping[str, float]:
-        risks = risk_for(session, invoice_ids, today)
-        # severe lateness is a kind of lateness: the larger of the two is p(late or severe)
-        return {invoice_id: max(r.p_late, r.p_severe) for invoice_id, r in risks.items()}
+    def odds(invoice_ids: list[str]) -> Mapping[str, col.InvoiceOdds]:
+        found = {}
+        for invoice_id, r in risk_for(session, invoice_ids, today).items():
+            p30, p90 = getattr(r, "p_unpaid_30", None), getattr(r, "p_unpaid_90", None)
+            if p30 is None or p90 is None:
+                continue
+            found[invoice_id] = col.InvoiceOdds(p_unpaid_30=float(p30), p_unpaid_90=float(p90),
+                                                grade=r.grade, source=r.source)
+        return found
 
-    return probabilities
+    return odds
 
 
 class AssignmentOut(BaseModel):

@@ -106,6 +106,7 @@ LABELS: dict[str, dict[str, str]] = {
     "customer_page": {"fr": "Fiche client", "en": "Customer"},
     "back": {"fr": "← Tableau de bord", "en": "← Dashboard"},
     "profile": {"fr": "Profil", "en": "Profile"},
+    "customer_status": {"fr": "Statut", "en": "Status"},
     "terms": {"fr": "Délai de paiement", "en": "Payment terms"},
     "credit_limit": {"fr": "Plafond de crédit", "en": "Credit limit"},
     "scenario": {"fr": "Scénario", "en": "Scenario"},

@@ -334,7 +334,9 @@
         facts("profile", [[L.segment, c.segment], [L.terms, c.payment_terms_days + " " + L.days],
           [L.credit_limit, money(c.credit_limit)], [L.scenario, c.dunning_scenario], [L.email, c.email],
           [L.phone, c.phone], [L.agent, c.assigned_agent], [L.open_invoices, c.open_invoices],
-          [L.open_amount, money(c.open_balance)], [L.overdue_amount, money(c.overdue_balance)]]);
+          [L.open_amount, money(c.open_balance)], [L.overdue_amount, money(c.overdue_balance)],
+          // type, hold, insolvency: sentences written by the server in both languages
+          ...(c.statuses || []).map((s) => [L.customer_status, LANG === "en" ? s.en : s.fr])]);
       },
       "panel-risk": async () => {
         const r = await api("/customers/" + enc + "/risk");

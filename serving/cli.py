@@ -273,9 +273,19 @@ def _demo_keys(context: dict) -> None:
     from ledger.db import session_scope
     from serving.auth import ROLES, create_key
 
+    from sqlalchemy import select
+
+    from ledger.collections import assign_customers
+    from ledger.models import Customer
+
     with session_scope(_engine()) as session:
         context["keys"] = {role: create_key(session=session, role=role, name=f"demo-{role}")
                            for role in ROLES}
+        # an agent sees only its portfolio: the demo agent gets the customers nobody holds yet
+        free = list(session.execute(select(Customer.customer_id)
+                                    .where(Customer.assigned_agent.is_(None))).scalars())
+        if free:
+            assign_customers(session=session, agent="demo-agent", customer_ids=free, actor="demo")
 
 
 def _register_commands() -> None:

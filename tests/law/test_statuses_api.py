@@ -49,6 +49,9 @@ def test_ingestion_stores_statuses_and_refuses_bad_ones(client, keys, ledger):
 
 def test_patch_roles_and_portfolio(client, keys, ledger):
     assert _patch(client, keys, "billing", "A", {"on_hold": True}).status_code == 403
+    # the collections fixture gives test-agent every customer: take them back first
+    client.post(f"{API}/worklist/assignments", json={"agent": None, "customer_ids": ["A", "B", "C", "D"]},
+                headers=keys["analyst"])
     # A is in no agent's portfolio: for an agent it does not exist
     assert _patch(client, keys, "agent", "A", {"on_hold": True}).status_code == 404
     assigned = client.post(f"{API}/worklist/assignments", json={"agent": "test-agent", "customer_ids": ["A"]},

@@ -24,19 +24,20 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 from sqlalchemy import Index, and_, case, func, or_, select, text, update
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel
 
-from ledger.errors import FieldError, LedgerError, LedgerValidationError, NotFoundError
+from ledger.errors import ConflictError, FieldError, LedgerError, LedgerValidationError, NotFoundError
 from ledger.frames import DATE_COLUMNS, PROMISE_COLUMNS
 from ledger.models import (MONEY, AuditLog, Customer, CustomerNote, Dispute, DunningAction,
                            Invoice, Payment, Promise, PromiseInvoice, record_event, utcnow)
-from ledger.schemas import Id, IngestBatch, InvoiceIn, Money
+from ledger.schemas import (BusinessDate, Id, IngestBatch, InvoiceIn, Line, Money, Paragraphs,
+                            promise_horizon)
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -115,8 +116,8 @@ CALL_OUTCOMES = ("reached_promised", "reached_refused", "reached_disputed", "no_
                  "wrong_number", "left_message")
 CallOutcome = Literal["reached_promised", "reached_refused", "reached_disputed", "no_answer",
                       "wrong_number", "left_message"]
-Agent = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Agent = Line(64, min_length=1)
+Text = Paragraphs(5000)
 
 
 # --- input and output models (the API uses them as bodies and response models) ----------------
@@ -132,7 +133,7 @@ class DisputeCreate(BaseModel):
     invoices: list[DisputedInvoiceIn] = Field(min_length=1, max_length=200)
     reason: ReasonCode
     assignee: Agent | None = None
-    opened_on: dt.date | None = None
+    opened_on: BusinessDate | None = None
     comment: Text | None = None
 
 
@@ -180,7 +181,7 @@ class PromiseCreate(BaseModel):
     promise_id: Id | None = None
     customer_id: Id
     amount: Money = Field(gt=0)
-    promised_date: dt.date
+    promised_date: BusinessDate
     # default: every open invoice of the customer
     invoice_ids: list[Id] = Field(default_factory=list, max_length=500)
     note: Text | None = None
@@ -188,7 +189,7 @@ class PromiseCreate(BaseModel):
 
 class PromiseUpdate(BaseModel):
     status: Literal["cancelled"] | None = None
-    promised_date: dt.date | None = None
+    promised_date: BusinessDate | None = None
     note: Text | None = None
 
 
@@ -332,7 +333,7 @@ def open_dispute(*, session: Session, data: DisputeCreate, actor: str, today: dt
     customer_ids = {invoice.customer_id for invoice, _ in invoices}
     dispute_id = data.dispute_id or f"DSP-{uuid.uuid4().hex[:12].upper()}"
     if session.get(Dispute, dispute_id) is not None:
-        raise LedgerValidationError([FieldError("dispute_id", f"dispute {dispute_id!r} already exists")])
+        raise ConflictError(f"dispute {dispute_id!r} already exists")
     opened_on = data.opened_on or today
     if opened_on > today:
         raise LedgerValidationError([FieldError("opened_on", f"{opened_on} is in the future")])
@@ -562,8 +563,9 @@ def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: 
     if customer is None:
         raise NotFoundError("customer", data.customer_id)
     errors: list[FieldError] = []
-    if data.promised_date < today:
-        errors.append(FieldError("promised_date", f"{data.promised_date} is already past"))
+    problem = _promise_date_problem(data.promised_date, today)
+    if problem:
+        errors.append(FieldError("promised_date", problem))
     invoice_ids = list(dict.fromkeys(data.invoice_ids))
     if invoice_ids:
         owned = dict(session.execute(select(Invoice.invoice_id, Invoice.customer_id)
@@ -578,10 +580,10 @@ def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: 
                                              Invoice.kind == "invoice", Invoice.settled_on.is_(None))
             .order_by(Invoice.due_date, Invoice.invoice_id)).scalars())
     promise_id = data.promise_id or f"PRM-{uuid.uuid4().hex[:12].upper()}"
-    if session.get(Promise, promise_id) is not None:
-        errors.append(FieldError("promise_id", f"promise {promise_id!r} already exists"))
     if errors:
         raise LedgerValidationError(errors)
+    if session.get(Promise, promise_id) is not None:
+        raise ConflictError(f"promise {promise_id!r} already exists")
     promise = Promise(promise_id=promise_id, customer_id=data.customer_id, amount=data.amount,
                       promised_date=data.promised_date, status="open", created_on=today,
                       created_by=actor, note=data.note)
@@ -600,6 +602,15 @@ def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: 
     return promise
 
 
+def _promise_date_problem(promised: dt.date, today: dt.date) -> str | None:
+    if promised < today:
+        return f"{promised} is already past"
+    horizon = promise_horizon(today)
+    if promised > horizon:
+        return f"{promised} is more than a year ahead: a promise to pay names a date until {horizon}"
+    return None
+
+
 def get_promise(*, session: Session, promise_id: str) -> Promise:
     promise = session.get(Promise, promise_id)
     if promise is None:
@@ -616,8 +627,9 @@ def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, ac
         raise IllegalTransitionError(f"The promise {promise_id} is already {promise.status}: "
                                      "only an open promise can be cancelled or rescheduled.")
     if data.promised_date is not None:
-        if data.promised_date < today:
-            raise LedgerValidationError([FieldError("promised_date", f"{data.promised_date} is already past")])
+        problem = _promise_date_problem(data.promised_date, today)
+        if problem:
+            raise LedgerValidationError([FieldError("promised_date", problem)])
         promise.promised_date = data.promised_date
     if data.status == "cancelled":
         promise.status, promise.closed_on = "cancelled", today

@@ -24,6 +24,10 @@ class LedgerValidationError(LedgerError):
         super().__init__(f"{len(errors)} invalid field(s): {shown}{more}")
 
 
+class ConflictError(LedgerError):
+    """The request clashes with what is stored (an id already taken): the API answers 409."""
+
+
 class NotFoundError(LedgerError):
     def __init__(self, entity: str, entity_id: str):
         self.entity, self.entity_id = entity, entity_id

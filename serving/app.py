@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ledger.config import Settings, get_settings
 from ledger.db import make_engine, migrate
 from serving import errors
+from serving.inputs import TextGuard
 from serving.risk import RiskService
 
 
@@ -99,5 +100,6 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
         """Liveness: the only route without a key."""
         return {"status": "ok"}
 
+    app.add_middleware(TextGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from ledger import collections as col
 from serving.deps import Admin, Principal, Reader, SessionDep, get_today, require, risk_provider
+from serving.inputs import Offset
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
 
@@ -19,7 +20,6 @@ Writer = Annotated[Principal, Depends(require("agent"))]
 Manager = Annotated[Principal, Depends(require("analyst"))]
 Lang = Annotated[col.Language | None, Query(description="fr (default) or en")]
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def _today(request: Request) -> dt.date:

@@ -15,6 +15,7 @@ from ledger import webhooks as wh
 from ledger.fec import FecReport, FecValidationError, import_fec, issues_table
 from ledger.schemas import IngestResult
 from serving.deps import Admin, Ingester, SessionDep
+from serving.inputs import Offset, OptionalRowId, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["integrations"])
 MAX_ISSUES = 10_000
@@ -132,7 +133,7 @@ def create_webhook(body: SubscriberIn, session: SessionDep, _: Admin) -> Subscri
 
 
 @router.delete("/webhooks/{subscriber_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_webhook(subscriber_id: int, session: SessionDep, _: Admin) -> Response:
+def delete_webhook(subscriber_id: RowId, session: SessionDep, _: Admin) -> Response:
     """Stop a subscriber (its delivery log is kept)."""
     wh.deactivate_subscriber(session=session, subscriber_id=subscriber_id)
     session.commit()
@@ -140,10 +141,10 @@ def delete_webhook(subscriber_id: int, session: SessionDep, _: Admin) -> Respons
 
 
 @router.get("/webhooks/deliveries", response_model=list[DeliveryOut])
-def list_deliveries(session: SessionDep, _: Admin, subscriber_id: int | None = None,
+def list_deliveries(session: SessionDep, _: Admin, subscriber_id: OptionalRowId = None,
                     status_: Annotated[str | None, Query(alias="status")] = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                    offset: Annotated[int, Query(ge=0)] = 0) -> list[DeliveryOut]:
+                    offset: Offset = 0) -> list[DeliveryOut]:
     """The delivery log, newest first: one row per attempt."""
     rows = wh.list_deliveries(session=session, subscriber_id=subscriber_id, status=status_,
                               limit=limit, offset=offset)

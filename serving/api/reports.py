@@ -20,10 +20,10 @@ from fastapi.responses import JSONResponse, Response
 from ledger import forecast as forecasting
 from ledger import kpis
 from serving.deps import Reader, SessionDep, cash_provider
+from serving.inputs import AsOfDate as AsOf
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
-AsOf = Annotated[dt.date | None, Query(description="date of the report (ISO 8601), default today")]
 Segment = Annotated[str | None, Query(max_length=64, description="customer segment")]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 Days = Annotated[int, Query(ge=1, le=730, description="window N of the DSO and period KPIs, in days")]

@@ -36,8 +36,8 @@ from ledger.errors import ConflictError, FieldError, LedgerError, LedgerValidati
 from ledger.frames import DATE_COLUMNS, PROMISE_COLUMNS
 from ledger.models import (MONEY, AuditLog, Customer, CustomerNote, Dispute, DunningAction,
                            Invoice, Payment, Promise, PromiseInvoice, record_event, utcnow)
-from ledger.schemas import (BusinessDate, Id, IngestBatch, InvoiceIn, Line, Money, Paragraphs,
-                            promise_horizon)
+from ledger.schemas import (MAX_DATE, BusinessDate, Id, IngestBatch, InvoiceIn, Line, Money,
+                            Paragraphs, dates_in_range, promise_horizon)
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -308,7 +308,8 @@ def paused_invoice_ids(*, session: Session, today: dt.date,
               .join(Dispute, Dispute.dispute_id == DisputeInvoice.dispute_id).where(active))
     promised = (select(PromiseInvoice.invoice_id)
                 .join(Promise, Promise.promise_id == PromiseInvoice.promise_id)
-                .where(Promise.status == "open", Promise.promised_date >= today))
+                .where(Promise.status == "open", Promise.promised_date >= today,
+                       Promise.promised_date <= MAX_DATE))
     if customer_ids is not None:
         owned = select(Invoice.invoice_id).where(Invoice.customer_id.in_(list(customer_ids)))
         main, linked = (main.where(Dispute.invoice_id.in_(owned)),
@@ -673,6 +674,8 @@ def _paid_towards(session: Session, promises: Sequence[Promise],
                   today: dt.date | None) -> dict[str, tuple[Decimal, dt.date | None]]:
     """Per promise: the customer's payments dated in [created_on, promised_date + grace] (and
     ≤ today), and the date their running sum first reached the promised amount."""
+    # a promise stored before the date bounds has no deadline anyone can compute: nothing counts
+    promises = [p for p in promises if dates_in_range(p, "created_on", "promised_date")]
     if not promises:
         return {}
     customers = sorted({p.customer_id for p in promises})
@@ -710,7 +713,10 @@ def evaluate_promises(session: Session, customer_ids: Iterable[str] | None = Non
         if not ids:
             return PromiseEvaluation(kept=[], broken=[], still_open=0)
         query = query.where(Promise.customer_id.in_(ids))
-    promises = list(session.execute(query.order_by(Promise.promise_id)).scalars())
+    # one stored before the date bounds stays open as it is (closing it rewrites the row, which
+    # the database refuses now); the others are decided as usual
+    promises = [p for p in session.execute(query.order_by(Promise.promise_id)).scalars()
+                if dates_in_range(p, "created_on", "promised_date")]
     paid = _paid_towards(session, promises, today=today)
     kept, broken = [], []
     for promise in promises:

@@ -40,6 +40,21 @@ def in_date_range(value: dt.date | None) -> bool:
     return value is None or MIN_DATE <= value <= MAX_DATE
 
 
+def dates_in_range(row, *columns: str) -> bool:
+    """Whether every named date of a stored row (a mapping or an object) is in range."""
+    get = row.get if isinstance(row, dict) else (lambda name: getattr(row, name))
+    return all(in_date_range(_as_date(get(column))) for column in columns)
+
+
+def _as_date(value) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:  # SQLite hands raw text back where no column type applies
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return dt.date.min
+
+
 def promise_horizon(today: dt.date) -> dt.date:
     """The latest date a promise to pay may name: one year after `today`."""
     try:

@@ -23,7 +23,7 @@ from model.train import TrainConfig, fit_bundle
 from serving.app import create_app
 from serving.auth import create_key
 from serving.risk import RiskService
-from tests.conftest import BACKENDS, PG_URL, _drop_pg_schema, _pg_engine
+from tests.conftest import BACKENDS, _drop_pg_schema, _pg_engine
 
 API = "/api/v1"
 TODAY = dt.date.today()

@@ -46,10 +46,11 @@ def _problems(scope: Scope):
 
 # --- bounded parameters, shared by every route ---------------------------------------------------
 
-# SQLite and PostgreSQL hold signed 64-bit integers: a larger id or offset is a client's mistake
-MAX_ROW_ID = 2**63 - 1
+# row ids are INTEGER columns (32-bit on PostgreSQL): a larger id or offset is a client's
+# mistake, answered 422 before the database would fail on it
+MAX_ROW_ID = 2**31 - 1
 MAX_OFFSET = 2**31 - 1
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id (1 … 2^63 − 1)")]
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id (1 … 2^31 − 1)")]
 OptionalRowId = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 AsOfDate = Annotated[BusinessDate | None, Query(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from ledger import webhooks as wh
 from ledger.fec import FecReport, FecValidationError, import_fec, issues_table
-from ledger.schemas import IngestResult
+from ledger.schemas import IngestResult, Line
 from serving.deps import Admin, Ingester, SessionDep
 from serving.inputs import Offset, OptionalRowId, RowId
 
@@ -75,10 +75,10 @@ def upload_fec(file: Annotated[UploadFile, File(description="FEC file (tab or | 
 # --- webhooks ----------------------------------------------------------------------------------
 
 class SubscriberIn(BaseModel):
-    url: str = Field(max_length=500)
-    events: list[str]
-    secret: str | None = Field(default=None, min_length=16, max_length=200,
-                               description="Generated and returned once when omitted")
+    url: Line(500, min_length=1)
+    events: list[Line(64)] = Field(max_length=len(wh.EVENT_TYPES))
+    secret: Line(200, min_length=16) | None = Field(default=None,
+                                                    description="Generated and returned once when omitted")
     active: bool = True
 
 

@@ -75,7 +75,8 @@ def _open_invoices(session: Session, as_of: dt.date, segment: str | None) -> pd.
     frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "due_date", "open_amount"])
     due = frame["due_date"].map(_to_date)
     # an invoice stored before the date bounds (due in year 1 or 9999) has no week to fall in
-    frame, due = frame[due.map(in_date_range)], due[due.map(in_date_range)]
+    kept = due.map(in_date_range).astype(bool)
+    frame, due = frame.loc[kept].copy(), due.loc[kept]
     frame["due_date"] = pd.to_datetime(due)
     frame["open_amount"] = frame["open_amount"].map(_money)
     return frame

@@ -147,3 +147,6 @@ def _rewrite(schema: dict[str, Any]) -> None:
                 continue
             for code, description in ERROR_ANSWERS.items():
                 responses.setdefault(code, {"description": description, **error})
+            if "requestBody" in operation:
+                responses.setdefault("400", {"description": "The body is not JSON (or not UTF-8)",
+                                             **error})

@@ -28,6 +28,8 @@ Segment = Annotated[str | None, Query(max_length=64, description="customer segme
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 Days = Annotated[int, Query(ge=1, le=730, description="window N of the DSO and period KPIs, in days")]
 Months = Annotated[int, Query(ge=1, le=36, description="months of DSO trend / CEI")]
+# `?format=csv` answers the report's main table as CSV: the document says so
+CSV_TOO = {200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}}
 REPORTS = ("kpis", "aging", "dso", "dunning-effectiveness", "disputes", "cash-forecast")
 
 
@@ -89,7 +91,7 @@ def _dso_table(report: kpis.DsoReport) -> tuple[list[str], list[list]]:
                                    "count_back_dso", "best_possible_dso", "average_days_delinquent"])
 
 
-@router.get("/reports/kpis")
+@router.get("/reports/kpis", responses=CSV_TOO)
 def kpi_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
                format: Format = "json", days: Days = 90, months: Months = 3) -> Response:
     """Headline KPIs: DSO, best possible DSO, ADD, ageing, overdue rate, CEI, recovery, top debtors."""
@@ -98,7 +100,7 @@ def kpi_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segm
     return _answer(report, format, "kpis", _kpi_table)
 
 
-@router.get("/reports/aging")
+@router.get("/reports/aging", responses=CSV_TOO)
 def aging_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
                  format: Format = "json") -> Response:
     """Ageing balance (balance âgée) by days past due, with counts and amounts."""
@@ -107,7 +109,7 @@ def aging_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Se
                    lambda r: _records(r.buckets, ["bucket", "count", "amount", "share"]))
 
 
-@router.get("/reports/dso")
+@router.get("/reports/dso", responses=CSV_TOO)
 def dso_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
                format: Format = "json", days: Days = 90, months: Months = 12) -> Response:
     """DSO (standard and count-back), best possible DSO and ADD, with a monthly trend."""
@@ -125,7 +127,7 @@ def _list_answer(items: list, fmt: str, name: str, as_of: dt.date, segment: str 
                                  "rows": [asdict(item) for item in items]}))
 
 
-@router.get("/reports/dunning-effectiveness")
+@router.get("/reports/dunning-effectiveness", responses=CSV_TOO)
 def dunning_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
                    format: Format = "json",
                    days: Annotated[int, Query(ge=1, le=3660, description="reminders sent in the last N days")] = 365,
@@ -136,7 +138,7 @@ def dunning_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: 
     return _list_answer(rows, format, "dunning-effectiveness", as_of, segment, _dunning_table)
 
 
-@router.get("/reports/disputes")
+@router.get("/reports/disputes", responses=CSV_TOO)
 def dispute_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
                    format: Format = "json") -> Response:
     """Disputes (litiges) by reason: opened, open, resolved, open amount, ages."""
@@ -147,7 +149,7 @@ def dispute_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: 
     return _list_answer(rows, format, "disputes", as_of, segment, lambda r: _records(r, columns))
 
 
-@router.get("/reports/cash-forecast")
+@router.get("/reports/cash-forecast", responses=CSV_TOO)
 def cash_forecast_report(request: Request, session: SessionDep, _: Reader, as_of: AsOf = None,
                          segment: Segment = None, format: Format = "json") -> Response:
     """Expected cash-in per week for the next 13 weeks, with a low–high range."""

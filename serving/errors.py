@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from ledger.errors import ConflictError, LedgerError, LedgerValidationError, NotFoundError
+from ledger.errors import LedgerConflictError, LedgerError, LedgerValidationError, NotFoundError
 
 
 class FieldErrorOut(BaseModel):
@@ -43,6 +43,7 @@ ERROR_ANSWERS = {
     "404": "Unknown id (or outside the agent's portfolio)",
     "409": "Conflicts with what is stored (an id already taken, a workflow step not allowed)",
     "413": "Request body too large",
+    "429": "Too many requests for this key: try again after `Retry-After` seconds",
 }
 
 
@@ -80,12 +81,13 @@ def _ledger_validation(_: Request, exc: LedgerValidationError) -> JSONResponse:
     return JSONResponse({"detail": str(exc), "errors": errors}, status_code=422)
 
 
+def _conflict(_: Request, exc: LedgerConflictError) -> JSONResponse:
+    errors = [{"field": e.field, "message": e.message} for e in exc.errors[:100]]
+    return JSONResponse({"detail": str(exc), "errors": errors}, status_code=409)
+
+
 def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
     return JSONResponse({"detail": str(exc), "errors": []}, status_code=404)
-
-
-def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
-    return JSONResponse({"detail": str(exc), "errors": []}, status_code=409)
 
 
 def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
@@ -103,8 +105,8 @@ def _ledger(_: Request, exc: LedgerError) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(LedgerValidationError, _ledger_validation)
+    app.add_exception_handler(LedgerConflictError, _conflict)
     app.add_exception_handler(NotFoundError, _not_found)
-    app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(LedgerError, _ledger)
     document_errors(app)

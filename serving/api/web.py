@@ -15,6 +15,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from serving.inputs import AsOfDate as AsOf
+
 router = APIRouter(include_in_schema=False, tags=["dashboard"])
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -23,7 +25,6 @@ templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
 
 Language = Literal["fr", "en"]
 Lang = Annotated[Language | None, Query(description="fr (default) or en")]
-AsOf = Annotated[dt.date | None, Query(description="date of the reports, default today")]
 
 # Every word the pages show, HTML and JavaScript alike (app.js receives the dict as JSON).
 LABELS: dict[str, dict[str, str]] = {

@@ -120,6 +120,7 @@ LABELS: dict[str, dict[str, str]] = {
     "credit_no_limit": {"fr": "sans plafond", "en": "no limit"},
     "exposure": {"fr": "Encours", "en": "Exposure"},
     "usage": {"fr": "Utilisation", "en": "Usage"},
+    "exposure_vs_limit": {"fr": "Encours / plafond", "en": "Exposure / limit"},
     "headroom": {"fr": "Marge restante", "en": "Headroom"},
     "of_limit": {"fr": "du plafond", "en": "of the limit"},
     "currency": {"fr": "Devise", "en": "Currency"},

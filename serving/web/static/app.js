@@ -429,7 +429,7 @@
         const exposure = credit ? money(credit.exposure, credit.currency) + " · " + (credit.usage === null ? word("credit_", credit.status)
           : pct(credit.usage) + " " + L.of_limit + (credit.status === "over" || credit.status === "warning" ? " · " + word("credit_", credit.status) : "")) : "—";
         facts("profile", [[L.segment, c.segment], [L.currency, c.currency], [L.terms, c.payment_terms_days + " " + L.days],
-          [L.credit_limit, money(c.credit_limit, c.currency)], [L.exposure, exposure], [L.scenario, c.dunning_scenario], [L.email, c.email],
+          [L.credit_limit, money(c.credit_limit, c.currency)], [L.exposure_vs_limit, exposure], [L.scenario, c.dunning_scenario], [L.email, c.email],
           [L.phone, c.phone], [L.agent, c.assigned_agent], [L.open_invoices, c.open_invoices],
           [L.open_amount, money(c.open_balance, c.currency)], [L.overdue_amount, money(c.overdue_balance, c.currency)]]);
         statementLinks(enc);

@@ -29,21 +29,23 @@ from collections import defaultdict
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Index, Integer, and_, case, func, or_, select, text, update
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel
 
 from ledger import fx
-from ledger.errors import FieldError, LedgerError, LedgerValidationError, NotFoundError
+from ledger.errors import (FieldError, LedgerConflictError, LedgerError, LedgerValidationError,
+                           NotFoundError)
 from ledger.frames import DATE_COLUMNS, PROMISE_COLUMNS
 from ledger.portfolio import in_portfolio
 from ledger.models import (MONEY, AuditLog, Customer, CustomerNote, Dispute, DunningAction,
                            Invoice, Payment, Promise, PromiseInvoice, record_event, utcnow)
-from ledger.schemas import Id, IngestBatch, InvoiceIn, Money
+from ledger.schemas import (MAX_DATE, BusinessDate, Id, IngestBatch, InvoiceIn, Line, Money,
+                            Paragraphs, dates_in_range, promise_horizon)
 from ledger.var import DelayHistogram, rules_unpaid, value_at_risk
 
 CENT = Decimal("0.01")
@@ -130,8 +132,8 @@ CALL_OUTCOMES = ("reached_promised", "reached_refused", "reached_disputed", "no_
                  "wrong_number", "left_message")
 CallOutcome = Literal["reached_promised", "reached_refused", "reached_disputed", "no_answer",
                       "wrong_number", "left_message"]
-Agent = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Agent = Line(64, min_length=1)
+Text = Paragraphs(5000)
 
 
 # --- input and output models (the API uses them as bodies and response models) ----------------
@@ -147,7 +149,7 @@ class DisputeCreate(BaseModel):
     invoices: list[DisputedInvoiceIn] = Field(min_length=1, max_length=200)
     reason: ReasonCode
     assignee: Agent | None = None
-    opened_on: dt.date | None = None
+    opened_on: BusinessDate | None = None
     comment: Text | None = None
 
 
@@ -194,19 +196,51 @@ class DisputeOut(BaseModel):
     updated_at: dt.datetime
 
 
+class InstalmentIn(BaseModel):
+    due_on: BusinessDate
+    amount: Money = Field(gt=0)
+
+
 class PromiseCreate(BaseModel):
+    """A promise: one amount and date, or an instalment plan (échéancier) of dated amounts."""
+
     promise_id: Id | None = None
     customer_id: Id
-    amount: Money = Field(gt=0)
-    promised_date: dt.date
-    # default: every open invoice of the customer
+    amount: Money | None = Field(default=None, gt=0)
+    promised_date: BusinessDate | None = None
+    instalments: list[InstalmentIn] | None = Field(default=None, min_length=1, max_length=36)
+    # which invoices the promise is about (default: every open invoice of the customer); it
+    # pauses those its amount covers in full, oldest due first (ledger.promises)
     invoice_ids: list[Id] = Field(default_factory=list, max_length=500)
     note: Text | None = None
+
+    @model_validator(mode="after")
+    def _amount_or_instalments(self) -> "PromiseCreate":
+        if self.instalments:
+            dates = [i.due_on for i in self.instalments]
+            if len(set(dates)) != len(dates):
+                raise ValueError("two instalments fall on the same date: merge them")
+            total = sum((i.amount for i in self.instalments), Decimal("0"))
+            if self.amount is not None and self.amount != total:
+                raise ValueError(f"amount {self.amount} differs from the instalments' total {total}")
+            if self.promised_date is not None and self.promised_date != max(dates):
+                raise ValueError("promised_date must be the last instalment's date, or be left out")
+        elif self.amount is None or self.promised_date is None:
+            raise ValueError("send amount and promised_date, or instalments")
+        return self
+
+
+class InstalmentOut(BaseModel):
+    seq: int
+    due_on: dt.date
+    amount: Decimal
+    status: str
+    closed_on: dt.date | None
 
 
 class PromiseUpdate(BaseModel):
     status: Literal["cancelled"] | None = None
-    promised_date: dt.date | None = None
+    promised_date: BusinessDate | None = None
     note: Text | None = None
 
 
@@ -220,8 +254,9 @@ class PromiseOut(BaseModel):
     closed_on: dt.date | None
     created_by: str | None
     note: str | None
-    invoice_ids: list[str]
+    invoice_ids: list[str]  # the invoices it pauses (covered in full, oldest first)
     paid_so_far: Decimal
+    instalments: list[InstalmentOut] = []
 
 
 class PromiseEvaluation(BaseModel):
@@ -325,7 +360,8 @@ def paused_invoice_ids(*, session: Session, today: dt.date,
               .join(Dispute, Dispute.dispute_id == DisputeInvoice.dispute_id).where(active))
     promised = (select(PromiseInvoice.invoice_id)
                 .join(Promise, Promise.promise_id == PromiseInvoice.promise_id)
-                .where(Promise.status == "open", Promise.promised_date >= today))
+                .where(Promise.status == "open", Promise.promised_date >= today,
+                       Promise.promised_date <= MAX_DATE))
     if customer_ids is not None:
         owned = select(Invoice.invoice_id).where(Invoice.customer_id.in_(list(customer_ids)))
         main, linked = (main.where(Dispute.invoice_id.in_(owned)),
@@ -350,7 +386,7 @@ def open_dispute(*, session: Session, data: DisputeCreate, actor: str, today: dt
     customer_ids = {invoice.customer_id for invoice, _ in invoices}
     dispute_id = data.dispute_id or f"DSP-{uuid.uuid4().hex[:12].upper()}"
     if session.get(Dispute, dispute_id) is not None:
-        raise LedgerValidationError([FieldError("dispute_id", f"dispute {dispute_id!r} already exists")])
+        raise LedgerConflictError([FieldError("dispute_id", f"dispute {dispute_id!r} already exists")])
     opened_on = data.opened_on or today
     if opened_on > today:
         raise LedgerValidationError([FieldError("opened_on", f"{opened_on} is in the future")])
@@ -602,48 +638,23 @@ def dispute_views(*, session: Session, disputes: Sequence[Dispute], today: dt.da
 
 # --- promises to pay ---------------------------------------------------------------------------
 
-def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: dt.date) -> Promise:
-    """Record a promise to pay; dunning pauses on its invoices until the promised date."""
-    customer = session.get(Customer, data.customer_id)
-    if customer is None:
-        raise NotFoundError("customer", data.customer_id)
-    errors: list[FieldError] = []
-    if data.promised_date < today:
-        errors.append(FieldError("promised_date", f"{data.promised_date} is already past"))
-    invoice_ids = list(dict.fromkeys(data.invoice_ids))
-    if invoice_ids:
-        owned = dict(session.execute(select(Invoice.invoice_id, Invoice.customer_id)
-                                     .where(Invoice.invoice_id.in_(invoice_ids))).all())
-        for index, invoice_id in enumerate(data.invoice_ids):
-            if owned.get(invoice_id) != data.customer_id:
-                errors.append(FieldError(f"invoice_ids[{index}]",
-                                         f"invoice {invoice_id!r} is not an invoice of {data.customer_id!r}"))
-    else:
-        invoice_ids = list(session.execute(
-            select(Invoice.invoice_id).where(Invoice.customer_id == data.customer_id,
-                                             Invoice.kind == "invoice", Invoice.settled_on.is_(None))
-            .order_by(Invoice.due_date, Invoice.invoice_id)).scalars())
-    promise_id = data.promise_id or f"PRM-{uuid.uuid4().hex[:12].upper()}"
-    if session.get(Promise, promise_id) is not None:
-        errors.append(FieldError("promise_id", f"promise {promise_id!r} already exists"))
-    if errors:
-        raise LedgerValidationError(errors)
-    promise = Promise(promise_id=promise_id, customer_id=data.customer_id, amount=data.amount,
-                      promised_date=data.promised_date, status="open", created_on=today,
-                      created_by=actor, note=data.note)
-    session.add(promise)
-    session.flush()
-    for invoice_id in invoice_ids:
-        session.add(PromiseInvoice(promise_id=promise_id, invoice_id=invoice_id))
-    audit(session, actor=actor, action="create", entity="promise", entity_id=promise_id,
-          after={"customer_id": data.customer_id, "amount": data.amount,
-                 "promised_date": data.promised_date, "invoice_ids": invoice_ids})
-    record_event(session, type="promise.created", entity_id=promise_id,
-                 payload=_plain({"customer_id": data.customer_id, "amount": data.amount,
-                                 "promised_date": data.promised_date}))
-    _cancel_pending(session, invoice_ids, actor=actor, reason=f"promise {promise_id}")
-    session.flush()
-    return promise
+def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: dt.date,
+                   max_days: int | None = None) -> Promise:
+    """Record a promise (or an instalment plan); it pauses the invoices its amount covers, oldest
+    first, up to `max_days` ahead (the scenario's limit; `ledger.promises`)."""
+    from ledger import promises
+
+    return promises.create_promise(session=session, data=data, actor=actor, today=today,
+                                   max_days=promises.DEFAULT_MAX_DAYS if max_days is None else max_days)
+
+
+def _promise_date_problem(promised: dt.date, today: dt.date) -> str | None:
+    if promised < today:
+        return f"{promised} is already past"
+    horizon = promise_horizon(today)
+    if promised > horizon:
+        return f"{promised} is more than a year ahead: a promise to pay names a date until {horizon}"
+    return None
 
 
 def get_promise(*, session: Session, promise_id: str) -> Promise:
@@ -654,7 +665,7 @@ def get_promise(*, session: Session, promise_id: str) -> Promise:
 
 
 def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, actor: str,
-                   today: dt.date) -> Promise:
+                   today: dt.date, max_days: int | None = None) -> Promise:
     """Cancel an open promise, move its date or change its note."""
     promise = get_promise(session=session, promise_id=promise_id)
     before = {"status": promise.status, "promised_date": promise.promised_date, "note": promise.note}
@@ -662,11 +673,31 @@ def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, ac
         raise IllegalTransitionError(f"The promise {promise_id} is already {promise.status}: "
                                      "only an open promise can be cancelled or rescheduled.")
     if data.promised_date is not None:
-        if data.promised_date < today:
-            raise LedgerValidationError([FieldError("promised_date", f"{data.promised_date} is already past")])
+        problem = _promise_date_problem(data.promised_date, today)
+        if problem:
+            raise LedgerValidationError([FieldError("promised_date", problem)])
+        if max_days is not None and data.promised_date > today + dt.timedelta(days=max_days):
+            raise LedgerValidationError([FieldError(
+                "promised_date", f"{data.promised_date} is more than {max_days} days ahead: the "
+                                 "scenario's limit for a promise")])
+        from ledger.promises import instalments_of
+
+        plan = instalments_of(session, [promise_id]).get(promise_id, [])
+        if len(plan) > 1:
+            raise IllegalTransitionError(f"The promise {promise_id} is an instalment plan: cancel it "
+                                         "and record a new plan rather than moving its last date.")
+        for instalment in plan:
+            instalment.due_on = data.promised_date
+            session.add(instalment)
         promise.promised_date = data.promised_date
     if data.status == "cancelled":
         promise.status, promise.closed_on = "cancelled", today
+        from ledger.promises import instalments_of
+
+        for instalment in instalments_of(session, [promise_id]).get(promise_id, []):
+            if instalment.status == "open":
+                instalment.status, instalment.closed_on = "cancelled", today
+                session.add(instalment)
     if "note" in data.model_fields_set:
         promise.note = data.note
     promise.updated_at = utcnow()
@@ -699,9 +730,15 @@ def promise_views(*, session: Session, promises: Sequence[Promise]) -> list[Prom
                 .where(PromiseInvoice.promise_id.in_(ids)).order_by(PromiseInvoice.invoice_id)):
             invoices[promise_id].append(invoice_id)
     paid = _paid_towards(session, promises, today=None)
-    return [PromiseOut(**p.model_dump(include=set(PromiseOut.model_fields) - {"invoice_ids", "paid_so_far"}),
+    from ledger.promises import instalments_of
+
+    plans = instalments_of(session, ids)
+    return [PromiseOut(**p.model_dump(include=set(PromiseOut.model_fields) - {"invoice_ids", "paid_so_far",
+                                                                             "instalments"}),
                        invoice_ids=invoices.get(p.promise_id, []),
-                       paid_so_far=paid.get(p.promise_id, (ZERO, None))[0])
+                       paid_so_far=paid.get(p.promise_id, (ZERO, None))[0],
+                       instalments=[InstalmentOut.model_validate(i, from_attributes=True)
+                                    for i in plans.get(p.promise_id, [])])
             for p in promises]
 
 
@@ -709,6 +746,8 @@ def _paid_towards(session: Session, promises: Sequence[Promise],
                   today: dt.date | None) -> dict[str, tuple[Decimal, dt.date | None]]:
     """Per promise: the customer's payments dated in [created_on, promised_date + grace] (and
     ≤ today), and the date their running sum first reached the promised amount."""
+    # a promise stored before the date bounds has no deadline anyone can compute: nothing counts
+    promises = [p for p in promises if dates_in_range(p, "created_on", "promised_date")]
     if not promises:
         return {}
     customers = sorted({p.customer_id for p in promises})
@@ -736,42 +775,11 @@ def _paid_towards(session: Session, promises: Sequence[Promise],
 
 def evaluate_promises(session: Session, customer_ids: Iterable[str] | None = None,
                       today: dt.date | None = None, *, actor: str = "system") -> PromiseEvaluation:
-    """Close open promises the payments decide: kept once the customer's payments dated between
-    the promise and its date + PROMISE_GRACE_DAYS sum to the promised amount; broken once that
-    deadline has passed without it. Call after each ingestion (for the customers it touched)."""
-    today = today or dt.date.today()
-    query = select(Promise).where(Promise.status == "open")
-    if customer_ids is not None:
-        ids = sorted(set(customer_ids))
-        if not ids:
-            return PromiseEvaluation(kept=[], broken=[], still_open=0)
-        query = query.where(Promise.customer_id.in_(ids))
-    promises = list(session.execute(query.order_by(Promise.promise_id)).scalars())
-    paid = _paid_towards(session, promises, today=today)
-    kept, broken = [], []
-    for promise in promises:
-        total, covered_on = paid[promise.promise_id]
-        deadline = promise.promised_date + dt.timedelta(days=PROMISE_GRACE_DAYS)
-        if covered_on is not None:
-            _close_promise(session, promise, "kept", covered_on, total, actor)
-            kept.append(promise.promise_id)
-        elif today > deadline:
-            # broken from the first day after the grace period: that is when it became known
-            _close_promise(session, promise, "broken", deadline + dt.timedelta(days=1), total, actor)
-            broken.append(promise.promise_id)
-    session.flush()
-    return PromiseEvaluation(kept=kept, broken=broken, still_open=len(promises) - len(kept) - len(broken))
+    """Close open promises the payments decide, instalment by instalment (`ledger.promises`).
+    Call after each ingestion (for the customers it touched) and before each dunning run."""
+    from ledger import promises
 
-
-def _close_promise(session: Session, promise: Promise, status: str, on: dt.date, paid: Decimal,
-                   actor: str) -> None:
-    promise.status, promise.closed_on, promise.updated_at = status, on, utcnow()
-    session.add(promise)
-    audit(session, actor=actor, action=status, entity="promise", entity_id=promise.promise_id,
-          before={"status": "open"}, after={"status": status, "closed_on": on, "paid": paid})
-    record_event(session, type=f"promise.{status}", entity_id=promise.promise_id,
-                 payload=_plain({"customer_id": promise.customer_id, "amount": promise.amount,
-                                 "promised_date": promise.promised_date, "paid": paid}))
+    return promises.evaluate_promises(session, customer_ids, today, actor=actor)
 
 
 def promise_frame(session: Session, *, customer_ids: Sequence[str] | None = None) -> pd.DataFrame:

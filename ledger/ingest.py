@@ -30,9 +30,9 @@ from sqlmodel import Session, SQLModel
 from ledger.allocation import CreditLine, InvoiceLine, allocate
 from ledger.credit import check_crossings
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
-from ledger.links import LinkSet, changed_customers, load_links, stored_for_sources
+from ledger.links import LinkSet, changed_customers, load_links, stored_for_customers, stored_for_sources
 from ledger.models import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
-from ledger.schemas import IngestBatch, IngestResult
+from ledger.schemas import IngestBatch, IngestResult, dates_in_range
 
 CHUNK = 500
 COPY_MIN = 2_000  # below this, executemany beats creating a temporary table
@@ -60,6 +60,10 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
                               INVOICE_FIELDS + ("open_amount", "settled_on"))
     existing_payments = _load(session, Payment, Payment.customer_id, customer_ids,
                               PAYMENT_FIELDS + ("unallocated_amount",))
+    # rows stored before the date bounds (migration 0011) stay as they are, outside the replay:
+    # rewriting one is what the database now refuses, and the customer's other records go on
+    existing_invoices = [r for r in existing_invoices if dates_in_range(r, "issue_date", "due_date")]
+    existing_payments = [r for r in existing_payments if dates_in_range(r, "paid_on")]
 
     invoices = {row["invoice_id"]: _pick(row, INVOICE_FIELDS) for row in existing_invoices}
     payments = {row["payment_id"]: _pick(row, PAYMENT_FIELDS) for row in existing_payments}
@@ -68,7 +72,7 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
     counts_invoices = _merge(invoices, [dict(i.__dict__) for i in batch.invoices], "invoice_id", dirty)
     counts_payments = _merge(payments, [dict(p.__dict__) for p in batch.payments], "payment_id", dirty)
     if links is not None:
-        relinked = _replace_links(session, links)
+        relinked = _replace_links(session, links, customer_ids)
         dirty |= relinked
         # a customer outside the batch whose links moved needs its records to replay
         outside = sorted(relinked - set(customer_ids))
@@ -466,6 +470,11 @@ def _after_ingest(session: Session, *, paid_invoices: set[str], batch: IngestBat
         dunning.cancel_pending_for_invoices(session, disputed, "dispute opened", actor)
     if batch.payments:
         evaluate_promises(session, customer_ids, dt.date.today(), actor=actor)
+    stopping = [c.customer_id for c in batch.customers if c.on_hold or c.insolvency_date is not None]
+    if stopping:
+        from ledger.statuses import cancel_if_stopped
+
+        cancel_if_stopped(session, stopping, today=dt.date.today(), actor=actor)
 
 
 def _write_allocations(session: Session, customer_ids: list[str], invoices: dict[str, dict],
@@ -548,22 +557,30 @@ def _linked(links: dict, source: tuple[str, str], customer_id: str) -> tuple[tup
             any(link.invoice_id is None for link in own))
 
 
-def _replace_links(session: Session, links: LinkSet) -> set[str]:
-    """Store the links of `links.sources`; the customers whose links changed."""
-    before = stored_for_sources(session, links.sources)
+def _replace_links(session: Session, links: LinkSet, customer_ids: Sequence[str]) -> set[str]:
+    """Store the links of `links.sources`; the customers whose links changed.
+
+    The sources' stored links are found by customer (indexed), and also by source for sources
+    the batch does not place under one of `customer_ids`."""
+    stored = [link for link in stored_for_customers(session, customer_ids) if link.source in links.sources]
+    own = set(customer_ids)
+    outside = {link.source for link in links.links if link.customer_id not in own}
+    before = stored + ([link for link in stored_for_sources(session, outside) if link.customer_id not in own]
+                       if outside else [])
     after = [link for link in links.links if link.source in links.sources]
     changed = changed_customers(before, after)
     if not changed:
         return set()
-    affected = sorted({link.source for link in before + after if link.customer_id in changed})
-    for chunk in _chunks(affected):
+    # only sources that had links need a delete; every source of a changed customer is rewritten
+    stale = sorted({link.source for link in before if link.customer_id in changed})
+    for chunk in _chunks(stale):
         session.execute(delete(AllocationLink).where(
             tuple_(AllocationLink.source_kind, AllocationLink.source_id).in_(chunk)))
-    wanted = set(affected)
+    rewritten = set(stale) | {link.source for link in after if link.customer_id in changed}
     _insert_rows(session, AllocationLink, [
         {"customer_id": link.customer_id, "source_kind": link.source_kind, "source_id": link.source_id,
          "invoice_id": link.invoice_id, "amount": link.amount, "origin": link.origin[:80]}
-        for link in after if link.source in wanted])
+        for link in after if link.source in rewritten])
     return changed
 
 

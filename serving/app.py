@@ -14,6 +14,7 @@ from ledger.db import make_engine, migrate
 from serving import errors
 from serving.deps import portfolio_scope
 from serving.ratelimit import RateLimiter
+from serving.inputs import TextGuard
 from serving.risk import RiskService
 
 
@@ -98,6 +99,12 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+def _served_risk(app: FastAPI):
+    """The served model's risk provider now, or None (rules) when no model is loaded."""
+    service = app.state.risk
+    return service.risk_for if service.state.predictor is not None else None
+
+
 def _routers() -> list:
     """Every `router` of the modules in serving/api, so an area adds routes without editing this."""
     import importlib
@@ -111,9 +118,10 @@ def _routers() -> list:
 
 
 def create_app(*, engine: Engine | None = None, settings: Settings | None = None,
-               risk: RiskService | None = None) -> FastAPI:
+               risk: RiskService | None = None, schedule: bool = False) -> FastAPI:
     """The app on `engine` (default: DATABASE_URL) serving `risk` (default: the champion model,
-    loaded at start; rules alone when there is none or it is broken)."""
+    loaded at start; rules alone when there is none or it is broken). `schedule`: also run the
+    daily dunning at the configured time (`relance serve`; serving.schedule)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -123,7 +131,18 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
             migrate(app.state.engine)
         if risk is None:
             app.state.risk.reload()
-        yield
+        scheduler = None
+        if schedule:
+            from serving.schedule import build_scheduler
+
+            scheduler = build_scheduler(engine=app.state.engine, settings=settings,
+                                        risk_for=lambda: _served_risk(app))
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
 
     app = FastAPI(title="Relance", version="0.1.0", lifespan=lifespan,
                   description="Recouvrement de créances piloté par le risque / risk-driven collections")
@@ -146,6 +165,7 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
         warnings = [{"code": w.code, "fr": w.fr, "en": w.en} for w in coverage_warnings(today)]
         return {"status": "ok", "warnings": warnings}
 
+    app.add_middleware(TextGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app

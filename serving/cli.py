@@ -144,13 +144,17 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (rl
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the API and the dashboard."""
+    """Serve the API and the dashboard; plan and send the day's dunning at the configured time."""
     import uvicorn
 
     from serving.app import create_app
 
     console.print(t("serving", url=f"http://{host}:{port}"))
-    uvicorn.run(create_app(engine=_engine()), host=host, port=port, log_level="warning")
+    settings = get_settings()
+    if settings.schedule:
+        console.print(f"dunning: {settings.dunning_time} {settings.dunning_timezone}, business days")
+    uvicorn.run(create_app(engine=_engine(), schedule=settings.schedule), host=host, port=port,
+                log_level="warning")
 
 
 @app.command()

@@ -15,6 +15,7 @@ from ledger.portfolio import portfolio_customers
 from serving.deps import (Admin, PortfolioDep, Principal, Reader, SessionDep, get_today, require,
                           risk_provider)
 from serving.worklist_text import worded
+from serving.inputs import Offset
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
 
@@ -24,7 +25,6 @@ DisputeWorker = Annotated[Principal, Depends(require("agent", "analyst"))]
 Manager = Annotated[Principal, Depends(require("analyst"))]
 Lang = Annotated[col.Language | None, Query(description="fr (default) or en")]
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def _today(request: Request) -> dt.date:
@@ -132,13 +132,28 @@ def _dispute_view(session: Session, dispute, request: Request, lang: str | None)
 @router.post("/promises", response_model=col.PromiseOut, status_code=status.HTTP_201_CREATED)
 def create_promise(data: col.PromiseCreate, request: Request, session: SessionDep,
                    principal: Writer, portfolio: PortfolioDep) -> col.PromiseOut:
-    """Record a promise to pay (pauses dunning on its invoices until the promised date)."""
+    """Record a promise to pay or an instalment plan (pauses the invoices its amount covers)."""
     portfolio.require(session, "customer", data.customer_id)
     for invoice_id in data.invoice_ids:
         portfolio.require(session, "invoice", invoice_id)
-    promise = col.create_promise(session=session, data=data, actor=principal.actor, today=_today(request))
+    promise = col.create_promise(session=session, data=data, actor=principal.actor, today=_today(request),
+                                 max_days=_promise_max_days(session, data.customer_id))
     session.commit()
     return col.promise_views(session=session, promises=[promise])[0]
+
+
+def _promise_max_days(session: Session, customer_id: str) -> int | None:
+    """The customer's scenario's limit on how far ahead a promise may be dated."""
+    from ledger.models import Customer
+    from serving.dunning import load_scenarios
+    from serving.scenarios import load_default_segment_map, scenario_for
+
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return None  # create_promise answers 404
+    scenario = scenario_for(customer_scenario=customer.dunning_scenario, segment=customer.segment,
+                            scenarios=load_scenarios(session), segment_map=load_default_segment_map())
+    return scenario.promise_max_days
 
 
 @router.get("/promises", response_model=list[col.PromiseOut])
@@ -175,8 +190,10 @@ def update_promise(promise_id: str, data: col.PromiseUpdate, request: Request, s
                    principal: Writer) -> col.PromiseOut:
     """Cancel or reschedule an open promise (409 once kept, broken or cancelled)."""
     try:
+        current = col.get_promise(session=session, promise_id=promise_id)
         promise = col.update_promise(session=session, promise_id=promise_id, data=data,
-                                     actor=principal.actor, today=_today(request))
+                                     actor=principal.actor, today=_today(request),
+                                     max_days=_promise_max_days(session, current.customer_id))
     except col.IllegalTransitionError as exc:
         session.rollback()
         raise _conflict(exc) from exc

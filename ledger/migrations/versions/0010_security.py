@@ -1,14 +1,14 @@
 """security: API keys may expire; a dispute may carry an agent's proposed credit note
 
 Revision ID: 0010
-Revises: 0015
+Revises: 0009
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 revision = "0010"
-down_revision = "0015"  # chained after main's 0015 once merged (given: 0009)
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

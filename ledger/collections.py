@@ -868,6 +868,7 @@ class WorklistRow(BaseModel):
     name: str | None
     segment: str | None
     assigned_agent: str | None
+    currency: str | None = None
     value_at_risk: Decimal
     p_late: float
     grade: str
@@ -887,27 +888,39 @@ class WorklistRow(BaseModel):
 
 def worklist(*, session: Session, today: dt.date, agent: str | None = None, limit: int = 50,
              segment: str | None = None, grade: str | None = None, bucket: str | None = None,
-             risk: InvoiceRisk | None = None, language: Language = "fr") -> list[WorklistRow]:
+             risk: InvoiceRisk | None = None, language: Language = "fr", offset: int = 0,
+             search: str | None = None, currency: str | None = None, dispute: bool | None = None,
+             promise: bool | None = None) -> list[WorklistRow]:
     """Customers with open invoices, ranked by value at risk (see the formula above).
 
     Exact top-`limit` with early stopping (a threshold algorithm): customers come from SQL in
     decreasing weighted open exposure W = Σ open_amount × w, in windows; p is computed only for
     the window's customers; since p ≤ 1 (< the grade's upper bound when filtering by grade), no
     customer beyond the window can beat W_last × p_max, so once the `limit`-th value reaches that
-    bound the ranking is final. Only the returned page is enriched."""
+    bound the ranking is final. Only the returned page is enriched.
+
+    `offset` skips the first ranks (pages); `search` matches the customer's id or name (any
+    case), `currency` keeps only open invoices in that currency, `dispute` / `promise` keep (True)
+    or leave out (False) customers with an active dispute / an open promise."""
     if limit < 1:
         raise LedgerValidationError([FieldError("limit", "must be at least 1")])
+    if offset < 0:
+        raise LedgerValidationError([FieldError("offset", "must be 0 or more")])
+    limit += offset  # the ranking is exact for the first offset + limit ranks
+    customers = _customer_filter(agent=agent, segment=segment, search=search, dispute=dispute,
+                                 promise=promise)
     upper = _grade_bounds(grade)[1] if grade is not None else 1.0
     window = max(limit * 20, 1000)
     while True:
-        exposures = _exposures(session=session, today=today, agent=agent, segment=segment,
-                               bucket=bucket, window=window)
+        exposures = _exposures(session=session, today=today, customers=customers,
+                               currency=currency, bucket=bucket, window=window)
         complete = len(exposures) < window
         scored = _score(session=session, rows=exposures, today=today, risk=risk, grade=grade,
                         everyone=complete and window > WHOLE_LEDGER_WINDOW)
         bound = float(exposures[-1]["weighted"]) * upper if exposures else 0.0
         if complete or (len(scored) >= limit and scored[limit - 1]["value_at_risk"] >= bound):
-            return _enrich(session=session, rows=scored[:limit], today=today, language=language)
+            return _enrich(session=session, rows=scored[offset:limit], today=today,
+                           language=language, first_rank=offset + 1)
         window *= 4
 
 
@@ -924,7 +937,32 @@ def _weight_case(today: dt.date):
                 else_=BUCKET_WEIGHTS["90+"])
 
 
-def _exposures(*, session: Session, today: dt.date, agent: str | None, segment: str | None,
+def _customer_filter(*, agent: str | None, segment: str | None, search: str | None,
+                     dispute: bool | None, promise: bool | None):
+    """The customers a worklist may show (a subquery of ids), or None: everyone."""
+    conditions = []
+    if agent is not None:
+        conditions.append(Customer.assigned_agent == agent)
+    if segment is not None:
+        conditions.append(Customer.segment == segment)
+    if search:
+        # a literal substring: LIKE wildcards typed by the user match themselves
+        needle = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(func.lower(Customer.customer_id).like(needle, escape="\\"),
+                              func.lower(func.coalesce(Customer.name, "")).like(needle, escape="\\")))
+    if dispute is not None:
+        disputed = (select(Invoice.customer_id).join(Dispute, Dispute.invoice_id == Invoice.invoice_id)
+                    .where(Dispute.status.in_(ACTIVE_DISPUTE)))
+        conditions.append(Customer.customer_id.in_(disputed) if dispute
+                          else Customer.customer_id.not_in(disputed))
+    if promise is not None:
+        promised = select(Promise.customer_id).where(Promise.status == "open")
+        conditions.append(Customer.customer_id.in_(promised) if promise
+                          else Customer.customer_id.not_in(promised))
+    return select(Customer.customer_id).where(*conditions) if conditions else None
+
+
+def _exposures(*, session: Session, today: dt.date, customers, currency: str | None,
                bucket: str | None, window: int) -> list[dict]:
     """Open-invoice aggregates per customer, by decreasing weighted exposure (a partial index
     holds only open invoices, so this reads a fifth of the ledger or less)."""
@@ -936,16 +974,15 @@ def _exposures(*, session: Session, today: dt.date, agent: str | None, segment: 
                     func.sum(Invoice.open_amount).label("open_amount"),
                     func.sum(case((overdue, Invoice.open_amount), else_=0)).label("overdue_amount"),
                     weighted.label("weighted"),
-                    func.min(Invoice.due_date).label("oldest_due"))
+                    func.min(Invoice.due_date).label("oldest_due"),
+                    func.min(Invoice.currency).label("currency"),
+                    func.max(Invoice.currency).label("last_currency"))
              .where(Invoice.kind == "invoice", Invoice.settled_on.is_(None))
              .group_by(Invoice.customer_id))
-    customers = select(Customer.customer_id)
-    if agent is not None:
-        customers = customers.where(Customer.assigned_agent == agent)
-    if segment is not None:
-        customers = customers.where(Customer.segment == segment)
-    if agent is not None or segment is not None:
+    if customers is not None:
         query = query.where(Invoice.customer_id.in_(customers))
+    if currency is not None:
+        query = query.where(Invoice.currency == currency.upper())
     if bucket is not None:
         query = query.having(_bucket_condition(bucket, today))
     query = query.order_by(weighted.desc(), Invoice.customer_id).limit(window)
@@ -1034,7 +1071,8 @@ def _rescore(*, session: Session, rows: list[dict], today: dt.date, risk: Invoic
                        value_at_risk=value[customer_id], risk_source="model")
 
 
-def _enrich(*, session: Session, rows: list[dict], today: dt.date, language: Language) -> list[WorklistRow]:
+def _enrich(*, session: Session, rows: list[dict], today: dt.date, language: Language,
+            first_rank: int = 1) -> list[WorklistRow]:
     ids = [row["customer_id"] for row in rows]
     if not ids:
         return []
@@ -1053,7 +1091,7 @@ def _enrich(*, session: Session, rows: list[dict], today: dt.date, language: Lan
             .where(Promise.customer_id.in_(ids), Promise.status.in_(("open", "broken")))):
         promises[customer_id].append((status, promised_date))
     out = []
-    for rank, row in enumerate(rows, start=1):
+    for rank, row in enumerate(rows, start=first_rank):
         customer_id = row["customer_id"]
         p = float(row["p_late"])
         days = (today - row["oldest_due"]).days
@@ -1061,6 +1099,8 @@ def _enrich(*, session: Session, rows: list[dict], today: dt.date, language: Lan
         broken = sum(1 for s, _ in promises.get(customer_id, []) if s == "broken")
         out.append(WorklistRow(
             rank=rank, customer_id=customer_id, name=customers[customer_id].name,
+            # one currency when every open invoice shares it; None: mixed currencies
+            currency=row["currency"] if row["currency"] == row["last_currency"] else None,
             segment=customers[customer_id].segment,
             assigned_agent=customers[customer_id].assigned_agent,
             value_at_risk=Decimal(str(row["value_at_risk"])).quantize(CENT),

@@ -169,7 +169,12 @@ def update_promise(promise_id: str, data: col.PromiseUpdate, request: Request, s
 def worklist(request: Request, session: SessionDep, principal: Reader,
              agent: str | None = None, limit: Limit = 50, segment: str | None = None,
              grade: col.Grade | None = None, bucket: col.Bucket | None = None,
-             lang: Lang = None) -> list[col.WorklistRow]:
+             lang: Lang = None, offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+             q: Annotated[str | None, Query(max_length=100, description="part of the customer's id or name")] = None,
+             currency: Annotated[str | None, Query(pattern="^[A-Za-z]{3}$", description="open invoices in this currency only")] = None,
+             dispute: Annotated[bool | None, Query(description="true: with an active dispute; false: without")] = None,
+             promise: Annotated[bool | None, Query(description="true: with an open promise; false: without")] = None,
+             ) -> list[col.WorklistRow]:
     """Customers ranked by value at risk, with next action, last contact and reasons.
 
     An agent sees their own portfolio only (their key's name is their agent id)."""
@@ -181,7 +186,8 @@ def worklist(request: Request, session: SessionDep, principal: Reader,
     today = _today(request)
     return col.worklist(session=session, today=today, agent=agent, limit=limit, segment=segment,
                         grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
-                        language=_lang(request, lang))
+                        language=_lang(request, lang), offset=offset, search=q or None,
+                        currency=currency, dispute=dispute, promise=promise)
 
 
 def _invoice_risk(request: Request, session: Session, today: dt.date) -> col.InvoiceRisk | None:

@@ -260,8 +260,11 @@ UI.update({
     "total": {"fr": "Total", "en": "Total"},
     "count": {"fr": "Nombre", "en": "Count"},
     "average_age": {"fr": "Âge moyen (jours)", "en": "Average age (days)"},
-    "oldest_age": {"fr": "Plus ancien (jours)", "en": "Oldest (days)"},
+    "open_count": {"fr": "En cours", "en": "Open"},
+    "average_resolution": {"fr": "Délai moyen de résolution (jours)", "en": "Average time to resolve (days)"},
     "show_invoices": {"fr": "Voir les factures", "en": "Show invoices"},
+    "kind": {"fr": "Type", "en": "Kind"},
+    "more_invoices": {"fr": "et {n} autre(s)", "en": "and {n} more"},
 })
 
 # code → (French, English), by kind of code
@@ -319,6 +322,8 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
              "agent": ("chargé de recouvrement", "collection agent"), "billing": ("facturation", "billing")},
     "customer_type": {"business": ("professionnel", "business"), "consumer": ("particulier", "consumer"),
                       "public_sector": ("acheteur public", "public buyer")},
+    "scenario": {"standard": ("Standard B2B", "Standard B2B"), "gentle": ("Grands comptes (relance douce)", "Key accounts (gentle)"),
+                 "strict": ("Relance stricte", "Strict")},
     "contact": {"reminder": ("Relance", "Reminder"), "call": ("Appel", "Call"), "note": ("Note", "Note")},
     "model_status": {"loaded": ("chargé", "loaded"), "no_model": ("aucun modèle", "no model"),
                      "broken": ("illisible (règles en secours)", "unreadable (rules as fallback)")},

@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from ledger.collections import BUCKETS, CALL_OUTCOMES, ReasonCode
+from ledger.config import get_settings
 from serving.labels import catalogue
 
 router = APIRouter(include_in_schema=False, tags=["dashboard"])
@@ -51,11 +53,27 @@ def _page(request: Request, template: str, lang: Language | None, **context: obj
     # the app may pin "today" (demo, tests); reports default to it so the page matches the worklist
     today = getattr(request.app.state, "today", None) or dt.date.today()
     config = {"lang": language, "labels": words, "api": "/api/v1", "step_order": STEP_ORDER,
+              "today": today.isoformat(), "reporting_currency": get_settings().reporting_currency.upper(),
               "as_of": (context.pop("as_of", None) or today).isoformat(), **context}
     return templates.TemplateResponse(request, template, {
         "lang": language, "L": words, "other_lang": "fr" if language == "en" else "en",
-        "config_json": _config_json(config),
+        "config_json": _config_json(config), "codes": FORM_CODES, "currencies": _currencies(),
         **context})
+
+
+# the codes forms offer (their words come from the catalogue)
+FORM_CODES = {
+    "segment": ["sme", "mid_market", "enterprise", "public"],
+    "bucket": list(BUCKETS),
+    "outcome": list(CALL_OUTCOMES),
+    "dispute_reason": list(get_args(ReasonCode)),
+}
+
+
+def _currencies() -> list[str]:
+    settings = get_settings()
+    reporting = settings.reporting_currency.upper()
+    return [reporting] + sorted(settings.currency_codes - {reporting})
 
 
 def _config_json(config: dict) -> str:

@@ -19,7 +19,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                       "en": "Synthetic ledger written to {out}: {customers} customers, {invoices} invoices, {payments} payments"},
     "step": {"fr": "Étape", "en": "Step"},
     "error": {"fr": "Erreur", "en": "Error"},
-    "demo_keys": {"fr": "Clés API de démonstration (une par rôle) :", "en": "Demo API keys (one per role):"},
+    "demo_keys": {"fr": "Clés API de démonstration (nom, rôle, clé ; le nom d'une clé d'agent est son portefeuille) :",
+                  "en": "Demo API keys (name, role, key; an agent key's name is its portfolio):"},
     "demo_done": {"fr": "Démo prête.", "en": "Demo ready."},
     "late_rate": {"fr": "taux de retard", "en": "late rate"},
 }

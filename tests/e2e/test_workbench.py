@@ -177,6 +177,11 @@ def test_agent_day_on_the_customer_page(page, console, bench, artifacts):
         assert submit(page, "form-promise") == "Enregistré."
         promises = api.get("/promises", params={"customer_id": customer}).json()
         assert [(p["amount"], p["promised_date"]) for p in promises] == [("150.50", (TODAY + dt.timedelta(days=7)).isoformat())]
+        # the panel shows it at once, in the customer's currency, and no longer says "no data"
+        page.wait_for_function("() => document.querySelectorAll('#promises tbody tr').length === 1")
+        row = page.locator("#promises tbody tr").first
+        assert row.is_visible() and "150,50" in row.inner_text() and "en cours" in row.inner_text()
+        assert page.locator("#panel-promises > .notice").count() == 0
 
         # a dispute on the chosen invoice, then through its workflow with a comment
         assert submit(page, "form-dispute") == "Cochez au moins une facture."

@@ -114,6 +114,13 @@
   // Runs one panel's loader; its outcome is recorded in relance.panels for the tests.
   async function panel(id, load) {
     relance.panels[id] = "loading";
+    // a reload (after a form) starts from a clean panel: the last answer's notice goes
+    const box = document.getElementById(id);
+    if (box) {
+      box.classList.remove("is-empty", "is-unavailable", "is-forbidden");
+      box.querySelectorAll(":scope > .notice").forEach((n) => n.remove());
+      box.querySelectorAll(".canvas-box, .table-box").forEach((n) => (n.hidden = false));
+    }
     try {
       const outcome = await load();
       if (outcome && outcome.quiet) {

@@ -22,21 +22,24 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import Index, and_, case, func, or_, select, text, update
+from sqlalchemy import Index, Integer, and_, case, func, or_, select, text, update
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel
 
+from ledger import fx
 from ledger.errors import FieldError, LedgerError, LedgerValidationError, NotFoundError
 from ledger.frames import DATE_COLUMNS, PROMISE_COLUMNS
 from ledger.models import (MONEY, AuditLog, Customer, CustomerNote, Dispute, DunningAction,
                            Invoice, Payment, Promise, PromiseInvoice, record_event, utcnow)
 from ledger.schemas import Id, IngestBatch, InvoiceIn, Money
+from ledger.var import DelayHistogram, rules_unpaid, value_at_risk
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -809,25 +812,33 @@ def assign_customers(*, session: Session, agent: str | None, customer_ids: Seque
 
 
 # --- worklist ----------------------------------------------------------------------------------
-# value at risk of a customer = Σ over its open invoices of open_amount × p × w(days overdue),
-# p = probability of late payment (model, or by default (late + 1) / (settled + 3) over the
-# payer's settled invoices: a prior of one late in three for a payer without history),
-# w = 0.5 not yet due, 1 for 1–30 days overdue, 2 for 31–60, 3 for 61–90, 4 beyond 90.
+# A customer's value at risk over h days = Σ over its open invoices of open_amount × P(not paid
+# within h days | unpaid today) (`ledger.var`: never more than what is owed), for h = 30 and 90.
+# P comes from the caller's `risk` (the served model, or its rules), else from the payer's
+# history (`ledger.var.rules_unpaid`). The worklist ranks by the 90-day figure converted into the
+# reporting currency; urgency (days overdue, broken promises) is shown beside it, not mixed in.
+# Amounts on a row are in the customer's currency. The grade is the model's (the worst grade of
+# the customer's open invoices, from `risk`), else the customer's last published score.
 
 BUCKETS = ("not_due", "1-30", "31-60", "61-90", "90+")
-BUCKET_WEIGHTS = {"not_due": Decimal("0.5"), "1-30": Decimal("1"), "31-60": Decimal("2"),
-                  "61-90": Decimal("3"), "90+": Decimal("4")}
-GRADES = (("A", 0.15), ("B", 0.30), ("C", 0.50), ("D", 0.70), ("E", 1.01))
-PRIOR_LATE, PRIOR_SETTLED = 1.0, 3.0
+GRADE_ORDER = "ABCDE"
 
 Bucket = Literal["not_due", "1-30", "31-60", "61-90", "90+"]
 Grade = Literal["A", "B", "C", "D", "E"]
-# invoice ids → probability of late (or severe) payment; serving adapts its model to this
-InvoiceRisk = Callable[[list[str]], Mapping[str, float]]
 
 
-def grade_of(p: float) -> str:
-    return next(grade for grade, upper in GRADES if p < upper)
+@dataclass(frozen=True)
+class InvoiceOdds:
+    """What the worklist needs of an invoice's risk (serving adapts its `Risk` to this)."""
+
+    p_unpaid_30: float
+    p_unpaid_90: float
+    grade: str | None = None
+    source: str = "model"
+
+
+# invoice ids → odds; an invoice it does not answer for falls back to the payer's history
+InvoiceRisk = Callable[[list[str]], Mapping[str, InvoiceOdds]]
 
 
 def bucket_of(days_overdue: int) -> str:
@@ -859,7 +870,9 @@ class ContactOut(BaseModel):
 
 class ReasonOut(BaseModel):
     code: str
-    text: str
+    # what the sentence says, as data (serving writes the sentence in the reader's language)
+    values: dict[str, Any] = {}
+    text: str = ""
 
 
 class WorklistRow(BaseModel):
@@ -868,83 +881,86 @@ class WorklistRow(BaseModel):
     name: str | None
     segment: str | None
     assigned_agent: str | None
-    currency: str | None = None
-    value_at_risk: Decimal
-    p_late: float
-    grade: str
+    currency: str                      # of every amount below but the reporting one
+    # expected not collected within 30 / 90 days (Σ open × P(unpaid within the horizon))
+    value_at_risk_30: Decimal
+    value_at_risk_90: Decimal
+    # the ranking key: the 90-day figure in the reporting currency (None: no rate, ranked on
+    # the amount in the customer's currency, see `unconverted`)
+    value_at_risk_90_reporting: Decimal | None
+    reporting_currency: str
+    p_unpaid_30: float                 # amount-weighted over the open invoices
+    p_unpaid_90: float
+    grade: str | None
     risk_source: Literal["rules", "model"]
     open_amount: Decimal
     overdue_amount: Decimal
     open_invoices: int
     overdue_invoices: int
+    # urgency, shown apart from the ranking
     days_overdue: int  # of the oldest open invoice (≤ 0: nothing overdue yet)
     bucket: str
+    broken_promises: int
     next_action: ActionOut | None
     last_contact: ContactOut | None
     open_disputes: int
     open_promises: int
+    unconverted: list[str] = []
     reasons: list[ReasonOut]
 
 
 def worklist(*, session: Session, today: dt.date, agent: str | None = None, limit: int = 50,
              segment: str | None = None, grade: str | None = None, bucket: str | None = None,
-             risk: InvoiceRisk | None = None, language: Language = "fr", offset: int = 0,
-             search: str | None = None, currency: str | None = None, dispute: bool | None = None,
+             risk: InvoiceRisk | None = None, offset: int = 0, search: str | None = None,
+             currency: str | None = None, dispute: bool | None = None,
              promise: bool | None = None) -> list[WorklistRow]:
-    """Customers with open invoices, ranked by value at risk (see the formula above).
+    """Customers with open invoices, ranked by value at risk within 90 days (see above).
 
     Exact top-`limit` with early stopping (a threshold algorithm): customers come from SQL in
-    decreasing weighted open exposure W = Σ open_amount × w, in windows; p is computed only for
-    the window's customers; since p ≤ 1 (< the grade's upper bound when filtering by grade), no
-    customer beyond the window can beat W_last × p_max, so once the `limit`-th value reaches that
-    bound the ranking is final. Only the returned page is enriched.
+    decreasing open amount (in the reporting currency), in windows; since P ≤ 1 no customer
+    beyond the window can have more at risk than the window's last open amount, so once the
+    `limit`-th value at risk reaches it the ranking is final. Only the returned page is enriched.
 
     `offset` skips the first ranks (pages); `search` matches the customer's id or name (any
-    case), `currency` keeps only open invoices in that currency, `dispute` / `promise` keep (True)
-    or leave out (False) customers with an active dispute / an open promise."""
+    case, literally), `currency` keeps the customers invoiced in that currency, `dispute` /
+    `promise` keep (True) or leave out (False) those with an active dispute / an open promise."""
     if limit < 1:
         raise LedgerValidationError([FieldError("limit", "must be at least 1")])
     if offset < 0:
         raise LedgerValidationError([FieldError("offset", "must be 0 or more")])
     limit += offset  # the ranking is exact for the first offset + limit ranks
-    customers = _customer_filter(agent=agent, segment=segment, search=search, dispute=dispute,
-                                 promise=promise)
-    upper = _grade_bounds(grade)[1] if grade is not None else 1.0
+    customers = _customer_filter(agent=agent, segment=segment, search=search, currency=currency,
+                                 dispute=dispute, promise=promise)
+    if grade is not None and grade not in GRADE_ORDER:
+        raise LedgerValidationError([FieldError("grade", f"unknown grade {grade!r}: one of A, B, C, D, E")])
+    reporting = fx.reporting_currency()
+    rates = fx.rates_on(session, today)
     window = max(limit * 20, 1000)
     while True:
-        exposures = _exposures(session=session, today=today, customers=customers,
-                               currency=currency, bucket=bucket, window=window)
-        complete = len(exposures) < window
-        scored = _score(session=session, rows=exposures, today=today, risk=risk, grade=grade,
-                        everyone=complete and window > WHOLE_LEDGER_WINDOW)
-        bound = float(exposures[-1]["weighted"]) * upper if exposures else 0.0
-        if complete or (len(scored) >= limit and scored[limit - 1]["value_at_risk"] >= bound):
-            return _enrich(session=session, rows=scored[offset:limit], today=today,
-                           language=language, first_rank=offset + 1)
+        bounds = _open_bounds(session=session, today=today, customers=customers,
+                              bucket=bucket, window=window, rates=rates, reporting=reporting)
+        complete = len(bounds) < window
+        scored = _score(session=session, customer_ids=[c for c, _ in bounds], today=today, risk=risk,
+                        rates=rates, reporting=reporting)
+        if grade is not None:
+            scored = [row for row in scored if row["grade"] == grade]
+        # a tiny margin: the bound is summed in the database, the key in exact decimals
+        bound = float(bounds[-1][1]) * (1 + 1e-9) + 0.01 if bounds else 0.0
+        if complete or (len(scored) >= limit and float(scored[limit - 1]["key"]) >= bound):
+            return _enrich(session=session, rows=scored[offset:limit], today=today, first_rank=offset + 1)
         window *= 4
 
 
-# windows beyond this read the payer histories of the whole ledger in one grouped scan
-WHOLE_LEDGER_WINDOW = 20_000
-
-
-def _weight_case(today: dt.date):
-    due = Invoice.due_date
-    return case((due >= today, BUCKET_WEIGHTS["not_due"]),
-                (due >= today - dt.timedelta(days=30), BUCKET_WEIGHTS["1-30"]),
-                (due >= today - dt.timedelta(days=60), BUCKET_WEIGHTS["31-60"]),
-                (due >= today - dt.timedelta(days=90), BUCKET_WEIGHTS["61-90"]),
-                else_=BUCKET_WEIGHTS["90+"])
-
-
 def _customer_filter(*, agent: str | None, segment: str | None, search: str | None,
-                     dispute: bool | None, promise: bool | None):
+                     currency: str | None, dispute: bool | None, promise: bool | None):
     """The customers a worklist may show (a subquery of ids), or None: everyone."""
     conditions = []
     if agent is not None:
         conditions.append(Customer.assigned_agent == agent)
     if segment is not None:
         conditions.append(Customer.segment == segment)
+    if currency is not None:
+        conditions.append(Customer.currency == currency.upper())
     if search:
         # a literal substring: LIKE wildcards typed by the user match themselves
         needle = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -962,64 +978,28 @@ def _customer_filter(*, agent: str | None, segment: str | None, search: str | No
     return select(Customer.customer_id).where(*conditions) if conditions else None
 
 
-def _exposures(*, session: Session, today: dt.date, customers, currency: str | None,
-               bucket: str | None, window: int) -> list[dict]:
-    """Open-invoice aggregates per customer, by decreasing weighted exposure (a partial index
-    holds only open invoices, so this reads a fifth of the ledger or less)."""
-    overdue = Invoice.due_date < today
-    weighted = func.sum(Invoice.open_amount * _weight_case(today))
-    query = (select(Invoice.customer_id.label("customer_id"),
-                    func.count().label("open_invoices"),
-                    func.sum(case((overdue, 1), else_=0)).label("overdue_invoices"),
-                    func.sum(Invoice.open_amount).label("open_amount"),
-                    func.sum(case((overdue, Invoice.open_amount), else_=0)).label("overdue_amount"),
-                    weighted.label("weighted"),
-                    func.min(Invoice.due_date).label("oldest_due"),
-                    func.min(Invoice.currency).label("currency"),
-                    func.max(Invoice.currency).label("last_currency"))
+def _open_bounds(*, session: Session, today: dt.date, customers, bucket: str | None, window: int,
+                 rates: fx.Rates, reporting: str) -> list[tuple[str, float]]:
+    """(customer, open amount in the reporting currency), largest first: each customer's bound.
+
+    A currency with no rate counts 1:1 here, as the ranking does for it (and says so)."""
+    codes = session.execute(select(Invoice.currency).where(
+        Invoice.kind == "invoice", Invoice.settled_on.is_(None)).distinct()).scalars().all()
+    factors = {}
+    for code in codes:
+        found = rates.rate(code, reporting)
+        factors[code] = float(found[0]) if found is not None else 1.0
+    factor = case(factors, value=Invoice.currency, else_=1.0) if factors else 1.0
+    converted = func.sum(Invoice.open_amount * factor)
+    query = (select(Invoice.customer_id, converted.label("bound"))
              .where(Invoice.kind == "invoice", Invoice.settled_on.is_(None))
              .group_by(Invoice.customer_id))
     if customers is not None:
         query = query.where(Invoice.customer_id.in_(customers))
-    if currency is not None:
-        query = query.where(Invoice.currency == currency.upper())
     if bucket is not None:
         query = query.having(_bucket_condition(bucket, today))
-    query = query.order_by(weighted.desc(), Invoice.customer_id).limit(window)
-    return [dict(row._mapping) for row in session.execute(query)]
-
-
-def _histories(session: Session, customer_ids: list[str] | None) -> dict[str, tuple[int, int]]:
-    """(settled, late) invoices per payer: for these customers, or everyone (None)."""
-    query = (select(Invoice.customer_id, func.count(),
-                    func.sum(case((Invoice.settled_on > Invoice.due_date, 1), else_=0)))
-             .where(Invoice.kind == "invoice", Invoice.settled_on.is_not(None))
-             .group_by(Invoice.customer_id))
-    if customer_ids is None:
-        return {c: (int(s), int(l)) for c, s, l in session.execute(query)}
-    found: dict[str, tuple[int, int]] = {}
-    for start in range(0, len(customer_ids), 5000):
-        chunk = customer_ids[start:start + 5000]
-        found.update({c: (int(s), int(l)) for c, s, l in
-                      session.execute(query.where(Invoice.customer_id.in_(chunk)))})
-    return found
-
-
-def _score(*, session: Session, rows: list[dict], today: dt.date, risk: InvoiceRisk | None,
-           grade: str | None, everyone: bool) -> list[dict]:
-    """p and value at risk for a window of customers, ranked, the grade filter applied."""
-    ids = [row["customer_id"] for row in rows]
-    histories = _histories(session, None if everyone else ids) if ids else {}
-    for row in rows:
-        settled, late = histories.get(row["customer_id"], (0, 0))
-        row.update(settled=settled, late=late,
-                   p_late=(late + PRIOR_LATE) / (settled + PRIOR_SETTLED), risk_source="rules")
-        row["value_at_risk"] = row["p_late"] * float(row["weighted"])
-    if risk is not None and rows:
-        _rescore(session=session, rows=rows, today=today, risk=risk)
-    if grade is not None:
-        rows = [row for row in rows if grade_of(row["p_late"]) == grade]
-    return sorted(rows, key=lambda row: (-row["value_at_risk"], row["customer_id"]))
+    query = query.order_by(converted.desc(), Invoice.customer_id).limit(window)
+    return [(row[0], float(row[1] or 0)) for row in session.execute(query)]
 
 
 def _bucket_condition(bucket: str, today: dt.date):
@@ -1035,44 +1015,135 @@ def _bucket_condition(bucket: str, today: dt.date):
     return and_(oldest <= today - dt.timedelta(days=low), oldest >= today - dt.timedelta(days=high))
 
 
-def _grade_bounds(grade: str) -> tuple[float, float]:
-    lower = 0.0
-    for name, upper in GRADES:
-        if name == grade:
-            return lower, upper
-        lower = upper
-    raise LedgerValidationError([FieldError("grade", f"unknown grade {grade!r}: one of A, B, C, D, E")])
+def _delays(session: Session, customer_ids: list[str]) -> tuple[DelayHistogram, dict[str, DelayHistogram]]:
+    """Days late of settled invoices: the whole ledger's histogram and each payer's."""
+    late = _days_between(session, Invoice.settled_on, Invoice.due_date)
+    settled = and_(Invoice.kind == "invoice", Invoice.settled_on.is_not(None))
+    ledger = DelayHistogram({int(d): int(n) for d, n in session.execute(
+        select(late, func.count()).where(settled).group_by(late))})
+    per: dict[str, dict[int, int]] = defaultdict(dict)
+    for start in range(0, len(customer_ids), 5000):
+        chunk = customer_ids[start:start + 5000]
+        for customer_id, d, n in session.execute(
+                select(Invoice.customer_id, late, func.count())
+                .where(settled, Invoice.customer_id.in_(chunk)).group_by(Invoice.customer_id, late)):
+            per[customer_id][int(d)] = int(n)
+    return ledger, {c: DelayHistogram(counts) for c, counts in per.items()}
 
 
-def _rescore(*, session: Session, rows: list[dict], today: dt.date, risk: InvoiceRisk) -> None:
-    """Model probabilities per open invoice (the payer's history p where the model is silent)."""
-    by_id = {row["customer_id"]: row for row in rows}
+def _days_between(session: Session, later, earlier):
+    if session.get_bind().dialect.name == "postgresql":
+        return later - earlier
+    return func.cast(func.julianday(later) - func.julianday(earlier), Integer)
+
+
+def _score(*, session: Session, customer_ids: list[str], today: dt.date, risk: InvoiceRisk | None,
+           rates: fx.Rates, reporting: str) -> list[dict]:
+    """Value at risk at 30 and 90 days of each customer, ranked."""
+    if not customer_ids:
+        return []
     invoices = []
-    for start in range(0, len(rows), 5000):
-        chunk = [row["customer_id"] for row in rows[start:start + 5000]]
+    for start in range(0, len(customer_ids), 5000):
+        chunk = customer_ids[start:start + 5000]
         invoices += session.execute(
-            select(Invoice.invoice_id, Invoice.customer_id, Invoice.open_amount, Invoice.due_date)
+            select(Invoice.invoice_id, Invoice.customer_id, Invoice.currency, Invoice.open_amount,
+                   Invoice.due_date)
             .where(Invoice.customer_id.in_(chunk), Invoice.kind == "invoice",
                    Invoice.settled_on.is_(None))).all()
-    probabilities = risk([row.invoice_id for row in invoices])
-    value: dict[str, float] = defaultdict(float)
-    exposure: dict[str, float] = defaultdict(float)
-    weighted_p: dict[str, float] = defaultdict(float)
+    given = dict(risk([row.invoice_id for row in invoices])) if risk is not None and invoices else {}
+    ledger_delays, payer_delays = _delays(session, customer_ids)
+    no_history = DelayHistogram({})
+    currency_of = dict(session.execute(select(Customer.customer_id, Customer.currency)
+                                       .where(Customer.customer_id.in_(customer_ids))).all()) \
+        if len(customer_ids) <= 5000 else _currencies(session, customer_ids)
+    grades = _published_grades(session, customer_ids)
+    per: dict[str, dict[str, Any]] = {}
     for invoice in invoices:
-        p = float(probabilities.get(invoice.invoice_id, by_id[invoice.customer_id]["p_late"]))
-        amount = float(invoice.open_amount)
-        weight = float(BUCKET_WEIGHTS[bucket_of((today - invoice.due_date).days)])
-        value[invoice.customer_id] += amount * p * weight
-        exposure[invoice.customer_id] += amount
-        weighted_p[invoice.customer_id] += amount * p
-    for customer_id, row in by_id.items():
-        if exposure[customer_id]:
-            row.update(p_late=weighted_p[customer_id] / exposure[customer_id],
-                       value_at_risk=value[customer_id], risk_source="model")
+        odds = given.get(invoice.invoice_id)
+        overdue = (today - invoice.due_date).days
+        if odds is None:
+            payer = payer_delays.get(invoice.customer_id, no_history)
+            odds = InvoiceOdds(p_unpaid_30=rules_unpaid(payer, ledger_delays, overdue, 30),
+                               p_unpaid_90=rules_unpaid(payer, ledger_delays, overdue, 90),
+                               grade=None, source="rules")
+        row = per.setdefault(invoice.customer_id, {
+            "customer_id": invoice.customer_id, "pairs_30": defaultdict(list), "pairs_90": defaultdict(list),
+            "open": defaultdict(lambda: ZERO), "overdue": defaultdict(lambda: ZERO), "open_invoices": 0,
+            "overdue_invoices": 0, "oldest_due": invoice.due_date, "grades": [], "sources": set()})
+        amount = Decimal(str(invoice.open_amount)).quantize(CENT)
+        row["pairs_30"][invoice.currency].append((amount, odds.p_unpaid_30))
+        row["pairs_90"][invoice.currency].append((amount, odds.p_unpaid_90))
+        row["open"][invoice.currency] += amount
+        row["open_invoices"] += 1
+        if overdue > 0:
+            row["overdue"][invoice.currency] += amount
+            row["overdue_invoices"] += 1
+        row["oldest_due"] = min(row["oldest_due"], invoice.due_date)
+        if odds.grade:
+            row["grades"].append(odds.grade)
+        row["sources"].add(odds.source)
+    out = []
+    for customer_id, row in per.items():
+        currency = currency_of.get(customer_id, "EUR")
+        var30 = {c: value_at_risk(p) for c, p in row["pairs_30"].items()}
+        var90 = {c: value_at_risk(p) for c, p in row["pairs_90"].items()}
+        shown, missing = {}, set()
+        for name, amounts in (("var30", var30), ("var90", var90), ("open", row["open"]), ("overdue", row["overdue"])):
+            shown[name], lost = _in(rates, amounts, currency)
+            missing |= lost
+        key, lost = _in(rates, var90, reporting)
+        reporting_value = None if lost else key
+        if lost:  # no rate to the reporting currency: ranked on the customer's own amount
+            key = shown["var90"]
+        open_total = shown["open"]
+        out.append({
+            "customer_id": customer_id, "currency": currency, "key": key,
+            "value_at_risk_30": shown["var30"], "value_at_risk_90": shown["var90"],
+            "value_at_risk_90_reporting": reporting_value, "reporting_currency": reporting,
+            "p_unpaid_30": float(shown["var30"] / open_total) if open_total else 0.0,
+            "p_unpaid_90": float(shown["var90"] / open_total) if open_total else 0.0,
+            "open_amount": open_total, "overdue_amount": shown["overdue"],
+            "open_invoices": row["open_invoices"], "overdue_invoices": row["overdue_invoices"],
+            "oldest_due": row["oldest_due"],
+            "grade": max(row["grades"], key=GRADE_ORDER.index) if row["grades"] else grades.get(customer_id),
+            "risk_source": "model" if row["sources"] == {"model"} else "rules",
+            "unconverted": sorted(missing | (set(lost) if lost else set())),
+            "history": payer_delays.get(customer_id, no_history)})
+    return sorted(out, key=lambda r: (-r["key"], r["customer_id"]))
 
 
-def _enrich(*, session: Session, rows: list[dict], today: dt.date, language: Language,
-            first_rank: int = 1) -> list[WorklistRow]:
+def _in(rates: fx.Rates, amounts: Mapping[str, Decimal], to: str) -> tuple[Decimal, set[str]]:
+    """Σ of per-currency amounts converted into `to`, and the currencies with no rate."""
+    total, missing = ZERO, set()
+    for currency, amount in amounts.items():
+        converted = rates.convert(amount, currency, to)
+        if converted is None:
+            missing.add(currency)
+        else:
+            total += converted.amount
+    return total.quantize(CENT), missing
+
+
+def _currencies(session: Session, customer_ids: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(customer_ids), 5000):
+        found.update(session.execute(select(Customer.customer_id, Customer.currency).where(
+            Customer.customer_id.in_(customer_ids[start:start + 5000]))).all())
+    return found
+
+
+def _published_grades(session: Session, customer_ids: list[str]) -> dict[str, str]:
+    """The grades last published by `relance score` (the model's scale), where there are some."""
+    from ledger.scores import CustomerScore
+
+    found: dict[str, str] = {}
+    for start in range(0, len(customer_ids), 5000):
+        found.update(session.execute(select(CustomerScore.customer_id, CustomerScore.grade).where(
+            CustomerScore.customer_id.in_(customer_ids[start:start + 5000]))).all())
+    return found
+
+
+def _enrich(*, session: Session, rows: list[dict], today: dt.date, first_rank: int = 1) -> list[WorklistRow]:
     ids = [row["customer_id"] for row in rows]
     if not ids:
         return []
@@ -1093,26 +1164,26 @@ def _enrich(*, session: Session, rows: list[dict], today: dt.date, language: Lan
     out = []
     for rank, row in enumerate(rows, start=first_rank):
         customer_id = row["customer_id"]
-        p = float(row["p_late"])
         days = (today - row["oldest_due"]).days
         open_promises = [d for s, d in promises.get(customer_id, []) if s == "open"]
         broken = sum(1 for s, _ in promises.get(customer_id, []) if s == "broken")
+        customer = customers[customer_id]
         out.append(WorklistRow(
-            rank=rank, customer_id=customer_id, name=customers[customer_id].name,
-            # one currency when every open invoice shares it; None: mixed currencies
-            currency=row["currency"] if row["currency"] == row["last_currency"] else None,
-            segment=customers[customer_id].segment,
-            assigned_agent=customers[customer_id].assigned_agent,
-            value_at_risk=Decimal(str(row["value_at_risk"])).quantize(CENT),
-            p_late=round(p, 4), grade=grade_of(p), risk_source=row["risk_source"],
-            open_amount=Decimal(str(row["open_amount"])).quantize(CENT),
-            overdue_amount=Decimal(str(row["overdue_amount"])).quantize(CENT),
-            open_invoices=int(row["open_invoices"]), overdue_invoices=int(row["overdue_invoices"]),
-            days_overdue=days, bucket=bucket_of(days), next_action=next_actions.get(customer_id),
-            last_contact=last_contacts.get(customer_id), open_disputes=int(disputes.get(customer_id, 0)),
-            open_promises=len(open_promises),
-            reasons=_reasons(row, p=p, days=days, disputes=int(disputes.get(customer_id, 0)),
-                             open_promises=open_promises, broken=broken, language=language)))
+            rank=rank, customer_id=customer_id, name=customer.name, segment=customer.segment,
+            assigned_agent=customer.assigned_agent, currency=row["currency"],
+            value_at_risk_30=row["value_at_risk_30"], value_at_risk_90=row["value_at_risk_90"],
+            value_at_risk_90_reporting=row["value_at_risk_90_reporting"],
+            reporting_currency=row["reporting_currency"],
+            p_unpaid_30=round(row["p_unpaid_30"], 4), p_unpaid_90=round(row["p_unpaid_90"], 4),
+            grade=row["grade"], risk_source=row["risk_source"],
+            open_amount=row["open_amount"], overdue_amount=row["overdue_amount"],
+            open_invoices=row["open_invoices"], overdue_invoices=row["overdue_invoices"],
+            days_overdue=days, bucket=bucket_of(days), broken_promises=broken,
+            next_action=next_actions.get(customer_id), last_contact=last_contacts.get(customer_id),
+            open_disputes=int(disputes.get(customer_id, 0)), open_promises=len(open_promises),
+            unconverted=row["unconverted"],
+            reasons=_reasons(row, days=days, disputes=int(disputes.get(customer_id, 0)),
+                             open_promises=open_promises, broken=broken)))
     return out
 
 
@@ -1160,42 +1231,29 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _money(value: Any, language: Language) -> str:
-    amount = Decimal(str(value)).quantize(CENT)
-    if language == "en":
-        return f"€{amount:,.2f}"
-    return f"{amount:,.2f} €".replace(",", "\u202f").replace(".", ",")
-
-
-def _reasons(row: Mapping[str, Any], *, p: float, days: int, disputes: int,
-             open_promises: list[dt.date], broken: int, language: Language) -> list[ReasonOut]:
-    en = language == "en"
+def _reasons(row: Mapping[str, Any], *, days: int, disputes: int, open_promises: list[dt.date],
+             broken: int) -> list[ReasonOut]:
+    """Why the customer is where it is, as codes and values (serving.worklist_text words them)."""
     reasons = []
     if row["overdue_invoices"]:
-        n, amount = int(row["overdue_invoices"]), _money(row["overdue_amount"], language)
-        reasons.append(ReasonOut(code="overdue", text=(
-            f"{n} overdue invoice(s), {amount}; the oldest {days} days late" if en else
-            f"{n} facture(s) échue(s), {amount} ; la plus ancienne a {days} jours de retard")))
-    if row["risk_source"] == "model":
-        reasons.append(ReasonOut(code="model", text=(
-            f"Probability of late payment (model): {p:.0%}" if en else
-            f"Probabilité de retard (modèle) : {p:.0%}".replace("%", "\u202f%"))))
-    else:
-        late, settled = int(row["late"]), int(row["settled"])
-        reasons.append(ReasonOut(code="history", text=(
-            (f"Paid late {late} time(s) out of {settled} settled invoice(s)" if en else
-             f"A payé en retard {late} fois sur {settled} facture(s) réglée(s)") if settled else
-            ("No payment history yet: prior risk" if en else "Pas encore d'historique de paiement : risque a priori"))))
+        reasons.append(ReasonOut(code="overdue", values={
+            "invoices": int(row["overdue_invoices"]), "amount": row["overdue_amount"],
+            "currency": row["currency"], "days": days}))
+    reasons.append(ReasonOut(code="value_at_risk", values={
+        "amount_30": row["value_at_risk_30"], "amount_90": row["value_at_risk_90"],
+        "currency": row["currency"], "p_30": row["p_unpaid_30"], "p_90": row["p_unpaid_90"],
+        "source": row["risk_source"]}))
+    if row["risk_source"] == "rules":
+        history = row["history"]
+        reasons.append(ReasonOut(code="history", values={
+            "settled": history.more_than(-10**6), "late": history.more_than(0)}))
     if broken:
-        reasons.append(ReasonOut(code="broken_promise", text=(
-            f"{broken} broken promise(s) to pay" if en else f"{broken} promesse(s) de paiement non tenue(s)")))
+        reasons.append(ReasonOut(code="broken_promise", values={"promises": broken}))
     if open_promises:
-        until = max(open_promises)
-        reasons.append(ReasonOut(code="promise", text=(
-            f"Promise to pay until {until.isoformat()}: reminders paused" if en else
-            f"Promesse de paiement jusqu'au {until.strftime('%d/%m/%Y')} : relances suspendues")))
+        reasons.append(ReasonOut(code="promise", values={"until": max(open_promises)}))
     if disputes:
-        reasons.append(ReasonOut(code="dispute", text=(
-            f"{disputes} open dispute(s): reminders paused on the disputed invoices" if en else
-            f"{disputes} litige(s) en cours : relances suspendues sur les factures contestées")))
+        reasons.append(ReasonOut(code="dispute", values={"disputes": disputes}))
+    if row["unconverted"]:
+        reasons.append(ReasonOut(code="no_rate", values={"currencies": row["unconverted"],
+                                                         "reporting_currency": row["reporting_currency"]}))
     return reasons

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     max_body_bytes: int = 10 * 1024 * 1024
+    # FEC import (docs/fec.md): terms when neither the file nor the customer gives a due date,
+    # the opening-balance journals, and what unlettered receipts do (credit | oldest_first)
+    fec_default_terms: str = "30 jours"
+    fec_opening_journals: str = "AN,RAN,ANO,ANX"
+    fec_unlettered: str = "credit"
     # reports total in this currency, converting each currency at the ECB rates (ledger.fx)
     reporting_currency: str = "EUR"
     # a rate older than this is not used: the ECB publishes every TARGET business day

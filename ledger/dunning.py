@@ -122,6 +122,9 @@ class CustomerFacts:
     phone: str | None
     previously_late_count: int = 0
     deteriorating: bool = False
+    customer_type: str = "business"
+    on_hold_until: dt.date | None = None
+    insolvency_date: dt.date | None = None
 
 
 @dataclass(slots=True)
@@ -258,7 +261,8 @@ def _customers(session: Session, lo: str, hi: str, run_date: dt.date) -> dict[st
     history = _history(session, lo, hi, run_date)
     rows = _core(session).execute(
         select(Customer.customer_id, Customer.name, Customer.language, Customer.segment,
-               Customer.on_hold, Customer.dunning_scenario, Customer.email, Customer.phone)
+               Customer.on_hold, Customer.dunning_scenario, Customer.email, Customer.phone,
+               Customer.customer_type, Customer.on_hold_until, Customer.insolvency_date)
         .where(_in_range(Customer.customer_id, lo, hi))
     ).all()
     facts = {}
@@ -267,7 +271,8 @@ def _customers(session: Session, lo: str, hi: str, run_date: dt.date) -> dict[st
         facts[r[0]] = CustomerFacts(
             customer_id=r[0], name=r[1], language=r[2] or "fr", segment=r[3], on_hold=bool(r[4]),
             dunning_scenario=r[5], email=r[6], phone=r[7], previously_late_count=late,
-            deteriorating=deteriorating,
+            deteriorating=deteriorating, customer_type=r[8] or "business", on_hold_until=r[9],
+            insolvency_date=r[10],
         )
     return facts
 

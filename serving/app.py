@@ -1,10 +1,11 @@
 """The FastAPI application: `create_app()` builds it; nothing is configured at import time."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -95,9 +96,13 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
         app.include_router(router)
 
     @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        """Liveness: the only route without a key."""
-        return {"status": "ok"}
+    def health(request: Request) -> dict:
+        """Liveness: the only route without a key; warns when the law tables do not cover today."""
+        from ledger.law import coverage_warnings
+
+        today = getattr(request.app.state, "today", None) or dt.date.today()
+        warnings = [{"code": w.code, "fr": w.fr, "en": w.en} for w in coverage_warnings(today)]
+        return {"status": "ok", "warnings": warnings}
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -144,13 +144,14 @@ def demo(no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after s
 
 
 def _demo_synth(context: dict) -> None:
-    from features.synth import generate
+    from features.synth import generate, months_ending
     from ledger.frames import write_ledger_dir
 
-    # the synthetic history ends today, so that today's dunning run has work to do
+    # the synthetic history ends today, with the current month filled up to today, so that
+    # today's dunning run has work to do and the month-to-date figures have sales
     months = context["months"]
     today = dt.date.today()
-    start = (today.replace(day=1) - dt.timedelta(days=31 * (months - 1))).replace(day=1)
+    start = months_ending(today, months)
     frames = generate(customers=context["customers"], months=months, seed=context["seed"],
                       start=start.isoformat(), as_of=today.isoformat())
     write_ledger_dir(frames, context["workdir"])

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,7 +29,7 @@ from sqlmodel import Session
 from ledger import dunning as store
 from ledger.config import Settings, get_settings
 from ledger.errors import FieldError, LedgerValidationError
-from ledger.law import penalties_due
+from ledger.law import claim_for, coverage_warnings
 from ledger.models import Customer, utcnow
 from serving.policy import CustomerState, Decision, InvoiceState, Reason, Risk, decide, may_act
 from serving.reminders import (
@@ -81,24 +80,12 @@ def load_scenarios(session: Session) -> dict[str, Scenario]:
     return scenarios
 
 
-_TEMPLATE_DIRS: dict[str, Path] = {}
+def edited_templates(session: Session) -> dict[str, str]:
+    """The analyst's edited templates (name → source), searched before the shipped ones.
 
-
-def template_dir(session: Session) -> Path | None:
-    """A directory holding the analyst's edited templates (searched before the shipped ones).
-
-    Templates live in the database so every server sees the same ones; they are written to a
-    directory named after their content hash, once per process and content."""
-    stored = store.stored_templates(session)
-    if not stored:
-        return None
-    digest = hashlib.blake2b(repr(sorted(stored.items())).encode(), digest_size=12).hexdigest()
-    if digest not in _TEMPLATE_DIRS:
-        folder = Path(tempfile.mkdtemp(prefix=f"relance-templates-{digest}-"))
-        for name, source in stored.items():
-            (folder / name).write_text(source, encoding="utf-8")
-        _TEMPLATE_DIRS[digest] = folder
-    return _TEMPLATE_DIRS[digest]
+    They live in the database so every server sees the same ones, and are handed to the renderer
+    as a mapping: nothing is written to disk."""
+    return store.stored_templates(session)
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -167,6 +154,8 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
     check_run_date(run_date, today=today)
     started = time.perf_counter()
     report = RunReport(run_date=run_date, dry_run=dry_run)
+    # stale law tables still compute (latest known rates) but a manager must hear of it
+    report.warnings.extend(w.en for w in coverage_warnings(run_date))
     stale = store.invoices_no_longer_chased(session)
     if not dry_run and stale:
         report.cancelled = store.cancel_pending_for_invoices(
@@ -257,7 +246,8 @@ def customer_state(customer: store.CustomerFacts, invoices: list[store.OpenInvoi
         customer_id=customer.customer_id, language=customer.language, segment=customer.segment,
         on_hold=customer.on_hold, open_balance=open_balance, overdue_balance=overdue,
         previously_late_count=customer.previously_late_count,
-        deteriorating=customer.deteriorating,
+        deteriorating=customer.deteriorating, customer_type=customer.customer_type,
+        on_hold_until=customer.on_hold_until, insolvency_date=customer.insolvency_date,
     )
 
 
@@ -413,19 +403,25 @@ def render_stored_reminder(session: Session, reminder: store.Reminder, *,
                                   language=reminder.language),
         invoices=lines, today=as_of,
         currency=next((i.currency for i in invoices.values()), "EUR"),
-        penalties=_penalties(invoices.values(), as_of) if reminder.claim_penalties else None,
+        penalties=_penalties(invoices.values(), as_of,
+                             customer.customer_type if customer else "business", session)
+        if reminder.claim_penalties else None,
     )
     return render_reminder(channel=reminder.channel, tone=reminder.tone,
                            language=reminder.language, context=context,
-                           template_dir=template_dir(session))
+                           templates=edited_templates(session))
 
 
-def _penalties(invoices, as_of: dt.date) -> PenaltyClaim | None:
+def _penalties(invoices, as_of: dt.date, customer_type: str = "business",
+               session: Session | None = None) -> PenaltyClaim | None:
+    # by kind of debtor (ledger.law.claim_for): nothing from a consumer, ECB + 8 from a public buyer
     interest, indemnity, rates = Decimal("0"), Decimal("0"), set()
     for invoice in invoices:
-        due = penalties_due(amount=invoice.open_amount, due_date=invoice.due_date, as_of=as_of)
+        due = claim_for(customer_type=customer_type, amount=invoice.open_amount,
+                        due_date=invoice.due_date, as_of=as_of, currency=invoice.currency,
+                        session=session)
         interest += due.interest.amount
-        indemnity += due.indemnity
+        indemnity += due.indemnity_in_currency
         rates.update(p.rate_percent for p in due.interest.periods)
     if interest == 0 and indemnity == 0:
         return None

@@ -4,20 +4,15 @@ call outcomes, model fields…), French first, English with `?lang=en`.
 
 No raw code reaches a person: pages ask `label(kind, code, lang)` (or the flattened
 `catalogue(lang)` that app.js receives), and a code the catalogue does not know is shown as
-words (underscores become spaces) rather than as an identifier — `tests/serving/test_labels.py`
+words (underscores become spaces) rather than as an identifier. Money and dates are written by
+serving/money.py (Babel) on the server and by Intl (the same CLDR data) in the browser — `tests/serving/test_labels.py`
 checks that every code the system can produce has a real label.
 """
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
 from typing import Literal
 
-from babel.dates import format_date
-from babel.numbers import format_currency
-
 Language = Literal["fr", "en"]
-LOCALES = {"fr": "fr_FR", "en": "en_GB"}
 
 # Every word the pages show, HTML and JavaScript alike (app.js receives the dict as JSON).
 UI: dict[str, dict[str, str]] = {
@@ -96,6 +91,7 @@ UI: dict[str, dict[str, str]] = {
     "customer_page": {"fr": "Fiche client", "en": "Customer"},
     "back": {"fr": "← Tableau de bord", "en": "← Dashboard"},
     "profile": {"fr": "Profil", "en": "Profile"},
+    "customer_status": {"fr": "Statut", "en": "Status"},
     "terms": {"fr": "Délai de paiement", "en": "Payment terms"},
     "credit_limit": {"fr": "Plafond de crédit", "en": "Credit limit"},
     "scenario": {"fr": "Scénario", "en": "Scenario"},
@@ -264,6 +260,10 @@ UI.update({
     "average_resolution": {"fr": "Délai moyen de résolution (jours)", "en": "Average time to resolve (days)"},
     "show_invoices": {"fr": "Voir les factures", "en": "Show invoices"},
     "kind": {"fr": "Type", "en": "Kind"},
+    "value_at_risk_90": {"fr": "Non encaissé attendu sous 90 j", "en": "Expected unpaid within 90 d"},
+    "in_currency": {"fr": "Encours converti en {currency}", "en": "Open, converted to {currency}"},
+    "p_unpaid_90": {"fr": "Prob. impayé à 90 j", "en": "P(unpaid at 90 d)"},
+    "value_at_risk_30": {"fr": "Non encaissé attendu sous 30 j", "en": "Expected unpaid within 30 d"},
     "more_invoices": {"fr": "et {n} autre(s)", "en": "and {n} more"},
 })
 
@@ -388,14 +388,3 @@ def catalogue(lang: str | None) -> dict[str, str]:
         for code, (fr, en) in codes.items():
             flat[f"{kind}_{code}"] = en if language == "en" else fr
     return flat
-
-
-def money(amount: Decimal | float | int | str, currency: str, lang: str | None = "fr") -> str:
-    """An amount in its own currency, written the locale's way (CLDR through Babel)."""
-    return format_currency(Decimal(str(amount)), currency.upper(), locale=LOCALES[language_of(lang)])
-
-
-def date(day: dt.date, lang: str | None = "fr") -> str:
-    """A date in the locale's short format (31/12/2024 in French, 31/12/2024 in British English)."""
-    return format_date(day, format="short" if language_of(lang) == "fr" else "medium",
-                       locale=LOCALES[language_of(lang)])

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from ledger import collections as col
 from serving.deps import Admin, Principal, Reader, SessionDep, get_today, require, risk_provider
+from serving.worklist_text import worded
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
 
@@ -171,11 +172,11 @@ def worklist(request: Request, session: SessionDep, principal: Reader,
              grade: col.Grade | None = None, bucket: col.Bucket | None = None,
              lang: Lang = None, offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
              q: Annotated[str | None, Query(max_length=100, description="part of the customer's id or name")] = None,
-             currency: Annotated[str | None, Query(pattern="^[A-Za-z]{3}$", description="open invoices in this currency only")] = None,
+             currency: Annotated[str | None, Query(pattern="^[A-Za-z]{3}$", description="customers invoiced in this currency")] = None,
              dispute: Annotated[bool | None, Query(description="true: with an active dispute; false: without")] = None,
              promise: Annotated[bool | None, Query(description="true: with an open promise; false: without")] = None,
              ) -> list[col.WorklistRow]:
-    """Customers ranked by value at risk, with next action, last contact and reasons.
+    """Customers ranked by the amount expected not collected within 90 days, with urgency apart.
 
     An agent sees their own portfolio only (their key's name is their agent id)."""
     if principal.role == "agent":
@@ -184,24 +185,32 @@ def worklist(request: Request, session: SessionDep, principal: Reader,
                                 f"an agent sees only their own portfolio ({principal.name!r}), not {agent!r}")
         agent = principal.name or principal.key_prefix
     today = _today(request)
-    return col.worklist(session=session, today=today, agent=agent, limit=limit, segment=segment,
+    rows = col.worklist(session=session, today=today, agent=agent, limit=limit, segment=segment,
                         grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
-                        language=_lang(request, lang), offset=offset, search=q or None,
-                        currency=currency, dispute=dispute, promise=promise)
+                        offset=offset, search=q or None, currency=currency, dispute=dispute, promise=promise)
+    return worded(rows, _lang(request, lang))
 
 
 def _invoice_risk(request: Request, session: Session, today: dt.date) -> col.InvoiceRisk | None:
-    """The app's model-backed `risk_for` (if wired) as invoice ids → p(late or severe)."""
+    """The app's `risk_for` (model, or its rules) as invoice ids → odds of staying unpaid.
+
+    A risk without `p_unpaid_30`/`p_unpaid_90` (a provider that predates them) says nothing the
+    worklist can rank on: those invoices fall back to the payer's history."""
     risk_for = risk_provider(request)
     if risk_for is None:
         return None
 
-    def probabilities(invoice_ids: list[str]) -> Mapping[str, float]:
-        risks = risk_for(session, invoice_ids, today)
-        # severe lateness is a kind of lateness: the larger of the two is p(late or severe)
-        return {invoice_id: max(r.p_late, r.p_severe) for invoice_id, r in risks.items()}
+    def odds(invoice_ids: list[str]) -> Mapping[str, col.InvoiceOdds]:
+        found = {}
+        for invoice_id, r in risk_for(session, invoice_ids, today).items():
+            p30, p90 = getattr(r, "p_unpaid_30", None), getattr(r, "p_unpaid_90", None)
+            if p30 is None or p90 is None:
+                continue
+            found[invoice_id] = col.InvoiceOdds(p_unpaid_30=float(p30), p_unpaid_90=float(p90),
+                                                grade=r.grade, source=r.source)
+        return found
 
-    return probabilities
+    return odds
 
 
 class AssignmentOut(BaseModel):

@@ -9,15 +9,15 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ledger import dunning as store
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
-from serving.reminders import RenderedReminder
+from serving.reminders import ReminderError, RenderedReminder
 from serving.deps import Analyst, Principal, Reader, SessionDep, require, risk_provider
 from serving.dunning import (
+    edited_templates,
     known_templates,
     load_scenarios,
     planned_as_dict,
     render_stored_reminder,
     run_and_commit,
-    template_dir,
 )
 from serving.errors import field_name
 from serving.outbox import send_outbox
@@ -105,17 +105,17 @@ def list_templates(session: SessionDep, _: Analyst) -> list[TemplateOut]:
     edited = set(store.stored_templates(session))
     return [TemplateOut(name=t.name, channel=t.channel, tone=t.tone, language=t.language,
                         edited=t.name in edited)
-            for t in available_templates(template_dir(session))]
+            for t in available_templates(templates=edited_templates(session))]
 
 
 @router.get("/dunning/templates/{name}", response_model=TemplateOut)
 def get_template(name: str, session: SessionDep, _: Analyst) -> TemplateOut:
     """One template with its Jinja2 source."""
-    for info in available_templates(template_dir(session)):
+    edited = edited_templates(session)
+    for info in available_templates(templates=edited):
         if info.name == name:
             return TemplateOut(name=info.name, channel=info.channel, tone=info.tone,
-                               language=info.language, source=info.path.read_text(encoding="utf-8"),
-                               edited=name in store.stored_templates(session))
+                               language=info.language, source=info.source, edited=name in edited)
     raise NotFoundError("template", name)
 
 
@@ -126,7 +126,7 @@ def put_template(name: str, body: TemplateIn, session: SessionDep, principal: An
     if not match or match["channel"] not in CHANNELS or match["language"] not in LANGUAGES:
         raise LedgerValidationError([FieldError("name", f"{name!r} is not a template name like "
                                                         "'email_firm.fr.j2' (channel_tone.language.j2)")])
-    problems = validate_template(body.source, template_dir=template_dir(session))
+    problems = validate_template(body.source, templates=edited_templates(session))
     if problems:
         raise LedgerValidationError([FieldError("source", p) for p in problems])
     store.save_template(session, name=name, source=body.source, actor=principal.actor)
@@ -279,7 +279,10 @@ def get_reminder(reminder_id: str, request: Request, session: SessionDep, _: Rea
     if reminder.body_text is not None:
         subject, body_text, body_html = reminder.subject or "", reminder.body_text, reminder.body_html
     else:
-        rendered = render_stored_reminder(session, reminder, settings=request.app.state.settings)
+        try:
+            rendered = render_stored_reminder(session, reminder, settings=request.app.state.settings)
+        except ReminderError as exc:  # an edited template that fails on this reminder's data
+            raise LedgerValidationError([FieldError("template", str(exc))]) from exc
         subject, body_text, body_html = rendered.subject, rendered.body_text, rendered.body_html
     if wants_pdf:
         if reminder.channel not in PDF_CHANNELS:

@@ -9,11 +9,12 @@ import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
-from ledger import store
+from ledger import credit, store
 from ledger.errors import FieldError, LedgerValidationError
-from ledger.law import penalties_due
+from ledger.law import claim_for
 from ledger.models import Customer
 from ledger.schemas import Id, InvoiceIn
+from serving.credit_advice import credit_reason
 from serving.decisions import next_action
 from serving.deps import Analyst, Principal, Reader, SessionDep, TodayDep, require, risk_provider
 from serving.risk import RiskService
@@ -43,11 +44,15 @@ class CustomerRisk(BaseModel):
     customer_id: str
     score: int = Field(description="0–1000, higher is safer")
     grade: str = Field(description="A (safest) to E")
-    p_late: float
-    p_severe: float
+    p_late: float = Field(description="amount-weighted P(late) of the open and next invoices")
+    p_severe: float = Field(description="P(more than 30 days late), same weighting")
     expected_days_late: float
+    p_unpaid_30: float = Field(description="P(not paid within 30 days | unpaid today), same "
+                               "weighting")
+    p_unpaid_90: float = Field(description="P(not paid within 90 days | unpaid today)")
     open_invoices: int
-    open_amount: float
+    open_amount: float = Field(description="sum of the open balances (partial payments and "
+                               "credit notes deducted), as on the customer record")
     reasons: list[ReasonOut]
     basis: Literal["model", "rules"]
     model_version: str | None
@@ -86,6 +91,13 @@ class Prediction(BaseModel):
     p_late: float
     p_severe: float
     expected_days_late: float
+    p_unpaid_30: float = Field(description="P(not paid within 30 days | unpaid today)")
+    p_unpaid_90: float = Field(description="P(not paid within 90 days | unpaid today)")
+    expected_pay_date: dt.date | None = Field(
+        description="the date by which payment is as likely as not (null: not within a year)")
+    pay_date_low: dt.date | None = Field(description="80 % interval: 10th percentile")
+    pay_date_high: dt.date | None = Field(description="80 % interval: 90th percentile (null: "
+                                          "not within a year)")
     score: int
     grade: str
     reasons: list[ReasonOut] = []
@@ -101,7 +113,7 @@ class PredictionResponse(BaseModel):
 def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
                 _: Predictors, today: TodayDep) -> PredictionResponse:
     """Risk of stored invoices and of new ones sent inline (scored with the history as of now)."""
-    from model.score import grade, risk_to_score
+    from model.score import grade, invoice_risk, risk_to_score
 
     _check_known(session, body)
     inline = None
@@ -113,8 +125,7 @@ def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
             inline[column] = pd.to_datetime(inline[column])
     scores = risk.score_invoices(session=session, invoice_ids=body.invoice_ids, inline=inline,
                                  today=today, explain=body.explain, language=body.lang)
-    combined = (0.5 * scores["p_late"] + 0.5 * scores["p_severe"]).to_numpy(float)
-    scores["score"] = risk_to_score(combined)
+    scores["score"] = risk_to_score(invoice_risk(scores))
     scores["grade"] = grade(scores["score"].to_numpy())
     records = scores.to_dict("records")
     for record in records:
@@ -171,6 +182,8 @@ class NextAction(BaseModel):
     risk: dict | None
     penalties: Penalties
     reasons: list[NextActionReason]
+    # the customer is over its credit limit: advise sales to take no new order (not a dunning step)
+    block_new_orders: bool = False
 
 
 @router.get("/invoices/{invoice_id}/next-action", response_model=NextAction)
@@ -182,20 +195,30 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
     decision, scenario, risk = next_action(session=session, invoice=invoice, today=today,
                                            risk_for=risk_provider(request))
     language = lang or customer.language or "fr"
-    due = penalties_due(amount=invoice.open_amount, due_date=invoice.due_date, as_of=today) \
-        if invoice.settled_on is None and invoice.due_date < today else None
+    # what the law lets us claim from this kind of debtor (nothing from a consumer)
+    due = claim_for(customer_type=customer.customer_type, amount=invoice.open_amount,
+                    due_date=invoice.due_date, as_of=today, currency=invoice.currency,
+                    session=session) \
+        if invoice.settled_on is None and invoice.due_date < today and invoice.kind == "invoice" else None
+    [exposure] = credit.exposures(session=session, today=today, customer_ids=[customer.customer_id])
+    advice = credit_reason(exposure)
+    reasons = list(decision.reasons) + ([advice] if advice is not None else [])
     return NextAction(
         invoice_id=invoice_id, action=decision.action, tone=decision.tone, channel=decision.channel,
         send_on=decision.send_on, template=decision.template, step=decision.step,
         scenario=scenario, basis=decision.basis,
         risk=None if risk is None else {"p_late": risk.p_late, "p_severe": risk.p_severe,
                                         "expected_days_late": risk.expected_days_late,
+                                        "p_unpaid_30": risk.p_unpaid_30,
+                                        "p_unpaid_90": risk.p_unpaid_90,
+                                        "expected_pay_date": risk.expected_pay_date,
                                         "grade": risk.grade, "source": risk.source},
         penalties=Penalties(interest=due.interest.amount if due else Decimal("0.00"),
-                            indemnity=due.indemnity if due else Decimal("0.00"),
+                            indemnity=due.indemnity_in_currency if due else Decimal("0.00"),
                             total=due.total if due else Decimal("0.00"),
                             claimed=decision.claim_penalties),
-        reasons=[NextActionReason(code=r.code, sentence=r.text(language)) for r in decision.reasons])
+        reasons=[NextActionReason(code=r.code, sentence=r.text(language)) for r in reasons],
+        block_new_orders=exposure.status == "over")
 
 
 class ModelInfo(BaseModel):

@@ -3,7 +3,6 @@ customer, and agent activity. Everything else the pages do goes through the ordi
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -22,6 +21,7 @@ from serving.deps import Analyst, Principal, Reader, SessionDep, TodayDep, curre
 from serving.dunning import planned_as_dict, run_dunning
 from serving.exports import Dialect, csv_response
 from serving.labels import catalogue, label
+from serving.worklist_text import worded
 
 router = APIRouter(prefix="/api/v1", tags=["workbench"])
 
@@ -74,18 +74,17 @@ def worklist_export(request: Request, session: SessionDep, principal: Reader, to
         if agent is not None and agent != agent_name(principal):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "an agent exports only their own portfolio")
         agent = agent_name(principal)
-    rows = col.worklist(session=session, today=today, agent=agent, limit=EXPORT_LIMIT, segment=segment,
-                        grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
-                        language=language, search=q or None, currency=currency, dispute=dispute,
-                        promise=promise)
+    rows = worded(col.worklist(session=session, today=today, agent=agent, limit=EXPORT_LIMIT, segment=segment,
+                               grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
+                               search=q or None, currency=currency, dispute=dispute, promise=promise), language)
     words = catalogue(language)
-    header = [words["rank"], words["customer"], "id", words["segment"], words["grade"], words["p_late"],
-              words["currency"], words["value_at_risk"], words["open_amount"], words["overdue_amount"],
+    header = [words["rank"], words["customer"], "id", words["segment"], words["grade"], words["currency"],
+              words["value_at_risk_90"], words["value_at_risk_30"], words["open_amount"], words["overdue_amount"],
               words["days_overdue"], words["bucket"], words["next_action"], words["agent"], words["reasons"]]
-    body = [[r.rank, r.name, r.customer_id, label("segment", r.segment, language), r.grade, Decimal(str(r.p_late)),
-             r.currency or words["mixed_currencies"], r.value_at_risk, r.open_amount, r.overdue_amount,
+    body = [[r.rank, r.name, r.customer_id, label("segment", r.segment, language), r.grade or "",
+             r.currency, r.value_at_risk_90, r.value_at_risk_30, r.open_amount, r.overdue_amount,
              r.days_overdue, label("bucket", r.bucket, language),
-             _next_action_words(r.next_action, language), r.assigned_agent,
+             _next_action_words(r.next_action, language), r.assigned_agent or words["unassigned"],
              " · ".join(reason.text for reason in r.reasons)] for r in rows]
     return csv_response(header, body, f"worklist-{today.isoformat()}", dialect)
 

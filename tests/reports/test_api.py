@@ -26,8 +26,15 @@ def test_every_report_as_json_and_csv(client, keys, ledger, name):
     exported = client.get(f"/api/v1/reports/{name}?as_of=2026-06-30&format=csv", headers=keys["agent"])
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(exported.text)))
+    # French Excel by default: BOM, `;`, decimal comma
+    assert exported.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff")), delimiter=";"))
     assert len(rows) >= 2 and all(len(row) == len(rows[0]) for row in rows)
+    assert rows[0][:2] == ["scope", "currency"] and rows[1][:2] == ["total", "EUR"]
+    english = client.get(f"/api/v1/reports/{name}?as_of=2026-06-30&format=csv&dialect=excel-en",
+                         headers=keys["agent"])
+    rows_en = list(csv.reader(io.StringIO(english.text.lstrip("\ufeff"))))
+    assert len(rows_en) == len(rows) and all(len(row) == len(rows_en[0]) for row in rows_en)
 
 
 def test_aging_json_and_csv_values(client, keys, ledger):
@@ -35,9 +42,12 @@ def test_aging_json_and_csv_values(client, keys, ledger):
     # pme = C1 1500 + C3 1200; money as exact strings
     assert body["total"] == "2700.00" and body["segment"] == "pme"
     text = client.get("/api/v1/reports/aging?as_of=2026-06-30&format=csv", headers=keys["admin"]).text
-    rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["bucket", "count", "amount", "share"]
-    assert rows[1][:3] == ["not_due", "2", "800.00"] and rows[-1][:3] == ["180+", "1", "400.00"]
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    assert rows[0] == ["scope", "currency", "bucket", "count", "amount", "share"]
+    assert rows[1][:5] == ["total", "EUR", "not_due", "2", "800,00"]
+    assert rows[6][:5] == ["total", "EUR", "180+", "1", "400,00"]
+    # the EUR-only ledger: the one currency's own rows follow, the same figures
+    assert [r[1:] for r in rows[7:]] == [r[1:] for r in rows[1:7]] and rows[7][0] == "currency"
 
 
 def test_kpis_json(client, keys, ledger):

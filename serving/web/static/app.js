@@ -266,7 +266,8 @@
         for (const row of rows) {
           if (!(row.grade in count)) continue;
           count[row.grade] += 1;
-          atRisk[row.grade] += Number(row.value_at_risk);
+          // in the reporting currency; a customer with no exchange rate is left out of the line
+          atRisk[row.grade] += Number(row.value_at_risk_90_reporting || 0);
         }
         chart("chart-risk", { type: "bar", data: { labels: GRADES, datasets: [
           { label: L.customers_count, data: GRADES.map((g) => count[g]), backgroundColor: GRADES.map((g) => GRADE_COLORS[g]), yAxisID: "y" },
@@ -318,8 +319,8 @@
           r.rank,
           el("a", { href: "/customers/" + encodeURIComponent(r.customer_id) + "?lang=" + LANG, class: "customer-link",
             text: r.name || r.customer_id }),
-          word("segment_", r.segment), gradeBadge(r.grade), { num: true, text: pct(r.p_late) },
-          { num: true, text: money(r.value_at_risk, r.currency) }, { num: true, text: money(r.open_amount, r.currency) },
+          word("segment_", r.segment), gradeBadge(r.grade), { num: true, text: pct(r.p_unpaid_90) },
+          { num: true, text: money(r.value_at_risk_90, r.currency) }, { num: true, text: money(r.open_amount, r.currency) },
           { num: true, text: money(r.overdue_amount, r.currency) }, { num: true, text: r.days_overdue > 0 ? r.days_overdue : "—" },
           r.next_action ? word("channel_", r.next_action.channel) + " · " + date(r.next_action.send_on) : "—",
           r.assigned_agent || L.unassigned, (r.reasons || []).map((x) => x.text).join(" · "),
@@ -536,9 +537,9 @@
           el("a", { href: "/customers/" + encodeURIComponent(r.customer_id) + "?lang=" + LANG, class: "customer-link",
             text: (r.name || r.customer_id) }),
           word("segment_", r.segment), gradeBadge(r.grade),
-          { num: true, text: r.currency ? money(r.value_at_risk, r.currency) : L.mixed_currencies },
-          { num: true, text: r.currency ? money(r.open_amount, r.currency) : L.mixed_currencies },
-          { num: true, text: r.currency ? money(r.overdue_amount, r.currency) : L.mixed_currencies },
+          { num: true, text: money(r.value_at_risk_90, r.currency) },
+          { num: true, text: money(r.open_amount, r.currency) },
+          { num: true, text: money(r.overdue_amount, r.currency) },
           { num: true, text: r.days_overdue > 0 ? r.days_overdue : "—" },
           r.next_action ? word("step_", r.next_action.step || r.next_action.action) + " · " + word("channel_", r.next_action.channel)
             + " · " + date(r.next_action.send_on) : "—",
@@ -584,7 +585,7 @@
         box.replaceChildren(el("div", { class: "risk-head" }, gradeBadge(r.grade),
           el("span", { class: "tile-value", text: r.score ?? "—" }), el("span", { class: "tile-hint", text: L.score })));
         const dl = el("dl", { class: "facts" });
-        for (const [label, value] of [[L.p_late, pct(r.p_late ?? r.probability)],
+        for (const [label, value] of [[L.p_late, pct(r.p_late ?? r.probability)], [L.p_unpaid_90, pct(r.p_unpaid_90)],
           [L.expected_days_late, num(r.expected_days_late)],
           [L.basis, r.basis === "model" ? L.basis_model + " " + (r.model_version ?? "") : L.basis_rules]]) {
           dl.append(el("dt", { text: label }), el("dd", { text: value ?? "—" }));
@@ -878,10 +879,12 @@
   // --- manager views --------------------------------------------------------------------------
   function manager() {
     const q = "?as_of=" + encodeURIComponent(CONFIG.as_of) + "&lang=" + LANG;
+    let agingPromise = null;
+    const agingByCustomer = () => (agingPromise = agingPromise || api("/reports/aging" + q + "&by=customer"));
     document.getElementById("as-of").value = CONFIG.as_of;
     return Promise.all([showWho()]).then(() => runPanels({
       "panel-aging-customers": async () => {
-        const r = await api("/reports/aging" + q + "&by=customer");
+        const r = await agingByCustomer();
         // each currency on its own: amounts in their own currency, never added across currencies
         const parts = r.by_currency && r.by_currency.length ? r.by_currency : [{ currency: r.reporting_currency || REPORTING, rows: r.rows || [] }];
         const rows = [];
@@ -907,12 +910,21 @@
         return "ok";
       },
       "panel-top-debtors": async () => {
-        const rows = await api("/worklist?limit=500&lang=" + LANG);
-        const top = rows.filter((r) => r.currency).sort((a, b) => Number(b.open_amount) - Number(a.open_amount)).slice(0, 10);
-        return fillTable("top-debtors", top, (r, n) => [String(top.indexOf(r) + 1),
-          el("a", { href: "/customers/" + encodeURIComponent(r.customer_id) + "?lang=" + LANG, text: r.name || r.customer_id }),
-          { num: true, text: money(r.open_amount, r.currency) }, { num: true, text: money(r.overdue_amount, r.currency) },
-          { num: true, text: r.days_overdue > 0 ? r.days_overdue : "—" }, r.assigned_agent || L.unassigned]);
+        // ranked on the balance converted to the reporting currency; shown in its own currency too
+        const r = await agingByCustomer();
+        const own = new Map();
+        for (const part of r.by_currency || []) for (const row of part.rows || []) own.set(row.key, Object.assign({ currency: part.currency }, row));
+        const reporting = r.reporting_currency || REPORTING;
+        const top = [...(r.rows || [])].sort((a, b) => Number(b.total) - Number(a.total)).slice(0, 10);
+        document.getElementById("top-debtors-converted").textContent = fill(L.in_currency, { currency: reporting });
+        return fillTable("top-debtors", top, (row) => {
+          const mine = own.get(row.key);
+          return [String(top.indexOf(row) + 1),
+            el("a", { href: "/customers/" + encodeURIComponent(row.key) + "?lang=" + LANG, text: row.name || row.key }),
+            { num: true, text: mine ? money(mine.total, mine.currency) : "—" },
+            { num: true, text: money(row.total, reporting) },
+            { num: true, text: mine ? money(mine.overdue, mine.currency) : "—" }, row.agent || L.unassigned];
+        });
       },
       "panel-disputes-reason": async () => {
         const r = await api("/reports/disputes" + q);

@@ -7,15 +7,19 @@ transaction; the caller commits.
 
 Dispute workflow (`TRANSITIONS`)::
 
-    open       → in_review | resolved_credit_note | resolved_rejected | withdrawn
-    in_review  → resolved_credit_note | resolved_rejected | withdrawn
+    open                 → in_review | proposed_credit_note | resolved_credit_note | resolved_rejected | withdrawn
+    in_review            → proposed_credit_note | resolved_credit_note | resolved_rejected | withdrawn
+    proposed_credit_note → in_review | resolved_credit_note | resolved_rejected | withdrawn
     resolved_credit_note, resolved_rejected, withdrawn: final
 
-An open or in-review dispute pauses dunning on every invoice it names (`paused_invoice_ids`).
-Resolving with a credit note ingests a credit note (kind=credit_note) for the disputed amount
-through `ledger.ingest.ingest`, so allocation is replayed: like every credit note, its credit goes
-to the customer's OLDEST open invoices first (not necessarily the disputed one); the balance the
-customer owes drops by the credited amount either way.
+An open, in-review or proposed dispute pauses dunning on every invoice it names
+(`paused_invoice_ids`). A credit note writes money off, so only an analyst or an admin resolves
+with one (the API checks the role, `may_resolve_with_credit_note`); an agent proposes it
+(`proposed_credit_note`, with an optional amount kept on the dispute) for them to approve.
+Resolving with a credit note ingests a credit note (kind=credit_note) for the proposed or
+disputed amount through `ledger.ingest.ingest`, under an id the server draws (`CN-` and random
+hex) that never names an existing record, so allocation is replayed: the credit goes to the
+first disputed invoice (`applies_to`); the balance the customer owes drops by the credited amount.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 from sqlalchemy import Index, Integer, and_, case, func, or_, select, text, update
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel
@@ -36,6 +40,7 @@ from sqlmodel import Session, SQLModel
 from ledger import fx
 from ledger.errors import FieldError, LedgerError, LedgerValidationError, NotFoundError
 from ledger.frames import DATE_COLUMNS, PROMISE_COLUMNS
+from ledger.portfolio import in_portfolio
 from ledger.models import (MONEY, AuditLog, Customer, CustomerNote, Dispute, DunningAction,
                            Invoice, Payment, Promise, PromiseInvoice, record_event, utcnow)
 from ledger.schemas import Id, IngestBatch, InvoiceIn, Money
@@ -74,6 +79,9 @@ class DisputeDetail(SQLModel, table=True):
     opened_by: str | None = SQLField(default=None, max_length=100)
     status_changed_at: dt.datetime | None = None
     credit_note_id: str | None = SQLField(default=None, max_length=64)
+    # an agent's proposal, for an analyst to approve (migration 0010)
+    proposed_credit_amount: Decimal | None = SQLField(default=None, **MONEY)
+    proposed_by: str | None = SQLField(default=None, max_length=100)
 
 
 # the worklist aggregates every invoice by customer: one covering index makes it an index scan
@@ -105,15 +113,19 @@ REASONS: dict[str, dict[str, str]] = {
 }
 ReasonCode = Literal["price", "quantity", "quality", "not_delivered", "duplicate_invoice",
                      "already_paid", "other"]
-ACTIVE_DISPUTE = ("open", "in_review")
+ACTIVE_DISPUTE = ("open", "in_review", "proposed_credit_note")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "open": ("in_review", "resolved_credit_note", "resolved_rejected", "withdrawn"),
-    "in_review": ("resolved_credit_note", "resolved_rejected", "withdrawn"),
+    "open": ("in_review", "proposed_credit_note", "resolved_credit_note", "resolved_rejected",
+             "withdrawn"),
+    "in_review": ("proposed_credit_note", "resolved_credit_note", "resolved_rejected", "withdrawn"),
+    "proposed_credit_note": ("in_review", "resolved_credit_note", "resolved_rejected", "withdrawn"),
     "resolved_credit_note": (),
     "resolved_rejected": (),
     "withdrawn": (),
 }
-DisputeStatus = Literal["open", "in_review", "resolved_credit_note", "resolved_rejected", "withdrawn"]
+DisputeStatus = Literal["open", "in_review", "proposed_credit_note", "resolved_credit_note",
+                        "resolved_rejected", "withdrawn"]
+CREDIT_NOTE_ROLES = ("admin", "analyst")
 CALL_OUTCOMES = ("reached_promised", "reached_refused", "reached_disputed", "no_answer",
                  "wrong_number", "left_message")
 CallOutcome = Literal["reached_promised", "reached_refused", "reached_disputed", "no_answer",
@@ -143,7 +155,8 @@ class DisputeUpdate(BaseModel):
     status: DisputeStatus | None = None
     assignee: Agent | None = None
     comment: Text | None = None
-    # resolved_credit_note only: credit less than the disputed amount (a partial credit note)
+    # proposed_credit_note or resolved_credit_note only: credit less than the disputed amount
+    # (a partial credit note); when resolving without it, the proposed amount, else all disputed
     credit_amount: Money | None = Field(default=None, gt=0)
 
 
@@ -173,20 +186,54 @@ class DisputeOut(BaseModel):
     age_days: int  # SLA age: days open so far, or until resolution
     status_changed_at: dt.datetime | None
     credit_note_id: str | None
+    proposed_credit_amount: Decimal | None = None
+    proposed_by: str | None = None
     allowed_transitions: list[str]
     comments: list[CommentOut]
     created_at: dt.datetime
     updated_at: dt.datetime
 
 
+class InstalmentIn(BaseModel):
+    due_on: dt.date
+    amount: Money = Field(gt=0)
+
+
 class PromiseCreate(BaseModel):
+    """A promise: one amount and date, or an instalment plan (échéancier) of dated amounts."""
+
     promise_id: Id | None = None
     customer_id: Id
-    amount: Money = Field(gt=0)
-    promised_date: dt.date
-    # default: every open invoice of the customer
+    amount: Money | None = Field(default=None, gt=0)
+    promised_date: dt.date | None = None
+    instalments: list[InstalmentIn] | None = Field(default=None, min_length=1, max_length=36)
+    # which invoices the promise is about (default: every open invoice of the customer); it
+    # pauses those its amount covers in full, oldest due first (ledger.promises)
     invoice_ids: list[Id] = Field(default_factory=list, max_length=500)
     note: Text | None = None
+
+    @model_validator(mode="after")
+    def _amount_or_instalments(self) -> "PromiseCreate":
+        if self.instalments:
+            dates = [i.due_on for i in self.instalments]
+            if len(set(dates)) != len(dates):
+                raise ValueError("two instalments fall on the same date: merge them")
+            total = sum((i.amount for i in self.instalments), Decimal("0"))
+            if self.amount is not None and self.amount != total:
+                raise ValueError(f"amount {self.amount} differs from the instalments' total {total}")
+            if self.promised_date is not None and self.promised_date != max(dates):
+                raise ValueError("promised_date must be the last instalment's date, or be left out")
+        elif self.amount is None or self.promised_date is None:
+            raise ValueError("send amount and promised_date, or instalments")
+        return self
+
+
+class InstalmentOut(BaseModel):
+    seq: int
+    due_on: dt.date
+    amount: Decimal
+    status: str
+    closed_on: dt.date | None
 
 
 class PromiseUpdate(BaseModel):
@@ -205,8 +252,9 @@ class PromiseOut(BaseModel):
     closed_on: dt.date | None
     created_by: str | None
     note: str | None
-    invoice_ids: list[str]
+    invoice_ids: list[str]  # the invoices it pauses (covered in full, oldest first)
     paid_so_far: Decimal
+    instalments: list[InstalmentOut] = []
 
 
 class PromiseEvaluation(BaseModel):
@@ -409,17 +457,22 @@ def update_dispute(*, session: Session, dispute_id: str, data: DisputeUpdate, ac
     changed = "assignee" in data.model_fields_set and data.assignee != dispute.assignee
     if changed:
         dispute.assignee = data.assignee
-    if data.credit_amount is not None and data.status != "resolved_credit_note":
-        raise LedgerValidationError([FieldError("credit_amount",
-                                                "a credit amount only goes with status resolved_credit_note")])
+    if data.credit_amount is not None and data.status not in ("proposed_credit_note", "resolved_credit_note"):
+        raise LedgerValidationError([FieldError(
+            "credit_amount", "a credit amount only goes with status proposed_credit_note or resolved_credit_note")])
     if data.status is not None and data.status != dispute.status:
         _check_transition(dispute, data.status)
         dispute.status = data.status
         detail.status_changed_at = utcnow()
         if data.status not in ACTIVE_DISPUTE:
             dispute.resolved_on = today
+        if data.status == "proposed_credit_note":
+            detail.proposed_credit_amount = _credit_amount(session, dispute, data.credit_amount)
+            detail.proposed_by = actor
         if data.status == "resolved_credit_note":
-            detail.credit_note_id = _issue_credit_note(session, dispute, data.credit_amount, actor, today)
+            amount = _credit_amount(session, dispute, data.credit_amount
+                                    if data.credit_amount is not None else detail.proposed_credit_amount)
+            detail.credit_note_id = _issue_credit_note(session, dispute, amount, actor, today)
         changed = True
     elif data.status is not None and data.status == dispute.status:
         raise IllegalTransitionError(f"The dispute {dispute_id} is already {dispute.status}.")
@@ -466,18 +519,37 @@ def _disputed_lines(session: Session, dispute: Dispute) -> list[tuple[str, Decim
     return [(dispute.invoice_id, Decimal(amount))]
 
 
-def _issue_credit_note(session: Session, dispute: Dispute, credit_amount: Decimal | None,
-                       actor: str, today: dt.date) -> str:
-    from ledger.ingest import ingest  # ingest imports nothing of this module; lazy keeps it light
+def may_resolve_with_credit_note(role: str) -> bool:
+    """A credit note writes money off: analysts and admins only; an agent proposes it."""
+    return role in CREDIT_NOTE_ROLES
 
+
+def _credit_amount(session: Session, dispute: Dispute, credit_amount: Decimal | None) -> Decimal:
+    """The credit asked for (default: everything disputed), never more than what is disputed."""
     disputed = sum((amount for _, amount in _disputed_lines(session, dispute)), ZERO)
-    amount = credit_amount if credit_amount is not None else disputed
+    amount = Decimal(credit_amount) if credit_amount is not None else disputed
     if amount > disputed:
         raise LedgerValidationError([FieldError("credit_amount",
                                                 f"{amount} exceeds the disputed amount {disputed}")])
+    return amount
+
+
+def new_credit_note_id(session: Session) -> str:
+    """A credit-note id drawn by the server, free in the invoice table: a client never chooses
+    it, so it can neither collide with nor overwrite an existing invoice or credit note."""
+    while True:
+        candidate = f"CN-{uuid.uuid4().hex[:16].upper()}"
+        if session.get(Invoice, candidate) is None:
+            return candidate
+
+
+def _issue_credit_note(session: Session, dispute: Dispute, amount: Decimal, actor: str,
+                       today: dt.date) -> str:
+    from ledger.ingest import ingest  # ingest imports nothing of this module; lazy keeps it light
+
     invoice = session.get(Invoice, dispute.invoice_id)
     assert invoice is not None  # the foreign key guarantees it
-    credit_note_id = f"CN-{dispute.dispute_id}"[:64]
+    credit_note_id = new_credit_note_id(session)
     target = {}
     if "applies_to" in InvoiceIn.model_fields:
         # where credit notes may name their invoice, this one reduces the (first) disputed one
@@ -501,8 +573,10 @@ def add_dispute_comment(*, session: Session, dispute_id: str, author: str, body:
 
 def list_disputes(*, session: Session, status: str | None = None, customer_id: str | None = None,
                   invoice_id: str | None = None, assignee: str | None = None, limit: int = 100,
-                  offset: int = 0) -> list[Dispute]:
+                  offset: int = 0, agent: str | None = None) -> list[Dispute]:
     query = select(Dispute).join(Invoice, Invoice.invoice_id == Dispute.invoice_id)
+    if agent is not None:  # only the customers of the agent's portfolio
+        query = query.where(in_portfolio(Invoice.customer_id, agent))
     if status == "active":
         query = query.where(Dispute.status.in_(ACTIVE_DISPUTE))
     elif status is not None:
@@ -552,6 +626,8 @@ def dispute_views(*, session: Session, disputes: Sequence[Dispute], today: dt.da
             age_days=max(((d.resolved_on or today) - d.opened_on).days, 0),
             status_changed_at=detail.status_changed_at if detail else None,
             credit_note_id=detail.credit_note_id if detail else None,
+            proposed_credit_amount=detail.proposed_credit_amount if detail else None,
+            proposed_by=detail.proposed_by if detail else None,
             allowed_transitions=list(TRANSITIONS.get(d.status, ())),
             comments=comments.get(d.dispute_id, []), created_at=d.created_at, updated_at=d.updated_at))
     return views
@@ -559,48 +635,14 @@ def dispute_views(*, session: Session, disputes: Sequence[Dispute], today: dt.da
 
 # --- promises to pay ---------------------------------------------------------------------------
 
-def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: dt.date) -> Promise:
-    """Record a promise to pay; dunning pauses on its invoices until the promised date."""
-    customer = session.get(Customer, data.customer_id)
-    if customer is None:
-        raise NotFoundError("customer", data.customer_id)
-    errors: list[FieldError] = []
-    if data.promised_date < today:
-        errors.append(FieldError("promised_date", f"{data.promised_date} is already past"))
-    invoice_ids = list(dict.fromkeys(data.invoice_ids))
-    if invoice_ids:
-        owned = dict(session.execute(select(Invoice.invoice_id, Invoice.customer_id)
-                                     .where(Invoice.invoice_id.in_(invoice_ids))).all())
-        for index, invoice_id in enumerate(data.invoice_ids):
-            if owned.get(invoice_id) != data.customer_id:
-                errors.append(FieldError(f"invoice_ids[{index}]",
-                                         f"invoice {invoice_id!r} is not an invoice of {data.customer_id!r}"))
-    else:
-        invoice_ids = list(session.execute(
-            select(Invoice.invoice_id).where(Invoice.customer_id == data.customer_id,
-                                             Invoice.kind == "invoice", Invoice.settled_on.is_(None))
-            .order_by(Invoice.due_date, Invoice.invoice_id)).scalars())
-    promise_id = data.promise_id or f"PRM-{uuid.uuid4().hex[:12].upper()}"
-    if session.get(Promise, promise_id) is not None:
-        errors.append(FieldError("promise_id", f"promise {promise_id!r} already exists"))
-    if errors:
-        raise LedgerValidationError(errors)
-    promise = Promise(promise_id=promise_id, customer_id=data.customer_id, amount=data.amount,
-                      promised_date=data.promised_date, status="open", created_on=today,
-                      created_by=actor, note=data.note)
-    session.add(promise)
-    session.flush()
-    for invoice_id in invoice_ids:
-        session.add(PromiseInvoice(promise_id=promise_id, invoice_id=invoice_id))
-    audit(session, actor=actor, action="create", entity="promise", entity_id=promise_id,
-          after={"customer_id": data.customer_id, "amount": data.amount,
-                 "promised_date": data.promised_date, "invoice_ids": invoice_ids})
-    record_event(session, type="promise.created", entity_id=promise_id,
-                 payload=_plain({"customer_id": data.customer_id, "amount": data.amount,
-                                 "promised_date": data.promised_date}))
-    _cancel_pending(session, invoice_ids, actor=actor, reason=f"promise {promise_id}")
-    session.flush()
-    return promise
+def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: dt.date,
+                   max_days: int | None = None) -> Promise:
+    """Record a promise (or an instalment plan); it pauses the invoices its amount covers, oldest
+    first, up to `max_days` ahead (the scenario's limit; `ledger.promises`)."""
+    from ledger import promises
+
+    return promises.create_promise(session=session, data=data, actor=actor, today=today,
+                                   max_days=promises.DEFAULT_MAX_DAYS if max_days is None else max_days)
 
 
 def get_promise(*, session: Session, promise_id: str) -> Promise:
@@ -611,7 +653,7 @@ def get_promise(*, session: Session, promise_id: str) -> Promise:
 
 
 def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, actor: str,
-                   today: dt.date) -> Promise:
+                   today: dt.date, max_days: int | None = None) -> Promise:
     """Cancel an open promise, move its date or change its note."""
     promise = get_promise(session=session, promise_id=promise_id)
     before = {"status": promise.status, "promised_date": promise.promised_date, "note": promise.note}
@@ -621,9 +663,28 @@ def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, ac
     if data.promised_date is not None:
         if data.promised_date < today:
             raise LedgerValidationError([FieldError("promised_date", f"{data.promised_date} is already past")])
+        if max_days is not None and data.promised_date > today + dt.timedelta(days=max_days):
+            raise LedgerValidationError([FieldError(
+                "promised_date", f"{data.promised_date} is more than {max_days} days ahead: the "
+                                 "scenario's limit for a promise")])
+        from ledger.promises import instalments_of
+
+        plan = instalments_of(session, [promise_id]).get(promise_id, [])
+        if len(plan) > 1:
+            raise IllegalTransitionError(f"The promise {promise_id} is an instalment plan: cancel it "
+                                         "and record a new plan rather than moving its last date.")
+        for instalment in plan:
+            instalment.due_on = data.promised_date
+            session.add(instalment)
         promise.promised_date = data.promised_date
     if data.status == "cancelled":
         promise.status, promise.closed_on = "cancelled", today
+        from ledger.promises import instalments_of
+
+        for instalment in instalments_of(session, [promise_id]).get(promise_id, []):
+            if instalment.status == "open":
+                instalment.status, instalment.closed_on = "cancelled", today
+                session.add(instalment)
     if "note" in data.model_fields_set:
         promise.note = data.note
     promise.updated_at = utcnow()
@@ -635,8 +696,10 @@ def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, ac
 
 
 def list_promises(*, session: Session, status: str | None = None, customer_id: str | None = None,
-                  limit: int = 100, offset: int = 0) -> list[Promise]:
+                  limit: int = 100, offset: int = 0, agent: str | None = None) -> list[Promise]:
     query = select(Promise)
+    if agent is not None:  # only the customers of the agent's portfolio
+        query = query.where(in_portfolio(Promise.customer_id, agent))
     if status is not None:
         query = query.where(Promise.status == status)
     if customer_id is not None:
@@ -654,9 +717,15 @@ def promise_views(*, session: Session, promises: Sequence[Promise]) -> list[Prom
                 .where(PromiseInvoice.promise_id.in_(ids)).order_by(PromiseInvoice.invoice_id)):
             invoices[promise_id].append(invoice_id)
     paid = _paid_towards(session, promises, today=None)
-    return [PromiseOut(**p.model_dump(include=set(PromiseOut.model_fields) - {"invoice_ids", "paid_so_far"}),
+    from ledger.promises import instalments_of
+
+    plans = instalments_of(session, ids)
+    return [PromiseOut(**p.model_dump(include=set(PromiseOut.model_fields) - {"invoice_ids", "paid_so_far",
+                                                                             "instalments"}),
                        invoice_ids=invoices.get(p.promise_id, []),
-                       paid_so_far=paid.get(p.promise_id, (ZERO, None))[0])
+                       paid_so_far=paid.get(p.promise_id, (ZERO, None))[0],
+                       instalments=[InstalmentOut.model_validate(i, from_attributes=True)
+                                    for i in plans.get(p.promise_id, [])])
             for p in promises]
 
 
@@ -691,42 +760,11 @@ def _paid_towards(session: Session, promises: Sequence[Promise],
 
 def evaluate_promises(session: Session, customer_ids: Iterable[str] | None = None,
                       today: dt.date | None = None, *, actor: str = "system") -> PromiseEvaluation:
-    """Close open promises the payments decide: kept once the customer's payments dated between
-    the promise and its date + PROMISE_GRACE_DAYS sum to the promised amount; broken once that
-    deadline has passed without it. Call after each ingestion (for the customers it touched)."""
-    today = today or dt.date.today()
-    query = select(Promise).where(Promise.status == "open")
-    if customer_ids is not None:
-        ids = sorted(set(customer_ids))
-        if not ids:
-            return PromiseEvaluation(kept=[], broken=[], still_open=0)
-        query = query.where(Promise.customer_id.in_(ids))
-    promises = list(session.execute(query.order_by(Promise.promise_id)).scalars())
-    paid = _paid_towards(session, promises, today=today)
-    kept, broken = [], []
-    for promise in promises:
-        total, covered_on = paid[promise.promise_id]
-        deadline = promise.promised_date + dt.timedelta(days=PROMISE_GRACE_DAYS)
-        if covered_on is not None:
-            _close_promise(session, promise, "kept", covered_on, total, actor)
-            kept.append(promise.promise_id)
-        elif today > deadline:
-            # broken from the first day after the grace period: that is when it became known
-            _close_promise(session, promise, "broken", deadline + dt.timedelta(days=1), total, actor)
-            broken.append(promise.promise_id)
-    session.flush()
-    return PromiseEvaluation(kept=kept, broken=broken, still_open=len(promises) - len(kept) - len(broken))
+    """Close open promises the payments decide, instalment by instalment (`ledger.promises`).
+    Call after each ingestion (for the customers it touched) and before each dunning run."""
+    from ledger import promises
 
-
-def _close_promise(session: Session, promise: Promise, status: str, on: dt.date, paid: Decimal,
-                   actor: str) -> None:
-    promise.status, promise.closed_on, promise.updated_at = status, on, utcnow()
-    session.add(promise)
-    audit(session, actor=actor, action=status, entity="promise", entity_id=promise.promise_id,
-          before={"status": "open"}, after={"status": status, "closed_on": on, "paid": paid})
-    record_event(session, type=f"promise.{status}", entity_id=promise.promise_id,
-                 payload=_plain({"customer_id": promise.customer_id, "amount": promise.amount,
-                                 "promised_date": promise.promised_date, "paid": paid}))
+    return promises.evaluate_promises(session, customer_ids, today, actor=actor)
 
 
 def promise_frame(session: Session, *, customer_ids: Sequence[str] | None = None) -> pd.DataFrame:

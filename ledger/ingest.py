@@ -30,7 +30,7 @@ from sqlmodel import Session, SQLModel
 from ledger.allocation import CreditLine, InvoiceLine, allocate
 from ledger.credit import check_crossings
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
-from ledger.links import LinkSet, changed_customers, load_links, stored_for_sources
+from ledger.links import LinkSet, changed_customers, load_links, stored_for_customers, stored_for_sources
 from ledger.models import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
 from ledger.schemas import IngestBatch, IngestResult
 
@@ -68,7 +68,7 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
     counts_invoices = _merge(invoices, [dict(i.__dict__) for i in batch.invoices], "invoice_id", dirty)
     counts_payments = _merge(payments, [dict(p.__dict__) for p in batch.payments], "payment_id", dirty)
     if links is not None:
-        relinked = _replace_links(session, links)
+        relinked = _replace_links(session, links, customer_ids)
         dirty |= relinked
         # a customer outside the batch whose links moved needs its records to replay
         outside = sorted(relinked - set(customer_ids))
@@ -466,6 +466,11 @@ def _after_ingest(session: Session, *, paid_invoices: set[str], batch: IngestBat
         dunning.cancel_pending_for_invoices(session, disputed, "dispute opened", actor)
     if batch.payments:
         evaluate_promises(session, customer_ids, dt.date.today(), actor=actor)
+    stopping = [c.customer_id for c in batch.customers if c.on_hold or c.insolvency_date is not None]
+    if stopping:
+        from ledger.statuses import cancel_if_stopped
+
+        cancel_if_stopped(session, stopping, today=dt.date.today(), actor=actor)
 
 
 def _write_allocations(session: Session, customer_ids: list[str], invoices: dict[str, dict],
@@ -548,22 +553,30 @@ def _linked(links: dict, source: tuple[str, str], customer_id: str) -> tuple[tup
             any(link.invoice_id is None for link in own))
 
 
-def _replace_links(session: Session, links: LinkSet) -> set[str]:
-    """Store the links of `links.sources`; the customers whose links changed."""
-    before = stored_for_sources(session, links.sources)
+def _replace_links(session: Session, links: LinkSet, customer_ids: Sequence[str]) -> set[str]:
+    """Store the links of `links.sources`; the customers whose links changed.
+
+    The sources' stored links are found by customer (indexed), and also by source for sources
+    the batch does not place under one of `customer_ids`."""
+    stored = [link for link in stored_for_customers(session, customer_ids) if link.source in links.sources]
+    own = set(customer_ids)
+    outside = {link.source for link in links.links if link.customer_id not in own}
+    before = stored + ([link for link in stored_for_sources(session, outside) if link.customer_id not in own]
+                       if outside else [])
     after = [link for link in links.links if link.source in links.sources]
     changed = changed_customers(before, after)
     if not changed:
         return set()
-    affected = sorted({link.source for link in before + after if link.customer_id in changed})
-    for chunk in _chunks(affected):
+    # only sources that had links need a delete; every source of a changed customer is rewritten
+    stale = sorted({link.source for link in before if link.customer_id in changed})
+    for chunk in _chunks(stale):
         session.execute(delete(AllocationLink).where(
             tuple_(AllocationLink.source_kind, AllocationLink.source_id).in_(chunk)))
-    wanted = set(affected)
+    rewritten = set(stale) | {link.source for link in after if link.customer_id in changed}
     _insert_rows(session, AllocationLink, [
         {"customer_id": link.customer_id, "source_kind": link.source_kind, "source_id": link.source_id,
          "invoice_id": link.invoice_id, "amount": link.amount, "origin": link.origin[:80]}
-        for link in after if link.source in wanted])
+        for link in after if link.source in rewritten])
     return changed
 
 

@@ -142,6 +142,7 @@ class ApiKey(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=100)
     created_at: dt.datetime = Field(default_factory=utcnow)
     revoked_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None  # None: never expires (migration 0010)
 
 
 class AuditLog(SQLModel, table=True):

@@ -187,3 +187,22 @@ def _cancel_planned(session: Session, customer_id: str, actor: str, reason: str)
                                                DunningAction.state == dunning.PENDING,
                                                DunningAction.invoice_id.is_not(None))).scalars().all()
     return dunning.cancel_pending_for_invoices(session, invoice_ids, reason, actor)
+
+
+def cancel_if_stopped(session: Session, customer_ids, *, today: dt.date, actor: str) -> int:
+    """Cancel the planned reminders of those customers that a hold or an insolvency now stops
+    (ingestion calls it for the customers a batch sends: the outbox must not send them)."""
+    from sqlalchemy import select
+
+    ids = sorted(set(customer_ids))
+    cancelled = 0
+    for start in range(0, len(ids), 500):
+        rows = session.execute(select(Customer.customer_id, Customer.on_hold, Customer.on_hold_until,
+                                      Customer.insolvency_date)
+                               .where(Customer.customer_id.in_(ids[start:start + 500]))).all()
+        for customer_id, on_hold, until, opened in rows:
+            if insolvent(insolvency_date=opened, today=today):
+                cancelled += _cancel_planned(session, customer_id, actor, "insolvency proceedings")
+            elif hold_active(on_hold=on_hold, on_hold_until=until, today=today):
+                cancelled += _cancel_planned(session, customer_id, actor, "customer on hold")
+    return cancelled

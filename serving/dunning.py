@@ -156,6 +156,11 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
     report = RunReport(run_date=run_date, dry_run=dry_run)
     # stale law tables still compute (latest known rates) but a manager must hear of it
     report.warnings.extend(w.en for w in coverage_warnings(run_date))
+    # a broken instalment resumes dunning at once: decide promises from today's payments first
+    # (a dry run's caller rolls this back with the rest)
+    from ledger.collections import evaluate_promises
+
+    evaluate_promises(session, None, run_date, actor=actor)
     stale = store.invoices_no_longer_chased(session)
     if not dry_run and stale:
         report.cancelled = store.cancel_pending_for_invoices(

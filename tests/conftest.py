@@ -191,3 +191,17 @@ def keys(db) -> dict[str, str]:
         created = {role: create_key(session=session, role=role, name=f"test-{role}") for role in ROLES}
         session.commit()
     return {role: {"Authorization": f"Bearer {key}"} for role, key in created.items()}
+
+
+def give_portfolio(engine, customer_ids=None, agent: str = "test-agent") -> None:
+    """Assign customers (default: every customer) to `agent`, the name of `keys["agent"]`: an
+    agent's key sees its own portfolio only."""
+    from sqlalchemy import update
+
+    from ledger.models import Customer
+
+    query = update(Customer).values(assigned_agent=agent)
+    if customer_ids is not None:
+        query = query.where(Customer.customer_id.in_(list(customer_ids)))
+    with engine.begin() as connection:
+        connection.execute(query)

@@ -1,7 +1,7 @@
 """The ledger as a FEC an accounting package imports (`relance export-fec`).
 
-Invoices (and any other receivable, such as penalty invoices) are debits on the customer's
-account in the sales journal VT against 706000; credit notes are credits there against 709000;
+Invoices are debits on the customer's account in the sales journal VT against 706000, penalty
+invoices (`ledger.penalties`) there too against 763000 (interest) and 758000 (indemnity); credit notes are credits there against 709000;
 payments are credits in the bank journal BQ against 512000. Allocations become lettering: the
 records an allocation joins (directly or through each other) share one code, and DateLet is the
 date of the group's last allocation. The extra `DateEcheance` column carries the due dates, so
@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from ledger.fec.reading import DUE_DATE, FEC_COLUMNS
 from ledger.models import Allocation, Customer, Invoice, Payment
+from ledger.penalties import PenaltyInvoice
 
 
 def export_fec(session: Session, *, separator: str = "\t", decimal: str = ",", due_dates: bool = True) -> str:
@@ -48,6 +49,7 @@ def export_fec(session: Session, *, separator: str = "\t", decimal: str = ",", d
         rows.append(head + (["709000", "Rabais, remises et ristournes accordés"] if credit_note
                             else ["706000", "Prestations de services"]) + ["", ""] + piece
                     + [credit, debit, "", ""] + tail)
+    rows += _penalty_rows(session, names, decimal, due_dates, first_number=len(invoices) + 1)
     for number, (payment_id, customer_id, paid_on, amount) in enumerate(payments, start=1):
         code = letters.get(("payment", payment_id), "")
         head = ["BQ", "Banque", f"BQ{number:07d}", _date(paid_on)]
@@ -61,6 +63,26 @@ def export_fec(session: Session, *, separator: str = "\t", decimal: str = ",", d
     clean = str.maketrans({separator: " ", "\n": " ", "\r": " "})
     return "\n".join(separator.join(value.translate(clean) for value in row)
                      for row in [header, *rows]) + "\n"
+
+
+def _penalty_rows(session: Session, names: dict, decimal: str, due_dates: bool, *,
+                  first_number: int) -> list[list[str]]:
+    """Penalty invoices (ledger.penalties): 411 debit, interest to 763000, indemnity to 758000."""
+    penalties = session.execute(select(PenaltyInvoice).order_by(
+        PenaltyInvoice.issue_date, PenaltyInvoice.penalty_invoice_id)).scalars().all()
+    rows: list[list[str]] = []
+    for number, penalty in enumerate(penalties, start=first_number):
+        head = ["VT", "Journal des ventes", f"VT{number:07d}", _date(penalty.issue_date)]
+        piece = [penalty.penalty_invoice_id, _date(penalty.issue_date), f"Pénalités de retard {penalty.penalty_invoice_id}"]
+        tail = [_date(penalty.issue_date), "", ""] + ([_date(penalty.due_date)] if due_dates else [])
+        rows.append(head + _customer(penalty.customer_id, names) + piece
+                    + [_amount(penalty.total, decimal), "0", "", ""] + tail)
+        for account, label, value in (("763000", "Revenus des autres créances", penalty.interest),
+                                      ("758000", "Indemnités forfaitaires de recouvrement",
+                                       penalty.total - penalty.interest)):
+            if value:
+                rows.append(head + [account, label, "", ""] + piece + ["0", _amount(value, decimal), "", ""] + tail)
+    return rows
 
 
 def _lettering(allocations) -> tuple[dict[tuple[str, str], str], dict[str, dt.date]]:

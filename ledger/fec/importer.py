@@ -30,6 +30,7 @@ from ledger.fec.validation import validate
 from ledger.ingest import ingest
 from ledger.links import Link, LinkSet
 from ledger.models import Customer, Invoice, Payment
+from ledger.penalties import PenaltyInvoice
 
 CHUNK = 500
 UNLETTERED = ("credit", "oldest_first")
@@ -98,6 +99,7 @@ def import_fec(*, session: Session, source: bytes | str | Path, actor: str,
     lines, report = parse_fec(source, skip_invalid=options.skip_invalid,
                               opening_journals=options.opening_journals)
     lines = _place_opening_lines(session, lines, report)
+    lines = _known_penalties(session, lines, report)
     stored_terms = _stored_terms(session, sorted(set(lines["customer_id"])))
     lines = _due_dates(lines, customer_terms, stored_terms, default_terms, report)
     lines = _cited_invoices(session, lines)
@@ -108,8 +110,14 @@ def import_fec(*, session: Session, source: bytes | str | Path, actor: str,
     credits = placed[(placed["table"] == "payment") | (placed["kind"] == "credit_note")]
     sources = {(_source_kind(k), i) for k, i in zip(credits["kind"], credits["id"], strict=True)}
     if options.unlettered == "credit":
-        links += [Link(c, _source_kind(k), i, None, None, "fec:unlettered")
-                  for c, k, i in zip(credits["customer_id"], credits["kind"], credits["id"], strict=True)]
+        # a credit its lettering uses up needs no "keep the rest" mark: a row fewer per receipt
+        lettered: dict[tuple[str, str], Decimal] = {}
+        for link in lettering.links:
+            lettered[link.source] = lettered.get(link.source, Decimal(0)) + link.amount
+        links += [Link(c, kind, i, None, None, "fec:unlettered")
+                  for c, kind, i, amount in zip(credits["customer_id"], map(_source_kind, credits["kind"]),
+                                                credits["id"], credits["amount"], strict=True)
+                  if lettered.get((kind, i), Decimal(0)) < amount]
     targets = _single_targets(lettering.links)
 
     new = placed[~placed["existing"]]
@@ -134,6 +142,8 @@ def import_fec(*, session: Session, source: bytes | str | Path, actor: str,
     batch = build_batch(customers=customers, documents=documents, payments=payments, report=report)
     if dry_run:
         return report
+    credits = credits[["kind", "id", "line", "customer_id"]]
+    del lines, placed, new, documents, payments, customers, lettering  # a million-line file: memory
     report.result = ingest(session=session, batch=batch, actor=actor, source=f"fec:{name}"[:200],
                            links=LinkSet(sources=sources, links=links))
     report.unplaced += _unallocated(session, credits)
@@ -184,21 +194,45 @@ def _place_opening_lines(session: Session, lines: pd.DataFrame, report: FecRepor
                                (Invoice.customer_id, Invoice.kind))
     known_payments = _existing(session, Payment, Payment.payment_id, opening["id"], (Payment.customer_id,))
     first_dates = _first_dates(session, sorted(set(opening["customer_id"])))
-    for index, row in opening.iterrows():
-        invoice = known_invoices.get(row["id"])
-        payment = known_payments.get(row["id"])
-        if row["kind"] == "invoice" and invoice and invoice[0] == row["customer_id"] and invoice[1] == "invoice":
-            lines.loc[index, "existing"] = True
-        elif row["kind"] != "invoice" and invoice and invoice[0] == row["customer_id"] and invoice[1] == "credit_note":
-            lines.loc[index, ["existing", "kind", "table"]] = [True, "credit_note", "invoice"]
-        elif row["kind"] != "invoice" and payment and payment[0] == row["customer_id"]:
-            lines.loc[index, "existing"] = True
+    existing, kinds, skipped = [], [], []
+    for row in opening[["id", "kind", "customer_id", "entry_date", "line", "amount"]].itertuples(index=False):
+        invoice = known_invoices.get(row.id)
+        payment = known_payments.get(row.id)
+        same_invoice = invoice is not None and invoice[0] == row.customer_id
+        if row.kind == "invoice":
+            found, kind = same_invoice and invoice[1] == "invoice", row.kind
+        elif same_invoice and invoice[1] == "credit_note":
+            found, kind = True, "credit_note"
         else:
-            first = first_dates.get(row["customer_id"])
-            if first is not None and first < row["entry_date"].date():
-                lines.loc[index, "skipped"] = True
-                report.unplaced.append(Unplaced(int(row["line"]), row["customer_id"], row["id"],
-                                                row["amount"], "opening_already_imported"))
+            found, kind = payment is not None and payment[0] == row.customer_id, row.kind
+        first = first_dates.get(row.customer_id)
+        skip = not found and first is not None and first < row.entry_date.date()
+        if skip:
+            report.unplaced.append(Unplaced(int(row.line), row.customer_id, row.id, row.amount,
+                                            "opening_already_imported"))
+        existing.append(found)
+        kinds.append(kind)
+        skipped.append(skip)
+    lines.loc[opening.index, "existing"] = existing
+    lines.loc[opening.index, "skipped"] = skipped
+    lines.loc[opening.index, "kind"] = kinds
+    lines["table"] = np.where(lines["kind"] == "payment", "payment", "invoice")
+    return lines
+
+
+def _known_penalties(session: Session, lines: pd.DataFrame, report: FecReport) -> pd.DataFrame:
+    """A debit naming a penalty invoice of the same customer (an export of ours, or the billing
+    system's copy of it) is that penalty invoice: never made a chased invoice, reported."""
+    debits = lines[(lines["kind"] == "invoice") & ~lines["existing"] & ~lines["skipped"]]
+    known = _existing(session, PenaltyInvoice, PenaltyInvoice.penalty_invoice_id, debits["id"],
+                      (PenaltyInvoice.customer_id,))
+    if not known:
+        return lines
+    mask = lines.index.isin(debits.index) & np.array([known.get(i, ("",))[0] == c for i, c in
+                                                      zip(lines["id"], lines["customer_id"], strict=True)])
+    for row in lines[mask].itertuples():
+        report.unplaced.append(Unplaced(int(row.line), row.customer_id, row.id, row.amount, "penalty_invoice"))
+    lines.loc[mask, "skipped"] = True
     return lines
 
 
@@ -310,14 +344,19 @@ def _unallocated(session: Session, credits: pd.DataFrame) -> list[Unplaced]:
     """The file's payments and credit notes left (partly) unallocated: customer credit."""
     line_of = {(_source_kind(k), i): (int(n), c) for k, i, n, c in zip(
         credits["kind"], credits["id"], credits["line"], credits["customer_id"], strict=True)}
-    payments = sorted(i for k, i in line_of if k == "payment")
-    notes = sorted(i for k, i in line_of if k == "credit_note")
+    customer_ids = sorted(set(credits["customer_id"]))
     found: list[Unplaced] = []
-    for kind, ids, key, left in (("payment", payments, Payment.payment_id, Payment.unallocated_amount),
-                                 ("credit_note", notes, Invoice.invoice_id, Invoice.open_amount)):
-        for start in range(0, len(ids), CHUNK):
-            for record_id, amount in session.execute(select(key, left).where(
-                    key.in_(ids[start:start + CHUNK]), left > 0)):
-                line, customer_id = line_of[(kind, record_id)]
-                found.append(Unplaced(line, customer_id, record_id, Decimal(amount), "unallocated_credit"))
+    # by customer (a few queries) rather than by record id (one per 500 receipts)
+    for kind, key, owner, left, extra in (
+            ("payment", Payment.payment_id, Payment.customer_id, Payment.unallocated_amount, None),
+            ("credit_note", Invoice.invoice_id, Invoice.customer_id, Invoice.open_amount,
+             Invoice.kind == "credit_note")):
+        for start in range(0, len(customer_ids), CHUNK):
+            query = select(key, left).where(owner.in_(customer_ids[start:start + CHUNK]), left > 0)
+            if extra is not None:
+                query = query.where(extra)
+            for record_id, amount in session.execute(query):
+                if (kind, record_id) in line_of:
+                    line, customer_id = line_of[(kind, record_id)]
+                    found.append(Unplaced(line, customer_id, record_id, Decimal(amount), "unallocated_credit"))
     return found

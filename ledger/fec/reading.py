@@ -81,7 +81,10 @@ def read_fec(source: bytes | str | Path) -> tuple[pd.DataFrame, FecReport]:
     wrong = filled & (fields != len(names))
     report.issues.extend(FecIssue(int(n), "*", f"expected {len(names)} fields, found {int(k)}")
                          for n, k in zip(numbers[wrong], fields[wrong], strict=True))
-    keep = filled & ~wrong
+    # PostgreSQL refuses NUL in text: such a line is refused here, with its number, not later
+    nul = filled & ~wrong & pc.match_substring(arrow, "\x00").to_numpy(zero_copy_only=False)
+    report.issues.extend(FecIssue(int(n), "*", "contains a NUL character") for n in numbers[nul])
+    keep = filled & ~wrong & ~nul
     report.lines = int(filled.sum())
     del arrow
     if not keep.any():

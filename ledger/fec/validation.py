@@ -93,8 +93,7 @@ def validate(frame: pd.DataFrame, report: FecReport) -> pd.DataFrame:
     Returns the frame with parsed columns (`_Debit`, `_EcritureDate`…), `_entry` (an entry
     number) and `_valid` (False for every line of an entry that has any bad line).
     """
-    found: list[pd.DataFrame] = []
-    frame = frame.copy()
+    found: list[pd.DataFrame] = []  # the caller's frame is extended in place (no copy of 1M lines)
     frame["_entry"] = frame.groupby(["JournalCode", "EcritureNum"], sort=False, dropna=False).ngroup().to_numpy()
     for column in ("JournalCode", "EcritureNum", "CompteNum", "EcritureDate"):
         found.append(_issues(frame, frame[column] == "", column, "empty (required)"))

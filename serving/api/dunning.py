@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ledger import dunning as store
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
 from serving.reminders import ReminderError, RenderedReminder
-from serving.deps import Analyst, Principal, Reader, SessionDep, require, risk_provider
+from serving.deps import Analyst, PortfolioDep, Principal, Reader, SessionDep, require, risk_provider
 from serving.dunning import (
     edited_templates,
     known_templates,
@@ -24,6 +24,7 @@ from serving.outbox import send_outbox
 from serving.reminders import available_templates, render_pdf, validate_template
 from serving.reminders.render import CHANNELS, LANGUAGES, NAME_PATTERN
 from serving.scenarios import parse_scenario
+from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["dunning"])
 ActionWorker = Annotated[Principal, Depends(require("analyst", "agent"))]
@@ -159,7 +160,7 @@ class RunOut(BaseModel):
     actions_truncated: bool
 
 
-@router.post("/dunning/runs", response_model=RunOut)
+@router.post("/dunning/runs", response_model=RunOut, dependencies=[RateLimited])
 def post_run(body: RunIn, request: Request, principal: Analyst) -> RunOut:
     """Plan the actions due on `date` (idempotent); `dry_run` shows the same plan, writes nothing."""
     report = run_and_commit(engine=request.app.state.engine, run_date=body.date or dt.date.today(),
@@ -174,7 +175,7 @@ class SendIn(BaseModel):
     date: dt.date | None = None
 
 
-@router.post("/dunning/outbox")
+@router.post("/dunning/outbox", dependencies=[RateLimited])
 def post_outbox(body: SendIn, request: Request, principal: Analyst) -> dict[str, Any]:
     """Send the planned emails, SMS and letters due on `date` (each reminder in its own transaction)."""
     report = send_outbox(engine=request.app.state.engine, on=body.date or dt.date.today(),
@@ -216,7 +217,7 @@ class ActionPage(BaseModel):
 
 @router.get("/dunning/actions", response_model=ActionPage)
 def get_actions(
-    session: SessionDep, _: Reader,
+    session: SessionDep, _: Reader, portfolio: PortfolioDep,
     state: Annotated[Literal["planned", "sent", "failed", "cancelled"] | None, Query()] = None,
     customer_id: str | None = None,
     channel: Annotated[Literal["email", "sms", "call", "letter", "formal_notice", "legal"] | None,
@@ -227,7 +228,8 @@ def get_actions(
 ) -> ActionPage:
     """Dunning actions, filtered by state, customer, channel and send date."""
     rows, total = store.list_actions(session, state=state, customer_id=customer_id,
-                                     channel=channel, on=date, limit=limit, offset=offset)
+                                     channel=channel, on=date, limit=limit, offset=offset,
+                                     agent=portfolio.agent)
     return ActionPage(items=[ActionOut.model_validate(r, from_attributes=True) for r in rows],
                       total=total, limit=limit, offset=offset)
 

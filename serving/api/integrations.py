@@ -20,6 +20,7 @@ from ledger.fec.report import unbalanced_table, unplaced_table
 from ledger.fec.terms import read_terms_file
 from ledger.schemas import IngestResult
 from serving.deps import Admin, Ingester, SessionDep
+from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["integrations"])
 MAX_ISSUES = 10_000
@@ -46,7 +47,7 @@ class UnplacedOut(BaseModel):
     customer_id: str
     record_id: str
     amount: Decimal
-    reason: str = Field(description="unallocated_credit | opening_already_imported")
+    reason: str = Field(description="unallocated_credit | opening_already_imported | penalty_invoice")
 
 
 class DueDateSourcesOut(BaseModel):
@@ -91,7 +92,7 @@ def _invalid(field: str, message: str) -> JSONResponse:
                                                   "errors": [{"field": field, "message": message}]})
 
 
-@router.post("/import/fec", response_model=FecImportOut)
+@router.post("/import/fec", response_model=FecImportOut, dependencies=[RateLimited])
 def upload_fec(file: Annotated[UploadFile, File(description="FEC file (tab or | separated)")],
                session: SessionDep, principal: Ingester,
                terms: Annotated[UploadFile | None, File(description="CSV customer_id;terms (\"45 jours fin de mois\"…)")] = None,
@@ -127,10 +128,9 @@ def upload_fec(file: Annotated[UploadFile, File(description="FEC file (tab or | 
             "errors": [{"field": f"line {i['line']}, column {i['column']}", "message": i["message"]}
                        for i in issues],
             "issues": issues})
-    except LedgerValidationError as exc:
+    except LedgerValidationError:
         session.rollback()
-        return JSONResponse(status_code=422, content={
-            "detail": str(exc), "errors": [{"field": e.field, "message": e.message} for e in exc.errors]})
+        raise  # bad options 422, a record sent under another customer 409 (serving.errors)
     return _report_out(report)
 
 

@@ -16,7 +16,8 @@ from ledger.models import CustomerBase, InvoiceBase
 from ledger.errors import NotFoundError
 from ledger.schemas import IngestBatch, IngestResult
 from ledger.statuses import CustomerStatusUpdate, status_sentences, update_status
-from serving.deps import Ingester, InvoiceReader, Principal, Reader, SessionDep, TodayDep, require
+from serving.deps import Ingester, InvoiceReader, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require
+from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 RETRIES = 5
@@ -62,7 +63,7 @@ def invoice_out(invoice, today: dt.date) -> InvoiceOut:
                       days_late=days_late)
 
 
-@router.post("/ingest", response_model=IngestResult)
+@router.post("/ingest", response_model=IngestResult, dependencies=[RateLimited])
 def ingest(batch: IngestBatch, session: SessionDep, principal: Ingester) -> IngestResult:
     """Upsert customers, invoices, payments (and disputes): idempotent, all or nothing."""
     for attempt in range(RETRIES):
@@ -116,13 +117,14 @@ def get_invoice(invoice_id: str, session: SessionDep, _: InvoiceReader, today: T
 
 
 @router.get("/invoices", response_model=InvoicePage)
-def list_invoices(session: SessionDep, _: InvoiceReader, today: TodayDep,
+def list_invoices(session: SessionDep, _: InvoiceReader, today: TodayDep, portfolio: PortfolioDep,
                   status: Annotated[str | None, Query(pattern="^(open|overdue|settled)$")] = None,
                   customer_id: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                   offset: Annotated[int, Query(ge=0)] = 0) -> InvoicePage:
     """Invoices, oldest due first, filtered by status and customer, paginated."""
     rows, total = store.list_invoices(session=session, status=status, customer_id=customer_id,
-                                      today=today, limit=limit, offset=offset)
+                                      today=today, limit=limit, offset=offset,
+                                      agent=portfolio.agent)
     return InvoicePage(items=[invoice_out(row, today) for row in rows], total=total, limit=limit,
                        offset=offset)

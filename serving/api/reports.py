@@ -24,10 +24,11 @@ from ledger import forecast as forecasting
 from ledger import kpis
 from ledger.config import get_settings
 from ledger.kpis import Lens
-from serving.deps import Reader, SessionDep, cash_provider
+from serving.deps import Analyst, SessionDep, cash_provider
 from serving.exports import Dialect, csv_response
+from serving.ratelimit import RateLimited
 
-router = APIRouter(prefix="/api/v1", tags=["reports"])
+router = APIRouter(prefix="/api/v1", tags=["reports"], dependencies=[RateLimited])
 
 AsOf = Annotated[dt.date | None, Query(description="date of the report (ISO 8601), default today")]
 Segment = Annotated[str | None, Query(max_length=64, description="customer segment")]
@@ -146,7 +147,7 @@ def _aging_by_table(rows: list[kpis.AgingRow]) -> Table:
 # --- routes --------------------------------------------------------------------------------------
 
 @router.get("/reports/kpis")
-def kpi_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
+def kpi_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
                days: Days = 90, months: Months = 3) -> Response:
     """Headline KPIs: DSO, best possible DSO, ADD, ageing, overdue rate, CEI, recovery, top debtors."""
@@ -158,7 +159,7 @@ def kpi_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segm
 
 
 @router.get("/reports/aging")
-def aging_report(session: SessionDep, principal: Reader, as_of: AsOf = None, segment: Segment = None,
+def aging_report(session: SessionDep, principal: Analyst, as_of: AsOf = None, segment: Segment = None,
                  format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
                  by: Annotated[Literal["bucket", "customer", "agent"],
                                Query(description="bucket (default), customer or agent")] = "bucket",
@@ -179,7 +180,7 @@ def aging_report(session: SessionDep, principal: Reader, as_of: AsOf = None, seg
 
 
 @router.get("/reports/dso")
-def dso_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
+def dso_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
                days: Days = 90, months: Months = 12) -> Response:
     """DSO (standard and count-back), best possible DSO and ADD: month ends, then as_of (to date)."""
@@ -191,7 +192,7 @@ def dso_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segm
 
 
 @router.get("/reports/dunning-effectiveness")
-def dunning_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
+def dunning_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                    format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
                    days: Annotated[int, Query(ge=1, le=3660, description="reminders sent in the last N days")] = 365,
                    ) -> Response:
@@ -205,7 +206,7 @@ def dunning_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: 
 
 
 @router.get("/reports/disputes")
-def dispute_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
+def dispute_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                    format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None) -> Response:
     """Disputes (litiges) by reason: opened, open, resolved, open amount, ages."""
     as_of = as_of or dt.date.today()
@@ -218,7 +219,7 @@ def dispute_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: 
 
 
 @router.get("/reports/cash-forecast")
-def cash_forecast_report(request: Request, session: SessionDep, _: Reader, as_of: AsOf = None,
+def cash_forecast_report(request: Request, session: SessionDep, _: Analyst, as_of: AsOf = None,
                          segment: Segment = None, format: Format = "json", dialect: CsvDialect = "excel-fr",
                          currency: Currency = None) -> Response:
     """Expected cash-in per week for the next 13 weeks, with a low–high range."""
@@ -233,6 +234,6 @@ def cash_forecast_report(request: Request, session: SessionDep, _: Reader, as_of
 
 
 @router.get("/reports/{name}", include_in_schema=False)
-def unknown_report(name: str, _: Reader) -> Response:
+def unknown_report(name: str, _: Analyst) -> Response:
     """Any other report name: 404 with the list of reports."""
     raise HTTPException(404, f"unknown report {name!r}: one of {', '.join(REPORTS)}")

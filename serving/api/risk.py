@@ -16,8 +16,10 @@ from ledger.models import Customer
 from ledger.schemas import Id, InvoiceIn
 from serving.credit_advice import credit_reason
 from serving.decisions import next_action
-from serving.deps import Analyst, Principal, Reader, SessionDep, TodayDep, require, risk_provider
+from serving.deps import (Analyst, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require,
+                          risk_provider)
 from serving.risk import RiskService
+from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
 MAX_PREDICTIONS = 10_000
@@ -59,7 +61,7 @@ class CustomerRisk(BaseModel):
     as_of: dt.date
 
 
-@router.get("/customers/{customer_id}/risk", response_model=CustomerRisk)
+@router.get("/customers/{customer_id}/risk", response_model=CustomerRisk, dependencies=[RateLimited])
 def customer_risk(customer_id: str, session: SessionDep, risk: RiskDep, _: Reader,
                   today: TodayDep, lang: Lang = None) -> dict:
     """Score 0–1000, grade A–E, probabilities and readable reasons for one customer."""
@@ -109,11 +111,17 @@ class PredictionResponse(BaseModel):
     predictions: list[Prediction]
 
 
-@router.post("/predictions", response_model=PredictionResponse)
+@router.post("/predictions", response_model=PredictionResponse, dependencies=[RateLimited])
 def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
-                _: Predictors, today: TodayDep) -> PredictionResponse:
+                _: Predictors, today: TodayDep, portfolio: PortfolioDep) -> PredictionResponse:
     """Risk of stored invoices and of new ones sent inline (scored with the history as of now)."""
     from model.score import grade, invoice_risk, risk_to_score
+
+    if portfolio.agent is not None:
+        for invoice_id in dict.fromkeys(body.invoice_ids):
+            portfolio.require(session, "invoice", invoice_id)
+        for customer_id in dict.fromkeys(i.customer_id for i in body.invoices):
+            portfolio.require(session, "customer", customer_id)
 
     _check_known(session, body)
     inline = None
@@ -186,7 +194,7 @@ class NextAction(BaseModel):
     block_new_orders: bool = False
 
 
-@router.get("/invoices/{invoice_id}/next-action", response_model=NextAction)
+@router.get("/invoices/{invoice_id}/next-action", response_model=NextAction, dependencies=[RateLimited])
 def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, _: Reader,
                         today: TodayDep, lang: Lang = None) -> NextAction:
     """What to do next for this invoice: action, tone, channel, date, template, penalties, why."""
@@ -242,14 +250,14 @@ def model_info(risk: RiskDep, _: Reader) -> ModelInfo:
     return _model_info(risk)
 
 
-@router.post("/model/reload", response_model=ModelInfo)
+@router.post("/model/reload", response_model=ModelInfo, dependencies=[RateLimited])
 def model_reload(risk: RiskDep, _: Analyst) -> ModelInfo:
     """Load the current champion again (after `relance train`); rules if it cannot be loaded."""
     risk.reload()
     return _model_info(risk)
 
 
-@router.get("/model/drift")
+@router.get("/model/drift", dependencies=[RateLimited])
 def model_drift(session: SessionDep, risk: RiskDep, _: Analyst) -> dict:
     """Data drift between the training reference and the features of today's open invoices."""
     from features.pipeline import build_features

@@ -46,6 +46,15 @@ WORDS: dict[str, dict[str, str]] = {
                                   "en": "unlettered customer credit (kept as customer credit)"},
     "reason_opening_already_imported": {"fr": "à-nouveau déjà présent via un exercice antérieur (ignoré)",
                                         "en": "opening balance already in the ledger from an earlier year (skipped)"},
+    "open_items_errors": {"fr": "Balance âgée : {n} erreur(s), rien n'a été importé",
+                          "en": "Open items: {n} error(s), nothing was imported"},
+    "open_items_done": {"fr": "Balance âgée : {rows} lignes, {invoices} factures, {notes} avoirs, "
+                              "{payments} règlements partiels ; reste dû {open} €",
+                        "en": "Open items: {rows} rows, {invoices} invoices, {notes} credit notes, "
+                              "{payments} partial payments; open {open} EUR"},
+    "where": {"fr": "où", "en": "where"},
+    "reason_penalty_invoice": {"fr": "facture de pénalités déjà au grand livre (non relancée)",
+                               "en": "penalty invoice already in the ledger (not chased)"},
     "not_a_file": {"fr": "fichier introuvable", "en": "not a file"},
     "unlettered": {"fr": "valeurs possibles : credit, oldest-first", "en": "expected credit or oldest-first"},
     "export_options": {"fr": "séparateur tab ou pipe, encodage utf-8 ou latin-1",
@@ -205,10 +214,42 @@ def export_fec_cmd(
     err.print(w("written", path=out, n=text.count("\n") - 1))
 
 
-def money(value) -> str:
-    from ledger.fec.report import money as fec_money
+def import_open_items_cmd(
+    file: Annotated[Path, typer.Argument(help="Aged balance CSV (one row per open item)")],
+    mapping: Annotated[Path, typer.Option("--mapping", help="TOML file naming the file's columns and format")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and report, write nothing")] = False,
+) -> None:
+    """Import an open-items file ("balance âgée") through a column-mapping file."""
+    from ledger.db import get_engine, session_scope
+    from ledger.errors import LedgerValidationError
+    from ledger.open_items import import_open_items, read_mapping
 
-    return fec_money(value) if get_settings().language != "en" else f"{value:.2f}"
+    for path in (file, mapping):
+        if not path.is_file():
+            err.print(f"[bold red]{path}[/]: {w('not_a_file')}")
+            raise typer.Exit(2)
+    try:
+        rules = read_mapping(mapping.read_text(encoding="utf-8", errors="replace"))
+        with session_scope(get_engine()) as session:
+            report = import_open_items(session=session, source=file, mapping=rules, actor="cli", dry_run=dry_run)
+    except LedgerValidationError as exc:
+        table = Table(title=w("open_items_errors", n=len(exc.errors)), title_style="bold red")
+        table.add_column(w("where"))
+        table.add_column(w("problem"))
+        for error in exc.errors[:200]:
+            table.add_row(error.field, error.message)
+        err.print(table)
+        raise typer.Exit(2)
+    console.print(w("open_items_done", rows=report.rows, invoices=report.invoices, notes=report.credit_notes,
+                    payments=report.payments, open=money(report.open_amount)), soft_wrap=True)
+
+
+def money(value) -> str:
+    """1400 → "1 400,00" (French) or "1,400.00" (English); a no-break space never splits a figure."""
+    text = f"{value:,.2f}"
+    if get_settings().language == "en":
+        return text
+    return text.replace(",", "\u00a0").replace(".", ",")
 
 
 webhooks_app = typer.Typer(help="Webhooks : abonnés et livraisons / subscribers and deliveries.",
@@ -231,4 +272,5 @@ def deliver(max_attempts: Annotated[int, typer.Option(min=1, max=20)] = 5) -> No
 def register(app: typer.Typer) -> None:
     app.command("import-fec")(import_fec_cmd)
     app.command("export-fec")(export_fec_cmd)
+    app.command("import-open-items")(import_open_items_cmd)
     app.add_typer(webhooks_app, name="webhooks")

@@ -164,7 +164,8 @@ def test_agents_see_their_own_portfolio(client, keys, ledger, agent_key):
     assert assign.json() == {"agent": "bob", "customers": 2, "changed": 2}
     assert ids(client.get(f"{API}/worklist", headers=agent_key)) == ["A", "C"]
     assert ids(client.get(f"{API}/worklist?agent=bob", headers=agent_key)) == ["A", "C"]
-    assert ids(client.get(f"{API}/worklist", headers=keys["agent"])) == []  # test-agent has nobody
+    # test-agent had every customer (the fixture): B is left to them (D owes nothing)
+    assert ids(client.get(f"{API}/worklist", headers=keys["agent"])) == ["B"]
     assert client.get(f"{API}/worklist?agent=test-agent", headers=agent_key).status_code == 403
     assert ids(client.get(f"{API}/worklist?agent=bob", headers=keys["admin"])) == ["A", "C"]
     assert ids(client.get(f"{API}/worklist", headers=keys["admin"])) == ["B", "A", "C"]
@@ -178,9 +179,13 @@ ROLE_CASES = [
     ("post", "/worklist/assignments", {"agent": "bob", "customer_ids": ["A"]}, "admin", 200),
     ("post", "/disputes", {"invoices": [{"invoice_id": "A3"}], "reason": "other"}, "analyst", 403),
     ("post", "/disputes", {"invoices": [{"invoice_id": "A3"}], "reason": "other"}, "billing", 403),
-    ("post", "/disputes", {"invoices": [{"invoice_id": "A3"}], "reason": "other"}, "agent", 201),
-    ("post", "/promises", {"customer_id": "A", "amount": "5", "promised_date": "2025-07-05"}, "agent", 201),
-    ("post", "/customers/A/notes", {"body": "Rappeler lundi"}, "agent", 201),
+    # A went to bob just above: outside test-agent's portfolio, as if it did not exist
+    ("post", "/disputes", {"invoices": [{"invoice_id": "A3"}], "reason": "other"}, "agent", 404),
+    ("post", "/disputes", {"invoices": [{"invoice_id": "B3"}], "reason": "other"}, "agent", 201),
+    ("post", "/promises", {"customer_id": "A", "amount": "5", "promised_date": "2025-07-05"}, "agent", 404),
+    ("post", "/promises", {"customer_id": "B", "amount": "5", "promised_date": "2025-07-05"}, "agent", 201),
+    ("post", "/customers/A/notes", {"body": "Rappeler lundi"}, "agent", 404),
+    ("post", "/customers/B/notes", {"body": "Rappeler lundi"}, "agent", 201),
     ("post", "/customers/A/notes", {"body": "Rappeler lundi"}, "billing", 403),
     ("get", "/audit", None, "analyst", 403),
     ("get", "/audit", None, "agent", 403),
@@ -202,19 +207,19 @@ def test_role_restrictions(client, keys, ledger):
 def test_every_change_is_in_the_audit_log(client, keys, ledger):
     client.post(f"{API}/worklist/assignments", json={"agent": "bob", "customer_ids": ["A"]}, headers=keys["analyst"])
     client.post(f"{API}/worklist/assignments", json={"agent": "eve", "customer_ids": ["A"]}, headers=keys["admin"])
-    client.post(f"{API}/disputes", json={"dispute_id": "D-9", "invoices": [{"invoice_id": "A3"}], "reason": "other"},
+    client.post(f"{API}/disputes", json={"dispute_id": "D-9", "invoices": [{"invoice_id": "B3"}], "reason": "other"},
                 headers=keys["agent"])
     client.patch(f"{API}/disputes/D-9", json={"status": "withdrawn"}, headers=keys["agent"])
-    client.post(f"{API}/customers/A/notes", json={"body": "Rappeler lundi"}, headers=keys["agent"])
+    client.post(f"{API}/customers/B/notes", json={"body": "Rappeler lundi"}, headers=keys["agent"])
 
     customer = client.get(f"{API}/audit?entity=customer&entity_id=A", headers=keys["admin"]).json()
     assert [(r["actor"], r["before"], r["after"]) for r in customer] == [
         ("admin:test-admin", {"assigned_agent": "bob"}, {"assigned_agent": "eve"}),
-        ("analyst:test-analyst", {"assigned_agent": None}, {"assigned_agent": "bob"})]
+        ("analyst:test-analyst", {"assigned_agent": "test-agent"}, {"assigned_agent": "bob"})]
     dispute = client.get(f"{API}/audit?entity=dispute&entity_id=D-9", headers=keys["admin"]).json()
     assert [r["action"] for r in dispute] == ["update", "open"]
     assert dispute[0]["before"]["status"] == "open" and dispute[0]["after"]["status"] == "withdrawn"
-    assert dispute[1]["after"]["invoices"] == {"A3": "1000.00"}
+    assert dispute[1]["after"]["invoices"] == {"B3": "5000.00"}
     notes = client.get(f"{API}/audit?entity=customer_note", headers=keys["admin"]).json()
     assert notes[0]["actor"] == "agent:test-agent" and notes[0]["after"]["body"] == "Rappeler lundi"
 

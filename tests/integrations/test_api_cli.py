@@ -153,3 +153,17 @@ def test_cli_import_fec_refuses_bad_options_with_exit_2(monkeypatch, tmp_path):
     assert cli(monkeypatch, tmp_path, "import-fec", str(path), "--unlettered", "never").exit_code == 2
     bad = cli(monkeypatch, tmp_path, "import-fec", str(path), "--default-terms", "bientôt")
     assert bad.exit_code == 2 and "bientôt" in bad.output
+
+
+def test_cli_import_open_items_with_a_mapping_file(monkeypatch, tmp_path):
+    from tests.integrations.test_open_items import AGED, MAPPING
+
+    data, mapping = tmp_path / "balance.csv", tmp_path / "mapping.toml"
+    data.write_text(AGED, encoding="latin-1")
+    mapping.write_text(MAPPING, encoding="utf-8")
+    result = cli(monkeypatch, tmp_path, "import-open-items", str(data), "--mapping", str(mapping))
+    assert result.exit_code == 0, result.output
+    assert "4 lignes" in result.output and "1\u00a0400,00" in result.output
+    data.write_text(AGED.replace("15/01/2024", "2024-01-15"), encoding="latin-1")
+    bad = cli(monkeypatch, tmp_path, "import-open-items", str(data), "--mapping", str(mapping))
+    assert bad.exit_code == 2 and "line 2, Date" in bad.output

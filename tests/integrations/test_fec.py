@@ -461,3 +461,33 @@ def test_round_trip_of_a_synthetic_ledger(db, tmp_path, wipe):
     assert after["invoices"] == {k: (*v[:7], after["invoices"][k][7]) for k, v in before["invoices"].items()}
     assert after["allocations"] == before["allocations"]
     assert after["unallocated"] == before["unallocated"]
+
+
+def test_penalty_invoices_are_exported_and_recognised_when_they_come_back(db):
+    from ledger.fec import export_fec
+    from ledger.penalties import create_penalty_invoices
+
+    run(db, fec(*BOOKS), terms_days=30)  # F001 due 04/02, paid 10/02: 6 days late
+    with Session(db) as session:
+        created = create_penalty_invoices(session=session, customer_id="C1", today=D(2024, 3, 1), actor="test")
+        session.commit()
+        penalty = created["created"][0]
+        penalty_id, total = penalty.penalty_invoice_id, penalty.total
+        exported = export_fec(session, separator="|")
+    assert total > E("40")  # the 40 € indemnity plus interest
+    rows = [line.split("|") for line in exported.splitlines()]
+    mine = [r for r in rows if r[8] == penalty_id]
+    assert [(r[4], r[11], r[12]) for r in mine if r[4] == "411000"] == [("411000", f"{total:.2f}".replace(".", ","), "0")]
+    assert sum(E(r[12].replace(",", ".")) for r in mine) == total  # 763000 + 758000 balance it
+    before = snapshot(db)
+    report = run(db, exported)
+    assert [(u.record_id, u.reason) for u in report.unplaced if u.reason == "penalty_invoice"] == [(penalty_id, "penalty_invoice")]
+    assert snapshot(db)["invoices"] == before["invoices"]  # never turned into a chased invoice
+
+
+def test_a_nul_character_is_refused_with_its_line(db):
+    lines = sale(1, "20240105", "C1", "F\x001", "10,00")
+    with pytest.raises(FecValidationError) as caught:
+        run(db, fec(*lines))
+    assert [(i.line, i.message) for i in caught.value.report.issues] == [
+        (2, "contains a NUL character"), (3, "contains a NUL character")]

@@ -172,3 +172,18 @@ def test_the_indemnity_is_converted_at_a_dated_rate_and_says_so(session):
                       due_date=dt.date(2025, 4, 15), as_of=dt.date(2025, 6, 30), session=session)
     assert claim.total == Decimal("27.38") + Decimal("38.00")
     assert any("40 EUR" in n and "38.00 CHF" in n and "2025-06-27" in n for n in claim.notes)
+
+
+def test_a_hold_sent_by_ingestion_cancels_the_planned_reminders(client, keys, ledger, app):
+    app.state.today = dt.date.today()
+    run = client.post(f"{API}/dunning/runs", json={"date": TODAY.isoformat()}, headers=keys["analyst"])
+    assert any(a["customer_id"] == "A" for a in run.json()["actions"])
+    client.post(f"{API}/ingest", json={"customers": [{"customer_id": "A", "on_hold": True,
+                                                      "on_hold_reason": "accord en cours"}]},
+                headers=keys["billing"])
+    planned = client.get(f"{API}/dunning/actions", params={"customer_id": "A", "state": "planned"},
+                         headers=keys["analyst"]).json()
+    assert planned["total"] == 0
+    cancelled = client.get(f"{API}/dunning/actions", params={"customer_id": "A", "state": "cancelled"},
+                           headers=keys["analyst"]).json()
+    assert cancelled["total"] >= 1

@@ -23,7 +23,7 @@ def test_every_report_as_json_and_csv(client, keys, ledger, name):
     answer = client.get(f"/api/v1/reports/{name}?as_of=2026-06-30", headers=keys["analyst"])
     assert answer.status_code == 200, answer.text
     assert answer.json()["as_of"] == "2026-06-30"
-    exported = client.get(f"/api/v1/reports/{name}?as_of=2026-06-30&format=csv", headers=keys["agent"])
+    exported = client.get(f"/api/v1/reports/{name}?as_of=2026-06-30&format=csv", headers=keys["analyst"])
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("text/csv")
     # French Excel by default: BOM, `;`, decimal comma
@@ -51,7 +51,7 @@ def test_aging_json_and_csv_values(client, keys, ledger):
 
 
 def test_kpis_json(client, keys, ledger):
-    body = client.get("/api/v1/reports/kpis?as_of=2026-06-30&months=2", headers=keys["agent"]).json()
+    body = client.get("/api/v1/reports/kpis?as_of=2026-06-30&months=2", headers=keys["analyst"]).json()
     assert body["dso"]["dso"] == pytest.approx(152.069, abs=1e-3)
     assert body["cei"][-1]["cei"] == pytest.approx(6.8182, abs=1e-3)
     assert body["top_debtors"][0]["customer_id"] == "C2"

@@ -1,23 +1,22 @@
-"""The workbench's own JSON routes: who am I, the worklist as a CSV file, a dry run for one
-customer, and agent activity. Everything else the pages do goes through the ordinary API."""
+"""The workbench's own JSON routes: the worklist as a CSV file, a dry run for one customer, and
+agent activity. Everything else the pages do goes through the ordinary API (`GET /me` included).
+Object-level checks come from `serving.deps.portfolio_scope`, which `create_app` puts on every
+router: an agent naming a customer outside their portfolio gets 404 here as everywhere."""
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
 from ledger import collections as col
 from ledger.activity import agent_activity
 from ledger.calendar import next_business_day
-from ledger.errors import NotFoundError
-from ledger.models import Customer
 from ledger.store import get_customer
 from serving.api.collections import _invoice_risk, _lang
-from serving.deps import Analyst, Principal, Reader, SessionDep, TodayDep, current_principal, risk_provider
+from serving.deps import Analyst, PortfolioDep, Reader, SessionDep, TodayDep, risk_provider
 from serving.dunning import planned_as_dict, run_dunning
 from serving.exports import Dialect, csv_response
 from serving.labels import catalogue, label
@@ -29,39 +28,9 @@ Lang = Annotated[col.Language | None, Query(description="fr (default) or en")]
 EXPORT_LIMIT = 500
 
 
-def agent_name(principal: Principal) -> str:
-    """The agent id a key's portfolio is filed under: its name (its prefix for an unnamed key)."""
-    return principal.name or principal.key_prefix
-
-
-def visible_customer(session, principal: Principal, customer_id: str) -> Customer:
-    """The customer, or 404 when it does not exist or — for an agent — is not in their portfolio."""
-    customer = get_customer(session=session, customer_id=customer_id)
-    if principal.role == "agent" and customer.assigned_agent != agent_name(principal):
-        raise NotFoundError("customer", customer_id)
-    return customer
-
-
-class MeOut(BaseModel):
-    role: str
-    name: str | None
-    key_prefix: str
-    agent: str  # the name customers are assigned to for this key
-    portfolio_customers: int
-
-
-@router.get("/me", response_model=MeOut)
-def me(session: SessionDep, principal: Annotated[Principal, Depends(current_principal)]) -> MeOut:
-    """The key's role and name, and how many customers are assigned to that name."""
-    agent = agent_name(principal)
-    count = session.execute(select(func.count()).select_from(Customer)
-                            .where(Customer.assigned_agent == agent)).scalar_one()
-    return MeOut(role=principal.role, name=principal.name, key_prefix=principal.key_prefix,
-                 agent=agent, portfolio_customers=int(count))
-
-
 @router.get("/worklist/export", responses={200: {"content": {"text/csv": {}}}})
-def worklist_export(request: Request, session: SessionDep, principal: Reader, today: TodayDep,
+def worklist_export(request: Request, session: SessionDep, principal: Reader, portfolio: PortfolioDep,
+                    today: TodayDep,
                     agent: str | None = None, segment: str | None = None,
                     grade: col.Grade | None = None, bucket: col.Bucket | None = None,
                     q: Annotated[str | None, Query(max_length=100)] = None,
@@ -70,10 +39,10 @@ def worklist_export(request: Request, session: SessionDep, principal: Reader, to
                     dialect: Dialect = "excel-fr", lang: Lang = None) -> Response:
     """The worklist with the same filters as a CSV file (French Excel by default), labels in words."""
     language = _lang(request, lang)
-    if principal.role == "agent":
-        if agent is not None and agent != agent_name(principal):
+    if portfolio.agent is not None:
+        if agent is not None and agent != portfolio.agent:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "an agent exports only their own portfolio")
-        agent = agent_name(principal)
+        agent = portfolio.agent
     rows = worded(col.worklist(session=session, today=today, agent=agent, limit=EXPORT_LIMIT, segment=segment,
                                grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
                                search=q or None, currency=currency, dispute=dispute, promise=promise), language)
@@ -108,10 +77,11 @@ class PreviewOut(BaseModel):
 
 @router.post("/customers/{customer_id}/dunning-preview", response_model=PreviewOut)
 def dunning_preview(customer_id: str, request: Request, session: SessionDep, principal: Reader,
-                    today: TodayDep, body: PreviewIn | None = None) -> PreviewOut:
+                    portfolio: PortfolioDep, today: TodayDep, body: PreviewIn | None = None) -> PreviewOut:
     """What a dunning run on `date` (default: the next business day) would plan for this customer;
     a dry run: nothing is written."""
-    visible_customer(session, principal, customer_id)
+    portfolio.require(session, "customer", customer_id)  # the scope did; said here for the reader
+    get_customer(session=session, customer_id=customer_id)  # 404 for an unknown id
     run_date = (body.date if body and body.date else None) or next_business_day(today + dt.timedelta(days=1))
     report = run_dunning(session=session, run_date=run_date, dry_run=True, risk_for=risk_provider(request),
                          actor=principal.actor, today=today, customer_id=customer_id)

@@ -12,7 +12,7 @@ from tests.collections.conftest import API, TODAY
 
 def test_me_says_the_name_customers_are_assigned_to(client, keys, ledger):
     me = client.get(f"{API}/me", headers=keys["agent"]).json()
-    assert me["role"] == "agent" and me["agent"] == "test-agent" and me["portfolio_customers"] == 0
+    assert me["role"] == "agent" and me["name"] == "test-agent" and me["portfolio_customers"] == 0
     assigned = client.post(f"{API}/worklist/assignments", json={"agent": "test-agent", "customer_ids": ["A", "C"]},
                            headers=keys["analyst"])
     assert assigned.status_code == 200, assigned.text

@@ -466,7 +466,7 @@
     const me = await whoAmI();
     if (!me) return;
     const who = document.getElementById("whoami");
-    if (who) who.textContent = fill(L.signed_in_as, { name: me.name || fill(L.key_without_name, { prefix: me.key_prefix }), role: word("role_", me.role) });
+    if (who) who.textContent = fill(L.signed_in_as, { name: me.name || fill(L.key_without_name, { prefix: me.key }), role: word("role_", me.role) });
     if (isManager(me)) document.querySelectorAll("[data-managers]").forEach((node) => (node.hidden = false));
   }
 
@@ -536,7 +536,7 @@
           const box = document.getElementById("portfolio-empty");
           box.hidden = false;
           if (me && me.role === "agent" && !filtered) {
-            const name = me.agent;
+            const name = me.name || me.key;
             box.replaceChildren(el("p", { id: "empty-what", text: fill(L.empty_portfolio, { name }) }),
               el("p", { id: "empty-how", text: fill(L.empty_portfolio_how, { name }) }));
           } else box.replaceChildren(el("p", { text: L.no_results }));

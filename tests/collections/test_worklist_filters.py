@@ -53,3 +53,17 @@ def test_dispute_and_promise_filters(client, keys, ledger):
     assert get("dispute=false") == [c for c in ranking(client, keys) if c != "A"]
     assert get("promise=true") == ["B"]
     assert get("promise=false&dispute=false") == ["C"]
+
+
+def test_an_agent_without_customers_gets_an_empty_worklist(client, keys, ledger, db):
+    from sqlmodel import Session
+
+    from serving.auth import create_key
+
+    with Session(db) as session:
+        key = create_key(session=session, role="agent", name="nobody-yet")
+        session.commit()
+    headers = {"Authorization": f"Bearer {key}"}
+    response = client.get(f"{API}/worklist", params={"limit": 26, "lang": "fr"}, headers=headers)
+    assert response.status_code == 200 and response.json() == []
+    assert client.get(f"{API}/me", headers=headers).json()["portfolio_customers"] == 0

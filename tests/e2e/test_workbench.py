@@ -183,6 +183,18 @@ def test_agent_day_on_the_customer_page(page, console, bench, artifacts):
         assert row.is_visible() and "150,50" in row.inner_text() and "en cours" in row.inner_text()
         assert page.locator("#panel-promises > .notice").count() == 0
 
+        # an instalment plan (échéancier): two dated amounts
+        page.check("#promise-plan")
+        page.fill("#instalment-date-1", (TODAY + dt.timedelta(days=15)).isoformat())
+        page.fill("#instalment-amount-1", "100")
+        page.fill("#instalment-date-2", (TODAY + dt.timedelta(days=45)).isoformat())
+        page.fill("#instalment-amount-2", "200.25")
+        assert submit(page, "form-promise") == "Enregistré."
+        plans = [p for p in api.get("/promises", params={"customer_id": customer}).json() if len(p["instalments"]) > 1]
+        assert len(plans) == 1 and plans[0]["amount"] == "300.25"
+        assert [(i["due_on"], i["amount"]) for i in plans[0]["instalments"]] == [
+            ((TODAY + dt.timedelta(days=15)).isoformat(), "100.00"), ((TODAY + dt.timedelta(days=45)).isoformat(), "200.25")]
+
         # a dispute on the chosen invoice, then through its workflow with a comment
         assert submit(page, "form-dispute") == "Cochez au moins une facture."
         chosen = open_invoices[0]["invoice_id"]
@@ -253,7 +265,7 @@ def test_a_customer_outside_the_portfolio_is_not_found(page, bench):
 def test_an_empty_portfolio_says_so_and_how_to_get_one(page, console, bench, artifacts):
     sign_in(page, bench, "empty", "/worklist")
     page.screenshot(path=str(artifacts / "worklist-empty-fr.png"), full_page=True)
-    assert page.evaluate("window.relance.panels['panel-worklist']") == "empty"
+    assert page.evaluate("window.relance.panels['panel-worklist']") == "empty", [m[1][:300] for m in console.messages if m[0] == "warning"]
     assert "« agent-vide »" in page.inner_text("#empty-what") and "portefeuille est vide" in page.inner_text("#empty-what")
     how = page.inner_text("#empty-how")
     assert "analyste ou administrateur" in how and "POST /api/v1/worklist/assignments" in how
@@ -296,11 +308,13 @@ def test_manager_filters_by_agent_assigns_and_reads_the_manager_views(page, cons
     assert AGENT in activity
     with client(bench, "analyst") as api:
         rows = {r["actor"]: r for r in api.get("/agents/activity").json()}
-        top = api.get("/worklist", params={"limit": 500}).json()
+        aging = api.get("/reports/aging", params={"by": "customer", "as_of": TODAY.isoformat()}).json()
     cells = page.locator("#activity tbody tr").filter(has_text=AGENT).locator("td").all_inner_texts()
     assert cells[1] == str(rows[f"agent:{AGENT}"]["calls"])
-    biggest = max((r for r in top if r["currency"]), key=lambda r: float(r["open_amount"]))
-    assert (biggest["name"] or biggest["customer_id"]) in page.locator("#top-debtors tbody tr").first.inner_text()
+    biggest = max(aging["rows"], key=lambda r: float(r["total"]))
+    assert (biggest["name"] or biggest["key"]) in page.locator("#top-debtors tbody tr").first.inner_text()
+    assert panels["panel-aging-customers"] == "ok", panels
+    assert page.locator("#aging-customers tbody tr").count() == min(200, sum(len(p["rows"]) for p in aging["by_currency"]))
     if panels["panel-aging-customers"] == "ok":
         page.click("#drill-0")
         page.wait_for_selector("tr.drill table")

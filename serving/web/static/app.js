@@ -643,8 +643,11 @@
       },
       "panel-promises": async () => {
         const rows = await api("/promises?customer_id=" + enc);
-        return fillTable("promises", rows, (p) => [date(p.promised_date), { num: true, text: cents(p.amount, currency) },
-          word("promise_", p.status), byWhom(p.created_by)]);
+        return fillTable("promises", rows, (p) => [
+          (p.instalments || []).length > 1
+            ? el("ul", { class: "plan" }, ...p.instalments.map((i) => el("li", { text: date(i.due_on) + " · " + cents(i.amount, currency) + " · " + word("promise_", i.status) })))
+            : date(p.promised_date),
+          { num: true, text: cents(p.amount, currency) }, word("promise_", p.status), byWhom(p.created_by)]);
       },
       "panel-notes": async () => {
         const rows = await api("/customers/" + enc + "/notes");
@@ -738,10 +741,43 @@
       form.reset();
       reload("panel-actions", "panel-notes");
     });
+    // an instalment plan (échéancier): dated amounts instead of one amount and date
+    const plan = document.getElementById("promise-plan");
+    const rowsBox = document.getElementById("instalment-rows");
+    let instalmentCount = 0;
+    function addInstalment() {
+      instalmentCount += 1;
+      const n = instalmentCount;
+      rowsBox.append(el("div", { class: "instalment" },
+        el("label", { for: "instalment-date-" + n, text: L.due_date + " " + n }),
+        el("input", { id: "instalment-date-" + n, name: "instalment_date", type: "date", required: "" }),
+        el("label", { for: "instalment-amount-" + n, text: L.amount + " " + n }),
+        el("input", { id: "instalment-amount-" + n, name: "instalment_amount", type: "number", min: "0.01", step: "0.01",
+          max: "999999999999", required: "", inputmode: "decimal" })));
+    }
+    function showPlan() {
+      document.querySelector("#form-promise .promise-single").hidden = plan.checked;
+      document.querySelectorAll("#form-promise .promise-single input").forEach((i) => (i.disabled = plan.checked));
+      document.getElementById("promise-instalments").hidden = !plan.checked;
+      rowsBox.querySelectorAll("input").forEach((i) => (i.disabled = !plan.checked));
+      if (plan.checked && !rowsBox.children.length) { addInstalment(); addInstalment(); }
+    }
+    plan.addEventListener("change", showPlan);
+    document.getElementById("add-instalment").addEventListener("click", () => { addInstalment(); showPlan(); });
     bindForm("form-promise", async (data, form) => {
-      await apiSend("POST", "/promises", { customer_id: id, amount: String(data.get("amount")),
-        promised_date: data.get("promised_date"), note: textOrNull(data, "note") });
+      const body = { customer_id: id, note: textOrNull(data, "note") };
+      if (plan.checked) {
+        const dates = data.getAll("instalment_date");
+        body.instalments = data.getAll("instalment_amount").map((amount, i) => ({ due_on: dates[i], amount: String(amount) }));
+      } else {
+        body.amount = String(data.get("amount"));
+        body.promised_date = data.get("promised_date");
+      }
+      await apiSend("POST", "/promises", body);
       form.reset();
+      rowsBox.replaceChildren();
+      instalmentCount = 0;
+      showPlan();
       reload("panel-promises", "panel-next-reminder");
     });
     bindForm("form-dispute", async (data, form) => {
@@ -1017,7 +1053,7 @@
       "panel-drift": async () => {
         const m = await modelInfo();
         // drift compares the served model's training sample with today: nothing to compare without one
-        if (m.status === "no_model") return { empty: L.no_model };
+        if (m.status !== "loaded") return { empty: L.no_model };
         const d = await api("/model/drift");
         tile("drift-tiles", L.drift_share, pct(d.share_of_drifted_features));
         tile("drift-tiles", L.dataset_drift, d.dataset_drift ? L.yes : L.no);

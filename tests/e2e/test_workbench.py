@@ -351,7 +351,7 @@ def test_approval_queue(page, console, bench, artifacts):
 def test_english_worklist_and_customer_page(page, console, bench, artifacts):
     sign_in(page, bench, "agent", "/worklist?lang=en")
     page.screenshot(path=str(artifacts / "worklist-agent-en.png"), full_page=True)
-    assert page.inner_text("h1") == "Worklist" and "Value at risk" in page.inner_text("#worklist thead")
+    assert page.inner_text("h1") == "Worklist" and "Expected unpaid within 90 d" in page.inner_text("#worklist thead")
     segments = set(page.locator("#worklist tbody tr td:nth-child(3)").all_inner_texts())
     assert segments <= {"SME", "Mid-market", "Enterprise", "Public sector"}
     page.locator("#worklist a.customer-link").first.click()

@@ -19,9 +19,11 @@ READY = "() => window.relance && window.relance.ready === true"
 AGENT = "e2e-agent"       # the agent key's name: its portfolio is filed under it
 EMPTY_AGENT = "agent-vide"
 # codes that must never reach a person (the catalogue gives each one words)
-RAW = re.compile(r"\b(mid_market|enterprise|credit_note|formal_notice|first_reminder|pre_due_email|firm_letter|"
+RAW = re.compile(r"\b(mid_market|credit_note|formal_notice|first_reminder|pre_due_email|firm_letter|"
                  r"legal_handoff|reached_promised|no_answer|wrong_number|not_due|in_review|pending_approval|"
-                 r"resolved_credit_note|n_fit|n_train|missing_po|pricing|quality|courteous|neutral)\b")
+                 r"resolved_credit_note|n_fit|n_train|missing_po|key_account)\b")
+# codes that are English words: raw codes on a French page
+RAW_FR = re.compile(r"\b(enterprise|pricing|quality|courteous|neutral|delivery|planned|cancelled)\b")
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ def wait_panel(page, panel: str) -> None:
 def no_raw_code(page) -> None:
     text = page.inner_text("body")
     found = RAW.findall(text)
+    if page.get_attribute("html", "lang") == "fr":
+        found += RAW_FR.findall(text)
     assert found == [], found
 
 

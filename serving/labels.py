@@ -286,7 +286,7 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         "high_risk": ("Risque élevé", "High risk"), "pme": ("PME", "SME"), "ge": ("Grande entreprise", "Large company"),
     },
     "reason": {  # dispute reasons: the API's and the synthetic ledger's
-        "price": ("Prix contesté", "Price disputed"), "pricing": ("Prix contesté", "Price disputed"),
+        "price": ("Prix contesté", "Price disputed"), "pricing": ("Tarif contesté", "Pricing disputed"),
         "quantity": ("Quantité contestée", "Quantity disputed"), "quality": ("Défaut de qualité", "Quality issue"),
         "not_delivered": ("Marchandise ou prestation non livrée", "Goods or service not delivered"),
         "delivery": ("Problème de livraison", "Delivery problem"),
@@ -329,7 +329,8 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
                 "left_message": ("Message laissé", "Left a message"),
                 "reached": ("Joint", "Reached")},
     "bucket": {"not_due": ("Non échu", "Not due"), "1-30": ("1 à 30 j", "1–30 d"), "31-60": ("31 à 60 j", "31–60 d"),
-               "61-90": ("61 à 90 j", "61–90 d"), "90+": ("Plus de 90 j", "Over 90 d")},
+               "61-90": ("61 à 90 j", "61–90 d"), "90+": ("Plus de 90 j", "Over 90 d"),
+               "91-180": ("91 à 180 j", "91–180 d"), "180+": ("Plus de 180 j", "Over 180 d")},
     "role": {"admin": ("administrateur", "admin"), "analyst": ("analyste", "analyst"),
              "agent": ("chargé de recouvrement", "collection agent"), "billing": ("facturation", "billing")},
     "customer_type": {"business": ("professionnel", "business"), "consumer": ("particulier", "consumer"),

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from ledger.collections import BUCKETS, CALL_OUTCOMES, ReasonCode
 from ledger.config import get_settings
+from serving.inputs import AsOfDate as AsOf
 from serving.labels import catalogue
 
 router = APIRouter(include_in_schema=False, tags=["dashboard"])
@@ -28,7 +29,6 @@ templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
 
 Language = Literal["fr", "en"]
 Lang = Annotated[Language | None, Query(description="fr (default) or en")]
-AsOf = Annotated[dt.date | None, Query(description="date of the reports, default today")]
 
 # the order of the dunning funnel: how far along a scenario a step sits
 STEP_ORDER = ["pre_due_email", "first_reminder", "second_reminder", "sms", "call", "letter",

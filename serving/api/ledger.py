@@ -10,10 +10,10 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledger import store
+from ledger.errors import NotFoundError
 from ledger.ingest import ingest as ingest_batch
 from ledger.law import terms_warnings
 from ledger.models import CustomerBase, InvoiceBase
-from ledger.errors import NotFoundError
 from ledger.schemas import IngestBatch, IngestResult
 from ledger.statuses import CustomerStatusUpdate, status_sentences, update_status
 from serving.deps import Ingester, InvoiceReader, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require

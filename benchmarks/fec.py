@@ -222,7 +222,9 @@ def main() -> None:
                     results["postgresql"] = measure(path, args.postgres, schema)
             finally:
                 _drop_pg_schema(args.postgres, schema)
+    # a shared machine: the load says how much of the two cores the run had
     results |= {"target_seconds": 60, "target_rss_mb": 2048, "cpus": os.cpu_count(),
+                "load_average_1m": round(os.getloadavg()[0], 1),
                 "python": platform.python_version(), "pandas": pd.__version__}
     if not args.quick:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

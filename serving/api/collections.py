@@ -233,7 +233,11 @@ def _invoice_risk(request: Request, session: Session, today: dt.date) -> col.Inv
 
     A risk without `p_unpaid_30`/`p_unpaid_90` (a provider that predates them) says nothing the
     worklist can rank on: those invoices fall back to the payer's history."""
+    # the served model, or the risk service's own rules when none is served: one grade scale
     risk_for = risk_provider(request)
+    if risk_for is None:
+        service = getattr(request.app.state, "risk", None)
+        risk_for = service.risk_for if service is not None else None
     if risk_for is None:
         return None
 

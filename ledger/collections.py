@@ -29,21 +29,23 @@ from collections import defaultdict
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Index, Integer, and_, case, func, or_, select, text, update
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel
 
 from ledger import fx
-from ledger.errors import FieldError, LedgerError, LedgerValidationError, NotFoundError
+from ledger.errors import (FieldError, LedgerConflictError, LedgerError, LedgerValidationError,
+                           NotFoundError)
 from ledger.frames import DATE_COLUMNS, PROMISE_COLUMNS
 from ledger.portfolio import in_portfolio
 from ledger.models import (MONEY, AuditLog, Customer, CustomerNote, Dispute, DunningAction,
                            Invoice, Payment, Promise, PromiseInvoice, record_event, utcnow)
-from ledger.schemas import Id, IngestBatch, InvoiceIn, Money
+from ledger.schemas import (MAX_DATE, BusinessDate, Id, IngestBatch, InvoiceIn, Line, Money,
+                            Paragraphs, dates_in_range, promise_horizon)
 from ledger.var import DelayHistogram, rules_unpaid, value_at_risk
 
 CENT = Decimal("0.01")
@@ -130,8 +132,8 @@ CALL_OUTCOMES = ("reached_promised", "reached_refused", "reached_disputed", "no_
                  "wrong_number", "left_message")
 CallOutcome = Literal["reached_promised", "reached_refused", "reached_disputed", "no_answer",
                       "wrong_number", "left_message"]
-Agent = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Agent = Line(64, min_length=1)
+Text = Paragraphs(5000)
 
 
 # --- input and output models (the API uses them as bodies and response models) ----------------
@@ -147,7 +149,7 @@ class DisputeCreate(BaseModel):
     invoices: list[DisputedInvoiceIn] = Field(min_length=1, max_length=200)
     reason: ReasonCode
     assignee: Agent | None = None
-    opened_on: dt.date | None = None
+    opened_on: BusinessDate | None = None
     comment: Text | None = None
 
 
@@ -195,7 +197,7 @@ class DisputeOut(BaseModel):
 
 
 class InstalmentIn(BaseModel):
-    due_on: dt.date
+    due_on: BusinessDate
     amount: Money = Field(gt=0)
 
 
@@ -205,7 +207,7 @@ class PromiseCreate(BaseModel):
     promise_id: Id | None = None
     customer_id: Id
     amount: Money | None = Field(default=None, gt=0)
-    promised_date: dt.date | None = None
+    promised_date: BusinessDate | None = None
     instalments: list[InstalmentIn] | None = Field(default=None, min_length=1, max_length=36)
     # which invoices the promise is about (default: every open invoice of the customer); it
     # pauses those its amount covers in full, oldest due first (ledger.promises)
@@ -238,7 +240,7 @@ class InstalmentOut(BaseModel):
 
 class PromiseUpdate(BaseModel):
     status: Literal["cancelled"] | None = None
-    promised_date: dt.date | None = None
+    promised_date: BusinessDate | None = None
     note: Text | None = None
 
 
@@ -358,7 +360,8 @@ def paused_invoice_ids(*, session: Session, today: dt.date,
               .join(Dispute, Dispute.dispute_id == DisputeInvoice.dispute_id).where(active))
     promised = (select(PromiseInvoice.invoice_id)
                 .join(Promise, Promise.promise_id == PromiseInvoice.promise_id)
-                .where(Promise.status == "open", Promise.promised_date >= today))
+                .where(Promise.status == "open", Promise.promised_date >= today,
+                       Promise.promised_date <= MAX_DATE))
     if customer_ids is not None:
         owned = select(Invoice.invoice_id).where(Invoice.customer_id.in_(list(customer_ids)))
         main, linked = (main.where(Dispute.invoice_id.in_(owned)),
@@ -383,7 +386,7 @@ def open_dispute(*, session: Session, data: DisputeCreate, actor: str, today: dt
     customer_ids = {invoice.customer_id for invoice, _ in invoices}
     dispute_id = data.dispute_id or f"DSP-{uuid.uuid4().hex[:12].upper()}"
     if session.get(Dispute, dispute_id) is not None:
-        raise LedgerValidationError([FieldError("dispute_id", f"dispute {dispute_id!r} already exists")])
+        raise LedgerConflictError([FieldError("dispute_id", f"dispute {dispute_id!r} already exists")])
     opened_on = data.opened_on or today
     if opened_on > today:
         raise LedgerValidationError([FieldError("opened_on", f"{opened_on} is in the future")])
@@ -645,6 +648,15 @@ def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: 
                                    max_days=promises.DEFAULT_MAX_DAYS if max_days is None else max_days)
 
 
+def _promise_date_problem(promised: dt.date, today: dt.date) -> str | None:
+    if promised < today:
+        return f"{promised} is already past"
+    horizon = promise_horizon(today)
+    if promised > horizon:
+        return f"{promised} is more than a year ahead: a promise to pay names a date until {horizon}"
+    return None
+
+
 def get_promise(*, session: Session, promise_id: str) -> Promise:
     promise = session.get(Promise, promise_id)
     if promise is None:
@@ -661,8 +673,9 @@ def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, ac
         raise IllegalTransitionError(f"The promise {promise_id} is already {promise.status}: "
                                      "only an open promise can be cancelled or rescheduled.")
     if data.promised_date is not None:
-        if data.promised_date < today:
-            raise LedgerValidationError([FieldError("promised_date", f"{data.promised_date} is already past")])
+        problem = _promise_date_problem(data.promised_date, today)
+        if problem:
+            raise LedgerValidationError([FieldError("promised_date", problem)])
         if max_days is not None and data.promised_date > today + dt.timedelta(days=max_days):
             raise LedgerValidationError([FieldError(
                 "promised_date", f"{data.promised_date} is more than {max_days} days ahead: the "
@@ -733,6 +746,8 @@ def _paid_towards(session: Session, promises: Sequence[Promise],
                   today: dt.date | None) -> dict[str, tuple[Decimal, dt.date | None]]:
     """Per promise: the customer's payments dated in [created_on, promised_date + grace] (and
     ≤ today), and the date their running sum first reached the promised amount."""
+    # a promise stored before the date bounds has no deadline anyone can compute: nothing counts
+    promises = [p for p in promises if dates_in_range(p, "created_on", "promised_date")]
     if not promises:
         return {}
     customers = sorted({p.customer_id for p in promises})
@@ -949,22 +964,33 @@ class WorklistRow(BaseModel):
 
 def worklist(*, session: Session, today: dt.date, agent: str | None = None, limit: int = 50,
              segment: str | None = None, grade: str | None = None, bucket: str | None = None,
-             risk: InvoiceRisk | None = None) -> list[WorklistRow]:
+             risk: InvoiceRisk | None = None, offset: int = 0, search: str | None = None,
+             currency: str | None = None, dispute: bool | None = None,
+             promise: bool | None = None) -> list[WorklistRow]:
     """Customers with open invoices, ranked by value at risk within 90 days (see above).
 
     Exact top-`limit` with early stopping (a threshold algorithm): customers come from SQL in
     decreasing open amount (in the reporting currency), in windows; since P ≤ 1 no customer
     beyond the window can have more at risk than the window's last open amount, so once the
-    `limit`-th value at risk reaches it the ranking is final. Only the returned page is enriched."""
+    `limit`-th value at risk reaches it the ranking is final. Only the returned page is enriched.
+
+    `offset` skips the first ranks (pages); `search` matches the customer's id or name (any
+    case, literally), `currency` keeps the customers invoiced in that currency, `dispute` /
+    `promise` keep (True) or leave out (False) those with an active dispute / an open promise."""
     if limit < 1:
         raise LedgerValidationError([FieldError("limit", "must be at least 1")])
+    if offset < 0:
+        raise LedgerValidationError([FieldError("offset", "must be 0 or more")])
+    limit += offset  # the ranking is exact for the first offset + limit ranks
+    customers = _customer_filter(agent=agent, segment=segment, search=search, currency=currency,
+                                 dispute=dispute, promise=promise)
     if grade is not None and grade not in GRADE_ORDER:
         raise LedgerValidationError([FieldError("grade", f"unknown grade {grade!r}: one of A, B, C, D, E")])
     reporting = fx.reporting_currency()
     rates = fx.rates_on(session, today)
     window = max(limit * 20, 1000)
     while True:
-        bounds = _open_bounds(session=session, today=today, agent=agent, segment=segment,
+        bounds = _open_bounds(session=session, today=today, customers=customers,
                               bucket=bucket, window=window, rates=rates, reporting=reporting)
         complete = len(bounds) < window
         scored = _score(session=session, customer_ids=[c for c, _ in bounds], today=today, risk=risk,
@@ -974,12 +1000,39 @@ def worklist(*, session: Session, today: dt.date, agent: str | None = None, limi
         # a tiny margin: the bound is summed in the database, the key in exact decimals
         bound = float(bounds[-1][1]) * (1 + 1e-9) + 0.01 if bounds else 0.0
         if complete or (len(scored) >= limit and float(scored[limit - 1]["key"]) >= bound):
-            return _enrich(session=session, rows=scored[:limit], today=today)
+            return _enrich(session=session, rows=scored[offset:limit], today=today, first_rank=offset + 1)
         window *= 4
 
 
-def _open_bounds(*, session: Session, today: dt.date, agent: str | None, segment: str | None,
-                 bucket: str | None, window: int, rates: fx.Rates, reporting: str) -> list[tuple[str, float]]:
+def _customer_filter(*, agent: str | None, segment: str | None, search: str | None,
+                     currency: str | None, dispute: bool | None, promise: bool | None):
+    """The customers a worklist may show (a subquery of ids), or None: everyone."""
+    conditions = []
+    if agent is not None:
+        conditions.append(Customer.assigned_agent == agent)
+    if segment is not None:
+        conditions.append(Customer.segment == segment)
+    if currency is not None:
+        conditions.append(Customer.currency == currency.upper())
+    if search:
+        # a literal substring: LIKE wildcards typed by the user match themselves
+        needle = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(func.lower(Customer.customer_id).like(needle, escape="\\"),
+                              func.lower(func.coalesce(Customer.name, "")).like(needle, escape="\\")))
+    if dispute is not None:
+        disputed = (select(Invoice.customer_id).join(Dispute, Dispute.invoice_id == Invoice.invoice_id)
+                    .where(Dispute.status.in_(ACTIVE_DISPUTE)))
+        conditions.append(Customer.customer_id.in_(disputed) if dispute
+                          else Customer.customer_id.not_in(disputed))
+    if promise is not None:
+        promised = select(Promise.customer_id).where(Promise.status == "open")
+        conditions.append(Customer.customer_id.in_(promised) if promise
+                          else Customer.customer_id.not_in(promised))
+    return select(Customer.customer_id).where(*conditions) if conditions else None
+
+
+def _open_bounds(*, session: Session, today: dt.date, customers, bucket: str | None, window: int,
+                 rates: fx.Rates, reporting: str) -> list[tuple[str, float]]:
     """(customer, open amount in the reporting currency), largest first: each customer's bound.
 
     A currency with no rate counts 1:1 here, as the ranking does for it (and says so)."""
@@ -994,12 +1047,7 @@ def _open_bounds(*, session: Session, today: dt.date, agent: str | None, segment
     query = (select(Invoice.customer_id, converted.label("bound"))
              .where(Invoice.kind == "invoice", Invoice.settled_on.is_(None))
              .group_by(Invoice.customer_id))
-    customers = select(Customer.customer_id)
-    if agent is not None:
-        customers = customers.where(Customer.assigned_agent == agent)
-    if segment is not None:
-        customers = customers.where(Customer.segment == segment)
-    if agent is not None or segment is not None:
+    if customers is not None:
         query = query.where(Invoice.customer_id.in_(customers))
     if bucket is not None:
         query = query.having(_bucket_condition(bucket, today))
@@ -1148,7 +1196,7 @@ def _published_grades(session: Session, customer_ids: list[str]) -> dict[str, st
     return found
 
 
-def _enrich(*, session: Session, rows: list[dict], today: dt.date) -> list[WorklistRow]:
+def _enrich(*, session: Session, rows: list[dict], today: dt.date, first_rank: int = 1) -> list[WorklistRow]:
     ids = [row["customer_id"] for row in rows]
     if not ids:
         return []
@@ -1167,7 +1215,7 @@ def _enrich(*, session: Session, rows: list[dict], today: dt.date) -> list[Workl
             .where(Promise.customer_id.in_(ids), Promise.status.in_(("open", "broken")))):
         promises[customer_id].append((status, promised_date))
     out = []
-    for rank, row in enumerate(rows, start=1):
+    for rank, row in enumerate(rows, start=first_rank):
         customer_id = row["customer_id"]
         days = (today - row["oldest_due"]).days
         open_promises = [d for s, d in promises.get(customer_id, []) if s == "open"]

@@ -5,10 +5,11 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ledger import dunning as store
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
+from ledger.schemas import BusinessDate, Paragraphs
 from serving.reminders import ReminderError, RenderedReminder
 from serving.deps import Analyst, PortfolioDep, Principal, Reader, SessionDep, require, risk_provider
 from serving.dunning import (
@@ -20,6 +21,7 @@ from serving.dunning import (
     run_and_commit,
 )
 from serving.errors import field_name
+from serving.inputs import Offset, RowId
 from serving.outbox import send_outbox
 from serving.reminders import available_templates, render_pdf, validate_template
 from serving.reminders.render import CHANNELS, LANGUAGES, NAME_PATTERN
@@ -97,7 +99,7 @@ class TemplateOut(BaseModel):
 
 
 class TemplateIn(BaseModel):
-    source: str = Field(min_length=1, max_length=100_000)
+    source: Paragraphs(100_000)
 
 
 @router.get("/dunning/templates", response_model=list[TemplateOut])
@@ -140,7 +142,7 @@ def put_template(name: str, body: TemplateIn, session: SessionDep, principal: An
 
 
 class RunIn(BaseModel):
-    date: dt.date | None = None  # default: today
+    date: BusinessDate | None = None  # default: today
     dry_run: bool = False
 
 
@@ -172,7 +174,7 @@ def post_run(body: RunIn, request: Request, principal: Analyst) -> RunOut:
 
 
 class SendIn(BaseModel):
-    date: dt.date | None = None
+    date: BusinessDate | None = None
 
 
 @router.post("/dunning/outbox", dependencies=[RateLimited])
@@ -222,9 +224,9 @@ def get_actions(
     customer_id: str | None = None,
     channel: Annotated[Literal["email", "sms", "call", "letter", "formal_notice", "legal"] | None,
                        Query()] = None,
-    date: dt.date | None = None,
+    date: Annotated[BusinessDate | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ActionPage:
     """Dunning actions, filtered by state, customer, channel and send date."""
     rows, total = store.list_actions(session, state=state, customer_id=customer_id,
@@ -235,11 +237,11 @@ def get_actions(
 
 
 class CancelIn(BaseModel):
-    reason: str = Field(default="cancelled by a user", max_length=500)
+    reason: Paragraphs(500) = "cancelled by a user"
 
 
 @router.post("/dunning/actions/{action_id}/cancel", response_model=ActionOut)
-def cancel(action_id: int, session: SessionDep, principal: ActionWorker,
+def cancel(action_id: RowId, session: SessionDep, principal: ActionWorker,
            body: CancelIn | None = None) -> ActionOut:
     """Cancel a planned action (409 once it is sent, failed or cancelled)."""
     try:

@@ -112,7 +112,7 @@ def test_agent_worklist_is_their_portfolio_filterable_and_exportable(page, conso
         rows = api.get("/worklist", params={"limit": 100}).json()
     assert [r["customer_id"] for r in rows] == bench.portfolio
     assert links.count() == len(bench.portfolio)
-    assert set(page.locator("#worklist tbody tr td:nth-child(11)").all_inner_texts()) == {AGENT}
+    assert set(page.locator("#worklist tbody tr td:nth-child(12)").all_inner_texts()) == {AGENT}
     assert "Connecté : e2e-agent (chargé de recouvrement)" in page.inner_text("#whoami")
     assert page.locator("#nav-approvals").is_hidden() and page.locator("#f-agent").is_hidden()
     no_raw_code(page)
@@ -355,7 +355,9 @@ def test_approval_queue(page, console, bench, artifacts):
 def test_english_worklist_and_customer_page(page, console, bench, artifacts):
     sign_in(page, bench, "agent", "/worklist?lang=en")
     page.screenshot(path=str(artifacts / "worklist-agent-en.png"), full_page=True)
-    assert page.inner_text("h1") == "Worklist" and "Expected unpaid within 90 d" in page.inner_text("#worklist thead")
+    from serving.labels import ui
+
+    assert page.inner_text("h1") == "Worklist" and ui("value_at_risk_90", "en") in page.inner_text("#worklist thead")
     segments = set(page.locator("#worklist tbody tr td:nth-child(3)").all_inner_texts())
     assert segments <= {"SME", "Mid-market", "Enterprise", "Public sector"}
     page.locator("#worklist a.customer-link").first.click()

@@ -605,7 +605,7 @@
           { num: true, text: money(r.value_at_risk_90, r.currency) },
           { num: true, text: money(r.open_amount, r.currency) },
           { num: true, text: money(r.overdue_amount, r.currency) },
-          { num: true, text: r.days_overdue > 0 ? r.days_overdue : "—" },
+          { num: true, text: r.days_overdue > 0 ? r.days_overdue : "—" }, { num: true, text: r.broken_promises || "—" },
           r.next_action ? word("step_", r.next_action.step || r.next_action.action) + " · " + word("channel_", r.next_action.channel)
             + " · " + date(r.next_action.send_on) : "—",
           r.last_contact ? word("contact_", r.last_contact.kind) + (r.last_contact.outcome ? " (" + word("outcome_", r.last_contact.outcome) + ")" : "")

@@ -227,19 +227,29 @@ def test_agent_day_on_the_customer_page(page, console, bench, artifacts):
         page.wait_for_function("() => (window.relance.submitted['form-note'] || 0) > 0")
         assert api.get(f"/customers/{customer}/notes").json()[0]["body"] == "Client joint, très coopératif"
 
-        # on hold with a reason and an end date (once the customer statuses are in this build)
-        if page.locator("#form-hold").is_visible():
-            page.fill("#hold-reason", "Attente de l'avoir")
-            page.fill("#hold-until", (TODAY + dt.timedelta(days=20)).isoformat())
-            assert submit(page, "form-hold") == "Enregistré."
-            held = api.get(f"/customers/{customer}").json()
-            assert held["on_hold"] is True and held["on_hold_until"] == (TODAY + dt.timedelta(days=20)).isoformat()
+        # on hold with a reason and an end date
+        assert page.locator("#form-hold").is_visible()
+        page.fill("#hold-reason", "Attente de l'avoir")
+        page.fill("#hold-until", (TODAY + dt.timedelta(days=20)).isoformat())
+        assert submit(page, "form-hold") == "Enregistré."
+        held = api.get(f"/customers/{customer}").json()
+        assert held["on_hold"] is True and held["on_hold_until"] == (TODAY + dt.timedelta(days=20)).isoformat()
+        page.wait_for_selector("#badge-hold")
+        assert "Attente de l'avoir" in page.inner_text("#badge-hold")
 
-        # the statement of account (once the reports build it)
-        if page.locator("#statement-links").is_visible():
-            with page.expect_download() as info:
-                page.click("#statement-pdf")
-            assert open(info.value.path(), "rb").read(5) == b"%PDF-"
+        # then released
+        page.click("#hold-release")
+        page.wait_for_function("() => !document.querySelector('#badge-hold')")
+        assert api.get(f"/customers/{customer}").json()["on_hold"] is False
+
+        # the statement of account, PDF and CSV
+        assert page.locator("#statement-links").is_visible() and page.locator("#statement-missing").is_hidden()
+        with page.expect_download() as info:
+            page.click("#statement-pdf")
+        assert open(info.value.path(), "rb").read(5) == b"%PDF-"
+        with page.expect_download() as info:
+            page.click("#statement-csv")
+        assert open(info.value.path(), encoding="utf-8").read(1) == "\ufeff"
 
     page.wait_for_function(READY)
     page.screenshot(path=str(artifacts / "customer-agent-after-fr.png"), full_page=True)

@@ -528,9 +528,8 @@
     // the spec's paths with their methods: a form for a route this server lacks stays hidden
     const spec = await fetch("/openapi.json").then((r) => (r.ok ? r.json() : null)).catch(() => null);
     if (!spec || !spec.paths) return true;
-    const target = templateRegex(path);
-    return Object.entries(spec.paths).some(([p, ops]) => templateRegex(p).test(path.replace(/\{[^}]+\}/g, "x")) && ops[method.toLowerCase()])
-      || Object.entries(spec.paths).some(([p, ops]) => target.test(p) && ops[method.toLowerCase()]);
+    const ops = spec.paths[CONFIG.api + path];
+    return !!(ops && ops[method.toLowerCase()]);
   }
 
   async function knownAgents() {

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import operator
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -29,9 +29,16 @@ CHUNK = 500
 COPY_MIN = 2_000  # below this, executemany beats creating a temporary table
 
 
-def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "api") -> IngestResult:
-    """Store `batch` (all or nothing, within the caller's transaction) and re-derive balances."""
+def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "api",
+           scenario_names: Collection[str] | None = None) -> IngestResult:
+    """Store `batch` (all or nothing, within the caller's transaction) and re-derive balances.
+
+    `scenario_names`: what a customer's `dunning_scenario` may say (the scenarios and the keys of
+    their segment → scenario table; the ledger does not know the shipped catalogue, serving
+    passes it); any other name is refused."""
     _check_references(session=session, batch=batch)
+    if scenario_names is not None:
+        _check_scenarios(batch, frozenset(scenario_names))
     customer_ids = sorted({c.customer_id for c in batch.customers}
                           | {i.customer_id for i in batch.invoices}
                           | {p.customer_id for p in batch.payments})
@@ -121,6 +128,18 @@ def _check_references(*, session: Session, batch: IngestBatch) -> None:
         if dispute.invoice_id not in invoice_owner:
             errors.append(FieldError(f"disputes[{index}].invoice_id",
                                      f"unknown invoice {dispute.invoice_id!r}"))
+    if errors:
+        raise LedgerValidationError(errors)
+
+
+def _check_scenarios(batch: IngestBatch, names: frozenset[str]) -> None:
+    errors = [
+        FieldError(f"customers[{index}].dunning_scenario",
+                   f"unknown dunning scenario {customer.dunning_scenario!r}: expected one of "
+                   f"{', '.join(sorted(names))}")
+        for index, customer in enumerate(batch.customers)
+        if customer.dunning_scenario is not None and customer.dunning_scenario not in names
+    ]
     if errors:
         raise LedgerValidationError(errors)
 

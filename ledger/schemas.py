@@ -40,7 +40,11 @@ class CustomerIn(_Record):
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
     credit_limit: Money | None = Field(default=None, ge=0)
     currency: Currency = "EUR"
+    # must name a stored scenario, or a key of its segment → scenario table (checked by ingest)
     dunning_scenario: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=300)
+    postal_code: str | None = Field(default=None, max_length=16, pattern=r"^[A-Za-z0-9 \-]+$")
+    city: str | None = Field(default=None, max_length=100)
 
     _currency = field_validator("currency")(_known_currency)
 

@@ -42,10 +42,12 @@ def import_dir(directory: Annotated[Path, typer.Argument(help="Ledger directory 
     """Load a ledger directory into the database (idempotent, all or nothing)."""
     from ledger.db import session_scope
     from ledger.importers import import_ledger_dir
+    from serving.dunning import scenario_names
 
     try:
         with console.status("Import…"), session_scope(_engine()) as session:
-            result = import_ledger_dir(session=session, directory=directory, actor="cli")
+            result = import_ledger_dir(session=session, directory=directory, actor="cli",
+                                       scenario_names=scenario_names(session))
     except LedgerValidationError as exc:
         _print_validation(exc)
         raise typer.Exit(2)
@@ -161,8 +163,11 @@ def _demo_import(context: dict) -> None:
     from ledger.db import session_scope
     from ledger.importers import import_ledger_dir
 
+    from serving.dunning import scenario_names
+
     with session_scope(_engine()) as session:
-        import_ledger_dir(session=session, directory=context["workdir"], actor="demo")
+        import_ledger_dir(session=session, directory=context["workdir"], actor="demo",
+                          scenario_names=scenario_names(session))
 
 
 def _demo_train(context: dict) -> None:

@@ -46,10 +46,11 @@ from serving.scenarios import (
     DEFAULT_TEMPLATES,
     TONES,
     Scenario,
+    accepted_names,
     load_default_scenarios,
     load_default_segment_map,
     parse_scenario,
-    scenario_for,
+    resolve_scenario,
 )
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,16 @@ def load_scenarios(session: Session) -> dict[str, Scenario]:
         except ValidationError as exc:  # validated when saved; a later template removal may break it
             log.warning("stored scenario %s no longer validates, shipped default used: %s", name, exc)
     return scenarios
+
+
+def scenario_names(session: Session) -> frozenset[str]:
+    """What a customer's `dunning_scenario` may say at ingestion: a scenario's name (shipped or
+    edited) or a key of the segment → scenario table."""
+    return accepted_names(load_scenarios(session), load_default_segment_map())
+
+
+# formal notices and legal hand-offs go out only once a person approved them
+APPROVAL_CHANNELS = frozenset({"formal_notice", "legal"})
 
 
 _TEMPLATE_DIRS: dict[str, Path] = {}
@@ -117,6 +128,7 @@ class PlannedAction:
     send_on: dt.date
     claim_penalties: bool
     reasons: tuple[dict[str, str], ...]
+    state: str = "planned"  # pending_approval for formal notices and legal hand-offs
 
 
 @dataclass
@@ -131,6 +143,8 @@ class RunReport:
     cancelled: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # unknown scenario name → customers who fell back on another scenario
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)
 
     def by_channel(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -180,6 +194,11 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
         else:
             _write(session, planned, facts, run_date=run_date, actor=actor, report=report)
     report.reminders = len({a.reminder_id for a in report.actions})
+    for name, customers in sorted(report.fallbacks.items()):
+        shown = ", ".join(customers[:5]) + (f" (+{len(customers) - 5})" if len(customers) > 5 else "")
+        report.warnings.append(
+            f"{len(customers)} customer(s) name the unknown dunning scenario {name!r} and were "
+            f"dunned on a fallback scenario instead: {shown}")
     report.seconds = time.perf_counter() - started
     if not dry_run:
         store.audit(session, actor=actor, action="dunning.run", entity="dunning_run",
@@ -210,9 +229,11 @@ def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
         customer = facts.customers[customer_id]
         report.customers_seen += 1
         report.invoices_seen += len(invoices)
-        scenario = scenario_for(customer_scenario=customer.dunning_scenario,
-                                segment=customer.segment, scenarios=scenarios,
-                                segment_map=segment_map)
+        scenario, unknown = resolve_scenario(customer_scenario=customer.dunning_scenario,
+                                             segment=customer.segment, scenarios=scenarios,
+                                             segment_map=segment_map)
+        if unknown is not None:
+            report.fallbacks.setdefault(unknown, []).append(customer_id)
         state = customer_state(customer, invoices, run_date)
         last_contact_on = facts.last_contact.get(customer_id)
         due: list[tuple[store.OpenInvoice, Decision]] = []
@@ -227,10 +248,11 @@ def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
                 invoice=facts_of_invoice, customer=state, risk=risks.get(invoice.invoice_id),
                 scenario=scenario, today=run_date, last_contact_on=last_contact_on,
                 steps_done=facts.steps_done.get(invoice.invoice_id, ()),
+                step_closed=facts.step_closed.get(invoice.invoice_id, {}),
             )
             if decision.is_due(run_date):
                 due.append((invoice, decision))
-        planned.extend(_consolidate(customer_id, scenario.name, due, run_date))
+        planned.extend(_consolidate(customer_id, scenario, due, run_date))
     return planned
 
 
@@ -279,9 +301,11 @@ def _reason_dict(reason: Reason) -> dict[str, str]:
     return found[1]
 
 
-def _consolidate(customer_id: str, scenario: str, due: list[tuple[store.OpenInvoice, Decision]],
+def _consolidate(customer_id: str, scenario: Scenario,
+                 due: list[tuple[store.OpenInvoice, Decision]],
                  run_date: dt.date) -> list[PlannedAction]:
     """One reminder per customer and channel, listing every invoice due for a contact today."""
+    state = "pending_approval" if scenario.approval_required else "planned"
     planned: list[PlannedAction] = []
     for channel, group in store.group_by(due, lambda pair: pair[1].channel).items():
         reminder_id = reminder_id_for(run_date=run_date, customer_id=customer_id, channel=channel,
@@ -289,10 +313,11 @@ def _consolidate(customer_id: str, scenario: str, due: list[tuple[store.OpenInvo
         for invoice, decision in group:
             planned.append(PlannedAction(
                 customer_id=customer_id, invoice_id=invoice.invoice_id, reminder_id=reminder_id,
-                scenario=scenario, step=decision.step or "", channel=channel,
+                scenario=scenario.name, step=decision.step or "", channel=channel,
                 tone=decision.tone or "neutral", template=decision.template,
                 send_on=decision.send_on or run_date, claim_penalties=decision.claim_penalties,
                 reasons=tuple(_reason_dict(r) for r in decision.reasons),
+                state=state if channel in APPROVAL_CHANNELS else "planned",
             ))
     return planned
 
@@ -306,7 +331,7 @@ def _write(session: Session, planned: list[PlannedAction], facts: store.ChunkFac
         "customer_id": a.customer_id, "invoice_id": a.invoice_id, "reminder_id": a.reminder_id,
         "run_date": run_date, "scenario": a.scenario, "step": a.step, "action": a.channel,
         "channel": a.channel, "tone": a.tone, "template": a.template, "send_on": a.send_on,
-        "state": "planned", "attempts": 0, "created_by": actor, "reasons": list(a.reasons),
+        "state": a.state, "attempts": 0, "created_by": actor, "reasons": list(a.reasons),
         "created_at": now, "updated_at": now,
     } for a in planned]
     inserted = store.insert_actions(session, rows)

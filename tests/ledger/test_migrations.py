@@ -11,7 +11,7 @@ from ledger.db import MIGRATIONS
 def test_one_head():
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    assert ScriptDirectory.from_config(config).get_heads() == ["0009"]
+    assert len(ScriptDirectory.from_config(config).get_heads()) == 1
 
 
 def test_migrated_schema_matches_the_models(engine):

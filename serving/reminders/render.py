@@ -56,13 +56,19 @@ class ReminderError(ValueError):
 
 @dataclass(frozen=True)
 class Company:
-    """The creditor sending the reminder."""
+    """The creditor sending the reminder (settings `creditor_*`)."""
 
     name: str
     address: tuple[str, ...] = ()
     email: str | None = None
     phone: str | None = None
     siren: str | None = None
+    siret: str | None = None
+    vat_number: str | None = None
+    iban: str | None = None
+    bic: str | None = None
+    signatory: str | None = None
+    signatory_title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,23 @@ class InvoiceLine:
     due_date: date
     amount: Decimal
     open_amount: Decimal
-    days_late: int
+    days_late: int  # negative: days left before the due date
+    # when penalties are claimed: this invoice's interest, indemnity and rate (ledger.law)
+    interest: Decimal | None = None
+    indemnity: Decimal | None = None
+    rate_percent: Decimal | None = None
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_late > 0
+
+
+@dataclass(frozen=True)
+class Contact:
+    """An earlier contact actually made about these invoices: what a text may cite."""
+
+    on: date
+    channel: str  # email | sms | call | letter | formal_notice
 
 
 @dataclass(frozen=True)
@@ -112,6 +134,11 @@ class ReminderContext:
     deadline_days: int = DEFAULT_DEADLINE_DAYS
     agent_name: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # contacts actually made before this one (sent, logged, posted), oldest first: the texts say
+    # "our earlier reminders of …" only when there are some, and cite their dates
+    earlier_contacts: tuple[Contact, ...] = ()
+    # what the customer quotes with the payment
+    payment_reference: str = ""
 
     @property
     def total(self) -> Decimal:
@@ -139,6 +166,8 @@ class ReminderContext:
             values["invoices"] = tuple(_as(InvoiceLine, line) for line in values["invoices"])
             if values.get("penalties") is not None:
                 values["penalties"] = _as(PenaltyClaim, values["penalties"])
+            if values.get("earlier_contacts"):
+                values["earlier_contacts"] = tuple(_as(Contact, c) for c in values["earlier_contacts"])
             return cls(**values)
         except (KeyError, TypeError) as exc:
             raise ReminderError(f"incomplete reminder context: {exc}") from exc
@@ -226,12 +255,18 @@ def _check_choice(*, channel: str, tone: str, language: str) -> None:
 
 
 def resolve_template(
-    *, channel: str, tone: str, language: str, template_dir: Path | str | None = None
+    *, channel: str, tone: str, language: str, template_dir: Path | str | None = None,
+    template: str | None = None,
 ) -> str:
-    """The template file that renders (channel, tone, language), after the fallback rule."""
+    """The template file that renders (channel, tone, language), after the fallback rule; a
+    scenario step's `template` (e.g. `letter_formal`) comes first when it exists."""
     _check_choice(channel=channel, tone=tone, language=language)
     env = _environment(template_dir, html=False)
-    for name in _candidates(channel, tone, language):
+    named = []
+    if template and re.fullmatch(r"[a-z_]+_(courteous|neutral|firm|formal)", template):
+        named = [f"{template}.{language}.j2"] + (
+            [f"{template}.{DEFAULT_LANGUAGE}.j2"] if language != DEFAULT_LANGUAGE else [])
+    for name in [*named, *_candidates(channel, tone, language)]:
         try:
             env.get_template(name)
             return name
@@ -241,7 +276,14 @@ def resolve_template(
 
 
 def _variables(context: ReminderContext, *, channel: str, tone: str, language: str) -> dict:
+    overdue = tuple(line for line in context.invoices if line.overdue)
     return {
+        "overdue_invoices": overdue,
+        "upcoming_invoices": tuple(line for line in context.invoices if not line.overdue),
+        "overdue_total": sum((line.open_amount for line in overdue), Decimal("0")),
+        "earlier_contacts": context.earlier_contacts,
+        "first_contact": not context.earlier_contacts,
+        "payment_reference": context.payment_reference,
         "company": context.company,
         "customer": context.customer,
         "invoices": context.invoices,
@@ -258,14 +300,15 @@ def _variables(context: ReminderContext, *, channel: str, tone: str, language: s
         "channel": channel,
         "tone": tone,
         "language": language,
-        "overdue": any(line.days_late > 0 for line in context.invoices),
+        "overdue": bool(overdue),
     }
 
 
 KNOWN_VARIABLES = frozenset({
     "company", "customer", "invoices", "total", "total_due", "currency", "penalties",
     "payment_instructions", "today", "deadline", "deadline_days", "agent_name", "extra",
-    "channel", "tone", "language", "part", "overdue",
+    "channel", "tone", "language", "part", "overdue", "overdue_invoices", "upcoming_invoices",
+    "overdue_total", "earlier_contacts", "first_contact", "payment_reference",
 })
 
 
@@ -282,11 +325,14 @@ def render_reminder(
     language: str,
     context: ReminderContext | Mapping[str, Any],
     template_dir: Path | str | None = None,
+    template: str | None = None,
 ) -> RenderedReminder:
-    """Render one reminder: subject, plain text, and HTML for email."""
+    """Render one reminder: subject, plain text, and HTML for email. `template`: the template the
+    scenario step names, rendered when it exists (else the channel/tone fallback)."""
     if not isinstance(context, ReminderContext):
         context = ReminderContext.from_mapping(context)
-    name = resolve_template(channel=channel, tone=tone, language=language, template_dir=template_dir)
+    name = resolve_template(channel=channel, tone=tone, language=language, template_dir=template_dir,
+                            template=template)
     variables = _variables(context, channel=channel, tone=tone, language=language)
     try:
         plain = _environment(template_dir, html=False).get_template(name)
@@ -322,21 +368,27 @@ def sample_context(language: str = DEFAULT_LANGUAGE) -> ReminderContext:
     return ReminderContext(
         company=Company(name="Atelier Dupont SAS", address=("12 rue des Lilas", "69003 Lyon"),
                         email="compta@atelier-dupont.fr", phone="04 72 00 00 00",
-                        siren="123 456 789"),
+                        siren="123 456 789", siret="123 456 789 00012",
+                        vat_number="FR 32 123456789", iban="FR76 3000 6000 0112 3456 7890 189",
+                        bic="AGRIFRPP", signatory="Julie Bernard",
+                        signatory_title="Responsable du recouvrement"),
         customer=Customer(name="Boulangerie Martin & Fils", language=language,
                           address=("3 place du Marché", "38000 Grenoble"),
                           contact_name="Mme Martin"),
         invoices=(
             InvoiceLine("F-2024-0101", date(2024, 3, 1), date(2024, 3, 31), Decimal("10000.00"),
-                        Decimal("10000.00"), 45),
+                        Decimal("10000.00"), 45, interest=Decimal("178.77"),
+                        indemnity=Decimal("40.00"), rate_percent=Decimal("14.50")),
             InvoiceLine("F-2024-0150", date(2024, 4, 2), date(2024, 5, 2), Decimal("1234.56"),
-                        Decimal("234.56"), 13),
+                        Decimal("234.56"), 13, interest=Decimal("0.00"),
+                        indemnity=Decimal("40.00"), rate_percent=Decimal("14.50")),
         ),
         today=date(2024, 5, 15),
         penalties=PenaltyClaim(interest=Decimal("178.77"), indemnity=Decimal("80.00"),
                                rate_percent=Decimal("14.50")),
-        payment_instructions="IBAN FR76 3000 6000 0112 3456 7890 189 — BIC AGRIFRPP",
         agent_name="Julie Bernard",
+        earlier_contacts=(Contact(date(2024, 4, 3), "email"), Contact(date(2024, 4, 10), "call")),
+        payment_reference="C-0042 / F-2024-0101, F-2024-0150",
     )
 
 

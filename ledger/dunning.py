@@ -232,6 +232,19 @@ def _open_disputes(session: Session, lo: str, hi: str) -> set[str]:
     ).scalars())
 
 
+def disputed_among(session: Session, invoice_ids: Sequence[str]) -> set[str]:
+    """Those of these invoices under an open dispute (named by it or linked to it)."""
+    if not invoice_ids:
+        return set()
+    direct, linked = _disputed_invoices()
+    found: set[str] = set()
+    disputed = union(direct, linked).subquery()
+    for chunk in _chunks(sorted(set(invoice_ids))):
+        found.update(session.execute(select(disputed.c.invoice_id)
+                                     .where(disputed.c.invoice_id.in_(chunk))).scalars())
+    return found
+
+
 def _dispute_links():
     # a dispute over several invoices lists them in collections' link table
     from ledger.collections import DisputeInvoice

@@ -35,7 +35,9 @@ from ledger.models import Customer, utcnow
 from serving.policy import CustomerState, Decision, InvoiceState, Reason, Risk, decide, may_act
 from serving.reminders import (
     Company,
+    Contact,
     InvoiceLine,
+    ReminderError,
     PenaltyClaim,
     ReminderContext,
     RenderedReminder,
@@ -411,46 +413,100 @@ def _retryable(exc: DBAPIError) -> bool:
 # --- rendering a reminder ----------------------------------------------------------------------
 
 
+class NothingToSay(ReminderError):
+    """Every invoice of the reminder is settled or under an open dispute: nothing to send."""
+
+
+def company_from(settings: Settings) -> Company:
+    """The creditor as letters name it, from the settings."""
+    city = " ".join(p for p in (settings.creditor_postal_code, settings.creditor_city) if p)
+    return Company(
+        name=settings.creditor_legal_name or settings.company_name,
+        address=tuple(line for line in (settings.creditor_address, city) if line),
+        email=settings.creditor_email or settings.smtp_sender, phone=settings.creditor_phone,
+        siren=settings.creditor_siren, siret=settings.creditor_siret,
+        vat_number=settings.creditor_vat_number, iban=settings.creditor_iban,
+        bic=settings.creditor_bic, signatory=settings.creditor_signatory,
+        signatory_title=settings.creditor_signatory_title)
+
+
+def payment_reference(customer_id: str, invoice_ids: list[str]) -> str:
+    """What the customer quotes with the payment: their account and the invoices (bounded)."""
+    shown = ", ".join(invoice_ids[:6]) + (f" (+{len(invoice_ids) - 6})" if len(invoice_ids) > 6 else "")
+    return f"{customer_id} / {shown}"
+
+
 def render_stored_reminder(session: Session, reminder: store.Reminder, *,
                            settings: Settings | None = None) -> RenderedReminder:
-    """Render a reminder from the ledger: its (not cancelled) invoices as of its run date, with
-    penalties from `ledger.law` when one of its steps claims them."""
+    """Render a reminder from the ledger as of its send date: its live invoices (not settled,
+    not under an open dispute, action not cancelled), the contacts actually made about them
+    before, penalties per invoice from `ledger.law` when one of its steps claims them, and the
+    template its scenario step names. Raises `NothingToSay` when no invoice is left."""
     settings = settings or get_settings()
     actions = store.reminder_actions(session, reminder.reminder_id)
-    live = [a for a in actions if a.state != "cancelled"] or actions
+    live = [a for a in actions if a.state != "cancelled"]
     invoices = store.invoices_by_id(session, [a.invoice_id for a in live if a.invoice_id])
-    as_of = reminder.run_date
-    lines = tuple(
-        InvoiceLine(invoice_id=i.invoice_id, issue_date=i.issue_date, due_date=i.due_date,
-                    amount=i.amount, open_amount=i.open_amount,
-                    days_late=max((as_of - i.due_date).days, 0))
-        for i in sorted(invoices.values(), key=lambda i: (i.due_date, i.invoice_id))
-    )
+    disputed = store.disputed_among(session, list(invoices))
+    kept = sorted((i for i in invoices.values()
+                   if i.settled_on is None and i.open_amount > 0 and i.invoice_id not in disputed),
+                  key=lambda i: (i.due_date, i.invoice_id))
+    if not kept:
+        raise NothingToSay(f"reminder {reminder.reminder_id}: every invoice is settled or disputed")
+    as_of = max(reminder.send_on, reminder.run_date)
+    penalties = {i.invoice_id: penalties_due(amount=i.open_amount, due_date=i.due_date, as_of=as_of)
+                 for i in kept} if reminder.claim_penalties else {}
+    lines = tuple(_line(i, as_of, penalties.get(i.invoice_id)) for i in kept)
     customer = session.get(Customer, reminder.customer_id)
+    earlier = store.earlier_contacts(session, customer_id=reminder.customer_id,
+                                     invoice_ids=[i.invoice_id for i in kept], before=as_of,
+                                     exclude_reminder=reminder.reminder_id)
     context = ReminderContext(
-        company=Company(name=settings.company_name, email=settings.smtp_sender),
-        customer=ReminderCustomer(name=(customer.name if customer else None) or reminder.customer_id,
-                                  language=reminder.language),
-        invoices=lines, today=as_of,
-        currency=next((i.currency for i in invoices.values()), "EUR"),
-        penalties=_penalties(invoices.values(), as_of) if reminder.claim_penalties else None,
+        company=company_from(settings),
+        customer=ReminderCustomer(
+            name=(customer.name if customer else None) or reminder.customer_id,
+            language=reminder.language, address=_postal_lines(customer)),
+        invoices=lines, today=as_of, currency=kept[0].currency,
+        penalties=_claim(penalties.values()) if penalties else None,
+        earlier_contacts=tuple(Contact(on=c.on, channel=c.channel) for c in earlier),
+        payment_reference=payment_reference(reminder.customer_id, [i.invoice_id for i in kept]),
     )
     return render_reminder(channel=reminder.channel, tone=reminder.tone,
                            language=reminder.language, context=context,
-                           template_dir=template_dir(session))
+                           template_dir=template_dir(session), template=reminder.template)
 
 
-def _penalties(invoices, as_of: dt.date) -> PenaltyClaim | None:
-    interest, indemnity, rates = Decimal("0"), Decimal("0"), set()
-    for invoice in invoices:
-        due = penalties_due(amount=invoice.open_amount, due_date=invoice.due_date, as_of=as_of)
+def _line(invoice, as_of: dt.date, due) -> InvoiceLine:
+    # negative days late: days left before the due date (the texts say "due in N days")
+    return InvoiceLine(
+        invoice_id=invoice.invoice_id, issue_date=invoice.issue_date, due_date=invoice.due_date,
+        amount=invoice.amount, open_amount=invoice.open_amount,
+        days_late=(as_of - invoice.due_date).days,
+        interest=due.interest.amount if due is not None else None,
+        indemnity=due.indemnity if due is not None else None,
+        rate_percent=_single_rate(due.interest.periods) if due is not None else None)
+
+
+def _single_rate(periods) -> Decimal | None:
+    rates = {p.rate_percent for p in periods}
+    return next(iter(rates)) if len(rates) == 1 else None
+
+
+def _postal_lines(customer: Customer | None) -> tuple[str, ...]:
+    if customer is None:
+        return ()
+    city = " ".join(p for p in (customer.postal_code, customer.city) if p)
+    return tuple(line for line in (customer.address, city) if line)
+
+
+def _claim(dues) -> PenaltyClaim | None:
+    interest, indemnity, periods = Decimal("0"), Decimal("0"), []
+    for due in dues:
         interest += due.interest.amount
         indemnity += due.indemnity
-        rates.update(p.rate_percent for p in due.interest.periods)
+        periods.extend(due.interest.periods)
     if interest == 0 and indemnity == 0:
         return None
-    return PenaltyClaim(interest=interest, indemnity=indemnity,
-                        rate_percent=next(iter(rates)) if len(rates) == 1 else None)
+    return PenaltyClaim(interest=interest, indemnity=indemnity, rate_percent=_single_rate(periods))
 
 
 def planned_as_dict(action: PlannedAction) -> dict[str, Any]:

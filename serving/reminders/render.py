@@ -29,6 +29,7 @@ from jinja2 import (
     TemplateNotFound,
     TemplateSyntaxError,
     meta,
+    nodes,
     pass_context,
 )
 from markupsafe import Markup, escape
@@ -401,9 +402,14 @@ def validate_template(source: str, *, template_dir: Path | str | None = None) ->
         env.from_string(source)  # compiling also catches unknown filters and tests
     except TemplateSyntaxError as exc:
         return [f"line {exc.lineno}: {exc.message}"]
+    # a child template's top-level `{% import … as f %}` serves its blocks, which meta counts as
+    # undeclared uses
+    imported = {node.target for node in tree.find_all(nodes.Import)} | {
+        name if isinstance(name, str) else name[1]
+        for node in tree.find_all(nodes.FromImport) for name in node.names}
     problems = [
         f"unknown variable {name!r}"
-        for name in sorted(meta.find_undeclared_variables(tree) - KNOWN_VARIABLES)
+        for name in sorted(meta.find_undeclared_variables(tree) - KNOWN_VARIABLES - imported)
     ]
     if problems:
         return problems

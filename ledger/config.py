@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     max_body_bytes: int = 10 * 1024 * 1024
+    # reports total in this currency, converting each currency at the ECB rates (ledger.fx)
+    reporting_currency: str = "EUR"
+    # a rate older than this is not used: the ECB publishes every TARGET business day
+    fx_max_age_days: int = Field(default=7, ge=0, le=366)
     currencies: str = "EUR,USD,GBP,CHF,CAD,JPY,SEK,NOK,DKK,PLN,CZK,AUD,CNY,MAD,TND,XOF"
 
     @property

@@ -829,6 +829,13 @@ def pending_approvals(session: Session, *, limit: int = 200) -> list[tuple[Remin
     return [(reminders[i], actions[i]) for i in ids if i in reminders]
 
 
+def get_action(session: Session, action_id: int) -> DunningAction:
+    action = session.get(DunningAction, action_id)
+    if action is None:
+        raise NotFoundError("action", str(action_id))
+    return action
+
+
 def get_reminder(session: Session, reminder_id: str) -> Reminder:
     reminder = session.get(Reminder, reminder_id)
     if reminder is None:

@@ -434,16 +434,22 @@ def _pdf_safe(text: str) -> str:
 
 def render_pdf(rendered: RenderedReminder, *, title: str) -> bytes:
     """A4 PDF of a rendered letter or formal notice (any channel works): title, then the text."""
+    return render_pdfs([(rendered, title)])
+
+
+def render_pdfs(letters: list[tuple[RenderedReminder, str]]) -> bytes:
+    """One A4 PDF of several letters (the day's post), each starting on a new page."""
     pdf = FPDF(format="A4")
     pdf.core_fonts_encoding = PDF_ENCODING
-    pdf.set_title(_pdf_safe(title))
+    pdf.set_title(_pdf_safe(letters[0][1] if len(letters) == 1 else "Relance"))
     pdf.set_creator("Relance")
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.set_margins(left=20, top=20, right=20)
-    pdf.add_page()
-    pdf.set_font("helvetica", style="B", size=14)
-    pdf.multi_cell(0, 8, _pdf_safe(title), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font("helvetica", size=10.5)
-    pdf.multi_cell(0, 5.5, _pdf_safe(rendered.body_text), new_x="LMARGIN", new_y="NEXT")
+    for rendered, title in letters:
+        pdf.add_page()
+        pdf.set_font("helvetica", style="B", size=14)
+        pdf.multi_cell(0, 8, _pdf_safe(title), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
+        pdf.set_font("helvetica", size=10.5)
+        pdf.multi_cell(0, 5.5, _pdf_safe(rendered.body_text), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

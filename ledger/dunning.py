@@ -14,6 +14,7 @@ dispute arrives after planning.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 # a formal notice whose receipt is not recorded is presumed received this many days after
 # posting (La Poste's usual delay for a recommandé; the notice's deadline runs from receipt)
 PRESUMED_DELIVERY_DAYS = 3
+REGISTERED_NUMBER = re.compile(r"[A-Za-z0-9 \-]{4,64}")
 BROKEN_PROMISE_LOOKBACK_DAYS = 90
 # deteriorating payer: mean days late of the last N settled invoices above the mean of the
 # earlier ones by more than this margin (needs N recent and at least N earlier invoices)
@@ -581,6 +583,8 @@ def decide_approval(session: Session, *, action_id: int, approve: bool, actor: s
     """Approve (→ planned, the outbox sends it) or reject (→ cancelled) a formal notice or legal
     hand-off awaiting approval, with every other action of the same reminder: a person decides
     on the letter as a whole. Audited with the comment."""
+    if comment is not None and len(comment) > 1000:
+        raise LedgerValidationError([FieldError("comment", "at most 1000 characters")])
     action = _locked_action(session, action_id)
     if action.state != ActionState.PENDING_APPROVAL:
         raise IllegalTransitionError(
@@ -609,6 +613,10 @@ def mark_posted(session: Session, *, reminder_id: str, posted_on: dt.date,
                 registered_number: str | None, actor: str) -> Reminder:
     """A rendered letter or formal notice was posted (a formal notice: by registered letter with
     acknowledgement of receipt, whose number is required)."""
+    if registered_number is not None and not REGISTERED_NUMBER.fullmatch(registered_number):
+        raise LedgerValidationError([FieldError(
+            "registered_number", "4 to 64 letters, digits, spaces or hyphens (the number on the "
+                                 "registered-letter slip)")])
     reminder = _locked_reminder(session, reminder_id)
     if reminder.channel not in ("letter", "formal_notice"):
         raise IllegalTransitionError(f"reminder {reminder_id} is {reminder.channel}: only letters "

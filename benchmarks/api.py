@@ -40,7 +40,9 @@ def prepare(tmp: Path, customers: int, months: int) -> tuple[str, str, list[str]
     from model.train import TrainConfig, fit_bundle
     from serving.auth import create_key
 
-    start = (dt.date.today() - dt.timedelta(days=31 * months)).replace(day=1)
+    from features.synth import months_ending
+
+    start = months_ending(dt.date.today(), months + 1)
     frames = generate(customers=customers, months=months, seed=11, start=start.isoformat())
     write_ledger_dir(frames, tmp / "ledger")
     url = f"sqlite:///{tmp / 'api.db'}"

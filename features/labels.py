@@ -59,3 +59,72 @@ def build_labels(
         "censored": ~settled.to_numpy(),
     })
     return labels[keep].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ time to payment (hazards)
+
+# bins of days late (settled − due), the same as model.survival.EDGES: bin 0 is "paid by the due
+# date", bin k (k >= 1) "paid in (EDGES[k-1], EDGES[k]]"; after the last, "not paid within 180
+# days past due". features/ cannot import model/, so the edges live here and model/ imports them.
+EDGES = np.array([0, 7, 14, 30, 60, 90, 180], dtype=np.int64)
+INTERVAL_COLUMNS = ["invoice_id", "customer_id", "issue_date", "due_date", "amount", "bin",
+                    "scored_at", "bin_end", "paid"]
+
+
+def interval_rows(frames: LedgerFrames, *, cutoff: pd.Timestamp | None = None,
+                  issued_before: pd.Timestamp | None = None) -> pd.DataFrame:
+    """One row per invoice and time-to-payment bin it was at risk in, observed by ``cutoff``.
+
+    ``cutoff`` is exclusive: what happened on days before it is known (default: the day after
+    the ledger's ``as_of``). For bin k of an invoice due on day ``due``:
+
+    - the row exists when the invoice was still unpaid when the bin started (bin 0: at issue;
+      bin k >= 1: unpaid at the end of day ``due + EDGES[k-1]``) — an invoice paid earlier is
+      not at risk any more;
+    - and the whole bin is over before the cut-off (``due + EDGES[k] < cutoff``): a bin still
+      running at the cut-off is censored and contributes nothing, neither paid nor unpaid;
+    - ``paid`` is 1 when the invoice settled within the bin (on or before ``due + EDGES[k]``).
+
+    ``scored_at`` is when the row's features are computed: the issue date for bin 0, the day
+    after the bin starts for the others (the invoice is known unpaid at the end of the day
+    before), so a row sees exactly what an open invoice of that age sees in serving.
+    """
+    cutoff = pd.Timestamp(frames.as_of + pd.Timedelta(days=1) if cutoff is None else cutoff)
+    invoices = frames.invoices
+    if "kind" in invoices:
+        invoices = invoices[invoices["kind"].fillna("invoice") == "invoice"]
+    if issued_before is not None:
+        invoices = invoices[invoices["issue_date"] < pd.Timestamp(issued_before)]
+    invoices = invoices[invoices["issue_date"] < cutoff]
+    day = np.timedelta64(1, "D")
+    issue = invoices["issue_date"].to_numpy("datetime64[D]")
+    due = invoices["due_date"].to_numpy("datetime64[D]")
+    settled = invoices["settled_date"].to_numpy("datetime64[D]")
+    cut = np.datetime64(cutoff.date(), "D")
+    known = ~np.isnat(settled) & (settled < cut)
+    # days late as known at the cut-off; an invoice open then is later than anything seen
+    late = np.where(known, (settled - due) / day, np.inf)
+    parts = []
+    for k in range(len(EDGES)):
+        start = -np.inf if k == 0 else EDGES[k - 1]
+        end_day = due + EDGES[k] * day
+        at_risk = (late > start) & (end_day < cut)
+        if k == 0:
+            scored = issue
+        else:
+            scored = np.maximum(due + (EDGES[k - 1] + 1) * day, issue)
+        idx = np.flatnonzero(at_risk)
+        parts.append(pd.DataFrame({
+            "row": idx, "bin": k, "scored_at": scored[idx].astype("datetime64[ns]"),
+            "bin_end": end_day[idx].astype("datetime64[ns]"),
+            "paid": (late[idx] <= EDGES[k]).astype(np.int8)}))
+    rows = pd.concat(parts, ignore_index=True)
+    base = invoices[["invoice_id", "customer_id", "issue_date", "due_date", "amount"]].to_numpy()
+    out = pd.DataFrame(base[rows["row"].to_numpy()],
+                       columns=["invoice_id", "customer_id", "issue_date", "due_date", "amount"])
+    for column in ("issue_date", "due_date"):
+        out[column] = pd.to_datetime(out[column])
+    out["amount"] = out["amount"].astype(float)
+    out = pd.concat([out, rows.drop(columns="row")], axis=1)
+    return out.sort_values(["scored_at", "invoice_id", "bin"], kind="stable",
+                           ignore_index=True)[INTERVAL_COLUMNS]

@@ -55,7 +55,9 @@ def build_features(
     - no ``as_of``: each invoice (``invoices`` or else the ledger's invoices of kind invoice) is
       scored at its own issue date (training rows);
     - ``as_of``: each invoice of ``invoices`` (which may be new, not yet in the ledger) or else
-      each ledger invoice issued by ``as_of`` and not settled before it, is scored at ``as_of``.
+      each ledger invoice issued by ``as_of`` and not settled before it, is scored at ``as_of``;
+    - ``invoices`` with a ``scored_at`` column: each row is scored at its own time (the
+      time-to-payment rows: one invoice at several ages, see :mod:`features.labels`).
 
     Returns one row per scored invoice in input order: ``invoice_id``, ``customer_id``,
     ``scored_at`` and the columns of ``FEATURE_COLUMNS`` (all finite floats).
@@ -78,9 +80,12 @@ def build_features(
     computed |= _exposure_features(h, own[order], code, day,
                                    targets["amount"].to_numpy(float)[order])
     computed |= _behaviour_features(frames, customers, history, h, code, day)
+    computed |= _payer_habits(frames, customers, history, h, code, day,
+                              _days(targets["due_date"])[order])
     inverse = np.argsort(order)
     computed = {name: values[inverse] for name, values in computed.items()}
     computed |= _invoice_features(targets)
+    computed |= _invoice_state(frames, targets, t_day)
 
     matrix = np.column_stack([np.asarray(computed[name], dtype=float) for name in FEATURE_COLUMNS])
     fills = np.broadcast_to(np.array([FEATURES[name].fill for name in FEATURE_COLUMNS]),
@@ -192,10 +197,15 @@ def _targets(history: pd.DataFrame, invoices: pd.DataFrame | None,
             frame = history[(history["issue_date"] <= as_of) & open_then]
     else:
         frame = _ledger_invoices(invoices)
-    frame = frame[["invoice_id", "customer_id", "issue_date", "due_date", "amount"]].copy()
+    own_times = invoices is not None and "scored_at" in invoices
+    columns = ["invoice_id", "customer_id", "issue_date", "due_date", "amount"]
+    frame = frame[columns + (["scored_at"] if own_times else [])].copy()
     for column in ("issue_date", "due_date"):
         frame[column] = pd.to_datetime(frame[column])
-    frame["scored_at"] = frame["issue_date"] if as_of is None else pd.Timestamp(as_of)
+    if own_times:
+        frame["scored_at"] = pd.to_datetime(frame["scored_at"])
+    else:
+        frame["scored_at"] = frame["issue_date"] if as_of is None else pd.Timestamp(as_of)
     return frame.reset_index(drop=True)
 
 
@@ -343,10 +353,108 @@ def _invoice_features(targets: pd.DataFrame) -> dict[str, np.ndarray]:
         "log_amount": np.log1p(np.clip(amount, 0, None)),
         "terms_days": (due - issue).dt.days.to_numpy(float),
         "terms_end_of_month": due.dt.is_month_end.to_numpy(float),
-        "issue_month": issue.dt.month.to_numpy(float),
         "issue_dayofweek": issue.dt.dayofweek.to_numpy(float),
         "due_dayofmonth": due.dt.day.to_numpy(float),
+        # unpaid at the end of the day before t: how late it is then (negative: not yet due)
+        "days_overdue": ((targets["scored_at"] - due).dt.days - 1).to_numpy(float),
     }
+
+
+def _invoice_state(frames: LedgerFrames, targets: pd.DataFrame,
+                   t_day: np.ndarray) -> dict[str, np.ndarray]:
+    """This invoice's own state at t: a dispute opened before t and not resolved before t."""
+    disputes = frames.disputes
+    disputed = np.zeros(len(targets))
+    if len(disputes):
+        opened = _days(disputes["opened_on"])
+        resolved = _days(disputes["resolved_on"])
+        resolved = np.where(resolved == np.iinfo(np.int64).min, np.iinfo(np.int64).max, resolved)
+        # an invoice may be scored at several times: join on the id, then compare the times
+        lookup = pd.DataFrame({"invoice_id": disputes["invoice_id"].to_numpy(),
+                               "opened": opened, "resolved": resolved})
+        rows = pd.DataFrame({"invoice_id": targets["invoice_id"].to_numpy(),
+                             "t": t_day, "row": np.arange(len(targets))})
+        joined = rows.merge(lookup, on="invoice_id")
+        live = joined[(joined["opened"] < joined["t"]) & (joined["resolved"] >= joined["t"])]
+        disputed[live["row"].to_numpy()] = 1.0
+    return {"invoice_disputed": disputed}
+
+
+def _payer_habits(frames: LedgerFrames, customers: pd.Index, history: pd.DataFrame,
+                  h: _HistoryArrays, t_code: np.ndarray, t_day: np.ndarray,
+                  t_due: np.ndarray) -> dict[str, np.ndarray]:
+    """What AR teams know of a payer: payment runs (usual weekday, usual day of month and how
+    far the due date is from the next one), partial payments, seasonality of delays."""
+    payments = frames.payments
+    out: dict[str, np.ndarray] = {}
+    p_code = customers.get_indexer(payments["customer_id"]) if len(payments) else \
+        np.array([], dtype=np.int64)
+    p_day = _days(payments["paid_on"]) if len(payments) else np.array([], dtype=np.int64)
+    weekday = (p_day + 3) % 7  # 1970-01-01 was a Thursday: 0 = Monday
+    dom = pd.to_datetime(p_day.astype("datetime64[D]")).day.to_numpy() if len(p_day) else \
+        np.array([], dtype=np.int64)
+    tl = _Timeline.of(p_code, p_day, np.arange(len(p_code)), n=np.ones(len(p_code)),
+                      **{f"w{w}": (weekday == w).astype(float) for w in range(7)})
+    start, pos = tl.bounds(t_code, t_day)
+    count = (pos - start).astype(float)
+    weekday_counts = np.column_stack([tl.total(f"w{w}", start, pos) for w in range(7)])
+    # a payment on the same day of the month as the payer's previous one: a payment run
+    ordered_dom = dom[tl.order] if len(tl.order) else dom
+    same = np.zeros(len(tl.order))
+    if len(tl.order):
+        codes_sorted = p_code[tl.order]
+        same[1:] = (ordered_dom[1:] == ordered_dom[:-1]) & (codes_sorted[1:] == codes_sorted[:-1])
+    cum_same = np.concatenate([[0.0], np.cumsum(same)])
+    has = pos > start
+    last_dom = np.where(has, ordered_dom[np.clip(pos - 1, 0, max(len(ordered_dom) - 1, 0))]
+                        if len(ordered_dom) else 0, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["pay_weekday_share"] = np.where(count > 0, weekday_counts.max(axis=1) / count, np.nan)
+        # repeats after the customer's first payment (the first cannot repeat anything)
+        repeats = cum_same[pos] - cum_same[np.minimum(start + 1, pos)]
+        out["pay_day_regularity"] = np.where(count > 1, repeats / (count - 1), np.nan)
+    out["days_due_to_pay_run"] = np.where(has, _days_to_day_of_month(t_due, last_dom), np.nan)
+
+    # partial payments: settled invoices that received two or more payments
+    parts = np.zeros(len(h.code))
+    if len(payments):
+        position = h.position(payments["invoice_id"].fillna(""))
+        ok = position >= 0
+        parts = np.bincount(position[ok], minlength=len(h.code)).astype(float)
+    settled = h.is_settled
+    s_tl = _Timeline.of(np.where(settled, h.code, -1), h.settled, h.rank,
+                        n=np.ones(len(h.code)), partial=(parts > 1).astype(float))
+    s_start, s_pos = s_tl.bounds(t_code, t_day)
+    s_n = (s_pos - s_start).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["hist_partial_share"] = s_tl.total("partial", s_start, s_pos) / s_n
+
+    # seasonality: days late on invoices due in the same calendar month (any year) minus all
+    month = (h.due.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12)
+    t_month = (t_due.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12)
+    late = np.where(settled, np.maximum(h.settled - h.due, 0), 0).astype(float)
+    m_tl = _Timeline.of(np.where(settled, h.code * 12 + month, -1), h.settled, h.rank,
+                        n=np.ones(len(h.code)), late=late)
+    m_start, m_pos = m_tl.bounds(t_code * 12 + t_month, t_day)
+    m_n = (m_pos - m_start).astype(float)
+    a_tl = _Timeline.of(np.where(settled, h.code, -1), h.settled, h.rank, late=late)
+    a_start, a_pos = a_tl.bounds(t_code, t_day)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        all_late = a_tl.total("late", a_start, a_pos) / (a_pos - a_start)
+        out["hist_season_excess_days"] = np.where(
+            m_n >= 2, m_tl.total("late", m_start, m_pos) / m_n - all_late, np.nan)
+    return out
+
+
+def _days_to_day_of_month(days: np.ndarray, day_of_month: np.ndarray) -> np.ndarray:
+    """Days from each day to the next date (on or after it) whose day of month is the given one
+    (clipped to 28, so every month has it)."""
+    dom = np.clip(day_of_month, 1, 28)
+    months = days.astype("datetime64[D]").astype("datetime64[M]")
+    first = months.astype("datetime64[D]").astype(np.int64)
+    candidate = first + dom - 1
+    later = (months + 1).astype("datetime64[D]").astype(np.int64) + dom - 1
+    return np.where(candidate >= days, candidate - days, later - days).astype(float)
 
 
 # --------------------------------------------------------------------------------- helpers

@@ -170,9 +170,6 @@ _ALL = [
        "(terms such as 45 days end of month).",
        "Échéance fin de mois", "End-of-month terms",
        "Échéance en fin de mois", "Due at the end of the month"),
-    _f("issue_month", "invoice", "Calendar month of the issue date (1-12).",
-       "Mois d'émission", "Month of issue",
-       "Facture émise au mois {value:.0f}", "Invoice issued in month {value:.0f}"),
     _f("issue_dayofweek", "invoice", "Day of week of the issue date (0 = Monday).",
        "Jour d'émission", "Day of issue",
        "Facture émise le jour {value:.0f} de la semaine",
@@ -180,6 +177,47 @@ _ALL = [
     _f("due_dayofmonth", "invoice", "Day of month of the due date (1-31).",
        "Jour d'échéance", "Due day of month",
        "Échéance le {value:.0f} du mois", "Due on day {value:.0f} of the month"),
+    _f("days_overdue", "invoice",
+       "Days past the due date at t (unpaid at the end of the day before t; negative: not yet "
+       "due). Tells the time-to-payment model's answers apart; not a booster input.",
+       "Jours de retard", "Days overdue",
+       "En retard de {value:.0f} jours", "{value:.0f} days overdue"),
+    # ------------------------------------------------------ this invoice's own state at t
+    _f("invoice_disputed", "behaviour",
+       "1 when a dispute on this invoice was opened before t and not resolved before t.",
+       "Facture en litige", "Invoice disputed",
+       "Cette facture fait l'objet d'un litige ouvert",
+       "This invoice is under an open dispute"),
+    # ------------------------------------------------------------------ payer habits
+    _f("pay_weekday_share", "behaviour",
+       "Share of the customer's payments before t made on its most frequent weekday "
+       "(payment runs; 0 when none).",
+       "Régularité du jour de paiement", "Payment weekday regularity",
+       "Paie {value:.0%} du temps le même jour de la semaine",
+       "Pays {value:.0%} of the time on the same weekday"),
+    _f("pay_day_regularity", "behaviour",
+       "Share of the customer's payments made on the same day of the month as the one before "
+       "(a monthly payment run; 0 with fewer than two payments).",
+       "Régularité du jour du mois", "Day-of-month regularity",
+       "Paie {value:.0%} du temps le même jour du mois (campagne de paiement)",
+       "Pays {value:.0%} of the time on the same day of the month (payment run)"),
+    _f("days_due_to_pay_run", "behaviour",
+       "Days from the due date to the next occurrence of the day of the month of the "
+       "customer's last payment (0 when no payment yet).",
+       "Jours entre l'échéance et la campagne de paiement", "Days from due date to payment run",
+       "Sa prochaine campagne de paiement tombe {value:.0f} jours après l'échéance",
+       "Its next payment run falls {value:.0f} days after the due date"),
+    _f("hist_partial_share", "behaviour",
+       "Share of the settled invoices paid in two or more instalments.",
+       "Paiements partiels", "Partial payments",
+       "Règle {value:.0%} de ses factures en plusieurs fois",
+       "Pays {value:.0%} of invoices in instalments"),
+    _f("hist_season_excess_days", "history",
+       "Mean days late (early counts as 0) on the settled invoices due in the same calendar "
+       "month as this one, minus that on all settled invoices (0 with fewer than two).",
+       "Retard saisonnier", "Seasonal delay",
+       "Paie en général {value:.0f} jours plus tard aux échéances de cette période de l'année",
+       "Usually pays {value:.0f} days later on invoices due at this time of year"),
 ]
 
 FEATURES: dict[str, Feature] = {feature.name: feature for feature in _ALL}

@@ -61,6 +61,17 @@ NAME_SUFFIX = np.array(["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Rich
                         "Durand", "Leroy", "Moreau", "Simon", "Laurent", "Lefebvre", "Michel"])
 
 
+def months_ending(today: date, months: int) -> date:
+    """The first day of a period of `months` calendar months whose last month is `today`'s.
+
+    Calendar months, not 31-day blocks: 24 months ending in November 2026 start on 2024-12-01,
+    so a history generated from there ends with the current month filled up to today."""
+    if months < 1:
+        raise ValueError(f"months must be >= 1, got {months}")
+    index = today.year * 12 + (today.month - 1) - (months - 1)
+    return date(index // 12, index % 12 + 1, 1)
+
+
 def generate(
     *,
     customers: int = 500,

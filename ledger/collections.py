@@ -7,36 +7,44 @@ transaction; the caller commits.
 
 Dispute workflow (`TRANSITIONS`)::
 
-    open       → in_review | resolved_credit_note | resolved_rejected | withdrawn
-    in_review  → resolved_credit_note | resolved_rejected | withdrawn
+    open                 → in_review | proposed_credit_note | resolved_credit_note | resolved_rejected | withdrawn
+    in_review            → proposed_credit_note | resolved_credit_note | resolved_rejected | withdrawn
+    proposed_credit_note → in_review | resolved_credit_note | resolved_rejected | withdrawn
     resolved_credit_note, resolved_rejected, withdrawn: final
 
-An open or in-review dispute pauses dunning on every invoice it names (`paused_invoice_ids`).
-Resolving with a credit note ingests a credit note (kind=credit_note) for the disputed amount
-through `ledger.ingest.ingest`, so allocation is replayed: like every credit note, its credit goes
-to the customer's OLDEST open invoices first (not necessarily the disputed one); the balance the
-customer owes drops by the credited amount either way.
+An open, in-review or proposed dispute pauses dunning on every invoice it names
+(`paused_invoice_ids`). A credit note writes money off, so only an analyst or an admin resolves
+with one (the API checks the role, `may_resolve_with_credit_note`); an agent proposes it
+(`proposed_credit_note`, with an optional amount kept on the dispute) for them to approve.
+Resolving with a credit note ingests a credit note (kind=credit_note) for the proposed or
+disputed amount through `ledger.ingest.ingest`, under an id the server draws (`CN-` and random
+hex) that never names an existing record, so allocation is replayed: the credit goes to the
+first disputed invoice (`applies_to`); the balance the customer owes drops by the credited amount.
 """
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import Index, and_, case, func, or_, select, text, update
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+from sqlalchemy import Index, Integer, and_, case, func, or_, select, text, update
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel
 
+from ledger import fx
 from ledger.errors import FieldError, LedgerError, LedgerValidationError, NotFoundError
 from ledger.frames import DATE_COLUMNS, PROMISE_COLUMNS
+from ledger.portfolio import in_portfolio
 from ledger.models import (MONEY, AuditLog, Customer, CustomerNote, Dispute, DunningAction,
                            Invoice, Payment, Promise, PromiseInvoice, record_event, utcnow)
 from ledger.schemas import Id, IngestBatch, InvoiceIn, Money
+from ledger.var import DelayHistogram, rules_unpaid, value_at_risk
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -71,6 +79,9 @@ class DisputeDetail(SQLModel, table=True):
     opened_by: str | None = SQLField(default=None, max_length=100)
     status_changed_at: dt.datetime | None = None
     credit_note_id: str | None = SQLField(default=None, max_length=64)
+    # an agent's proposal, for an analyst to approve (migration 0010)
+    proposed_credit_amount: Decimal | None = SQLField(default=None, **MONEY)
+    proposed_by: str | None = SQLField(default=None, max_length=100)
 
 
 # the worklist aggregates every invoice by customer: one covering index makes it an index scan
@@ -102,15 +113,19 @@ REASONS: dict[str, dict[str, str]] = {
 }
 ReasonCode = Literal["price", "quantity", "quality", "not_delivered", "duplicate_invoice",
                      "already_paid", "other"]
-ACTIVE_DISPUTE = ("open", "in_review")
+ACTIVE_DISPUTE = ("open", "in_review", "proposed_credit_note")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "open": ("in_review", "resolved_credit_note", "resolved_rejected", "withdrawn"),
-    "in_review": ("resolved_credit_note", "resolved_rejected", "withdrawn"),
+    "open": ("in_review", "proposed_credit_note", "resolved_credit_note", "resolved_rejected",
+             "withdrawn"),
+    "in_review": ("proposed_credit_note", "resolved_credit_note", "resolved_rejected", "withdrawn"),
+    "proposed_credit_note": ("in_review", "resolved_credit_note", "resolved_rejected", "withdrawn"),
     "resolved_credit_note": (),
     "resolved_rejected": (),
     "withdrawn": (),
 }
-DisputeStatus = Literal["open", "in_review", "resolved_credit_note", "resolved_rejected", "withdrawn"]
+DisputeStatus = Literal["open", "in_review", "proposed_credit_note", "resolved_credit_note",
+                        "resolved_rejected", "withdrawn"]
+CREDIT_NOTE_ROLES = ("admin", "analyst")
 CALL_OUTCOMES = ("reached_promised", "reached_refused", "reached_disputed", "no_answer",
                  "wrong_number", "left_message")
 CallOutcome = Literal["reached_promised", "reached_refused", "reached_disputed", "no_answer",
@@ -140,7 +155,8 @@ class DisputeUpdate(BaseModel):
     status: DisputeStatus | None = None
     assignee: Agent | None = None
     comment: Text | None = None
-    # resolved_credit_note only: credit less than the disputed amount (a partial credit note)
+    # proposed_credit_note or resolved_credit_note only: credit less than the disputed amount
+    # (a partial credit note); when resolving without it, the proposed amount, else all disputed
     credit_amount: Money | None = Field(default=None, gt=0)
 
 
@@ -170,20 +186,54 @@ class DisputeOut(BaseModel):
     age_days: int  # SLA age: days open so far, or until resolution
     status_changed_at: dt.datetime | None
     credit_note_id: str | None
+    proposed_credit_amount: Decimal | None = None
+    proposed_by: str | None = None
     allowed_transitions: list[str]
     comments: list[CommentOut]
     created_at: dt.datetime
     updated_at: dt.datetime
 
 
+class InstalmentIn(BaseModel):
+    due_on: dt.date
+    amount: Money = Field(gt=0)
+
+
 class PromiseCreate(BaseModel):
+    """A promise: one amount and date, or an instalment plan (échéancier) of dated amounts."""
+
     promise_id: Id | None = None
     customer_id: Id
-    amount: Money = Field(gt=0)
-    promised_date: dt.date
-    # default: every open invoice of the customer
+    amount: Money | None = Field(default=None, gt=0)
+    promised_date: dt.date | None = None
+    instalments: list[InstalmentIn] | None = Field(default=None, min_length=1, max_length=36)
+    # which invoices the promise is about (default: every open invoice of the customer); it
+    # pauses those its amount covers in full, oldest due first (ledger.promises)
     invoice_ids: list[Id] = Field(default_factory=list, max_length=500)
     note: Text | None = None
+
+    @model_validator(mode="after")
+    def _amount_or_instalments(self) -> "PromiseCreate":
+        if self.instalments:
+            dates = [i.due_on for i in self.instalments]
+            if len(set(dates)) != len(dates):
+                raise ValueError("two instalments fall on the same date: merge them")
+            total = sum((i.amount for i in self.instalments), Decimal("0"))
+            if self.amount is not None and self.amount != total:
+                raise ValueError(f"amount {self.amount} differs from the instalments' total {total}")
+            if self.promised_date is not None and self.promised_date != max(dates):
+                raise ValueError("promised_date must be the last instalment's date, or be left out")
+        elif self.amount is None or self.promised_date is None:
+            raise ValueError("send amount and promised_date, or instalments")
+        return self
+
+
+class InstalmentOut(BaseModel):
+    seq: int
+    due_on: dt.date
+    amount: Decimal
+    status: str
+    closed_on: dt.date | None
 
 
 class PromiseUpdate(BaseModel):
@@ -202,8 +252,9 @@ class PromiseOut(BaseModel):
     closed_on: dt.date | None
     created_by: str | None
     note: str | None
-    invoice_ids: list[str]
+    invoice_ids: list[str]  # the invoices it pauses (covered in full, oldest first)
     paid_so_far: Decimal
+    instalments: list[InstalmentOut] = []
 
 
 class PromiseEvaluation(BaseModel):
@@ -406,17 +457,22 @@ def update_dispute(*, session: Session, dispute_id: str, data: DisputeUpdate, ac
     changed = "assignee" in data.model_fields_set and data.assignee != dispute.assignee
     if changed:
         dispute.assignee = data.assignee
-    if data.credit_amount is not None and data.status != "resolved_credit_note":
-        raise LedgerValidationError([FieldError("credit_amount",
-                                                "a credit amount only goes with status resolved_credit_note")])
+    if data.credit_amount is not None and data.status not in ("proposed_credit_note", "resolved_credit_note"):
+        raise LedgerValidationError([FieldError(
+            "credit_amount", "a credit amount only goes with status proposed_credit_note or resolved_credit_note")])
     if data.status is not None and data.status != dispute.status:
         _check_transition(dispute, data.status)
         dispute.status = data.status
         detail.status_changed_at = utcnow()
         if data.status not in ACTIVE_DISPUTE:
             dispute.resolved_on = today
+        if data.status == "proposed_credit_note":
+            detail.proposed_credit_amount = _credit_amount(session, dispute, data.credit_amount)
+            detail.proposed_by = actor
         if data.status == "resolved_credit_note":
-            detail.credit_note_id = _issue_credit_note(session, dispute, data.credit_amount, actor, today)
+            amount = _credit_amount(session, dispute, data.credit_amount
+                                    if data.credit_amount is not None else detail.proposed_credit_amount)
+            detail.credit_note_id = _issue_credit_note(session, dispute, amount, actor, today)
         changed = True
     elif data.status is not None and data.status == dispute.status:
         raise IllegalTransitionError(f"The dispute {dispute_id} is already {dispute.status}.")
@@ -463,18 +519,37 @@ def _disputed_lines(session: Session, dispute: Dispute) -> list[tuple[str, Decim
     return [(dispute.invoice_id, Decimal(amount))]
 
 
-def _issue_credit_note(session: Session, dispute: Dispute, credit_amount: Decimal | None,
-                       actor: str, today: dt.date) -> str:
-    from ledger.ingest import ingest  # ingest imports nothing of this module; lazy keeps it light
+def may_resolve_with_credit_note(role: str) -> bool:
+    """A credit note writes money off: analysts and admins only; an agent proposes it."""
+    return role in CREDIT_NOTE_ROLES
 
+
+def _credit_amount(session: Session, dispute: Dispute, credit_amount: Decimal | None) -> Decimal:
+    """The credit asked for (default: everything disputed), never more than what is disputed."""
     disputed = sum((amount for _, amount in _disputed_lines(session, dispute)), ZERO)
-    amount = credit_amount if credit_amount is not None else disputed
+    amount = Decimal(credit_amount) if credit_amount is not None else disputed
     if amount > disputed:
         raise LedgerValidationError([FieldError("credit_amount",
                                                 f"{amount} exceeds the disputed amount {disputed}")])
+    return amount
+
+
+def new_credit_note_id(session: Session) -> str:
+    """A credit-note id drawn by the server, free in the invoice table: a client never chooses
+    it, so it can neither collide with nor overwrite an existing invoice or credit note."""
+    while True:
+        candidate = f"CN-{uuid.uuid4().hex[:16].upper()}"
+        if session.get(Invoice, candidate) is None:
+            return candidate
+
+
+def _issue_credit_note(session: Session, dispute: Dispute, amount: Decimal, actor: str,
+                       today: dt.date) -> str:
+    from ledger.ingest import ingest  # ingest imports nothing of this module; lazy keeps it light
+
     invoice = session.get(Invoice, dispute.invoice_id)
     assert invoice is not None  # the foreign key guarantees it
-    credit_note_id = f"CN-{dispute.dispute_id}"[:64]
+    credit_note_id = new_credit_note_id(session)
     target = {}
     if "applies_to" in InvoiceIn.model_fields:
         # where credit notes may name their invoice, this one reduces the (first) disputed one
@@ -498,8 +573,10 @@ def add_dispute_comment(*, session: Session, dispute_id: str, author: str, body:
 
 def list_disputes(*, session: Session, status: str | None = None, customer_id: str | None = None,
                   invoice_id: str | None = None, assignee: str | None = None, limit: int = 100,
-                  offset: int = 0) -> list[Dispute]:
+                  offset: int = 0, agent: str | None = None) -> list[Dispute]:
     query = select(Dispute).join(Invoice, Invoice.invoice_id == Dispute.invoice_id)
+    if agent is not None:  # only the customers of the agent's portfolio
+        query = query.where(in_portfolio(Invoice.customer_id, agent))
     if status == "active":
         query = query.where(Dispute.status.in_(ACTIVE_DISPUTE))
     elif status is not None:
@@ -549,6 +626,8 @@ def dispute_views(*, session: Session, disputes: Sequence[Dispute], today: dt.da
             age_days=max(((d.resolved_on or today) - d.opened_on).days, 0),
             status_changed_at=detail.status_changed_at if detail else None,
             credit_note_id=detail.credit_note_id if detail else None,
+            proposed_credit_amount=detail.proposed_credit_amount if detail else None,
+            proposed_by=detail.proposed_by if detail else None,
             allowed_transitions=list(TRANSITIONS.get(d.status, ())),
             comments=comments.get(d.dispute_id, []), created_at=d.created_at, updated_at=d.updated_at))
     return views
@@ -556,48 +635,14 @@ def dispute_views(*, session: Session, disputes: Sequence[Dispute], today: dt.da
 
 # --- promises to pay ---------------------------------------------------------------------------
 
-def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: dt.date) -> Promise:
-    """Record a promise to pay; dunning pauses on its invoices until the promised date."""
-    customer = session.get(Customer, data.customer_id)
-    if customer is None:
-        raise NotFoundError("customer", data.customer_id)
-    errors: list[FieldError] = []
-    if data.promised_date < today:
-        errors.append(FieldError("promised_date", f"{data.promised_date} is already past"))
-    invoice_ids = list(dict.fromkeys(data.invoice_ids))
-    if invoice_ids:
-        owned = dict(session.execute(select(Invoice.invoice_id, Invoice.customer_id)
-                                     .where(Invoice.invoice_id.in_(invoice_ids))).all())
-        for index, invoice_id in enumerate(data.invoice_ids):
-            if owned.get(invoice_id) != data.customer_id:
-                errors.append(FieldError(f"invoice_ids[{index}]",
-                                         f"invoice {invoice_id!r} is not an invoice of {data.customer_id!r}"))
-    else:
-        invoice_ids = list(session.execute(
-            select(Invoice.invoice_id).where(Invoice.customer_id == data.customer_id,
-                                             Invoice.kind == "invoice", Invoice.settled_on.is_(None))
-            .order_by(Invoice.due_date, Invoice.invoice_id)).scalars())
-    promise_id = data.promise_id or f"PRM-{uuid.uuid4().hex[:12].upper()}"
-    if session.get(Promise, promise_id) is not None:
-        errors.append(FieldError("promise_id", f"promise {promise_id!r} already exists"))
-    if errors:
-        raise LedgerValidationError(errors)
-    promise = Promise(promise_id=promise_id, customer_id=data.customer_id, amount=data.amount,
-                      promised_date=data.promised_date, status="open", created_on=today,
-                      created_by=actor, note=data.note)
-    session.add(promise)
-    session.flush()
-    for invoice_id in invoice_ids:
-        session.add(PromiseInvoice(promise_id=promise_id, invoice_id=invoice_id))
-    audit(session, actor=actor, action="create", entity="promise", entity_id=promise_id,
-          after={"customer_id": data.customer_id, "amount": data.amount,
-                 "promised_date": data.promised_date, "invoice_ids": invoice_ids})
-    record_event(session, type="promise.created", entity_id=promise_id,
-                 payload=_plain({"customer_id": data.customer_id, "amount": data.amount,
-                                 "promised_date": data.promised_date}))
-    _cancel_pending(session, invoice_ids, actor=actor, reason=f"promise {promise_id}")
-    session.flush()
-    return promise
+def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: dt.date,
+                   max_days: int | None = None) -> Promise:
+    """Record a promise (or an instalment plan); it pauses the invoices its amount covers, oldest
+    first, up to `max_days` ahead (the scenario's limit; `ledger.promises`)."""
+    from ledger import promises
+
+    return promises.create_promise(session=session, data=data, actor=actor, today=today,
+                                   max_days=promises.DEFAULT_MAX_DAYS if max_days is None else max_days)
 
 
 def get_promise(*, session: Session, promise_id: str) -> Promise:
@@ -608,7 +653,7 @@ def get_promise(*, session: Session, promise_id: str) -> Promise:
 
 
 def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, actor: str,
-                   today: dt.date) -> Promise:
+                   today: dt.date, max_days: int | None = None) -> Promise:
     """Cancel an open promise, move its date or change its note."""
     promise = get_promise(session=session, promise_id=promise_id)
     before = {"status": promise.status, "promised_date": promise.promised_date, "note": promise.note}
@@ -618,9 +663,28 @@ def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, ac
     if data.promised_date is not None:
         if data.promised_date < today:
             raise LedgerValidationError([FieldError("promised_date", f"{data.promised_date} is already past")])
+        if max_days is not None and data.promised_date > today + dt.timedelta(days=max_days):
+            raise LedgerValidationError([FieldError(
+                "promised_date", f"{data.promised_date} is more than {max_days} days ahead: the "
+                                 "scenario's limit for a promise")])
+        from ledger.promises import instalments_of
+
+        plan = instalments_of(session, [promise_id]).get(promise_id, [])
+        if len(plan) > 1:
+            raise IllegalTransitionError(f"The promise {promise_id} is an instalment plan: cancel it "
+                                         "and record a new plan rather than moving its last date.")
+        for instalment in plan:
+            instalment.due_on = data.promised_date
+            session.add(instalment)
         promise.promised_date = data.promised_date
     if data.status == "cancelled":
         promise.status, promise.closed_on = "cancelled", today
+        from ledger.promises import instalments_of
+
+        for instalment in instalments_of(session, [promise_id]).get(promise_id, []):
+            if instalment.status == "open":
+                instalment.status, instalment.closed_on = "cancelled", today
+                session.add(instalment)
     if "note" in data.model_fields_set:
         promise.note = data.note
     promise.updated_at = utcnow()
@@ -632,8 +696,10 @@ def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, ac
 
 
 def list_promises(*, session: Session, status: str | None = None, customer_id: str | None = None,
-                  limit: int = 100, offset: int = 0) -> list[Promise]:
+                  limit: int = 100, offset: int = 0, agent: str | None = None) -> list[Promise]:
     query = select(Promise)
+    if agent is not None:  # only the customers of the agent's portfolio
+        query = query.where(in_portfolio(Promise.customer_id, agent))
     if status is not None:
         query = query.where(Promise.status == status)
     if customer_id is not None:
@@ -651,9 +717,15 @@ def promise_views(*, session: Session, promises: Sequence[Promise]) -> list[Prom
                 .where(PromiseInvoice.promise_id.in_(ids)).order_by(PromiseInvoice.invoice_id)):
             invoices[promise_id].append(invoice_id)
     paid = _paid_towards(session, promises, today=None)
-    return [PromiseOut(**p.model_dump(include=set(PromiseOut.model_fields) - {"invoice_ids", "paid_so_far"}),
+    from ledger.promises import instalments_of
+
+    plans = instalments_of(session, ids)
+    return [PromiseOut(**p.model_dump(include=set(PromiseOut.model_fields) - {"invoice_ids", "paid_so_far",
+                                                                             "instalments"}),
                        invoice_ids=invoices.get(p.promise_id, []),
-                       paid_so_far=paid.get(p.promise_id, (ZERO, None))[0])
+                       paid_so_far=paid.get(p.promise_id, (ZERO, None))[0],
+                       instalments=[InstalmentOut.model_validate(i, from_attributes=True)
+                                    for i in plans.get(p.promise_id, [])])
             for p in promises]
 
 
@@ -688,42 +760,11 @@ def _paid_towards(session: Session, promises: Sequence[Promise],
 
 def evaluate_promises(session: Session, customer_ids: Iterable[str] | None = None,
                       today: dt.date | None = None, *, actor: str = "system") -> PromiseEvaluation:
-    """Close open promises the payments decide: kept once the customer's payments dated between
-    the promise and its date + PROMISE_GRACE_DAYS sum to the promised amount; broken once that
-    deadline has passed without it. Call after each ingestion (for the customers it touched)."""
-    today = today or dt.date.today()
-    query = select(Promise).where(Promise.status == "open")
-    if customer_ids is not None:
-        ids = sorted(set(customer_ids))
-        if not ids:
-            return PromiseEvaluation(kept=[], broken=[], still_open=0)
-        query = query.where(Promise.customer_id.in_(ids))
-    promises = list(session.execute(query.order_by(Promise.promise_id)).scalars())
-    paid = _paid_towards(session, promises, today=today)
-    kept, broken = [], []
-    for promise in promises:
-        total, covered_on = paid[promise.promise_id]
-        deadline = promise.promised_date + dt.timedelta(days=PROMISE_GRACE_DAYS)
-        if covered_on is not None:
-            _close_promise(session, promise, "kept", covered_on, total, actor)
-            kept.append(promise.promise_id)
-        elif today > deadline:
-            # broken from the first day after the grace period: that is when it became known
-            _close_promise(session, promise, "broken", deadline + dt.timedelta(days=1), total, actor)
-            broken.append(promise.promise_id)
-    session.flush()
-    return PromiseEvaluation(kept=kept, broken=broken, still_open=len(promises) - len(kept) - len(broken))
+    """Close open promises the payments decide, instalment by instalment (`ledger.promises`).
+    Call after each ingestion (for the customers it touched) and before each dunning run."""
+    from ledger import promises
 
-
-def _close_promise(session: Session, promise: Promise, status: str, on: dt.date, paid: Decimal,
-                   actor: str) -> None:
-    promise.status, promise.closed_on, promise.updated_at = status, on, utcnow()
-    session.add(promise)
-    audit(session, actor=actor, action=status, entity="promise", entity_id=promise.promise_id,
-          before={"status": "open"}, after={"status": status, "closed_on": on, "paid": paid})
-    record_event(session, type=f"promise.{status}", entity_id=promise.promise_id,
-                 payload=_plain({"customer_id": promise.customer_id, "amount": promise.amount,
-                                 "promised_date": promise.promised_date, "paid": paid}))
+    return promises.evaluate_promises(session, customer_ids, today, actor=actor)
 
 
 def promise_frame(session: Session, *, customer_ids: Sequence[str] | None = None) -> pd.DataFrame:
@@ -814,25 +855,33 @@ def assign_customers(*, session: Session, agent: str | None, customer_ids: Seque
 
 
 # --- worklist ----------------------------------------------------------------------------------
-# value at risk of a customer = Σ over its open invoices of open_amount × p × w(days overdue),
-# p = probability of late payment (model, or by default (late + 1) / (settled + 3) over the
-# payer's settled invoices: a prior of one late in three for a payer without history),
-# w = 0.5 not yet due, 1 for 1–30 days overdue, 2 for 31–60, 3 for 61–90, 4 beyond 90.
+# A customer's value at risk over h days = Σ over its open invoices of open_amount × P(not paid
+# within h days | unpaid today) (`ledger.var`: never more than what is owed), for h = 30 and 90.
+# P comes from the caller's `risk` (the served model, or its rules), else from the payer's
+# history (`ledger.var.rules_unpaid`). The worklist ranks by the 90-day figure converted into the
+# reporting currency; urgency (days overdue, broken promises) is shown beside it, not mixed in.
+# Amounts on a row are in the customer's currency. The grade is the model's (the worst grade of
+# the customer's open invoices, from `risk`), else the customer's last published score.
 
 BUCKETS = ("not_due", "1-30", "31-60", "61-90", "90+")
-BUCKET_WEIGHTS = {"not_due": Decimal("0.5"), "1-30": Decimal("1"), "31-60": Decimal("2"),
-                  "61-90": Decimal("3"), "90+": Decimal("4")}
-GRADES = (("A", 0.15), ("B", 0.30), ("C", 0.50), ("D", 0.70), ("E", 1.01))
-PRIOR_LATE, PRIOR_SETTLED = 1.0, 3.0
+GRADE_ORDER = "ABCDE"
 
 Bucket = Literal["not_due", "1-30", "31-60", "61-90", "90+"]
 Grade = Literal["A", "B", "C", "D", "E"]
-# invoice ids → probability of late (or severe) payment; serving adapts its model to this
-InvoiceRisk = Callable[[list[str]], Mapping[str, float]]
 
 
-def grade_of(p: float) -> str:
-    return next(grade for grade, upper in GRADES if p < upper)
+@dataclass(frozen=True)
+class InvoiceOdds:
+    """What the worklist needs of an invoice's risk (serving adapts its `Risk` to this)."""
+
+    p_unpaid_30: float
+    p_unpaid_90: float
+    grade: str | None = None
+    source: str = "model"
+
+
+# invoice ids → odds; an invoice it does not answer for falls back to the payer's history
+InvoiceRisk = Callable[[list[str]], Mapping[str, InvoiceOdds]]
 
 
 def bucket_of(days_overdue: int) -> str:
@@ -867,7 +916,9 @@ class ContactOut(BaseModel):
 
 class ReasonOut(BaseModel):
     code: str
-    text: str
+    # what the sentence says, as data (serving writes the sentence in the reader's language)
+    values: dict[str, Any] = {}
+    text: str = ""
 
 
 class WorklistRow(BaseModel):
@@ -876,75 +927,79 @@ class WorklistRow(BaseModel):
     name: str | None
     segment: str | None
     assigned_agent: str | None
-    value_at_risk: Decimal
-    p_late: float
-    grade: str
+    currency: str                      # of every amount below but the reporting one
+    # expected not collected within 30 / 90 days (Σ open × P(unpaid within the horizon))
+    value_at_risk_30: Decimal
+    value_at_risk_90: Decimal
+    # the ranking key: the 90-day figure in the reporting currency (None: no rate, ranked on
+    # the amount in the customer's currency, see `unconverted`)
+    value_at_risk_90_reporting: Decimal | None
+    reporting_currency: str
+    p_unpaid_30: float                 # amount-weighted over the open invoices
+    p_unpaid_90: float
+    grade: str | None
     risk_source: Literal["rules", "model"]
     open_amount: Decimal
     overdue_amount: Decimal
     open_invoices: int
     overdue_invoices: int
+    # urgency, shown apart from the ranking
     days_overdue: int  # of the oldest open invoice (≤ 0: nothing overdue yet)
     bucket: str
+    broken_promises: int
     next_action: ActionOut | None
     last_contact: ContactOut | None
     open_disputes: int
     open_promises: int
+    unconverted: list[str] = []
     reasons: list[ReasonOut]
 
 
 def worklist(*, session: Session, today: dt.date, agent: str | None = None, limit: int = 50,
              segment: str | None = None, grade: str | None = None, bucket: str | None = None,
-             risk: InvoiceRisk | None = None, language: Language = "fr") -> list[WorklistRow]:
-    """Customers with open invoices, ranked by value at risk (see the formula above).
+             risk: InvoiceRisk | None = None) -> list[WorklistRow]:
+    """Customers with open invoices, ranked by value at risk within 90 days (see above).
 
     Exact top-`limit` with early stopping (a threshold algorithm): customers come from SQL in
-    decreasing weighted open exposure W = Σ open_amount × w, in windows; p is computed only for
-    the window's customers; since p ≤ 1 (< the grade's upper bound when filtering by grade), no
-    customer beyond the window can beat W_last × p_max, so once the `limit`-th value reaches that
-    bound the ranking is final. Only the returned page is enriched."""
+    decreasing open amount (in the reporting currency), in windows; since P ≤ 1 no customer
+    beyond the window can have more at risk than the window's last open amount, so once the
+    `limit`-th value at risk reaches it the ranking is final. Only the returned page is enriched."""
     if limit < 1:
         raise LedgerValidationError([FieldError("limit", "must be at least 1")])
-    upper = _grade_bounds(grade)[1] if grade is not None else 1.0
+    if grade is not None and grade not in GRADE_ORDER:
+        raise LedgerValidationError([FieldError("grade", f"unknown grade {grade!r}: one of A, B, C, D, E")])
+    reporting = fx.reporting_currency()
+    rates = fx.rates_on(session, today)
     window = max(limit * 20, 1000)
     while True:
-        exposures = _exposures(session=session, today=today, agent=agent, segment=segment,
-                               bucket=bucket, window=window)
-        complete = len(exposures) < window
-        scored = _score(session=session, rows=exposures, today=today, risk=risk, grade=grade,
-                        everyone=complete and window > WHOLE_LEDGER_WINDOW)
-        bound = float(exposures[-1]["weighted"]) * upper if exposures else 0.0
-        if complete or (len(scored) >= limit and scored[limit - 1]["value_at_risk"] >= bound):
-            return _enrich(session=session, rows=scored[:limit], today=today, language=language)
+        bounds = _open_bounds(session=session, today=today, agent=agent, segment=segment,
+                              bucket=bucket, window=window, rates=rates, reporting=reporting)
+        complete = len(bounds) < window
+        scored = _score(session=session, customer_ids=[c for c, _ in bounds], today=today, risk=risk,
+                        rates=rates, reporting=reporting)
+        if grade is not None:
+            scored = [row for row in scored if row["grade"] == grade]
+        # a tiny margin: the bound is summed in the database, the key in exact decimals
+        bound = float(bounds[-1][1]) * (1 + 1e-9) + 0.01 if bounds else 0.0
+        if complete or (len(scored) >= limit and float(scored[limit - 1]["key"]) >= bound):
+            return _enrich(session=session, rows=scored[:limit], today=today)
         window *= 4
 
 
-# windows beyond this read the payer histories of the whole ledger in one grouped scan
-WHOLE_LEDGER_WINDOW = 20_000
+def _open_bounds(*, session: Session, today: dt.date, agent: str | None, segment: str | None,
+                 bucket: str | None, window: int, rates: fx.Rates, reporting: str) -> list[tuple[str, float]]:
+    """(customer, open amount in the reporting currency), largest first: each customer's bound.
 
-
-def _weight_case(today: dt.date):
-    due = Invoice.due_date
-    return case((due >= today, BUCKET_WEIGHTS["not_due"]),
-                (due >= today - dt.timedelta(days=30), BUCKET_WEIGHTS["1-30"]),
-                (due >= today - dt.timedelta(days=60), BUCKET_WEIGHTS["31-60"]),
-                (due >= today - dt.timedelta(days=90), BUCKET_WEIGHTS["61-90"]),
-                else_=BUCKET_WEIGHTS["90+"])
-
-
-def _exposures(*, session: Session, today: dt.date, agent: str | None, segment: str | None,
-               bucket: str | None, window: int) -> list[dict]:
-    """Open-invoice aggregates per customer, by decreasing weighted exposure (a partial index
-    holds only open invoices, so this reads a fifth of the ledger or less)."""
-    overdue = Invoice.due_date < today
-    weighted = func.sum(Invoice.open_amount * _weight_case(today))
-    query = (select(Invoice.customer_id.label("customer_id"),
-                    func.count().label("open_invoices"),
-                    func.sum(case((overdue, 1), else_=0)).label("overdue_invoices"),
-                    func.sum(Invoice.open_amount).label("open_amount"),
-                    func.sum(case((overdue, Invoice.open_amount), else_=0)).label("overdue_amount"),
-                    weighted.label("weighted"),
-                    func.min(Invoice.due_date).label("oldest_due"))
+    A currency with no rate counts 1:1 here, as the ranking does for it (and says so)."""
+    codes = session.execute(select(Invoice.currency).where(
+        Invoice.kind == "invoice", Invoice.settled_on.is_(None)).distinct()).scalars().all()
+    factors = {}
+    for code in codes:
+        found = rates.rate(code, reporting)
+        factors[code] = float(found[0]) if found is not None else 1.0
+    factor = case(factors, value=Invoice.currency, else_=1.0) if factors else 1.0
+    converted = func.sum(Invoice.open_amount * factor)
+    query = (select(Invoice.customer_id, converted.label("bound"))
              .where(Invoice.kind == "invoice", Invoice.settled_on.is_(None))
              .group_by(Invoice.customer_id))
     customers = select(Customer.customer_id)
@@ -956,41 +1011,8 @@ def _exposures(*, session: Session, today: dt.date, agent: str | None, segment: 
         query = query.where(Invoice.customer_id.in_(customers))
     if bucket is not None:
         query = query.having(_bucket_condition(bucket, today))
-    query = query.order_by(weighted.desc(), Invoice.customer_id).limit(window)
-    return [dict(row._mapping) for row in session.execute(query)]
-
-
-def _histories(session: Session, customer_ids: list[str] | None) -> dict[str, tuple[int, int]]:
-    """(settled, late) invoices per payer: for these customers, or everyone (None)."""
-    query = (select(Invoice.customer_id, func.count(),
-                    func.sum(case((Invoice.settled_on > Invoice.due_date, 1), else_=0)))
-             .where(Invoice.kind == "invoice", Invoice.settled_on.is_not(None))
-             .group_by(Invoice.customer_id))
-    if customer_ids is None:
-        return {c: (int(s), int(l)) for c, s, l in session.execute(query)}
-    found: dict[str, tuple[int, int]] = {}
-    for start in range(0, len(customer_ids), 5000):
-        chunk = customer_ids[start:start + 5000]
-        found.update({c: (int(s), int(l)) for c, s, l in
-                      session.execute(query.where(Invoice.customer_id.in_(chunk)))})
-    return found
-
-
-def _score(*, session: Session, rows: list[dict], today: dt.date, risk: InvoiceRisk | None,
-           grade: str | None, everyone: bool) -> list[dict]:
-    """p and value at risk for a window of customers, ranked, the grade filter applied."""
-    ids = [row["customer_id"] for row in rows]
-    histories = _histories(session, None if everyone else ids) if ids else {}
-    for row in rows:
-        settled, late = histories.get(row["customer_id"], (0, 0))
-        row.update(settled=settled, late=late,
-                   p_late=(late + PRIOR_LATE) / (settled + PRIOR_SETTLED), risk_source="rules")
-        row["value_at_risk"] = row["p_late"] * float(row["weighted"])
-    if risk is not None and rows:
-        _rescore(session=session, rows=rows, today=today, risk=risk)
-    if grade is not None:
-        rows = [row for row in rows if grade_of(row["p_late"]) == grade]
-    return sorted(rows, key=lambda row: (-row["value_at_risk"], row["customer_id"]))
+    query = query.order_by(converted.desc(), Invoice.customer_id).limit(window)
+    return [(row[0], float(row[1] or 0)) for row in session.execute(query)]
 
 
 def _bucket_condition(bucket: str, today: dt.date):
@@ -1006,43 +1028,135 @@ def _bucket_condition(bucket: str, today: dt.date):
     return and_(oldest <= today - dt.timedelta(days=low), oldest >= today - dt.timedelta(days=high))
 
 
-def _grade_bounds(grade: str) -> tuple[float, float]:
-    lower = 0.0
-    for name, upper in GRADES:
-        if name == grade:
-            return lower, upper
-        lower = upper
-    raise LedgerValidationError([FieldError("grade", f"unknown grade {grade!r}: one of A, B, C, D, E")])
+def _delays(session: Session, customer_ids: list[str]) -> tuple[DelayHistogram, dict[str, DelayHistogram]]:
+    """Days late of settled invoices: the whole ledger's histogram and each payer's."""
+    late = _days_between(session, Invoice.settled_on, Invoice.due_date)
+    settled = and_(Invoice.kind == "invoice", Invoice.settled_on.is_not(None))
+    ledger = DelayHistogram({int(d): int(n) for d, n in session.execute(
+        select(late, func.count()).where(settled).group_by(late))})
+    per: dict[str, dict[int, int]] = defaultdict(dict)
+    for start in range(0, len(customer_ids), 5000):
+        chunk = customer_ids[start:start + 5000]
+        for customer_id, d, n in session.execute(
+                select(Invoice.customer_id, late, func.count())
+                .where(settled, Invoice.customer_id.in_(chunk)).group_by(Invoice.customer_id, late)):
+            per[customer_id][int(d)] = int(n)
+    return ledger, {c: DelayHistogram(counts) for c, counts in per.items()}
 
 
-def _rescore(*, session: Session, rows: list[dict], today: dt.date, risk: InvoiceRisk) -> None:
-    """Model probabilities per open invoice (the payer's history p where the model is silent)."""
-    by_id = {row["customer_id"]: row for row in rows}
+def _days_between(session: Session, later, earlier):
+    if session.get_bind().dialect.name == "postgresql":
+        return later - earlier
+    return func.cast(func.julianday(later) - func.julianday(earlier), Integer)
+
+
+def _score(*, session: Session, customer_ids: list[str], today: dt.date, risk: InvoiceRisk | None,
+           rates: fx.Rates, reporting: str) -> list[dict]:
+    """Value at risk at 30 and 90 days of each customer, ranked."""
+    if not customer_ids:
+        return []
     invoices = []
-    for start in range(0, len(rows), 5000):
-        chunk = [row["customer_id"] for row in rows[start:start + 5000]]
+    for start in range(0, len(customer_ids), 5000):
+        chunk = customer_ids[start:start + 5000]
         invoices += session.execute(
-            select(Invoice.invoice_id, Invoice.customer_id, Invoice.open_amount, Invoice.due_date)
+            select(Invoice.invoice_id, Invoice.customer_id, Invoice.currency, Invoice.open_amount,
+                   Invoice.due_date)
             .where(Invoice.customer_id.in_(chunk), Invoice.kind == "invoice",
                    Invoice.settled_on.is_(None))).all()
-    probabilities = risk([row.invoice_id for row in invoices])
-    value: dict[str, float] = defaultdict(float)
-    exposure: dict[str, float] = defaultdict(float)
-    weighted_p: dict[str, float] = defaultdict(float)
+    given = dict(risk([row.invoice_id for row in invoices])) if risk is not None and invoices else {}
+    ledger_delays, payer_delays = _delays(session, customer_ids)
+    no_history = DelayHistogram({})
+    currency_of = dict(session.execute(select(Customer.customer_id, Customer.currency)
+                                       .where(Customer.customer_id.in_(customer_ids))).all()) \
+        if len(customer_ids) <= 5000 else _currencies(session, customer_ids)
+    grades = _published_grades(session, customer_ids)
+    per: dict[str, dict[str, Any]] = {}
     for invoice in invoices:
-        p = float(probabilities.get(invoice.invoice_id, by_id[invoice.customer_id]["p_late"]))
-        amount = float(invoice.open_amount)
-        weight = float(BUCKET_WEIGHTS[bucket_of((today - invoice.due_date).days)])
-        value[invoice.customer_id] += amount * p * weight
-        exposure[invoice.customer_id] += amount
-        weighted_p[invoice.customer_id] += amount * p
-    for customer_id, row in by_id.items():
-        if exposure[customer_id]:
-            row.update(p_late=weighted_p[customer_id] / exposure[customer_id],
-                       value_at_risk=value[customer_id], risk_source="model")
+        odds = given.get(invoice.invoice_id)
+        overdue = (today - invoice.due_date).days
+        if odds is None:
+            payer = payer_delays.get(invoice.customer_id, no_history)
+            odds = InvoiceOdds(p_unpaid_30=rules_unpaid(payer, ledger_delays, overdue, 30),
+                               p_unpaid_90=rules_unpaid(payer, ledger_delays, overdue, 90),
+                               grade=None, source="rules")
+        row = per.setdefault(invoice.customer_id, {
+            "customer_id": invoice.customer_id, "pairs_30": defaultdict(list), "pairs_90": defaultdict(list),
+            "open": defaultdict(lambda: ZERO), "overdue": defaultdict(lambda: ZERO), "open_invoices": 0,
+            "overdue_invoices": 0, "oldest_due": invoice.due_date, "grades": [], "sources": set()})
+        amount = Decimal(str(invoice.open_amount)).quantize(CENT)
+        row["pairs_30"][invoice.currency].append((amount, odds.p_unpaid_30))
+        row["pairs_90"][invoice.currency].append((amount, odds.p_unpaid_90))
+        row["open"][invoice.currency] += amount
+        row["open_invoices"] += 1
+        if overdue > 0:
+            row["overdue"][invoice.currency] += amount
+            row["overdue_invoices"] += 1
+        row["oldest_due"] = min(row["oldest_due"], invoice.due_date)
+        if odds.grade:
+            row["grades"].append(odds.grade)
+        row["sources"].add(odds.source)
+    out = []
+    for customer_id, row in per.items():
+        currency = currency_of.get(customer_id, "EUR")
+        var30 = {c: value_at_risk(p) for c, p in row["pairs_30"].items()}
+        var90 = {c: value_at_risk(p) for c, p in row["pairs_90"].items()}
+        shown, missing = {}, set()
+        for name, amounts in (("var30", var30), ("var90", var90), ("open", row["open"]), ("overdue", row["overdue"])):
+            shown[name], lost = _in(rates, amounts, currency)
+            missing |= lost
+        key, lost = _in(rates, var90, reporting)
+        reporting_value = None if lost else key
+        if lost:  # no rate to the reporting currency: ranked on the customer's own amount
+            key = shown["var90"]
+        open_total = shown["open"]
+        out.append({
+            "customer_id": customer_id, "currency": currency, "key": key,
+            "value_at_risk_30": shown["var30"], "value_at_risk_90": shown["var90"],
+            "value_at_risk_90_reporting": reporting_value, "reporting_currency": reporting,
+            "p_unpaid_30": float(shown["var30"] / open_total) if open_total else 0.0,
+            "p_unpaid_90": float(shown["var90"] / open_total) if open_total else 0.0,
+            "open_amount": open_total, "overdue_amount": shown["overdue"],
+            "open_invoices": row["open_invoices"], "overdue_invoices": row["overdue_invoices"],
+            "oldest_due": row["oldest_due"],
+            "grade": max(row["grades"], key=GRADE_ORDER.index) if row["grades"] else grades.get(customer_id),
+            "risk_source": "model" if row["sources"] == {"model"} else "rules",
+            "unconverted": sorted(missing | (set(lost) if lost else set())),
+            "history": payer_delays.get(customer_id, no_history)})
+    return sorted(out, key=lambda r: (-r["key"], r["customer_id"]))
 
 
-def _enrich(*, session: Session, rows: list[dict], today: dt.date, language: Language) -> list[WorklistRow]:
+def _in(rates: fx.Rates, amounts: Mapping[str, Decimal], to: str) -> tuple[Decimal, set[str]]:
+    """Σ of per-currency amounts converted into `to`, and the currencies with no rate."""
+    total, missing = ZERO, set()
+    for currency, amount in amounts.items():
+        converted = rates.convert(amount, currency, to)
+        if converted is None:
+            missing.add(currency)
+        else:
+            total += converted.amount
+    return total.quantize(CENT), missing
+
+
+def _currencies(session: Session, customer_ids: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(customer_ids), 5000):
+        found.update(session.execute(select(Customer.customer_id, Customer.currency).where(
+            Customer.customer_id.in_(customer_ids[start:start + 5000]))).all())
+    return found
+
+
+def _published_grades(session: Session, customer_ids: list[str]) -> dict[str, str]:
+    """The grades last published by `relance score` (the model's scale), where there are some."""
+    from ledger.scores import CustomerScore
+
+    found: dict[str, str] = {}
+    for start in range(0, len(customer_ids), 5000):
+        found.update(session.execute(select(CustomerScore.customer_id, CustomerScore.grade).where(
+            CustomerScore.customer_id.in_(customer_ids[start:start + 5000]))).all())
+    return found
+
+
+def _enrich(*, session: Session, rows: list[dict], today: dt.date) -> list[WorklistRow]:
     ids = [row["customer_id"] for row in rows]
     if not ids:
         return []
@@ -1063,24 +1177,26 @@ def _enrich(*, session: Session, rows: list[dict], today: dt.date, language: Lan
     out = []
     for rank, row in enumerate(rows, start=1):
         customer_id = row["customer_id"]
-        p = float(row["p_late"])
         days = (today - row["oldest_due"]).days
         open_promises = [d for s, d in promises.get(customer_id, []) if s == "open"]
         broken = sum(1 for s, _ in promises.get(customer_id, []) if s == "broken")
+        customer = customers[customer_id]
         out.append(WorklistRow(
-            rank=rank, customer_id=customer_id, name=customers[customer_id].name,
-            segment=customers[customer_id].segment,
-            assigned_agent=customers[customer_id].assigned_agent,
-            value_at_risk=Decimal(str(row["value_at_risk"])).quantize(CENT),
-            p_late=round(p, 4), grade=grade_of(p), risk_source=row["risk_source"],
-            open_amount=Decimal(str(row["open_amount"])).quantize(CENT),
-            overdue_amount=Decimal(str(row["overdue_amount"])).quantize(CENT),
-            open_invoices=int(row["open_invoices"]), overdue_invoices=int(row["overdue_invoices"]),
-            days_overdue=days, bucket=bucket_of(days), next_action=next_actions.get(customer_id),
-            last_contact=last_contacts.get(customer_id), open_disputes=int(disputes.get(customer_id, 0)),
-            open_promises=len(open_promises),
-            reasons=_reasons(row, p=p, days=days, disputes=int(disputes.get(customer_id, 0)),
-                             open_promises=open_promises, broken=broken, language=language)))
+            rank=rank, customer_id=customer_id, name=customer.name, segment=customer.segment,
+            assigned_agent=customer.assigned_agent, currency=row["currency"],
+            value_at_risk_30=row["value_at_risk_30"], value_at_risk_90=row["value_at_risk_90"],
+            value_at_risk_90_reporting=row["value_at_risk_90_reporting"],
+            reporting_currency=row["reporting_currency"],
+            p_unpaid_30=round(row["p_unpaid_30"], 4), p_unpaid_90=round(row["p_unpaid_90"], 4),
+            grade=row["grade"], risk_source=row["risk_source"],
+            open_amount=row["open_amount"], overdue_amount=row["overdue_amount"],
+            open_invoices=row["open_invoices"], overdue_invoices=row["overdue_invoices"],
+            days_overdue=days, bucket=bucket_of(days), broken_promises=broken,
+            next_action=next_actions.get(customer_id), last_contact=last_contacts.get(customer_id),
+            open_disputes=int(disputes.get(customer_id, 0)), open_promises=len(open_promises),
+            unconverted=row["unconverted"],
+            reasons=_reasons(row, days=days, disputes=int(disputes.get(customer_id, 0)),
+                             open_promises=open_promises, broken=broken)))
     return out
 
 
@@ -1137,42 +1253,29 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _money(value: Any, language: Language) -> str:
-    amount = Decimal(str(value)).quantize(CENT)
-    if language == "en":
-        return f"€{amount:,.2f}"
-    return f"{amount:,.2f} €".replace(",", "\u202f").replace(".", ",")
-
-
-def _reasons(row: Mapping[str, Any], *, p: float, days: int, disputes: int,
-             open_promises: list[dt.date], broken: int, language: Language) -> list[ReasonOut]:
-    en = language == "en"
+def _reasons(row: Mapping[str, Any], *, days: int, disputes: int, open_promises: list[dt.date],
+             broken: int) -> list[ReasonOut]:
+    """Why the customer is where it is, as codes and values (serving.worklist_text words them)."""
     reasons = []
     if row["overdue_invoices"]:
-        n, amount = int(row["overdue_invoices"]), _money(row["overdue_amount"], language)
-        reasons.append(ReasonOut(code="overdue", text=(
-            f"{n} overdue invoice(s), {amount}; the oldest {days} days late" if en else
-            f"{n} facture(s) échue(s), {amount} ; la plus ancienne a {days} jours de retard")))
-    if row["risk_source"] == "model":
-        reasons.append(ReasonOut(code="model", text=(
-            f"Probability of late payment (model): {p:.0%}" if en else
-            f"Probabilité de retard (modèle) : {p:.0%}".replace("%", "\u202f%"))))
-    else:
-        late, settled = int(row["late"]), int(row["settled"])
-        reasons.append(ReasonOut(code="history", text=(
-            (f"Paid late {late} time(s) out of {settled} settled invoice(s)" if en else
-             f"A payé en retard {late} fois sur {settled} facture(s) réglée(s)") if settled else
-            ("No payment history yet: prior risk" if en else "Pas encore d'historique de paiement : risque a priori"))))
+        reasons.append(ReasonOut(code="overdue", values={
+            "invoices": int(row["overdue_invoices"]), "amount": row["overdue_amount"],
+            "currency": row["currency"], "days": days}))
+    reasons.append(ReasonOut(code="value_at_risk", values={
+        "amount_30": row["value_at_risk_30"], "amount_90": row["value_at_risk_90"],
+        "currency": row["currency"], "p_30": row["p_unpaid_30"], "p_90": row["p_unpaid_90"],
+        "source": row["risk_source"]}))
+    if row["risk_source"] == "rules":
+        history = row["history"]
+        reasons.append(ReasonOut(code="history", values={
+            "settled": history.more_than(-10**6), "late": history.more_than(0)}))
     if broken:
-        reasons.append(ReasonOut(code="broken_promise", text=(
-            f"{broken} broken promise(s) to pay" if en else f"{broken} promesse(s) de paiement non tenue(s)")))
+        reasons.append(ReasonOut(code="broken_promise", values={"promises": broken}))
     if open_promises:
-        until = max(open_promises)
-        reasons.append(ReasonOut(code="promise", text=(
-            f"Promise to pay until {until.isoformat()}: reminders paused" if en else
-            f"Promesse de paiement jusqu'au {until.strftime('%d/%m/%Y')} : relances suspendues")))
+        reasons.append(ReasonOut(code="promise", values={"until": max(open_promises)}))
     if disputes:
-        reasons.append(ReasonOut(code="dispute", text=(
-            f"{disputes} open dispute(s): reminders paused on the disputed invoices" if en else
-            f"{disputes} litige(s) en cours : relances suspendues sur les factures contestées")))
+        reasons.append(ReasonOut(code="dispute", values={"disputes": disputes}))
+    if row["unconverted"]:
+        reasons.append(ReasonOut(code="no_rate", values={"currencies": row["unconverted"],
+                                                         "reporting_currency": row["reporting_currency"]}))
     return reasons

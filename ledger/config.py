@@ -45,11 +45,26 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     max_body_bytes: int = 10 * 1024 * 1024
+    # FEC import (docs/fec.md): terms when neither the file nor the customer gives a due date,
+    # the opening-balance journals, and what unlettered receipts do (credit | oldest_first)
+    fec_default_terms: str = "30 jours"
+    fec_opening_journals: str = "AN,RAN,ANO,ANX"
+    fec_unlettered: str = "credit"
     # reports total in this currency, converting each currency at the ECB rates (ledger.fx)
     reporting_currency: str = "EUR"
     # a rate older than this is not used: the ECB publishes every TARGET business day
     fx_max_age_days: int = Field(default=7, ge=0, le=366)
+    # per API key, on the expensive routes (predictions, risk, next action, dunning runs, reports,
+    # imports, model reload); `limits` notation, e.g. "60/minute" or "600/minute;10000/day".
+    # Generous by default: a person or a billing system never meets it, a runaway loop does.
+    rate_limit: str = Field(default="600/minute", validation_alias="RELANCE_RATE_LIMIT")
     currencies: str = "EUR,USD,GBP,CHF,CAD,JPY,SEK,NOK,DKK,PLN,CZK,AUD,CNY,MAD,TND,XOF"
+    # the daily dunning run of `relance serve` / `relance worker` (serving.schedule): HH:MM local
+    # time on French business days; RELANCE_SCHEDULE=false turns it off in `relance serve`
+    dunning_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                              validation_alias="RELANCE_DUNNING_TIME")
+    dunning_timezone: str = Field(default="Europe/Paris", validation_alias="RELANCE_DUNNING_TIMEZONE")
+    schedule: bool = Field(default=True, validation_alias="RELANCE_SCHEDULE")
 
     @property
     def currency_codes(self) -> frozenset[str]:

@@ -26,6 +26,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from ledger.errors import FieldError, LedgerError, LedgerValidationError, NotFoundError
 from ledger.ingest import python_defaults
+from ledger.portfolio import in_portfolio
 from ledger.models import (
     MONEY,
     ActionState,
@@ -40,7 +41,7 @@ from ledger.models import (
     utcnow,
 )
 
-OPEN_DISPUTE_STATUSES = ("open", "in_review")
+OPEN_DISPUTE_STATUSES = ("open", "in_review", "proposed_credit_note")  # = collections.ACTIVE_DISPUTE
 PENDING = ActionState.PLANNED
 STATES = tuple(ActionState)
 # not yet out of the door: a payment or a dispute cancels these
@@ -149,6 +150,9 @@ class CustomerFacts:
     phone: str | None
     previously_late_count: int = 0
     deteriorating: bool = False
+    customer_type: str = "business"
+    on_hold_until: dt.date | None = None
+    insolvency_date: dt.date | None = None
 
 
 @dataclass(slots=True)
@@ -209,12 +213,18 @@ def load_chunk(session: Session, *, lo: str, hi: str, run_date: dt.date,
         .order_by(Invoice.customer_id, Invoice.due_date, Invoice.invoice_id)
     ).all()
     disputed = _open_disputes(session, lo, hi)
-    active, broken = _promises(session, lo, hi, run_date)
+    active, broken, unlinked = _promises(session, lo, hi, run_date)
+    for customer_id, amount, promised in unlinked:
+        from ledger.promises import covered_invoices
+
+        mine = [(r[0], r[3], Decimal(r[5])) for r in rows if r[1] == customer_id]
+        for invoice_id in covered_invoices(mine, amount):
+            active[invoice_id] = max(promised, active.get(invoice_id, promised))
     invoices = [
         OpenInvoice(
             invoice_id=r[0], customer_id=r[1], issue_date=r[2], due_date=r[3], amount=r[4],
             open_amount=r[5], currency=r[6], has_open_dispute=r[0] in disputed,
-            active_promise_until=active.get(r[0], active.get(("*", r[1]))),
+            active_promise_until=active.get(r[0]),
             broken_promise=r[0] in broken or ("*", r[1]) in broken,
         )
         for r in rows
@@ -266,13 +276,20 @@ def _disputed_invoices():
 
 
 def _promises(session: Session, lo: str, hi: str, run_date: dt.date
-              ) -> tuple[dict[Any, dt.date], set[Any]]:
-    """Active promise end per invoice, and recently broken promises; a promise linked to no
-    invoice covers the whole customer (key `("*", customer_id)`)."""
+              ) -> tuple[dict[Any, dt.date], set[Any], list[tuple[str, Decimal, dt.date]]]:
+    """Active promise end per invoice it pauses, and recently broken promises (key
+    `("*", customer_id)` for one linked to no invoice: broken, it firms the customer's tone).
+
+    A promise pauses only the invoices linked to it (those its amount covers, `ledger.promises`),
+    never the whole account. An open promise with an instalment past its date + grace counts as
+    broken already: the run evaluates promises first, and next-action reads it the same way."""
+    from ledger.collections import PROMISE_GRACE_DAYS
+    from ledger.models import PromiseInstalment
+
     since = run_date - dt.timedelta(days=BROKEN_PROMISE_LOOKBACK_DAYS)
     rows = _core(session).execute(
-        select(Promise.customer_id, Promise.status, Promise.promised_date, Promise.closed_on,
-               PromiseInvoice.invoice_id)
+        select(Promise.promise_id, Promise.customer_id, Promise.status, Promise.promised_date,
+               Promise.closed_on, PromiseInvoice.invoice_id, Promise.amount)
         .outerjoin(PromiseInvoice, PromiseInvoice.promise_id == Promise.promise_id)
         .where(_in_range(Promise.customer_id, lo, hi), or_(
             and_(Promise.status == "open", Promise.promised_date >= run_date),
@@ -280,15 +297,27 @@ def _promises(session: Session, lo: str, hi: str, run_date: dt.date
                  func.coalesce(Promise.closed_on, Promise.promised_date) >= since),
         ))
     ).all()
+    lapsed = set(_core(session).execute(
+        select(PromiseInstalment.promise_id).join(Promise, Promise.promise_id == PromiseInstalment.promise_id)
+        .where(_in_range(Promise.customer_id, lo, hi), Promise.status == "open",
+               PromiseInstalment.status == "open",
+               PromiseInstalment.due_on < run_date - dt.timedelta(days=PROMISE_GRACE_DAYS))
+    ).scalars())
     active: dict[Any, dt.date] = {}
     broken: set[Any] = set()
-    for customer_id, status, promised, _closed, invoice_id in rows:
+    unlinked: list[tuple[str, Decimal, dt.date]] = []
+    for promise_id, customer_id, status, promised, _closed, invoice_id, amount in rows:
         key = invoice_id if invoice_id is not None else ("*", customer_id)
-        if status == "open":
-            active[key] = max(promised, active.get(key, promised))
+        if status == "open" and promise_id not in lapsed:
+            if invoice_id is not None:
+                active[key] = max(promised, active.get(key, promised))
+            else:
+                # recorded without invoices (an imported promise): it covers what its amount
+                # pays of the customer's oldest invoices, resolved by load_chunk
+                unlinked.append((customer_id, Decimal(amount), promised))
         else:
             broken.add(key)
-    return active, broken
+    return active, broken, unlinked
 
 
 def _days_late(session: Session):
@@ -301,7 +330,8 @@ def _customers(session: Session, lo: str, hi: str, run_date: dt.date) -> dict[st
     history = _history(session, lo, hi, run_date)
     rows = _core(session).execute(
         select(Customer.customer_id, Customer.name, Customer.language, Customer.segment,
-               Customer.on_hold, Customer.dunning_scenario, Customer.email, Customer.phone)
+               Customer.on_hold, Customer.dunning_scenario, Customer.email, Customer.phone,
+               Customer.customer_type, Customer.on_hold_until, Customer.insolvency_date)
         .where(_in_range(Customer.customer_id, lo, hi))
     ).all()
     facts = {}
@@ -310,7 +340,8 @@ def _customers(session: Session, lo: str, hi: str, run_date: dt.date) -> dict[st
         facts[r[0]] = CustomerFacts(
             customer_id=r[0], name=r[1], language=r[2] or "fr", segment=r[3], on_hold=bool(r[4]),
             dunning_scenario=r[5], email=r[6], phone=r[7], previously_late_count=late,
-            deteriorating=deteriorating,
+            deteriorating=deteriorating, customer_type=r[8] or "business", on_hold_until=r[9],
+            insolvency_date=r[10],
         )
     return facts
 
@@ -721,9 +752,12 @@ def _reminder_actions_in(session: Session, reminder_id: str,
 
 def list_actions(session: Session, *, state: str | None = None, customer_id: str | None = None,
                  channel: str | None = None, on: dt.date | None = None, limit: int = 100,
-                 offset: int = 0) -> tuple[list[DunningAction], int]:
-    """Actions filtered by state, customer, channel and send date; newest first."""
+                 offset: int = 0, agent: str | None = None) -> tuple[list[DunningAction], int]:
+    """Actions filtered by state, customer, channel and send date (and `agent`'s portfolio);
+    newest first."""
     conditions = []
+    if agent is not None:
+        conditions.append(in_portfolio(DunningAction.customer_id, agent))
     if state is not None:
         conditions.append(DunningAction.state == state)
     if customer_id is not None:

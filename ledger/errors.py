@@ -28,3 +28,8 @@ class NotFoundError(LedgerError):
     def __init__(self, entity: str, entity_id: str):
         self.entity, self.entity_id = entity, entity_id
         super().__init__(f"{entity} {entity_id!r} not found")
+
+
+class LedgerConflictError(LedgerValidationError):
+    """A write that would silently change what a stored record is: its customer, or an invoice's
+    kind (the API answers 409; nothing of the batch was written)."""

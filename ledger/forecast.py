@@ -32,7 +32,7 @@ from scipy.stats import norm
 from sqlalchemy import text
 from sqlmodel import Session
 
-from ledger.kpis import CENT, ZERO, ReportError, _fast_plans, _money, _open_at, _sql, _to_date
+from ledger.kpis import ZERO, Lens, ReportError, _fast_plans, _money, _open_at, _sql, _to_date, default_lens
 
 WEEKS = 13
 Z90 = float(norm.ppf(0.9))
@@ -59,6 +59,7 @@ class Forecast:
     open_receivables: Decimal
     weeks: list[ForecastWeek]
     later: Decimal  # expected after the 13 weeks
+    currency: str = "EUR"
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame([w.__dict__ for w in self.weeks])
@@ -69,9 +70,9 @@ class Forecast:
 def _open_invoices(session: Session, as_of: dt.date, segment: str | None) -> pd.DataFrame:
     _fast_plans(session)
     [(cte, params)] = _open_at(session, [as_of], segment)
-    rows = session.execute(text(f"WITH {cte} SELECT invoice_id, customer_id, due_date, open_amount "
+    rows = session.execute(text(f"WITH {cte} SELECT invoice_id, customer_id, currency, due_date, open_amount "
                                 f"FROM open_at WHERE open_amount > 0"), params).all()
-    frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "due_date", "open_amount"])
+    frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "currency", "due_date", "open_amount"])
     frame["due_date"] = pd.to_datetime(frame["due_date"].map(_to_date))
     frame["open_amount"] = frame["open_amount"].map(_money)
     return frame
@@ -151,14 +152,17 @@ def _expected_days(open_: pd.DataFrame, payers: pd.DataFrame, mu_all: float, sig
     return frame
 
 
-def _weekly(frame: pd.DataFrame, column: str, weeks: int) -> list[Decimal]:
+def _weekly(frame: pd.DataFrame, column: str, weeks: int, lens: Lens) -> list[Decimal]:
+    """Open amounts expected in each week (the last: later), each currency converted by `lens`."""
     week = ((frame[column] - 1) // 7).astype(int).clip(upper=weeks)
-    sums = frame.groupby(week)["open_amount"].sum()
-    return [Decimal(sums.get(k, ZERO)).quantize(CENT) for k in range(weeks + 1)]
+    per: dict[int, dict[str, Decimal]] = {}
+    for (k, currency), amounts in frame.groupby([week, frame["currency"]])["open_amount"]:
+        per.setdefault(int(k), {})[currency] = sum(amounts, ZERO)
+    return [lens.money(per.get(k, {})) for k in range(weeks + 1)]
 
 
 def cash_forecast(*, session: Session, as_of: dt.date, predicted: pd.DataFrame | None = None,
-                  segment: str | None = None, weeks: int = WEEKS) -> Forecast:
+                  segment: str | None = None, weeks: int = WEEKS, lens: Lens | None = None) -> Forecast:
     """Expected cash-in per week (week k = as_of + 7k + 1 … as_of + 7k + 7) for `weeks` weeks."""
     if not isinstance(as_of, dt.date):
         raise ReportError("as_of", f"expected a date, got {as_of!r}")
@@ -166,19 +170,28 @@ def cash_forecast(*, session: Session, as_of: dt.date, predicted: pd.DataFrame |
         missing = {"invoice_id", "expected_days_late"} - set(predicted.columns)
         if missing:
             raise ReportError("predicted", f"missing columns: {', '.join(sorted(missing))}")
-    open_ = _open_invoices(session, as_of, segment)
-    payers, mu_all, sigma_all = _spread(_payer_history(session, as_of, segment))
-    frame = _expected_days(open_, payers, mu_all, sigma_all, as_of, predicted)
-    by = {c: _weekly(frame, c, weeks) for c in ("early", "expected", "late")}
+    lens = lens or default_lens(session, as_of, segment)
+    # the payers' delays are in days, whatever the currency: one history for all lenses
+    frame = lens.memo(("forecast", as_of, segment, id(predicted)), lambda: _frame(session, as_of, segment, predicted))
+    by = {c: _weekly(frame, c, weeks, lens) for c in ("early", "expected", "late")}
     rows = []
     for k in range(weeks):
         start = as_of + dt.timedelta(days=7 * k + 1)
         values = [by[c][k] for c in ("early", "expected", "late")]
         rows.append(ForecastWeek(week=k + 1, start=start, end=start + dt.timedelta(days=6),
                                  expected=by["expected"][k], low=min(values), high=max(values)))
-    total = sum(open_["open_amount"], ZERO) if len(open_) else ZERO
+    totals: dict[str, Decimal] = {}
+    for currency, amount in zip(frame["currency"], frame["open_amount"], strict=True):
+        totals[currency] = totals.get(currency, ZERO) + amount
     return Forecast(as_of=as_of, segment=segment, source="model" if predicted is not None else "rules",
-                    open_receivables=_money(total), weeks=rows, later=by["expected"][weeks])
+                    open_receivables=lens.money(totals), weeks=rows, later=by["expected"][weeks],
+                    currency=lens.currency)
+
+
+def _frame(session: Session, as_of: dt.date, segment: str | None, predicted: pd.DataFrame | None) -> pd.DataFrame:
+    open_ = _open_invoices(session, as_of, segment)
+    payers, mu_all, sigma_all = _spread(_payer_history(session, as_of, segment))
+    return _expected_days(open_, payers, mu_all, sigma_all, as_of, predicted)
 
 
 # --- accuracy ------------------------------------------------------------------------------------
@@ -203,18 +216,22 @@ class ForecastAccuracy:
 
 
 def actual_cash(*, session: Session, made_as_of: dt.date, until: dt.date,
-                segment: str | None = None) -> dict[dt.date, Decimal]:
+                segment: str | None = None, lens: Lens | None = None) -> dict[dt.date, Decimal]:
     """Payments allocated per day in (made_as_of, until] to invoices issued on or before made_as_of."""
     sql = _sql(session)
-    query = f"""SELECT a.allocated_on, SUM(a.amount) FROM allocation a
+    lens = lens or default_lens(session, made_as_of, segment)
+    query = f"""SELECT a.allocated_on, i.currency, SUM(a.amount) FROM allocation a
     JOIN invoice i ON i.invoice_id = a.invoice_id
     WHERE a.source_kind = 'payment' AND a.allocated_on > {sql.date('start')}
       AND a.allocated_on <= {sql.date('until')} AND i.issue_date <= {sql.date('made')}
       {sql.segment('i', segment)}
-    GROUP BY a.allocated_on"""
+    GROUP BY a.allocated_on, i.currency"""
     params = {"start": sql.param(made_as_of), "until": sql.param(until),
               "made": sql.param(made_as_of), "segment": segment}
-    return {_to_date(d): _money(v) for d, v in session.execute(text(query), params)}
+    per: dict[dt.date, dict[str, Decimal]] = {}
+    for day, currency, amount in session.execute(text(query), params):
+        per.setdefault(_to_date(day), {})[currency] = _money(amount)
+    return {day: lens.money(amounts) for day, amounts in per.items()}
 
 
 def forecast_accuracy(*, session: Session, made_as_of: dt.date, weeks: int = WEEKS,
@@ -224,8 +241,9 @@ def forecast_accuracy(*, session: Session, made_as_of: dt.date, weeks: int = WEE
     Only weeks that ended on or before `until` (default: today) are compared.
     """
     until = until or dt.date.today()
-    forecast = cash_forecast(session=session, as_of=made_as_of, segment=segment, weeks=weeks)
-    actual = actual_cash(session=session, made_as_of=made_as_of, until=until, segment=segment)
+    lens = default_lens(session, made_as_of, segment)
+    forecast = cash_forecast(session=session, as_of=made_as_of, segment=segment, weeks=weeks, lens=lens)
+    actual = actual_cash(session=session, made_as_of=made_as_of, until=until, segment=segment, lens=lens)
     rows = []
     for week in forecast.weeks:
         if week.end > until:

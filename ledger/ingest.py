@@ -4,6 +4,13 @@ One call is one transaction: either the whole batch is stored, or nothing is. Ev
 batch touches has its allocations replayed from scratch (`ledger.allocation`), under a lock on
 that customer so that two overlapping batches sent at once still leave one copy of each record
 and one consistent set of allocations.
+
+A stored invoice or payment never changes customer, and an invoice never changes kind: a batch
+that sends one again under another customer (or as a credit note) is refused whole with
+`LedgerConflictError` (HTTP 409) naming the record and its current customer. Moving money between
+customers silently is how one payment ended up settling two customers' invoices; a real move is a
+correction in the billing system (a new id). The check runs under locks on the record ids too, so
+two batches creating the same new id for two customers at once cannot both succeed.
 """
 from __future__ import annotations
 
@@ -16,13 +23,15 @@ from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
 from ledger.allocation import CreditLine, InvoiceLine, allocate
-from ledger.errors import FieldError, LedgerValidationError
-from ledger.models import Allocation, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
+from ledger.credit import check_crossings
+from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
+from ledger.links import LinkSet, changed_customers, load_links, stored_for_customers, stored_for_sources
+from ledger.models import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
 from ledger.schemas import IngestBatch, IngestResult
 
 CHUNK = 500
@@ -30,19 +39,25 @@ COPY_MIN = 2_000  # below this, executemany beats creating a temporary table
 
 
 def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "api",
+           links: LinkSet | None = None,
            scenario_names: Collection[str] | None = None) -> IngestResult:
     """Store `batch` (all or nothing, within the caller's transaction) and re-derive balances.
 
+    `links` (the books' lettering) replace the stored links of their sources before allocation.
     `scenario_names`: what a customer's `dunning_scenario` may say (the scenarios and the keys of
     their segment → scenario table; the ledger does not know the shipped catalogue, serving
-    passes it); any other name is refused."""
+    passes it); any other name is refused.
+    """
+    customer_ids = sorted({c.customer_id for c in batch.customers}
+                          | {i.customer_id for i in batch.invoices}
+                          | {p.customer_id for p in batch.payments}
+                          | ({link.customer_id for link in links.links} if links else set()))
+    # locks first: the checks below must see what a concurrent batch committed before us
+    _lock_customers(session, customer_ids, _record_lock_names(batch))
     _check_references(session=session, batch=batch)
     if scenario_names is not None:
         _check_scenarios(batch, frozenset(scenario_names))
-    customer_ids = sorted({c.customer_id for c in batch.customers}
-                          | {i.customer_id for i in batch.invoices}
-                          | {p.customer_id for p in batch.payments})
-    _lock_customers(session, customer_ids)
+    _check_owners(session=session, batch=batch)
     _tune_sqlite(session, len(batch.invoices) + len(batch.payments))
 
     counts_customers = _upsert_customers(session, batch)
@@ -58,12 +73,29 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
     # flat records: a copy of the field dict is what model_dump() returns, at a tenth of the cost
     counts_invoices = _merge(invoices, [dict(i.__dict__) for i in batch.invoices], "invoice_id", dirty)
     counts_payments = _merge(payments, [dict(p.__dict__) for p in batch.payments], "payment_id", dirty)
+    if links is not None:
+        relinked = _replace_links(session, links, customer_ids)
+        dirty |= relinked
+        # a customer outside the batch whose links moved needs its records to replay
+        outside = sorted(relinked - set(customer_ids))
+        if outside:
+            _lock_customers(session, outside)
+            more_invoices = _load(session, Invoice, Invoice.customer_id, outside,
+                                  INVOICE_FIELDS + ("open_amount", "settled_on"))
+            more_payments = _load(session, Payment, Payment.customer_id, outside,
+                                  PAYMENT_FIELDS + ("unallocated_amount",))
+            existing_invoices += more_invoices
+            existing_payments += more_payments
+            invoices.update({row["invoice_id"]: _pick(row, INVOICE_FIELDS) for row in more_invoices})
+            payments.update({row["payment_id"]: _pick(row, PAYMENT_FIELDS) for row in more_payments})
 
     # a customer none of whose invoices or payments changed keeps its allocations as they are
     paid = _write_allocations(session, sorted(dirty), invoices, payments, existing_invoices,
                               existing_payments)
     counts_disputes = _upsert_disputes(session, batch)
     _after_ingest(session, paid_invoices=paid, batch=batch, customer_ids=customer_ids, actor=actor)
+    # a customer pushed over its credit limit by this batch is told once (webhook event)
+    check_crossings(session=session, customer_ids=customer_ids, today=dt.date.today())
 
     result = IngestResult(customers=counts_customers, invoices=counts_invoices,
                           payments=counts_payments, disputes=counts_disputes,
@@ -144,6 +176,49 @@ def _check_scenarios(batch: IngestBatch, names: frozenset[str]) -> None:
         raise LedgerValidationError(errors)
 
 
+def _check_owners(*, session: Session, batch: IngestBatch) -> None:
+    """409 for a stored invoice or payment sent under another customer, or an invoice sent with
+    another kind: looked up by id across the whole ledger, whatever customers the batch names."""
+    conflicts: list[FieldError] = []
+    stored_invoices: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(sorted({i.invoice_id for i in batch.invoices})):
+        for invoice_id, customer_id, kind in session.execute(
+                select(Invoice.invoice_id, Invoice.customer_id, Invoice.kind)
+                .where(Invoice.invoice_id.in_(chunk))):
+            stored_invoices[invoice_id] = (customer_id, kind)
+    for index, invoice in enumerate(batch.invoices):
+        stored = stored_invoices.get(invoice.invoice_id)
+        if stored is None:
+            continue
+        customer_id, kind = stored
+        what = "credit note" if kind == "credit_note" else "invoice"
+        if customer_id != invoice.customer_id:
+            conflicts.append(FieldError(
+                f"invoices[{index}].customer_id",
+                f"{what} {invoice.invoice_id!r} belongs to customer {customer_id!r}; it cannot be sent "
+                f"again under {invoice.customer_id!r} (a record never changes customer: correct it "
+                "in the billing system with a new id)"))
+        elif kind != invoice.kind:
+            conflicts.append(FieldError(
+                f"invoices[{index}].kind",
+                f"{invoice.invoice_id!r} of customer {customer_id!r} is stored as {kind!r}; it cannot "
+                f"become {invoice.kind!r} (issue a new record instead)"))
+    stored_payments: dict[str, str] = {}
+    for chunk in _chunks(sorted({p.payment_id for p in batch.payments})):
+        stored_payments.update(session.execute(
+            select(Payment.payment_id, Payment.customer_id).where(Payment.payment_id.in_(chunk))).all())
+    for index, payment in enumerate(batch.payments):
+        owner = stored_payments.get(payment.payment_id)
+        if owner is not None and owner != payment.customer_id:
+            conflicts.append(FieldError(
+                f"payments[{index}].customer_id",
+                f"payment {payment.payment_id!r} belongs to customer {owner!r}; it cannot be sent "
+                f"again under {payment.customer_id!r} (a payment never changes customer: correct "
+                "it in the billing system with a new id)"))
+    if conflicts:
+        raise LedgerConflictError(conflicts)
+
+
 def _existing_ids(session: Session, column, ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(sorted(ids)):
@@ -153,11 +228,34 @@ def _existing_ids(session: Session, column, ids: Iterable[str]) -> set[str]:
 
 # --- locking -----------------------------------------------------------------------------------
 
-def _lock_customers(session: Session, customer_ids: Sequence[str]) -> None:
-    """Serialise concurrent batches per customer (PostgreSQL); SQLite serialises all writers."""
+RECORD_LOCK_BUCKETS = 256
+
+
+def _record_lock_names(batch: IngestBatch) -> set[str]:
+    """Lock names covering the batch's invoice and payment ids, hashed into a bounded number of
+    buckets: PostgreSQL's lock table is small (max_locks_per_transaction), and a false share of
+    a bucket only makes two batches wait for each other, never wrong."""
+    names = set()
+    for kind, ids in (("invoice", (i.invoice_id for i in batch.invoices)),
+                      ("payment", (p.payment_id for p in batch.payments))):
+        for record_id in ids:
+            bucket = _lock_key(f"{kind}\x00{record_id}") % RECORD_LOCK_BUCKETS
+            names.add(f"\x00record-bucket\x00{kind}\x00{bucket}")
+    return names
+
+
+def _lock_customers(session: Session, customer_ids: Sequence[str],
+                    record_names: Iterable[str] = ()) -> None:
+    """Serialise concurrent batches per customer and per record id (PostgreSQL); SQLite
+    serialises all writers. One sorted list of keys: every batch takes them in the same order."""
+    if session.get_bind().dialect.name == "sqlite":
+        # pysqlite begins a transaction only at the first write: take SQLite's write lock now, so
+        # the reads that check the batch and the writes that follow see the same database
+        session.execute(text("UPDATE customer SET customer_id = customer_id WHERE 1 = 0"))
+        return
     if session.get_bind().dialect.name != "postgresql":
         return
-    keys = sorted({_lock_key(customer_id) for customer_id in customer_ids})
+    keys = sorted({_lock_key(name) for name in [*customer_ids, *record_names]})
     for chunk in _chunks(keys):
         session.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
                         {"keys": chunk})
@@ -386,6 +484,11 @@ def _after_ingest(session: Session, *, paid_invoices: set[str], batch: IngestBat
         dunning.cancel_pending_for_invoices(session, disputed, "dispute opened", actor)
     if batch.payments:
         evaluate_promises(session, customer_ids, dt.date.today(), actor=actor)
+    stopping = [c.customer_id for c in batch.customers if c.on_hold or c.insolvency_date is not None]
+    if stopping:
+        from ledger.statuses import cancel_if_stopped
+
+        cancel_if_stopped(session, stopping, today=dt.date.today(), actor=actor)
 
 
 def _write_allocations(session: Session, customer_ids: list[str], invoices: dict[str, dict],
@@ -404,13 +507,16 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
     invoice_rows, payment_rows, allocation_rows, credit = [], [], [], {}
     paid: set[str] = set()
     now = utcnow()
+    links = load_links(session, customer_ids)
     for customer_id in customer_ids:
         lines = [InvoiceLine(r["invoice_id"], r["issue_date"], r["due_date"], Decimal(r["amount"]))
                  for r in per_customer_invoices[customer_id] if r["kind"] == "invoice"]
         credits = [CreditLine("payment", r["payment_id"], r["paid_on"], Decimal(r["amount"]),
-                              r["invoice_id"]) for r in per_customer_payments[customer_id]]
+                              r["invoice_id"], *_linked(links, ("payment", r["payment_id"]), customer_id))
+                   for r in per_customer_payments[customer_id]]
         credits += [CreditLine("credit_note", r["invoice_id"], r["issue_date"], Decimal(r["amount"]),
-                               r.get("applies_to"))
+                               r.get("applies_to"),
+                               *_linked(links, ("credit_note", r["invoice_id"]), customer_id))
                     for r in per_customer_invoices[customer_id] if r["kind"] == "credit_note"]
         result = allocate(lines, credits)
         for line in result.allocations:
@@ -456,6 +562,40 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
         connection.exec_driver_sql(f"UPDATE customer SET credit_balance = {mark} WHERE customer_id = {mark}",
                                    [(_driver_value(b, sqlite), c) for b, c in changed])
     return paid
+
+
+def _linked(links: dict, source: tuple[str, str], customer_id: str) -> tuple[tuple, bool]:
+    """The (invoice, amount) links and the hold flag of one source, for `CreditLine`."""
+    own = [link for link in links.get(source, ()) if link.customer_id == customer_id]
+    return (tuple((link.invoice_id, link.amount) for link in own if link.invoice_id is not None),
+            any(link.invoice_id is None for link in own))
+
+
+def _replace_links(session: Session, links: LinkSet, customer_ids: Sequence[str]) -> set[str]:
+    """Store the links of `links.sources`; the customers whose links changed.
+
+    The sources' stored links are found by customer (indexed), and also by source for sources
+    the batch does not place under one of `customer_ids`."""
+    stored = [link for link in stored_for_customers(session, customer_ids) if link.source in links.sources]
+    own = set(customer_ids)
+    outside = {link.source for link in links.links if link.customer_id not in own}
+    before = stored + ([link for link in stored_for_sources(session, outside) if link.customer_id not in own]
+                       if outside else [])
+    after = [link for link in links.links if link.source in links.sources]
+    changed = changed_customers(before, after)
+    if not changed:
+        return set()
+    # only sources that had links need a delete; every source of a changed customer is rewritten
+    stale = sorted({link.source for link in before if link.customer_id in changed})
+    for chunk in _chunks(stale):
+        session.execute(delete(AllocationLink).where(
+            tuple_(AllocationLink.source_kind, AllocationLink.source_id).in_(chunk)))
+    rewritten = set(stale) | {link.source for link in after if link.customer_id in changed}
+    _insert_rows(session, AllocationLink, [
+        {"customer_id": link.customer_id, "source_kind": link.source_kind, "source_id": link.source_id,
+         "invoice_id": link.invoice_id, "amount": link.amount, "origin": link.origin[:80]}
+        for link in after if link.source in rewritten])
+    return changed
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -5,6 +5,13 @@ date d when it was issued on or before d and not settled by then (`settled_on` n
 open amount at d is its amount less the allocations (payments, credit notes) dated ≤ d. Credit
 notes themselves are not receivables; unapplied customer credit is not netted off.
 
+Currencies are never added up as they are. Every report is read through a `Lens`: either one
+currency (its own invoices, in that currency) or the reporting currency, where each currency's
+amounts are converted at the rates in force on `as_of` (`ledger.fx`, one rate per currency for
+the whole report, so a trend is at constant rates) and currencies with no rate are left out and
+named (`Lens.unconverted`). The database groups every money sum by currency; the lens converts
+each group (rounded half-up to the cent) and adds the results.
+
 The heavy lifting is plain SQL that runs on SQLite and PostgreSQL alike (small dialect helpers:
 a date parameter and a difference of dates in days), aggregated in the database; Python only
 assembles the few resulting rows. Definitions and formulas are in the README (Reporting).
@@ -15,12 +22,13 @@ import calendar
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session
 
+from ledger import fx
 from ledger.errors import FieldError, LedgerValidationError
 
 ZERO = Decimal("0")
@@ -101,6 +109,92 @@ def _check_as_of(as_of: dt.date) -> None:
         raise ReportError("as_of", f"expected a date, got {as_of!r}")
 
 
+# --- currencies ----------------------------------------------------------------------------------
+
+@dataclass
+class Lens:
+    """How a report adds money: the currencies it covers and each one's rate into `currency`.
+
+    `Lens.only(c)` covers the invoices in c (rate 1); `Lens.reporting(...)` covers every currency
+    with a known rate, converted. `cache` holds what the database answered, grouped by currency,
+    so the lenses of one request share one query per figure."""
+
+    currency: str
+    rates: dict[str, Decimal]
+    rate_dates: dict[str, dt.date | None] = field(default_factory=dict)
+    unconverted: list[str] = field(default_factory=list)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def only(cls, currency: str, cache: dict | None = None) -> Lens:
+        return cls(currency=currency, rates={currency: Decimal(1)}, rate_dates={currency: None},
+                   cache=cache if cache is not None else {})
+
+    @classmethod
+    def reporting(cls, *, session: Session, as_of: dt.date, currencies: Sequence[str],
+                  to: str | None = None, cache: dict | None = None) -> Lens:
+        """The reporting currency (setting), with the rates in force on `as_of`."""
+        to = (to or fx.reporting_currency()).upper()
+        rates = fx.rates_on(session, as_of, [*currencies, to])
+        found: dict[str, Decimal] = {}
+        dates: dict[str, dt.date | None] = {}
+        missing: list[str] = []
+        for code in sorted(set(currencies)):
+            rate = rates.rate(code, to)
+            if rate is None:
+                missing.append(code)
+            else:
+                found[code], dates[code] = rate
+        return cls(currency=to, rates=found, rate_dates=dates, unconverted=missing,
+                   cache=cache if cache is not None else {})
+
+    def covers(self, currency: str) -> bool:
+        return currency in self.rates
+
+    def money(self, by_currency: dict[str, Any]) -> Decimal:
+        """Σ over covered currencies of amount × rate, each rounded half-up to the cent."""
+        total = ZERO
+        for code, amount in by_currency.items():
+            rate = self.rates.get(code)
+            if rate is not None and amount is not None:
+                total += (_money(amount) * rate).quantize(CENT, ROUND_HALF_UP)
+        return total
+
+    def count(self, by_currency: dict[str, Any]) -> int:
+        return sum(int(n or 0) for code, n in by_currency.items() if code in self.rates)
+
+    @property
+    def rate_date(self) -> dt.date | None:
+        """The oldest rate date used (None when nothing needed converting)."""
+        used = [d for d in self.rate_dates.values() if d is not None]
+        return min(used) if used else None
+
+    def memo(self, key: tuple, compute):
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+
+def ledger_currencies(*, session: Session, segment: str | None = None) -> list[str]:
+    """The currencies the ledger's invoices are in (for the segment), sorted."""
+    query = "SELECT DISTINCT i.currency FROM invoice i WHERE 1 = 1" + _Sql.segment("i", segment)
+    return sorted(row[0] for row in session.execute(text(query), {"segment": segment}))
+
+
+def default_lens(session: Session, as_of: dt.date, segment: str | None) -> Lens:
+    """The reporting currency over the ledger's currencies (what a report uses when not told)."""
+    return Lens.reporting(session=session, as_of=as_of,
+                          currencies=ledger_currencies(session=session, segment=segment))
+
+
+def _group(rows, key_len: int) -> dict[tuple, dict[str, Any]]:
+    """Rows (key…, currency, value) → {key: {currency: value}}."""
+    out: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        out.setdefault(tuple(row[:key_len]), {})[row[key_len]] = row[key_len + 1]
+    return out
+
+
 # --- receivables at dates ------------------------------------------------------------------------
 
 @dataclass
@@ -143,23 +237,23 @@ def _open_at_cte(sql: _Sql, dates: Sequence[dt.date], segment: str | None) -> tu
     values = " UNION ALL ".join(f"SELECT {sql.date(f'd{k}')} AS d" for k in range(len(dates)))
     cte = f"""dates AS ({values}),
     later AS {sql.materialized()}(
-        SELECT a.invoice_id, i.customer_id, i.issue_date, i.due_date, a.allocated_on, a.amount
+        SELECT a.invoice_id, i.customer_id, i.currency, i.issue_date, i.due_date, a.allocated_on, a.amount
         FROM allocation a JOIN invoice i ON i.invoice_id = a.invoice_id
         WHERE a.allocated_on > {sql.date('dmin')} AND i.issue_date <= {sql.date('dmax')}
           AND i.kind = 'invoice'{sql.segment('i', segment)}
     ),
     parts AS (
-        SELECT dates.d AS d, i.invoice_id, i.customer_id, i.due_date, i.open_amount AS amount
+        SELECT dates.d AS d, i.invoice_id, i.customer_id, i.currency, i.due_date, i.open_amount AS amount
         FROM dates JOIN invoice i ON i.settled_on IS NULL AND i.issue_date <= dates.d
         WHERE i.kind = 'invoice' AND i.open_amount > 0{sql.segment('i', segment)}
         UNION ALL
-        SELECT dates.d, later.invoice_id, later.customer_id, later.due_date, later.amount
+        SELECT dates.d, later.invoice_id, later.customer_id, later.currency, later.due_date, later.amount
         FROM dates JOIN later ON later.issue_date <= dates.d AND later.allocated_on > dates.d
     ),
     open_at AS (
-        SELECT d, invoice_id, customer_id, due_date, SUM(amount) AS open_amount,
+        SELECT d, invoice_id, customer_id, currency, due_date, SUM(amount) AS open_amount,
                {sql.days('d', 'due_date')} AS days_past_due
-        FROM parts GROUP BY d, invoice_id, customer_id, due_date
+        FROM parts GROUP BY d, invoice_id, customer_id, currency, due_date
     )"""
     if segment is not None:
         params["segment"] = segment
@@ -171,38 +265,57 @@ def _open_at(session: Session, dates: Sequence[dt.date], segment: str | None) ->
 
 
 def receivables_at(*, session: Session, dates: Sequence[dt.date],
-                   segment: str | None = None) -> dict[dt.date, Receivables]:
-    """Open receivables at each date, by ageing bucket, in one query."""
+                   segment: str | None = None, lens: Lens | None = None) -> dict[dt.date, Receivables]:
+    """Open receivables at each date, by ageing bucket, in one query (money through `lens`)."""
     dates = sorted(set(dates))
     result = {day: Receivables(on=day) for day in dates}
     if not dates:
         return result
+    lens = lens or default_lens(session, dates[-1], segment)
+    raw = lens.memo(("receivables", tuple(dates), segment),
+                    lambda: _receivables_raw(session, dates, segment))
+    for (day, bucket), (counts, amounts) in raw.items():
+        row = result[day]
+        row.buckets[bucket] = lens.money(amounts)
+        row.counts[bucket] = lens.count(counts)
+        row.total += row.buckets[bucket]
+        row.count += row.counts[bucket]
+    return result
+
+
+def _receivables_raw(session: Session, dates: Sequence[dt.date], segment: str | None):
     _fast_plans(session)
     sql = _sql(session)
+    raw: dict[tuple, tuple[dict, dict]] = {}
     for cte, params in _open_at(session, dates, segment):
         # straight from the parts: an invoice's bucket at d depends on its due date alone
         days = sql.days("d", "due_date")
         query = f"""WITH {cte}
-        SELECT d, {_bucket_case(days)} AS bucket, COUNT(DISTINCT invoice_id) AS n, SUM(amount) AS amount
-        FROM parts GROUP BY d, {_bucket_case(days)}"""
-        for day, bucket, count, amount in session.execute(text(query), params):
-            row = result[_to_date(day)]
-            row.buckets[bucket] = _money(amount)
-            row.counts[bucket] = int(count)
-            row.total += _money(amount)
-            row.count += int(count)
-    return result
+        SELECT d, {_bucket_case(days)} AS bucket, currency, COUNT(DISTINCT invoice_id) AS n,
+               SUM(amount) AS amount
+        FROM parts GROUP BY d, {_bucket_case(days)}, currency"""
+        for day, bucket, currency, count, amount in session.execute(text(query), params):
+            counts, amounts = raw.setdefault((_to_date(day), bucket), ({}, {}))
+            counts[currency], amounts[currency] = int(count), _money(amount)
+    return raw
 
 
 def sales_by_day(*, session: Session, start: dt.date, end: dt.date,
-                 segment: str | None = None) -> dict[dt.date, Decimal]:
+                 segment: str | None = None, lens: Lens | None = None) -> dict[dt.date, Decimal]:
     """Credit sales (invoice amounts, credit notes excluded) per issue date in [start, end]."""
-    sql = _sql(session)
-    query = f"""SELECT i.issue_date, SUM(i.amount) FROM invoice i
-    WHERE i.kind = 'invoice' AND i.issue_date >= {sql.date('start')} AND i.issue_date <= {sql.date('end')}
-    {sql.segment('i', segment)} GROUP BY i.issue_date"""
-    params: dict[str, Any] = {"start": sql.param(start), "end": sql.param(end), "segment": segment}
-    return {_to_date(day): _money(amount) for day, amount in session.execute(text(query), params)}
+    lens = lens or default_lens(session, end, segment)
+
+    def query():
+        sql = _sql(session)
+        statement = f"""SELECT i.issue_date, i.currency, SUM(i.amount) FROM invoice i
+        WHERE i.kind = 'invoice' AND i.issue_date >= {sql.date('start')} AND i.issue_date <= {sql.date('end')}
+        {sql.segment('i', segment)} GROUP BY i.issue_date, i.currency"""
+        params: dict[str, Any] = {"start": sql.param(start), "end": sql.param(end), "segment": segment}
+        return _group(((_to_date(d), c, v) for d, c, v in session.execute(text(statement), params)), 1)
+
+    raw = lens.memo(("sales", start, end, segment), query)
+    days = {day: lens.money(amounts) for (day,), amounts in raw.items()}
+    return {day: amount for day, amount in days.items() if any(lens.covers(c) for c in raw[(day,)])}
 
 
 def _sum_days(sales: dict[dt.date, Decimal], start: dt.date, end: dt.date) -> Decimal:
@@ -257,6 +370,8 @@ class DsoPoint:
     best_possible_dso: float | None
     average_days_delinquent: float | None
     count_back_dso: float | None
+    # the month of `on` is not over: a "to date" point, not a month end
+    to_date: bool = False
 
 
 def _dso_point(rec: Receivables, sales: dict[dt.date, Decimal], days: int) -> DsoPoint:
@@ -266,7 +381,8 @@ def _dso_point(rec: Receivables, sales: dict[dt.date, Decimal], days: int) -> Ds
     add = _ratio(rec.overdue, window, days)  # = DSO − best possible DSO
     return DsoPoint(on=rec.on, receivables=rec.total, current_receivables=rec.current, sales=window,
                     dso=dso, best_possible_dso=best, average_days_delinquent=add,
-                    count_back_dso=count_back_dso(receivables=rec.total, sales=sales, as_of=rec.on))
+                    count_back_dso=count_back_dso(receivables=rec.total, sales=sales, as_of=rec.on),
+                    to_date=rec.on != _month_end(rec.on))
 
 
 def _month_ends(as_of: dt.date, months: int) -> list[dt.date]:
@@ -283,23 +399,26 @@ class DsoReport:
     days: int
     segment: str | None
     current: DsoPoint
-    trend: list[DsoPoint]
+    trend: list[DsoPoint]  # complete month ends, then `as_of` (marked to_date inside a month)
+    currency: str = "EUR"
 
 
 def dso(*, session: Session, as_of: dt.date, segment: str | None = None, days: int = 90,
-        months: int = 12) -> DsoReport:
+        months: int = 12, lens: Lens | None = None) -> DsoReport:
     """DSO (standard, count-back), best possible DSO and ADD at `as_of`, and at past month ends."""
     _check_as_of(as_of)
+    lens = lens or default_lens(session, as_of, segment)
     if days < 1 or days > 730:
         raise ReportError("days", f"must be between 1 and 730, got {days}")
     if months < 1 or months > 36:
         raise ReportError("months", f"must be between 1 and 36, got {months}")
     ends = _month_ends(as_of, months)
-    rec = receivables_at(session=session, dates=ends, segment=segment)
+    rec = receivables_at(session=session, dates=ends, segment=segment, lens=lens)
     earliest = _month_start(ends[0]) - dt.timedelta(days=max(days, 24 * 31))
-    sales = sales_by_day(session=session, start=earliest, end=as_of, segment=segment)
+    sales = sales_by_day(session=session, start=earliest, end=as_of, segment=segment, lens=lens)
     trend = [_dso_point(rec[day], sales, days) for day in ends]
-    return DsoReport(as_of=as_of, days=days, segment=segment, current=trend[-1], trend=trend)
+    return DsoReport(as_of=as_of, days=days, segment=segment, current=trend[-1], trend=trend,
+                     currency=lens.currency)
 
 
 @dataclass
@@ -312,20 +431,22 @@ class CeiMonth:
     ending_receivables: Decimal
     ending_current_receivables: Decimal
     cei: float | None
+    to_date: bool = False  # the month is not over at as_of: its figures run to as_of
 
 
 def cei_by_month(*, session: Session, as_of: dt.date, months: int = 12,
-                 segment: str | None = None) -> list[CeiMonth]:
-    """Collection effectiveness index of each calendar month up to `as_of` (the last one partial)."""
+                 segment: str | None = None, lens: Lens | None = None) -> list[CeiMonth]:
+    """Collection effectiveness index of each calendar month up to `as_of` (the last one to date)."""
     _check_as_of(as_of)
+    lens = lens or default_lens(session, as_of, segment)
     starts = [_month_start(as_of)]
     for _ in range(months - 1):
         starts.append(_month_start(starts[-1] - dt.timedelta(days=1)))
     starts.sort()
     ends = [min(_month_end(start), as_of) for start in starts]
     openings = [start - dt.timedelta(days=1) for start in starts]
-    rec = receivables_at(session=session, dates=openings + ends, segment=segment)
-    sales = sales_by_day(session=session, start=starts[0], end=as_of, segment=segment)
+    rec = receivables_at(session=session, dates=openings + ends, segment=segment, lens=lens)
+    sales = sales_by_day(session=session, start=starts[0], end=as_of, segment=segment, lens=lens)
     rows = []
     for start, end, opening in zip(starts, ends, openings, strict=True):
         begin, sold = rec[opening].total, _sum_days(sales, start, end)
@@ -335,7 +456,8 @@ def cei_by_month(*, session: Session, as_of: dt.date, months: int = 12,
                              ending_receivables=rec[end].total,
                              ending_current_receivables=rec[end].current,
                              cei=_ratio(collectible - rec[end].total,
-                                        collectible - rec[end].current, 100)))
+                                        collectible - rec[end].current, 100),
+                             to_date=end != _month_end(start)))
     return rows
 
 
@@ -358,17 +480,70 @@ class AgingReport:
     overdue: Decimal
     overdue_rate: float | None
     buckets: list[AgingBucket]
+    currency: str = "EUR"
 
 
-def aging(*, session: Session, as_of: dt.date, segment: str | None = None) -> AgingReport:
+def aging(*, session: Session, as_of: dt.date, segment: str | None = None,
+          lens: Lens | None = None) -> AgingReport:
     """Ageing balance (balance âgée) at `as_of`: open invoices by days past due."""
     _check_as_of(as_of)
-    rec = receivables_at(session=session, dates=[as_of], segment=segment)[as_of]
+    lens = lens or default_lens(session, as_of, segment)
+    rec = receivables_at(session=session, dates=[as_of], segment=segment, lens=lens)[as_of]
     buckets = [AgingBucket(bucket=b, count=rec.counts[b], amount=rec.buckets[b],
                            share=_ratio(rec.buckets[b], rec.total)) for b in BUCKETS]
     return AgingReport(as_of=as_of, segment=segment, total=rec.total, count=rec.count,
                        overdue=rec.overdue, overdue_rate=_ratio(rec.overdue, rec.total),
-                       buckets=buckets)
+                       buckets=buckets, currency=lens.currency)
+
+
+@dataclass
+class AgingRow:
+    key: str                 # customer id, or agent id ("" for customers with no agent)
+    name: str | None         # the customer's name (by customer)
+    agent: str | None
+    count: int
+    total: Decimal
+    overdue: Decimal
+    buckets: dict[str, Decimal]
+
+
+def aging_by(*, session: Session, as_of: dt.date, by: str, segment: str | None = None,
+             agent: str | None = None, lens: Lens | None = None) -> list[AgingRow]:
+    """Ageing balance per customer or per agent (`by`), largest overdue first; `agent` keeps
+    one agent's portfolio only."""
+    _check_as_of(as_of)
+    if by not in ("customer", "agent"):
+        raise ReportError("by", f"must be bucket, customer or agent, got {by!r}")
+    lens = lens or default_lens(session, as_of, segment)
+
+    def query():
+        _fast_plans(session)
+        [(cte, params)] = _open_at(session, [as_of], segment)
+        statement = f"""WITH {cte}
+        SELECT o.customer_id, c.name, c.assigned_agent, {_bucket_case('o.days_past_due')}, o.currency,
+               COUNT(*), SUM(o.open_amount)
+        FROM open_at o JOIN customer c ON c.customer_id = o.customer_id
+        GROUP BY o.customer_id, c.name, c.assigned_agent, {_bucket_case('o.days_past_due')}, o.currency"""
+        return session.execute(text(statement), params).all()
+
+    rows: dict[str, dict[str, Any]] = {}
+    for customer_id, name, assigned, bucket, currency, n, amount in lens.memo(("aging_by", as_of, segment), query):
+        if not lens.covers(currency) or (agent is not None and assigned != agent):
+            continue
+        key = customer_id if by == "customer" else (assigned or "")
+        row = rows.setdefault(key, {"name": name if by == "customer" else None,
+                                    "agent": assigned if by == "customer" else (assigned or None),
+                                    "count": 0, "buckets": {b: {} for b in BUCKETS}})
+        row["count"] += int(n)
+        cell = row["buckets"][bucket]
+        cell[currency] = cell.get(currency, ZERO) + _money(amount)
+    out = []
+    for key, row in rows.items():
+        buckets = {b: lens.money(row["buckets"][b]) for b in BUCKETS}
+        total = sum(buckets.values(), ZERO)
+        out.append(AgingRow(key=key, name=row["name"], agent=row["agent"], count=row["count"],
+                            total=total, overdue=total - buckets["not_due"], buckets=buckets))
+    return sorted(out, key=lambda r: (-r.overdue, -r.total, r.key))
 
 
 @dataclass
@@ -383,26 +558,44 @@ class Debtor:
 
 
 def top_debtors(*, session: Session, as_of: dt.date, segment: str | None = None,
-                limit: int = 10) -> list[Debtor]:
+                limit: int = 10, lens: Lens | None = None) -> list[Debtor]:
     """Customers with the most overdue, then the most open, at `as_of`."""
     _check_as_of(as_of)
-    _fast_plans(session)
-    [(cte, params)] = _open_at(session, [as_of], segment)
-    query = f"""WITH {cte},
-    per AS (
-        SELECT customer_id, COUNT(*) AS n, SUM(open_amount) AS open_balance,
-               SUM(CASE WHEN days_past_due > 0 THEN open_amount ELSE 0 END) AS overdue,
-               MAX(days_past_due) AS max_dpd
-        FROM open_at GROUP BY customer_id
-    )
-    SELECT per.customer_id, c.name, c.segment, per.n, per.open_balance, per.overdue, per.max_dpd
-    FROM per JOIN customer c ON c.customer_id = per.customer_id
-    ORDER BY per.overdue DESC, per.open_balance DESC, per.customer_id LIMIT :limit"""
-    params["limit"] = limit
-    return [Debtor(customer_id=r[0], name=r[1], segment=r[2], open_invoices=int(r[3]),
-                   open_balance=_money(r[4]), overdue_balance=_money(r[5]),
-                   max_days_past_due=max(int(r[6]), 0))
-            for r in session.execute(text(query), params)]
+    lens = lens or default_lens(session, as_of, segment)
+
+    def query():
+        _fast_plans(session)
+        [(cte, params)] = _open_at(session, [as_of], segment)
+        statement = f"""WITH {cte}
+        SELECT customer_id, currency, COUNT(*), SUM(open_amount),
+               SUM(CASE WHEN days_past_due > 0 THEN open_amount ELSE 0 END), MAX(days_past_due)
+        FROM open_at GROUP BY customer_id, currency"""
+        return session.execute(text(statement), params).all()
+
+    per: dict[str, dict[str, Any]] = {}
+    for customer_id, currency, n, open_balance, overdue, max_dpd in lens.memo(("debtors", as_of, segment), query):
+        if not lens.covers(currency):
+            continue
+        row = per.setdefault(customer_id, {"n": 0, "open": {}, "overdue": {}, "max_dpd": 0})
+        row["n"] += int(n)
+        row["open"][currency], row["overdue"][currency] = open_balance, overdue
+        row["max_dpd"] = max(row["max_dpd"], int(max_dpd))
+    ranked = sorted(((lens.money(r["overdue"]), lens.money(r["open"]), cid, r) for cid, r in per.items()),
+                    key=lambda item: (-item[0], -item[1], item[2]))[:limit]
+    names = _customer_names(session, [cid for _, _, cid, _ in ranked])
+    return [Debtor(customer_id=cid, name=names.get(cid, (None, None))[0],
+                   segment=names.get(cid, (None, None))[1], open_invoices=r["n"], open_balance=open_,
+                   overdue_balance=overdue, max_days_past_due=max(r["max_dpd"], 0))
+            for overdue, open_, cid, r in ranked]
+
+
+def _customer_names(session: Session, ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    if not ids:
+        return {}
+    marks = ", ".join(f":c{k}" for k in range(len(ids)))
+    rows = session.execute(text(f"SELECT customer_id, name, segment FROM customer WHERE customer_id IN ({marks})"),
+                           {f"c{k}": cid for k, cid in enumerate(ids)})
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 # --- payment behaviour over a period -------------------------------------------------------------
@@ -421,29 +614,40 @@ class PeriodStats:
 
 
 def period_stats(*, session: Session, as_of: dt.date, days: int = 90,
-                 segment: str | None = None) -> PeriodStats:
+                 segment: str | None = None, lens: Lens | None = None) -> PeriodStats:
     """Days late of the invoices settled in (as_of − days, as_of] and the recovery rate."""
     _check_as_of(as_of)
-    sql = _sql(session)
+    lens = lens or default_lens(session, as_of, segment)
     start = as_of - dt.timedelta(days=days - 1)
-    params = {"start": sql.param(start), "end": sql.param(as_of), "segment": segment}
-    late = sql.days("i.settled_on", "i.due_date")
-    paid = session.execute(text(f"""
-        SELECT COUNT(*), AVG({late}), SUM(CASE WHEN {late} > 0 THEN 1 ELSE 0 END)
-        FROM invoice i WHERE i.kind = 'invoice' AND i.settled_on >= {sql.date('start')}
-          AND i.settled_on <= {sql.date('end')}{sql.segment('i', segment)}"""), params).one()
-    collected = session.execute(text(f"""
-        SELECT SUM(a.amount) FROM allocation a
-        WHERE a.source_kind = 'payment' AND a.allocated_on >= {sql.date('start')}
-          AND a.allocated_on <= {sql.date('end')}{sql.segment('a', segment)}"""), params).scalar()
+
+    def query():
+        sql = _sql(session)
+        params = {"start": sql.param(start), "end": sql.param(as_of), "segment": segment}
+        late = sql.days("i.settled_on", "i.due_date")
+        paid = session.execute(text(f"""
+            SELECT i.currency, COUNT(*), SUM({late}), SUM(CASE WHEN {late} > 0 THEN 1 ELSE 0 END)
+            FROM invoice i WHERE i.kind = 'invoice' AND i.settled_on >= {sql.date('start')}
+              AND i.settled_on <= {sql.date('end')}{sql.segment('i', segment)}
+            GROUP BY i.currency"""), params).all()
+        collected = session.execute(text(f"""
+            SELECT i.currency, SUM(a.amount) FROM allocation a JOIN invoice i ON i.invoice_id = a.invoice_id
+            WHERE a.source_kind = 'payment' AND a.allocated_on >= {sql.date('start')}
+              AND a.allocated_on <= {sql.date('end')}{sql.segment('a', segment)}
+            GROUP BY i.currency"""), params).all()
+        return paid, dict(collected)
+
+    paid, collected_by = lens.memo(("period", start, as_of, segment), query)
+    covered = [r for r in paid if lens.covers(r[0])]
+    n_paid = sum(int(r[1]) for r in covered)
+    total_late = sum(int(r[2] or 0) for r in covered)
+    n_late = sum(int(r[3] or 0) for r in covered)
     opening = start - dt.timedelta(days=1)
-    opening_rec = receivables_at(session=session, dates=[opening], segment=segment)[opening].total
-    sales = sum(sales_by_day(session=session, start=start, end=as_of, segment=segment).values(), ZERO)
-    collected = _money(collected)
-    n_paid = int(paid[0] or 0)
+    opening_rec = receivables_at(session=session, dates=[opening], segment=segment, lens=lens)[opening].total
+    sales = sum(sales_by_day(session=session, start=start, end=as_of, segment=segment, lens=lens).values(), ZERO)
+    collected = lens.money(collected_by)
     return PeriodStats(start=start, end=as_of, invoices_paid=n_paid,
-                       average_days_late_paid=round(float(paid[1]), 2) if paid[1] is not None else None,
-                       share_paid_late=_ratio(paid[2] or 0, n_paid),
+                       average_days_late_paid=round(total_late / n_paid, 2) if n_paid else None,
+                       share_paid_late=_ratio(n_late, n_paid),
                        opening_receivables=opening_rec, sales=sales, collected=collected,
                        recovery_rate=_ratio(collected, opening_rec + sales))
 
@@ -461,26 +665,45 @@ class DisputeReason:
     average_resolution_days: float | None
 
 
-def disputes(*, session: Session, as_of: dt.date, segment: str | None = None) -> list[DisputeReason]:
+def disputes(*, session: Session, as_of: dt.date, segment: str | None = None,
+             lens: Lens | None = None) -> list[DisputeReason]:
     """Disputes (litiges) by reason at `as_of`: counts, ages of the open ones, time to resolve."""
     _check_as_of(as_of)
-    sql = _sql(session)
-    is_open = f"(d.resolved_on IS NULL OR d.resolved_on > {sql.date('as_of')})"
-    query = f"""
-    SELECT COALESCE(d.reason, 'unspecified') AS reason, COUNT(*),
-           SUM(CASE WHEN {is_open} THEN 1 ELSE 0 END),
-           SUM(CASE WHEN {is_open} THEN COALESCE(d.amount, i.amount) ELSE 0 END),
-           AVG(CASE WHEN {is_open} THEN {sql.days(sql.date('as_of'), 'd.opened_on')} END),
-           AVG(CASE WHEN NOT {is_open} THEN {sql.days('d.resolved_on', 'd.opened_on')} END)
-    FROM dispute d JOIN invoice i ON i.invoice_id = d.invoice_id
-    WHERE d.opened_on <= {sql.date('as_of')}{sql.segment('i', segment)}
-    GROUP BY COALESCE(d.reason, 'unspecified') ORDER BY 2 DESC, 1"""
-    params = {"as_of": sql.param(as_of), "segment": segment}
-    return [DisputeReason(reason=r[0], opened=int(r[1]), open=int(r[2] or 0),
-                          resolved=int(r[1]) - int(r[2] or 0), open_amount=_money(r[3]),
-                          average_open_age_days=round(float(r[4]), 2) if r[4] is not None else None,
-                          average_resolution_days=round(float(r[5]), 2) if r[5] is not None else None)
-            for r in session.execute(text(query), params)]
+    lens = lens or default_lens(session, as_of, segment)
+
+    def query():
+        sql = _sql(session)
+        is_open = f"(d.resolved_on IS NULL OR d.resolved_on > {sql.date('as_of')})"
+        statement = f"""
+        SELECT COALESCE(d.reason, 'unspecified') AS reason, i.currency, COUNT(*),
+               SUM(CASE WHEN {is_open} THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {is_open} THEN COALESCE(d.amount, i.amount) ELSE 0 END),
+               SUM(CASE WHEN {is_open} THEN {sql.days(sql.date('as_of'), 'd.opened_on')} ELSE 0 END),
+               SUM(CASE WHEN NOT {is_open} THEN {sql.days('d.resolved_on', 'd.opened_on')} ELSE 0 END)
+        FROM dispute d JOIN invoice i ON i.invoice_id = d.invoice_id
+        WHERE d.opened_on <= {sql.date('as_of')}{sql.segment('i', segment)}
+        GROUP BY COALESCE(d.reason, 'unspecified'), i.currency"""
+        return session.execute(text(statement), {"as_of": sql.param(as_of), "segment": segment}).all()
+
+    per: dict[str, dict[str, Any]] = {}
+    for reason, currency, opened, open_, amount, open_age, resolution in lens.memo(("disputes", as_of, segment), query):
+        if not lens.covers(currency):
+            continue
+        row = per.setdefault(reason, {"opened": 0, "open": 0, "amount": {}, "age": 0, "resolution": 0})
+        row["opened"] += int(opened)
+        row["open"] += int(open_ or 0)
+        row["amount"][currency] = amount
+        row["age"] += int(open_age or 0)
+        row["resolution"] += int(resolution or 0)
+    rows = []
+    for reason, r in per.items():
+        resolved = r["opened"] - r["open"]
+        rows.append(DisputeReason(
+            reason=reason, opened=r["opened"], open=r["open"], resolved=resolved,
+            open_amount=lens.money(r["amount"]),
+            average_open_age_days=round(r["age"] / r["open"], 2) if r["open"] else None,
+            average_resolution_days=round(r["resolution"] / resolved, 2) if resolved else None))
+    return sorted(rows, key=lambda row: (-row.opened, row.reason))
 
 
 # --- dunning effectiveness -----------------------------------------------------------------------
@@ -497,35 +720,46 @@ class DunningEffect:
 
 
 def dunning_effectiveness(*, session: Session, as_of: dt.date, segment: str | None = None,
-                          days: int = 365) -> list[DunningEffect]:
+                          days: int = 365, lens: Lens | None = None) -> list[DunningEffect]:
     """Share of the invoices reminded at each step, channel and tone that were settled within
     7/14/30 days of the send date, over reminders sent in the `days` up to `as_of`; only windows
     fully elapsed at `as_of` count."""
     _check_as_of(as_of)
     if days < 1:
         raise ReportError("days", f"must be at least 1, got {days}")
-    sql = _sql(session)
-    after = sql.days("i.settled_on", "a.send_on")
-    age = sql.days(sql.date("as_of"), "a.send_on")
-    parts = []
-    for w in WINDOWS:
-        parts.append(f"SUM(CASE WHEN {age} >= {w} THEN 1 ELSE 0 END)")
-        parts.append(f"SUM(CASE WHEN {age} >= {w} AND i.settled_on IS NOT NULL "
-                     f"AND {after} <= {w} THEN 1 ELSE 0 END)")
-    query = f"""
-    SELECT COALESCE(a.step, ''), a.channel, COALESCE(a.tone, ''), COUNT(*), {', '.join(parts)}
-    FROM dunningaction a JOIN invoice i ON i.invoice_id = a.invoice_id
-    WHERE a.state IN ('sent', 'posted', 'delivered') AND a.send_on <= {sql.date('as_of')} AND a.send_on > {sql.date('since')}
-      AND (i.settled_on IS NULL OR i.settled_on >= a.send_on){sql.segment('i', segment)}
-    GROUP BY COALESCE(a.step, ''), a.channel, COALESCE(a.tone, '')
-    ORDER BY 1, 2, 3"""
-    params = {"as_of": sql.param(as_of), "since": sql.param(as_of - dt.timedelta(days=days)),
-              "segment": segment}
+    lens = lens or default_lens(session, as_of, segment)
+
+    def query():
+        sql = _sql(session)
+        after = sql.days("i.settled_on", "a.send_on")
+        age = sql.days(sql.date("as_of"), "a.send_on")
+        parts = []
+        for w in WINDOWS:
+            parts.append(f"SUM(CASE WHEN {age} >= {w} THEN 1 ELSE 0 END)")
+            parts.append(f"SUM(CASE WHEN {age} >= {w} AND i.settled_on IS NOT NULL "
+                         f"AND {after} <= {w} THEN 1 ELSE 0 END)")
+        statement = f"""
+        SELECT COALESCE(a.step, ''), a.channel, COALESCE(a.tone, ''), i.currency, COUNT(*), {', '.join(parts)}
+        FROM dunningaction a JOIN invoice i ON i.invoice_id = a.invoice_id
+        WHERE a.state IN ('sent', 'posted', 'delivered') AND a.send_on <= {sql.date('as_of')} AND a.send_on > {sql.date('since')}
+          AND (i.settled_on IS NULL OR i.settled_on >= a.send_on){sql.segment('i', segment)}
+        GROUP BY COALESCE(a.step, ''), a.channel, COALESCE(a.tone, ''), i.currency"""
+        params = {"as_of": sql.param(as_of), "since": sql.param(as_of - dt.timedelta(days=days)),
+                  "segment": segment}
+        return session.execute(text(statement), params).all()
+
+    per: dict[tuple[str, str, str], list[int]] = {}
+    for r in lens.memo(("dunning", as_of, segment, days), query):
+        if not lens.covers(r[3]):
+            continue
+        sums = per.setdefault((r[0], r[1], r[2]), [0] * (1 + 2 * len(WINDOWS)))
+        for k, value in enumerate(r[4:]):
+            sums[k] += int(value or 0)
     rows = []
-    for r in session.execute(text(query), params):
-        eligible = {w: int(r[4 + 2 * k] or 0) for k, w in enumerate(WINDOWS)}
-        settled = {w: int(r[5 + 2 * k] or 0) for k, w in enumerate(WINDOWS)}
-        rows.append(DunningEffect(step=r[0], channel=r[1], tone=r[2], sent=int(r[3]),
+    for (step, channel, tone), sums in sorted(per.items()):
+        eligible = {w: sums[1 + 2 * k] for k, w in enumerate(WINDOWS)}
+        settled = {w: sums[2 + 2 * k] for k, w in enumerate(WINDOWS)}
+        rows.append(DunningEffect(step=step, channel=channel, tone=tone, sent=sums[0],
                                   settled=settled, eligible=eligible,
                                   share={w: _ratio(settled[w], eligible[w]) for w in WINDOWS}))
     return rows
@@ -545,16 +779,17 @@ class KpiReport:
     top_debtors: list[Debtor]
     disputes: list[DisputeReason]
     dunning: list[DunningEffect]
+    currency: str = "EUR"
 
 
 def kpis(*, session: Session, as_of: dt.date, segment: str | None = None, days: int = 90,
-         months: int = 3) -> KpiReport:
-    """The headline KPIs at `as_of` (see the README for each definition)."""
-    report = dso(session=session, as_of=as_of, segment=segment, days=days, months=1)
+         months: int = 3, lens: Lens | None = None) -> KpiReport:
+    """The headline KPIs at `as_of` (see docs/reports.md for each definition)."""
+    lens = lens or default_lens(session, as_of, segment)
+    common = {"session": session, "as_of": as_of, "segment": segment, "lens": lens}
+    report = dso(**common, days=days, months=1)
     return KpiReport(as_of=as_of, segment=segment, days=days, dso=report.current,
-                     aging=aging(session=session, as_of=as_of, segment=segment),
-                     period=period_stats(session=session, as_of=as_of, days=days, segment=segment),
-                     cei=cei_by_month(session=session, as_of=as_of, months=months, segment=segment),
-                     top_debtors=top_debtors(session=session, as_of=as_of, segment=segment),
-                     disputes=disputes(session=session, as_of=as_of, segment=segment),
-                     dunning=dunning_effectiveness(session=session, as_of=as_of, segment=segment))
+                     aging=aging(**common), period=period_stats(**common, days=days),
+                     cei=cei_by_month(**common, months=months), top_debtors=top_debtors(**common),
+                     disputes=disputes(**common), dunning=dunning_effectiveness(**common),
+                     currency=lens.currency)

@@ -37,6 +37,12 @@ class CustomerBase(SQLModel):
     address: str | None = Field(default=None, max_length=300)
     postal_code: str | None = Field(default=None, max_length=16)
     city: str | None = Field(default=None, max_length=100)
+    # customer statuses (migration 0013, `ledger.statuses`): what the law lets us claim, and
+    # whether we may chase at all
+    customer_type: str = Field(default="business", max_length=16)  # business | consumer | public_sector
+    on_hold_reason: str | None = Field(default=None, max_length=200)
+    on_hold_until: dt.date | None = None  # inclusive; None: until released
+    insolvency_date: dt.date | None = None  # judgment opening a procédure collective
 
 
 class Customer(CustomerBase, table=True):
@@ -98,6 +104,25 @@ class Allocation(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("invoice_id", "source_kind", "source_id"),)
 
 
+class AllocationLink(SQLModel, table=True):
+    """An allocation the books dictate (FEC lettering): the allocator applies it before oldest-first.
+
+    Allocations are derived and replayed on every ingestion; links are facts that survive it.
+    `invoice_id` None marks a source whose rest stays customer credit (no oldest-first);
+    `amount` None means as much as the invoice and the source allow.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(index=True, max_length=64)
+    source_kind: str = Field(max_length=16)  # payment | credit_note
+    source_id: str = Field(max_length=64)
+    invoice_id: str | None = Field(default=None, max_length=64)
+    amount: Decimal | None = Field(default=None, **MONEY)
+    origin: str = Field(default="", max_length=80)  # e.g. "fec:AB" (the lettering code)
+
+    __table_args__ = (Index("ix_allocationlink_source", "source_kind", "source_id"),)
+
+
 class DisputeBase(SQLModel):
     dispute_id: str = Field(primary_key=True, max_length=64)
     invoice_id: str = Field(foreign_key="invoice.invoice_id", index=True, max_length=64)
@@ -122,6 +147,7 @@ class ApiKey(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=100)
     created_at: dt.datetime = Field(default_factory=utcnow)
     revoked_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None  # None: never expires (migration 0010)
 
 
 class AuditLog(SQLModel, table=True):
@@ -156,6 +182,20 @@ class Promise(SQLModel, table=True):
 class PromiseInvoice(SQLModel, table=True):
     promise_id: str = Field(foreign_key="promise.promise_id", primary_key=True, max_length=64)
     invoice_id: str = Field(foreign_key="invoice.invoice_id", primary_key=True, max_length=64)
+
+
+class PromiseInstalment(SQLModel, table=True):
+    """One dated amount of a promise (an échéancier has several; a plain promise has one).
+
+    Kept once the customer's payments since the promise cover every instalment up to this one;
+    broken the day after its date + grace without that (migration 0013)."""
+
+    promise_id: str = Field(foreign_key="promise.promise_id", primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    due_on: dt.date
+    amount: Decimal = Field(**MONEY)
+    status: str = Field(default="open", max_length=16)  # open | kept | broken | cancelled
+    closed_on: dt.date | None = None
 
 
 class CustomerNote(SQLModel, table=True):

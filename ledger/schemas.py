@@ -9,7 +9,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator,
+                      model_validator)
 
 from ledger.config import get_settings
 
@@ -45,8 +46,24 @@ class CustomerIn(_Record):
     address: str | None = Field(default=None, max_length=300)
     postal_code: str | None = Field(default=None, max_length=16, pattern=r"^[A-Za-z0-9 \-]+$")
     city: str | None = Field(default=None, max_length=100)
+    # statuses (ledger.statuses): sent only when set, so a batch never clears them by omission
+    customer_type: Literal["business", "consumer", "public_sector"] = "business"
+    on_hold: bool = False
+    on_hold_reason: str | None = Field(default=None, max_length=200)
+    on_hold_until: Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))] | None = None
+    insolvency_date: Annotated[dt.date, Field(ge=dt.date(1990, 1, 1), le=dt.date(2100, 12, 31))] | None = None
 
     _currency = field_validator("currency")(_known_currency)
+
+    @model_validator(mode="after")
+    def _hold_until_needs_hold(self) -> "CustomerIn":
+        # "on hold until D" sent without on_hold means on hold; on_hold=false with a date is a
+        # contradiction the sender must resolve
+        if self.on_hold_until is not None and "on_hold" not in self.model_fields_set:
+            self.on_hold = True
+        elif self.on_hold_until is not None and not self.on_hold:
+            raise ValueError("on_hold_until is set but on_hold is false: send on_hold true, or no date")
+        return self
 
 
 class InvoiceIn(_Record):

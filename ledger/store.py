@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from ledger.errors import LedgerError, NotFoundError
 from ledger.frames import LedgerFrames, empty_frame
 from ledger.models import Customer, Dispute, Invoice, Payment
+from ledger.portfolio import in_portfolio
 
 INVOICE_STATUSES = ("open", "overdue", "settled")
 
@@ -47,11 +48,15 @@ def customer_summary(*, session: Session, customer_id: str, today: dt.date) -> d
 
 
 def list_invoices(*, session: Session, status: str | None = None, customer_id: str | None = None,
-                  today: dt.date, limit: int = 100, offset: int = 0) -> tuple[list[Invoice], int]:
-    """A page of invoices (oldest due first) and the total count for the filter."""
+                  today: dt.date, limit: int = 100, offset: int = 0,
+                  agent: str | None = None) -> tuple[list[Invoice], int]:
+    """A page of invoices (oldest due first) and the total count for the filter; `agent`: only
+    the customers of that agent's portfolio."""
     if status is not None and status not in INVOICE_STATUSES:
         raise LedgerError(f"unknown status {status!r}: one of {', '.join(INVOICE_STATUSES)}")
     query = select(Invoice)
+    if agent is not None:
+        query = query.where(in_portfolio(Invoice.customer_id, agent))
     if customer_id is not None:
         query = query.where(Invoice.customer_id == customer_id)
     if status == "settled":

@@ -32,7 +32,7 @@ from ledger.errors import FieldError, LedgerValidationError, NotFoundError
 from ledger.models import Event, utcnow
 
 EVENT_TYPES = ("action.planned", "action.sent", "invoice.late", "dispute.opened", "promise.broken",
-               "risk.grade_changed")
+               "risk.grade_changed", "credit.limit_exceeded")
 SIGNATURE_HEADER = "X-Relance-Signature"
 EVENT_HEADER = "X-Relance-Event"
 TIMESTAMP_HEADER = "X-Relance-Timestamp"

@@ -1,12 +1,15 @@
-"""Customer score 0–1000 and grade A–E, from the customer's open and expected invoices.
+"""Customer score 0–1000 and grade A–E, from the time-to-payment answers of its invoices.
 
-Per customer, the risk is the amount-weighted mean, over its open invoices and one expected
-invoice (its next one: the median of its last 12 amounts, its usual terms, issued today), of
+One scale everywhere (API, worklist, dunning, dashboard, CLI). Per invoice, from the
+time-to-payment model (or the rules when no model is served), conditional on unpaid today:
 
-    risk = 0.5 × P(late) + 0.5 × P(severe: > 30 days late)
+    risk = 0.25 × P(late) + 0.25 × P(more than 30 days late) + 0.5 × P(not paid within 90 days)
 
-so a payer who is late by a few days weighs half as much as one who is late by months. The
-expected invoice gives every customer a score, including one with nothing open. Then
+so a payer who is reliably a few days late (high P(late), nothing left unpaid for months) ranks
+safer than one whose invoices start to stay unpaid. Per customer, the risk is the amount-weighted
+mean over its open invoices and one expected invoice (its next one: the median of its last 12
+amounts, its usual terms, issued today), which gives every customer a score, including one with
+nothing open. Then
 
     score = round(1000 × (1 − risk))       (1000: no risk at all)
 
@@ -23,7 +26,7 @@ from ledger.frames import LedgerFrames
 from model.errors import ModelError
 from model.predict import Predictor
 
-SEVERE_WEIGHT = 0.5
+RISK_WEIGHTS = {"p_late": 0.25, "p_severe": 0.25, "p_unpaid_90": 0.5}
 GRADES = [("A", 850), ("B", 700), ("C", 550), ("D", 400), ("E", 0)]
 SCORE_COLUMNS = ["customer_id", "score", "grade", "risk", "p_late", "p_severe",
                  "expected_days_late", "open_invoices", "open_amount"]
@@ -43,33 +46,43 @@ def grade(score: np.ndarray | int) -> np.ndarray:
     return letters[np.argmax(score[..., None] >= floors, axis=-1)]
 
 
+def invoice_risk(scored: pd.DataFrame) -> np.ndarray:
+    """The risk of each scored invoice on the one scale (see the module docstring)."""
+    return sum(weight * scored[column].to_numpy(float) for column, weight in RISK_WEIGHTS.items())
+
+
+
 def customer_scores(invoices: pd.DataFrame) -> pd.DataFrame:
     """One row per customer from scored invoices.
 
     ``invoices``: customer_id, amount, p_late, p_severe, expected_days_late and ``expected``
     (True for the expected next invoice, which counts in the risk but not in the open balance).
     """
-    needed = {"customer_id", "amount", "p_late", "p_severe", "expected_days_late"}
+    needed = {"customer_id", "amount", "p_late", "p_severe", "expected_days_late", "p_unpaid_90"}
     if missing := needed - set(invoices):
         raise ModelError(f"scored invoices lack {sorted(missing)}")
     frame = invoices.assign(
         weight=np.clip(invoices["amount"].astype(float), 1.0, None),
         expected=invoices.get("expected", False))
-    frame["risk"] = (1 - SEVERE_WEIGHT) * frame["p_late"] + SEVERE_WEIGHT * frame["p_severe"]
-    for column in ("risk", "p_late", "p_severe", "expected_days_late"):
+    frame["risk"] = invoice_risk(frame)
+    columns = ["risk", "p_late", "p_severe", "expected_days_late", "p_unpaid_30", "p_unpaid_90"]
+    columns = [c for c in columns if c in frame]
+    for column in columns:
         frame[f"w_{column}"] = frame[column] * frame["weight"]
-    frame["open_amount"] = np.where(frame["expected"], 0.0, frame["amount"])
+    # the balance still owed when given (partial payments deducted), else the invoice amount
+    owed = frame["open_amount"] if "open_amount" in frame else frame["amount"]
+    frame["open_amount"] = np.where(frame["expected"], 0.0, owed.astype(float))
     frame["open_invoices"] = (~frame["expected"].astype(bool)).astype(int)
     grouped = frame.groupby("customer_id", sort=True)
     weight = grouped["weight"].sum()
     out = pd.DataFrame({
-        column: grouped[f"w_{column}"].sum() / weight
-        for column in ("risk", "p_late", "p_severe", "expected_days_late")})
+        column: grouped[f"w_{column}"].sum() / weight for column in columns})
     out["open_invoices"] = grouped["open_invoices"].sum()
     out["open_amount"] = grouped["open_amount"].sum().round(2)
     out["score"] = risk_to_score(out["risk"].to_numpy())
     out["grade"] = grade(out["score"].to_numpy())
-    return out.reset_index()[SCORE_COLUMNS]
+    return out.reset_index()[[c for c in [*SCORE_COLUMNS, "p_unpaid_30", "p_unpaid_90"]
+                              if c in out.reset_index()]]
 
 
 def expected_invoices(frames: LedgerFrames, *, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -103,5 +116,17 @@ def score_ledger(frames: LedgerFrames, predictor: Predictor, *,
                           expected_features.assign(expected=True)], ignore_index=True)
     predicted = pd.concat([features[["invoice_id", "customer_id", "amount", "expected"]],
                            predictor.predict(features)], axis=1)
+    if "p_unpaid_90" not in predicted:  # a model without time-to-payment answers: the rules'
+        from model.survival import rules_hazards, summarise
+
+        open_rows = frames.invoices.set_index("invoice_id").reindex(open_features["invoice_id"])
+        due = pd.concat([open_rows["due_date"], expected["due_date"]], ignore_index=True)
+        issue = pd.concat([open_rows["issue_date"], expected["issue_date"]], ignore_index=True)
+        today = as_of - pd.Timedelta(days=1)
+        answers = summarise(rules_hazards(frames.invoices, features["customer_id"].to_numpy(), as_of),
+                            (today - due).dt.days.to_numpy(float), due, today,
+                            (due - issue).dt.days.to_numpy(float))
+        for column in ("p_unpaid_30", "p_unpaid_90", "expected_pay_date"):
+            predicted[column] = answers[column].to_numpy()
     return predicted[~predicted["expected"]].drop(columns="expected").reset_index(drop=True), \
         customer_scores(predicted)

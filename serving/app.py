@@ -1,16 +1,19 @@
 """The FastAPI application: `create_app()` builds it; nothing is configured at import time."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ledger.config import Settings, get_settings
 from ledger.db import make_engine, migrate
 from serving import errors
+from serving.deps import portfolio_scope
+from serving.ratelimit import RateLimiter
 from serving.risk import RiskService
 
 
@@ -57,6 +60,50 @@ class _TooLarge(Exception):
     pass
 
 
+# the dashboard loads only its own vendored files (serving/web/static) and calls only its own
+# API: nothing inline runs, nothing from elsewhere loads, no page may frame it
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'")
+# Swagger UI and ReDoc (FastAPI's /docs and /redoc) load their scripts from a CDN with inline
+# set-up code: they keep the other headers but not this policy
+_NO_CSP_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeaders:
+    """Browser hardening on every answer: CSP (but on the API docs), no framing, no MIME
+    sniffing, no referrer leaking a customer URL to another site."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = not scope.get("path", "").startswith(_NO_CSP_PATHS)
+
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                headers += [(b"x-content-type-options", b"nosniff"),
+                            (b"x-frame-options", b"DENY"),
+                            (b"referrer-policy", b"no-referrer")]
+                if csp:
+                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _served_risk(app: FastAPI):
+    """The served model's risk provider now, or None (rules) when no model is loaded."""
+    service = app.state.risk
+    return service.risk_for if service.state.predictor is not None else None
+
+
 def _routers() -> list:
     """Every `router` of the modules in serving/api, so an area adds routes without editing this."""
     import importlib
@@ -70,9 +117,10 @@ def _routers() -> list:
 
 
 def create_app(*, engine: Engine | None = None, settings: Settings | None = None,
-               risk: RiskService | None = None) -> FastAPI:
+               risk: RiskService | None = None, schedule: bool = False) -> FastAPI:
     """The app on `engine` (default: DATABASE_URL) serving `risk` (default: the champion model,
-    loaded at start; rules alone when there is none or it is broken)."""
+    loaded at start; rules alone when there is none or it is broken). `schedule`: also run the
+    daily dunning at the configured time (`relance serve`; serving.schedule)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -82,22 +130,40 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
             migrate(app.state.engine)
         if risk is None:
             app.state.risk.reload()
-        yield
+        scheduler = None
+        if schedule:
+            from serving.schedule import build_scheduler
+
+            scheduler = build_scheduler(engine=app.state.engine, settings=settings,
+                                        risk_for=lambda: _served_risk(app))
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
 
     app = FastAPI(title="Relance", version="0.1.0", lifespan=lifespan,
                   description="Recouvrement de créances piloté par le risque / risk-driven collections")
     app.state.engine = engine
     app.state.settings = settings
     app.state.risk = risk or RiskService(settings.model_uri)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit)
     # the dunning run, the worklist and the cash forecast ask it through serving.deps.risk_provider
     errors.install(app)
     for router in _routers():
-        app.include_router(router)
+        # object-level authorization on every route: an agent's key sees its portfolio only
+        app.include_router(router, dependencies=[Depends(portfolio_scope)])
 
     @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        """Liveness: the only route without a key."""
-        return {"status": "ok"}
+    def health(request: Request) -> dict:
+        """Liveness: the only route without a key; warns when the law tables do not cover today."""
+        from ledger.law import coverage_warnings
+
+        today = getattr(request.app.state, "today", None) or dt.date.today()
+        warnings = [{"code": w.code, "fr": w.fr, "en": w.en} for w in coverage_warnings(today)]
+        return {"status": "ok", "warnings": warnings}
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app

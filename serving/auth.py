@@ -1,15 +1,24 @@
-"""API keys: created once, shown once, stored hashed; each key has exactly one role."""
+"""API keys: created once, shown once, stored hashed; each key has exactly one role.
+
+A key reads `rl_<prefix>_<secret>`: the prefix (8 hex characters) is its public id, listed and
+used to revoke it; the secret (32 random bytes) is never stored, only the SHA-256 of the whole
+key. A key may expire (`expires_at`); a revoked or expired key is refused like an unknown one."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 
+from typing import Literal
+
+from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from ledger.models import ApiKey, AuditLog, utcnow
 
 ROLES = ("admin", "analyst", "agent", "billing")
+Role = Literal["admin", "analyst", "agent", "billing"]
 
 
 class UnknownRoleError(ValueError):
@@ -21,17 +30,49 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(*, session: Session, role: str, name: str | None = None, actor: str = "cli") -> str:
+def create_key(*, session: Session, role: str, name: str | None = None, actor: str = "cli",
+               expires_at: dt.datetime | None = None) -> str:
     """Store a new key for `role` and return it in clear, the only time it is ever visible."""
     if role not in ROLES:
         raise UnknownRoleError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+    if expires_at is not None and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=dt.UTC)  # a date without offset is UTC
     prefix = secrets.token_hex(4)
     key = f"rl_{prefix}_{secrets.token_urlsafe(32)}"
-    session.add(ApiKey(prefix=prefix, key_hash=_hash(key), role=role, name=name))
+    session.add(ApiKey(prefix=prefix, key_hash=_hash(key), role=role, name=name,
+                       expires_at=expires_at))
     session.add(AuditLog(actor=actor, action="create", entity="api_key", entity_id=prefix,
-                         after={"role": role, "name": name}))
+                         after={"role": role, "name": name,
+                                "expires_at": expires_at.isoformat() if expires_at else None}))
     session.flush()
     return key
+
+
+class KeyInfo(BaseModel):
+    """What may be shown of a key: never the key, never its hash."""
+
+    prefix: str
+    role: str
+    name: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    status: Literal["active", "revoked", "expired"]
+
+
+def key_info(stored: ApiKey) -> KeyInfo:
+    state = "revoked" if stored.revoked_at is not None else "expired" if _expired(stored) else "active"
+    return KeyInfo(prefix=stored.prefix, role=stored.role, name=stored.name,
+                   created_at=stored.created_at, expires_at=stored.expires_at,
+                   revoked_at=stored.revoked_at, status=state)
+
+
+def list_keys(*, session: Session) -> list[KeyInfo]:
+    return [key_info(k) for k in session.exec(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)).all()]
+
+
+def get_key(*, session: Session, prefix: str) -> ApiKey | None:
+    return session.exec(select(ApiKey).where(ApiKey.prefix == prefix[:16])).first()
 
 
 def verify_key(*, session: Session, key: str) -> ApiKey | None:
@@ -39,16 +80,26 @@ def verify_key(*, session: Session, key: str) -> ApiKey | None:
     parts = key.split("_")
     if len(parts) < 3 or parts[0] != "rl":
         return None
-    stored = session.exec(select(ApiKey).where(ApiKey.prefix == parts[1])).first()
-    if stored is None or stored.revoked_at is not None:
+    stored = session.exec(select(ApiKey).where(ApiKey.prefix == parts[1][:16])).first()
+    if stored is None or stored.revoked_at is not None or _expired(stored):
         return None
     return stored if hmac.compare_digest(stored.key_hash, _hash(key)) else None
 
 
+def _expired(stored: ApiKey) -> bool:
+    if stored.expires_at is None:
+        return False
+    expires = stored.expires_at if stored.expires_at.tzinfo else stored.expires_at.replace(tzinfo=dt.UTC)
+    return expires <= utcnow()
+
+
 def revoke_key(*, session: Session, prefix: str, actor: str) -> bool:
-    stored = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+    """Revoke the key with this prefix (False if there is none); revoking twice keeps the first date."""
+    stored = get_key(session=session, prefix=prefix)
     if stored is None:
         return False
+    if stored.revoked_at is not None:
+        return True
     stored.revoked_at = utcnow()
     session.add(stored)
     session.add(AuditLog(actor=actor, action="revoke", entity="api_key", entity_id=prefix))

@@ -77,28 +77,86 @@ def _print_late_rate() -> None:
 
 @keys_app.command("create")
 def keys_create(role: Annotated[str, typer.Option(help="admin | analyst | agent | billing")],
-                name: Annotated[str | None, typer.Option(help="Who the key is for")] = None) -> None:
+                name: Annotated[str | None, typer.Option(help="Who the key is for")] = None,
+                expires: Annotated[str | None, typer.Option(
+                    help="Expiry: a date or date-time (ISO 8601, UTC), or a duration such as 90d")] = None) -> None:
     """Create an API key; it is printed once and stored hashed."""
     from ledger.db import session_scope
     from serving.auth import ROLES, create_key
 
     if role not in ROLES:
         _fail(t("unknown_role", role=role, roles=", ".join(ROLES)), 2)
+    expires_at = _expiry(expires) if expires else None
     with session_scope(_engine()) as session:
-        key = create_key(session=session, role=role, name=name)
+        key = create_key(session=session, role=role, name=name, expires_at=expires_at)
     console.print(t("key_created", role=role))
+    if expires_at is not None:
+        console.print(t("key_expires", at=expires_at.isoformat(timespec="minutes")))
     print(key)
+
+
+def _expiry(value: str) -> dt.datetime:
+    """`90d` (days from now), `2027-01-31` (midnight UTC) or an ISO date-time; exit 2 otherwise."""
+    from ledger.models import utcnow
+
+    text = value.strip()
+    if text[:-1].isdigit() and text.endswith("d"):
+        return utcnow() + dt.timedelta(days=int(text[:-1]))
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        _fail(t("bad_expiry", value=value), 2)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    if parsed <= utcnow():
+        _fail(t("past_expiry", value=value), 2)
+    return parsed
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys: prefix, role, name, dates, status (never the key nor its hash)."""
+    from ledger.db import session_scope
+    from serving.auth import list_keys
+
+    with session_scope(_engine()) as session:
+        keys = list_keys(session=session)
+    table = Table(title=t("keys_title", n=len(keys)))
+    for column in ("prefix", "role", "name", "created", "expires", "status"):
+        table.add_column(t(f"keys_{column}"))
+    for key in keys:
+        table.add_row(key.prefix, key.role, key.name or "", key.created_at.strftime("%Y-%m-%d %H:%M"),
+                      key.expires_at.strftime("%Y-%m-%d %H:%M") if key.expires_at else "—",
+                      t(f"status_{key.status}"))
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (rl_<prefix>_…), as `keys list` shows")]) -> None:
+    """Revoke an API key: it is refused (401) from now on."""
+    from ledger.db import session_scope
+    from serving.auth import revoke_key
+
+    with session_scope(_engine()) as session:
+        found = revoke_key(session=session, prefix=prefix, actor="cli")
+    if not found:
+        _fail(t("unknown_key", prefix=prefix), 2)
+    console.print(t("key_revoked", prefix=prefix))
 
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the API and the dashboard."""
+    """Serve the API and the dashboard; plan and send the day's dunning at the configured time."""
     import uvicorn
 
     from serving.app import create_app
 
     console.print(t("serving", url=f"http://{host}:{port}"))
-    uvicorn.run(create_app(engine=_engine()), host=host, port=port, log_level="warning")
+    settings = get_settings()
+    if settings.schedule:
+        console.print(f"dunning: {settings.dunning_time} {settings.dunning_timezone}, business days")
+    uvicorn.run(create_app(engine=_engine(), schedule=settings.schedule), host=host, port=port,
+                log_level="warning")
 
 
 @app.command()
@@ -145,13 +203,14 @@ def demo(no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after s
 
 
 def _demo_synth(context: dict) -> None:
-    from features.synth import generate
+    from features.synth import generate, months_ending
     from ledger.frames import write_ledger_dir
 
-    # the synthetic history ends today, so that today's dunning run has work to do
+    # the synthetic history ends today, with the current month filled up to today, so that
+    # today's dunning run has work to do and the month-to-date figures have sales
     months = context["months"]
     today = dt.date.today()
-    start = (today.replace(day=1) - dt.timedelta(days=31 * (months - 1))).replace(day=1)
+    start = months_ending(today, months)
     frames = generate(customers=context["customers"], months=months, seed=context["seed"],
                       start=start.isoformat(), as_of=today.isoformat())
     write_ledger_dir(frames, context["workdir"])

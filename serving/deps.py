@@ -11,6 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from ledger.errors import NotFoundError
+from ledger.portfolio import in_portfolio, owned_by_agent
 from serving.auth import verify_key
 
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer rl_…`")
@@ -47,7 +49,24 @@ class Principal:
         return f"{self.role}:{self.name or self.key_prefix}"
 
 
+def _lookup(request: Request, session: Session,
+            credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
+    """The key's principal, or None (no key, unknown, revoked or expired); looked up once per
+    request however many dependencies ask."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        return None
+    cached = getattr(request.state, "principal", False)
+    if cached is not False:
+        return cached
+    stored = verify_key(session=session, key=credentials.credentials)
+    principal = None if stored is None else Principal(key_prefix=stored.prefix, role=stored.role,
+                                                      name=stored.name)
+    request.state.principal = principal
+    return principal
+
+
 def current_principal(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -55,11 +74,11 @@ def current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send `Authorization: Bearer <key>`",
                             headers={"WWW-Authenticate": "Bearer"})
-    stored = verify_key(session=session, key=credentials.credentials)
-    if stored is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key",
+    principal = _lookup(request, session, credentials)
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown, revoked or expired API key",
                             headers={"WWW-Authenticate": "Bearer"})
-    return Principal(key_prefix=stored.prefix, role=stored.role, name=stored.name)
+    return principal
 
 
 def require(*roles: str) -> Callable[..., Principal]:
@@ -74,6 +93,54 @@ def require(*roles: str) -> Callable[..., Principal]:
 
     return check
 
+
+# --- object-level authorization: an agent sees their own portfolio only --------------------------
+
+# every path or query parameter naming a record, and the kind of record it names
+SCOPED_PARAMETERS = {"customer_id": "customer", "invoice_id": "invoice", "dispute_id": "dispute",
+                     "promise_id": "promise", "action_id": "action", "reminder_id": "reminder"}
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """What the request's key may see: `agent` None for every customer (admin, analyst, billing),
+    else the customers assigned to that agent (their key's name)."""
+
+    agent: str | None
+
+    def require(self, session: Session, kind: str, record_id: str) -> None:
+        """404 (as for an unknown id: nothing tells it exists) for a record outside the portfolio."""
+        if self.agent is not None and not owned_by_agent(session, kind=kind, record_id=record_id,
+                                                         agent=self.agent):
+            raise NotFoundError(kind, record_id)
+
+    def where(self, column):
+        """A filter on a customer-id column for list queries (None: no restriction)."""
+        return in_portfolio(column, self.agent)
+
+
+def portfolio_scope(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Portfolio:
+    """THE object-level check, on every API route (`create_app` adds it to each router): for an
+    agent's key, every record named in the path or query string must be in their portfolio (404
+    otherwise); routes that list take the returned `Portfolio` to filter, routes whose body names
+    records call `Portfolio.require`. Authentication itself stays with `current_principal`."""
+    principal = _lookup(request, session, credentials)
+    if principal is None or principal.role != "agent":
+        return Portfolio(agent=None)
+    portfolio = Portfolio(agent=principal.name or principal.key_prefix)
+    for name, kind in SCOPED_PARAMETERS.items():
+        values = ([request.path_params[name]] if name in request.path_params else []) \
+            + request.query_params.getlist(name)
+        for value in values:
+            portfolio.require(session, kind, str(value))
+    return portfolio
+
+
+PortfolioDep = Annotated[Portfolio, Depends(portfolio_scope)]
 
 ALL_ROLES = ("analyst", "agent", "billing")
 Reader = Annotated[Principal, Depends(require("analyst", "agent"))]

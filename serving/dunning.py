@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,7 +29,7 @@ from sqlmodel import Session
 from ledger import dunning as store
 from ledger.config import Settings, get_settings
 from ledger.errors import FieldError, LedgerValidationError
-from ledger.law import penalties_due
+from ledger.law import claim_for, coverage_warnings
 from ledger.models import Customer, utcnow
 from serving.policy import CustomerState, Decision, InvoiceState, Reason, Risk, decide, may_act
 from serving.reminders import (
@@ -94,24 +93,12 @@ def scenario_names(session: Session) -> frozenset[str]:
 APPROVAL_CHANNELS = frozenset({"formal_notice", "legal"})
 
 
-_TEMPLATE_DIRS: dict[str, Path] = {}
+def edited_templates(session: Session) -> dict[str, str]:
+    """The analyst's edited templates (name → source), searched before the shipped ones.
 
-
-def template_dir(session: Session) -> Path | None:
-    """A directory holding the analyst's edited templates (searched before the shipped ones).
-
-    Templates live in the database so every server sees the same ones; they are written to a
-    directory named after their content hash, once per process and content."""
-    stored = store.stored_templates(session)
-    if not stored:
-        return None
-    digest = hashlib.blake2b(repr(sorted(stored.items())).encode(), digest_size=12).hexdigest()
-    if digest not in _TEMPLATE_DIRS:
-        folder = Path(tempfile.mkdtemp(prefix=f"relance-templates-{digest}-"))
-        for name, source in stored.items():
-            (folder / name).write_text(source, encoding="utf-8")
-        _TEMPLATE_DIRS[digest] = folder
-    return _TEMPLATE_DIRS[digest]
+    They live in the database so every server sees the same ones, and are handed to the renderer
+    as a mapping: nothing is written to disk."""
+    return store.stored_templates(session)
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -180,6 +167,13 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
     check_run_date(run_date, today=today)
     started = time.perf_counter()
     report = RunReport(run_date=run_date, dry_run=dry_run)
+    # stale law tables still compute (latest known rates) but a manager must hear of it
+    report.warnings.extend(w.en for w in coverage_warnings(run_date))
+    # a broken instalment resumes dunning at once: decide promises from today's payments first
+    # (a dry run's caller rolls this back with the rest)
+    from ledger.collections import evaluate_promises
+
+    evaluate_promises(session, None, run_date, actor=actor)
     stale = store.invoices_no_longer_chased(session)
     if not dry_run and stale:
         report.cancelled = store.cancel_pending_for_invoices(
@@ -276,7 +270,8 @@ def customer_state(customer: store.CustomerFacts, invoices: list[store.OpenInvoi
         customer_id=customer.customer_id, language=customer.language, segment=customer.segment,
         on_hold=customer.on_hold, open_balance=open_balance, overdue_balance=overdue,
         previously_late_count=customer.previously_late_count,
-        deteriorating=customer.deteriorating,
+        deteriorating=customer.deteriorating, customer_type=customer.customer_type,
+        on_hold_until=customer.on_hold_until, insolvency_date=customer.insolvency_date,
     )
 
 
@@ -453,10 +448,15 @@ def render_stored_reminder(session: Session, reminder: store.Reminder, *,
     if not kept:
         raise NothingToSay(f"reminder {reminder.reminder_id}: every invoice is settled or disputed")
     as_of = max(reminder.send_on, reminder.run_date)
-    penalties = {i.invoice_id: penalties_due(amount=i.open_amount, due_date=i.due_date, as_of=as_of)
-                 for i in kept} if reminder.claim_penalties else {}
-    lines = tuple(_line(i, as_of, penalties.get(i.invoice_id)) for i in kept)
     customer = session.get(Customer, reminder.customer_id)
+    # by kind of debtor (ledger.law.claim_for): nothing from a consumer, ECB + 8 from a public
+    # buyer; the 40 € indemnity converted at a dated rate for another currency
+    customer_type = customer.customer_type if customer is not None else "business"
+    penalties = {i.invoice_id: claim_for(customer_type=customer_type, amount=i.open_amount,
+                                         due_date=i.due_date, as_of=as_of, currency=i.currency,
+                                         session=session)
+                 for i in kept if i.due_date < as_of} if reminder.claim_penalties else {}
+    lines = tuple(_line(i, as_of, penalties.get(i.invoice_id)) for i in kept)
     earlier = store.earlier_contacts(session, customer_id=reminder.customer_id,
                                      invoice_ids=[i.invoice_id for i in kept], before=as_of,
                                      exclude_reminder=reminder.reminder_id)
@@ -472,7 +472,7 @@ def render_stored_reminder(session: Session, reminder: store.Reminder, *,
     )
     return render_reminder(channel=reminder.channel, tone=reminder.tone,
                            language=reminder.language, context=context,
-                           template_dir=template_dir(session), template=reminder.template)
+                           templates=edited_templates(session), template=reminder.template)
 
 
 def _line(invoice, as_of: dt.date, due) -> InvoiceLine:
@@ -482,7 +482,7 @@ def _line(invoice, as_of: dt.date, due) -> InvoiceLine:
         amount=invoice.amount, open_amount=invoice.open_amount,
         days_late=(as_of - invoice.due_date).days,
         interest=due.interest.amount if due is not None else None,
-        indemnity=due.indemnity if due is not None else None,
+        indemnity=due.indemnity_in_currency if due is not None else None,
         rate_percent=_single_rate(due.interest.periods) if due is not None else None)
 
 
@@ -502,7 +502,7 @@ def _claim(dues) -> PenaltyClaim | None:
     interest, indemnity, periods = Decimal("0"), Decimal("0"), []
     for due in dues:
         interest += due.interest.amount
-        indemnity += due.indemnity
+        indemnity += due.indemnity_in_currency
         periods.extend(due.interest.periods)
     if interest == 0 and indemnity == 0:
         return None

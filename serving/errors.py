@@ -5,7 +5,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from ledger.errors import LedgerError, LedgerValidationError, NotFoundError
+from ledger.errors import LedgerConflictError, LedgerError, LedgerValidationError, NotFoundError
 
 
 def field_name(loc: tuple | list) -> str:
@@ -32,6 +32,11 @@ def _ledger_validation(_: Request, exc: LedgerValidationError) -> JSONResponse:
     return JSONResponse({"detail": str(exc), "errors": errors}, status_code=422)
 
 
+def _conflict(_: Request, exc: LedgerConflictError) -> JSONResponse:
+    errors = [{"field": e.field, "message": e.message} for e in exc.errors[:100]]
+    return JSONResponse({"detail": str(exc), "errors": errors}, status_code=409)
+
+
 def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=404)
 
@@ -43,5 +48,6 @@ def _ledger(_: Request, exc: LedgerError) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(LedgerValidationError, _ledger_validation)
+    app.add_exception_handler(LedgerConflictError, _conflict)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(LedgerError, _ledger)

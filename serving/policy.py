@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Literal
 
 from ledger.calendar import next_business_day
+from ledger.statuses import claim_filing_deadline, hold_active, insolvent
 from serving.scenarios import TONES, Scenario, Step
 
 Action = Literal["wait", "email", "sms", "call", "letter", "formal_notice", "legal"]
@@ -66,6 +67,10 @@ class CustomerState:
     segment: str | None = None
     on_hold: bool = False
     open_balance: Decimal = Decimal("0")
+    # statuses (ledger.statuses): a hold may end on a date; an insolvency stops dunning for good
+    on_hold_until: date | None = None
+    insolvency_date: date | None = None
+    customer_type: str = "business"
     overdue_balance: Decimal = Decimal("0")
     # 0 means this is the payer's first delay with us
     previously_late_count: int = 0
@@ -75,11 +80,29 @@ class CustomerState:
 
 @dataclass(frozen=True, slots=True)
 class Risk:
+    """The time-to-payment answers for one open invoice, as of the scoring date.
+
+    p_late / p_severe / expected_days_late describe the invoice as a whole (an invoice already
+    overdue has p_late 1); p_unpaid_30 / p_unpaid_90 are P(not paid within 30 / 90 days of the
+    scoring date | unpaid then), for a not-yet-due invoice too; expected_pay_date is the date by
+    which payment is as likely as not (None: not within a year). Providers built before these
+    fields may omit p_unpaid_*: p_unpaid_30 then takes p_late (the number the policy read before)
+    and p_unpaid_90 p_severe.
+    """
+
     p_late: float
     p_severe: float
     expected_days_late: float
     grade: str
     source: Literal["model", "rules"] = "model"
+    p_unpaid_30: float | None = None
+    p_unpaid_90: float | None = None
+    expected_pay_date: date | None = None
+
+    def __post_init__(self) -> None:
+        for name, older in (("p_unpaid_30", self.p_late), ("p_unpaid_90", self.p_severe)):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, float(older))
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +184,24 @@ class _Context:
     step_closed: tuple[tuple[str, date | None], ...] = ()
 
     @property
+    def overdue(self) -> bool:
+        return self.invoice.due_date < self.today
+
+    @property
+    def risk_p(self) -> float | None:
+        """The risk a person sees: P(late) before the due date; once overdue, P(late) is 1 and
+        what matters is P(not paid within 30 days | unpaid today)."""
+        if self.risk is None:
+            return None
+        return float(self.risk.p_unpaid_30) if self.overdue else self.risk.p_late
+
+    @property
     def high_risk(self) -> bool:
-        return self.risk is not None and self.risk.p_late >= self.scenario.risk_rules.high_risk_p
+        return self.risk is not None and self.risk_p >= self.scenario.risk_rules.high_risk_p
 
     @property
     def low_risk(self) -> bool:
-        return self.risk is not None and self.risk.p_late < self.scenario.risk_rules.low_risk_p
+        return self.risk is not None and self.risk_p < self.scenario.risk_rules.low_risk_p
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,14 +292,41 @@ def _guard_open_dispute(ctx: _Context) -> Decision | None:
     return None
 
 
+def _guard_insolvency(ctx: _Context) -> Decision | None:
+    opened = ctx.customer.insolvency_date
+    if not insolvent(insolvency_date=opened, today=ctx.today):
+        return None
+    assert opened is not None
+    deadline = claim_filing_deadline(opened)
+    return _wait(ctx, Reason(
+        "insolvency",
+        f"Procédure collective ouverte le {_fr_date(opened)} : aucune relance (arrêt des "
+        "poursuites individuelles) ; déclarer la créance au mandataire judiciaire dans les deux "
+        f"mois de la publication au BODACC, au plus tôt avant le {_fr_date(deadline)}.",
+        f"Insolvency proceedings opened on {opened.isoformat()}: no reminder (individual "
+        "collection actions are barred); file the claim within two months of the BODACC "
+        f"publication, at the earliest by {deadline.isoformat()}.",
+    ))
+
+
 def _guard_on_hold(ctx: _Context) -> Decision | None:
-    if ctx.customer.on_hold:
+    cust = ctx.customer
+    if not hold_active(on_hold=cust.on_hold, on_hold_until=cust.on_hold_until, today=ctx.today):
+        return None
+    if cust.on_hold_until is None:
         return _wait(ctx, Reason(
             "on_hold",
-            "Le client est en suspens (relances bloquées) : aucune relance.",
-            "The customer is on hold (reminders blocked): no reminder.",
+            "Le client est en suspens (relances bloquées jusqu'à levée) : aucune relance.",
+            "The customer is on hold (reminders blocked until released): no reminder.",
         ))
-    return None
+    resume_on = _next_business_day(cust.on_hold_until + timedelta(days=1))
+    return _wait(ctx, Reason(
+        "on_hold",
+        f"Le client est en suspens jusqu'au {_fr_date(cust.on_hold_until)} inclus : relance au "
+        f"plus tôt le {_fr_date(resume_on)}.",
+        f"The customer is on hold until {cust.on_hold_until.isoformat()} inclusive: next reminder "
+        f"no earlier than {resume_on.isoformat()}.",
+    ), until=resume_on)
 
 
 def _guard_active_promise(ctx: _Context) -> Decision | None:
@@ -285,6 +347,7 @@ _GUARDS: tuple[Callable[[_Context], Decision | None], ...] = (
     _guard_settled,
     _guard_below_minimum,
     _guard_open_dispute,
+    _guard_insolvency,
     _guard_on_hold,
     _guard_active_promise,
 )
@@ -300,18 +363,27 @@ def _rule_low_risk_first_delay(ctx: _Context) -> Adjustment | None:
     if ctx.customer.deteriorating or ctx.invoice.broken_promise:
         return None
     assert ctx.risk is not None  # low_risk implies a risk
-    return _low_risk_adjustment(ctx.risk.p_late, ctx.scenario.risk_rules.courteous_delay_days)
+    return _low_risk_adjustment(ctx.risk_p, ctx.scenario.risk_rules.courteous_delay_days,
+                                ctx.overdue)
 
 
 # the adjustments below depend on a few values only: built once, not once per invoice
+def _risk_words(overdue: bool) -> tuple[str, str]:
+    if overdue:
+        return ("probabilité de non-paiement sous 30 jours",
+                "probability of not being paid within 30 days")
+    return "probabilité de retard", "probability of late payment"
+
+
 @lru_cache(maxsize=4096, typed=True)
-def _low_risk_adjustment(p_late: float, days: int) -> Adjustment:
+def _low_risk_adjustment(p_late: float, days: int, overdue: bool = False) -> Adjustment:
+    what_fr, what_en = _risk_words(overdue)
     return Adjustment(
         reason=Reason(
             "low_risk_first_delay",
-            f"Risque faible (probabilité de retard {p_late:.0%}) et premier retard : "
+            f"Risque faible ({what_fr} {p_late:.0%}) et premier retard : "
             f"rappel courtois par e-mail, relances décalées de {days} jours.",
-            f"Low risk (probability of late payment {p_late:.0%}) and first delay: "
+            f"Low risk ({what_en} {p_late:.0%}) and first delay: "
             f"courteous email, reminders {days} days later.",
         ),
         shift_days=days,
@@ -325,18 +397,19 @@ def _rule_high_risk_or_deteriorating(ctx: _Context) -> Adjustment | None:
     rules = ctx.scenario.risk_rules
     if ctx.high_risk:
         assert ctx.risk is not None
-        return _high_risk_adjustment(ctx.risk.p_late, ctx.risk.grade, rules.pre_due_days,
-                                     rules.high_risk_pull_in_days)
+        return _high_risk_adjustment(ctx.risk_p, ctx.risk.grade, rules.pre_due_days,
+                                     rules.high_risk_pull_in_days, ctx.overdue)
     return _high_risk_adjustment(None, None, rules.pre_due_days, rules.high_risk_pull_in_days)
 
 
 @lru_cache(maxsize=4096, typed=True)
 def _high_risk_adjustment(p_late: float | None, grade: str | None, pre_due_days: int,
-                          pull_in_days: int) -> Adjustment:
+                          pull_in_days: int, overdue: bool = False) -> Adjustment:
     if p_late is not None:
         code = "high_risk"
-        why_fr = f"Risque élevé (probabilité de retard {p_late:.0%}, note {grade})"
-        why_en = f"High risk (probability of late payment {p_late:.0%}, grade {grade})"
+        what_fr, what_en = _risk_words(overdue)
+        why_fr = f"Risque élevé ({what_fr} {p_late:.0%}, note {grade})"
+        why_en = f"High risk ({what_en} {p_late:.0%}, grade {grade})"
     else:
         code = "deteriorating"
         why_fr, why_en = "Payeur en dégradation (retards en hausse)", "Deteriorating payer (delays rising)"
@@ -786,11 +859,14 @@ def may_act(
 
     Why each test is exact: an action's send date is the next business day on or after
     max(today, step date, last contact + minimum delay), and it is due only when that is today;
-    the guards (settled, below minimum, dispute, hold, active promise) always wait.
+    the guards (settled, below minimum, dispute, insolvency, hold, active promise) always wait.
     """
     if _next_business_day(today) != today:
         return False  # every send date would roll past a weekend or holiday
-    if customer.on_hold or invoice.settled or invoice.has_open_dispute:
+    if invoice.settled or invoice.has_open_dispute:
+        return False
+    if (hold_active(on_hold=customer.on_hold, on_hold_until=customer.on_hold_until, today=today)
+            or insolvent(insolvency_date=customer.insolvency_date, today=today)):
         return False
     if invoice.open_amount <= 0 or invoice.open_amount < scenario.min_amount:
         return False

@@ -86,31 +86,50 @@ class RiskService:
         frames = read_frames(session=session, as_of=today, customer_ids=customers)
         targets = pd.concat([t for t in (stored, inline) if t is not None and len(t)], ignore_index=True)
         as_of = pd.Timestamp(today) + pd.Timedelta(days=1)
+        scores, features = self._answers(frames, targets, as_of)
+        if explain and features is not None:
+            scores["reasons"] = self.state.predictor.explain(features, top=explain,
+                                                             language=language)
+        return scores
+
+    def _answers(self, frames, targets: pd.DataFrame,
+                 as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """(answers of each target, its features when the model answered)."""
         predictor = self.state.predictor
         if predictor is None:
-            return _rules_scores(frames, targets, as_of)
+            return _rules_scores(frames, targets, as_of), None
         from features.pipeline import build_features
 
         features = build_features(frames, invoices=_unsettled_view(targets), as_of=as_of)
-        scores = pd.concat([features[["invoice_id", "customer_id"]], predictor.predict(features)], axis=1)
+        scores = pd.concat([features[["invoice_id", "customer_id"]], predictor.predict(features)],
+                           axis=1)
+        rules = _rules_scores(frames, targets, as_of)
+        for column in ("p_unpaid_30", "p_unpaid_90", "expected_pay_date", "pay_date_low",
+                       "pay_date_high"):
+            if column not in scores:
+                scores[column] = rules[column].to_numpy()
         scores["basis"] = "model"
         scores["reasons"] = [[] for _ in range(len(scores))]
-        if explain:
-            scores["reasons"] = predictor.explain(features, top=explain, language=language)
-        return scores
+        return scores, features
 
     def risk_for(self, session: Session, invoice_ids: list[str], today: dt.date) -> dict[str, Risk]:
-        """The provider the dunning run and the worklist take (`app.state.risk_for`)."""
-        if self.state.predictor is None or not invoice_ids:
+        """The provider the dunning run and the worklist take (`app.state.risk_for`).
+
+        Answers for every invoice asked that is in the ledger: the model when one is served, the
+        payer's history (rules) otherwise; never an empty answer for known invoices.
+        """
+        if not invoice_ids:
             return {}
-        from model.score import grade, risk_to_score
+        from model.score import grade, invoice_risk, risk_to_score
 
         scores = self.score_invoices(session=session, invoice_ids=invoice_ids, today=today)
-        risk = 0.5 * scores["p_late"] + 0.5 * scores["p_severe"]
-        grades = grade(risk_to_score(risk.to_numpy()))
+        grades = grade(risk_to_score(invoice_risk(scores)))
         return {row.invoice_id: Risk(p_late=float(row.p_late), p_severe=float(row.p_severe),
                                      expected_days_late=float(row.expected_days_late),
-                                     grade=str(g), source="model")
+                                     grade=str(g), source=row.basis,
+                                     p_unpaid_30=float(row.p_unpaid_30),
+                                     p_unpaid_90=float(row.p_unpaid_90),
+                                     expected_pay_date=row.expected_pay_date)
                 for row, g in zip(scores.itertuples(index=False), grades)}
 
     def cash_predictions(self, session: Session, as_of: dt.date) -> pd.DataFrame | None:
@@ -163,26 +182,30 @@ class RiskService:
             expected = pd.DataFrame({"invoice_id": ["expected-new"], "customer_id": [customer_id],
                                      "issue_date": [as_of], "due_date": [as_of + pd.Timedelta(days=30)],
                                      "amount": [1000.0]})
-        targets = pd.concat([open_invoices[["invoice_id", "customer_id", "issue_date", "due_date", "amount"]],
-                             expected], ignore_index=True)
-        predictor = self.state.predictor
-        if predictor is None:
-            scored = _rules_scores(frames, targets, as_of)
+        targets = pd.concat([open_invoices[["invoice_id", "customer_id", "issue_date", "due_date",
+                                            "amount", "open_amount"]],
+                             expected.assign(open_amount=0.0)], ignore_index=True)
+        scored, features = self._answers(frames, targets, as_of)
+        if features is None:
             reasons = _rules_reasons(frames, language)
         else:
-            features = build_features(frames, invoices=targets, as_of=as_of)
-            scored = pd.concat([features[["invoice_id", "customer_id"]], predictor.predict(features)], axis=1)
             # the reasons describe the payer: they are those of its expected next invoice
-            reasons = predictor.explain(features.iloc[[-1]], top=top, language=language)[0]
+            reasons = self.state.predictor.explain(features.iloc[[-1]], top=top,
+                                                   language=language)[0]
         scored["amount"] = targets["amount"].to_numpy(float)
+        # the balance still owed (partial payments and credit notes deducted), as on the customer
+        scored["open_amount"] = targets["open_amount"].to_numpy(float)
         scored["expected"] = scored["invoice_id"].str.startswith("expected-")
         summary = customer_scores(scored).iloc[0]
         return {
             "customer_id": customer_id, "score": int(summary["score"]), "grade": str(summary["grade"]),
             "p_late": round(float(summary["p_late"]), 4), "p_severe": round(float(summary["p_severe"]), 4),
             "expected_days_late": round(float(summary["expected_days_late"]), 1),
+            "p_unpaid_30": round(float(summary["p_unpaid_30"]), 4),
+            "p_unpaid_90": round(float(summary["p_unpaid_90"]), 4),
             "open_invoices": int(summary["open_invoices"]), "open_amount": float(summary["open_amount"]),
-            "reasons": [dict(r) for r in reasons], "basis": "model" if predictor else "rules",
+            "reasons": [dict(r) for r in reasons],
+            "basis": "rules" if features is None else "model",
             "model_version": self.state.version, "as_of": today.isoformat(),
         }
 
@@ -226,7 +249,9 @@ def _unsettled_view(targets: pd.DataFrame) -> pd.DataFrame:
 
 def _empty_scores() -> pd.DataFrame:
     return pd.DataFrame(columns=["invoice_id", "customer_id", "p_late", "p_severe",
-                                 "expected_days_late", "basis", "reasons"])
+                                 "expected_days_late", "p_unpaid_30", "p_unpaid_90",
+                                 "expected_pay_date", "pay_date_low", "pay_date_high", "basis",
+                                 "reasons"])
 
 
 def _history(frames) -> pd.DataFrame:
@@ -239,17 +264,27 @@ def _history(frames) -> pd.DataFrame:
 
 
 def _rules_scores(frames, targets: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Without a model: the payer's past late share, shrunk towards a prior for short histories:
-    p_late = (late + 1) / (settled + 3), p_severe = (severe + 0.5) / (settled + 5)."""
-    history = _history(frames).reindex(targets["customer_id"].unique()).fillna(0)
-    h = history.reindex(targets["customer_id"]).to_numpy()
-    settled, late, severe, mean_days = h[:, 0], h[:, 1], h[:, 2], h[:, 3]
-    p_late = (late + 1) / (settled + 3)
-    return pd.DataFrame({
-        "invoice_id": targets["invoice_id"].to_numpy(), "customer_id": targets["customer_id"].to_numpy(),
-        "p_late": p_late, "p_severe": np.minimum((severe + 0.5) / (settled + 5), p_late),
-        "expected_days_late": mean_days, "basis": "rules",
-        "reasons": [[] for _ in range(len(targets))]})
+    """Without a model: time-to-payment hazards from the payer's own history
+    (:func:`model.survival.rules_hazards`, a shrunk Kaplan–Meier), read like the model's."""
+    from model.survival import rules_hazards, summarise
+
+    today = as_of - pd.Timedelta(days=1)
+    hazards = rules_hazards(frames.invoices, targets["customer_id"].to_numpy(), as_of)
+    answers = summarise(hazards, *_age(targets, today))
+    answers.insert(0, "invoice_id", targets["invoice_id"].to_numpy())
+    answers.insert(1, "customer_id", targets["customer_id"].to_numpy())
+    answers["basis"] = "rules"
+    answers["reasons"] = [[] for _ in range(len(targets))]
+    return answers
+
+
+def _age(targets: pd.DataFrame, today: pd.Timestamp) -> tuple[np.ndarray, pd.Series, pd.Timestamp,
+                                                               np.ndarray]:
+    """(days late so far, due dates, today, terms) of each target, unpaid at the end of today."""
+    due = pd.to_datetime(targets["due_date"])
+    issue = pd.to_datetime(targets["issue_date"])
+    age = (today - due).dt.days.to_numpy(float)
+    return age, due, today, (due - issue).dt.days.to_numpy(float)
 
 
 def _rules_reasons(frames, language: str) -> list[dict]:

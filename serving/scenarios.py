@@ -154,6 +154,9 @@ class Scenario(BaseModel):
     min_amount: Decimal = Decimal("0")
     min_days_between_contacts: int = Field(default=5, ge=0, le=90)
     grace_days: int = Field(default=0, ge=0, le=60)
+    # the furthest a promise to pay may be dated (or an instalment plan may run), from the day
+    # it is recorded: a promise beyond it is refused, never obeyed (ledger.promises)
+    promise_max_days: int = Field(default=60, ge=1, le=365)
     risk_rules: RiskRules = Field(default_factory=RiskRules)
     # formal notices and legal hand-offs wait for a person's approval unless a scenario opts out
     approval_required: bool = True

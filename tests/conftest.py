@@ -1,5 +1,10 @@
 """Shared fixtures: every data-layer and API test runs on SQLite and, when TEST_DATABASE_URL is
-set, on PostgreSQL too, each run in a schema of its own that is dropped at the end."""
+set, on PostgreSQL too, each run in a schema of its own that is dropped at the end.
+
+Every ledger a test leaves behind is checked against the ledger's invariants
+(`ledger.invariants`, what `relance check` runs): after each test using `db`, when the shared
+engine is dropped, and at the end of the run for every SQLite file any engine opened (the
+end-to-end server's, the CLI's, the demo's). A violation fails the run loudly."""
 from __future__ import annotations
 
 import os
@@ -7,10 +12,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel
 
 from ledger.db import import_table_modules, make_engine, migrate
+from ledger.invariants import check_ledger
 
 import_table_modules()
 
@@ -43,6 +51,46 @@ def pytest_report_header(config):
     return "PostgreSQL suite: SKIPPED (set TEST_DATABASE_URL to run it)"
 
 
+# SQLite files any engine of this run connected to (engines come and go; the files stay)
+_SQLITE_FILES: set[str] = set()
+
+
+@event.listens_for(Engine, "engine_connect")
+def _remember_sqlite_file(connection) -> None:
+    url = connection.engine.url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        _SQLITE_FILES.add(str(Path(url.database).resolve()))
+
+
+def assert_ledger_holds(engine, where: str) -> None:
+    """Fail with the list of violations when the ledger behind `engine` breaks an invariant."""
+    violations = check_ledger(engine)
+    if violations:
+        listed = "\n".join(f"  - {v.sentence('en')}" for v in violations[:50])
+        pytest.fail(f"ledger invariants violated ({where}):\n{listed}", pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ledgers_hold_at_the_end():
+    """At the end of the run: every SQLite ledger file still on disk obeys the invariants."""
+    yield
+    broken = []
+    for path in sorted(_SQLITE_FILES):
+        if not Path(path).exists():
+            continue
+        probe = make_engine(f"sqlite:///{path}")
+        try:
+            violations = check_ledger(probe)
+        except DBAPIError:  # not a ledger (MLflow's store, a file without our tables)
+            continue
+        finally:
+            probe.dispose()
+        broken += [f"  - {path}: {v.sentence('en')}" for v in violations[:20]]
+    if broken:
+        pytest.fail("ledger invariants violated at the end of the run:\n" + "\n".join(broken),
+                    pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def shared_ibm() -> Path:
     assert IBM_DIR.exists(), f"the IBM sample is missing from the repository ({IBM_DIR})"
@@ -73,15 +121,21 @@ def engine(request, tmp_path_factory):
         engine = make_engine(f"sqlite:///{path}")
         migrate(engine)
         yield engine
-        engine.dispose()
+        try:
+            assert_ledger_holds(engine, "sqlite, end of run")
+        finally:
+            engine.dispose()
         return
     schema = f"relance_test_{worker}_{uuid.uuid4().hex[:8]}"
     engine = _pg_engine(schema)
     migrate(engine)
     engine.url_schema = schema  # type: ignore[attr-defined]
     yield engine
-    engine.dispose()
-    _drop_pg_schema(schema)
+    try:
+        assert_ledger_holds(engine, "postgresql, end of run")
+    finally:
+        engine.dispose()
+        _drop_pg_schema(schema)
 
 
 def _clean(engine) -> None:
@@ -97,9 +151,12 @@ def _clean(engine) -> None:
 
 @pytest.fixture
 def db(engine):
-    """The engine, emptied after the test."""
+    """The engine, checked against the ledger's invariants, then emptied after the test."""
     yield engine
-    _clean(engine)
+    try:
+        assert_ledger_holds(engine, f"{engine.dialect.name}, after the test")
+    finally:
+        _clean(engine)
 
 
 @pytest.fixture
@@ -134,3 +191,17 @@ def keys(db) -> dict[str, str]:
         created = {role: create_key(session=session, role=role, name=f"test-{role}") for role in ROLES}
         session.commit()
     return {role: {"Authorization": f"Bearer {key}"} for role, key in created.items()}
+
+
+def give_portfolio(engine, customer_ids=None, agent: str = "test-agent") -> None:
+    """Assign customers (default: every customer) to `agent`, the name of `keys["agent"]`: an
+    agent's key sees its own portfolio only."""
+    from sqlalchemy import update
+
+    from ledger.models import Customer
+
+    query = update(Customer).values(assigned_agent=agent)
+    if customer_ids is not None:
+        query = query.where(Customer.customer_id.in_(list(customer_ids)))
+    with engine.begin() as connection:
+        connection.execute(query)

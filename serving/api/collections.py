@@ -11,11 +11,16 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from ledger import collections as col
-from serving.deps import Admin, Principal, Reader, SessionDep, get_today, require, risk_provider
+from ledger.portfolio import portfolio_customers
+from serving.deps import (Admin, PortfolioDep, Principal, Reader, SessionDep, get_today, require,
+                          risk_provider)
+from serving.worklist_text import worded
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
 
 Writer = Annotated[Principal, Depends(require("agent"))]
+# analysts approve (or refuse) what agents propose on disputes
+DisputeWorker = Annotated[Principal, Depends(require("agent", "analyst"))]
 Manager = Annotated[Principal, Depends(require("analyst"))]
 Lang = Annotated[col.Language | None, Query(description="fr (default) or en")]
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -52,22 +57,25 @@ def dispute_reasons(request: Request, _: Reader, lang: Lang = None) -> list[dict
 
 @router.post("/disputes", response_model=col.DisputeOut, status_code=status.HTTP_201_CREATED)
 def open_dispute(data: col.DisputeCreate, request: Request, session: SessionDep, principal: Writer,
-                 lang: Lang = None) -> col.DisputeOut:
+                 portfolio: PortfolioDep, lang: Lang = None) -> col.DisputeOut:
     """Open a dispute on one or more invoices of a customer (pauses their dunning)."""
+    for line in data.invoices:
+        portfolio.require(session, "invoice", line.invoice_id)
     dispute = col.open_dispute(session=session, data=data, actor=principal.actor, today=_today(request))
     session.commit()
     return _dispute_view(session, dispute, request, lang)
 
 
 @router.get("/disputes", response_model=list[col.DisputeOut])
-def list_disputes(request: Request, session: SessionDep, _: Reader,
+def list_disputes(request: Request, session: SessionDep, _: Reader, portfolio: PortfolioDep,
                   status_: Annotated[str | None, Query(alias="status", description="a status, or `active` for open and in_review")] = None,
                   customer_id: str | None = None, invoice_id: str | None = None,
                   assignee: str | None = None, limit: Limit = 100, offset: Offset = 0,
                   lang: Lang = None) -> list[col.DisputeOut]:
     """Disputes, oldest first, with their SLA age."""
     disputes = col.list_disputes(session=session, status=status_, customer_id=customer_id,
-                                 invoice_id=invoice_id, assignee=assignee, limit=limit, offset=offset)
+                                 invoice_id=invoice_id, assignee=assignee, limit=limit, offset=offset,
+                                 agent=portfolio.agent)
     return col.dispute_views(session=session, disputes=disputes, today=_today(request),
                              language=_lang(request, lang))
 
@@ -81,8 +89,15 @@ def get_dispute(dispute_id: str, request: Request, session: SessionDep, _: Reade
 
 @router.patch("/disputes/{dispute_id}", response_model=col.DisputeOut)
 def update_dispute(dispute_id: str, data: col.DisputeUpdate, request: Request, session: SessionDep,
-                   principal: Writer, lang: Lang = None) -> col.DisputeOut:
-    """Change a dispute's status (409 if the workflow forbids it), assignee, or add a comment."""
+                   principal: DisputeWorker, lang: Lang = None) -> col.DisputeOut:
+    """Change a dispute's status (409 if the workflow forbids it), assignee, or add a comment.
+
+    Resolving with a credit note is for analysts and admins; an agent proposes one
+    (`proposed_credit_note`, optional `credit_amount`) for them to approve."""
+    if data.status == "resolved_credit_note" and not col.may_resolve_with_credit_note(principal.role):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"role {principal.role!r} may not resolve a dispute with a credit note: "
+                            "propose it (status proposed_credit_note) for an analyst to approve")
     try:
         dispute = col.update_dispute(session=session, dispute_id=dispute_id, data=data,
                                      actor=principal.actor, today=_today(request))
@@ -116,28 +131,49 @@ def _dispute_view(session: Session, dispute, request: Request, lang: str | None)
 
 @router.post("/promises", response_model=col.PromiseOut, status_code=status.HTTP_201_CREATED)
 def create_promise(data: col.PromiseCreate, request: Request, session: SessionDep,
-                   principal: Writer) -> col.PromiseOut:
-    """Record a promise to pay (pauses dunning on its invoices until the promised date)."""
-    promise = col.create_promise(session=session, data=data, actor=principal.actor, today=_today(request))
+                   principal: Writer, portfolio: PortfolioDep) -> col.PromiseOut:
+    """Record a promise to pay or an instalment plan (pauses the invoices its amount covers)."""
+    portfolio.require(session, "customer", data.customer_id)
+    for invoice_id in data.invoice_ids:
+        portfolio.require(session, "invoice", invoice_id)
+    promise = col.create_promise(session=session, data=data, actor=principal.actor, today=_today(request),
+                                 max_days=_promise_max_days(session, data.customer_id))
     session.commit()
     return col.promise_views(session=session, promises=[promise])[0]
 
 
+def _promise_max_days(session: Session, customer_id: str) -> int | None:
+    """The customer's scenario's limit on how far ahead a promise may be dated."""
+    from ledger.models import Customer
+    from serving.dunning import load_scenarios
+    from serving.scenarios import load_default_segment_map, scenario_for
+
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return None  # create_promise answers 404
+    scenario = scenario_for(customer_scenario=customer.dunning_scenario, segment=customer.segment,
+                            scenarios=load_scenarios(session), segment_map=load_default_segment_map())
+    return scenario.promise_max_days
+
+
 @router.get("/promises", response_model=list[col.PromiseOut])
-def list_promises(session: SessionDep, _: Reader,
+def list_promises(session: SessionDep, _: Reader, portfolio: PortfolioDep,
                   status_: Annotated[str | None, Query(alias="status")] = None,
                   customer_id: str | None = None, limit: Limit = 100,
                   offset: Offset = 0) -> list[col.PromiseOut]:
     """Promises to pay, by promised date."""
     promises = col.list_promises(session=session, status=status_, customer_id=customer_id,
-                                 limit=limit, offset=offset)
+                                 limit=limit, offset=offset, agent=portfolio.agent)
     return col.promise_views(session=session, promises=promises)
 
 
 @router.post("/promises/evaluate", response_model=col.PromiseEvaluation)
 def evaluate_promises(request: Request, session: SessionDep, principal: Writer,
+                      portfolio: PortfolioDep,
                       customer_id: Annotated[list[str] | None, Query()] = None) -> col.PromiseEvaluation:
     """Mark open promises kept or broken from the payments received (also run after ingestion)."""
+    if customer_id is None and portfolio.agent is not None:
+        customer_id = list(session.execute(portfolio_customers(portfolio.agent)).scalars())
     result = col.evaluate_promises(session, customer_id, _today(request), actor=principal.actor)
     session.commit()
     return result
@@ -154,8 +190,10 @@ def update_promise(promise_id: str, data: col.PromiseUpdate, request: Request, s
                    principal: Writer) -> col.PromiseOut:
     """Cancel or reschedule an open promise (409 once kept, broken or cancelled)."""
     try:
+        current = col.get_promise(session=session, promise_id=promise_id)
         promise = col.update_promise(session=session, promise_id=promise_id, data=data,
-                                     actor=principal.actor, today=_today(request))
+                                     actor=principal.actor, today=_today(request),
+                                     max_days=_promise_max_days(session, current.customer_id))
     except col.IllegalTransitionError as exc:
         session.rollback()
         raise _conflict(exc) from exc
@@ -170,7 +208,7 @@ def worklist(request: Request, session: SessionDep, principal: Reader,
              agent: str | None = None, limit: Limit = 50, segment: str | None = None,
              grade: col.Grade | None = None, bucket: col.Bucket | None = None,
              lang: Lang = None) -> list[col.WorklistRow]:
-    """Customers ranked by value at risk, with next action, last contact and reasons.
+    """Customers ranked by the amount expected not collected within 90 days, with urgency apart.
 
     An agent sees their own portfolio only (their key's name is their agent id)."""
     if principal.role == "agent":
@@ -179,23 +217,31 @@ def worklist(request: Request, session: SessionDep, principal: Reader,
                                 f"an agent sees only their own portfolio ({principal.name!r}), not {agent!r}")
         agent = principal.name or principal.key_prefix
     today = _today(request)
-    return col.worklist(session=session, today=today, agent=agent, limit=limit, segment=segment,
-                        grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
-                        language=_lang(request, lang))
+    rows = col.worklist(session=session, today=today, agent=agent, limit=limit, segment=segment,
+                        grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today))
+    return worded(rows, _lang(request, lang))
 
 
 def _invoice_risk(request: Request, session: Session, today: dt.date) -> col.InvoiceRisk | None:
-    """The app's model-backed `risk_for` (if wired) as invoice ids → p(late or severe)."""
+    """The app's `risk_for` (model, or its rules) as invoice ids → odds of staying unpaid.
+
+    A risk without `p_unpaid_30`/`p_unpaid_90` (a provider that predates them) says nothing the
+    worklist can rank on: those invoices fall back to the payer's history."""
     risk_for = risk_provider(request)
     if risk_for is None:
         return None
 
-    def probabilities(invoice_ids: list[str]) -> Mapping[str, float]:
-        risks = risk_for(session, invoice_ids, today)
-        # severe lateness is a kind of lateness: the larger of the two is p(late or severe)
-        return {invoice_id: max(r.p_late, r.p_severe) for invoice_id, r in risks.items()}
+    def odds(invoice_ids: list[str]) -> Mapping[str, col.InvoiceOdds]:
+        found = {}
+        for invoice_id, r in risk_for(session, invoice_ids, today).items():
+            p30, p90 = getattr(r, "p_unpaid_30", None), getattr(r, "p_unpaid_90", None)
+            if p30 is None or p90 is None:
+                continue
+            found[invoice_id] = col.InvoiceOdds(p_unpaid_30=float(p30), p_unpaid_90=float(p90),
+                                                grade=r.grade, source=r.source)
+        return found
 
-    return probabilities
+    return odds
 
 
 class AssignmentOut(BaseModel):
@@ -236,8 +282,12 @@ def list_notes(customer_id: str, session: SessionDep, _: Reader, limit: Limit = 
 
 
 @router.post("/calls", response_model=col.CallOut, status_code=status.HTTP_201_CREATED)
-def log_call(data: col.CallIn, request: Request, session: SessionDep, principal: Writer) -> col.CallOut:
+def log_call(data: col.CallIn, request: Request, session: SessionDep, principal: Writer,
+             portfolio: PortfolioDep) -> col.CallOut:
     """Log a call and its outcome (a sent `call` action: it counts as the last contact)."""
+    portfolio.require(session, "customer", data.customer_id)
+    if data.invoice_id is not None:
+        portfolio.require(session, "invoice", data.invoice_id)
     action = col.log_call(session=session, data=data, actor=principal.actor, today=_today(request))
     session.commit()
     return col.CallOut.model_validate(action, from_attributes=True)

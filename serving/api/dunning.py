@@ -12,15 +12,24 @@ from sqlalchemy import select
 from ledger import dunning as store
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
 from ledger.models import Customer
-from serving.deps import Analyst, Principal, Reader, SessionDep, TodayDep, require, risk_provider
+from serving.deps import (
+    Analyst,
+    PortfolioDep,
+    Principal,
+    Reader,
+    SessionDep,
+    TodayDep,
+    require,
+    risk_provider,
+)
 from serving.dunning import (
     NothingToSay,
+    edited_templates,
     known_templates,
     load_scenarios,
     planned_as_dict,
     render_stored_reminder,
     run_and_commit,
-    template_dir,
 )
 from serving.errors import field_name
 from serving.outbox import send_outbox
@@ -39,6 +48,7 @@ from serving.reminders.render import (
     render_pdfs,
 )
 from serving.scenarios import parse_scenario
+from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["dunning"])
 ActionWorker = Annotated[Principal, Depends(require("analyst", "agent"))]
@@ -120,17 +130,17 @@ def list_templates(session: SessionDep, _: Analyst) -> list[TemplateOut]:
     edited = set(store.stored_templates(session))
     return [TemplateOut(name=t.name, channel=t.channel, tone=t.tone, language=t.language,
                         edited=t.name in edited)
-            for t in available_templates(template_dir(session))]
+            for t in available_templates(templates=edited_templates(session))]
 
 
 @router.get("/dunning/templates/{name}", response_model=TemplateOut)
 def get_template(name: str, session: SessionDep, _: Analyst) -> TemplateOut:
     """One template with its Jinja2 source."""
-    for info in available_templates(template_dir(session)):
+    edited = edited_templates(session)
+    for info in available_templates(templates=edited):
         if info.name == name:
             return TemplateOut(name=info.name, channel=info.channel, tone=info.tone,
-                               language=info.language, source=info.path.read_text(encoding="utf-8"),
-                               edited=name in store.stored_templates(session))
+                               language=info.language, source=info.source, edited=name in edited)
     raise NotFoundError("template", name)
 
 
@@ -141,7 +151,7 @@ def put_template(name: str, body: TemplateIn, session: SessionDep, principal: An
     if not match or match["channel"] not in CHANNELS or match["language"] not in LANGUAGES:
         raise LedgerValidationError([FieldError("name", f"{name!r} is not a template name like "
                                                         "'email_firm.fr.j2' (channel_tone.language.j2)")])
-    problems = validate_template(body.source, template_dir=template_dir(session))
+    problems = validate_template(body.source, templates=edited_templates(session))
     if problems:
         raise LedgerValidationError([FieldError("source", p) for p in problems])
     store.save_template(session, name=name, source=body.source, actor=principal.actor)
@@ -174,7 +184,7 @@ class RunOut(BaseModel):
     actions_truncated: bool
 
 
-@router.post("/dunning/runs", response_model=RunOut)
+@router.post("/dunning/runs", response_model=RunOut, dependencies=[RateLimited])
 def post_run(body: RunIn, request: Request, principal: Analyst) -> RunOut:
     """Plan the actions due on `date` (idempotent); `dry_run` shows the same plan, writes nothing."""
     report = run_and_commit(engine=request.app.state.engine, run_date=body.date or dt.date.today(),
@@ -189,7 +199,7 @@ class SendIn(BaseModel):
     date: dt.date | None = None
 
 
-@router.post("/dunning/outbox")
+@router.post("/dunning/outbox", dependencies=[RateLimited])
 def post_outbox(body: SendIn, request: Request, principal: Analyst) -> dict[str, Any]:
     """Send the planned emails, SMS and letters due on `date` (each reminder in its own transaction)."""
     report = send_outbox(engine=request.app.state.engine, on=body.date or dt.date.today(),
@@ -239,7 +249,7 @@ class ActionPage(BaseModel):
 
 @router.get("/dunning/actions", response_model=ActionPage)
 def get_actions(
-    session: SessionDep, _: Reader,
+    session: SessionDep, _: Reader, portfolio: PortfolioDep,
     state: Annotated[StateFilter | None, Query()] = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     channel: Annotated[ChannelFilter | None, Query()] = None,
@@ -249,7 +259,8 @@ def get_actions(
 ) -> ActionPage:
     """Dunning actions, filtered by state, customer, channel and send date."""
     rows, total = store.list_actions(session, state=state, customer_id=customer_id,
-                                     channel=channel, on=date, limit=limit, offset=offset)
+                                     channel=channel, on=date, limit=limit, offset=offset,
+                                     agent=portfolio.agent)
     return ActionPage(items=[ActionOut.model_validate(r, from_attributes=True) for r in rows],
                       total=total, limit=limit, offset=offset)
 
@@ -262,7 +273,6 @@ class CancelIn(BaseModel):
 def cancel(action_id: int, session: SessionDep, principal: ActionWorker,
            body: CancelIn | None = None) -> ActionOut:
     """Cancel a planned action (409 once it is sent, failed or cancelled)."""
-    _check_portfolio(session, principal, store.get_action(session, action_id).customer_id)
     try:
         action = store.cancel_action(session, action_id=action_id, actor=principal.actor,
                                      reason=(body or CancelIn()).reason)
@@ -304,20 +314,6 @@ def reject(action_id: int, session: SessionDep, principal: Analyst,
 
 
 # --- reminders ------------------------------------------------------------------------------------
-
-
-def _agent_of(principal: Principal) -> str | None:
-    """An agent sees their portfolio only (their key's name is their agent id)."""
-    return principal.name or principal.key_prefix if principal.role == "agent" else None
-
-
-def _check_portfolio(session, principal: Principal, customer_id: str) -> None:
-    agent = _agent_of(principal)
-    if agent is not None:
-        customer = session.get(Customer, customer_id)
-        if customer is None or customer.assigned_agent != agent:
-            # outside the portfolio is answered as if it did not exist
-            raise NotFoundError("customer", customer_id)
 
 
 class ReminderInvoice(BaseModel):
@@ -384,7 +380,7 @@ def _summaries(session, pairs) -> list[ReminderSummary]:
 
 @router.get("/reminders", response_model=ReminderPage)
 def list_reminders(
-    session: SessionDep, principal: Reader,
+    session: SessionDep, _: Reader, portfolio: PortfolioDep,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     channel: Annotated[ChannelFilter | None, Query()] = None,
     state: Annotated[StateFilter | None, Query()] = None,
@@ -394,7 +390,7 @@ def list_reminders(
 ) -> ReminderPage:
     """Consolidated reminders (one call, e-mail or letter per customer, day and channel) with
     their invoices; an agent sees their portfolio only."""
-    pairs, total = store.list_reminders(session, customer_id=customer_id, agent=_agent_of(principal),
+    pairs, total = store.list_reminders(session, customer_id=customer_id, agent=portfolio.agent,
                                         channel=channel, state=state, on=date, limit=limit,
                                         offset=offset)
     return ReminderPage(items=_summaries(session, pairs), total=total, limit=limit, offset=offset)
@@ -427,7 +423,6 @@ def _check_date(field: str, value: dt.date, today: dt.date) -> None:
 def posted(reminder_id: str, body: PostedIn, session: SessionDep, principal: ActionWorker,
            today: TodayDep) -> ReminderSummary:
     """A rendered letter or formal notice was posted (a formal notice: its registered number)."""
-    _check_portfolio(session, principal, store.get_reminder(session, reminder_id).customer_id)
     _check_date("posted_on", body.posted_on, today)
     try:
         reminder = store.mark_posted(session, reminder_id=reminder_id, posted_on=body.posted_on,
@@ -443,7 +438,6 @@ def posted(reminder_id: str, body: PostedIn, session: SessionDep, principal: Act
 def delivered(reminder_id: str, body: DeliveredIn, session: SessionDep, principal: ActionWorker,
               today: TodayDep) -> ReminderSummary:
     """A posted letter was received (the date on the acknowledgement of receipt)."""
-    _check_portfolio(session, principal, store.get_reminder(session, reminder_id).customer_id)
     _check_date("delivered_on", body.delivered_on, today)
     try:
         reminder = store.mark_delivered(session, reminder_id=reminder_id,
@@ -456,7 +450,7 @@ def delivered(reminder_id: str, body: DeliveredIn, session: SessionDep, principa
 
 
 @router.get("/letters.pdf", responses={200: {"content": {"application/pdf": {}}}})
-def letters_pdf(session: SessionDep, principal: ActionWorker, today: TodayDep,
+def letters_pdf(session: SessionDep, _: ActionWorker, portfolio: PortfolioDep, today: TodayDep,
                 date: dt.date | None = None) -> Response:
     """The day's rendered letters and formal notices in one PDF, one letter per page, to print
     and post (404 when there is none)."""
@@ -464,7 +458,7 @@ def letters_pdf(session: SessionDep, principal: ActionWorker, today: TodayDep,
     pairs = []
     for channel in PDF_CHANNELS:
         found, _ = store.list_reminders(session, channel=channel, state="rendered", on=on,
-                                        agent=_agent_of(principal), limit=500)
+                                        agent=portfolio.agent, limit=500)
         pairs.extend(found)
     letters = [r for r, _ in sorted(pairs, key=lambda p: (p[0].customer_id, p[0].channel))
                if r.body_text is not None]
@@ -501,11 +495,10 @@ class ReminderOut(BaseModel):
 
 @router.get("/reminders/{reminder_id}", response_model=ReminderOut,
             responses={200: {"content": {"application/pdf": {}}}})
-def get_reminder(reminder_id: str, request: Request, session: SessionDep, principal: Reader,
+def get_reminder(reminder_id: str, request: Request, session: SessionDep, _: Reader,
                  format: Literal["json", "pdf"] | None = None) -> Any:
     """A reminder's text as sent (or a preview before sending); `?format=pdf` for letters."""
     reminder = store.get_reminder(session, reminder_id)
-    _check_portfolio(session, principal, reminder.customer_id)
     wants_pdf = format == "pdf" or (format is None and "application/pdf" in request.headers.get("accept", ""))
     if reminder.body_text is not None:
         subject, body_text, body_html = reminder.subject or "", reminder.body_text, reminder.body_html
@@ -514,8 +507,8 @@ def get_reminder(reminder_id: str, request: Request, session: SessionDep, princi
             rendered = render_stored_reminder(session, reminder, settings=request.app.state.settings)
         except NothingToSay as exc:
             raise HTTPException(409, f"nothing to send: {exc}") from exc
-        except ReminderError as exc:
-            raise HTTPException(422, f"the reminder cannot be rendered: {exc}") from exc
+        except ReminderError as exc:  # an edited template that fails on this reminder's data
+            raise LedgerValidationError([FieldError("template", str(exc))]) from exc
         subject, body_text, body_html = rendered.subject, rendered.body_text, rendered.body_html
     if wants_pdf:
         if reminder.channel not in PDF_CHANNELS:

@@ -5,16 +5,22 @@ The logic lives in `ledger.fec` and `ledger.webhooks`; these routes check roles 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ledger import webhooks as wh
-from ledger.fec import FecReport, FecValidationError, import_fec, issues_table
+from decimal import Decimal
+
+from ledger.errors import LedgerValidationError
+from ledger.fec import FecOptions, FecReport, FecValidationError, import_fec, issues_table
+from ledger.fec.report import unbalanced_table, unplaced_table
+from ledger.fec.terms import read_terms_file
 from ledger.schemas import IngestResult
 from serving.deps import Admin, Ingester, SessionDep
+from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["integrations"])
 MAX_ISSUES = 10_000
@@ -26,6 +32,30 @@ class FecIssueOut(BaseModel):
     message: str
 
 
+class UnbalancedGroupOut(BaseModel):
+    customer_id: str
+    letter: str
+    debits: Decimal
+    credits: Decimal
+    difference: Decimal
+    lines: list[int]
+    partial: bool = Field(description="a lowercase code: the package marks the lettering as partial")
+
+
+class UnplacedOut(BaseModel):
+    line: int
+    customer_id: str
+    record_id: str
+    amount: Decimal
+    reason: str = Field(description="unallocated_credit | opening_already_imported | penalty_invoice")
+
+
+class DueDateSourcesOut(BaseModel):
+    column: int
+    customer_terms: int
+    default: int
+
+
 class FecImportOut(BaseModel):
     encoding: str
     separator: str
@@ -34,32 +64,62 @@ class FecImportOut(BaseModel):
     invalid_entries: int
     skipped_lines: int
     opening_lines: int
+    opening_items: int
     customers: int
     invoices: int
     credit_notes: int
     payments: int
     lettered_payments: int
+    lettering_groups: int
+    links: int
+    due_dates: DueDateSourcesOut
+    unbalanced_groups: list[UnbalancedGroupOut]
+    unplaced: list[UnplacedOut]
     issues: list[FecIssueOut]
     result: IngestResult | None
 
 
 def _report_out(report: FecReport) -> FecImportOut:
-    fields = {name: getattr(report, name) for name in FecImportOut.model_fields if name != "issues"}
-    return FecImportOut(**fields, issues=issues_table(report.issues[:MAX_ISSUES]))
+    lists = ("issues", "unbalanced_groups", "unplaced")
+    fields = {name: getattr(report, name) for name in FecImportOut.model_fields if name not in lists}
+    return FecImportOut(**fields, issues=issues_table(report.issues[:MAX_ISSUES]),
+                        unbalanced_groups=unbalanced_table(report.unbalanced_groups[:MAX_ISSUES]),
+                        unplaced=unplaced_table(report.unplaced[:MAX_ISSUES]))
 
 
-@router.post("/import/fec", response_model=FecImportOut)
+def _invalid(field: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": message,
+                                                  "errors": [{"field": field, "message": message}]})
+
+
+@router.post("/import/fec", response_model=FecImportOut, dependencies=[RateLimited])
 def upload_fec(file: Annotated[UploadFile, File(description="FEC file (tab or | separated)")],
                session: SessionDep, principal: Ingester,
-               terms_days: Annotated[int, Query(ge=0, le=365, description="Payment terms when the FEC has no due date")] = 30,
+               terms: Annotated[UploadFile | None, File(description="CSV customer_id;terms (\"45 jours fin de mois\"…)")] = None,
+               terms_days: Annotated[int | None, Query(ge=0, le=365, description="Default terms in days")] = None,
+               default_terms: Annotated[str | None, Query(max_length=60, description="Default terms, e.g. \"30 jours fin de mois\"")] = None,
+               opening_journal: Annotated[list[str] | None, Query(max_length=10, description="Extra opening-balance journal codes")] = None,
+               unlettered: Annotated[Literal["credit", "oldest_first"] | None, Query(description="What unlettered receipts do")] = None,
                skip_invalid: Annotated[bool, Query(description="Import the valid entries, skip the others")] = False,
+               dry_run: Annotated[bool, Query(description="Check and report, write nothing")] = False,
                ) -> FecImportOut | JSONResponse:
-    """Import a FEC: customers, invoices, credit notes, payments (idempotent, all or nothing)."""
+    """Import a FEC: customers, invoices, credit notes, payments, lettering (idempotent, all or nothing)."""
     data = file.file.read()
+    base = FecOptions.from_settings()
+    journals = [j.strip().upper() for j in opening_journal or [] if j.strip()]
+    if len(journals) > 20 or any(len(j) > 10 for j in journals):
+        return _invalid("opening_journal", "at most 20 journal codes of at most 10 characters")
+    options = FecOptions.from_settings(
+        default_terms=default_terms, unlettered=unlettered, skip_invalid=skip_invalid,
+        terms=read_terms_file(terms.file.read(1_000_000)) if terms is not None else None,
+        opening_journals=base.opening_journals | set(journals))
     try:
-        report = import_fec(session=session, source=data, actor=principal.actor, terms_days=terms_days,
-                            skip_invalid=skip_invalid, name=file.filename or "upload")
-        session.commit()
+        report = import_fec(session=session, source=data, actor=principal.actor, options=options,
+                            terms_days=terms_days, dry_run=dry_run, name=file.filename or "upload")
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
     except FecValidationError as exc:
         session.rollback()
         issues = issues_table(exc.report.issues[:MAX_ISSUES])
@@ -68,6 +128,9 @@ def upload_fec(file: Annotated[UploadFile, File(description="FEC file (tab or | 
             "errors": [{"field": f"line {i['line']}, column {i['column']}", "message": i["message"]}
                        for i in issues],
             "issues": issues})
+    except LedgerValidationError:
+        session.rollback()
+        raise  # bad options 422, a record sent under another customer 409 (serving.errors)
     return _report_out(report)
 
 

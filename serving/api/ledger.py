@@ -5,7 +5,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -13,12 +13,17 @@ from ledger import store
 from ledger.ingest import ingest as ingest_batch
 from ledger.law import terms_warnings
 from ledger.models import CustomerBase, InvoiceBase
+from ledger.errors import NotFoundError
 from ledger.schemas import IngestBatch, IngestResult
 from serving.dunning import scenario_names
-from serving.deps import Ingester, InvoiceReader, Reader, SessionDep, TodayDep
+from ledger.statuses import CustomerStatusUpdate, status_sentences, update_status
+from serving.deps import Ingester, InvoiceReader, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require
+from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 RETRIES = 5
+# agents (their portfolio), analysts and admins set statuses; billing sets them by ingestion
+StatusWriter = Annotated[Principal, Depends(require("agent", "analyst"))]
 
 
 class CustomerOut(CustomerBase):
@@ -32,6 +37,8 @@ class CustomerOut(CustomerBase):
     overdue_balance: Decimal
     # payment terms beyond the legal maximum (L441-10 I): said to whoever reads the customer
     warnings: list[dict[str, str]] = []
+    # kind of debtor, hold, insolvency and its claim-filing deadline, in sentences (fr, en)
+    statuses: list[dict] = []
 
 
 class InvoiceOut(InvoiceBase):
@@ -57,7 +64,7 @@ def invoice_out(invoice, today: dt.date) -> InvoiceOut:
                       days_late=days_late)
 
 
-@router.post("/ingest", response_model=IngestResult)
+@router.post("/ingest", response_model=IngestResult, dependencies=[RateLimited])
 def ingest(batch: IngestBatch, session: SessionDep, principal: Ingester) -> IngestResult:
     """Upsert customers, invoices, payments (and disputes): idempotent, all or nothing."""
     for attempt in range(RETRIES):
@@ -87,7 +94,22 @@ def get_customer(customer_id: str, session: SessionDep, _: Reader, today: TodayD
     warnings = [] if customer.payment_terms_days is None else [
         {"code": w.code, "fr": w.fr, "en": w.en}
         for w in terms_warnings(terms_days=customer.payment_terms_days)]
-    return CustomerOut(**customer.model_dump(), **summary, warnings=warnings)
+    return CustomerOut(**customer.model_dump(), **summary, warnings=warnings,
+                       statuses=status_sentences(customer, today))
+
+
+@router.patch("/customers/{customer_id}", response_model=CustomerOut)
+def patch_customer(customer_id: str, data: CustomerStatusUpdate, session: SessionDep,
+                   principal: StatusWriter, today: TodayDep) -> CustomerOut:
+    """Set a customer's type, hold (reason, end date) or insolvency date; agents: their portfolio."""
+    customer = store.get_customer(session=session, customer_id=customer_id)
+    if principal.role == "agent" and customer.assigned_agent != (principal.name or principal.key_prefix):
+        # outside the agent's portfolio the customer does not exist for them (as for /worklist)
+        raise NotFoundError("customer", customer_id)
+    update_status(session=session, customer_id=customer_id, data=data, actor=principal.actor,
+                  today=today)
+    session.commit()
+    return get_customer(customer_id, session, principal, today)
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceOut)
@@ -97,13 +119,14 @@ def get_invoice(invoice_id: str, session: SessionDep, _: InvoiceReader, today: T
 
 
 @router.get("/invoices", response_model=InvoicePage)
-def list_invoices(session: SessionDep, _: InvoiceReader, today: TodayDep,
+def list_invoices(session: SessionDep, _: InvoiceReader, today: TodayDep, portfolio: PortfolioDep,
                   status: Annotated[str | None, Query(pattern="^(open|overdue|settled)$")] = None,
                   customer_id: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                   offset: Annotated[int, Query(ge=0)] = 0) -> InvoicePage:
     """Invoices, oldest due first, filtered by status and customer, paginated."""
     rows, total = store.list_invoices(session=session, status=status, customer_id=customer_id,
-                                      today=today, limit=limit, offset=offset)
+                                      today=today, limit=limit, offset=offset,
+                                      agent=portfolio.agent)
     return InvoicePage(items=[invoice_out(row, today) for row in rows], total=total, limit=limit,
                        offset=offset)

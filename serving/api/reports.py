@@ -1,14 +1,16 @@
 """Reports: KPIs, ageing, DSO, dunning effectiveness, disputes, cash-in forecast (JSON or CSV).
 
 Every report is computed as of `as_of` (default today) from events dated on or before it, for the
-whole ledger or one customer segment. `?format=csv` returns the report's main table.
+whole ledger or one customer segment, and answers twice over: in the reporting currency (each
+currency converted at the rates in force on `as_of`; `rates`, `rate_date`, and `unconverted` for a
+currency with no rate, which is then left out of the totals) and `by_currency` (one entry per
+currency of the ledger, in that currency). `?format=csv` returns the report's main table, French
+Excel by default (`&dialect=excel-en` for the other), one row set per scope and currency.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -16,36 +18,56 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
+from sqlmodel import Session
 
 from ledger import forecast as forecasting
 from ledger import kpis
-from serving.deps import Reader, SessionDep, cash_provider
+from ledger.config import get_settings
+from ledger.kpis import Lens
+from serving.deps import Analyst, SessionDep, cash_provider
+from serving.exports import Dialect, csv_response
+from serving.ratelimit import RateLimited
 
-router = APIRouter(prefix="/api/v1", tags=["reports"])
+router = APIRouter(prefix="/api/v1", tags=["reports"], dependencies=[RateLimited])
 
 AsOf = Annotated[dt.date | None, Query(description="date of the report (ISO 8601), default today")]
 Segment = Annotated[str | None, Query(max_length=64, description="customer segment")]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
+CsvDialect = Annotated[Dialect, Query(description="CSV: excel-fr (default: `;`, decimal comma, BOM) or excel-en")]
+Currency = Annotated[str | None, Query(pattern="^[A-Za-z]{3}$",
+                                       description="currency of the totals, default the REPORTING_CURRENCY setting")]
 Days = Annotated[int, Query(ge=1, le=730, description="window N of the DSO and period KPIs, in days")]
 Months = Annotated[int, Query(ge=1, le=36, description="months of DSO trend / CEI")]
 REPORTS = ("kpis", "aging", "dso", "dunning-effectiveness", "disputes", "cash-forecast")
+Table = tuple[list[str], list[list]]
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]], filename: str) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+# --- currencies ----------------------------------------------------------------------------------
+
+def _lenses(session: Session, as_of: dt.date, segment: str | None, currency: str | None) -> tuple[Lens, list[Lens]]:
+    """The reporting-currency lens and one lens per currency of the ledger, sharing one cache."""
+    to = (currency or get_settings().reporting_currency).upper()
+    if to not in get_settings().currency_codes:
+        raise kpis.ReportError("currency", f"{to!r} is not a configured currency "
+                                           f"({', '.join(sorted(get_settings().currency_codes))})")
+    cache: dict = {}
+    codes = kpis.ledger_currencies(session=session, segment=segment)
+    headline = Lens.reporting(session=session, as_of=as_of, currencies=codes, to=to, cache=cache)
+    return headline, [Lens.only(code, cache) for code in codes]
 
 
-def _answer(report: Any, fmt: str, name: str, table: Callable[[Any], tuple[list[str], list[list]]]) -> Response:
-    if fmt == "csv":
-        header, rows = table(report)
-        return _csv(header, rows, name)
-    return JSONResponse(_encode(asdict(report)))
+def _currency_header(lens: Lens) -> dict[str, Any]:
+    days = get_settings().fx_max_age_days
+    return {
+        "reporting_currency": lens.currency,
+        "rate_date": lens.rate_date,
+        "rates": [{"currency": code, "rate": lens.rates[code], "rate_date": lens.rate_dates.get(code)}
+                  for code in sorted(lens.rates) if code != lens.currency],
+        "unconverted": [{"currency": code,
+                         "reason": f"no {code}/{lens.currency} rate dated within {days} days before as_of: "
+                                   f"left out of the totals, shown in by_currency"}
+                        for code in lens.unconverted],
+    }
 
 
 def _encode(value: Any) -> Any:
@@ -53,13 +75,40 @@ def _encode(value: Any) -> Any:
     return jsonable_encoder(value, custom_encoder={Decimal: str})
 
 
-def _records(items: Sequence[Any], columns: Sequence[str]) -> tuple[list[str], list[list]]:
+def _report(build: Callable[[Lens], Any], headline: Lens, per: list[Lens], fmt: str, dialect: Dialect,
+            name: str, table: Callable[[Any], Table], extra: dict | None = None) -> Response:
+    """Build the report through every lens; answer JSON (headline + by_currency) or CSV."""
+    main = build(headline)
+    others = [(lens, build(lens)) for lens in per]
+    if fmt == "csv":
+        return _csv(name, table, [(headline, "total", main)] + [(lens, "currency", r) for lens, r in others], dialect)
+    body = _as_dict(main) | (extra or {}) | _currency_header(headline)
+    body["by_currency"] = [{"currency": lens.currency, **_as_dict(report)} for lens, report in others]
+    return JSONResponse(_encode(body))
+
+
+def _as_dict(report: Any) -> dict:
+    if isinstance(report, list):
+        return {"rows": [asdict(item) for item in report]}
+    return asdict(report)
+
+
+def _csv(name: str, table: Callable[[Any], Table], parts: list[tuple[Lens, str, Any]], dialect: Dialect) -> Response:
+    header: list[str] = []
+    rows: list[list] = []
+    for lens, scope, report in parts:
+        header, body = table(report)
+        rows += [[scope, lens.currency, *row] for row in body]
+    return csv_response(["scope", "currency", *header], rows, name, dialect)
+
+
+def _records(items: Sequence[Any], columns: Sequence[str]) -> Table:
     return list(columns), [[getattr(item, c) for c in columns] for item in items]
 
 
 # --- main tables for CSV -------------------------------------------------------------------------
 
-def _kpi_table(report: kpis.KpiReport) -> tuple[list[str], list[list]]:
+def _kpi_table(report: kpis.KpiReport) -> Table:
     d, a, p = report.dso, report.aging, report.period
     rows = [["dso", d.dso], ["count_back_dso", d.count_back_dso],
             ["best_possible_dso", d.best_possible_dso],
@@ -71,7 +120,7 @@ def _kpi_table(report: kpis.KpiReport) -> tuple[list[str], list[list]]:
     return ["kpi", "value"], rows
 
 
-def _dunning_table(rows: list[kpis.DunningEffect]) -> tuple[list[str], list[list]]:
+def _dunning_table(rows: list[kpis.DunningEffect]) -> Table:
     header = ["step", "channel", "tone", "sent"]
     for w in kpis.WINDOWS:
         header += [f"eligible_{w}d", f"settled_{w}d", f"share_{w}d"]
@@ -84,83 +133,107 @@ def _dunning_table(rows: list[kpis.DunningEffect]) -> tuple[list[str], list[list
     return header, table
 
 
-def _dso_table(report: kpis.DsoReport) -> tuple[list[str], list[list]]:
-    return _records(report.trend, ["on", "receivables", "current_receivables", "sales", "dso",
+def _dso_table(report: kpis.DsoReport) -> Table:
+    return _records(report.trend, ["on", "to_date", "receivables", "current_receivables", "sales", "dso",
                                    "count_back_dso", "best_possible_dso", "average_days_delinquent"])
 
 
+def _aging_by_table(rows: list[kpis.AgingRow]) -> Table:
+    header = ["key", "name", "agent", "count", "total", "overdue", *kpis.BUCKETS]
+    return header, [[r.key, r.name, r.agent, r.count, r.total, r.overdue, *(r.buckets[b] for b in kpis.BUCKETS)]
+                    for r in rows]
+
+
+# --- routes --------------------------------------------------------------------------------------
+
 @router.get("/reports/kpis")
-def kpi_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
-               format: Format = "json", days: Days = 90, months: Months = 3) -> Response:
+def kpi_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
+               format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
+               days: Days = 90, months: Months = 3) -> Response:
     """Headline KPIs: DSO, best possible DSO, ADD, ageing, overdue rate, CEI, recovery, top debtors."""
-    report = kpis.kpis(session=session, as_of=as_of or dt.date.today(), segment=segment,
-                       days=days, months=months)
-    return _answer(report, format, "kpis", _kpi_table)
+    as_of = as_of or dt.date.today()
+    headline, per = _lenses(session, as_of, segment, currency)
+    return _report(lambda lens: kpis.kpis(session=session, as_of=as_of, segment=segment, days=days,
+                                          months=months, lens=lens),
+                   headline, per, format, dialect, "kpis", _kpi_table)
 
 
 @router.get("/reports/aging")
-def aging_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
-                 format: Format = "json") -> Response:
-    """Ageing balance (balance âgée) by days past due, with counts and amounts."""
-    report = kpis.aging(session=session, as_of=as_of or dt.date.today(), segment=segment)
-    return _answer(report, format, "aging",
-                   lambda r: _records(r.buckets, ["bucket", "count", "amount", "share"]))
+def aging_report(session: SessionDep, principal: Analyst, as_of: AsOf = None, segment: Segment = None,
+                 format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
+                 by: Annotated[Literal["bucket", "customer", "agent"],
+                               Query(description="bucket (default), customer or agent")] = "bucket",
+                 ) -> Response:
+    """Ageing balance (balance âgée) by days past due; `by=customer` or `by=agent` per row."""
+    as_of = as_of or dt.date.today()
+    headline, per = _lenses(session, as_of, segment, currency)
+    if by == "bucket":
+        return _report(lambda lens: kpis.aging(session=session, as_of=as_of, segment=segment, lens=lens),
+                       headline, per, format, dialect, "aging",
+                       lambda r: _records(r.buckets, ["bucket", "count", "amount", "share"]))
+    # an agent sees their own portfolio only
+    agent = (principal.name or principal.key_prefix) if principal.role == "agent" else None
+    return _report(lambda lens: kpis.aging_by(session=session, as_of=as_of, by=by, segment=segment,
+                                              agent=agent, lens=lens),
+                   headline, per, format, dialect, f"aging-by-{by}", _aging_by_table,
+                   extra={"as_of": as_of, "segment": segment, "by": by})
 
 
 @router.get("/reports/dso")
-def dso_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
-               format: Format = "json", days: Days = 90, months: Months = 12) -> Response:
-    """DSO (standard and count-back), best possible DSO and ADD, with a monthly trend."""
-    report = kpis.dso(session=session, as_of=as_of or dt.date.today(), segment=segment,
-                      days=days, months=months)
-    return _answer(report, format, "dso", _dso_table)
-
-
-def _list_answer(items: list, fmt: str, name: str, as_of: dt.date, segment: str | None,
-                 table: Callable[[list], tuple[list[str], list[list]]]) -> Response:
-    if fmt == "csv":
-        header, rows = table(items)
-        return _csv(header, rows, name)
-    return JSONResponse(_encode({"as_of": as_of, "segment": segment,
-                                 "rows": [asdict(item) for item in items]}))
+def dso_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
+               format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
+               days: Days = 90, months: Months = 12) -> Response:
+    """DSO (standard and count-back), best possible DSO and ADD: month ends, then as_of (to date)."""
+    as_of = as_of or dt.date.today()
+    headline, per = _lenses(session, as_of, segment, currency)
+    return _report(lambda lens: kpis.dso(session=session, as_of=as_of, segment=segment, days=days,
+                                         months=months, lens=lens),
+                   headline, per, format, dialect, "dso", _dso_table)
 
 
 @router.get("/reports/dunning-effectiveness")
-def dunning_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
-                   format: Format = "json",
+def dunning_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
+                   format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
                    days: Annotated[int, Query(ge=1, le=3660, description="reminders sent in the last N days")] = 365,
                    ) -> Response:
     """Share of reminded invoices settled within 7/14/30 days, per step, channel and tone."""
     as_of = as_of or dt.date.today()
-    rows = kpis.dunning_effectiveness(session=session, as_of=as_of, segment=segment, days=days)
-    return _list_answer(rows, format, "dunning-effectiveness", as_of, segment, _dunning_table)
+    headline, per = _lenses(session, as_of, segment, currency)
+    return _report(lambda lens: kpis.dunning_effectiveness(session=session, as_of=as_of, segment=segment,
+                                                           days=days, lens=lens),
+                   headline, per, format, dialect, "dunning-effectiveness", _dunning_table,
+                   extra={"as_of": as_of, "segment": segment})
 
 
 @router.get("/reports/disputes")
-def dispute_report(session: SessionDep, _: Reader, as_of: AsOf = None, segment: Segment = None,
-                   format: Format = "json") -> Response:
+def dispute_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
+                   format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None) -> Response:
     """Disputes (litiges) by reason: opened, open, resolved, open amount, ages."""
     as_of = as_of or dt.date.today()
-    rows = kpis.disputes(session=session, as_of=as_of, segment=segment)
+    headline, per = _lenses(session, as_of, segment, currency)
     columns = ["reason", "opened", "open", "resolved", "open_amount", "average_open_age_days",
                "average_resolution_days"]
-    return _list_answer(rows, format, "disputes", as_of, segment, lambda r: _records(r, columns))
+    return _report(lambda lens: kpis.disputes(session=session, as_of=as_of, segment=segment, lens=lens),
+                   headline, per, format, dialect, "disputes", lambda r: _records(r, columns),
+                   extra={"as_of": as_of, "segment": segment})
 
 
 @router.get("/reports/cash-forecast")
-def cash_forecast_report(request: Request, session: SessionDep, _: Reader, as_of: AsOf = None,
-                         segment: Segment = None, format: Format = "json") -> Response:
+def cash_forecast_report(request: Request, session: SessionDep, _: Analyst, as_of: AsOf = None,
+                         segment: Segment = None, format: Format = "json", dialect: CsvDialect = "excel-fr",
+                         currency: Currency = None) -> Response:
     """Expected cash-in per week for the next 13 weeks, with a low–high range."""
     as_of = as_of or dt.date.today()
     provider = cash_provider(request)
     predicted = provider(session, as_of) if provider is not None else None
-    report = forecasting.cash_forecast(session=session, as_of=as_of, predicted=predicted,
-                                       segment=segment)
-    return _answer(report, format, "cash-forecast",
+    headline, per = _lenses(session, as_of, segment, currency)
+    return _report(lambda lens: forecasting.cash_forecast(session=session, as_of=as_of, predicted=predicted,
+                                                          segment=segment, lens=lens),
+                   headline, per, format, dialect, "cash-forecast",
                    lambda r: _records(r.weeks, ["week", "start", "end", "expected", "low", "high"]))
 
 
 @router.get("/reports/{name}", include_in_schema=False)
-def unknown_report(name: str, _: Reader) -> Response:
+def unknown_report(name: str, _: Analyst) -> Response:
     """Any other report name: 404 with the list of reports."""
     raise HTTPException(404, f"unknown report {name!r}: one of {', '.join(REPORTS)}")

@@ -9,14 +9,17 @@ import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
-from ledger import store
+from ledger import credit, store
 from ledger.errors import FieldError, LedgerValidationError
-from ledger.law import penalties_due
+from ledger.law import claim_for
 from ledger.models import Customer
 from ledger.schemas import Id, InvoiceIn
+from serving.credit_advice import credit_reason
 from serving.decisions import next_action
-from serving.deps import Analyst, Principal, Reader, SessionDep, TodayDep, require, risk_provider
+from serving.deps import (Analyst, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require,
+                          risk_provider)
 from serving.risk import RiskService
+from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
 MAX_PREDICTIONS = 10_000
@@ -43,18 +46,22 @@ class CustomerRisk(BaseModel):
     customer_id: str
     score: int = Field(description="0–1000, higher is safer")
     grade: str = Field(description="A (safest) to E")
-    p_late: float
-    p_severe: float
+    p_late: float = Field(description="amount-weighted P(late) of the open and next invoices")
+    p_severe: float = Field(description="P(more than 30 days late), same weighting")
     expected_days_late: float
+    p_unpaid_30: float = Field(description="P(not paid within 30 days | unpaid today), same "
+                               "weighting")
+    p_unpaid_90: float = Field(description="P(not paid within 90 days | unpaid today)")
     open_invoices: int
-    open_amount: float
+    open_amount: float = Field(description="sum of the open balances (partial payments and "
+                               "credit notes deducted), as on the customer record")
     reasons: list[ReasonOut]
     basis: Literal["model", "rules"]
     model_version: str | None
     as_of: dt.date
 
 
-@router.get("/customers/{customer_id}/risk", response_model=CustomerRisk)
+@router.get("/customers/{customer_id}/risk", response_model=CustomerRisk, dependencies=[RateLimited])
 def customer_risk(customer_id: str, session: SessionDep, risk: RiskDep, _: Reader,
                   today: TodayDep, lang: Lang = None) -> dict:
     """Score 0–1000, grade A–E, probabilities and readable reasons for one customer."""
@@ -86,6 +93,13 @@ class Prediction(BaseModel):
     p_late: float
     p_severe: float
     expected_days_late: float
+    p_unpaid_30: float = Field(description="P(not paid within 30 days | unpaid today)")
+    p_unpaid_90: float = Field(description="P(not paid within 90 days | unpaid today)")
+    expected_pay_date: dt.date | None = Field(
+        description="the date by which payment is as likely as not (null: not within a year)")
+    pay_date_low: dt.date | None = Field(description="80 % interval: 10th percentile")
+    pay_date_high: dt.date | None = Field(description="80 % interval: 90th percentile (null: "
+                                          "not within a year)")
     score: int
     grade: str
     reasons: list[ReasonOut] = []
@@ -97,11 +111,17 @@ class PredictionResponse(BaseModel):
     predictions: list[Prediction]
 
 
-@router.post("/predictions", response_model=PredictionResponse)
+@router.post("/predictions", response_model=PredictionResponse, dependencies=[RateLimited])
 def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
-                _: Predictors, today: TodayDep) -> PredictionResponse:
+                _: Predictors, today: TodayDep, portfolio: PortfolioDep) -> PredictionResponse:
     """Risk of stored invoices and of new ones sent inline (scored with the history as of now)."""
-    from model.score import grade, risk_to_score
+    from model.score import grade, invoice_risk, risk_to_score
+
+    if portfolio.agent is not None:
+        for invoice_id in dict.fromkeys(body.invoice_ids):
+            portfolio.require(session, "invoice", invoice_id)
+        for customer_id in dict.fromkeys(i.customer_id for i in body.invoices):
+            portfolio.require(session, "customer", customer_id)
 
     _check_known(session, body)
     inline = None
@@ -113,8 +133,7 @@ def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
             inline[column] = pd.to_datetime(inline[column])
     scores = risk.score_invoices(session=session, invoice_ids=body.invoice_ids, inline=inline,
                                  today=today, explain=body.explain, language=body.lang)
-    combined = (0.5 * scores["p_late"] + 0.5 * scores["p_severe"]).to_numpy(float)
-    scores["score"] = risk_to_score(combined)
+    scores["score"] = risk_to_score(invoice_risk(scores))
     scores["grade"] = grade(scores["score"].to_numpy())
     records = scores.to_dict("records")
     for record in records:
@@ -171,9 +190,11 @@ class NextAction(BaseModel):
     risk: dict | None
     penalties: Penalties
     reasons: list[NextActionReason]
+    # the customer is over its credit limit: advise sales to take no new order (not a dunning step)
+    block_new_orders: bool = False
 
 
-@router.get("/invoices/{invoice_id}/next-action", response_model=NextAction)
+@router.get("/invoices/{invoice_id}/next-action", response_model=NextAction, dependencies=[RateLimited])
 def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, _: Reader,
                         today: TodayDep, lang: Lang = None) -> NextAction:
     """What to do next for this invoice: action, tone, channel, date, template, penalties, why."""
@@ -182,20 +203,30 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
     decision, scenario, risk = next_action(session=session, invoice=invoice, today=today,
                                            risk_for=risk_provider(request))
     language = lang or customer.language or "fr"
-    due = penalties_due(amount=invoice.open_amount, due_date=invoice.due_date, as_of=today) \
-        if invoice.settled_on is None and invoice.due_date < today else None
+    # what the law lets us claim from this kind of debtor (nothing from a consumer)
+    due = claim_for(customer_type=customer.customer_type, amount=invoice.open_amount,
+                    due_date=invoice.due_date, as_of=today, currency=invoice.currency,
+                    session=session) \
+        if invoice.settled_on is None and invoice.due_date < today and invoice.kind == "invoice" else None
+    [exposure] = credit.exposures(session=session, today=today, customer_ids=[customer.customer_id])
+    advice = credit_reason(exposure)
+    reasons = list(decision.reasons) + ([advice] if advice is not None else [])
     return NextAction(
         invoice_id=invoice_id, action=decision.action, tone=decision.tone, channel=decision.channel,
         send_on=decision.send_on, template=decision.template, step=decision.step,
         scenario=scenario, basis=decision.basis,
         risk=None if risk is None else {"p_late": risk.p_late, "p_severe": risk.p_severe,
                                         "expected_days_late": risk.expected_days_late,
+                                        "p_unpaid_30": risk.p_unpaid_30,
+                                        "p_unpaid_90": risk.p_unpaid_90,
+                                        "expected_pay_date": risk.expected_pay_date,
                                         "grade": risk.grade, "source": risk.source},
         penalties=Penalties(interest=due.interest.amount if due else Decimal("0.00"),
-                            indemnity=due.indemnity if due else Decimal("0.00"),
+                            indemnity=due.indemnity_in_currency if due else Decimal("0.00"),
                             total=due.total if due else Decimal("0.00"),
                             claimed=decision.claim_penalties),
-        reasons=[NextActionReason(code=r.code, sentence=r.text(language)) for r in decision.reasons])
+        reasons=[NextActionReason(code=r.code, sentence=r.text(language)) for r in reasons],
+        block_new_orders=exposure.status == "over")
 
 
 class ModelInfo(BaseModel):
@@ -219,14 +250,14 @@ def model_info(risk: RiskDep, _: Reader) -> ModelInfo:
     return _model_info(risk)
 
 
-@router.post("/model/reload", response_model=ModelInfo)
+@router.post("/model/reload", response_model=ModelInfo, dependencies=[RateLimited])
 def model_reload(risk: RiskDep, _: Analyst) -> ModelInfo:
     """Load the current champion again (after `relance train`); rules if it cannot be loaded."""
     risk.reload()
     return _model_info(risk)
 
 
-@router.get("/model/drift")
+@router.get("/model/drift", dependencies=[RateLimited])
 def model_drift(session: SessionDep, risk: RiskDep, _: Analyst) -> dict:
     """Data drift between the training reference and the features of today's open invoices."""
     from features.pipeline import build_features

@@ -7,13 +7,25 @@ Subject and text are rendered without escaping, HTML with autoescape on.
 
 Fallback when a template is missing: a formal notice (mise en demeure) is always ``formal``; other
 channels fall back along formal → firm → neutral and courteous → neutral (so ``sms_formal`` uses
-``sms_firm``); a missing language falls back to French. An analyst's ``template_dir`` is searched
-before the shipped templates, so editing one file overrides just that template.
+``sms_firm``); a missing language falls back to French. An analyst's edited templates (``templates``,
+a name → source mapping read from the database) are searched before the shipped ones, so editing one
+overrides just that template; ``template_dir`` does the same from a folder.
+
+Templates are written by people (analysts), so they never run as plain Jinja2: every render and
+every validation goes through :func:`_environment`, an ``ImmutableSandboxedEnvironment`` (no Python
+attributes such as ``__class__``, no mutation of the context) with bounded time and output size
+(:func:`_bounded_render`). Errors are turned into sentences of our own; the exception text of a
+failing template never reaches a client.
 """
 from __future__ import annotations
 
+import functools
+import logging
 import re
-from collections.abc import Mapping
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,16 +34,21 @@ from typing import Any
 
 from fpdf import FPDF
 from jinja2 import (
+    BaseLoader,
     ChoiceLoader,
-    Environment,
+    DictLoader,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     TemplateNotFound,
     TemplateSyntaxError,
+    UndefinedError,
     meta,
     nodes,
     pass_context,
 )
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from serving.reminders.formatting import format_date, format_money, format_percent
@@ -51,8 +68,21 @@ NAME_PATTERN = re.compile(
 )
 
 
+log = logging.getLogger(__name__)
+
+# bounds of one render: a template is text with a few loops over a reminder's invoices, so these
+# are far above any real reminder and far below what would hold a server thread or its memory
+MAX_RENDER_SECONDS = 2.0
+MAX_OUTPUT_CHARS = 200_000
+MAX_SEQUENCE_ITEMS = 100_000  # `*` and `**` on strings, lists and numbers
+
+
 class ReminderError(ValueError):
     """An unknown channel, tone or language, a missing template, or a template that fails."""
+
+
+class RenderLimitError(ReminderError):
+    """A render that ran past the time or output bound (the template loops too much)."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +231,8 @@ class TemplateInfo:
     tone: str
     language: str
     name: str
-    path: Path
+    path: Path | None  # None: an edited template, stored in the database
+    source: str = ""
 
 
 @pass_context
@@ -225,10 +256,32 @@ def _nl2br(value: str) -> Markup:
     return Markup("<br>\n").join(text.split("\n"))
 
 
-def _environment(template_dir: Path | str | None, *, html: bool) -> Environment:
-    search = [FileSystemLoader(str(template_dir))] if template_dir else []
-    env = Environment(
-        loader=ChoiceLoader([*search, FileSystemLoader(str(TEMPLATE_DIR))]),
+class _ReminderSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, plus bounds on the operators that could allocate without limit."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int | float) and abs(right) > 64:
+                raise RenderLimitError("exponent too large")
+            return left ** right
+        for size, count in ((left, right), (right, left)):
+            if isinstance(size, str | list | tuple) and isinstance(count, int):
+                if len(size) * count > MAX_SEQUENCE_ITEMS:
+                    raise RenderLimitError("repetition too large")
+        return left * right
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_environment(edited: tuple[tuple[str, str], ...], template_dir: str | None,
+                        html: bool) -> ImmutableSandboxedEnvironment:
+    loaders: list[BaseLoader] = [DictLoader(dict(edited))] if edited else []
+    if template_dir:
+        loaders.append(FileSystemLoader(template_dir))
+    loaders.append(FileSystemLoader(str(TEMPLATE_DIR)))
+    env = _ReminderSandbox(
+        loader=ChoiceLoader(loaders),
         autoescape=html,
         undefined=StrictUndefined,  # a typo in an analyst's template fails loudly, not blank
         trim_blocks=True,  # a tag alone on its line leaves no blank line
@@ -236,7 +289,99 @@ def _environment(template_dir: Path | str | None, *, html: bool) -> Environment:
         keep_trailing_newline=False,
     )
     env.filters.update(money=_money, date=_date, percent=_percent, nl2br=_nl2br)
+    # filters and globals whose size argument is unbounded (a 10⁹-wide `center`): not offered
+    for name in ("center", "indent", "wordwrap", "filesizeformat", "pprint", "xmlattr", "urlize"):
+        env.filters.pop(name, None)
+    env.globals.pop("lipsum", None)
     return env
+
+
+def _environment(templates: Mapping[str, str] | None, template_dir: Path | str | None, *,
+                 html: bool) -> ImmutableSandboxedEnvironment:
+    """THE environment every reminder template is compiled and rendered in (one place).
+
+    Edited templates come from the database as a mapping (no temporary folder on disk); one
+    environment per distinct set is kept, so a dunning run compiles each template once."""
+    edited = tuple(sorted(templates.items())) if templates else ()
+    return _cached_environment(edited, str(template_dir) if template_dir else None, html)
+
+
+@contextmanager
+def _deadline(env: ImmutableSandboxedEnvironment, seconds: float) -> Iterator[None]:
+    """Stop the template's own code (loops, macros) once `seconds` have passed.
+
+    A line tracer on the frames compiled from `env`'s templates, for this thread only: Jinja has
+    no time bound of its own, and a thread cannot be stopped from outside. Other frames (filters,
+    our formatting) are not traced, so the cost stays on the template's few lines."""
+    deadline = time.monotonic() + seconds
+
+    def on_line(frame: Any, event: str, arg: Any) -> Callable | None:
+        if time.monotonic() > deadline:
+            raise RenderLimitError("time")
+        return on_line
+
+    def on_call(frame: Any, event: str, arg: Any) -> Callable | None:
+        # a compiled template's module globals hold the environment it was compiled in
+        return on_line if frame.f_globals.get("environment") is env else None
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
+def _bounded_render(env: ImmutableSandboxedEnvironment, template: Template,
+                    variables: Mapping[str, Any]) -> str:
+    """Render within MAX_RENDER_SECONDS and MAX_OUTPUT_CHARS, streaming so the bound holds early."""
+    chunks: list[str] = []
+    size = 0
+    with _deadline(env, MAX_RENDER_SECONDS):
+        for chunk in template.generate(variables):
+            size += len(chunk)
+            if size > MAX_OUTPUT_CHARS:
+                raise RenderLimitError("output")
+            chunks.append(chunk)
+    return "".join(chunks)
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line an error happened on (Jinja rewrites tracebacks to point at it)."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__jinja_template__") is not None or \
+                tb.tb_frame.f_code.co_filename.endswith((".j2", "<template>")):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def explain_failure(exc: BaseException) -> str:
+    """A sentence about why a template failed, in our words: never the exception's own text,
+    which may quote server internals."""
+    where = _template_line(exc)
+    at = f" (line {where})" if where else ""
+    if isinstance(exc, RenderLimitError):
+        if str(exc) == "time":
+            return (f"rendering took more than {MAX_RENDER_SECONDS:g} s{at}: "
+                    "the template loops too much and was stopped")
+        if str(exc) == "output":
+            return (f"the rendered text would exceed {MAX_OUTPUT_CHARS:,} characters{at}: "
+                    "the template was cut off and refused")
+        return (f"the template repeats a value more than {MAX_SEQUENCE_ITEMS:,} times{at}, "
+                "which is refused")
+    if isinstance(exc, OverflowError):
+        return f"the template asks for a range of more than {MAX_RANGE:,} items{at}, which is refused"
+    if isinstance(exc, SecurityError):
+        return (f"the template uses an attribute or operation the sandbox forbids{at} "
+                "(Python internals, or changing the reminder's data)")
+    if isinstance(exc, UndefinedError):
+        return f"the template uses a variable or attribute a reminder does not have{at}"
+    if isinstance(exc, TemplateNotFound):
+        return "the template extends or includes a template that does not exist"
+    return f"the template fails when rendered{at} ({type(exc).__name__})"
 
 
 def _candidates(channel: str, tone: str, language: str) -> list[str]:
@@ -257,12 +402,13 @@ def _check_choice(*, channel: str, tone: str, language: str) -> None:
 
 def resolve_template(
     *, channel: str, tone: str, language: str, template_dir: Path | str | None = None,
+    templates: Mapping[str, str] | None = None,
     template: str | None = None,
 ) -> str:
     """The template file that renders (channel, tone, language), after the fallback rule; a
     scenario step's `template` (e.g. `letter_formal`) comes first when it exists."""
     _check_choice(channel=channel, tone=tone, language=language)
-    env = _environment(template_dir, html=False)
+    env = _environment(templates, template_dir, html=False)
     named = []
     if template and re.fullmatch(r"[a-z_]+_(courteous|neutral|firm|formal)", template):
         named = [f"{template}.{language}.j2"] + (
@@ -326,6 +472,7 @@ def render_reminder(
     language: str,
     context: ReminderContext | Mapping[str, Any],
     template_dir: Path | str | None = None,
+    templates: Mapping[str, str] | None = None,
     template: str | None = None,
 ) -> RenderedReminder:
     """Render one reminder: subject, plain text, and HTML for email. `template`: the template the
@@ -333,35 +480,44 @@ def render_reminder(
     if not isinstance(context, ReminderContext):
         context = ReminderContext.from_mapping(context)
     name = resolve_template(channel=channel, tone=tone, language=language, template_dir=template_dir,
-                            template=template)
+                            templates=templates, template=template)
     variables = _variables(context, channel=channel, tone=tone, language=language)
     try:
-        plain = _environment(template_dir, html=False).get_template(name)
-        subject = " ".join(plain.render(variables, part="subject").split())
-        body_text = _clean(plain.render(variables, part="text"))
+        env = _environment(templates, template_dir, html=False)
+        plain = env.get_template(name)
+        subject = " ".join(_bounded_render(env, plain, {**variables, "part": "subject"}).split())
+        body_text = _clean(_bounded_render(env, plain, {**variables, "part": "text"}))
         body_html = None
         if channel in HTML_CHANNELS:
-            html = _environment(template_dir, html=True).get_template(name)
-            body_html = _clean(html.render(variables, part="html"))
+            env = _environment(templates, template_dir, html=True)
+            html = env.get_template(name)
+            body_html = _clean(_bounded_render(env, html, {**variables, "part": "html"}))
     except Exception as exc:  # noqa: BLE001  (an analyst's template may fail in any way)
-        raise ReminderError(f"template {name} failed: {type(exc).__name__}: {exc}") from exc
+        log.warning("template %s failed to render", name, exc_info=True)
+        raise ReminderError(f"template {name}: {explain_failure(exc)}") from exc
     return RenderedReminder(
         channel=channel, tone=tone, language=language, template=name,
         subject=subject, body_text=body_text, body_html=body_html or None,
     )
 
 
-def available_templates(template_dir: Path | str | None = None) -> list[TemplateInfo]:
+def available_templates(template_dir: Path | str | None = None,
+                        templates: Mapping[str, str] | None = None) -> list[TemplateInfo]:
     """Every (channel, tone, language) template, the analyst's copies replacing shipped ones."""
     found: dict[str, TemplateInfo] = {}
     for folder in [TEMPLATE_DIR, *([Path(template_dir)] if template_dir else [])]:
         for path in sorted(folder.glob("*.j2")):
-            match = NAME_PATTERN.match(path.name)
-            if match and match["channel"] in CHANNELS and match["language"] in LANGUAGES:
-                found[path.name] = TemplateInfo(
-                    match["channel"], match["tone"], match["language"], path.name, path
-                )
+            _add_info(found, path.name, path, path.read_text(encoding="utf-8"))
+    for name, source in (templates or {}).items():
+        _add_info(found, name, None, source)
     return sorted(found.values(), key=lambda t: (t.channel, TONES.index(t.tone), t.language))
+
+
+def _add_info(found: dict[str, TemplateInfo], name: str, path: Path | None, source: str) -> None:
+    match = NAME_PATTERN.match(name)
+    if match and match["channel"] in CHANNELS and match["language"] in LANGUAGES:
+        found[name] = TemplateInfo(match["channel"], match["tone"], match["language"], name, path,
+                                   source)
 
 
 def sample_context(language: str = DEFAULT_LANGUAGE) -> ReminderContext:
@@ -393,14 +549,18 @@ def sample_context(language: str = DEFAULT_LANGUAGE) -> ReminderContext:
     )
 
 
-def validate_template(source: str, *, template_dir: Path | str | None = None) -> list[str]:
+def validate_template(source: str, *, template_dir: Path | str | None = None,
+                      templates: Mapping[str, str] | None = None) -> list[str]:
     """Problems in a template an analyst edited: syntax, unknown filters or variables, and a
-    test render of every part against :func:`sample_context`. An empty list means it is fine."""
-    env = _environment(template_dir, html=False)
+    test render of every part against :func:`sample_context`, in the same sandbox and bounds as
+    every real render. An empty list means it is fine. The sentences are ours (see
+    :func:`explain_failure`): nothing of the server's exceptions is quoted."""
+    env = _environment(templates, template_dir, html=False)
     try:
         tree = env.parse(source)
-        env.from_string(source)  # compiling also catches unknown filters and tests
+        template = env.from_string(source)  # compiling also catches unknown filters and tests
     except TemplateSyntaxError as exc:
+        # the message describes the submitted text (an unclosed tag, an unknown filter)
         return [f"line {exc.lineno}: {exc.message}"]
     # a child template's top-level `{% import … as f %}` serves its blocks, which meta counts as
     # undeclared uses
@@ -416,9 +576,11 @@ def validate_template(source: str, *, template_dir: Path | str | None = None) ->
     variables = _variables(sample_context(), channel="email", tone="neutral", language="fr")
     for part in PARTS:
         try:
-            env.from_string(source).render(variables, part=part)
+            _bounded_render(env, template, {**variables, "part": part})
         except Exception as exc:  # noqa: BLE001  (report whatever the edit broke)
-            problems.append(f"rendering {part}: {type(exc).__name__}: {exc}")
+            log.info("edited template refused while rendering %s", part, exc_info=True)
+            problems.append(f"rendering {part}: {explain_failure(exc)}")
+            break  # one sentence is enough: the other parts usually fail the same way
     return problems
 
 

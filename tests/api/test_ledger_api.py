@@ -10,7 +10,7 @@ API = "/api/v1"
 
 
 def test_health_is_open(client):
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health").json()["status"] == "ok"
 
 
 def test_missing_or_wrong_key_is_401(client, keys):
@@ -35,22 +35,22 @@ def test_ingest_then_read(client, keys):
     invoice = client.get(f"{API}/invoices/F2", headers=keys["billing"]).json()
     assert invoice["open_amount"] == "20.10" and invoice["status"] == "overdue"
     assert invoice["settled_on"] is None and invoice["days_late"] > 0
-    customer = client.get(f"{API}/customers/C1", headers=keys["agent"]).json()
+    customer = client.get(f"{API}/customers/C1", headers=keys["analyst"]).json()
     assert customer["open_balance"] == "20.10" and customer["overdue_invoices"] == 1
     assert client.get(f"{API}/customers/C1", headers=keys["billing"]).status_code == 403
-    assert client.get(f"{API}/customers/NOPE", headers=keys["agent"]).status_code == 404
-    assert client.get(f"{API}/invoices/NOPE", headers=keys["agent"]).status_code == 404
+    assert client.get(f"{API}/customers/NOPE", headers=keys["analyst"]).status_code == 404
+    assert client.get(f"{API}/invoices/NOPE", headers=keys["analyst"]).status_code == 404
 
 
 def test_invoice_list_filters_and_pages(client, keys):
     client.post(f"{API}/ingest", json=BATCH, headers=keys["billing"])
-    settled = client.get(f"{API}/invoices?status=settled", headers=keys["agent"]).json()
+    settled = client.get(f"{API}/invoices?status=settled", headers=keys["analyst"]).json()
     assert {i["invoice_id"] for i in settled["items"]} == {"F1", "F3"}
-    page = client.get(f"{API}/invoices?limit=2&offset=2", headers=keys["agent"]).json()
+    page = client.get(f"{API}/invoices?limit=2&offset=2", headers=keys["analyst"]).json()
     assert page["total"] == 4 and len(page["items"]) == 2
-    mine = client.get(f"{API}/invoices?customer_id=C2", headers=keys["agent"]).json()
+    mine = client.get(f"{API}/invoices?customer_id=C2", headers=keys["analyst"]).json()
     assert [i["invoice_id"] for i in mine["items"]] == ["F3"]
-    bad = client.get(f"{API}/invoices?status=paid", headers=keys["agent"])
+    bad = client.get(f"{API}/invoices?status=paid", headers=keys["analyst"])
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
 
 
@@ -72,7 +72,7 @@ def test_bad_input_is_422_naming_the_field_and_stores_nothing(client, keys, muta
     payload = response.json()
     assert field in [e["field"] for e in payload["errors"]]
     assert all(e["message"] for e in payload["errors"]) and payload["detail"]
-    listing = client.get(f"{API}/invoices", headers=keys["agent"]).json()
+    listing = client.get(f"{API}/invoices", headers=keys["analyst"]).json()
     assert listing["total"] == 0
 
 
@@ -82,7 +82,7 @@ def test_a_20_mb_body_is_413(client, keys):
     assert len(body) > 20_000_000
     response = client.post(f"{API}/ingest", content=body, headers={**keys["billing"], "Content-Type": "application/json"})
     assert response.status_code == 413
-    assert client.get(f"{API}/invoices", headers=keys["agent"]).json()["total"] == 0
+    assert client.get(f"{API}/invoices", headers=keys["analyst"]).json()["total"] == 0
 
 
 def test_malformed_json_is_422(client, keys):
@@ -93,6 +93,6 @@ def test_malformed_json_is_422(client, keys):
 def test_terms_beyond_the_legal_maximum_are_flagged_on_the_customer(client, keys):
     client.post(f"{API}/ingest", headers=keys["billing"], json={"customers": [
         {"customer_id": "LONG", "payment_terms_days": 90}, {"customer_id": "OK", "payment_terms_days": 30}]})
-    long = client.get(f"{API}/customers/LONG", headers=keys["agent"]).json()
+    long = client.get(f"{API}/customers/LONG", headers=keys["analyst"]).json()
     assert [w["code"] for w in long["warnings"]] and "60" in long["warnings"][0]["fr"]
-    assert client.get(f"{API}/customers/OK", headers=keys["agent"]).json()["warnings"] == []
+    assert client.get(f"{API}/customers/OK", headers=keys["analyst"]).json()["warnings"] == []

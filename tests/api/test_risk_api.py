@@ -10,6 +10,7 @@ from ledger.importers import import_ledger_dir
 from model.dataset import labelled_rows
 from model.train import TrainConfig, fit_bundle
 from serving.risk import RiskService
+from tests.conftest import give_portfolio
 
 API = "/api/v1"
 
@@ -36,6 +37,7 @@ def loaded(app, db, ledger_dir):
     with Session(db) as session:
         import_ledger_dir(session=session, directory=ledger_dir[0], actor="test")
         session.commit()
+    give_portfolio(db)  # the agent's key reads risks of its own customers
     return app
 
 
@@ -181,6 +183,7 @@ def test_the_cash_forecast_uses_the_served_model(loaded, client, keys, bundle_di
 def test_a_customer_with_no_invoice_yet_gets_a_cold_start_risk(loaded, client, keys, bundle_dir):
     serve_model(loaded, bundle_dir)
     client.post(f"{API}/ingest", json={"customers": [{"customer_id": "BRAND-NEW"}]}, headers=keys["billing"])
+    give_portfolio(loaded.state.engine, ["BRAND-NEW"])
     body = client.get(f"{API}/customers/BRAND-NEW/risk", headers=keys["agent"])
     assert body.status_code == 200, body.text
     assert body.json()["basis"] == "model" and body.json()["open_invoices"] == 0

@@ -52,11 +52,15 @@ LEDGER = {
 
 
 @pytest.fixture
-def ledger(client, keys, app):
-    """The hand-built ledger, ingested; the app's today pinned to TODAY."""
+def ledger(client, keys, app, db):
+    """The hand-built ledger, ingested; the app's today pinned to TODAY; every customer in the
+    portfolio of `keys["agent"]` (test-agent)."""
+    from tests.conftest import give_portfolio
+
     app.state.today = TODAY
     response = client.post(f"{API}/ingest", json=LEDGER, headers=keys["billing"])
     assert response.status_code == 200, response.text
+    give_portfolio(db)
     return LEDGER
 
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from ledger.collections import TRANSITIONS, paused_invoice_ids
 from ledger.models import Event, Invoice
-from tests.collections.conftest import API, TODAY
+from tests.collections.conftest import API, TODAY, invoice
 
 
 def open_on_b(client, keys, **extra):
@@ -57,7 +57,9 @@ def test_invalid_disputes_name_the_field(client, keys, ledger):
     unknown = {"invoices": [{"invoice_id": "A3"}], "reason": "mood"}
     assert client.post(f"{API}/disputes", json=unknown, headers=keys["agent"]).status_code == 422
     missing = {"invoices": [{"invoice_id": "NOPE"}], "reason": "other"}
-    response = client.post(f"{API}/disputes", json=missing, headers=keys["agent"])
+    # to an agent an unknown invoice is one outside their portfolio: 404, as for any id
+    assert client.post(f"{API}/disputes", json=missing, headers=keys["agent"]).status_code == 404
+    response = client.post(f"{API}/disputes", json=missing, headers=keys["admin"])
     assert response.json()["errors"][0]["field"] == "invoices[0].invoice_id"
 
 
@@ -71,7 +73,8 @@ def test_workflow_and_illegal_transitions_are_409_with_a_sentence(client, keys, 
     back = patch({"status": "open"})
     assert back.status_code == 409
     assert back.json()["detail"] == ("A dispute cannot go from in_review to open: it can only go to "
-                                     "resolved_credit_note, resolved_rejected, withdrawn.")
+                                     "proposed_credit_note, resolved_credit_note, resolved_rejected, "
+                                     "withdrawn.")
     same = patch({"status": "in_review"})
     assert same.status_code == 409 and "already in_review" in same.json()["detail"]
     from datetime import timedelta
@@ -86,7 +89,9 @@ def test_workflow_and_illegal_transitions_are_409_with_a_sentence(client, keys, 
 @pytest.mark.parametrize("target", ["resolved_rejected", "withdrawn", "resolved_credit_note"])
 def test_open_goes_straight_to_a_resolution_and_dunning_resumes(client, keys, ledger, db, target):
     open_on_b(client, keys, dispute_id="D-2")
-    response = client.patch(f"{API}/disputes/D-2", json={"status": target}, headers=keys["agent"])
+    # a credit note writes money off: an analyst resolves with one, an agent the others
+    role = "analyst" if target == "resolved_credit_note" else "agent"
+    response = client.patch(f"{API}/disputes/D-2", json={"status": target}, headers=keys[role])
     assert response.status_code == 200, response.text
     with Session(db) as session:
         assert paused_invoice_ids(session=session, today=TODAY) == set()
@@ -96,22 +101,58 @@ def test_credit_note_resolution_lowers_the_balance(client, keys, ledger, db):
     before = client.get(f"{API}/customers/B", headers=keys["agent"]).json()["open_balance"]
     open_on_b(client, keys, dispute_id="D-3")
     response = client.patch(f"{API}/disputes/D-3", json={"status": "resolved_credit_note",
-                                                         "credit_amount": "700.00"}, headers=keys["agent"])
+                                                         "credit_amount": "700.00"}, headers=keys["analyst"])
     assert response.status_code == 200, response.text
-    assert response.json()["credit_note_id"] == "CN-D-3"
+    credit_note_id = response.json()["credit_note_id"]
+    # drawn by the server, not derived from the dispute id a client chose
+    assert credit_note_id.startswith("CN-") and "D-3" not in credit_note_id
     after = client.get(f"{API}/customers/B", headers=keys["agent"]).json()["open_balance"]
     assert Decimal(before) - Decimal(after) == Decimal("700.00")
     with Session(db) as session:
-        note = session.get(Invoice, "CN-D-3")
+        note = session.get(Invoice, credit_note_id)
         assert note.kind == "credit_note" and note.amount == Decimal("700.00")
         assert note.customer_id == "B" and note.open_amount == Decimal("0")
     over = client.post(f"{API}/disputes", json={"dispute_id": "D-4", "invoices": [{"invoice_id": "A3", "amount": "10"}],
                                                 "reason": "quality"}, headers=keys["agent"])
     assert over.status_code == 201
     too_much = client.patch(f"{API}/disputes/D-4", json={"status": "resolved_credit_note", "credit_amount": "11"},
-                            headers=keys["agent"])
+                            headers=keys["analyst"])
     assert too_much.status_code == 422 and too_much.json()["errors"][0]["field"] == "credit_amount"
     assert client.get(f"{API}/disputes/D-4", headers=keys["agent"]).json()["status"] == "open"
+
+
+def test_an_agent_proposes_a_credit_note_an_analyst_approves_it(client, keys, ledger, db):
+    open_on_b(client, keys, dispute_id="D-6")
+    denied = client.patch(f"{API}/disputes/D-6", json={"status": "resolved_credit_note"}, headers=keys["agent"])
+    assert denied.status_code == 403 and "proposed_credit_note" in denied.json()["detail"]
+    with Session(db) as session:
+        assert session.exec(select(Invoice).where(Invoice.kind == "credit_note")).all() == []
+    proposed = client.patch(f"{API}/disputes/D-6", json={"status": "proposed_credit_note", "credit_amount": "250.00"},
+                            headers=keys["agent"])
+    assert proposed.status_code == 200, proposed.text
+    body = proposed.json()
+    assert body["status"] == "proposed_credit_note" and body["proposed_credit_amount"] == "250.00"
+    assert body["proposed_by"] == "agent:test-agent" and body["credit_note_id"] is None
+    with Session(db) as session:  # still pausing dunning while it waits for approval
+        assert paused_invoice_ids(session=session, today=TODAY) == {"B3", "B4"}
+    approved = client.patch(f"{API}/disputes/D-6", json={"status": "resolved_credit_note"}, headers=keys["analyst"])
+    assert approved.status_code == 200, approved.text
+    with Session(db) as session:
+        note = session.get(Invoice, approved.json()["credit_note_id"])
+        assert note.amount == Decimal("250.00") and note.customer_id == "B"
+
+
+def test_a_credit_note_never_replaces_an_existing_record(client, keys, ledger, db):
+    # another customer's credit note under the id the old code derived from the dispute id
+    taken = {"invoices": [invoice("CN-D-7", "A", "2025-06-01", "2025-06-01", "5.00", kind="credit_note")]}
+    assert client.post(f"{API}/ingest", json=taken, headers=keys["billing"]).status_code == 200
+    open_on_b(client, keys, dispute_id="D-7")
+    response = client.patch(f"{API}/disputes/D-7", json={"status": "resolved_credit_note"}, headers=keys["analyst"])
+    assert response.status_code == 200, response.text
+    assert response.json()["credit_note_id"] != "CN-D-7"
+    with Session(db) as session:
+        kept = session.get(Invoice, "CN-D-7")
+        assert (kept.customer_id, kept.amount) == ("A", Decimal("5.00"))
 
 
 def test_comments_and_listing(client, keys, ledger):

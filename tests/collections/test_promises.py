@@ -10,6 +10,7 @@ from ledger.collections import PROMISE_GRACE_DAYS, evaluate_promises, paused_inv
 from ledger.frames import PROMISE_COLUMNS
 from ledger.models import Event
 from tests.collections.conftest import API, invoice, payment
+from tests.conftest import give_portfolio
 
 # ingestion re-evaluates promises as of the real date: the scenario is set around it
 START = dt.date.today()
@@ -50,6 +51,7 @@ def evaluate(client, keys, app, today):
 def test_promise_pauses_its_invoices_until_the_date(client, keys, app, db):
     app.state.today = START
     client.post(f"{API}/ingest", json=BATCH, headers=keys["billing"])
+    give_portfolio(app.state.engine)
     named = promise(client, keys, customer_id="P", amount="300.00", promised_date=day(10),
                     invoice_ids=["P2"])
     everything = promise(client, keys, customer_id="Q", amount="500.00", promised_date=day(15))
@@ -72,6 +74,7 @@ def test_promise_pauses_its_invoices_until_the_date(client, keys, app, db):
 def test_invalid_promises_are_422(client, keys, app):
     app.state.today = START
     client.post(f"{API}/ingest", json=BATCH, headers=keys["billing"])
+    give_portfolio(app.state.engine)
     past = client.post(f"{API}/promises", json={"customer_id": "P", "amount": "1", "promised_date": day(-9)},
                        headers=keys["agent"])
     assert past.status_code == 422 and past.json()["errors"][0]["field"] == "promised_date"
@@ -87,6 +90,7 @@ def test_kept_and_broken_from_ingested_payments(client, keys, app, db):
     app.state.today = START
     client.post(f"{API}/ingest", json=BATCH | {"payments": [payment("OLD", "P", day(-5), "900.00")]},
                 headers=keys["billing"])
+    give_portfolio(app.state.engine)
     kept = promise(client, keys, promise_id="PR-P", customer_id="P", amount="1000.00", promised_date=day(10))
     broken = promise(client, keys, promise_id="PR-Q", customer_id="Q", amount="500.00", promised_date=day(10))
 
@@ -118,6 +122,7 @@ def test_kept_and_broken_from_ingested_payments(client, keys, app, db):
 def test_evaluate_only_the_customers_named(client, keys, app, db):
     app.state.today = START
     client.post(f"{API}/ingest", json=BATCH, headers=keys["billing"])
+    give_portfolio(app.state.engine)
     promise(client, keys, promise_id="PR-P", customer_id="P", amount="10.00", promised_date=day(10))
     promise(client, keys, promise_id="PR-Q", customer_id="Q", amount="10.00", promised_date=day(10))
     with Session(db) as session:

@@ -3,12 +3,13 @@ contact, the model provider; role restrictions; notes, calls, assignments and th
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from sqlmodel import Session
 
-from ledger.collections import bucket_of, grade_of
+from ledger.collections import bucket_of
 from ledger.models import DunningAction
 from serving.policy import Risk
 from tests.collections.conftest import API, TODAY
@@ -20,27 +21,44 @@ def ids(response):
 
 
 def test_ranking_by_value_at_risk(client, keys, ledger):
+    """Rules (no model): P(unpaid within h | unpaid at age o) from days late of settled invoices.
+
+    Ledger: D = −11 (D1), −6 (B1), −2 (B2), 17 (A2), 20 (A1). Payer shares shrunk with 3
+    invoices of the ledger's (n + 1) / (N + 1):
+      A3 1000, 76 days overdue: nobody paid that late → 1 at 30 and 90 days → 1000 / 1000
+      B3 5000, 10 days: ledger (0 + 1) / (2 + 1) = 1/3; B never reached 10 → 1/3, 1/3
+      B4 1000, due in 30 days: ledger 30 d (2 + 1) / (5 + 1) = 1/2, 90 d 1/6; B (0 + 1.5) / (2 + 3)
+         = 0.3 and (0 + 0.5) / 5 = 0.1 → B: 1666.67 + 300 = 1966.67 and 1666.67 + 100 = 1766.67
+      C1 3000, due in 15 days, no history: 1/2 and 1/6 → 1500.00 and 500.00
+    """
     rows = client.get(f"{API}/worklist", headers=keys["analyst"]).json()
-    assert [r["customer_id"] for r in rows] == ["A", "B", "C"]  # D owes nothing
-    a, b, c = rows
-    assert (a["value_at_risk"], b["value_at_risk"], c["value_at_risk"]) == ("1800.00", "1100.00", "500.00")
-    assert (a["p_late"], b["p_late"], c["p_late"]) == (0.6, 0.2, 0.3333)
-    assert (a["grade"], b["grade"], c["grade"]) == ("D", "B", "C")
-    assert a["days_overdue"] == 76 and a["bucket"] == "61-90" and a["risk_source"] == "rules"
-    assert b["open_amount"] == "6000.00" and b["overdue_amount"] == "5000.00"
+    assert [r["customer_id"] for r in rows] == ["B", "A", "C"]  # D owes nothing
+    b, a, c = rows
+    assert [(r["value_at_risk_30"], r["value_at_risk_90"]) for r in rows] == [
+        ("1966.67", "1766.67"), ("1000.00", "1000.00"), ("1500.00", "500.00")]
+    assert b["value_at_risk_90_reporting"] == "1766.67" and b["reporting_currency"] == "EUR"
+    assert (a["p_unpaid_90"], b["p_unpaid_90"], c["p_unpaid_90"]) == (1.0, 0.2944, 0.1667)
+    # no model, no published score: no grade rather than a second grade scale
+    assert {r["grade"] for r in rows} == {None} and {r["risk_source"] for r in rows} == {"rules"}
+    assert a["days_overdue"] == 76 and a["bucket"] == "61-90" and a["broken_promises"] == 0
+    assert b["open_amount"] == "6000.00" and b["overdue_amount"] == "5000.00" and b["currency"] == "EUR"
     assert (b["open_invoices"], b["overdue_invoices"]) == (2, 1)
     assert c["bucket"] == "not_due" and c["next_action"] is None and c["last_contact"] is None
     assert [r["rank"] for r in rows] == [1, 2, 3]
     assert a["reasons"][0]["code"] == "overdue" and "76 jours" in a["reasons"][0]["text"]
-    assert "2 fois sur 2" in a["reasons"][1]["text"]
+    assert "1\u202f000,00\xa0€" in a["reasons"][0]["text"]
+    var = next(r for r in b["reasons"] if r["code"] == "value_at_risk")
+    assert "1\u202f766,67\xa0€ sous 90 jours" in var["text"]
+    assert "2 fois sur 2" in next(r for r in a["reasons"] if r["code"] == "history")["text"]
     english = client.get(f"{API}/worklist?lang=en&limit=1", headers=keys["analyst"]).json()
-    assert len(english) == 1 and "Paid late 2 time(s) out of 2" in english[0]["reasons"][1]["text"]
+    assert len(english) == 1 and english[0]["customer_id"] == "B"
+    assert "€1,766.67 within 90 days" in next(r for r in english[0]["reasons"] if r["code"] == "value_at_risk")["text"]
 
 
 FILTERS = [
-    ("segment=pme", ["A", "C"]), ("grade=B", ["B"]), ("grade=E", []), ("bucket=61-90", ["A"]),
-    ("bucket=1-30", ["B"]), ("bucket=not_due", ["C"]), ("bucket=90%2B", []), ("limit=2", ["A", "B"]),
-    ("segment=pme&grade=C", ["C"]),
+    ("segment=pme", ["A", "C"]), ("grade=B", []), ("bucket=61-90", ["A"]),
+    ("bucket=1-30", ["B"]), ("bucket=not_due", ["C"]), ("bucket=90%2B", []), ("limit=2", ["B", "A"]),
+    ("segment=pme&limit=1", ["A"]),
 ]
 
 
@@ -55,26 +73,54 @@ def test_bad_filters_are_422(client, keys, ledger):
     assert client.get(f"{API}/worklist?limit=0", headers=keys["analyst"]).status_code == 422
 
 
-def test_grade_and_bucket_thresholds():
-    assert [grade_of(p) for p in (0.0, 0.149, 0.15, 0.3, 0.5, 0.69, 0.7, 1.0)] == list("AABCDDEE")
+def test_bucket_thresholds():
     assert [bucket_of(d) for d in (-3, 0, 1, 30, 31, 60, 61, 90, 91)] == [
         "not_due", "not_due", "1-30", "1-30", "31-60", "31-60", "61-90", "61-90", "90+"]
 
 
-def test_model_risk_reranks(client, keys, ledger, app):
-    given = {"A3": 0.1, "B3": 0.2, "B4": 0.2, "C1": 0.99}
+@dataclass(frozen=True)
+class Odds:
+    p_unpaid_30: float
+    p_unpaid_90: float
+    grade: str
+    source: str = "model"
+
+
+def test_model_risk_reranks_and_grades(client, keys, ledger, app):
+    given = {"A3": Odds(0.2, 0.1, "B"), "B3": Odds(0.5, 0.3, "D"), "B4": Odds(0.1, 0.05, "A"),
+             "C1": Odds(0.9, 0.8, "E")}
 
     def risk_for(session, invoice_ids, today):
         assert today == TODAY
-        return {i: Risk(p_late=given[i], p_severe=given[i] / 2, expected_days_late=0, grade="C")
-                for i in invoice_ids if i in given}
+        return {i: given[i] for i in invoice_ids if i in given}
 
     app.state.risk_for = risk_for
     rows = client.get(f"{API}/worklist", headers=keys["analyst"]).json()
-    # C: 3000·0.99·0.5 = 1485, B: 5000·0.2 + 1000·0.2·0.5 = 1100, A: 1000·0.1·3 = 300
-    assert [(r["customer_id"], r["value_at_risk"]) for r in rows] == [("C", "1485.00"), ("B", "1100.00"), ("A", "300.00")]
-    assert {r["risk_source"] for r in rows} == {"model"} and rows[0]["grade"] == "E"
-    assert ids(client.get(f"{API}/worklist?grade=A", headers=keys["analyst"])) == ["A"]
+    # 90 days: C 3000 × 0.8 = 2400; B 5000 × 0.3 + 1000 × 0.05 = 1550; A 1000 × 0.1 = 100
+    assert [(r["customer_id"], r["value_at_risk_90"], r["value_at_risk_30"]) for r in rows] == [
+        ("C", "2400.00", "2700.00"), ("B", "1550.00", "2600.00"), ("A", "100.00", "200.00")]
+    # the model's grade scale: the worst grade of the customer's open invoices
+    assert [r["grade"] for r in rows] == ["E", "D", "B"] and {r["risk_source"] for r in rows} == {"model"}
+    assert ids(client.get(f"{API}/worklist?grade=D", headers=keys["analyst"])) == ["B"]
+
+
+def test_a_provider_without_unpaid_odds_falls_back_to_rules(client, keys, ledger, app):
+    app.state.risk_for = lambda session, invoice_ids, today: {
+        i: Risk(p_late=0.9, p_severe=0.5, expected_days_late=3, grade="E") for i in invoice_ids}
+    rows = client.get(f"{API}/worklist", headers=keys["analyst"]).json()
+    assert [r["customer_id"] for r in rows] == ["B", "A", "C"] and {r["risk_source"] for r in rows} == {"rules"}
+
+
+def test_broken_promises_show_as_urgency_not_in_the_ranking(client, keys, ledger, db):
+    from ledger.models import Promise
+
+    with Session(db) as session:
+        session.add(Promise(promise_id="PR1", customer_id="C", amount=Decimal("100"),
+                            promised_date=dt.date(2025, 6, 1), status="broken", created_on=dt.date(2025, 5, 20)))
+        session.commit()
+    rows = {r["customer_id"]: r for r in client.get(f"{API}/worklist", headers=keys["analyst"]).json()}
+    assert rows["C"]["broken_promises"] == 1 and rows["C"]["rank"] == 3
+    assert any(r["code"] == "broken_promise" for r in rows["C"]["reasons"])
 
 
 def test_next_action_and_last_contact(client, keys, ledger, db):
@@ -85,7 +131,7 @@ def test_next_action_and_last_contact(client, keys, ledger, db):
         session.add(DunningAction(customer_id="A", invoice_id="A3", run_date=TODAY, step="s2", action="letter",
                                   channel="letter", tone="firm", send_on=dt.date(2025, 7, 2), state="planned"))
         session.commit()
-    a = client.get(f"{API}/worklist?limit=1", headers=keys["analyst"]).json()[0]
+    a = client.get(f"{API}/worklist?segment=pme&limit=1", headers=keys["analyst"]).json()[0]
     assert a["next_action"] == {"action": "letter", "channel": "letter", "tone": "firm", "send_on": "2025-07-02",
                                 "invoice_id": "A3", "step": "s2", "reminder_id": None,
                                 "state": "planned", "invoices": ["A3"]}
@@ -93,7 +139,7 @@ def test_next_action_and_last_contact(client, keys, ledger, db):
     call = client.post(f"{API}/calls", json={"customer_id": "A", "invoice_id": "A3", "outcome": "reached_promised",
                                              "note": "Paiement promis vendredi"}, headers=keys["agent"])
     assert call.status_code == 201 and call.json()["created_by"] == "agent:test-agent"
-    a = client.get(f"{API}/worklist?limit=1", headers=keys["analyst"]).json()[0]
+    a = client.get(f"{API}/worklist?segment=pme&limit=1", headers=keys["analyst"]).json()[0]
     assert a["last_contact"]["kind"] in ("call", "note")  # the call and its note share the moment
     notes = client.get(f"{API}/customers/A/notes", headers=keys["analyst"]).json()
     assert [n["body"] for n in notes] == ["Paiement promis vendredi"]
@@ -119,10 +165,11 @@ def test_agents_see_their_own_portfolio(client, keys, ledger, agent_key):
     assert assign.json() == {"agent": "bob", "customers": 2, "changed": 2}
     assert ids(client.get(f"{API}/worklist", headers=agent_key)) == ["A", "C"]
     assert ids(client.get(f"{API}/worklist?agent=bob", headers=agent_key)) == ["A", "C"]
-    assert ids(client.get(f"{API}/worklist", headers=keys["agent"])) == []  # test-agent has nobody
+    # test-agent had every customer (the fixture): B is left to them (D owes nothing)
+    assert ids(client.get(f"{API}/worklist", headers=keys["agent"])) == ["B"]
     assert client.get(f"{API}/worklist?agent=test-agent", headers=agent_key).status_code == 403
     assert ids(client.get(f"{API}/worklist?agent=bob", headers=keys["admin"])) == ["A", "C"]
-    assert ids(client.get(f"{API}/worklist", headers=keys["admin"])) == ["A", "B", "C"]
+    assert ids(client.get(f"{API}/worklist", headers=keys["admin"])) == ["B", "A", "C"]
     rows = client.get(f"{API}/worklist", headers=agent_key).json()
     assert {r["assigned_agent"] for r in rows} == {"bob"}
 
@@ -133,9 +180,13 @@ ROLE_CASES = [
     ("post", "/worklist/assignments", {"agent": "bob", "customer_ids": ["A"]}, "admin", 200),
     ("post", "/disputes", {"invoices": [{"invoice_id": "A3"}], "reason": "other"}, "analyst", 403),
     ("post", "/disputes", {"invoices": [{"invoice_id": "A3"}], "reason": "other"}, "billing", 403),
-    ("post", "/disputes", {"invoices": [{"invoice_id": "A3"}], "reason": "other"}, "agent", 201),
-    ("post", "/promises", {"customer_id": "A", "amount": "5", "promised_date": "2025-07-05"}, "agent", 201),
-    ("post", "/customers/A/notes", {"body": "Rappeler lundi"}, "agent", 201),
+    # A went to bob just above: outside test-agent's portfolio, as if it did not exist
+    ("post", "/disputes", {"invoices": [{"invoice_id": "A3"}], "reason": "other"}, "agent", 404),
+    ("post", "/disputes", {"invoices": [{"invoice_id": "B3"}], "reason": "other"}, "agent", 201),
+    ("post", "/promises", {"customer_id": "A", "amount": "5", "promised_date": "2025-07-05"}, "agent", 404),
+    ("post", "/promises", {"customer_id": "B", "amount": "5", "promised_date": "2025-07-05"}, "agent", 201),
+    ("post", "/customers/A/notes", {"body": "Rappeler lundi"}, "agent", 404),
+    ("post", "/customers/B/notes", {"body": "Rappeler lundi"}, "agent", 201),
     ("post", "/customers/A/notes", {"body": "Rappeler lundi"}, "billing", 403),
     ("get", "/audit", None, "analyst", 403),
     ("get", "/audit", None, "agent", 403),
@@ -157,19 +208,19 @@ def test_role_restrictions(client, keys, ledger):
 def test_every_change_is_in_the_audit_log(client, keys, ledger):
     client.post(f"{API}/worklist/assignments", json={"agent": "bob", "customer_ids": ["A"]}, headers=keys["analyst"])
     client.post(f"{API}/worklist/assignments", json={"agent": "eve", "customer_ids": ["A"]}, headers=keys["admin"])
-    client.post(f"{API}/disputes", json={"dispute_id": "D-9", "invoices": [{"invoice_id": "A3"}], "reason": "other"},
+    client.post(f"{API}/disputes", json={"dispute_id": "D-9", "invoices": [{"invoice_id": "B3"}], "reason": "other"},
                 headers=keys["agent"])
     client.patch(f"{API}/disputes/D-9", json={"status": "withdrawn"}, headers=keys["agent"])
-    client.post(f"{API}/customers/A/notes", json={"body": "Rappeler lundi"}, headers=keys["agent"])
+    client.post(f"{API}/customers/B/notes", json={"body": "Rappeler lundi"}, headers=keys["agent"])
 
     customer = client.get(f"{API}/audit?entity=customer&entity_id=A", headers=keys["admin"]).json()
     assert [(r["actor"], r["before"], r["after"]) for r in customer] == [
         ("admin:test-admin", {"assigned_agent": "bob"}, {"assigned_agent": "eve"}),
-        ("analyst:test-analyst", {"assigned_agent": None}, {"assigned_agent": "bob"})]
+        ("analyst:test-analyst", {"assigned_agent": "test-agent"}, {"assigned_agent": "bob"})]
     dispute = client.get(f"{API}/audit?entity=dispute&entity_id=D-9", headers=keys["admin"]).json()
     assert [r["action"] for r in dispute] == ["update", "open"]
     assert dispute[0]["before"]["status"] == "open" and dispute[0]["after"]["status"] == "withdrawn"
-    assert dispute[1]["after"]["invoices"] == {"A3": "1000.00"}
+    assert dispute[1]["after"]["invoices"] == {"B3": "5000.00"}
     notes = client.get(f"{API}/audit?entity=customer_note", headers=keys["admin"]).json()
     assert notes[0]["actor"] == "agent:test-agent" and notes[0]["after"]["body"] == "Rappeler lundi"
 
@@ -180,6 +231,9 @@ def test_notes_need_a_known_customer_and_a_body(client, keys, ledger):
     assert client.get(f"{API}/customers/NOPE/notes", headers=keys["agent"]).status_code == 404
 
 
-def test_value_at_risk_is_exact_money(client, keys, ledger):
+def test_value_at_risk_is_exact_money_and_never_above_the_open_amount(client, keys, ledger):
     rows = client.get(f"{API}/worklist", headers=keys["analyst"]).json()
-    assert all(Decimal(r["value_at_risk"]).as_tuple().exponent == -2 for r in rows)
+    for r in rows:
+        for key in ("value_at_risk_30", "value_at_risk_90"):
+            assert Decimal(r[key]).as_tuple().exponent == -2
+            assert Decimal(r[key]) <= Decimal(r["open_amount"])

@@ -6,25 +6,18 @@ import datetime as dt
 import pytest
 from sqlmodel import Session
 
-from sqlalchemy import update
-
-from ledger.models import Customer, DunningAction
+from ledger.models import DunningAction
+from tests.conftest import give_portfolio
 from tests.dunning.ledger_fixture import RUN_DATE, build_ledger
 
 TODAY = dt.date.today()
-
-
-def _portfolio(session: Session, agent: str = "test-agent") -> None:
-    """Every customer of the fixture in the test agent's portfolio (agents see nothing else)."""
-    session.execute(update(Customer).values(assigned_agent=agent))
-    session.commit()
 
 
 @pytest.fixture
 def ledger(db):
     with Session(db) as session:
         build_ledger(session)
-        _portfolio(session)
+    give_portfolio(db)  # keys["agent"] reads its own customers' actions
 
 
 @pytest.mark.parametrize("role, status", [("analyst", 200), ("admin", 200), ("agent", 403),
@@ -86,6 +79,7 @@ def test_an_edited_scenario_drives_the_run(client, keys, ledger):
 def test_runs_dry_then_real_and_far_future(client, keys, db):
     with Session(db) as session:
         build_ledger(session)
+    give_portfolio(db)  # keys["agent"] reads its own customers' actions
     # the fixture ledger is dated RUN_DATE (2024): a run on that date is in the past, allowed
     dry = client.post("/api/v1/dunning/runs", json={"date": str(RUN_DATE), "dry_run": True},
                       headers=keys["analyst"])
@@ -135,7 +129,7 @@ def test_letter_reminder_has_a_pdf(client, keys, db):
             session.add(DunningAction(customer_id="C2", invoice_id="I4", step=step, action=channel,
                                       channel=channel, send_on=dt.date(2024, 5, day), state="sent"))
         session.commit()
-        _portfolio(session)
+    give_portfolio(db)  # keys["agent"] reads its own customers' actions
     run = client.post("/api/v1/dunning/runs", json={"date": str(RUN_DATE)}, headers=keys["analyst"]).json()
     letter = next(a for a in run["actions"] if a["invoice_id"] == "I4")
     assert letter["channel"] == "letter"

@@ -49,6 +49,9 @@ def test_dashboard_in_french_renders_every_chart_without_console_error(page, con
     for panel in ["panel-kpis", "panel-dso", "panel-aging", "panel-forecast", "panel-risk",
                   "panel-funnel", "panel-worklist"]:
         assert panels[panel] == "ok", panels
+    # no scheduler has run in this test server: the panel says so rather than inventing a run
+    assert panels["panel-last-run"] == "empty", panels
+    assert "Aucune exécution planifiée" in page.inner_text("#panel-last-run")
     sizes = chart_sizes(page)
     for chart in CHARTS:
         width, height, drawn = sizes[chart]

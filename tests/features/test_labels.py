@@ -46,3 +46,33 @@ def test_settlement_after_the_cutoff_is_not_used(tiny: LedgerFrames) -> None:
 def test_negative_horizon_is_rejected(tiny: LedgerFrames) -> None:
     with pytest.raises(ValueError, match="-1"):
         build_labels(tiny, horizon_days=-1)
+
+
+def test_interval_rows_keep_only_what_was_observed(tiny: LedgerFrames) -> None:
+    """Time-to-payment rows of the tiny ledger, worked out by hand (as_of 2024-04-30)."""
+    from features.labels import interval_rows
+
+    rows = interval_rows(tiny)
+    got = {(r.invoice_id, r.bin): r.paid for r in rows.itertuples()}
+    assert got == {
+        ("I1", 0): 0, ("I1", 1): 0, ("I1", 2): 1,  # 10 days late: paid in (7, 14]
+        ("I2", 0): 1,  # 4 days early
+        ("I3", 0): 0, ("I3", 1): 0, ("I3", 2): 0, ("I3", 3): 0,  # open, due 03-02: (30, 60]
+        # ends 05-01, after the cut-off: censored, no row at all
+        ("I4", 0): 1,  # paid on its due date
+        ("I5", 0): 0, ("I5", 1): 0, ("I5", 2): 0, ("I5", 3): 0, ("I5", 4): 1,  # 31 days late
+    }
+    i5 = rows[rows["invoice_id"] == "I5"].set_index("bin")["scored_at"]
+    # bin 0 at issue; bin k the day after the invoice is known unpaid at due + EDGES[k-1]
+    assert list(i5) == [D("2024-01-05"), D("2024-02-05"), D("2024-02-12"), D("2024-02-19"),
+                        D("2024-03-06")]
+
+
+def test_interval_rows_censor_at_an_earlier_cutoff(tiny: LedgerFrames) -> None:
+    from features.labels import interval_rows
+
+    # at 2024-02-10 (exclusive) I1 is 9 days late and unpaid: bins 0 and 1 are over, bin 2 is
+    # not; I1's settlement on 02-10 is not known yet, so nothing says "paid"
+    rows = interval_rows(tiny, cutoff=D("2024-02-10"))
+    got = {(r.invoice_id, r.bin): r.paid for r in rows.itertuples()}
+    assert got == {("I1", 0): 0, ("I1", 1): 0, ("I5", 0): 0}

@@ -34,7 +34,14 @@ def test_hand_computed_features_of_an_invoice_with_history(tiny: LedgerFrames) -
         # the promise on I3 closes on 03-21, after t: unknown, so the fill
         "promises_count": 0, "promises_kept_share": 1.0,
         "amount": 50.0, "log_amount": np.log1p(50.0), "terms_days": 30,
-        "terms_end_of_month": 0, "issue_month": 3, "issue_dayofweek": 6, "due_dayofmonth": 9,
+        "terms_end_of_month": 0, "issue_dayofweek": 6, "due_dayofmonth": 9,
+        "days_overdue": -31,  # (03-10 − 04-09) − 1: unpaid at the end of the day before t
+        "invoice_disputed": 0,
+        # P1 and P2 both on Saturday 02-10: one weekday, the second on the same day of month
+        "pay_weekday_share": 1.0, "pay_day_regularity": 1.0,
+        "days_due_to_pay_run": 1,  # the next 10th after the due date 04-09
+        "hist_partial_share": 0.0,  # I1 and I2 were each paid at once
+        "hist_season_excess_days": 0.0,  # fewer than two invoices due in April
     }
     assert set(expected) == set(FEATURE_COLUMNS)
     for name, value in expected.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.synth import BEHAVIOURS, REMINDER_STEPS, generate
+from features.synth import BEHAVIOURS, REMINDER_STEPS, generate, months_ending
 from ledger.frames import SCHEMAS, LedgerFrames
 
 
@@ -86,3 +86,27 @@ def test_credit_notes_partial_and_unallocated_payments(synthetic: LedgerFrames) 
     covered = paid.reindex(settled["invoice_id"]).fillna(0).to_numpy() + credited.reindex(
         settled["invoice_id"]).fillna(0).to_numpy()
     np.testing.assert_allclose(covered, settled["amount"].to_numpy(), atol=0.011)
+
+
+def test_months_ending_counts_calendar_months() -> None:
+    from datetime import date
+
+    assert months_ending(date(2026, 11, 27), 24) == date(2024, 12, 1)
+    assert months_ending(date(2026, 1, 31), 1) == date(2026, 1, 1)
+    assert months_ending(date(2026, 3, 1), 3) == date(2026, 1, 1)
+    assert months_ending(date(2026, 12, 31), 12) == date(2026, 1, 1)
+    assert months_ending(date(2026, 1, 15), 13) == date(2025, 1, 1)
+
+
+def test_a_history_ending_today_fills_the_current_month() -> None:
+    from datetime import date
+
+    today = date(2026, 11, 27)
+    frames = generate(customers=60, months=24, seed=3, start=months_ending(today, 24).isoformat(),
+                      as_of=today.isoformat())
+    issued = pd.to_datetime(frames.invoices["issue_date"])
+    # every one of the 24 months has invoices, the last being November up to the 27th
+    months = issued.dt.to_period("M")
+    assert months.min() == pd.Period("2024-12", "M") and months.max() == pd.Period("2026-11", "M")
+    assert months.nunique() == 24
+    assert issued.max() <= pd.Timestamp(today)

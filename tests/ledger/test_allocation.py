@@ -59,3 +59,40 @@ def test_order_of_input_does_not_change_the_result():
     assert first.settled_on == second.settled_on
     assert first.open_amount == second.open_amount
     assert sum(a.amount for a in first.allocations) + first.credit_balance == D("63")
+
+
+def linked(i, on, amount, links=(), hold=False, kind="payment", invoice=None):
+    return CreditLine(kind, i, dt.date.fromisoformat(on), D(amount), invoice,
+                      tuple((target, None if share is None else D(share)) for target, share in links), hold)
+
+
+def test_links_come_before_an_earlier_credit_paying_oldest_first():
+    # P1 (Feb, unlinked) would pay A, the oldest; P2 (Mar) is linked to A: A is P2's, P1 pays B
+    result = allocate([inv("A", "2024-01-01", "2024-01-31", "100"), inv("B", "2024-01-15", "2024-02-15", "100")],
+                      [pay("P1", "2024-02-01", "100"), linked("P2", "2024-03-01", "100", [("A", None)])])
+    assert {(a.invoice_id, a.source_id): a.amount for a in result.allocations} == {
+        ("A", "P2"): D("100"), ("B", "P1"): D("100")}
+    assert result.settled_on == {"A": dt.date(2024, 3, 1), "B": dt.date(2024, 2, 1)}
+
+
+def test_a_held_credit_keeps_what_its_links_leave_and_invariants_hold():
+    invoices = [inv("A", "2024-01-01", "2024-01-31", "100"), inv("B", "2024-01-02", "2024-02-01", "80")]
+    credits = [linked("P", "2024-02-01", "150", [("A", "60"), ("B", None), ("ELSEWHERE", "10")], hold=True),
+               linked("N", "2024-02-02", "30", [("A", "90")], kind="credit_note")]
+    result = allocate(invoices, credits)
+    # P: 60 to A, 80 to B (as much as B needs), the link to another customer's invoice ignored,
+    # 10 kept; N: 30 to A (its link asks 90: capped by what N has and what A still owes = 40)
+    assert {(a.invoice_id, a.source_id): a.amount for a in result.allocations} == {
+        ("A", "P"): D("60"), ("B", "P"): D("80"), ("A", "N"): D("30")}
+    assert result.unallocated == {("payment", "P"): D("10"), ("credit_note", "N"): D("0")}
+    assert result.open_amount == {"A": D("10"), "B": D("0")}
+    for source in ("P", "N"):
+        amount = next(c.amount for c in credits if c.source_id == source)
+        assert sum(a.amount for a in result.allocations if a.source_id == source) <= amount
+
+
+def test_a_link_and_a_named_invoice_to_the_same_pair_make_one_allocation():
+    result = allocate([inv("A", "2024-01-01", "2024-01-31", "100")],
+                      [linked("P", "2024-02-01", "100", [("A", "40")], invoice="A")])
+    assert [(a.invoice_id, a.amount) for a in result.allocations] == [("A", D("100"))]
+    assert result.settled_on["A"] == dt.date(2024, 2, 1)

@@ -121,11 +121,11 @@ def test_contract_rate_above_floor_replaces_statutory_rate():
 
 def test_unknown_future_legal_rate_uses_latest_known_with_a_note():
     result = penalty_interest(
-        amount=Decimal("1000"), due_date=date(2026, 1, 31), as_of=date(2026, 3, 2),
+        amount=Decimal("1000"), due_date=date(2026, 7, 31), as_of=date(2026, 8, 30),
         contract_rate=Decimal("20"),
     )
     assert result.days == 30
-    assert any("2026 S1 unknown" in note for note in result.notes)
+    assert any("2026 S2 unknown" in note for note in result.notes)
 
 
 def test_not_late_owes_nothing():

@@ -24,10 +24,11 @@ def test_score_and_grade_are_monotone_in_risk():
 def test_customer_risk_is_amount_weighted_and_blends_severity():
     invoices = pd.DataFrame({
         "customer_id": ["a", "a", "b"], "amount": [900.0, 100.0, 50.0],
-        "p_late": [0.1, 0.9, 0.5], "p_severe": [0.0, 0.5, 0.5],
+        "p_late": [0.1, 0.9, 0.5], "p_severe": [0.0, 0.5, 0.5], "p_unpaid_90": [0.0, 0.2, 0.5],
         "expected_days_late": [1.0, 20.0, 5.0], "expected": [False, True, False]})
     scores = customer_scores(invoices).set_index("customer_id")
-    a_risk = 0.5 * (0.9 * 0.1 + 0.1 * 0.9) + 0.5 * (0.1 * 0.5)
+    # 0.25 P(late) + 0.25 P(severe) + 0.5 P(unpaid 90 days), weighted 900 : 100
+    a_risk = (0.9 * (0.25 * 0.1) + 0.1 * (0.25 * 0.9 + 0.25 * 0.5 + 0.5 * 0.2))
     assert np.isclose(scores.loc["a", "risk"], a_risk)
     assert scores.loc["a", "score"] == round(1000 * (1 - a_risk))
     assert scores.loc["a", "open_invoices"] == 1 and scores.loc["a", "open_amount"] == 900

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0010"  # linear history: 0009 → 0010 → 0014 → 0013 → 0015
 branch_labels = None
 depends_on = None
 

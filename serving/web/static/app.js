@@ -189,6 +189,17 @@
     document.getElementById("as-of").value = asOf;
 
     return runPanels({
+      "panel-last-run": async () => {
+        const last = await api("/dunning/runs/last");
+        const run = last.run;
+        if (!run) return { empty: L.no_scheduled_run };
+        const report = run.report || {};
+        facts("last-run", [[L.run_date, date(run.run_date)], [L.run_state, L["run_state_" + run.state] || run.state],
+          [L.run_created, report.created], [L.run_reminders, report.reminders],
+          [L.run_sent, report.outbox ? report.outbox.sent : null],
+          [L.run_warnings, (report.warnings || []).length ? report.warnings.join(" · ") : (run.error || "0")],
+          [L.run_schedule, last.schedule]]);
+      },
       "panel-kpis": async () => {
         const k = await api("/reports/kpis" + q);
         const cei = k.cei && k.cei.length ? k.cei[k.cei.length - 1].cei : null;
@@ -334,7 +345,9 @@
         facts("profile", [[L.segment, c.segment], [L.terms, c.payment_terms_days + " " + L.days],
           [L.credit_limit, money(c.credit_limit)], [L.scenario, c.dunning_scenario], [L.email, c.email],
           [L.phone, c.phone], [L.agent, c.assigned_agent], [L.open_invoices, c.open_invoices],
-          [L.open_amount, money(c.open_balance)], [L.overdue_amount, money(c.overdue_balance)]]);
+          [L.open_amount, money(c.open_balance)], [L.overdue_amount, money(c.overdue_balance)],
+          // type, hold, insolvency: sentences written by the server in both languages
+          ...(c.statuses || []).map((s) => [L.customer_status, LANG === "en" ? s.en : s.fr])]);
       },
       "panel-risk": async () => {
         const r = await api("/customers/" + enc + "/risk");

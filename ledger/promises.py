@@ -1,0 +1,227 @@
+"""Promises to pay with safeguards: what a promise pauses, how far ahead, instalment plans.
+
+- **Coverage.** A promise pauses only the invoices its amount covers in full, oldest due first
+  (among the invoices named, or all the customer's open invoices): a 1 € promise pauses nothing,
+  a 1,500 € promise on 1,000 € + 800 € + 600 € pauses the first (the second is only part-covered
+  and stays chased). The promise is still recorded and evaluated, whatever it covers.
+- **Horizon.** The last promised date may be at most `max_days` after today (per scenario,
+  `promise_max_days`, default 60): a promise three months out is refused, not obeyed.
+- **Instalments (échéancier).** A promise is a list of dated amounts (a plain promise is one).
+  Instalment k is kept once the payments received since the promise reach the sum of
+  instalments 1..k by its date + PROMISE_GRACE_DAYS; broken the day after that without it. A broken
+  instalment breaks the promise at once (the remaining instalments are cancelled): its invoices
+  are chased again from that day, and the daily run evaluates promises before planning so no
+  one has to.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
+from sqlmodel import Session
+
+from ledger.collections import (
+    PROMISE_GRACE_DAYS,
+    PromiseCreate,
+    PromiseEvaluation,
+    _cancel_pending,
+    _plain,
+    audit,
+)
+from ledger.errors import FieldError, LedgerValidationError, NotFoundError
+from ledger.models import (Customer, Invoice, Payment, Promise, PromiseInstalment, PromiseInvoice,
+                           record_event, utcnow)
+
+DEFAULT_MAX_DAYS = 60
+ZERO = Decimal("0")
+
+
+def covered_invoices(open_invoices: Sequence[tuple[str, dt.date, Decimal]], amount: Decimal) -> list[str]:
+    """The invoices `amount` pays in full, oldest due first, stopping at the first it cannot:
+    (invoice_id, due_date, open_amount) → ids. Payments are allocated oldest first too, so these
+    are the invoices the promised money will settle."""
+    covered, left = [], amount
+    for invoice_id, _due, open_amount in sorted(open_invoices, key=lambda r: (r[1], r[0])):
+        if open_amount > left:
+            break
+        covered.append(invoice_id)
+        left -= open_amount
+    return covered
+
+
+def _schedule(data: PromiseCreate) -> list[tuple[dt.date, Decimal]]:
+    if data.instalments:
+        return sorted(((i.due_on, i.amount) for i in data.instalments), key=lambda r: r[0])
+    assert data.amount is not None and data.promised_date is not None  # the schema says so
+    return [(data.promised_date, data.amount)]
+
+
+def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: dt.date,
+                   max_days: int = DEFAULT_MAX_DAYS) -> Promise:
+    """Record a promise (or an instalment plan) and pause the invoices its amount covers."""
+    customer = session.get(Customer, data.customer_id)
+    if customer is None:
+        raise NotFoundError("customer", data.customer_id)
+    schedule = _schedule(data)
+    errors: list[FieldError] = []
+    horizon = today + dt.timedelta(days=max_days)
+    for index, (due_on, _amount) in enumerate(schedule):
+        field = f"instalments[{index}].due_on" if data.instalments else "promised_date"
+        if due_on < today:
+            errors.append(FieldError(field, f"{due_on} is already past"))
+        elif due_on > horizon:
+            errors.append(FieldError(field, f"{due_on} is more than {max_days} days ahead (after "
+                                            f"{horizon}): the scenario's limit for a promise"))
+    named = list(dict.fromkeys(data.invoice_ids))
+    query = select(Invoice.invoice_id, Invoice.customer_id, Invoice.due_date, Invoice.open_amount,
+                   Invoice.settled_on, Invoice.kind)
+    if named:
+        rows = session.execute(query.where(Invoice.invoice_id.in_(named))).all()
+        owned = {r[0]: r for r in rows}
+        for index, invoice_id in enumerate(data.invoice_ids):
+            row = owned.get(invoice_id)
+            if row is None or row[1] != data.customer_id:
+                errors.append(FieldError(f"invoice_ids[{index}]",
+                                         f"invoice {invoice_id!r} is not an invoice of {data.customer_id!r}"))
+        candidates = [(r[0], r[2], Decimal(r[3])) for r in rows
+                      if r[1] == data.customer_id and r[4] is None and r[5] == "invoice"]
+    else:
+        candidates = [(r[0], r[2], Decimal(r[3])) for r in session.execute(
+            query.where(Invoice.customer_id == data.customer_id, Invoice.kind == "invoice",
+                        Invoice.settled_on.is_(None))).all()]
+    promise_id = data.promise_id or f"PRM-{uuid.uuid4().hex[:12].upper()}"
+    if session.get(Promise, promise_id) is not None:
+        errors.append(FieldError("promise_id", f"promise {promise_id!r} already exists"))
+    if errors:
+        raise LedgerValidationError(errors)
+    total = sum((amount for _, amount in schedule), ZERO).quantize(Decimal("0.01"))
+    covered = covered_invoices(candidates, total)
+    promise = Promise(promise_id=promise_id, customer_id=data.customer_id, amount=total,
+                      promised_date=schedule[-1][0], status="open", created_on=today,
+                      created_by=actor, note=data.note)
+    session.add(promise)
+    session.flush()
+    for seq, (due_on, amount) in enumerate(schedule, start=1):
+        session.add(PromiseInstalment(promise_id=promise_id, seq=seq, due_on=due_on, amount=amount))
+    for invoice_id in covered:
+        session.add(PromiseInvoice(promise_id=promise_id, invoice_id=invoice_id))
+    audit(session, actor=actor, action="create", entity="promise", entity_id=promise_id,
+          after={"customer_id": data.customer_id, "amount": total, "promised_date": promise.promised_date,
+                 "instalments": [{"due_on": d, "amount": a} for d, a in schedule],
+                 "invoice_ids": covered})
+    record_event(session, type="promise.created", entity_id=promise_id,
+                 payload=_plain({"customer_id": data.customer_id, "amount": total,
+                                 "promised_date": promise.promised_date, "invoice_ids": covered}))
+    _cancel_pending(session, covered, actor=actor, reason=f"promise {promise_id}")
+    session.flush()
+    return promise
+
+
+def instalments_of(session: Session, promise_ids: Sequence[str]) -> dict[str, list[PromiseInstalment]]:
+    found: dict[str, list[PromiseInstalment]] = defaultdict(list)
+    if promise_ids:
+        for row in session.execute(select(PromiseInstalment)
+                                   .where(PromiseInstalment.promise_id.in_(list(promise_ids)))
+                                   .order_by(PromiseInstalment.promise_id, PromiseInstalment.seq)).scalars():
+            found[row.promise_id].append(row)
+    return found
+
+
+def _payments(session: Session, promises: Sequence[Promise], today: dt.date) -> dict[str, list[tuple[dt.date, Decimal]]]:
+    by_customer: dict[str, list[tuple[dt.date, Decimal]]] = defaultdict(list)
+    if not promises:
+        return by_customer
+    for customer_id, paid_on, amount in session.execute(
+            select(Payment.customer_id, Payment.paid_on, Payment.amount)
+            .where(Payment.customer_id.in_(sorted({p.customer_id for p in promises})),
+                   Payment.paid_on >= min(p.created_on for p in promises), Payment.paid_on <= today)
+            .order_by(Payment.customer_id, Payment.paid_on, Payment.payment_id)):
+        by_customer[customer_id].append((paid_on, Decimal(amount)))
+    return by_customer
+
+
+def _covered_on(payments: list[tuple[dt.date, Decimal]], since: dt.date, needed: Decimal,
+                deadline: dt.date) -> dt.date | None:
+    """The day the payments made from `since` up to `deadline` first sum to `needed`."""
+    total = ZERO
+    for paid_on, amount in payments:
+        if since <= paid_on <= deadline:
+            total += amount
+            if total >= needed:
+                return paid_on
+    return None
+
+
+def evaluate_promises(session: Session, customer_ids: Iterable[str] | None = None,
+                      today: dt.date | None = None, *, actor: str = "system") -> PromiseEvaluation:
+    """Decide open instalments from the payments received, then close the promises they decide
+    (kept: every instalment kept; broken: one instalment broken). Idempotent."""
+    today = today or dt.date.today()
+    query = select(Promise).where(Promise.status == "open")
+    if customer_ids is not None:
+        ids = sorted(set(customer_ids))
+        if not ids:
+            return PromiseEvaluation(kept=[], broken=[], still_open=0)
+        query = query.where(Promise.customer_id.in_(ids))
+    promises = list(session.execute(query.order_by(Promise.promise_id)).scalars())
+    payments = _payments(session, promises, today)
+    plans = instalments_of(session, [p.promise_id for p in promises])
+    kept, broken = [], []
+    for promise in promises:
+        plan = plans.get(promise.promise_id) or [
+            # a promise recorded before instalments existed: one instalment, its amount and date
+            PromiseInstalment(promise_id=promise.promise_id, seq=1, due_on=promise.promised_date,
+                              amount=promise.amount)]
+        outcome = _evaluate_plan(session, promise, plan, payments.get(promise.customer_id, []), today)
+        if outcome is not None:
+            status, on = outcome
+            _close(session, promise, status, on, actor)
+            (kept if status == "kept" else broken).append(promise.promise_id)
+    session.flush()
+    return PromiseEvaluation(kept=kept, broken=broken, still_open=len(promises) - len(kept) - len(broken))
+
+
+def _evaluate_plan(session: Session, promise: Promise, plan: list[PromiseInstalment],
+                   payments: list[tuple[dt.date, Decimal]], today: dt.date) -> tuple[str, dt.date] | None:
+    needed, last_kept = ZERO, None
+    for index, instalment in enumerate(plan):
+        needed += Decimal(instalment.amount)
+        if instalment.status == "kept":
+            last_kept = instalment.closed_on
+            continue
+        deadline = instalment.due_on + dt.timedelta(days=PROMISE_GRACE_DAYS)
+        covered_on = _covered_on(payments, promise.created_on, needed, deadline)
+        if covered_on is not None:
+            _set(session, instalment, "kept", covered_on)
+            last_kept = covered_on
+            continue
+        if today > deadline:
+            broken_on = deadline + dt.timedelta(days=1)
+            _set(session, instalment, "broken", broken_on)
+            for rest in plan[index + 1:]:
+                _set(session, rest, "cancelled", broken_on)
+            return "broken", broken_on
+        return None  # this instalment is still running
+    return "kept", last_kept or today
+
+
+def _set(session: Session, instalment: PromiseInstalment, status: str, on: dt.date) -> None:
+    instalment.status, instalment.closed_on = status, on
+    if sa_inspect(instalment).persistent:  # a legacy promise's implied instalment is not stored
+        session.add(instalment)
+
+
+def _close(session: Session, promise: Promise, status: str, on: dt.date, actor: str) -> None:
+    paid = sum((a for d, a in _payments(session, [promise], on).get(promise.customer_id, [])), ZERO)
+    promise.status, promise.closed_on, promise.updated_at = status, on, utcnow()
+    session.add(promise)
+    audit(session, actor=actor, action=status, entity="promise", entity_id=promise.promise_id,
+          before={"status": "open"}, after={"status": status, "closed_on": on, "paid": paid})
+    record_event(session, type=f"promise.{status}", entity_id=promise.promise_id,
+                 payload=_plain({"customer_id": promise.customer_id, "amount": promise.amount,
+                                 "promised_date": promise.promised_date, "paid": paid}))

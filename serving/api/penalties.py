@@ -1,0 +1,84 @@
+"""Penalty invoices (factures de pénalités): created by a manager, listed with their lines."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from ledger import penalties as store
+from ledger.schemas import Id
+from serving.deps import Principal, SessionDep, TodayDep, require
+
+router = APIRouter(prefix="/api/v1", tags=["penalties"])
+Manager = Annotated[Principal, Depends(require("analyst"))]
+
+
+class PenaltyInvoiceIn(BaseModel):
+    customer_id: Id
+    # default: every invoice of the customer paid late and not yet charged
+    invoice_ids: list[Id] | None = Field(default=None, max_length=500)
+
+
+class PenaltyLineOut(BaseModel):
+    invoice_id: str
+    due_date: dt.date
+    paid_on: dt.date
+    amount_late: Decimal
+    days_late: int
+    rates_percent: list[str]
+    interest: Decimal
+    indemnity: Decimal
+    indemnity_eur: Decimal
+    notes: list[str]
+
+
+class PenaltyInvoiceOut(BaseModel):
+    penalty_invoice_id: str
+    kind: str
+    customer_id: str
+    customer_type: str
+    issue_date: dt.date
+    due_date: dt.date
+    currency: str
+    interest: Decimal
+    indemnity: Decimal
+    indemnity_eur: Decimal
+    total: Decimal
+    created_by: str | None
+    lines: list[PenaltyLineOut]
+
+
+class PenaltyRunOut(BaseModel):
+    created: list[PenaltyInvoiceOut]
+    # invoices named or found that were charged before: invoice id → penalty invoice id
+    already_invoiced: dict[str, str]
+
+
+def _views(session: Session, records) -> list[PenaltyInvoiceOut]:
+    lines = store.penalty_charges(session, [r.penalty_invoice_id for r in records])
+    return [PenaltyInvoiceOut(**r.model_dump(), lines=[
+        PenaltyLineOut(**c.model_dump()) for c in lines.get(r.penalty_invoice_id, [])]) for r in records]
+
+
+@router.post("/penalty-invoices", response_model=PenaltyRunOut, status_code=status.HTTP_201_CREATED)
+def create_penalty_invoices(data: PenaltyInvoiceIn, session: SessionDep, principal: Manager,
+                            today: TodayDep) -> PenaltyRunOut:
+    """Invoice interest and indemnities on invoices paid late (never twice for one invoice)."""
+    result = store.create_penalty_invoices(session=session, customer_id=data.customer_id, today=today,
+                                           actor=principal.actor, invoice_ids=data.invoice_ids)
+    session.commit()
+    return PenaltyRunOut(created=_views(session, result["created"]),
+                         already_invoiced=result["already_invoiced"])
+
+
+@router.get("/penalty-invoices", response_model=list[PenaltyInvoiceOut])
+def list_penalty_invoices(session: SessionDep, _: Manager, customer_id: str | None = None,
+                          limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                          offset: Annotated[int, Query(ge=0)] = 0) -> list[PenaltyInvoiceOut]:
+    """Penalty invoices, newest first, with the invoices each charges."""
+    return _views(session, store.list_penalty_invoices(session, customer_id=customer_id,
+                                                       limit=limit, offset=offset))

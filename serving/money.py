@@ -1,0 +1,50 @@
+"""Money, percentages and dates for people, in French or English, with Babel (CLDR data).
+
+Each amount is shown in its own currency ("1 234,56 £GB" is never "1 234,56 €"). `plain=True`
+swaps the narrow and ordinary no-break spaces of French grouping for spaces, for the PDF core
+fonts, which carry Latin-1 only.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from babel.dates import format_date as babel_date
+from babel.numbers import format_currency, format_decimal
+
+LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+
+
+def _locale(language: str) -> str:
+    return LOCALES.get(language, LOCALES["fr"])
+
+
+def _plain(text: str) -> str:
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def money(amount: Decimal | int | str | None, currency: str, language: str = "fr", *, plain: bool = False) -> str:
+    """1 234,56 € / €1,234.56; 1 234,56 $US / US$1,234.56; an unknown amount is a dash."""
+    if amount is None:
+        return "—"
+    text = format_currency(Decimal(str(amount)), currency.upper(), locale=_locale(language))
+    return _plain(text) if plain else text
+
+
+def number(value: Decimal | float | int, language: str = "fr", *, plain: bool = False) -> str:
+    text = format_decimal(value, locale=_locale(language))
+    return _plain(text) if plain else text
+
+
+def percent(share: float | None, language: str = "fr", *, plain: bool = False) -> str:
+    """0.8367 → 83,7 % / 83.7% (one decimal)."""
+    if share is None:
+        return "—"
+    value = format_decimal(round(share * 100, 1), format="#,##0.#", locale=_locale(language))
+    text = f"{value}\u202f%" if language == "fr" else f"{value}%"
+    return _plain(text) if plain else text
+
+
+def date(day: dt.date | None, language: str = "fr") -> str:
+    """30/06/2026 in both languages; a dash for none."""
+    return "—" if day is None else babel_date(day, format="dd/MM/yyyy", locale=_locale(language))

@@ -190,6 +190,11 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
         else:
             _write(session, planned, facts, run_date=run_date, actor=actor, report=report)
     report.reminders = len({a.reminder_id for a in report.actions})
+    missing = get_settings().missing_creditor_details()
+    if missing and any(a.channel in ("letter", "formal_notice") for a in report.actions):
+        report.warnings.append(
+            "letters planned but the creditor settings lack " + ", ".join(missing)
+            + ": the letters cannot name where to pay or where they come from")
     for name, customers in sorted(report.fallbacks.items()):
         shown = ", ".join(customers[:5]) + (f" (+{len(customers) - 5})" if len(customers) > 5 else "")
         report.warnings.append(

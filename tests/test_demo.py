@@ -33,3 +33,10 @@ def test_demo_sets_everything_up(tmp_path):
         assert session.exec(select(func.count()).select_from(Invoice)).one() > 500
         assert session.exec(select(func.count()).select_from(DunningAction)).one() > 0
         assert session.exec(select(func.count()).select_from(CustomerScore)).one() == 40
+        # six weeks of history: today's formal notices wait for a person, key accounts are
+        # dunned gently
+        assert session.exec(select(func.count()).select_from(DunningAction)
+                            .where(DunningAction.state == "pending_approval")).one() > 0
+        scenarios = set(session.exec(select(DunningAction.scenario).distinct()).all())
+        assert {"gentle", "standard"} <= scenarios
+    assert "awaiting approval" in result.stdout

@@ -82,6 +82,24 @@ LABELS: dict[str, dict[str, str]] = {
     "state_sent": {"fr": "Envoyée", "en": "Sent"},
     "state_failed": {"fr": "Échec", "en": "Failed"},
     "state_cancelled": {"fr": "Annulée", "en": "Cancelled"},
+    "state_pending_approval": {"fr": "À approuver", "en": "Awaiting approval"},
+    "state_rendered": {"fr": "Prête à poster", "en": "Ready to post"},
+    "state_posted": {"fr": "Postée", "en": "Posted"},
+    "state_delivered": {"fr": "Reçue", "en": "Delivered"},
+    "nav_approvals": {"fr": "Approbations", "en": "Approvals"},
+    "approvals_title": {"fr": "Mises en demeure et transmissions à approuver",
+                        "en": "Formal notices and legal hand-offs to approve"},
+    "approvals_help": {"fr": "Rien ne part sans votre accord : approuver envoie le courrier à "
+                             "l'impression, rejeter l'annule. Le commentaire est gardé dans le journal.",
+                       "en": "Nothing goes out without your approval: approving sends the letter "
+                             "to print, rejecting cancels it. The comment is kept in the audit log."},
+    "approve": {"fr": "Approuver", "en": "Approve"},
+    "reject": {"fr": "Rejeter", "en": "Reject"},
+    "comment": {"fr": "Commentaire", "en": "Comment"},
+    "invoices_list": {"fr": "Factures", "en": "Invoices"},
+    "total_open": {"fr": "Restant dû", "en": "Outstanding"},
+    "decided": {"fr": "Décision enregistrée", "en": "Decision recorded"},
+    "n_invoices": {"fr": "{n} facture(s)", "en": "{n} invoice(s)"},
     "chart_effectiveness": {"fr": "Efficacité des relances (part payée après l'étape)",
                             "en": "Dunning effectiveness (share paid after the step)"},
     "within": {"fr": "sous {w} j", "en": "within {w} d"},
@@ -268,6 +286,12 @@ def login(request: Request, lang: Lang = None) -> HTMLResponse:
 def customer_page(customer_id: str, request: Request, lang: Lang = None) -> HTMLResponse:
     """One customer: invoices, payment history, risk, actions, disputes, promises."""
     return _page(request, "customer.html", lang, page="customer", customer_id=customer_id)
+
+
+@router.get("/approvals", response_class=HTMLResponse)
+def approvals_page(request: Request, lang: Lang = None) -> HTMLResponse:
+    """The approval queue: formal notices and legal hand-offs waiting for a person."""
+    return _page(request, "approvals.html", lang, page="approvals")
 
 
 @router.get("/model", response_class=HTMLResponse)

@@ -309,7 +309,8 @@
           r.segment, gradeBadge(r.grade), { num: true, text: pct(r.p_late) },
           { num: true, text: money(r.value_at_risk) }, { num: true, text: money(r.open_amount) },
           { num: true, text: money(r.overdue_amount) }, { num: true, text: r.days_overdue > 0 ? r.days_overdue : "—" },
-          r.next_action ? word("channel_", r.next_action.channel) + " · " + date(r.next_action.send_on) : "—",
+          r.next_action ? word("channel_", r.next_action.channel) + " · " + date(r.next_action.send_on) +
+            " · " + L.n_invoices.replace("{n}", (r.next_action.invoices || []).length || 1) : "—",
           r.assigned_agent, (r.reasons || []).map((x) => x.text).join(" · "),
         ]);
       },
@@ -379,9 +380,11 @@
         ]);
       },
       "panel-actions": async () => {
-        const r = await api("/dunning/actions?limit=200&customer_id=" + enc);
-        return fillTable("actions", r.items, (a) => [date(a.send_on), a.invoice_id, word("step_", a.step),
-          word("channel_", a.channel), word("tone_", a.tone), word("state_", a.state)]);
+        // one row per task (a call, an e-mail, a letter) listing its invoices, not one per invoice
+        const r = await api("/reminders?limit=200&customer_id=" + enc);
+        return fillTable("actions", r.items, (t) => [date(t.send_on), word("channel_", t.channel),
+          t.invoices.map((i) => i.invoice_id).join(", "), { num: true, text: money(t.total_open) },
+          word("tone_", t.tone), word("state_", t.state)]);
       },
       "panel-disputes": async () => {
         const rows = await api("/disputes?customer_id=" + enc);
@@ -501,6 +504,44 @@
     document.body.dataset.ready = "1";
   }
 
+  // --- approvals -----------------------------------------------------------------------------
+  async function post(path, body) {
+    const response = await fetch(CONFIG.api + path, {
+      method: "POST",
+      headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY), "Content-Type": "application/json",
+        Accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new ApiError(response.status);
+    return response.json();
+  }
+
+  function approvals() {
+    runPanels({
+      "panel-approvals": async () => {
+        const rows = await api("/dunning/approvals");
+        if (!rows.length) return "empty";
+        return fillTable("approvals", rows, (r) => {
+          const comment = el("input", { type: "text", maxlength: "1000", class: "comment", "aria-label": L.comment });
+          const decide = (verb) => async () => {
+            const first = r.invoices.find((i) => i.state === "pending_approval") || r.invoices[0];
+            await post("/dunning/actions/" + first.action_id + "/" + verb, { comment: comment.value || null });
+            approve.closest("tr").replaceChildren(
+              el("td", { colspan: "7", class: "decided", text: L.decided + " : " + r.customer_id + " — " + L[verb] }));
+          };
+          const approve = el("button", { type: "button", class: "approve", text: L.approve });
+          const reject = el("button", { type: "button", class: "reject", text: L.reject });
+          approve.addEventListener("click", decide("approve"));
+          reject.addEventListener("click", decide("reject"));
+          return [date(r.send_on),
+            el("a", { href: "/customers/" + encodeURIComponent(r.customer_id) + "?lang=" + LANG, text: r.customer_name || r.customer_id }),
+            word("channel_", r.channel), r.invoices.map((i) => i.invoice_id).join(", "),
+            { num: true, text: money(r.total_open) }, comment, el("span", {}, approve, " ", reject)];
+        });
+      },
+    });
+  }
+
   // --- start --------------------------------------------------------------------------------
   function start() {
     const page = document.body.dataset.page;
@@ -514,7 +555,7 @@
       Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
       Chart.defaults.locale = LOCALE;
     }
-    ({ dashboard, customer, model })[page]();
+    ({ dashboard, customer, model, approvals })[page]();
   }
 
   start();

@@ -278,7 +278,7 @@ def _demo_score(context: dict) -> None:
     context["lines"].append("grades : " + ", ".join(f"{g} {n}" for g, n in grades.items()))
 
 
-DEMO_HISTORY_DAYS = 42
+DEMO_HISTORY_DAYS = 60
 
 
 def _demo_dunning(context: dict) -> None:

@@ -18,7 +18,7 @@ from serving.dunning import RiskProvider, run_dunning
 
 DEMO_ACTOR = "demo"
 REGISTERED_NUMBER = "1A 000 000 0000 0"  # a placeholder slip number, demo only
-QUEUE_DAYS = 7
+QUEUE_DAYS = 10
 
 
 def simulate_history(*, engine: Engine, first: dt.date, last: dt.date,

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,12 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
+# schemathesis over every operation, real server, SQLite (and PostgreSQL with TEST_DATABASE_URL)
+fuzz: install
+	$(BIN)/python -m tests.fuzz.run
+
 bench: install
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) relance.db demo-ledger
+	rm -rf $(VENV) relance.db demo-ledger fuzz-report

@@ -29,21 +29,23 @@ from collections import defaultdict
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Index, Integer, and_, case, func, or_, select, text, update
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel
 
 from ledger import fx
-from ledger.errors import FieldError, LedgerError, LedgerValidationError, NotFoundError
+from ledger.errors import (FieldError, LedgerConflictError, LedgerError, LedgerValidationError,
+                           NotFoundError)
 from ledger.frames import DATE_COLUMNS, PROMISE_COLUMNS
 from ledger.portfolio import in_portfolio
 from ledger.models import (MONEY, AuditLog, Customer, CustomerNote, Dispute, DunningAction,
                            Invoice, Payment, Promise, PromiseInvoice, record_event, utcnow)
-from ledger.schemas import Id, IngestBatch, InvoiceIn, Money
+from ledger.schemas import (MAX_DATE, BusinessDate, Id, IngestBatch, InvoiceIn, Line, Money,
+                            Paragraphs, dates_in_range, promise_horizon)
 from ledger.var import DelayHistogram, rules_unpaid, value_at_risk
 
 CENT = Decimal("0.01")
@@ -130,8 +132,8 @@ CALL_OUTCOMES = ("reached_promised", "reached_refused", "reached_disputed", "no_
                  "wrong_number", "left_message")
 CallOutcome = Literal["reached_promised", "reached_refused", "reached_disputed", "no_answer",
                       "wrong_number", "left_message"]
-Agent = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+Agent = Line(64, min_length=1)
+Text = Paragraphs(5000)
 
 
 # --- input and output models (the API uses them as bodies and response models) ----------------
@@ -147,7 +149,7 @@ class DisputeCreate(BaseModel):
     invoices: list[DisputedInvoiceIn] = Field(min_length=1, max_length=200)
     reason: ReasonCode
     assignee: Agent | None = None
-    opened_on: dt.date | None = None
+    opened_on: BusinessDate | None = None
     comment: Text | None = None
 
 
@@ -195,7 +197,7 @@ class DisputeOut(BaseModel):
 
 
 class InstalmentIn(BaseModel):
-    due_on: dt.date
+    due_on: BusinessDate
     amount: Money = Field(gt=0)
 
 
@@ -205,7 +207,7 @@ class PromiseCreate(BaseModel):
     promise_id: Id | None = None
     customer_id: Id
     amount: Money | None = Field(default=None, gt=0)
-    promised_date: dt.date | None = None
+    promised_date: BusinessDate | None = None
     instalments: list[InstalmentIn] | None = Field(default=None, min_length=1, max_length=36)
     # which invoices the promise is about (default: every open invoice of the customer); it
     # pauses those its amount covers in full, oldest due first (ledger.promises)
@@ -238,7 +240,7 @@ class InstalmentOut(BaseModel):
 
 class PromiseUpdate(BaseModel):
     status: Literal["cancelled"] | None = None
-    promised_date: dt.date | None = None
+    promised_date: BusinessDate | None = None
     note: Text | None = None
 
 
@@ -358,7 +360,8 @@ def paused_invoice_ids(*, session: Session, today: dt.date,
               .join(Dispute, Dispute.dispute_id == DisputeInvoice.dispute_id).where(active))
     promised = (select(PromiseInvoice.invoice_id)
                 .join(Promise, Promise.promise_id == PromiseInvoice.promise_id)
-                .where(Promise.status == "open", Promise.promised_date >= today))
+                .where(Promise.status == "open", Promise.promised_date >= today,
+                       Promise.promised_date <= MAX_DATE))
     if customer_ids is not None:
         owned = select(Invoice.invoice_id).where(Invoice.customer_id.in_(list(customer_ids)))
         main, linked = (main.where(Dispute.invoice_id.in_(owned)),
@@ -383,7 +386,7 @@ def open_dispute(*, session: Session, data: DisputeCreate, actor: str, today: dt
     customer_ids = {invoice.customer_id for invoice, _ in invoices}
     dispute_id = data.dispute_id or f"DSP-{uuid.uuid4().hex[:12].upper()}"
     if session.get(Dispute, dispute_id) is not None:
-        raise LedgerValidationError([FieldError("dispute_id", f"dispute {dispute_id!r} already exists")])
+        raise LedgerConflictError([FieldError("dispute_id", f"dispute {dispute_id!r} already exists")])
     opened_on = data.opened_on or today
     if opened_on > today:
         raise LedgerValidationError([FieldError("opened_on", f"{opened_on} is in the future")])
@@ -645,6 +648,15 @@ def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: 
                                    max_days=promises.DEFAULT_MAX_DAYS if max_days is None else max_days)
 
 
+def _promise_date_problem(promised: dt.date, today: dt.date) -> str | None:
+    if promised < today:
+        return f"{promised} is already past"
+    horizon = promise_horizon(today)
+    if promised > horizon:
+        return f"{promised} is more than a year ahead: a promise to pay names a date until {horizon}"
+    return None
+
+
 def get_promise(*, session: Session, promise_id: str) -> Promise:
     promise = session.get(Promise, promise_id)
     if promise is None:
@@ -661,8 +673,9 @@ def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, ac
         raise IllegalTransitionError(f"The promise {promise_id} is already {promise.status}: "
                                      "only an open promise can be cancelled or rescheduled.")
     if data.promised_date is not None:
-        if data.promised_date < today:
-            raise LedgerValidationError([FieldError("promised_date", f"{data.promised_date} is already past")])
+        problem = _promise_date_problem(data.promised_date, today)
+        if problem:
+            raise LedgerValidationError([FieldError("promised_date", problem)])
         if max_days is not None and data.promised_date > today + dt.timedelta(days=max_days):
             raise LedgerValidationError([FieldError(
                 "promised_date", f"{data.promised_date} is more than {max_days} days ahead: the "
@@ -733,6 +746,8 @@ def _paid_towards(session: Session, promises: Sequence[Promise],
                   today: dt.date | None) -> dict[str, tuple[Decimal, dt.date | None]]:
     """Per promise: the customer's payments dated in [created_on, promised_date + grace] (and
     ≤ today), and the date their running sum first reached the promised amount."""
+    # a promise stored before the date bounds has no deadline anyone can compute: nothing counts
+    promises = [p for p in promises if dates_in_range(p, "created_on", "promised_date")]
     if not promises:
         return {}
     customers = sorted({p.customer_id for p in promises})

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     max_body_bytes: int = 10 * 1024 * 1024
+    # webhooks to loopback (127.0.0.1, ::1): for tests and a developer's machine only
+    webhooks_allow_loopback: bool = False
     # FEC import (docs/fec.md): terms when neither the file nor the customer gives a due date,
     # the opening-balance journals, and what unlettered receipts do (credit | oldest_first)
     fec_default_terms: str = "30 jours"

@@ -40,6 +40,7 @@ from ledger.models import (
     record_event,
     utcnow,
 )
+from ledger.schemas import MAX_DATE
 
 OPEN_DISPUTE_STATUSES = ("open", "in_review", "proposed_credit_note")  # = collections.ACTIVE_DISPUTE
 PENDING = ActionState.PLANNED
@@ -292,7 +293,9 @@ def _promises(session: Session, lo: str, hi: str, run_date: dt.date
                Promise.closed_on, PromiseInvoice.invoice_id, Promise.amount)
         .outerjoin(PromiseInvoice, PromiseInvoice.promise_id == Promise.promise_id)
         .where(_in_range(Promise.customer_id, lo, hi), or_(
-            and_(Promise.status == "open", Promise.promised_date >= run_date),
+            # a promise stored before the date bounds (year 9999) pauses nothing: see 0011
+            and_(Promise.status == "open", Promise.promised_date >= run_date,
+                 Promise.promised_date <= MAX_DATE),
             and_(Promise.status == "broken",
                  func.coalesce(Promise.closed_on, Promise.promised_date) >= since),
         ))

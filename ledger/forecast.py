@@ -33,6 +33,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from ledger.kpis import ZERO, Lens, ReportError, _fast_plans, _money, _open_at, _sql, _to_date, default_lens
+from ledger.schemas import in_date_range
 
 WEEKS = 13
 Z90 = float(norm.ppf(0.9))
@@ -73,7 +74,11 @@ def _open_invoices(session: Session, as_of: dt.date, segment: str | None) -> pd.
     rows = session.execute(text(f"WITH {cte} SELECT invoice_id, customer_id, currency, due_date, open_amount "
                                 f"FROM open_at WHERE open_amount > 0"), params).all()
     frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "currency", "due_date", "open_amount"])
-    frame["due_date"] = pd.to_datetime(frame["due_date"].map(_to_date))
+    due = frame["due_date"].map(_to_date)
+    # an invoice stored before the date bounds (due in year 1 or 9999) has no week to fall in
+    kept = due.map(in_date_range).astype(bool)
+    frame, due = frame.loc[kept].copy(), due.loc[kept]
+    frame["due_date"] = pd.to_datetime(due)
     frame["open_amount"] = frame["open_amount"].map(_money)
     return frame
 

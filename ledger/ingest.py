@@ -32,7 +32,7 @@ from ledger.credit import check_crossings
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
 from ledger.links import LinkSet, changed_customers, load_links, stored_for_customers, stored_for_sources
 from ledger.models import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
-from ledger.schemas import IngestBatch, IngestResult
+from ledger.schemas import IngestBatch, IngestResult, dates_in_range
 
 CHUNK = 500
 COPY_MIN = 2_000  # below this, executemany beats creating a temporary table
@@ -66,6 +66,10 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
                               INVOICE_FIELDS + ("open_amount", "settled_on"))
     existing_payments = _load(session, Payment, Payment.customer_id, customer_ids,
                               PAYMENT_FIELDS + ("unallocated_amount",))
+    # rows stored before the date bounds (migration 0011) stay as they are, outside the replay:
+    # rewriting one is what the database now refuses, and the customer's other records go on
+    existing_invoices = [r for r in existing_invoices if dates_in_range(r, "issue_date", "due_date")]
+    existing_payments = [r for r in existing_payments if dates_in_range(r, "paid_on")]
 
     invoices = {row["invoice_id"]: _pick(row, INVOICE_FIELDS) for row in existing_invoices}
     payments = {row["payment_id"]: _pick(row, PAYMENT_FIELDS) for row in existing_payments}

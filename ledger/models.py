@@ -11,10 +11,27 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
+# business dates the database itself refuses outside 1900–2199 (ledger.schemas.BusinessDate says
+# the same to clients; migration 0011 adds these to existing databases)
+DATE_BOUNDS = ("1900-01-01", "2199-12-31")
+DATE_CHECKED = {
+    "invoice": ("issue_date", "due_date", "settled_on"),
+    "payment": ("paid_on",),
+    "allocation": ("allocated_on",),
+    "dispute": ("opened_on", "resolved_on"),
+    "promise": ("promised_date", "created_on", "closed_on"),
+}
+
+
+def date_checks(table: str) -> tuple[CheckConstraint, ...]:
+    low, high = DATE_BOUNDS
+    return tuple(CheckConstraint(f"{column} BETWEEN '{low}' AND '{high}'",
+                                 name=f"ck_{table}_{column}_range")
+                 for column in DATE_CHECKED[table])
 
 
 def utcnow() -> dt.datetime:
@@ -73,7 +90,8 @@ class Invoice(InvoiceBase, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
-    __table_args__ = (Index("ix_invoice_customer_open", "customer_id", "settled_on"),)
+    __table_args__ = (Index("ix_invoice_customer_open", "customer_id", "settled_on"),
+                      *date_checks("invoice"))
 
 
 class PaymentBase(SQLModel):
@@ -86,6 +104,8 @@ class PaymentBase(SQLModel):
 
 
 class Payment(PaymentBase, table=True):
+    __table_args__ = date_checks("payment")
+
     unallocated_amount: Decimal = Field(default=Decimal("0"), **MONEY)
     created_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -101,7 +121,8 @@ class Allocation(SQLModel, table=True):
     amount: Decimal = Field(**MONEY)
     allocated_on: dt.date
 
-    __table_args__ = (UniqueConstraint("invoice_id", "source_kind", "source_id"),)
+    __table_args__ = (UniqueConstraint("invoice_id", "source_kind", "source_id"),
+                      *date_checks("allocation"))
 
 
 class AllocationLink(SQLModel, table=True):
@@ -134,6 +155,8 @@ class DisputeBase(SQLModel):
 
 
 class Dispute(DisputeBase, table=True):
+    __table_args__ = date_checks("dispute")
+
     assignee: str | None = Field(default=None, max_length=64)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
@@ -165,6 +188,8 @@ class AuditLog(SQLModel, table=True):
 
 class Promise(SQLModel, table=True):
     """A promise to pay: dunning pauses on its invoices until `promised_date`."""
+
+    __table_args__ = date_checks("promise")
 
     promise_id: str = Field(primary_key=True, max_length=64)
     customer_id: str = Field(foreign_key="customer.customer_id", index=True, max_length=64)

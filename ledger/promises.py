@@ -33,9 +33,10 @@ from ledger.collections import (
     _plain,
     audit,
 )
-from ledger.errors import FieldError, LedgerValidationError, NotFoundError
+from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError, NotFoundError
 from ledger.models import (Customer, Invoice, Payment, Promise, PromiseInstalment, PromiseInvoice,
                            record_event, utcnow)
+from ledger.schemas import dates_in_range, promise_horizon
 
 DEFAULT_MAX_DAYS = 60
 ZERO = Decimal("0")
@@ -74,6 +75,9 @@ def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: 
         field = f"instalments[{index}].due_on" if data.instalments else "promised_date"
         if due_on < today:
             errors.append(FieldError(field, f"{due_on} is already past"))
+        elif due_on > promise_horizon(today):  # whatever a scenario says, never beyond a year
+            errors.append(FieldError(field, f"{due_on} is more than a year ahead: a promise to pay "
+                                            f"names a date until {promise_horizon(today)}"))
         elif due_on > horizon:
             errors.append(FieldError(field, f"{due_on} is more than {max_days} days ahead (after "
                                             f"{horizon}): the scenario's limit for a promise"))
@@ -95,10 +99,10 @@ def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: 
             query.where(Invoice.customer_id == data.customer_id, Invoice.kind == "invoice",
                         Invoice.settled_on.is_(None))).all()]
     promise_id = data.promise_id or f"PRM-{uuid.uuid4().hex[:12].upper()}"
-    if session.get(Promise, promise_id) is not None:
-        errors.append(FieldError("promise_id", f"promise {promise_id!r} already exists"))
     if errors:
         raise LedgerValidationError(errors)
+    if session.get(Promise, promise_id) is not None:
+        raise LedgerConflictError([FieldError("promise_id", f"promise {promise_id!r} already exists")])
     total = sum((amount for _, amount in schedule), ZERO).quantize(Decimal("0.01"))
     covered = covered_invoices(candidates, total)
     promise = Promise(promise_id=promise_id, customer_id=data.customer_id, amount=total,
@@ -168,7 +172,10 @@ def evaluate_promises(session: Session, customer_ids: Iterable[str] | None = Non
         if not ids:
             return PromiseEvaluation(kept=[], broken=[], still_open=0)
         query = query.where(Promise.customer_id.in_(ids))
-    promises = list(session.execute(query.order_by(Promise.promise_id)).scalars())
+    # one stored before the date bounds (migration 0011) stays open as it is: its deadline cannot
+    # be computed, and closing it rewrites a row the database now refuses
+    promises = [p for p in session.execute(query.order_by(Promise.promise_id)).scalars()
+                if dates_in_range(p, "created_on", "promised_date")]
     payments = _payments(session, promises, today)
     plans = instalments_of(session, [p.promise_id for p in promises])
     kept, broken = [], []

@@ -2,19 +2,111 @@
 
 Each validator says what is wrong in a sentence; the API turns the location into a field name
 such as `invoices[3].due_date`.
+
+The bounds of every business date and every string a client sends live here, once:
+`BusinessDate` (1900-01-01 … 2199-12-31, inside what pandas and the database can hold),
+`promise_horizon` (a promise at most one year ahead), and `check_text` (no NUL, no control
+character, no lone surrogate: PostgreSQL refuses the first and no encoder takes the last).
 """
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints,
+                      ValidationInfo, field_validator, model_validator)
 
 from ledger.config import get_settings
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2199, 12, 31)
+# the database CHECK constraints (migration 0011) repeat these bounds as SQL
+DATE_RANGE_SQL = (MIN_DATE.isoformat(), MAX_DATE.isoformat())
+LINE_BREAKS = frozenset("\t\n\r")
+
+
+def check_date(value: dt.date) -> dt.date:
+    """A business date within 1900-01-01 … 2199-12-31, or a ValueError saying so."""
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise ValueError(f"{value.isoformat()} is outside the accepted dates "
+                         f"{MIN_DATE.isoformat()} … {MAX_DATE.isoformat()}")
+    return value
+
+
+def in_date_range(value: dt.date | None) -> bool:
+    """Whether a stored date is one readers can work with (rows from before the bounds may not)."""
+    return value is None or MIN_DATE <= value <= MAX_DATE
+
+
+def dates_in_range(row, *columns: str) -> bool:
+    """Whether every named date of a stored row (a mapping or an object) is in range."""
+    get = row.get if isinstance(row, dict) else (lambda name: getattr(row, name))
+    return all(in_date_range(_as_date(get(column))) for column in columns)
+
+
+def _as_date(value) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:  # SQLite hands raw text back where no column type applies
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return dt.date.min
+
+
+def promise_horizon(today: dt.date) -> dt.date:
+    """The latest date a promise to pay may name: one year after `today`."""
+    try:
+        return today.replace(year=today.year + 1)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + 1, day=28)
+
+
+def text_problem(value: str, *, multiline: bool = False) -> str | None:
+    """What makes `value` unfit to store (a NUL, a control character, a lone surrogate), or None."""
+    for position, char in enumerate(value):
+        if multiline and char in LINE_BREAKS:
+            continue
+        category = unicodedata.category(char)
+        if category == "Cc":
+            return f"contains the control character U+{ord(char):04X} at position {position}"
+        if category == "Cs":
+            return f"contains an unpaired surrogate U+{ord(char):04X} at position {position}"
+    return None
+
+
+def check_text(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def check_multiline(value: str) -> str:
+    problem = text_problem(value, multiline=True)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+BusinessDate = Annotated[dt.date, AfterValidator(check_date)]
+
+
+def Line(max_length: int, *, min_length: int = 0):  # noqa: N802  (a type, spelt like one)
+    """One line of text: stripped, at most `max_length` characters, no control character."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length,
+                                            max_length=max_length), AfterValidator(check_text)]
+
+
+def Paragraphs(max_length: int, *, min_length: int = 1):  # noqa: N802
+    """Free text (notes, comments, templates): line breaks and tabs allowed, other controls not."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length,
+                                            max_length=max_length), AfterValidator(check_multiline)]
+
+
+Id = Line(64, min_length=1)
+Email = Annotated[EmailStr, StringConstraints(max_length=200)]
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2, allow_inf_nan=False)]
 Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=3,
                                             max_length=3)]
@@ -32,24 +124,26 @@ class _Record(BaseModel):
 
 class CustomerIn(_Record):
     customer_id: Id
-    name: str | None = Field(default=None, max_length=200)
+    name: Line(200) | None = None
     country: Annotated[str, StringConstraints(to_upper=True, pattern=r"^[A-Z]{2}$")] | None = None
     language: Literal["fr", "en"] = "fr"
-    segment: str | None = Field(default=None, max_length=64)
-    email: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, max_length=40)
+    segment: Line(64) | None = None
+    # one address, validated (no display name lists, no CR/LF: it becomes an e-mail header)
+    email: Email | None = None
+    phone: Line(40) | None = None
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
     credit_limit: Money | None = Field(default=None, ge=0)
     currency: Currency = "EUR"
     # must name a stored scenario, or a key of its segment → scenario table (checked by ingest)
-    dunning_scenario: str | None = Field(default=None, max_length=64)
-    address: str | None = Field(default=None, max_length=300)
-    postal_code: str | None = Field(default=None, max_length=16, pattern=r"^[A-Za-z0-9 \-]+$")
-    city: str | None = Field(default=None, max_length=100)
+    dunning_scenario: Line(64) | None = None
+    # the postal address letters and formal notices are sent to
+    address: Line(300) | None = None
+    postal_code: Line(16) | None = None
+    city: Line(100) | None = None
     # statuses (ledger.statuses): sent only when set, so a batch never clears them by omission
     customer_type: Literal["business", "consumer", "public_sector"] = "business"
     on_hold: bool = False
-    on_hold_reason: str | None = Field(default=None, max_length=200)
+    on_hold_reason: Line(200) | None = None
     on_hold_until: Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))] | None = None
     insolvency_date: Annotated[dt.date, Field(ge=dt.date(1990, 1, 1), le=dt.date(2100, 12, 31))] | None = None
 
@@ -69,8 +163,8 @@ class CustomerIn(_Record):
 class InvoiceIn(_Record):
     invoice_id: Id
     customer_id: Id
-    issue_date: dt.date
-    due_date: dt.date
+    issue_date: BusinessDate
+    due_date: BusinessDate
     amount: Money = Field(gt=0)
     currency: Currency = "EUR"
     kind: Literal["invoice", "credit_note"] = "invoice"
@@ -97,7 +191,7 @@ class InvoiceIn(_Record):
 class PaymentIn(_Record):
     payment_id: Id
     customer_id: Id
-    paid_on: dt.date
+    paid_on: BusinessDate
     amount: Money = Field(gt=0)
     currency: Currency = "EUR"
     invoice_id: Id | None = None
@@ -108,10 +202,10 @@ class PaymentIn(_Record):
 class DisputeIn(_Record):
     dispute_id: Id
     invoice_id: Id
-    opened_on: dt.date
-    reason: str | None = Field(default=None, max_length=64)
-    status: str = Field(default="open", max_length=32)
-    resolved_on: dt.date | None = None
+    opened_on: BusinessDate
+    reason: Line(64) | None = None
+    status: Line(32) = "open"
+    resolved_on: BusinessDate | None = None
     amount: Money | None = Field(default=None, gt=0)
 
 

@@ -5,12 +5,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pandas as pd
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
 from ledger.errors import LedgerError, NotFoundError
 from ledger.frames import LedgerFrames, empty_frame
-from ledger.models import Customer, Dispute, Invoice, Payment
+from ledger.models import DATE_BOUNDS, Customer, Dispute, Invoice, Payment
 from ledger.portfolio import in_portfolio
 
 INVOICE_STATUSES = ("open", "overdue", "settled")
@@ -110,10 +110,11 @@ def read_frames(*, session: Session, as_of: dt.date | None = None,
             return out
 
         customers = frame(_CUSTOMER_SQL + where, [], ["credit_limit"])
-        invoices = frame(_INVOICE_SQL + where, ["issue_date", "due_date", "settled_date"],
-                         ["amount", "open_amount"])
-        payments = frame(_PAYMENT_SQL + where, ["paid_on"], ["amount"])
-        disputes = frame(_DISPUTE_SQL + dispute_where, ["opened_on", "resolved_on"], [])
+        invoices = frame(_INVOICE_SQL + _and(where, _in_range("issue_date", "due_date", "settled_on")),
+                         ["issue_date", "due_date", "settled_date"], ["amount", "open_amount"])
+        payments = frame(_PAYMENT_SQL + _and(where, _in_range("paid_on")), ["paid_on"], ["amount"])
+        disputes = frame(_DISPUTE_SQL + _and(dispute_where, _in_range("d.opened_on", "d.resolved_on")),
+                         ["opened_on", "resolved_on"], [])
     invoices = invoices[invoices["issue_date"] <= as_of_ts]
     invoices.loc[invoices["settled_date"] > as_of_ts, "settled_date"] = pd.NaT
     return LedgerFrames(
@@ -122,6 +123,23 @@ def read_frames(*, session: Session, as_of: dt.date | None = None,
         disputes=disputes[disputes["opened_on"] <= as_of_ts].reset_index(drop=True) if len(disputes) else _empty("disputes"),
         reminders=_empty("reminders"), promises=_empty("promises"),
         as_of=as_of_ts)
+
+
+def dated_in_range(*columns):
+    """SQL condition: each of these date columns is empty or within the bounds (see `_in_range`)."""
+    low, high = (dt.date.fromisoformat(d) for d in DATE_BOUNDS)
+    return and_(*(or_(c.is_(None), c.between(low, high)) for c in columns))
+
+
+def _in_range(*columns: str) -> str:
+    """Rows stored before the date bounds (migration 0011) are left out of the frames: one odd
+    row would otherwise stop features, the forecast and drift for every customer."""
+    low, high = DATE_BOUNDS
+    return " AND ".join(f"({c} IS NULL OR {c} BETWEEN '{low}' AND '{high}')" for c in columns)
+
+
+def _and(where: str, condition: str) -> str:
+    return f"{where} AND {condition}" if where else f" WHERE {condition}"
 
 
 _CUSTOMER_SQL = ("SELECT customer_id, name, country, language, segment, email, phone, "

@@ -14,6 +14,7 @@ from ledger.db import make_engine, migrate
 from serving import errors
 from serving.deps import portfolio_scope
 from serving.ratelimit import RateLimiter
+from serving.inputs import TextGuard
 from serving.risk import RiskService
 
 
@@ -164,6 +165,7 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
         warnings = [{"code": w.code, "fr": w.fr, "en": w.en} for w in coverage_warnings(today)]
         return {"status": "ok", "warnings": warnings}
 
+    app.add_middleware(TextGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app

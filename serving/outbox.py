@@ -8,7 +8,12 @@ audit rows. A crash loses at most the reminder being sent; a rerun completes wha
 By channel:
 - email: sent over SMTP (settings `smtp_*`). A failure counts one attempt; the action stays
   `planned` for the next pass and becomes `failed` after `max_attempts` (3) attempts. A customer
-  without an email address fails at once.
+  without an email address, or with one that is not a single valid address (stored before
+  addresses were validated), fails at once with that reason.
+
+One reminder's failure never stops the pass: whatever goes wrong with it (rendering, its
+address, an unexpected error) marks its actions `failed` with a sentence saying why, and the
+next reminder is sent.
 - sms: no SMS provider is wired; the action becomes `failed` with "no SMS provider configured".
 - letter, formal_notice: rendered and kept, marked `rendered` — not sent: a person prints them
   (`GET /api/v1/letters.pdf?date=D`, the day's letters in one PDF), posts them and records it
@@ -25,25 +30,34 @@ deduplicate it).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import smtplib
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ledger import dunning as store
 from ledger.config import Settings, get_settings
 from ledger.models import Customer, DunningAction, record_event
+from ledger.schemas import Email
 from serving.dunning import NothingToSay, render_stored_reminder
 from serving.reminders import ReminderError, RenderedReminder
 
+log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 SENDABLE = ("email", "sms", "letter", "formal_notice")
 LETTER_CHANNELS = ("letter", "formal_notice")
 NO_SMS_PROVIDER = "no SMS provider configured (aucun fournisseur SMS configuré)"
 NO_EMAIL = "the customer has no email address (le client n'a pas d'adresse e-mail)"
+BAD_EMAIL = ("the customer's email address {address} is not one valid address: {why}; correct it "
+             "(l'adresse e-mail du client n'est pas une adresse valide : à corriger)")
+UNEXPECTED = ("the reminder could not be sent ({kind}); details are in the server log "
+              "(la relance n'a pas pu être envoyée ; détails dans le journal du serveur)")
+_EMAIL = TypeAdapter(Email)
 
 
 @dataclass
@@ -117,8 +131,13 @@ def send_outbox(*, engine: Engine, on: dt.date, actor: str = "outbox",
     mailer = Mailer(settings, timeout=timeout)
     try:
         for reminder_id in reminder_ids:
-            _deliver(engine, reminder_id, mailer=mailer, settings=settings, actor=actor,
-                     max_attempts=max_attempts, report=report, on=on)
+            try:
+                _deliver(engine, reminder_id, mailer=mailer, settings=settings, actor=actor,
+                         max_attempts=max_attempts, report=report, on=on)
+            except Exception as exc:  # noqa: BLE001  (one reminder never stops the others)
+                log.exception("outbox: reminder %s failed", reminder_id)
+                _fail_alone(engine, reminder_id, UNEXPECTED.format(kind=type(exc).__name__),
+                            actor=actor, report=report)
     finally:
         mailer.close()
     return report
@@ -168,6 +187,21 @@ def _deliver(engine: Engine, reminder_id: str, *, mailer: Mailer, settings: Sett
         session.commit()
 
 
+def _fail_alone(engine: Engine, reminder_id: str, reason: str, *, actor: str,
+               report: OutboxReport) -> None:
+    """Mark a reminder's pending actions failed in a transaction of their own."""
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            actions = store.lock_pending_actions(session, reminder_id)
+            _finish(session, actions, state="failed", actor=actor, error=reason)
+            session.commit()
+    except Exception:  # noqa: BLE001  (the database itself failing: logged, the pass goes on)
+        log.exception("outbox: could not mark reminder %s failed", reminder_id)
+        actions = []
+    report.failed += len(actions)
+    report.errors.append(f"{reminder_id}: {reason}")
+
+
 @dataclass(frozen=True)
 class _Failure:
     message: str
@@ -181,8 +215,14 @@ def _send(session: Session, reminder: store.Reminder, rendered: RenderedReminder
     customer = session.get(Customer, reminder.customer_id)
     if customer is None or not customer.email:
         return _Failure(NO_EMAIL, final=True)
+    try:
+        # the rule ingestion applies: one address, no CR/LF (it becomes the To: header)
+        recipient = _EMAIL.validate_python(customer.email)
+    except ValidationError as exc:
+        why = exc.errors()[0]["msg"].removeprefix("value is not a valid email address: ")
+        return _Failure(BAD_EMAIL.format(address=ascii(customer.email), why=why), final=True)
     message = email_message(rendered, reminder_id=reminder.reminder_id,
-                            sender=settings.smtp_sender, recipient=customer.email)
+                            sender=settings.smtp_sender, recipient=recipient)
     try:
         mailer.send(message)
     except (smtplib.SMTPException, OSError) as exc:

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from ledger.models import Customer, Dispute, Invoice, Payment
-from ledger.store import read_frames
+from ledger.store import dated_in_range, read_frames
 from serving.policy import Risk
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SEVERE_DAYS = 30
+SCORABLE = dated_in_range(Invoice.issue_date, Invoice.due_date, Invoice.settled_on)
 CACHE_SIZE = 4096  # customers' risks kept; a few hundred bytes each
 
 
@@ -138,7 +139,7 @@ class RiskService:
             return None
         open_ids = list(session.execute(select(Invoice.invoice_id).where(
             Invoice.kind == "invoice", Invoice.settled_on.is_(None),
-            Invoice.issue_date <= as_of)).scalars())
+            Invoice.issue_date <= as_of, SCORABLE)).scalars())
         if not open_ids:
             return None
         scores = self.score_invoices(session=session, invoice_ids=open_ids, today=as_of)
@@ -233,7 +234,10 @@ def _stored_invoices(session: Session, invoice_ids: Sequence[str]) -> pd.DataFra
     for start in range(0, len(ids), 900):
         rows += session.execute(select(Invoice.invoice_id, Invoice.customer_id, Invoice.issue_date,
                                        Invoice.due_date, Invoice.amount, Invoice.settled_on)
-                                .where(Invoice.invoice_id.in_(ids[start:start + 900]))).all()
+                                .where(Invoice.invoice_id.in_(ids[start:start + 900]),
+                                       # a row stored before the date bounds cannot be scored;
+                                       # the others are (its callers fall back to rules for it)
+                                       SCORABLE)).all()
     frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "issue_date", "due_date", "amount", "settled_on"])
     frame["amount"] = frame["amount"].astype(float)
     for column in ("issue_date", "due_date", "settled_on"):

@@ -14,8 +14,8 @@ WORDS: dict[str, dict[str, str]] = {
     "overdue": {"fr": "{invoices} facture(s) échue(s), {amount} ; la plus ancienne a {days} jours de retard",
                 "en": "{invoices} overdue invoice(s), {amount}; the oldest {days} days late"},
     "value_at_risk": {
-        "fr": "Non encaissé attendu ({basis}) : {amount_30} sous 30 jours ({p_30}), {amount_90} sous 90 jours ({p_90})",
-        "en": "Expected not collected ({basis}): {amount_30} within 30 days ({p_30}), {amount_90} within 90 days ({p_90})"},
+        "fr": "Non encaissé attendu ({basis}) : {amount_90} sous 90 jours ({p_90} de l'encours), {amount_30} sous 30 jours ({p_30})",
+        "en": "Expected not collected ({basis}): {amount_90} within 90 days ({p_90} of what is open), {amount_30} within 30 days ({p_30})"},
     "basis_model": {"fr": "modèle", "en": "model"},
     "basis_rules": {"fr": "historique du payeur", "en": "payer history"},
     "history": {"fr": "A payé en retard {late} fois sur {settled} facture(s) réglée(s)",

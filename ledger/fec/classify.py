@@ -59,7 +59,7 @@ def classify(frame: pd.DataFrame, *, opening_journals: frozenset[str] = OPENING_
         "name": np.where(named, text("CompAuxLib"), text("CompteLib")),
         "piece": text("PieceRef"), "label": text("EcritureLib"),
         "on": lines["_PieceDate"].fillna(lines["_EcritureDate"]).to_numpy(),
-        "entry_date": lines["_EcritureDate"].to_numpy(),
+        "entry_date": lines["_EcritureDate"].to_numpy(), "entry_day": text("EcritureDate"),
         "due": lines[f"_{DUE_DATE}"].to_numpy() if f"_{DUE_DATE}" in lines else pd.NaT,
         "amount": np.array(absolute.to_pylist(), dtype=object),
         "letter": text("EcritureLet"), "lettered_on": lines["_DateLet"].to_numpy(),
@@ -73,8 +73,8 @@ def classify(frame: pd.DataFrame, *, opening_journals: frozenset[str] = OPENING_
 def ids(lines: pd.DataFrame) -> pd.Series:
     """PieceRef when it names one line of its kind; else JournalCode-EcritureDate-EcritureNum[-k]."""
     piece = lines["piece"]
-    day = pd.Series(pd.DatetimeIndex(lines["entry_date"]).strftime("%Y%m%d"), index=lines.index)
-    fallback = lines["journal"] + "-" + day + "-" + lines["number"]
+    # the date as written (AAAAMMJJ, already checked): formatting a million dates costs seconds
+    fallback = lines["journal"] + "-" + lines["entry_day"] + "-" + lines["number"]
     per_entry = lines.groupby(["table", "entry"])["line"].transform("size")
     rank = lines.groupby(["table", "entry"]).cumcount() + 1
     fallback = fallback.where(per_entry == 1, fallback + "-" + rank.astype(str))

@@ -63,4 +63,5 @@ def _customer(row: dict) -> dict:
 
 
 def _dates(values: pd.Series) -> list[dt.date | None]:
-    return [None if pd.isna(v) else v.date() for v in values]
+    # vectorised conversion (a Timestamp.date() call per value costs seconds at 300,000 records)
+    return [None if d is pd.NaT else d for d in pd.to_datetime(values).dt.date]

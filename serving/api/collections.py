@@ -15,6 +15,7 @@ from ledger.portfolio import portfolio_customers
 from serving.deps import (Admin, PortfolioDep, Principal, Reader, SessionDep, get_today, require,
                           risk_provider)
 from serving.worklist_text import worded
+from serving.inputs import Offset
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
 
@@ -24,7 +25,6 @@ DisputeWorker = Annotated[Principal, Depends(require("agent", "analyst"))]
 Manager = Annotated[Principal, Depends(require("analyst"))]
 Lang = Annotated[col.Language | None, Query(description="fr (default) or en")]
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def _today(request: Request) -> dt.date:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from ledger import dunning as store
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
 from ledger.models import Customer
+from ledger.schemas import BusinessDate, Paragraphs
 from serving.deps import (
     Analyst,
     PortfolioDep,
@@ -32,6 +33,7 @@ from serving.dunning import (
     run_and_commit,
 )
 from serving.errors import field_name
+from serving.inputs import Offset, RowId
 from serving.outbox import send_outbox
 from serving.reminders import (
     ReminderError,
@@ -121,7 +123,7 @@ class TemplateOut(BaseModel):
 
 
 class TemplateIn(BaseModel):
-    source: str = Field(min_length=1, max_length=100_000)
+    source: Paragraphs(100_000)
 
 
 @router.get("/dunning/templates", response_model=list[TemplateOut])
@@ -164,7 +166,7 @@ def put_template(name: str, body: TemplateIn, session: SessionDep, principal: An
 
 
 class RunIn(BaseModel):
-    date: dt.date | None = None  # default: today
+    date: BusinessDate | None = None  # default: today
     dry_run: bool = False
 
 
@@ -196,7 +198,7 @@ def post_run(body: RunIn, request: Request, principal: Analyst) -> RunOut:
 
 
 class SendIn(BaseModel):
-    date: dt.date | None = None
+    date: BusinessDate | None = None
 
 
 @router.post("/dunning/outbox", dependencies=[RateLimited])
@@ -253,9 +255,9 @@ def get_actions(
     state: Annotated[StateFilter | None, Query()] = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     channel: Annotated[ChannelFilter | None, Query()] = None,
-    date: dt.date | None = None,
+    date: Annotated[BusinessDate | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ActionPage:
     """Dunning actions, filtered by state, customer, channel and send date."""
     rows, total = store.list_actions(session, state=state, customer_id=customer_id,
@@ -266,11 +268,11 @@ def get_actions(
 
 
 class CancelIn(BaseModel):
-    reason: str = Field(default="cancelled by a user", max_length=500)
+    reason: Paragraphs(500) = "cancelled by a user"
 
 
 @router.post("/dunning/actions/{action_id}/cancel", response_model=ActionOut)
-def cancel(action_id: int, session: SessionDep, principal: ActionWorker,
+def cancel(action_id: RowId, session: SessionDep, principal: ActionWorker,
            body: CancelIn | None = None) -> ActionOut:
     """Cancel a planned action (409 once it is sent, failed or cancelled)."""
     try:
@@ -284,7 +286,7 @@ def cancel(action_id: int, session: SessionDep, principal: ActionWorker,
 
 
 class DecisionIn(BaseModel):
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: Paragraphs(1000, min_length=0) | None = None
 
 
 def _decide(action_id: int, session, principal: Principal, *, approve: bool,

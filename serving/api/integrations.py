@@ -18,9 +18,10 @@ from ledger.errors import LedgerValidationError
 from ledger.fec import FecOptions, FecReport, FecValidationError, import_fec, issues_table
 from ledger.fec.report import unbalanced_table, unplaced_table
 from ledger.fec.terms import read_terms_file
-from ledger.schemas import IngestResult
+from ledger.schemas import IngestResult, Line
 from serving.deps import Admin, Ingester, SessionDep
 from serving.ratelimit import RateLimited
+from serving.inputs import Offset, OptionalRowId, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["integrations"])
 MAX_ISSUES = 10_000
@@ -137,10 +138,10 @@ def upload_fec(file: Annotated[UploadFile, File(description="FEC file (tab or | 
 # --- webhooks ----------------------------------------------------------------------------------
 
 class SubscriberIn(BaseModel):
-    url: str = Field(max_length=500)
-    events: list[str]
-    secret: str | None = Field(default=None, min_length=16, max_length=200,
-                               description="Generated and returned once when omitted")
+    url: Line(500, min_length=1)
+    events: list[Line(64)] = Field(max_length=len(wh.EVENT_TYPES))
+    secret: Line(200, min_length=16) | None = Field(default=None,
+                                                    description="Generated and returned once when omitted")
     active: bool = True
 
 
@@ -195,7 +196,7 @@ def create_webhook(body: SubscriberIn, session: SessionDep, _: Admin) -> Subscri
 
 
 @router.delete("/webhooks/{subscriber_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_webhook(subscriber_id: int, session: SessionDep, _: Admin) -> Response:
+def delete_webhook(subscriber_id: RowId, session: SessionDep, _: Admin) -> Response:
     """Stop a subscriber (its delivery log is kept)."""
     wh.deactivate_subscriber(session=session, subscriber_id=subscriber_id)
     session.commit()
@@ -203,10 +204,10 @@ def delete_webhook(subscriber_id: int, session: SessionDep, _: Admin) -> Respons
 
 
 @router.get("/webhooks/deliveries", response_model=list[DeliveryOut])
-def list_deliveries(session: SessionDep, _: Admin, subscriber_id: int | None = None,
+def list_deliveries(session: SessionDep, _: Admin, subscriber_id: OptionalRowId = None,
                     status_: Annotated[str | None, Query(alias="status")] = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                    offset: Annotated[int, Query(ge=0)] = 0) -> list[DeliveryOut]:
+                    offset: Offset = 0) -> list[DeliveryOut]:
     """The delivery log, newest first: one row per attempt."""
     rows = wh.list_deliveries(session=session, subscriber_id=subscriber_id, status=status_,
                               limit=limit, offset=offset)

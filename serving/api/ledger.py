@@ -10,15 +10,16 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledger import store
+from ledger.errors import NotFoundError
 from ledger.ingest import ingest as ingest_batch
 from ledger.law import terms_warnings
 from ledger.models import CustomerBase, InvoiceBase
-from ledger.errors import NotFoundError
 from ledger.schemas import IngestBatch, IngestResult
 from serving.dunning import scenario_names
 from ledger.statuses import CustomerStatusUpdate, status_sentences, update_status
 from serving.deps import Ingester, InvoiceReader, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require
 from serving.ratelimit import RateLimited
+from serving.inputs import Offset
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 RETRIES = 5
@@ -123,7 +124,7 @@ def list_invoices(session: SessionDep, _: InvoiceReader, today: TodayDep, portfo
                   status: Annotated[str | None, Query(pattern="^(open|overdue|settled)$")] = None,
                   customer_id: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> InvoicePage:
+                  offset: Offset = 0) -> InvoicePage:
     """Invoices, oldest due first, filtered by status and customer, paginated."""
     rows, total = store.list_invoices(session=session, status=status, customer_id=customer_id,
                                       today=today, limit=limit, offset=offset,

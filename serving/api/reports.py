@@ -26,11 +26,11 @@ from ledger.config import get_settings
 from ledger.kpis import Lens
 from serving.deps import Analyst, SessionDep, cash_provider
 from serving.exports import Dialect, csv_response
+from serving.inputs import AsOfDate as AsOf
 from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["reports"], dependencies=[RateLimited])
 
-AsOf = Annotated[dt.date | None, Query(description="date of the report (ISO 8601), default today")]
 Segment = Annotated[str | None, Query(max_length=64, description="customer segment")]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 CsvDialect = Annotated[Dialect, Query(description="CSV: excel-fr (default: `;`, decimal comma, BOM) or excel-en")]
@@ -38,6 +38,8 @@ Currency = Annotated[str | None, Query(pattern="^[A-Za-z]{3}$",
                                        description="currency of the totals, default the REPORTING_CURRENCY setting")]
 Days = Annotated[int, Query(ge=1, le=730, description="window N of the DSO and period KPIs, in days")]
 Months = Annotated[int, Query(ge=1, le=36, description="months of DSO trend / CEI")]
+# `?format=csv` answers the report's main table as CSV: the document says so
+CSV_TOO = {200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}}
 REPORTS = ("kpis", "aging", "dso", "dunning-effectiveness", "disputes", "cash-forecast")
 Table = tuple[list[str], list[list]]
 
@@ -146,7 +148,7 @@ def _aging_by_table(rows: list[kpis.AgingRow]) -> Table:
 
 # --- routes --------------------------------------------------------------------------------------
 
-@router.get("/reports/kpis")
+@router.get("/reports/kpis", responses=CSV_TOO)
 def kpi_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
                days: Days = 90, months: Months = 3) -> Response:
@@ -158,7 +160,7 @@ def kpi_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Seg
                    headline, per, format, dialect, "kpis", _kpi_table)
 
 
-@router.get("/reports/aging")
+@router.get("/reports/aging", responses=CSV_TOO)
 def aging_report(session: SessionDep, principal: Analyst, as_of: AsOf = None, segment: Segment = None,
                  format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
                  by: Annotated[Literal["bucket", "customer", "agent"],
@@ -179,7 +181,7 @@ def aging_report(session: SessionDep, principal: Analyst, as_of: AsOf = None, se
                    extra={"as_of": as_of, "segment": segment, "by": by})
 
 
-@router.get("/reports/dso")
+@router.get("/reports/dso", responses=CSV_TOO)
 def dso_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
                days: Days = 90, months: Months = 12) -> Response:
@@ -191,7 +193,7 @@ def dso_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Seg
                    headline, per, format, dialect, "dso", _dso_table)
 
 
-@router.get("/reports/dunning-effectiveness")
+@router.get("/reports/dunning-effectiveness", responses=CSV_TOO)
 def dunning_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                    format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
                    days: Annotated[int, Query(ge=1, le=3660, description="reminders sent in the last N days")] = 365,
@@ -205,7 +207,7 @@ def dunning_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment:
                    extra={"as_of": as_of, "segment": segment})
 
 
-@router.get("/reports/disputes")
+@router.get("/reports/disputes", responses=CSV_TOO)
 def dispute_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
                    format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None) -> Response:
     """Disputes (litiges) by reason: opened, open, resolved, open amount, ages."""
@@ -218,7 +220,7 @@ def dispute_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment:
                    extra={"as_of": as_of, "segment": segment})
 
 
-@router.get("/reports/cash-forecast")
+@router.get("/reports/cash-forecast", responses=CSV_TOO)
 def cash_forecast_report(request: Request, session: SessionDep, _: Analyst, as_of: AsOf = None,
                          segment: Segment = None, format: Format = "json", dialect: CsvDialect = "excel-fr",
                          currency: Currency = None) -> Response:

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
 from ledger import credit, store
-from ledger.errors import FieldError, LedgerValidationError
+from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
 from ledger.law import claim_for
 from ledger.models import Customer
-from ledger.schemas import Id, InvoiceIn
+from ledger.schemas import MAX_DATE, MIN_DATE, Id, InvoiceIn, dates_in_range
 from serving.credit_advice import credit_reason
 from serving.decisions import next_action
 from serving.deps import (Analyst, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require,
@@ -149,13 +149,16 @@ def _check_known(session, body: PredictionRequest) -> None:
     from ledger.models import Invoice
 
     errors: list[FieldError] = []
-    known: set[str] = set()
+    known: dict[str, str | None] = {}
     ids = list(dict.fromkeys(body.invoice_ids))
     for start in range(0, len(ids), 900):
-        known.update(session.execute(select(Invoice.invoice_id).where(
-            Invoice.invoice_id.in_(ids[start:start + 900]))).scalars())
-    errors += [FieldError(f"invoice_ids[{i}]", f"unknown invoice {v!r}")
-               for i, v in enumerate(body.invoice_ids) if v not in known]
+        for row in session.execute(select(Invoice).where(Invoice.invoice_id.in_(ids[start:start + 900]))).scalars():
+            known[row.invoice_id] = _unscorable(row)
+    for i, invoice_id in enumerate(body.invoice_ids):
+        if invoice_id not in known:
+            errors.append(FieldError(f"invoice_ids[{i}]", f"unknown invoice {invoice_id!r}"))
+        elif known[invoice_id]:
+            errors.append(FieldError(f"invoice_ids[{i}]", known[invoice_id]))
     customers = {i.customer_id for i in body.invoices}
     found = set(session.execute(select(Customer.customer_id).where(
         Customer.customer_id.in_(customers))).scalars()) if customers else set()
@@ -163,6 +166,24 @@ def _check_known(session, body: PredictionRequest) -> None:
                for i, inv in enumerate(body.invoices) if inv.customer_id not in found]
     if errors:
         raise LedgerValidationError(errors[:100])
+
+
+def _unscorable(invoice) -> str | None:
+    """Why a stored invoice has no risk to predict (settled, a credit note, odd dates), or None."""
+    if invoice.kind != "invoice":
+        return f"{invoice.invoice_id!r} is a credit note: only invoices have a risk of late payment"
+    if invoice.settled_on is not None:
+        return (f"invoice {invoice.invoice_id!r} was settled on {invoice.settled_on}: "
+                "there is no late payment left to predict")
+    return _odd_dates(invoice)
+
+
+def _odd_dates(invoice) -> str | None:
+    if dates_in_range(invoice, "issue_date", "due_date"):
+        return None
+    return (f"invoice {invoice.invoice_id!r} is stored with dates outside {MIN_DATE} … {MAX_DATE} "
+            f"(issued {invoice.issue_date}, due {invoice.due_date}), from before these bounds: "
+            "send it again with its real dates")
 
 
 class NextActionReason(BaseModel):
@@ -199,6 +220,9 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
                         today: TodayDep, lang: Lang = None) -> NextAction:
     """What to do next for this invoice: action, tone, channel, date, template, penalties, why."""
     invoice = store.get_invoice(session=session, invoice_id=invoice_id)
+    odd = _odd_dates(invoice)
+    if odd:
+        raise LedgerConflictError([FieldError("invoice_id", odd)])
     customer = store.get_customer(session=session, customer_id=invoice.customer_id)
     decision, scenario, risk = next_action(session=session, invoice=invoice, today=today,
                                            risk_for=risk_provider(request))

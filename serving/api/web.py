@@ -15,6 +15,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from serving.inputs import AsOfDate as AsOf
+
 router = APIRouter(include_in_schema=False, tags=["dashboard"])
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -23,7 +25,6 @@ templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
 
 Language = Literal["fr", "en"]
 Lang = Annotated[Language | None, Query(description="fr (default) or en")]
-AsOf = Annotated[dt.date | None, Query(description="date of the reports, default today")]
 
 # Every word the pages show, HTML and JavaScript alike (app.js receives the dict as JSON).
 LABELS: dict[str, dict[str, str]] = {
@@ -106,7 +107,44 @@ LABELS: dict[str, dict[str, str]] = {
     "chart_risk": {"fr": "Répartition du risque (clients avec encours)",
                    "en": "Risk distribution (customers with open invoices)"},
     "customers_count": {"fr": "Clients", "en": "Customers"},
-    "value_at_risk": {"fr": "Montant à risque", "en": "Value at risk"},
+    "value_at_risk_30": {"fr": "Non encaissé attendu à 30 j", "en": "Expected uncollected, 30 d"},
+    "value_at_risk_90": {"fr": "Non encaissé attendu à 90 j", "en": "Expected uncollected, 90 d"},
+    "value_at_risk_90_in": {"fr": "Non encaissé attendu à 90 j ({currency})",
+                            "en": "Expected uncollected within 90 d ({currency})"},
+    "value_at_risk_help": {"fr": "Somme des restes dus × probabilité de ne pas être payé dans le délai ; "
+                                 "jamais plus que le reste dû",
+                           "en": "Sum of open amounts × probability of not being paid within the horizon; "
+                                 "never more than what is owed"},
+    "worklist_help": {"fr": "Classée par montant attendu non encaissé à 90 jours (en devise de reporting) ; "
+                            "l'urgence (jours de retard, promesses non tenues) est montrée à côté. "
+                            "Montants dans la devise du client.",
+                      "en": "Ranked by the amount expected not collected within 90 days (in the reporting "
+                            "currency); urgency (days overdue, broken promises) is shown beside it. "
+                            "Amounts in the customer's currency."},
+    "broken_promises": {"fr": "Promesses non tenues", "en": "Broken promises"},
+    "in_currency": {"fr": "Totaux en {currency}", "en": "Totals in {currency}"},
+    "rates_of": {"fr": "taux BCE du {date}", "en": "ECB rates of {date}"},
+    "unconverted": {"fr": "sans taux, hors totaux : {currencies}", "en": "no rate, left out of totals: {currencies}"},
+    "to_date": {"fr": "à date", "en": "to date"},
+    "to_date_until": {"fr": "mois en cours, au {date}", "en": "month to date, {date}"},
+    "kpi_cei_to_date": {"fr": "CEI (mois en cours)", "en": "CEI (month to date)"},
+    "credit_alerts": {"fr": "Plafonds de crédit", "en": "Credit limits"},
+    "credit_alerts_help": {"fr": "Clients au-delà de leur plafond ou à 80 % et plus (encours : factures ouvertes, "
+                                 "dans la devise du client)",
+                           "en": "Customers over their limit or at 80 % of it and more (exposure: open invoices, "
+                                 "in the customer's currency)"},
+    "credit_over": {"fr": "dépassé", "en": "over"},
+    "credit_warning": {"fr": "≥ 80 %", "en": "≥ 80 %"},
+    "credit_ok": {"fr": "sous le plafond", "en": "under the limit"},
+    "credit_no_limit": {"fr": "sans plafond", "en": "no limit"},
+    "exposure": {"fr": "Encours", "en": "Exposure"},
+    "usage": {"fr": "Utilisation", "en": "Usage"},
+    "exposure_vs_limit": {"fr": "Encours / plafond", "en": "Exposure / limit"},
+    "headroom": {"fr": "Marge restante", "en": "Headroom"},
+    "of_limit": {"fr": "du plafond", "en": "of the limit"},
+    "currency": {"fr": "Devise", "en": "Currency"},
+    "statement_pdf": {"fr": "Relevé de compte (PDF)", "en": "Statement (PDF)"},
+    "statement_csv": {"fr": "Relevé de compte (CSV)", "en": "Statement (CSV)"},
     # worklist
     "worklist": {"fr": "Liste de travail", "en": "Worklist"},
     "rank": {"fr": "#", "en": "#"},

@@ -104,11 +104,15 @@ def test_model_risk_reranks_and_grades(client, keys, ledger, app):
     assert ids(client.get(f"{API}/worklist?grade=D", headers=keys["analyst"])) == ["B"]
 
 
-def test_a_provider_without_unpaid_odds_falls_back_to_rules(client, keys, ledger, app):
+def test_a_provider_without_unpaid_odds_lends_p_late_and_p_severe(client, keys, ledger, app):
+    # serving.policy.Risk: an older provider's p_late stands for 30 days, p_severe for 90 days
     app.state.risk_for = lambda session, invoice_ids, today: {
         i: Risk(p_late=0.9, p_severe=0.5, expected_days_late=3, grade="E") for i in invoice_ids}
     rows = client.get(f"{API}/worklist", headers=keys["analyst"]).json()
-    assert [r["customer_id"] for r in rows] == ["B", "A", "C"] and {r["risk_source"] for r in rows} == {"rules"}
+    # 90 days: B 6000 × 0.5 = 3000; C 3000 × 0.5 = 1500; A 1000 × 0.5 = 500
+    assert [(r["customer_id"], r["value_at_risk_90"], r["value_at_risk_30"]) for r in rows] == [
+        ("B", "3000.00", "5400.00"), ("C", "1500.00", "2700.00"), ("A", "500.00", "900.00")]
+    assert {r["risk_source"] for r in rows} == {"model"}
 
 
 def test_broken_promises_show_as_urgency_not_in_the_ranking(client, keys, ledger, db):

@@ -115,3 +115,56 @@ def test_sms_without_provider_fails_with_a_clear_reason(db, smtp):
     send_outbox(engine=db, on=RUN_DATE, settings=settings)
     sms = _states(db)["I7"]
     assert (sms.state, sms.last_error) == ("failed", NO_SMS_PROVIDER)
+
+
+@pytest.mark.parametrize("stored", ["compta@c1.example\r\nBcc: everyone@example.org",
+                                    "compta@c1.example, autre@c1.example", "pas une adresse"])
+def test_a_bad_stored_address_fails_its_reminder_alone(db, smtp, stored):
+    """An address stored before validation (CR/LF, two addresses): that reminder fails with a
+    reason a person can read, and the next one is still sent."""
+    inbox, settings = smtp
+    _plan(db)
+    from ledger.models import Customer
+
+    with Session(db) as session:  # as a database from before EmailStr may hold it
+        session.get(Customer, "C1").email = stored
+        session.commit()
+    report = send_outbox(engine=db, on=RUN_DATE, settings=settings)
+    states = _states(db)
+    assert (states["I1"].state, states["I2"].state, states["I4"].state) == ("failed", "failed", "sent")
+    assert "is not one valid address" in states["I1"].last_error
+    assert "\r" not in states["I1"].last_error and "\n" not in states["I1"].last_error
+    assert [m.rcpt_tos for m in inbox.messages] == [["c2@example.com"]]
+    assert report.sent == 1 and report.failed == 2
+
+
+def test_an_unexpected_error_fails_one_reminder_and_the_pass_goes_on(db, smtp, monkeypatch):
+    inbox, settings = smtp
+    _plan(db)
+    import serving.outbox as outbox
+
+    real = outbox.render_stored_reminder
+
+    def broken_for_c1(session, reminder, **kwargs):
+        if reminder.customer_id == "C1":
+            raise KeyError("a bug in a template filter")
+        return real(session, reminder, **kwargs)
+
+    monkeypatch.setattr(outbox, "render_stored_reminder", broken_for_c1)
+    report = send_outbox(engine=db, on=RUN_DATE, settings=settings)
+    states = _states(db)
+    assert (states["I1"].state, states["I4"].state) == ("failed", "sent")
+    assert states["I1"].last_error.startswith("the reminder could not be sent (KeyError)")
+    assert len(inbox.messages) == 1 and report.failed == 2 and report.sent == 1
+
+
+def test_ingestion_refuses_what_the_outbox_could_not_send(client, keys):
+    for address in ("a@example.org\r\nBcc: b@example.org", "a@example.org, b@example.org",
+                    "a@example.org\nX: y", "pas une adresse"):
+        body = {"customers": [{"customer_id": "CX", "email": address}]}
+        response = client.post("/api/v1/ingest", json=body, headers=keys["billing"])
+        assert response.status_code == 422, address
+        assert response.json()["errors"][0]["field"] == "customers[0].email"
+    ok = client.post("/api/v1/ingest", json={"customers": [{"customer_id": "CX", "email": "a@example.org"}]},
+                     headers=keys["billing"])
+    assert ok.status_code == 200

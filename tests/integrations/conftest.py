@@ -66,3 +66,15 @@ def auxiliary_balances(text: str) -> dict[str, Decimal]:
 @pytest.fixture
 def wipe():
     return _clean
+
+
+@pytest.fixture
+def loopback_webhooks(monkeypatch):
+    """The documented setting that lets webhooks reach a receiver on 127.0.0.1 (tests, dev)."""
+    from ledger.config import get_settings
+
+    monkeypatch.setenv("WEBHOOKS_ALLOW_LOOPBACK", "1")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.delenv("WEBHOOKS_ALLOW_LOOPBACK")
+    get_settings.cache_clear()

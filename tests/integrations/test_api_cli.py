@@ -62,7 +62,7 @@ def test_fec_upload_needs_billing_or_admin(client, keys):
     assert client.post("/api/v1/import/fec", headers=keys["billing"]).status_code == 422
 
 
-def test_webhook_routes_subscribe_deliver_and_log(client, keys, db):
+def test_webhook_routes_subscribe_deliver_and_log(client, keys, db, loopback_webhooks):
     admin = keys["admin"]
     bad = client.post("/api/v1/webhooks", headers=admin, json={"url": "http://127.0.0.1/x", "events": ["nope"]})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "events"

@@ -125,9 +125,12 @@ def test_a_plan_whose_every_instalment_is_paid_is_kept(ledger_p):
     assert (plan.status, plan.closed_on) == ("kept", day(16))
 
 
-def test_promises_api_accepts_instalments_and_refuses_inconsistent_plans(client, keys, app):
+def test_promises_api_accepts_instalments_and_refuses_inconsistent_plans(client, keys, app, db):
+    from tests.conftest import give_portfolio
+
     app.state.today = T0
     client.post(f"{API}/ingest", json=LEDGER, headers=keys["billing"])
+    give_portfolio(db)  # the agent records the promise: the customer must be theirs
     body = {"customer_id": "P", "instalments": [{"due_on": day(10).isoformat(), "amount": "1000"},
                                                 {"due_on": day(40).isoformat(), "amount": "800"}]}
     created = client.post(f"{API}/promises", json=body, headers=keys["agent"])

@@ -49,7 +49,10 @@ def test_ingestion_stores_statuses_and_refuses_bad_ones(client, keys, ledger):
 
 def test_patch_roles_and_portfolio(client, keys, ledger):
     assert _patch(client, keys, "billing", "A", {"on_hold": True}).status_code == 403
-    # A is in no agent's portfolio: for an agent it does not exist
+    # A in another agent's portfolio: for this agent it does not exist
+    moved = client.post(f"{API}/worklist/assignments", json={"agent": "bob", "customer_ids": ["A", "B"]},
+                        headers=keys["analyst"])
+    assert moved.status_code == 200, moved.text
     assert _patch(client, keys, "agent", "A", {"on_hold": True}).status_code == 404
     assigned = client.post(f"{API}/worklist/assignments", json={"agent": "test-agent", "customer_ids": ["A"]},
                            headers=keys["analyst"])

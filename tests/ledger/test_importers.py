@@ -59,3 +59,28 @@ def test_a_bad_line_names_file_line_and_column_and_imports_nothing(session, tmp_
 def test_missing_files_are_reported(session, tmp_path):
     with pytest.raises(LedgerError, match="customers.csv"):
         import_ledger_dir(session=session, directory=tmp_path, actor="test")
+
+
+@pytest.mark.parametrize("column,value,message", [
+    ("issue_date", "0001-01-01", "outside the accepted dates"),
+    ("due_date", "9999-12-31", "outside the accepted dates"),
+    ("invoice_id", "F\x072", "control character U+0007")])
+def test_files_obey_the_same_bounds_as_the_api(session, tmp_path, column, value, message):
+    row = {"invoice_id": "F2", "customer_id": "C1", "issue_date": "2024-01-01",
+           "due_date": "2024-02-01", "amount": "10", column: value}
+    write_dir(tmp_path, [row])
+    with pytest.raises(LedgerValidationError) as raised:
+        import_ledger_dir(session=session, directory=tmp_path, actor="test")
+    session.rollback()
+    assert raised.value.errors[0].field == f"invoices.csv line 3, column {column}"
+    assert message in raised.value.errors[0].message
+
+
+def test_a_customer_file_with_two_addresses_in_one_cell_is_refused(session, tmp_path):
+    write_dir(tmp_path)
+    customers = pd.read_csv(tmp_path / "customers.csv", dtype=str, keep_default_na=False)
+    customers["email"] = "a@example.org\r\nBcc: b@example.org"
+    customers.to_csv(tmp_path / "customers.csv", index=False)
+    with pytest.raises(LedgerValidationError) as raised:
+        import_ledger_dir(session=session, directory=tmp_path, actor="test")
+    assert raised.value.errors[0].field == "customers.csv line 2, column email"

@@ -17,10 +17,22 @@
   const relance = (window.relance = { charts: {}, panels: {}, ready: false, config: CONFIG });
 
   // --- formatting ---------------------------------------------------------------------------
-  const moneyFormat = new Intl.NumberFormat(LOCALE, { style: "currency", currency: "EUR", maximumFractionDigits: 0 });
+  // every amount in its own currency (the API says which): one formatter per currency, cached
+  const moneyFormats = {};
+  const moneyFormat = (currency, digits) => {
+    const key = currency + "|" + digits;
+    if (!moneyFormats[key]) {
+      moneyFormats[key] = new Intl.NumberFormat(LOCALE, { style: "currency", currency,
+        minimumFractionDigits: digits, maximumFractionDigits: digits });
+    }
+    return moneyFormats[key];
+  };
   const numberFormat = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 1 });
   const percentFormat = new Intl.NumberFormat(LOCALE, { style: "percent", maximumFractionDigits: 1 });
-  const money = (v) => (v === null || v === undefined || v === "" ? "—" : moneyFormat.format(Number(v)));
+  const money = (v, currency, digits) => (v === null || v === undefined || v === "" || !currency ? "—"
+    : moneyFormat(currency, digits === undefined ? 2 : digits).format(Number(v)));
+  // chart axes and tiles: whole units are enough
+  const money0 = (v, currency) => money(v, currency, 0);
   const num = (v) => (v === null || v === undefined ? "—" : numberFormat.format(Number(v)));
   const pct = (v) => (v === null || v === undefined ? "—" : percentFormat.format(Number(v)));
   const date = (iso) => (iso ? new Date(String(iso).slice(0, 10) + "T00:00:00").toLocaleDateString(LOCALE) : "—");
@@ -179,8 +191,27 @@
     return relance.charts[id];
   }
 
-  const moneyAxis = { ticks: { callback: (v) => money(v) } };
-  const moneyTooltip = { callbacks: { label: (c) => c.dataset.label + " : " + money(c.raw) } };
+  const moneyAxis = (currency) => ({ ticks: { callback: (v) => money0(v, currency) } });
+  const moneyTooltip = (currency) => ({ callbacks: { label: (c) => c.dataset.label + " : " + money(c.raw, currency) } });
+
+  // what a report's totals are in: the reporting currency, the rate date, what could not be converted
+  function currencyNote(r) {
+    const parts = [fill(L.in_currency, { currency: r.reporting_currency })];
+    if (r.rate_date) parts.push(fill(L.rates_of, { date: date(r.rate_date) }));
+    if (r.unconverted && r.unconverted.length) {
+      parts.push(fill(L.unconverted, { currencies: r.unconverted.map((u) => u.currency).join(", ") }));
+    }
+    return parts.join(" · ");
+  }
+  function note(panelId, text) {
+    const box = document.getElementById(panelId);
+    let p = box.querySelector(":scope > .currency-note");
+    if (!p) {
+      p = el("p", { class: "sub currency-note" });
+      box.querySelector("h2").after(p);
+    }
+    p.textContent = text;
+  }
 
   // --- dashboard ----------------------------------------------------------------------------
   function dashboard() {
@@ -202,21 +233,31 @@
       },
       "panel-kpis": async () => {
         const k = await api("/reports/kpis" + q);
-        const cei = k.cei && k.cei.length ? k.cei[k.cei.length - 1].cei : null;
-        tile("kpi-tiles", L.kpi_receivables, money(k.aging.total));
-        tile("kpi-tiles", L.kpi_overdue_rate, pct(k.aging.overdue_rate), money(k.aging.overdue));
+        const cur = k.reporting_currency;
+        const lastCei = k.cei && k.cei.length ? k.cei[k.cei.length - 1] : null;
+        const cei = lastCei ? lastCei.cei : null;
+        note("panel-kpis", currencyNote(k));
+        tile("kpi-tiles", L.kpi_receivables, money0(k.aging.total, cur),
+          (k.by_currency || []).length > 1 ? k.by_currency.map((b) => money0(b.aging.total, b.currency)).join(" · ") : null);
+        tile("kpi-tiles", L.kpi_overdue_rate, pct(k.aging.overdue_rate), money0(k.aging.overdue, cur));
         tile("kpi-tiles", L.kpi_dso, num(k.dso.dso), L.days);
         tile("kpi-tiles", L.kpi_best_dso, num(k.dso.best_possible_dso), L.days);
         tile("kpi-tiles", L.kpi_add, num(k.dso.average_days_delinquent), L.days);
-        tile("kpi-tiles", L.kpi_cei, cei === null ? "—" : num(cei) + " %");
+        tile("kpi-tiles", lastCei && lastCei.to_date ? L.kpi_cei_to_date : L.kpi_cei, cei === null ? "—" : num(cei) + " %",
+          lastCei ? lastCei.month + (lastCei.to_date ? " · " + fill(L.to_date_until, { date: date(lastCei.end) }) : "") : null);
         tile("kpi-tiles", L.kpi_recovery, pct(k.period.recovery_rate));
       },
       "panel-dso": async () => {
         const r = await api("/reports/dso" + q);
         if (!r.trend.length) return "empty";
-        const labels = r.trend.map((p) => date(p.on));
+        note("panel-dso", currencyNote(r));
+        // complete month ends, then as_of: a point inside its month is marked "to date"
+        const labels = r.trend.map((p) => date(p.on) + (p.to_date ? " (" + L.to_date + ")" : ""));
+        const marked = (color) => r.trend.map((p) => (p.to_date ? "#ffffff" : color));
         const line = (label, key, color, dash) => ({ label, data: r.trend.map((p) => p[key]), borderColor: color,
-          backgroundColor: color, borderDash: dash || [], tension: 0.25, pointRadius: 2 });
+          backgroundColor: color, borderDash: dash || [], tension: 0.25,
+          pointRadius: r.trend.map((p) => (p.to_date ? 5 : 2)), pointBackgroundColor: marked(color),
+          pointBorderColor: color, segment: { borderDash: (c) => (r.trend[c.p1DataIndex].to_date ? [3, 3] : dash || []) } });
         chart("chart-dso", { type: "line", data: { labels, datasets: [
           line(L.dso_standard, "dso", "#1e88e5"),
           line(L.dso_count_back, "count_back_dso", "#8e24aa"),
@@ -225,18 +266,22 @@
       },
       "panel-aging": async () => {
         const r = await api("/reports/aging" + q);
+        const cur = r.reporting_currency;
+        note("panel-aging", currencyNote(r));
         const labels = r.buckets.map((b) => (b.bucket === "not_due" ? L.bucket_not_due : fill(L.bucket_days, { b: b.bucket })));
         const colors = ["#43a047", "#fdd835", "#fb8c00", "#f4511e", "#d32f2f", "#8e0000"];
         chart("chart-aging", { type: "bar", data: { labels, datasets: [{ label: L.amount,
           data: r.buckets.map((b) => Number(b.amount)), backgroundColor: colors }] },
           options: { plugins: { legend: { display: false }, tooltip: { callbacks: {
-            label: (c) => money(c.raw) + " · " + r.buckets[c.dataIndex].count + " " + L.invoices.toLowerCase() } } },
-            scales: { y: moneyAxis } } });
+            label: (c) => money(c.raw, cur) + " · " + r.buckets[c.dataIndex].count + " " + L.invoices.toLowerCase() } } },
+            scales: { y: moneyAxis(cur) } } });
       },
       "panel-forecast": async () => {
         const r = await api("/reports/cash-forecast" + q);
         if (!r.weeks.length) return "empty";
-        document.getElementById("forecast-source").textContent = r.source === "model" ? L.source_model : L.source_rules;
+        document.getElementById("forecast-source").textContent = (r.source === "model" ? L.source_model : L.source_rules)
+          + " · " + currencyNote(r);
+        const cur = r.reporting_currency;
         const labels = r.weeks.map((w) => L.week + w.week + " · " + date(w.start));
         chart("chart-forecast", { type: "bar", data: { labels, datasets: [
           { type: "bar", label: L.expected, data: r.weeks.map((w) => Number(w.expected)), backgroundColor: "#1e88e5", order: 3 },
@@ -244,25 +289,30 @@
             borderDash: [4, 4], pointRadius: 0, fill: false, order: 1 },
           { type: "line", label: L.high, data: r.weeks.map((w) => Number(w.high)), borderColor: "#90a4ae",
             backgroundColor: "rgba(144,164,174,0.25)", borderDash: [4, 4], pointRadius: 0, fill: "-1", order: 2 },
-        ] }, options: { plugins: { tooltip: moneyTooltip }, scales: { y: moneyAxis } } });
+        ] }, options: { plugins: { tooltip: moneyTooltip(cur) }, scales: { y: moneyAxis(cur) } } });
       },
       "panel-risk": async () => {
         const rows = await api("/worklist?limit=500");
         if (!rows.length) return "empty";
-        const count = Object.fromEntries(GRADES.map((g) => [g, 0]));
-        const atRisk = Object.fromEntries(GRADES.map((g) => [g, 0]));
+        const cur = rows[0].reporting_currency;
+        // customers without a grade (no model, no published score) have their own bar
+        const keys = GRADES.concat(["—"]);
+        const count = Object.fromEntries(keys.map((g) => [g, 0]));
+        const atRisk = Object.fromEntries(keys.map((g) => [g, 0]));
         for (const row of rows) {
-          if (!(row.grade in count)) continue;
-          count[row.grade] += 1;
-          atRisk[row.grade] += Number(row.value_at_risk);
+          const g = row.grade in count ? row.grade : "—";
+          count[g] += 1;
+          // amounts with no rate into the reporting currency are left out, never added 1:1
+          if (row.value_at_risk_90_reporting !== null) atRisk[g] += Number(row.value_at_risk_90_reporting);
         }
-        chart("chart-risk", { type: "bar", data: { labels: GRADES, datasets: [
-          { label: L.customers_count, data: GRADES.map((g) => count[g]), backgroundColor: GRADES.map((g) => GRADE_COLORS[g]), yAxisID: "y" },
-          { type: "line", label: L.value_at_risk, data: GRADES.map((g) => atRisk[g]), borderColor: "#37474f",
+        const shown = keys.filter((g) => g !== "—" || count[g] > 0);
+        chart("chart-risk", { type: "bar", data: { labels: shown, datasets: [
+          { label: L.customers_count, data: shown.map((g) => count[g]), backgroundColor: shown.map((g) => GRADE_COLORS[g] || "#9e9e9e"), yAxisID: "y" },
+          { type: "line", label: fill(L.value_at_risk_90_in, { currency: cur }), data: shown.map((g) => atRisk[g]), borderColor: "#37474f",
             backgroundColor: "#37474f", yAxisID: "y1" },
         ] }, options: { scales: {
           y: { beginAtZero: true, title: { display: true, text: L.customers_count }, ticks: { precision: 0 } },
-          y1: Object.assign({ position: "right", beginAtZero: true, grid: { drawOnChartArea: false } }, moneyAxis),
+          y1: Object.assign({ position: "right", beginAtZero: true, grid: { drawOnChartArea: false } }, moneyAxis(cur)),
         } } });
       },
       "panel-funnel": async () => {
@@ -306,12 +356,24 @@
           r.rank,
           el("a", { href: "/customers/" + encodeURIComponent(r.customer_id) + "?lang=" + LANG, class: "customer-link",
             text: r.name || r.customer_id }),
-          r.segment, gradeBadge(r.grade), { num: true, text: pct(r.p_late) },
-          { num: true, text: money(r.value_at_risk) }, { num: true, text: money(r.open_amount) },
-          { num: true, text: money(r.overdue_amount) }, { num: true, text: r.days_overdue > 0 ? r.days_overdue : "—" },
+          r.segment, gradeBadge(r.grade),
+          { num: true, text: money(r.value_at_risk_30, r.currency) }, { num: true, text: money(r.value_at_risk_90, r.currency) },
+          { num: true, text: money(r.open_amount, r.currency) }, { num: true, text: money(r.overdue_amount, r.currency) },
+          { num: true, text: r.days_overdue > 0 ? r.days_overdue : "—" }, { num: true, text: r.broken_promises || "—" },
           r.next_action ? word("channel_", r.next_action.channel) + " · " + date(r.next_action.send_on) +
             " · " + L.n_invoices.replace("{n}", (r.next_action.invoices || []).length || 1) : "—",
           r.assigned_agent, (r.reasons || []).map((x) => x.text).join(" · "),
+        ]);
+      },
+      "panel-credit": async () => {
+        const rows = await api("/credit/alerts");
+        return fillTable("credit-alerts", rows, (r) => [
+          el("a", { href: "/customers/" + encodeURIComponent(r.customer_id) + "?lang=" + LANG, class: "customer-link",
+            text: r.name || r.customer_id }),
+          el("span", { class: "status credit-" + r.status, text: word("credit_", r.status) }),
+          { num: true, text: money(r.exposure, r.currency) }, { num: true, text: money(r.credit_limit, r.currency) },
+          { num: true, text: r.usage === null ? "—" : pct(r.usage) }, { num: true, text: money(r.headroom, r.currency) },
+          r.assigned_agent,
         ]);
       },
     });
@@ -335,20 +397,56 @@
   }
 
   // --- customer page ------------------------------------------------------------------------
+
+  // the statement is fetched with the key (a plain link would carry none), then saved
+  function statementLinks(enc) {
+    const box = document.getElementById("statement-links");
+    if (!box) return;
+    box.replaceChildren();
+    for (const [format, label] of [["pdf", L.statement_pdf], ["csv", L.statement_csv]]) {
+      const button = el("button", { type: "button", class: "link-button", "data-format": format, text: label });
+      button.addEventListener("click", async () => {
+        const response = await fetch(CONFIG.api + "/customers/" + enc + "/statement?format=" + format + "&lang=" + LANG,
+          { headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY) } });
+        if (!response.ok) return;
+        const url = URL.createObjectURL(await response.blob());
+        const a = el("a", { href: url, download: (LANG === "en" ? "statement-" : "releve-") + decodeURIComponent(enc) + "." + format });
+        document.body.append(a);
+        a.click();
+        a.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 1000);
+      });
+      box.append(button);
+    }
+  }
+
   function customer() {
     const id = CONFIG.customer_id;
     const enc = encodeURIComponent(id);
+    // one request for the customer, shared: disputes and promises are in its currency
+    let customerPromise = null;
+    const info = () => (customerPromise = customerPromise || api("/customers/" + enc));
+    const currencyOf = async () => (await info().catch(() => ({}))).currency;
     return runPanels({
       "panel-profile": async () => {
-        const c = await api("/customers/" + enc);
+        const c = await info();
         document.getElementById("customer-title").textContent = (c.name ? c.name + " · " : "") + c.customer_id;
         document.title = (c.name || c.customer_id) + " — Relance";
-        facts("profile", [[L.segment, c.segment], [L.terms, c.payment_terms_days + " " + L.days],
-          [L.credit_limit, money(c.credit_limit)], [L.scenario, c.dunning_scenario], [L.email, c.email],
+        let credit = null;
+        try {
+          credit = await api("/customers/" + enc + "/credit");
+        } catch (e) {
+          /* the credit position is a complement: the profile shows without it */
+        }
+        const exposure = credit ? money(credit.exposure, credit.currency) + " · " + (credit.usage === null ? word("credit_", credit.status)
+          : pct(credit.usage) + " " + L.of_limit + (credit.status === "over" || credit.status === "warning" ? " · " + word("credit_", credit.status) : "")) : "—";
+        facts("profile", [[L.segment, c.segment], [L.currency, c.currency], [L.terms, c.payment_terms_days + " " + L.days],
+          [L.credit_limit, money(c.credit_limit, c.currency)], [L.exposure_vs_limit, exposure], [L.scenario, c.dunning_scenario], [L.email, c.email],
           [L.phone, c.phone], [L.agent, c.assigned_agent], [L.open_invoices, c.open_invoices],
-          [L.open_amount, money(c.open_balance)], [L.overdue_amount, money(c.overdue_balance)],
+          [L.open_amount, money(c.open_balance, c.currency)], [L.overdue_amount, money(c.overdue_balance, c.currency)],
           // type, hold, insolvency: sentences written by the server in both languages
           ...(c.statuses || []).map((s) => [L.customer_status, LANG === "en" ? s.en : s.fr])]);
+        statementLinks(enc);
       },
       "panel-risk": async () => {
         const r = await api("/customers/" + enc + "/risk");
@@ -374,7 +472,7 @@
         historyChart(r.items);
         return fillTable("invoices", rows, (i) => [
           el("span", { class: "mono", text: i.invoice_id }), date(i.issue_date), date(i.due_date),
-          { num: true, text: money(i.amount) }, { num: true, text: money(i.open_amount) },
+          { num: true, text: money(i.amount, i.currency) }, { num: true, text: money(i.open_amount, i.currency) },
           el("span", { class: "status status-" + i.status, text: word("status_", i.status) }),
           date(i.settled_on), { num: true, text: i.days_late ?? "—" },
         ]);
@@ -388,12 +486,14 @@
       },
       "panel-disputes": async () => {
         const rows = await api("/disputes?customer_id=" + enc);
+        const customerCurrency = await currencyOf();
         return fillTable("disputes", rows, (d) => [date(d.opened_on), d.reason_label || d.reason, word("dispute_", d.status),
-          { num: true, text: money(d.amount) }]);
+          { num: true, text: money(d.amount, d.currency || customerCurrency) }]);
       },
       "panel-promises": async () => {
         const rows = await api("/promises?customer_id=" + enc);
-        return fillTable("promises", rows, (p) => [date(p.promised_date), { num: true, text: money(p.amount) }, word("promise_", p.status)]);
+        const customerCurrency = await currencyOf();
+        return fillTable("promises", rows, (p) => [date(p.promised_date), { num: true, text: money(p.amount, p.currency || customerCurrency) }, word("promise_", p.status)]);
       },
       "panel-notes": async () => {
         const rows = await api("/customers/" + enc + "/notes");

@@ -1,14 +1,14 @@
 """customer postal address; letters posted/delivered; action closing date and approval
 
 Revision ID: 0012
-Revises: 0015
+Revises: 0011
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 revision = "0012"
-down_revision = "0015"  # linear history: … → 0013 → 0015 → 0012 (the lead re-chains on merge)
+down_revision = "0011"  # linear history: … → 0015 → 0011 → 0012 (the lead re-chains on merge)
 branch_labels = None
 depends_on = None
 

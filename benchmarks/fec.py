@@ -146,9 +146,11 @@ def run_import(path: str, url: str, schema: str | None, queue) -> None:
         report = importer.import_fec(session=session, source=Path(path), actor="bench", name="bench")
         session.commit()
     seconds = time.perf_counter() - began
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss_mb = usage.ru_maxrss / 1024
     engine.dispose()
-    queue.put({"seconds": round(seconds, 2), **{f"{k}_seconds": round(v, 2) for k, v in phases.items()},
+    # CPU seconds of this process (not PostgreSQL's): robust to a busy machine, unlike wall time
+    queue.put({"seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2), **{f"{k}_seconds": round(v, 2) for k, v in phases.items()},
                "other_seconds": round(seconds - sum(phases.values()), 2),
                "peak_rss_mb": round(rss_mb, 1), "lines": report.lines,
                "invoices": report.result.invoices["created"], "payments": report.result.payments["created"],
@@ -222,7 +224,9 @@ def main() -> None:
                     results["postgresql"] = measure(path, args.postgres, schema)
             finally:
                 _drop_pg_schema(args.postgres, schema)
+    # a shared machine: the load says how much of the two cores the run had
     results |= {"target_seconds": 60, "target_rss_mb": 2048, "cpus": os.cpu_count(),
+                "load_average_1m": round(os.getloadavg()[0], 1),
                 "python": platform.python_version(), "pandas": pd.__version__}
     if not args.quick:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

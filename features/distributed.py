@@ -40,7 +40,7 @@ __all__ = ["DaskLedger", "DistributedError", "build_features_dask", "build_label
 BUCKET = "_bucket"
 # customers per database read: an IN list stays far below PostgreSQL's 65,535 parameters
 SQL_CUSTOMERS_PER_PART = 20_000
-SQL_TABLES = ("customers", "invoices", "payments", "disputes")
+SQL_TABLES = ("customers", "invoices", "payments", "disputes", "reminders", "promises")
 
 
 class DistributedError(ValueError):

@@ -972,22 +972,33 @@ class WorklistRow(BaseModel):
 
 def worklist(*, session: Session, today: dt.date, agent: str | None = None, limit: int = 50,
              segment: str | None = None, grade: str | None = None, bucket: str | None = None,
-             risk: InvoiceRisk | None = None) -> list[WorklistRow]:
+             risk: InvoiceRisk | None = None, offset: int = 0, search: str | None = None,
+             currency: str | None = None, dispute: bool | None = None,
+             promise: bool | None = None) -> list[WorklistRow]:
     """Customers with open invoices, ranked by value at risk within 90 days (see above).
 
     Exact top-`limit` with early stopping (a threshold algorithm): customers come from SQL in
     decreasing open amount (in the reporting currency), in windows; since P ≤ 1 no customer
     beyond the window can have more at risk than the window's last open amount, so once the
-    `limit`-th value at risk reaches it the ranking is final. Only the returned page is enriched."""
+    `limit`-th value at risk reaches it the ranking is final. Only the returned page is enriched.
+
+    `offset` skips the first ranks (pages); `search` matches the customer's id or name (any
+    case, literally), `currency` keeps the customers invoiced in that currency, `dispute` /
+    `promise` keep (True) or leave out (False) those with an active dispute / an open promise."""
     if limit < 1:
         raise LedgerValidationError([FieldError("limit", "must be at least 1")])
+    if offset < 0:
+        raise LedgerValidationError([FieldError("offset", "must be 0 or more")])
+    limit += offset  # the ranking is exact for the first offset + limit ranks
+    customers = _customer_filter(agent=agent, segment=segment, search=search, currency=currency,
+                                 dispute=dispute, promise=promise)
     if grade is not None and grade not in GRADE_ORDER:
         raise LedgerValidationError([FieldError("grade", f"unknown grade {grade!r}: one of A, B, C, D, E")])
     reporting = fx.reporting_currency()
     rates = fx.rates_on(session, today)
     window = max(limit * 20, 1000)
     while True:
-        bounds = _open_bounds(session=session, today=today, agent=agent, segment=segment,
+        bounds = _open_bounds(session=session, today=today, customers=customers,
                               bucket=bucket, window=window, rates=rates, reporting=reporting)
         complete = len(bounds) < window
         scored = _score(session=session, customer_ids=[c for c, _ in bounds], today=today, risk=risk,
@@ -997,12 +1008,39 @@ def worklist(*, session: Session, today: dt.date, agent: str | None = None, limi
         # a tiny margin: the bound is summed in the database, the key in exact decimals
         bound = float(bounds[-1][1]) * (1 + 1e-9) + 0.01 if bounds else 0.0
         if complete or (len(scored) >= limit and float(scored[limit - 1]["key"]) >= bound):
-            return _enrich(session=session, rows=scored[:limit], today=today)
+            return _enrich(session=session, rows=scored[offset:limit], today=today, first_rank=offset + 1)
         window *= 4
 
 
-def _open_bounds(*, session: Session, today: dt.date, agent: str | None, segment: str | None,
-                 bucket: str | None, window: int, rates: fx.Rates, reporting: str) -> list[tuple[str, float]]:
+def _customer_filter(*, agent: str | None, segment: str | None, search: str | None,
+                     currency: str | None, dispute: bool | None, promise: bool | None):
+    """The customers a worklist may show (a subquery of ids), or None: everyone."""
+    conditions = []
+    if agent is not None:
+        conditions.append(Customer.assigned_agent == agent)
+    if segment is not None:
+        conditions.append(Customer.segment == segment)
+    if currency is not None:
+        conditions.append(Customer.currency == currency.upper())
+    if search:
+        # a literal substring: LIKE wildcards typed by the user match themselves
+        needle = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(func.lower(Customer.customer_id).like(needle, escape="\\"),
+                              func.lower(func.coalesce(Customer.name, "")).like(needle, escape="\\")))
+    if dispute is not None:
+        disputed = (select(Invoice.customer_id).join(Dispute, Dispute.invoice_id == Invoice.invoice_id)
+                    .where(Dispute.status.in_(ACTIVE_DISPUTE)))
+        conditions.append(Customer.customer_id.in_(disputed) if dispute
+                          else Customer.customer_id.not_in(disputed))
+    if promise is not None:
+        promised = select(Promise.customer_id).where(Promise.status == "open")
+        conditions.append(Customer.customer_id.in_(promised) if promise
+                          else Customer.customer_id.not_in(promised))
+    return select(Customer.customer_id).where(*conditions) if conditions else None
+
+
+def _open_bounds(*, session: Session, today: dt.date, customers, bucket: str | None, window: int,
+                 rates: fx.Rates, reporting: str) -> list[tuple[str, float]]:
     """(customer, open amount in the reporting currency), largest first: each customer's bound.
 
     A currency with no rate counts 1:1 here, as the ranking does for it (and says so)."""
@@ -1017,12 +1055,7 @@ def _open_bounds(*, session: Session, today: dt.date, agent: str | None, segment
     query = (select(Invoice.customer_id, converted.label("bound"))
              .where(Invoice.kind == "invoice", Invoice.settled_on.is_(None))
              .group_by(Invoice.customer_id))
-    customers = select(Customer.customer_id)
-    if agent is not None:
-        customers = customers.where(Customer.assigned_agent == agent)
-    if segment is not None:
-        customers = customers.where(Customer.segment == segment)
-    if agent is not None or segment is not None:
+    if customers is not None:
         query = query.where(Invoice.customer_id.in_(customers))
     if bucket is not None:
         query = query.having(_bucket_condition(bucket, today))
@@ -1171,7 +1204,7 @@ def _published_grades(session: Session, customer_ids: list[str]) -> dict[str, st
     return found
 
 
-def _enrich(*, session: Session, rows: list[dict], today: dt.date) -> list[WorklistRow]:
+def _enrich(*, session: Session, rows: list[dict], today: dt.date, first_rank: int = 1) -> list[WorklistRow]:
     ids = [row["customer_id"] for row in rows]
     if not ids:
         return []
@@ -1190,7 +1223,7 @@ def _enrich(*, session: Session, rows: list[dict], today: dt.date) -> list[Workl
             .where(Promise.customer_id.in_(ids), Promise.status.in_(("open", "broken")))):
         promises[customer_id].append((status, promised_date))
     out = []
-    for rank, row in enumerate(rows, start=1):
+    for rank, row in enumerate(rows, start=first_rank):
         customer_id = row["customer_id"]
         days = (today - row["oldest_due"]).days
         open_promises = [d for s, d in promises.get(customer_id, []) if s == "open"]

@@ -2,7 +2,12 @@
 
 Each invoice open at `as_of` is expected on one date, with an early and a late date around it:
 
-- with `predicted` (from the model: invoice_id, expected_days_late, p_late), the expected date is
+- with `predicted` carrying the time-to-payment model's weekly distribution (invoice_id and
+  `w1` … `w13`, `later`: P(paid in week k | unpaid today) and P(not within the 13 weeks)), each
+  week expects Σ open × P(paid that week), its interval is that ± 1.2816 standard deviations of a
+  sum of independent invoices (an 80 % interval), and `later` is the part unlikely to be collected
+  within the horizon, shown apart rather than crammed into week 1;
+- with `predicted` giving only expected_days_late (an older model), the expected date is
   due + expected_days_late, the spread is the payer's (see below);
 - without it (rules), days late D of a payer ~ Normal(μ, σ) fitted on the payer's invoices settled
   in the 365 days up to `as_of` (μ = mean, σ = standard deviation of settled − due); fewer than 2 settled
@@ -157,6 +162,23 @@ def _expected_days(open_: pd.DataFrame, payers: pd.DataFrame, mu_all: float, sig
     return frame
 
 
+def rules_days(open_: pd.DataFrame, settled: pd.DataFrame, as_of: dt.date | pd.Timestamp
+               ) -> np.ndarray:
+    """Days from `as_of` to each open invoice's expected payment under the rules, from frames
+    (the model's backtest replays the rules with this): `open_` has invoice_id, customer_id,
+    due_date; `settled` the invoices settled in the year before (customer_id, due_date,
+    settled_date)."""
+    late = (settled["settled_date"] - settled["due_date"]).dt.days.astype(float)
+    history = late.groupby(settled["customer_id"]).agg(["count", "sum"]).rename(
+        columns={"count": "n", "sum": "s"})
+    history["ss"] = (late ** 2).groupby(settled["customer_id"]).sum()
+    history = history.reset_index().rename(columns={"index": "customer_id"})
+    payers, mu_all, sigma_all = _spread(history.astype({"n": float, "s": float, "ss": float}))
+    frame = _expected_days(open_[["invoice_id", "customer_id", "due_date"]].reset_index(drop=True),
+                           payers, mu_all, sigma_all, pd.Timestamp(as_of).date(), None)
+    return frame["expected"].to_numpy(float)
+
+
 def _weekly(frame: pd.DataFrame, column: str, weeks: int, lens: Lens) -> list[Decimal]:
     """Open amounts expected in each week (the last: later), each currency converted by `lens`."""
     week = ((frame[column] - 1) // 7).astype(int).clip(upper=weeks)
@@ -178,7 +200,10 @@ def cash_forecast(*, session: Session, as_of: dt.date, predicted: pd.DataFrame |
     lens = lens or default_lens(session, as_of, segment)
     # the payers' delays are in days, whatever the currency: one history for all lenses
     frame = lens.memo(("forecast", as_of, segment, id(predicted)), lambda: _frame(session, as_of, segment, predicted))
-    by = {c: _weekly(frame, c, weeks, lens) for c in ("early", "expected", "late")}
+    if predicted is not None and f"w{weeks}" in predicted.columns:
+        by = _distribution(frame, predicted, weeks, lens)
+    else:
+        by = {c: _weekly(frame, c, weeks, lens) for c in ("early", "expected", "late")}
     rows = []
     for k in range(weeks):
         start = as_of + dt.timedelta(days=7 * k + 1)
@@ -191,6 +216,39 @@ def cash_forecast(*, session: Session, as_of: dt.date, predicted: pd.DataFrame |
     return Forecast(as_of=as_of, segment=segment, source="model" if predicted is not None else "rules",
                     open_receivables=lens.money(totals), weeks=rows, later=by["expected"][weeks],
                     currency=lens.currency)
+
+
+def _distribution(frame: pd.DataFrame, predicted: pd.DataFrame, weeks: int,
+                  lens: Lens) -> dict[str, list[Decimal]]:
+    """Weekly expected cash, its 80 % interval (low = "early", high = "late") and, last, the part
+    not expected within `weeks`, from each invoice's P(paid in week k); an open invoice the model
+    did not score keeps the rules' single date."""
+    columns = [f"w{k}" for k in range(1, weeks + 1)]
+    mass = frame[["invoice_id"]].merge(predicted[["invoice_id", *columns, "later"]],
+                                       on="invoice_id", how="left")
+    scored = mass[columns[0]].notna().to_numpy()
+    p = mass[columns].to_numpy(float)
+    later = mass["later"].to_numpy(float)
+    out: dict[str, list[Decimal]] = {c: [] for c in ("early", "expected", "late")}
+    rules = {c: _weekly(frame[~scored], c, weeks, lens) if (~scored).any() else
+             [ZERO] * (weeks + 1) for c in ("early", "expected", "late")}
+    for k in range(weeks + 1):
+        expected: dict[str, Decimal] = {}
+        low: dict[str, Decimal] = {}
+        high: dict[str, Decimal] = {}
+        for currency in frame["currency"].unique():
+            inside = scored & (frame["currency"] == currency).to_numpy()
+            amount = np.array([float(a) for a in frame["open_amount"][inside]])
+            share = later[inside] if k == weeks else p[inside, k]
+            mean = float((amount * share).sum())
+            sd = float(np.sqrt((amount ** 2 * share * (1 - share)).sum()))
+            expected[currency] = Decimal(str(round(mean, 2)))
+            low[currency] = Decimal(str(round(max(mean - Z90 * sd, 0.0), 2)))
+            high[currency] = Decimal(str(round(mean + Z90 * sd, 2)))
+        out["expected"].append(lens.money(expected) + rules["expected"][k])
+        out["early"].append(lens.money(low) + rules["early"][k])
+        out["late"].append(lens.money(high) + rules["late"][k])
+    return out
 
 
 def _frame(session: Session, as_of: dt.date, segment: str | None, predicted: pd.DataFrame | None) -> pd.DataFrame:

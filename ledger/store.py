@@ -115,14 +115,40 @@ def read_frames(*, session: Session, as_of: dt.date | None = None,
         payments = frame(_PAYMENT_SQL + _and(where, _in_range("paid_on")), ["paid_on"], ["amount"])
         disputes = frame(_DISPUTE_SQL + _and(dispute_where, _in_range("d.opened_on", "d.resolved_on")),
                          ["opened_on", "resolved_on"], [])
+        # the contact history, as a ledger directory's reminders.csv / promises.csv carry it
+        reminders = frame(_REMINDER_SQL + where.replace("WHERE customer_id", "AND customer_id"),
+                          ["send_on"], [])
+        promises = frame(_PROMISE_SQL + where.replace("WHERE customer_id", "WHERE p.customer_id")
+                         + _PROMISE_GROUP, ["created_on", "promised_date", "closed_on"], ["amount"])
     invoices = invoices[invoices["issue_date"] <= as_of_ts]
     invoices.loc[invoices["settled_date"] > as_of_ts, "settled_date"] = pd.NaT
     return LedgerFrames(
         customers=customers, invoices=invoices.reset_index(drop=True),
         payments=payments[payments["paid_on"] <= as_of_ts].reset_index(drop=True),
         disputes=disputes[disputes["opened_on"] <= as_of_ts].reset_index(drop=True) if len(disputes) else _empty("disputes"),
-        reminders=_empty("reminders"), promises=_empty("promises"),
+        reminders=_reminders(reminders, as_of_ts), promises=_promises(promises, as_of_ts),
         as_of=as_of_ts)
+
+
+def _reminders(rows: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Sent dunning actions as the frames' reminders (sent_on: the day it went out)."""
+    if rows.empty:
+        return _empty("reminders")
+    sent_at = pd.to_datetime(rows.pop("sent_at"), utc=True, errors="coerce").dt.tz_localize(None)
+    rows["sent_on"] = sent_at.dt.normalize().fillna(rows.pop("send_on"))
+    rows = rows[rows["sent_on"] <= as_of]
+    return rows[list(_empty("reminders").columns)].reset_index(drop=True)
+
+
+def _promises(rows: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Promises made by as_of; an outcome known only after it is still open then."""
+    if rows.empty:
+        return _empty("promises")
+    rows = rows[rows["created_on"] <= as_of].copy()
+    later = rows["closed_on"] > as_of
+    rows.loc[later, "status"] = "open"
+    rows.loc[later, "closed_on"] = pd.NaT
+    return rows.reset_index(drop=True)
 
 
 def dated_in_range(*columns):
@@ -149,6 +175,16 @@ _INVOICE_SQL = ("SELECT invoice_id, customer_id, issue_date, due_date, amount, c
 _PAYMENT_SQL = "SELECT payment_id, customer_id, paid_on, amount, currency, invoice_id FROM payment"
 _DISPUTE_SQL = ("SELECT d.dispute_id, d.invoice_id, d.opened_on, d.reason, d.status, d.resolved_on "
                 "FROM dispute d JOIN invoice i ON i.invoice_id = d.invoice_id")
+# reminders: actions actually sent (an agent's logged call included); a promise covering several
+# invoices is one promise (its first invoice names it)
+_REMINDER_SQL = ("SELECT COALESCE(reminder_id, CAST(id AS VARCHAR(64))) AS reminder_id, invoice_id, "
+                 "customer_id, send_on, sent_at, channel, step FROM dunningaction "
+                 "WHERE state = 'sent' AND invoice_id IS NOT NULL")
+_PROMISE_SQL = ("SELECT p.promise_id, p.customer_id, MIN(pi.invoice_id) AS invoice_id, p.created_on, "
+                "p.promised_date, p.amount, p.status, p.closed_on FROM promise p "
+                "JOIN promiseinvoice pi ON pi.promise_id = p.promise_id")
+_PROMISE_GROUP = (" GROUP BY p.promise_id, p.customer_id, p.created_on, p.promised_date, p.amount, "
+                  "p.status, p.closed_on")
 _EMPTY: dict[str, pd.DataFrame] = {}
 
 

@@ -1,18 +1,18 @@
 """Training and scoring on a Dask cluster: ``lightgbm.dask`` on rows built partition by partition.
 
-Rows come from :func:`model.dataset.labelled_rows` run on each customer partition of a
-:class:`features.distributed.DaskLedger` (the same function as the pandas path, so the same
-features, labels and censoring). Training mirrors :func:`model.train.fit_bundle`:
+Rows come from :func:`model.dataset.labelled_rows` (time-to-payment rows, censored at the split)
+and :func:`model.dataset.issue_rows` (test invoices at issue) run on each customer partition of a
+:class:`features.distributed.DaskLedger` — the same functions as the pandas path, so the same
+features, labels and censoring. Training mirrors :func:`model.train.fit_bundle`:
 
-- the last ``valid_fraction`` of training rows by issue date is held out (the cut is found from a
-  per-day histogram of issue dates, never by collecting the rows);
-- each booster (P(late), P(severe), days late) is trained with ``DaskLGBMClassifier`` /
-  ``DaskLGBMRegressor`` for at most ``max_rounds``; ``lightgbm.dask`` has no early stopping, so
-  the validation loss of every iteration is computed on the workers (partial sums per partition)
-  and the booster is cut at the iteration early stopping would have kept (same patience rule);
-- calibrators are fitted on the held-out predictions (two float columns collected);
-- with ``refit``, each booster is retrained on every training row for best / (1 - valid_fraction)
-  rounds, as in the pandas path.
+- the held-out cut C leaves the last ``valid_fraction`` of rows by scoring time after it (found
+  from a per-day histogram, never by collecting the rows); the booster learns from the rows whose
+  bin was over before C, starting from each bin's base log-odds (init score);
+- ``DaskLGBMClassifier`` trains for at most ``max_rounds``; ``lightgbm.dask`` has no early
+  stopping, so the validation loss of every iteration is computed on the workers (partial sums
+  per partition) and the booster is cut where early stopping would have stopped;
+- the per-bin calibrators are fitted on the held-out rows' predictions of that same booster
+  (three columns collected); no refit.
 
 The result is a plain :class:`model.bundle.ModelBundle`: ``Predictor``, MLflow and serving use it
 unchanged. Scoring is ``Predictor.predict`` on every partition (:func:`predict_dask`).
@@ -31,61 +31,85 @@ import numpy as np
 import pandas as pd
 
 from features.distributed import DaskLedger, map_ledger
-from features.registry import FEATURE_COLUMNS
+from features.labels import INTERVAL_COLUMNS
 from model.bundle import ModelBundle
-from model.calibrate import fit_calibrator
-from model.dataset import ROW_COLUMNS, Dataset, features_at_issue, labelled_rows
+from model.dataset import MODEL_FEATURES, Dataset, features_at_issue, issue_rows, labelled_rows
 from model.errors import ModelError
 from model.predict import PREDICTION_COLUMNS, Predictor
-from model.train import REFERENCE_ROWS, TrainConfig
+from model.survival import N_BINS
+from model.train import REFERENCE_ROWS, BASE_PSEUDO_ROWS, TrainConfig, _calibrators
 
 MAX_ROUNDS = 1000  # lightgbm.dask cannot stop early: train this many at most, then cut
 FIRST_ROUNDS = 250  # first attempt; doubled while the validation loss is still improving
 WINDOW = "window"
+X_COLUMNS = [*MODEL_FEATURES, "days_overdue"]
+TEST_COLUMNS = ["late", "severe", "days_late", "settled_date", "true_p_late"]
 
 
 # ------------------------------------------------------------------------------------ rows
 
 
 def rows_meta() -> pd.DataFrame:
-    labels = {"invoice_id": object, "customer_id": object, "issue_date": "datetime64[ns]",
-              "due_date": "datetime64[ns]", "amount": float, "segment": object, "late": "Int8",
-              "severe": "Int8", "days_late": float, "censored": bool, "true_p_late": float}
-    frame = pd.DataFrame({name: pd.Series(dtype=labels[name]) for name in ROW_COLUMNS})
-    for name in FEATURE_COLUMNS:
+    dtypes = {"invoice_id": object, "customer_id": object, "issue_date": "datetime64[ns]",
+              "due_date": "datetime64[ns]", "amount": float, "bin": float,
+              "scored_at": "datetime64[ns]", "bin_end": "datetime64[ns]", "paid": float,
+              "segment": object, "late": float, "severe": float, "days_late": float,
+              "settled_date": "datetime64[ns]", "true_p_late": float}
+    frame = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
+    for name in X_COLUMNS:
         frame[f"x_{name}"] = pd.Series(dtype=float)
     frame[WINDOW] = pd.Series(dtype=object)
     return frame
 
 
 def _as_frame(data: Dataset, window: str) -> pd.DataFrame:
-    frame = data.rows.copy()
-    for name in FEATURE_COLUMNS:  # prefixed: "amount" is both a row column and a feature
-        frame[f"x_{name}"] = data.X[name].to_numpy(float)
+    meta = rows_meta()
+    frame = pd.DataFrame(index=range(len(data)))
+    for column in meta.columns:
+        if column in data.rows:
+            frame[column] = data.rows[column].to_numpy()
+        elif column.startswith("x_"):
+            frame[column] = data.X[column[2:]].to_numpy(float)
+        else:
+            frame[column] = pd.Series(np.nan, index=frame.index).astype(meta[column].dtype)
+    frame["bin"] = data.X["bin"].to_numpy(float)
     frame[WINDOW] = window
-    return frame
+    return frame.astype({c: meta[c].dtype for c in meta.columns if c not in ("invoice_id",
+                                                                               "customer_id",
+                                                                               "segment",
+                                                                               WINDOW)})
 
 
 def dataset_of(frame: pd.DataFrame) -> Dataset:
-    """A collected (pandas) slice of :func:`split_rows_dask` as a :class:`Dataset`."""
-    frame = frame.sort_values(["issue_date", "invoice_id"], kind="stable", ignore_index=True)
-    X = frame[[f"x_{name}" for name in FEATURE_COLUMNS]].set_axis(FEATURE_COLUMNS, axis=1)
-    return Dataset(X=X.astype(float), rows=frame[ROW_COLUMNS])
+    """A collected (pandas) slice of :func:`split_rows_dask` as a :class:`Dataset`: training
+    rows (time-to-payment) or test rows (at issue), in the pandas path's order."""
+    train = frame[WINDOW].eq("train").all() if len(frame) else True
+    if train:
+        frame = frame.sort_values(["scored_at", "invoice_id", "bin"], kind="stable",
+                                  ignore_index=True)
+        rows = frame[[*INTERVAL_COLUMNS, "segment"]].astype({"bin": int, "paid": np.int8})
+    else:
+        frame = frame.sort_values(["issue_date", "invoice_id"], kind="stable", ignore_index=True)
+        rows = frame[["invoice_id", "customer_id", "issue_date", "due_date", "amount", "segment",
+                      *TEST_COLUMNS]].astype({"late": int})
+    X = frame[[f"x_{name}" for name in X_COLUMNS]].set_axis(X_COLUMNS, axis=1)
+    return Dataset(X=X.astype(float), rows=rows)
 
 
 def split_rows_dask(ledger: DaskLedger, *, split_date: pd.Timestamp | str) -> dd.DataFrame:
-    """Training (``window == "train"``) and test (``"test"``) rows of a backtest at ``split_date``.
-
-    The rows of :func:`model.dataset.temporal_split`, computed partition by partition: features
-    once per partition, labels censored at D for training and at ``as_of`` for testing.
-    """
+    """Training (``window == "train"``: time-to-payment rows censored at D) and test (``"test"``:
+    invoices issued from D, at issue) rows of a backtest at ``split_date``, partition by
+    partition (features at issue computed once per partition)."""
     split = pd.Timestamp(split_date)
 
     def rows(frames) -> pd.DataFrame:
         features = features_at_issue(frames)
-        train = labelled_rows(frames, cutoff=split, issued_before=split, features=features)
-        test = labelled_rows(frames, issued_from=split, features=features)
-        return pd.concat([_as_frame(train, "train"), _as_frame(test, "test")], ignore_index=True)
+        parts = [_as_frame(labelled_rows(frames, cutoff=split, issued_before=split,
+                                         features=features), "train")]
+        test = issue_rows(frames, issued_from=split, features=features)
+        if len(test):
+            parts.append(_as_frame(test, "test"))
+        return pd.concat(parts, ignore_index=True)
 
     return map_ledger(ledger, rows, meta=rows_meta())
 
@@ -123,95 +147,89 @@ def fit_bundle_dask(train: dd.DataFrame, *, config: TrainConfig | None = None,
     """
     config = config or TrainConfig()
     train = train.persist()
-    days = train["issue_date"].value_counts().compute().sort_index()
+    days = train["scored_at"].value_counts().compute().sort_index()
     n = int(days.sum())
-    late_rate = float(train["late"].astype(float).mean().compute())
-    if n < 50 or not 0 < late_rate < 1:
-        raise ModelError(f"{n} training invoices with one class only or too few to learn")
+    paid_rate = float(train["paid"].mean().compute()) if n else 0.0
+    if n < 50 or not 0 < paid_rate < 1:
+        raise ModelError(f"{n} time-to-payment rows with one outcome only or too few to learn")
     cut = _nth_day(days, int(n * (1 - config.valid_fraction)))
-    fit, valid = train[train["issue_date"] < cut], train[train["issue_date"] >= cut]
-    severe_known = ~train["severe"].isna()
-    targets = {
-        "late": (train, "binary", lambda p: p["late"].astype(int)),
-        "severe": (train[severe_known], "binary", lambda p: p["severe"].astype(int)),
-        "days": (train, "tweedie", lambda p: p["days_late"].clip(lower=0)),
-    }
-    boosters, calibrators, best_iterations = {}, {}, {}
-    for name, (rows, objective, target) in targets.items():
-        part_fit = rows[rows["issue_date"] < cut]
-        part_valid = rows[rows["issue_date"] >= cut]
-        booster, best = _train_until_stopped(part_fit, part_valid, target, objective, config,
-                                             max_rounds, n)
-        best_iterations[name] = best
-        if objective == "binary":
-            p, y = _collect_predictions(booster, part_valid, target)
-            calibrators[name] = fit_calibrator(p, y, method=config.calibration)
-        if config.refit:
-            rounds = max(1, round(best / (1 - config.valid_fraction)))
-            booster = _train(rows, target, objective, config, rounds, n)
-        boosters[name] = booster
-    n_fit = int(days[days.index < cut].sum())
+    fit, valid = train[train["bin_end"] < cut], train[train["scored_at"] >= cut]
+    counts = fit.groupby("bin")["paid"].agg(["count", "sum"]).compute()
+    base = _base_logits(counts)
+    booster, best = _train_until_stopped(fit, valid, base, config, max_rounds, n)
+    collected = _collect_predictions(booster, valid, base)
+    calibrators = _calibrators(collected["p"].to_numpy(float), collected["y"].to_numpy(int),
+                               collected["bin"].to_numpy(int), config.calibration)
+    n_fit = int(len(fit))
+    at_issue = counts.loc[0] if 0 in counts.index else None
     meta = {
         "bundle_id": uuid.uuid4().hex[:12],
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "train_cutoff": str((train_cutoff or days.index.max()).date()),
+        "train_cutoff": str(pd.Timestamp(train_cutoff or days.index.max()).date()),
         "valid_from": str(pd.Timestamp(cut).date()),
-        "n_train": n, "n_fit": n_fit, "n_valid": n - n_fit, "base_rate": late_rate,
-        "best_iterations": best_iterations, "refit": config.refit, "config": asdict(config),
-        "engine": "dask", "max_rounds": max_rounds,
+        "n_train": int(train["invoice_id"].nunique().compute()), "n_rows": n,
+        "n_fit": n_fit, "n_valid": int(len(collected)),
+        "base_rate": float(1 - at_issue["sum"] / at_issue["count"]) if at_issue is not None
+        else None,
+        "best_iterations": {"hazard": best}, "refit": False, "config": asdict(config),
+        "bin_base_logit": base.tolist(), "engine": "dask", "max_rounds": max_rounds,
     }
-    bundle = ModelBundle(**boosters, calibrators=calibrators, features=list(FEATURE_COLUMNS),
+    bundle = ModelBundle(hazard=booster, calibrators=calibrators, features=list(MODEL_FEATURES),
                          meta=meta)
     bundle.reference = _reference_sample(bundle, train, days)
     return bundle
 
 
+def _base_logits(counts: pd.DataFrame) -> np.ndarray:
+    """:func:`model.train.bin_base_logits` from per-bin counts and events."""
+    counts = counts.reindex(range(N_BINS), fill_value=0)
+    later = counts.index > 0
+    overall = counts["sum"][later].sum() / max(counts["count"][later].sum(), 1) \
+        if counts["count"][later].sum() else 0.3
+    rate = (counts["sum"].to_numpy(float) + BASE_PSEUDO_ROWS * overall) / (
+        counts["count"].to_numpy(float) + BASE_PSEUDO_ROWS)
+    rate = np.clip(rate, 0.005, 0.995)
+    return np.log(rate / (1 - rate))
+
+
 def _features(part: pd.DataFrame | dd.DataFrame):
-    return part[[f"x_{name}" for name in FEATURE_COLUMNS]].rename(
-        columns={f"x_{name}": name for name in FEATURE_COLUMNS})
+    return part[[f"x_{name}" for name in MODEL_FEATURES]].rename(
+        columns={f"x_{name}": name for name in MODEL_FEATURES})
 
 
-def _train(rows: dd.DataFrame, target, objective: str, config: TrainConfig, rounds: int,
+def _train(rows: dd.DataFrame, base: np.ndarray, config: TrainConfig, rounds: int,
            n_rows: int) -> lgb.Booster:
-    from lightgbm.dask import DaskLGBMClassifier, DaskLGBMRegressor
+    from lightgbm.dask import DaskLGBMClassifier
 
-    params = _params(config, objective, n_rows)
-    for name in ("verbose", "num_threads"):  # lightgbm.dask uses the workers' threads
+    params = config.params(n_rows, list(MODEL_FEATURES))
+    for name in ("verbose", "num_threads", "objective"):  # lightgbm.dask: workers' threads
         params.pop(name, None)
-    estimator_class = DaskLGBMClassifier if objective == "binary" else DaskLGBMRegressor
-    estimator = estimator_class(n_estimators=rounds, verbosity=-1, **params)
+    estimator = DaskLGBMClassifier(n_estimators=rounds, verbosity=-1, **params)
     rows = rows.persist()
-    X, y = _features(rows), target(rows)
-    # lightgbm.dask wants X and y chunked alike: both come from the same persisted partitions
+    X, y = _features(rows), rows["paid"].astype(int)
+    init = rows["bin"].map_partitions(lambda b: pd.Series(base[b.to_numpy(int)], index=b.index),
+                                      meta=("bin", float))
+    # lightgbm.dask wants X, y and init_score chunked alike: all from the same persisted rows
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Parameter (n_jobs|num_threads) will be ignored")
-        estimator.fit(X, y)
+        estimator.fit(X, y, init_score=init)
     return estimator.booster_
 
 
-def _train_until_stopped(fit: dd.DataFrame, valid: dd.DataFrame, target, objective: str,
+def _train_until_stopped(fit: dd.DataFrame, valid: dd.DataFrame, base: np.ndarray,
                          config: TrainConfig, max_rounds: int,
                          n_rows: int) -> tuple[lgb.Booster, int]:
     """Train, cut at the early-stopping iteration; train longer only if it had not stopped yet."""
     rounds = min(max_rounds, config.num_boost_round, FIRST_ROUNDS)
     while True:
-        booster = _train(fit, target, objective, config, rounds, n_rows)
-        best, stopped = _best_iteration(booster, valid, target, objective, config)
+        booster = _train(fit, base, config, rounds, n_rows)
+        best, stopped = _best_iteration(booster, valid, base, config)
         if stopped or rounds >= min(max_rounds, config.num_boost_round):
             return _truncate(booster, best), best
         rounds = min(max_rounds, config.num_boost_round, rounds * 2)
 
 
-def _params(config: TrainConfig, objective: str, n_rows: int) -> dict:
-    import inspect
-
-    # the pandas path's parameters, whichever version of TrainConfig.params is installed
-    if "features" in inspect.signature(config.params).parameters:
-        return config.params(objective, n_rows, list(FEATURE_COLUMNS))
-    return config.params(objective, n_rows)
-
-
-def _best_iteration(booster: lgb.Booster, valid: dd.DataFrame, target, objective: str,
+def _best_iteration(booster: lgb.Booster, valid: dd.DataFrame, base: np.ndarray,
                     config: TrainConfig) -> tuple[int, bool]:
     """The iteration ``lgb.early_stopping`` keeps, from the validation loss of every iteration,
     and whether early stopping would have stopped within the trained rounds."""
@@ -221,13 +239,13 @@ def _best_iteration(booster: lgb.Booster, valid: dd.DataFrame, target, objective
     def losses(part: pd.DataFrame) -> pd.DataFrame:
         out = np.zeros(rounds)
         if len(part):
-            X, y = _features(part), target(part).to_numpy(float)
-            raw = np.zeros(len(part))
+            X, y = _features(part), part["paid"].to_numpy(float)
+            raw = base[part["bin"].to_numpy(int)].astype(float)
             for i in range(rounds):
                 # one tree at a time: the whole curve costs one prediction of the full model
                 raw = raw + booster.predict(X, start_iteration=i, num_iteration=1,
                                             raw_score=True, num_threads=1)
-                out[i] = _loss(raw, y, objective).sum()
+                out[i] = (np.logaddexp(0, raw) - y * raw).sum()
         return pd.DataFrame([out], columns=names)
 
     meta = pd.DataFrame({name: pd.Series(dtype=float) for name in names})
@@ -241,35 +259,30 @@ def _best_iteration(booster: lgb.Booster, valid: dd.DataFrame, target, objective
     return best + 1, False
 
 
-def _loss(raw: np.ndarray, y: np.ndarray, objective: str) -> np.ndarray:
-    if objective == "binary":  # log loss from the raw margin, numerically stable
-        return np.logaddexp(0, raw) - y * raw
-    rho = 1.5  # tweedie deviance part that depends on the prediction (log link)
-    return -y * np.exp((1 - rho) * raw) / (1 - rho) + np.exp((2 - rho) * raw) / (2 - rho)
-
-
 def _truncate(booster: lgb.Booster, iterations: int) -> lgb.Booster:
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=iterations))
 
 
 def _collect_predictions(booster: lgb.Booster, valid: dd.DataFrame,
-                         target) -> tuple[np.ndarray, np.ndarray]:
+                         base: np.ndarray) -> pd.DataFrame:
     def predict(part: pd.DataFrame) -> pd.DataFrame:
-        p = booster.predict(_features(part), num_threads=1) if len(part) else np.array([])
-        return pd.DataFrame({"p": p, "y": target(part).to_numpy(int)})
+        bins = part["bin"].to_numpy(int)
+        margin = booster.predict(_features(part), raw_score=True, num_threads=1) \
+            if len(part) else np.array([])
+        p = 1.0 / (1.0 + np.exp(-(margin + base[bins])))
+        return pd.DataFrame({"p": p, "y": part["paid"].to_numpy(int), "bin": bins})
 
-    collected = valid.map_partitions(
-        predict, meta=pd.DataFrame({"p": pd.Series(dtype=float), "y": pd.Series(dtype=int)})
-    ).compute()
-    return collected["p"].to_numpy(float), collected["y"].to_numpy(int)
+    meta = pd.DataFrame({"p": pd.Series(dtype=float), "y": pd.Series(dtype=int),
+                         "bin": pd.Series(dtype=int)})
+    return valid.map_partitions(predict, meta=meta).compute()
 
 
 def _reference_sample(bundle: ModelBundle, train: dd.DataFrame, days: pd.Series) -> pd.DataFrame:
-    """As :func:`model.train._reference_sample`: the most recent training rows, with predictions."""
+    """As :func:`model.train._reference_sample`: the most recent rows, with their hazard."""
     since = _nth_day(days, max(0, int(days.sum()) - REFERENCE_ROWS))
-    recent = dataset_of(train[train["issue_date"] >= since].compute())
+    recent = dataset_of(train[train["scored_at"] >= since].compute())
     X = recent.X.tail(REFERENCE_ROWS).reset_index(drop=True)
-    return pd.concat([X, Predictor(bundle).predict(X)], axis=1)
+    return X.assign(hazard=Predictor(bundle).row_hazards(X))
 
 
 # --------------------------------------------------------------------------------- scoring
@@ -282,18 +295,20 @@ def predict_dask(predictor: Predictor, rows: dd.DataFrame) -> dd.DataFrame:
     :func:`split_rows_dask` (features prefixed ``x_``).
     """
     predictor = dask.delayed(predictor, pure=True)  # shipped once to each worker, not per task
-    prefixed = f"x_{FEATURE_COLUMNS[0]}" in rows.columns
+    prefixed = f"x_{MODEL_FEATURES[0]}" in rows.columns
+    numbers = [c for c in PREDICTION_COLUMNS if c.startswith("p_") or c.startswith("expected_d")]
 
     def predict(part: pd.DataFrame, model: Predictor) -> pd.DataFrame:
-        X = _features(part) if prefixed else part
+        X = part[[f"x_{n}" for n in X_COLUMNS]].set_axis(X_COLUMNS, axis=1) if prefixed \
+            else part
         out = part[["invoice_id", "customer_id"]].copy()
-        for name, values in model.predict(X).items():
+        for name, values in model.predict(X)[numbers].items():
             out[name] = values.to_numpy(float)
         return out
 
     meta = pd.DataFrame({"invoice_id": pd.Series(dtype=object),
                          "customer_id": pd.Series(dtype=object),
-                         **{name: pd.Series(dtype=float) for name in PREDICTION_COLUMNS}})
+                         **{name: pd.Series(dtype=float) for name in numbers}})
     return rows.map_partitions(predict, predictor, meta=meta)
 
 
@@ -328,12 +343,12 @@ def backtest_dask(ledger: DaskLedger, *, split_date: pd.Timestamp | str,
     base_rate = bundle.meta["base_rate"]
     payer = np.where(scored["x_hist_cold_start"] == 1, base_rate, scored["x_hist_share_late"])
     report = {
-        "split_date": str(split.date()), "model": "lightgbm", "engine": "dask",
+        "split_date": str(split.date()), "model": "lightgbm-hazard", "engine": "dask",
         "n_train": bundle.meta["n_train"], "n_test": len(scored),
         "base_rate": float(y.mean()), "train_base_rate": base_rate, **metrics(y, p),
         "baselines": {"payer_late_rate": metrics(y, payer)},
         "best_iterations": bundle.meta["best_iterations"],
-        "calibration": bundle.calibrators["late"].method,
+        "calibration": bundle.calibrators["0"].method,
     }
     if scored["true_p_late"].notna().all() and report["auc"] is not None:
         from sklearn.metrics import roc_auc_score

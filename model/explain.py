@@ -1,10 +1,14 @@
 """Reasons: per-prediction contributions (TreeSHAP via LightGBM ``pred_contrib``) as sentences.
 
-Contributions are in log-odds of P(late), before calibration (a monotone map, so signs and
-ranking are the same). They are grouped by feature family (history, exposure, behaviour,
-invoice, see :mod:`features.registry`); each family is told by its most telling feature, in the
-registry's French or English template ("Paie en moyenne 18 jours après l'échéance sur ses 12
-dernières factures"). Computed on demand only: callers explain the rows they show.
+The booster predicts the hazard (the chance of being paid in a bin); the risk a person sees is
+its opposite, so a reason's ``effect`` is minus the contribution, in log-odds, before
+calibration (a monotone map per bin: signs and ranking are the same). The row explained is the
+invoice's current bin: bin 0 (P(late)) before the due date, the bin it is in once overdue
+(P(not paid within 30 days)). Contributions are grouped by feature family (history, exposure,
+behaviour, invoice, see :mod:`features.registry`); each family is told by its most telling
+feature, in the registry's French or English template, except where a number would read wrong:
+a delay of zero or less reads "pays on or before the due date", never "-2 days", a trend says
+which way it goes. A dispute is only ever given as raising the risk. Computed on demand only.
 """
 from __future__ import annotations
 
@@ -20,6 +24,13 @@ from features.registry import FEATURES
 _FLAGS = {"hist_cold_start", "terms_end_of_month"}
 # log_amount is amount told twice: its share of the effect goes to amount
 _MERGED = {"log_amount": "amount"}
+# the bin is the invoice's age, not a reason; days_overdue is never a booster input
+_NOT_REASONS = {"bin", "days_overdue"}
+_DELAYS = {"hist_mean_days_late", "hist_median_days_late_last12", "hist_max_days_late",
+           "hist_mean_days_late_last3", "hist_mean_days_late_last12"}
+_DISPUTES = {"invoice_disputed", "disputes_count", "disputes_share"}
+_ON_TIME = {"fr": "Paie en général à l'échéance ou en avance",
+            "en": "Usually pays on or before the due date"}
 
 
 class Reason(TypedDict):
@@ -38,16 +49,16 @@ def contributions(booster: lgb.Booster, X: pd.DataFrame) -> pd.DataFrame:
     for source, target in _MERGED.items():
         if source in frame and target in frame:
             frame[target] += frame.pop(source)
-    return frame
+    return frame.drop(columns=[c for c in _NOT_REASONS if c in frame])
 
 
 def reasons(booster: lgb.Booster, X: pd.DataFrame, *, top: int = 3,
             language: str = "fr") -> list[list[Reason]]:
-    """The ``top`` families with the largest effect on each row, strongest first."""
+    """The ``top`` families with the largest effect on each row's risk, strongest first."""
     contrib = contributions(booster, X)
     families = _families(list(contrib.columns))
     values = X[list(contrib.columns)].to_numpy(float)
-    effects = contrib.to_numpy(float)
+    effects = -contrib.to_numpy(float)  # a higher chance of payment is a lower risk
     return [_row_reasons(values[i], effects[i], list(contrib.columns), families, top, language)
             for i in range(len(X))]
 
@@ -69,8 +80,7 @@ def _row_reasons(values: np.ndarray, effects: np.ndarray, columns: list[str],
         if j is None:
             continue
         name = columns[j]
-        feature = FEATURES.get(name)
-        sentence = feature.sentence(values[j], language) if feature else name
+        sentence = _sentence(name, values[j], language)
         found.append(Reason(feature=name, family=family, value=float(values[j]),
                             effect=round(total, 4), sentence=sentence))
     found.sort(key=lambda r: abs(r["effect"]), reverse=True)
@@ -82,9 +92,31 @@ def _telling_feature(values: np.ndarray, effects: np.ndarray, columns: list[str]
     """The feature that best tells the family's effect: pushing the same way, largest."""
     if cold:  # a new payer's history features are fills: the reason is that there is none
         return columns.index("hist_cold_start")
-    eligible = [j for j in idx if columns[j] not in _FLAGS or values[j] == 1]
+    # a dispute lowering the risk is never a sentence a credit manager would agree with
+    eligible = [j for j in idx if (columns[j] not in _FLAGS or values[j] == 1)
+                and not (columns[j] in _DISPUTES and (effects[j] <= 0 or values[j] == 0))]
     if not eligible:
         return None
     same_way = [j for j in eligible if np.sign(effects[j]) == np.sign(total)]
     pool = same_way or eligible
     return max(pool, key=lambda j: abs(effects[j]))
+
+
+def _sentence(name: str, value: float, language: str) -> str:
+    language = "en" if language == "en" else "fr"
+    if name in _DELAYS and value <= 0.5:
+        return _ON_TIME[language]
+    if name == "hist_trend_days_late":
+        days = abs(round(value))
+        if language == "fr":
+            return (f"Ses retards s'allongent : {days} jours de plus récemment" if value > 0 else
+                    f"Ses retards se réduisent : {days} jours de moins récemment")
+        return (f"Paying later: {days} more days late recently" if value > 0 else
+                f"Paying sooner: {days} fewer days late recently")
+    if name == "hist_season_excess_days" and value < 0:
+        days = abs(round(value))
+        return (f"Paie en général {days} jours plus tôt aux échéances de cette période de l'année"
+                if language == "fr" else
+                f"Usually pays {days} days sooner on invoices due at this time of year")
+    feature = FEATURES.get(name)
+    return feature.sentence(value, language) if feature else name

@@ -1,13 +1,15 @@
 """The served model: a :class:`Predictor` loaded from the registry or from a saved directory.
 
     predictor = Predictor.load()                       # models:/late-payment@champion
-    predictor = Predictor.load("models:/late-payment@challenger")
     predictor = Predictor.load("path/to/bundle")
-    predictor.predict(features)        # p_late, p_severe, expected_days_late
+    predictor.predict(features)        # every time-to-payment answer (PREDICTION_COLUMNS)
+    predictor.hazards(features)        # the (n, 7) calibrated hazards behind them
     predictor.explain(features, top=3, language="fr")
 
-``features`` is the output of :func:`features.pipeline.build_features` (extra columns are
-ignored). Loading reads LightGBM text files and JSON: no training data, no unpickling.
+``features`` is the output of :func:`features.pipeline.build_features` at the scoring time
+(extra columns are ignored): each invoice is unpaid at ``days_overdue`` and every answer is
+conditional on that (see :mod:`model.survival`). Loading reads a LightGBM text file and JSON:
+no training data, no unpickling.
 """
 from __future__ import annotations
 
@@ -19,9 +21,14 @@ import pandas as pd
 from model.bundle import ModelBundle
 from model.errors import ModelError
 from model.explain import Reason, reasons
+from model.survival import N_BINS, summarise
 
-PREDICTION_COLUMNS = ["p_late", "p_severe", "expected_days_late"]
-# see TrainConfig.num_threads: spinning OpenMP threads on a busy server cost more than they give
+PREDICTION_COLUMNS = ["p_late", "p_severe", "expected_days_late", "p_unpaid_30", "p_unpaid_90",
+                      "expected_pay_date", "pay_date_low", "pay_date_high"]
+PROBABILITIES = ["p_late", "p_severe", "p_unpaid_30", "p_unpaid_90"]
+# a calibrated hazard is kept inside [0.1 %, 99.9 %]: no answer is ever "certain"
+H_FLOOR, H_CEIL = 0.001, 0.999
+# serving scores a handful of invoices per request: threads cost more than they give there
 THREADS = 1
 
 
@@ -38,7 +45,7 @@ class Predictor:
 
         Raises :class:`model.errors.NoModelError` when there is nothing to load.
         """
-        from model.registry import resolve
+        from model.store import resolve
 
         path, version = resolve(source)
         return cls(ModelBundle.load(path), version=version, path=path)
@@ -47,29 +54,78 @@ class Predictor:
     def features(self) -> list[str]:
         return self.bundle.features
 
+    def row_hazards(self, X: pd.DataFrame, *, calibrated: bool = True) -> np.ndarray:
+        """Hazard of each row for its own ``bin`` (calibrated unless asked otherwise)."""
+        self._check(X)
+        bins = X["bin"].to_numpy(int)
+        raw = self._raw(X[self.features].astype(float), bins)
+        return self._calibrate(raw, bins) if calibrated else raw
+
+    def hazards(self, features: pd.DataFrame) -> np.ndarray:
+        """(n, N_BINS) calibrated hazards of each invoice, every bin scored with the features
+        known at its scoring time."""
+        self._check(features, with_bin=False)
+        n = len(features)
+        if n == 0:
+            return np.zeros((0, N_BINS))
+        base = features[[c for c in self.features if c != "bin"]].astype(float)
+        repeated = base.loc[base.index.repeat(N_BINS)].reset_index(drop=True)
+        bins = np.tile(np.arange(N_BINS), n)
+        repeated["bin"] = bins.astype(float)
+        raw = self._raw(repeated[self.features], bins)
+        return self._calibrate(raw, bins).reshape(n, N_BINS)
+
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
-        """P(late), P(severe > 30 days) and expected days late, on the index of ``features``."""
-        X = self._matrix(features)
-        if len(X) == 0:
+        """Every answer, on the index of ``features``: P(late), P(severe), expected days late,
+        P(unpaid 30 / 90 days | unpaid now), the median pay date and its 80 % interval."""
+        if len(features) == 0:
             return pd.DataFrame(columns=PREDICTION_COLUMNS, index=features.index, dtype=float)
-        b = self.bundle
-        p_late = b.calibrators["late"](b.late.predict(X, num_threads=THREADS))
-        # severely late implies late: keep the two probabilities consistent
-        p_severe = np.minimum(b.calibrators["severe"](b.severe.predict(X, num_threads=THREADS)),
-                              p_late)
-        days = np.clip(b.days.predict(X, num_threads=THREADS), 0, None)
-        return pd.DataFrame({"p_late": p_late, "p_severe": p_severe,
-                             "expected_days_late": days}, index=features.index)
+        answers = summarise(self.hazards(features), *_timing(features))
+        answers.index = features.index
+        return answers[PREDICTION_COLUMNS]
 
     def explain(self, features: pd.DataFrame, top: int = 3,
                 language: str = "fr") -> list[list[Reason]]:
-        """The ``top`` reasons of each row (call it for the rows you show, not for all)."""
+        """The ``top`` reasons of each row's risk as a person sees it: P(late) before the due
+        date, P(not paid within 30 days) once overdue (call it for the rows you show)."""
         if top < 1:
             raise ModelError(f"top must be >= 1, got {top}")
-        return reasons(self.bundle.late, self._matrix(features), top=top, language=language)
+        from model.dataset import _current_bin
 
-    def _matrix(self, features: pd.DataFrame) -> pd.DataFrame:
-        missing = [name for name in self.features if name not in features]
+        self._check(features, with_bin=False)
+        X = features[[c for c in self.features if c != "bin"]].astype(float).copy()
+        X["bin"] = _current_bin(features["days_overdue"].to_numpy(float))
+        return reasons(self.bundle.hazard, X[self.features], top=top, language=language)
+
+    def _raw(self, X: pd.DataFrame, bins: np.ndarray) -> np.ndarray:
+        """The booster's hazard: its margin on top of the bin's base log-odds (init score)."""
+        margin = self.bundle.hazard.predict(X, raw_score=True, num_threads=THREADS)
+        base = np.asarray(self.bundle.meta.get("bin_base_logit", np.zeros(N_BINS)))
+        return 1.0 / (1.0 + np.exp(-(margin + base[bins])))
+
+    def _calibrate(self, raw: np.ndarray, bins: np.ndarray) -> np.ndarray:
+        out = np.empty(len(raw))
+        for k in range(N_BINS):
+            inside = bins == k
+            if inside.any():
+                out[inside] = self.bundle.calibrators[str(k)](raw[inside])
+        return np.clip(out, H_FLOOR, H_CEIL)
+
+    def _check(self, features: pd.DataFrame, with_bin: bool = True) -> None:
+        needed = [c for c in self.features if with_bin or c != "bin"]
+        if not with_bin:
+            needed += ["days_overdue", "terms_days"]
+        missing = [name for name in needed if name not in features]
         if missing:
             raise ModelError(f"features lack the columns {missing[:5]} (model {self.version})")
-        return features[self.features].astype(float)
+
+
+def _timing(features: pd.DataFrame) -> tuple[np.ndarray, pd.Series, pd.Series, np.ndarray]:
+    """(days late so far, due dates, the day each invoice is known unpaid at, terms)."""
+    age = features["days_overdue"].to_numpy(float)
+    if "scored_at" in features:
+        today = pd.to_datetime(features["scored_at"]).reset_index(drop=True) - pd.Timedelta(days=1)
+    else:  # rows without a date (evaluation matrices): dates relative to an arbitrary day
+        today = pd.Series(pd.Timestamp("2000-01-01"), index=range(len(features)))
+    due = today - pd.to_timedelta(age, unit="D")
+    return age, due, today, features["terms_days"].to_numpy(float)

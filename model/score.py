@@ -116,17 +116,5 @@ def score_ledger(frames: LedgerFrames, predictor: Predictor, *,
                           expected_features.assign(expected=True)], ignore_index=True)
     predicted = pd.concat([features[["invoice_id", "customer_id", "amount", "expected"]],
                            predictor.predict(features)], axis=1)
-    if "p_unpaid_90" not in predicted:  # a model without time-to-payment answers: the rules'
-        from model.survival import rules_hazards, summarise
-
-        open_rows = frames.invoices.set_index("invoice_id").reindex(open_features["invoice_id"])
-        due = pd.concat([open_rows["due_date"], expected["due_date"]], ignore_index=True)
-        issue = pd.concat([open_rows["issue_date"], expected["issue_date"]], ignore_index=True)
-        today = as_of - pd.Timedelta(days=1)
-        answers = summarise(rules_hazards(frames.invoices, features["customer_id"].to_numpy(), as_of),
-                            (today - due).dt.days.to_numpy(float), due, today,
-                            (due - issue).dt.days.to_numpy(float))
-        for column in ("p_unpaid_30", "p_unpaid_90", "expected_pay_date"):
-            predicted[column] = answers[column].to_numpy()
     return predicted[~predicted["expected"]].drop(columns="expected").reset_index(drop=True), \
         customer_scores(predicted)

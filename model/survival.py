@@ -3,8 +3,9 @@
 An invoice's days late ``T = settled − due`` is cut into intervals (``EDGES``, in days late):
 
     bin 0: paid on or before the due date     (T <= 0)
-    bin k: paid in (EDGES[k-1], EDGES[k]]     (k = 1 .. 6: 0-7, 7-14, 14-30, 30-60, 60-90, 90-180)
-    beyond: not paid within 180 days past due (the "not paid within the horizon" end)
+    bin k: paid in (EDGES[k-1], EDGES[k]]     (weekly to 30 days, then 15 days to 90, 30 to 180,
+                                               then 180-270 and 270-365)
+    beyond: not paid within 365 days past due (the "not paid within the horizon" end)
 
 A hazard ``h[k]`` is P(paid in bin k | unpaid when bin k starts). Whoever estimates them (the
 LightGBM hazard model of :mod:`model.train`, or the payer's own history in :func:`rules_hazards`
@@ -13,7 +14,7 @@ when no model is served), everything else is arithmetic on them, here:
 - the survival ``S(x) = P(unpaid at the end of day due + x)`` is the product of ``1 − h`` over the
   bins passed; inside a bin the daily hazard is taken constant (log S linear in x). Bin 0's
   payments are spread over the last ``PRE_DUE_DAYS`` days before the due date (early payers pay a
-  few days before it); after 180 days the 90-180 daily hazard continues;
+  few days before it); after 365 days the last bin's daily hazard continues;
 - for an invoice unpaid at age ``d`` (days late so far; negative before the due date), every
   answer is conditional: ``P(unpaid at x | unpaid at d) = S(x) / S(d)``;
 - quantiles invert log S (piecewise linear) exactly, without a daily grid.
@@ -25,17 +26,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-EDGES = np.array([0, 7, 14, 30, 60, 90, 180], dtype=float)
+from features.labels import EDGES as _EDGES
+
+EDGES = _EDGES.astype(float)
 N_BINS = len(EDGES)
-HORIZON_DAYS = int(EDGES[-1])
+HORIZON_DAYS = 180  # expected days late is capped here (restricted mean)
 SEVERE_DAYS = 30
 PRE_DUE_DAYS = 7.0
 H_MIN, H_MAX = 1e-4, 1 - 1e-4
 # rules: a payer's hazards are shrunk towards the pooled ones with this many pseudo-invoices
 PRIOR_STRENGTH = 3.0
 # pooled hazards when fewer than MIN_POOLED settled invoices are known (a documented generic
-# B2B profile: ~60 % paid by the due date, most of the rest within a month)
-GENERIC_HAZARDS = np.array([0.60, 0.35, 0.30, 0.40, 0.35, 0.30, 0.30])
+# B2B profile: 60 % paid by the due date, then about a third of the rest each week of the
+# first month, slower after)
+GENERIC_HAZARDS = np.array([0.60, 0.35, 0.30, 0.30, 0.30, 0.25, 0.20, 0.20, 0.20, 0.15, 0.15,
+                            0.15, 0.15, 0.10])
 MIN_POOLED = 200
 
 
@@ -113,10 +118,11 @@ def quantile_days(h: np.ndarray, age: np.ndarray, q: float,
 
 
 def restricted_mean_late(h: np.ndarray, terms: np.ndarray | None = None) -> np.ndarray:
-    """E[min(max(T, 0), 180)] of a new invoice: expected days late, capped at the horizon."""
+    """E[min(max(T, 0), 180)] of a new invoice: expected days late, capped at 180 days."""
     kx, logs, _ = _knots(h, terms)
     total = np.zeros(len(h))
-    for i in range(1, N_BINS):  # segments from day 0 to 180
+    last = int(np.searchsorted(EDGES, HORIZON_DAYS))  # knot index of day 180 is last + 1
+    for i in range(1, last + 1):  # segments from day 0 to 180
         w = kx[:, i + 1] - kx[:, i]
         b = (logs[:, i + 1] - logs[:, i]) / w
         with np.errstate(divide="ignore", invalid="ignore"):

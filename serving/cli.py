@@ -199,7 +199,8 @@ def demo(no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after s
         os.environ.setdefault(name, value)
     get_settings.cache_clear()
     steps = [("synth", _demo_synth), ("import", _demo_import), ("train", _demo_train),
-             ("score", _demo_score), ("dunning", _demo_dunning), ("keys", _demo_keys)]
+             ("score", _demo_score), ("history", _demo_history), ("dunning", _demo_dunning),
+             ("keys", _demo_keys)]
     context: dict = {"customers": customers, "months": months, "seed": seed, "workdir": workdir}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console) as progress:
@@ -210,8 +211,8 @@ def demo(no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after s
     for line in context["lines"]:
         console.print(line)
     console.print(t("demo_keys"))
-    for role, key in context["keys"].items():
-        console.print(f"  {role:8} {key}")
+    for name, role, key in context["keys"]:
+        console.print(f"  {name:14} {role:8} {key}", soft_wrap=True)  # a key is copied whole
     console.print(t("demo_done"))
     if not no_serve:
         serve()
@@ -309,13 +310,24 @@ def _demo_dunning(context: dict) -> None:
         context["lines"].append(f"warning: {warning}")
 
 
+def _demo_history(context: dict) -> None:
+    from serving.demo_workbench import seed
+    from serving.risk import RiskService
+
+    risk = RiskService(get_settings().model_uri)
+    risk.reload()
+    context["lines"] += seed(engine=_engine(), today=dt.date.today(), risk_for=risk.risk_for)
+
+
 def _demo_keys(context: dict) -> None:
     from ledger.db import session_scope
     from serving.auth import ROLES, create_key
+    from serving.demo_workbench import AGENTS
 
+    # one key per role, and one per demo agent: an agent key's name is its portfolio
+    wanted = [(f"demo-{role}", role) for role in ROLES if role != "agent"] + [(a, "agent") for a in AGENTS]
     with session_scope(_engine()) as session:
-        context["keys"] = {role: create_key(session=session, role=role, name=f"demo-{role}")
-                           for role in ROLES}
+        context["keys"] = [(name, role, create_key(session=session, role=role, name=name)) for name, role in wanted]
 
 
 def _register_commands() -> None:

@@ -159,11 +159,14 @@ def check_run_date(run_date: dt.date, *, today: dt.date | None = None) -> None:
 
 def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
                 risk_for: RiskProvider | None = None, actor: str,
-                today: dt.date | None = None) -> RunReport:
+                today: dt.date | None = None, customer_id: str | None = None) -> RunReport:
     """Plan the actions due on `run_date` in the caller's transaction (the caller commits).
 
     First cancels the planned actions of invoices now settled or disputed, then asks the policy
-    about every open invoice. A dry run returns the same plan and writes nothing."""
+    about every open invoice. A dry run returns the same plan and writes nothing; with
+    `customer_id` (dry runs only: the workbench's preview) it plans that one customer."""
+    if customer_id is not None and not dry_run:
+        raise ValueError("a run for one customer is a dry run (a preview), never a real run")
     check_run_date(run_date, today=today)
     started = time.perf_counter()
     report = RunReport(run_date=run_date, dry_run=dry_run)
@@ -180,7 +183,9 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
             session, stale, "invoice settled or disputed after planning", actor)
     scenarios = load_scenarios(session)
     segment_map = load_default_segment_map()
-    for lo, hi in store.customer_ranges(session, size=CHUNK_CUSTOMERS):
+    ranges = ([(customer_id, customer_id)] if customer_id is not None
+              else store.customer_ranges(session, size=CHUNK_CUSTOMERS))
+    for lo, hi in ranges:
         facts = store.load_chunk(session, lo=lo, hi=hi, run_date=run_date,
                                  cancelling=frozenset(stale))
         planned = _plan_chunk(session, facts, run_date=run_date, scenarios=scenarios,

@@ -104,11 +104,6 @@ class RiskService:
         features = build_features(frames, invoices=_unsettled_view(targets), as_of=as_of)
         scores = pd.concat([features[["invoice_id", "customer_id"]], predictor.predict(features)],
                            axis=1)
-        rules = _rules_scores(frames, targets, as_of)
-        for column in ("p_unpaid_30", "p_unpaid_90", "expected_pay_date", "pay_date_low",
-                       "pay_date_high"):
-            if column not in scores:
-                scores[column] = rules[column].to_numpy()
         scores["basis"] = "model"
         scores["reasons"] = [[] for _ in range(len(scores))]
         return scores, features
@@ -134,16 +129,34 @@ class RiskService:
                 for row, g in zip(scores.itertuples(index=False), grades)}
 
     def cash_predictions(self, session: Session, as_of: dt.date) -> pd.DataFrame | None:
-        """Open invoices' predicted delays for the cash-in forecast (None: the forecast's rules)."""
-        if self.state.predictor is None:
+        """Open invoices' payment-date distributions for the cash-in forecast: P(paid in week
+        k | unpaid at as_of) as w1 … w13 and `later` (None: the forecast's rules)."""
+        predictor = self.state.predictor
+        if predictor is None:
             return None
+        from features.pipeline import build_features
+        from ledger.forecast import WEEKS
+        from model.survival import weekly_mass
+
         open_ids = list(session.execute(select(Invoice.invoice_id).where(
             Invoice.kind == "invoice", Invoice.settled_on.is_(None),
             Invoice.issue_date <= as_of, SCORABLE)).scalars())
         if not open_ids:
             return None
-        scores = self.score_invoices(session=session, invoice_ids=open_ids, today=as_of)
-        return scores[["invoice_id", "expected_days_late", "p_late"]]
+        targets = _stored_invoices(session, open_ids)
+        frames = read_frames(session=session, as_of=as_of,
+                             customer_ids=sorted(set(targets["customer_id"])))
+        features = build_features(frames, invoices=_unsettled_view(targets),
+                                  as_of=pd.Timestamp(as_of) + pd.Timedelta(days=1))
+        mass = weekly_mass(predictor.hazards(features), features["days_overdue"].to_numpy(float),
+                           WEEKS, features["terms_days"].to_numpy(float))
+        answers = predictor.predict(features)
+        out = pd.DataFrame(mass[:, :WEEKS], columns=[f"w{k}" for k in range(1, WEEKS + 1)])
+        out.insert(0, "invoice_id", features["invoice_id"].to_numpy())
+        out["later"] = mass[:, WEEKS]
+        out["expected_days_late"] = answers["expected_days_late"].to_numpy(float)
+        out["p_late"] = answers["p_late"].to_numpy(float)
+        return out
 
     def customer_risk(self, *, session: Session, customer_id: str, today: dt.date | None = None,
                       language: str = "fr", top: int = 3) -> dict:

@@ -22,11 +22,13 @@ def test_demo_sets_everything_up(tmp_path):
                             text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "late-payment v1 @champion" in result.stdout
-    keys = [line.split()[-1] for line in result.stdout.splitlines() if line.strip().startswith(("admin", "agent"))]
-    assert len(keys) == 2 and all(k.startswith("rl_") for k in keys)
+    keys = {tuple(line.split()[:2]): line.split()[-1] for line in result.stdout.splitlines()
+            if len(line.split()) == 3 and line.split()[-1].startswith("rl_")}
+    assert set(keys) == {("demo-admin", "admin"), ("demo-analyst", "analyst"), ("demo-billing", "billing"),
+                         ("agent-claire", "agent"), ("agent-karim", "agent")}, result.stdout[-2500:]
 
     from ledger.db import make_engine
-    from ledger.models import DunningAction, Invoice
+    from ledger.models import Customer, CustomerNote, Dispute, DunningAction, Invoice, Promise
     from ledger.scores import CustomerScore
 
     with Session(make_engine(f"sqlite:///{tmp_path / 'demo.db'}")) as session:
@@ -43,3 +45,16 @@ def test_demo_sets_everything_up(tmp_path):
         waiting = session.exec(select(func.count(func.distinct(DunningAction.reminder_id)))
                                .where(DunningAction.state == "pending_approval")).one()
     assert f"{waiting} awaiting approval" in result.stdout
+        # the workbench's history: two portfolios, calls, notes, promises, disputes, sent reminders
+        agents = dict(session.exec(select(Customer.assigned_agent, func.count()).group_by(Customer.assigned_agent)).all())
+        assert agents.get("agent-claire", 0) > 0 and agents.get("agent-karim", 0) > 0
+        calls = session.exec(select(DunningAction.created_by, func.count()).where(DunningAction.channel == "call",
+                                                                                  DunningAction.state == "sent")
+                             .group_by(DunningAction.created_by)).all()
+        assert {actor for actor, _ in calls} >= {"agent:agent-claire", "agent:agent-karim"}
+        assert session.exec(select(func.count()).select_from(CustomerNote)).one() >= 4
+        assert session.exec(select(func.count()).select_from(Promise).where(Promise.created_by.like("agent:%"))).one() >= 2
+        assert session.exec(select(func.count()).select_from(Dispute).where(Dispute.status == "in_review")).one() >= 1
+        sent = session.exec(select(func.count()).select_from(DunningAction).where(
+            DunningAction.state == "sent", DunningAction.channel != "call")).one()
+        assert sent > 0

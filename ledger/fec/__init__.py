@@ -1,9 +1,10 @@
 """The French FEC (Fichier des Écritures Comptables): read, check, import, export.
 
 One module per concern: `reading` (bytes → lines), `validation` (amounts, dates, balanced
-entries), `classify` (which record each customer line is, its id), `terms` (due dates),
-`lettering` (groups → allocation links), `records` (validated ledger records), `importer` (the
-whole import and its report), `export` (the ledger as a FEC). docs/fec.md has the rules.
+entries), `classify` (which record each customer line is, its id), `opening` (lines naming
+records already in the ledger), `terms` and `due_dates`, `credit_notes` (the invoice a credit
+note reduces), `lettering` (groups → allocation links), `records` (validated ledger records),
+`report`, `importer` (the whole import), `export` (the ledger as a FEC). docs/fec.md has the rules.
 """
 from ledger.fec.export import export_fec
 from ledger.fec.importer import FecOptions, import_fec, parse_fec

@@ -207,7 +207,12 @@ def update_promise(promise_id: str, data: col.PromiseUpdate, request: Request, s
 def worklist(request: Request, session: SessionDep, principal: Reader,
              agent: str | None = None, limit: Limit = 50, segment: str | None = None,
              grade: col.Grade | None = None, bucket: col.Bucket | None = None,
-             lang: Lang = None) -> list[col.WorklistRow]:
+             lang: Lang = None, offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+             q: Annotated[str | None, Query(max_length=100, description="part of the customer's id or name")] = None,
+             currency: Annotated[str | None, Query(pattern="^[A-Za-z]{3}$", description="customers invoiced in this currency")] = None,
+             dispute: Annotated[bool | None, Query(description="true: with an active dispute; false: without")] = None,
+             promise: Annotated[bool | None, Query(description="true: with an open promise; false: without")] = None,
+             ) -> list[col.WorklistRow]:
     """Customers ranked by the amount expected not collected within 90 days, with urgency apart.
 
     An agent sees their own portfolio only (their key's name is their agent id)."""
@@ -218,7 +223,8 @@ def worklist(request: Request, session: SessionDep, principal: Reader,
         agent = principal.name or principal.key_prefix
     today = _today(request)
     rows = col.worklist(session=session, today=today, agent=agent, limit=limit, segment=segment,
-                        grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today))
+                        grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
+                        offset=offset, search=q or None, currency=currency, dispute=dispute, promise=promise)
     return worded(rows, _lang(request, lang))
 
 
@@ -227,7 +233,11 @@ def _invoice_risk(request: Request, session: Session, today: dt.date) -> col.Inv
 
     A risk without `p_unpaid_30`/`p_unpaid_90` (a provider that predates them) says nothing the
     worklist can rank on: those invoices fall back to the payer's history."""
+    # the served model, or the risk service's own rules when none is served: one grade scale
     risk_for = risk_provider(request)
+    if risk_for is None:
+        service = getattr(request.app.state, "risk", None)
+        risk_for = service.risk_for if service is not None else None
     if risk_for is None:
         return None
 

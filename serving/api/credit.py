@@ -13,8 +13,7 @@ from pydantic import BaseModel
 
 from ledger import credit
 from ledger import store
-from ledger.errors import NotFoundError
-from serving.deps import Principal, Reader, SessionDep, TodayDep
+from serving.deps import PortfolioDep, Reader, SessionDep, TodayDep
 
 router = APIRouter(prefix="/api/v1", tags=["credit limits"])
 
@@ -40,18 +39,14 @@ class ExposurePage(BaseModel):
     counts: dict[str, int]
 
 
-def _agent(principal: Principal) -> str | None:
-    return (principal.name or principal.key_prefix) if principal.role == "agent" else None
-
-
 @router.get("/credit/exposures", response_model=ExposurePage)
-def list_exposures(session: SessionDep, principal: Reader, today: TodayDep,
+def list_exposures(session: SessionDep, _: Reader, today: TodayDep, portfolio: PortfolioDep,
                    status: Annotated[Literal["over", "warning", "ok", "no_limit", "alerts"] | None,
                                      Query(description="alerts = over or warning")] = None,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> ExposurePage:
     """Exposure against credit limit per customer, the most used first."""
-    rows = credit.exposures(session=session, today=today, agent=_agent(principal))
+    rows = credit.exposures(session=session, today=today, agent=portfolio.agent)
     counts = {s: sum(1 for r in rows if r.status == s) for s in credit.STATUSES}
     if status == "alerts":
         rows = [r for r in rows if r.status in ("over", "warning")]
@@ -62,17 +57,14 @@ def list_exposures(session: SessionDep, principal: Reader, today: TodayDep,
 
 
 @router.get("/credit/alerts", response_model=list[ExposureOut])
-def credit_alerts(session: SessionDep, principal: Reader, today: TodayDep) -> list[ExposureOut]:
+def credit_alerts(session: SessionDep, _: Reader, today: TodayDep, portfolio: PortfolioDep) -> list[ExposureOut]:
     """Customers over their credit limit, or at 80 % of it or more."""
-    return [ExposureOut(**r.__dict__) for r in credit.alerts(session=session, today=today, agent=_agent(principal))]
+    return [ExposureOut(**r.__dict__) for r in credit.alerts(session=session, today=today, agent=portfolio.agent)]
 
 
 @router.get("/customers/{customer_id}/credit", response_model=ExposureOut)
-def customer_credit(customer_id: str, session: SessionDep, principal: Reader, today: TodayDep) -> ExposureOut:
-    """One customer's exposure against its credit limit."""
-    customer = store.get_customer(session=session, customer_id=customer_id)
-    agent = _agent(principal)
-    if agent is not None and customer.assigned_agent != agent:
-        raise NotFoundError("customer", customer_id)
+def customer_credit(customer_id: str, session: SessionDep, _: Reader, today: TodayDep) -> ExposureOut:
+    """One customer's exposure against its credit limit (an agent: their portfolio, see deps)."""
+    store.get_customer(session=session, customer_id=customer_id)
     [row] = credit.exposures(session=session, today=today, customer_ids=[customer_id])
     return ExposureOut(**row.__dict__)

@@ -29,6 +29,7 @@ from serving.exports import Dialect, csv_response
 from serving.inputs import AsOfDate as AsOf
 from serving.ratelimit import RateLimited
 
+# reports are for analysts and admins (the README's role table), and count against the key's rate limit
 router = APIRouter(prefix="/api/v1", tags=["reports"], dependencies=[RateLimited])
 
 Segment = Annotated[str | None, Query(max_length=64, description="customer segment")]
@@ -173,8 +174,7 @@ def aging_report(session: SessionDep, principal: Analyst, as_of: AsOf = None, se
         return _report(lambda lens: kpis.aging(session=session, as_of=as_of, segment=segment, lens=lens),
                        headline, per, format, dialect, "aging",
                        lambda r: _records(r.buckets, ["bucket", "count", "amount", "share"]))
-    # an agent sees their own portfolio only
-    agent = (principal.name or principal.key_prefix) if principal.role == "agent" else None
+    agent = None  # reports are not for agents (analysts and admins see every customer)
     return _report(lambda lens: kpis.aging_by(session=session, as_of=as_of, by=by, segment=segment,
                                               agent=agent, lens=lens),
                    headline, per, format, dialect, f"aging-by-{by}", _aging_by_table,

@@ -282,20 +282,20 @@ def model_reload(risk: RiskDep, _: Analyst) -> ModelInfo:
 
 
 @router.get("/model/drift", dependencies=[RateLimited])
-def model_drift(session: SessionDep, risk: RiskDep, _: Analyst) -> dict:
-    """Data drift between the training reference and the features of today's open invoices."""
-    from features.pipeline import build_features
+def model_drift(session: SessionDep, risk: RiskDep, _: Analyst, today: TodayDep) -> dict:
+    """Drift of today's open invoices against the training reference (same age mix), and
+    whether calibration on invoices due since training calls for retraining."""
     from model.bundle import ModelBundle
-    from model.drift import drift_summary
+    from model.drift import drift_check
+    from model.errors import ModelError
 
     predictor = risk.state.predictor
     if predictor is None or predictor.path is None:
         raise HTTPException(409, "no model is served: drift compares a model's training data with today's invoices")
     reference = ModelBundle.load_reference(predictor.path)
-    today = dt.date.today()
     frames = store.read_frames(session=session, as_of=today)
-    current = build_features(frames, as_of=pd.Timestamp(today) + pd.Timedelta(days=1))
-    if current.empty:
-        raise HTTPException(409, "no open invoice to compare with the training reference")
-    current = pd.concat([current, predictor.predict(current)], axis=1)
-    return drift_summary(reference, current)
+    try:
+        return drift_check(frames, predictor, reference,
+                           as_of=pd.Timestamp(today) + pd.Timedelta(days=1))
+    except ModelError as exc:
+        raise HTTPException(409, str(exc)) from exc

@@ -20,7 +20,9 @@ from serving.statements import statement_csv, statement_pdf
 router = APIRouter(prefix="/api/v1", tags=["statements"])
 
 
-@router.get("/customers/{customer_id}/statement")
+@router.get("/customers/{customer_id}/statement", responses={200: {"content": {
+    "application/json": {}, "text/csv": {"schema": {"type": "string"}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 def customer_statement(
     customer_id: str, session: SessionDep, principal: Reader, today: TodayDep,
     format: Annotated[Literal["pdf", "csv", "json"], Query(description="pdf (default), csv or json")] = "pdf",

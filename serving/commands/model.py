@@ -28,8 +28,10 @@ WORDS: dict[str, dict[str, str]] = {
     "drift": {"fr": "Rapport de dérive (Evidently)", "en": "Drift report (Evidently)"},
     "registered": {"fr": "Modèle {name} version {version} enregistré : @{alias}",
                    "en": "Model {name} version {version} registered: @{alias}"},
-    "compared": {"fr": "AUC sur {n} factures récentes : nouveau {new}, champion {old}",
-                 "en": "AUC on {n} recent invoices: new {new}, champion {old}"},
+    "compared": {"fr": "Log loss sur {n} factures récentes : nouveau {new}, champion {old} "
+                       "(marge exigée {margin})",
+                 "en": "Log loss on {n} recent invoices: new {new}, champion {old} "
+                       "(margin required {margin})"},
     "no_model": {"fr": "Aucun modèle : lancer d'abord `relance train`",
                  "en": "No model: run `relance train` first"},
     "customers": {"fr": "Clients les plus risqués", "en": "Riskiest customers"},
@@ -95,7 +97,7 @@ def train(ledger: Annotated[str | None, typer.Option(
               "--ledger", help="Ledger directory (CSV/Parquet; with --engine dask also a URL "
                                "such as s3://bucket/ledger); default: the database")] = None,
           recent: Annotated[float, typer.Option(help="Share of recent invoices held out")] = 0.2,
-          learning_rate: Annotated[float, typer.Option(help="LightGBM learning rate")] = 0.05,
+          learning_rate: Annotated[float, typer.Option(help="LightGBM learning rate")] = 0.08,
           engine: Annotated[str, typer.Option(
               "--engine", help="pandas (one machine) or dask (a cluster)")] = "pandas",
           scheduler: Annotated[str | None, typer.Option(
@@ -134,9 +136,12 @@ def train(ledger: Annotated[str | None, typer.Option(
     console.print(table)
     console.print(_w("registered", name=registered.name, version=registered.version,
                      alias=registered.alias))
-    if registered.champion_auc is not None:
-        console.print(_w("compared", n=registered.n_compared,
-                         new=_fmt(registered.candidate_auc), old=_fmt(registered.champion_auc)))
+    if registered.champion_log_loss is not None:
+        from model.registry import MARGIN
+
+        console.print(_w("compared", n=registered.n_compared, margin=MARGIN,
+                         new=_fmt(registered.candidate_log_loss),
+                         old=_fmt(registered.champion_log_loss)))
 
 
 def backtest(ledger: Annotated[Path, typer.Option("--ledger", help="Ledger directory")],
@@ -207,24 +212,31 @@ def _publish(customers, version: str) -> None:
 
 def drift(ledger: LedgerOption = None, model: ModelOption = None,
           out: Annotated[Path, typer.Option(help="Output directory")] = Path("out/drift")) -> None:
-    """Evidently drift report: training reference vs the invoices open today (HTML + JSON)."""
+    """Drift (open invoices now against the training reference, same age mix) and whether
+    calibration on invoices due since training calls for retraining (HTML + JSON)."""
     import pandas as pd
 
-    from features.pipeline import build_features
     from model.bundle import ModelBundle
-    from model.drift import drift_report
+    from model.drift import current_sample, drift_check, drift_report, same_age_mix
 
     frames = _frames(ledger)
     predictor = _predictor(model)
+    as_of = frames.as_of + pd.Timedelta(days=1)
     with _step(_w("drift")):
-        current = build_features(frames, as_of=frames.as_of + pd.Timedelta(days=1))
-        current = current[predictor.features].join(predictor.predict(current))
         reference = _fail_on_model_error(ModelBundle.load_reference, predictor.path)
-        summary = _fail_on_model_error(drift_report, reference=reference, current=current,
-                                       out_dir=out)
+        current = _fail_on_model_error(current_sample, frames, predictor, as_of=as_of)
+        summary = _fail_on_model_error(drift_report, reference=same_age_mix(reference, current),
+                                       current=current, out_dir=out)
+        check = _fail_on_model_error(drift_check, frames, predictor, reference, as_of=as_of)
+    summary |= {k: check[k] for k in ("age_mix", "calibration", "retrain_recommended",
+                                      "recommendation")}
+    Path(summary["json"]).write_text(json.dumps({k: v for k, v in summary.items()
+                                                 if k not in ("html", "json")}, indent=1))
     console.print(f"dataset_drift={summary['dataset_drift']} "
                   f"share={summary['share_of_drifted_features']:.2f} "
                   f"prediction_drift={summary['prediction_drift']}")
+    language = "en" if get_settings().language == "en" else "fr"
+    console.print(summary["recommendation"][language])
     console.print(_w("drift_written", path=summary["html"]))
 
 

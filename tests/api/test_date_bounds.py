@@ -30,9 +30,21 @@ TODAY = dt.date.today()
 BAD = "ODD"  # the customer whose rows predate the bounds
 
 
-def _upgrade(engine, revision: str) -> None:
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _before_bounds() -> str:
+    """The revision just before the date bounds (0011), wherever the history chains it."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config()).get_revision("0011").down_revision
+
+
+def _upgrade(engine, revision: str) -> None:
+    config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -53,7 +65,7 @@ def ledger(tmp_path_factory):
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def legacy(request, ledger, tmp_path_factory):
-    """A database filled at revision 0009 (no bounds yet) with one customer's odd rows, then
+    """A database filled just before revision 0011 (no bounds yet) with one customer's odd rows, then
     migrated to head: the bounds apply to new rows, the old rows are still there."""
     schema = None
     if request.param == "sqlite":
@@ -61,7 +73,7 @@ def legacy(request, ledger, tmp_path_factory):
     else:
         schema = f"relance_legacy_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:6]}"
         engine = _pg_engine(schema)
-    _upgrade(engine, "0009")
+    _upgrade(engine, _before_bounds())
     with Session(engine) as session:
         import_ledger_dir(session=session, directory=ledger[0], actor="test")
         session.commit()

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session
 
-from ledger.collections import bucket_of
+from ledger.collections import bucket_of, worklist
 from ledger.models import DunningAction
 from serving.policy import Risk
 from tests.collections.conftest import API, TODAY
@@ -20,8 +20,8 @@ def ids(response):
     return [row["customer_id"] for row in response.json()]
 
 
-def test_ranking_by_value_at_risk(client, keys, ledger):
-    """Rules (no model): P(unpaid within h | unpaid at age o) from days late of settled invoices.
+def test_ranking_by_value_at_risk_with_the_ledger_rules(client, keys, ledger, db):
+    """Without a provider, P(unpaid within h | unpaid at age o) from days late of settled invoices.
 
     Ledger: D = −11 (D1), −6 (B1), −2 (B2), 17 (A2), 20 (A1). Payer shares shrunk with 3
     invoices of the ledger's (n + 1) / (N + 1):
@@ -31,40 +31,70 @@ def test_ranking_by_value_at_risk(client, keys, ledger):
          = 0.3 and (0 + 0.5) / 5 = 0.1 → B: 1666.67 + 300 = 1966.67 and 1666.67 + 100 = 1766.67
       C1 3000, due in 15 days, no history: 1/2 and 1/6 → 1500.00 and 500.00
     """
-    rows = client.get(f"{API}/worklist", headers=keys["analyst"]).json()
-    assert [r["customer_id"] for r in rows] == ["B", "A", "C"]  # D owes nothing
+    from serving.worklist_text import worded
+
+    with Session(db) as session:
+        rows = worded(worklist(session=session, today=TODAY), "fr")
+        english = worded(worklist(session=session, today=TODAY, limit=1), "en")
+    assert [r.customer_id for r in rows] == ["B", "A", "C"]  # D owes nothing
     b, a, c = rows
-    assert [(r["value_at_risk_30"], r["value_at_risk_90"]) for r in rows] == [
-        ("1966.67", "1766.67"), ("1000.00", "1000.00"), ("1500.00", "500.00")]
-    assert b["value_at_risk_90_reporting"] == "1766.67" and b["reporting_currency"] == "EUR"
-    assert (a["p_unpaid_90"], b["p_unpaid_90"], c["p_unpaid_90"]) == (1.0, 0.2944, 0.1667)
+    assert [(r.value_at_risk_30, r.value_at_risk_90) for r in rows] == [
+        (Decimal("1966.67"), Decimal("1766.67")), (Decimal("1000.00"), Decimal("1000.00")),
+        (Decimal("1500.00"), Decimal("500.00"))]
+    assert b.value_at_risk_90_reporting == Decimal("1766.67") and b.reporting_currency == "EUR"
+    assert (a.p_unpaid_90, b.p_unpaid_90, c.p_unpaid_90) == (1.0, 0.2944, 0.1667)
     # no model, no published score: no grade rather than a second grade scale
-    assert {r["grade"] for r in rows} == {None} and {r["risk_source"] for r in rows} == {"rules"}
-    assert a["days_overdue"] == 76 and a["bucket"] == "61-90" and a["broken_promises"] == 0
-    assert b["open_amount"] == "6000.00" and b["overdue_amount"] == "5000.00" and b["currency"] == "EUR"
-    assert (b["open_invoices"], b["overdue_invoices"]) == (2, 1)
-    assert c["bucket"] == "not_due" and c["next_action"] is None and c["last_contact"] is None
-    assert [r["rank"] for r in rows] == [1, 2, 3]
-    assert a["reasons"][0]["code"] == "overdue" and "76 jours" in a["reasons"][0]["text"]
-    assert "1\u202f000,00\xa0€" in a["reasons"][0]["text"]
-    var = next(r for r in b["reasons"] if r["code"] == "value_at_risk")
-    assert "1\u202f766,67\xa0€ sous 90 jours" in var["text"]
-    assert "2 fois sur 2" in next(r for r in a["reasons"] if r["code"] == "history")["text"]
-    english = client.get(f"{API}/worklist?lang=en&limit=1", headers=keys["analyst"]).json()
-    assert len(english) == 1 and english[0]["customer_id"] == "B"
-    assert "€1,766.67 within 90 days" in next(r for r in english[0]["reasons"] if r["code"] == "value_at_risk")["text"]
+    assert {r.grade for r in rows} == {None} and {r.risk_source for r in rows} == {"rules"}
+    assert a.days_overdue == 76 and a.bucket == "61-90" and a.broken_promises == 0
+    assert b.open_amount == Decimal("6000.00") and b.overdue_amount == Decimal("5000.00") and b.currency == "EUR"
+    assert (b.open_invoices, b.overdue_invoices) == (2, 1)
+    assert c.bucket == "not_due" and c.next_action is None and c.last_contact is None
+    assert [r.rank for r in rows] == [1, 2, 3]
+    assert a.reasons[0].code == "overdue" and "76 jours" in a.reasons[0].text
+    assert "1\u202f000,00\xa0€" in a.reasons[0].text
+    var = next(r for r in b.reasons if r.code == "value_at_risk")
+    assert "1\u202f766,67\xa0€ sous 90 jours" in var.text
+    assert "2 fois sur 2" in next(r for r in a.reasons if r.code == "history").text
+    assert len(english) == 1 and english[0].customer_id == "B"
+    assert "€1,766.67 within 90 days" in next(r for r in english[0].reasons if r.code == "value_at_risk").text
+
+
+def test_the_api_ranks_on_the_risk_services_answers(client, keys, ledger, app, db):
+    """With no model served, /worklist takes the risk service's rules (and its grades): the
+    amounts are Σ open × its p_unpaid, to the cent."""
+    from ledger.var import value_at_risk
+
+    rows = client.get(f"{API}/worklist", headers=keys["analyst"]).json()
+    assert {r["customer_id"] for r in rows} == {"A", "B", "C"}
+    with Session(db) as session:
+        risks = app.state.risk.risk_for(session, ["A3", "B3", "B4", "C1"], TODAY)
+    opens = {"A": [("A3", "1000")], "B": [("B3", "5000"), ("B4", "1000")], "C": [("C1", "3000")]}
+    for row in rows:
+        pairs = opens[row["customer_id"]]
+        for h in (30, 90):
+            expected = value_at_risk([(Decimal(a), getattr(risks[i], f"p_unpaid_{h}")) for i, a in pairs])
+            assert Decimal(row[f"value_at_risk_{h}"]) == expected
+        worst = max((risks[i].grade for i, _ in pairs), key="ABCDE".index)
+        assert row["grade"] == worst and row["risk_source"] == "rules"
+    keys_ = [Decimal(r["value_at_risk_90_reporting"]) for r in rows]
+    assert keys_ == sorted(keys_, reverse=True)
+    # the grade filter keeps exactly the rows of that grade
+    for grade in {r["grade"] for r in rows}:
+        assert ids(client.get(f"{API}/worklist?grade={grade}", headers=keys["analyst"])) == [
+            r["customer_id"] for r in rows if r["grade"] == grade]
 
 
 FILTERS = [
-    ("segment=pme", ["A", "C"]), ("grade=B", []), ("bucket=61-90", ["A"]),
-    ("bucket=1-30", ["B"]), ("bucket=not_due", ["C"]), ("bucket=90%2B", []), ("limit=2", ["B", "A"]),
-    ("segment=pme&limit=1", ["A"]),
+    ("segment=pme", {"A", "C"}), ("bucket=61-90", {"A"}), ("bucket=1-30", {"B"}),
+    ("bucket=not_due", {"C"}), ("bucket=90%2B", set()), ("segment=ge", {"B"}),
 ]
 
 
 def test_filters(client, keys, ledger):
-    found = {query: ids(client.get(f"{API}/worklist?{query}", headers=keys["analyst"])) for query, _ in FILTERS}
+    found = {query: set(ids(client.get(f"{API}/worklist?{query}", headers=keys["analyst"]))) for query, _ in FILTERS}
     assert found == dict(FILTERS)
+    everyone = ids(client.get(f"{API}/worklist", headers=keys["analyst"]))
+    assert ids(client.get(f"{API}/worklist?limit=2", headers=keys["analyst"])) == everyone[:2]
 
 
 def test_bad_filters_are_422(client, keys, ledger):
@@ -104,6 +134,17 @@ def test_model_risk_reranks_and_grades(client, keys, ledger, app):
     assert ids(client.get(f"{API}/worklist?grade=D", headers=keys["analyst"])) == ["B"]
 
 
+def test_a_policy_risk_carries_its_unpaid_odds(client, keys, ledger, app):
+    app.state.risk_for = lambda session, invoice_ids, today: {
+        i: Risk(p_late=0.9, p_severe=0.5, expected_days_late=3, grade="E", p_unpaid_30=0.6, p_unpaid_90=0.4)
+        for i in invoice_ids}
+    rows = client.get(f"{API}/worklist", headers=keys["analyst"]).json()
+    # 90 days: B 6000 × 0.4 = 2400; C 3000 × 0.4 = 1200; A 1000 × 0.4 = 400
+    assert [(r["customer_id"], r["value_at_risk_90"], r["value_at_risk_30"]) for r in rows] == [
+        ("B", "2400.00", "3600.00"), ("C", "1200.00", "1800.00"), ("A", "400.00", "600.00")]
+    assert {r["risk_source"] for r in rows} == {"model"} and {r["grade"] for r in rows} == {"E"}
+
+
 def test_a_provider_without_unpaid_odds_lends_p_late_and_p_severe(client, keys, ledger, app):
     # serving.policy.Risk: an older provider's p_late stands for 30 days, p_severe for 90 days
     app.state.risk_for = lambda session, invoice_ids, today: {
@@ -118,12 +159,14 @@ def test_a_provider_without_unpaid_odds_lends_p_late_and_p_severe(client, keys, 
 def test_broken_promises_show_as_urgency_not_in_the_ranking(client, keys, ledger, db):
     from ledger.models import Promise
 
+    before = ids(client.get(f"{API}/worklist", headers=keys["analyst"]))
     with Session(db) as session:
         session.add(Promise(promise_id="PR1", customer_id="C", amount=Decimal("100"),
                             promised_date=dt.date(2025, 6, 1), status="broken", created_on=dt.date(2025, 5, 20)))
         session.commit()
     rows = {r["customer_id"]: r for r in client.get(f"{API}/worklist", headers=keys["analyst"]).json()}
-    assert rows["C"]["broken_promises"] == 1 and rows["C"]["rank"] == 3
+    assert rows["C"]["broken_promises"] == 1
+    assert sorted(rows, key=lambda c: rows[c]["rank"]) == before  # the ranking did not move
     assert any(r["code"] == "broken_promise" for r in rows["C"]["reasons"])
 
 
@@ -135,7 +178,7 @@ def test_next_action_and_last_contact(client, keys, ledger, db):
         session.add(DunningAction(customer_id="A", invoice_id="A3", run_date=TODAY, step="s2", action="letter",
                                   channel="letter", tone="firm", send_on=dt.date(2025, 7, 2), state="planned"))
         session.commit()
-    a = client.get(f"{API}/worklist?segment=pme&limit=1", headers=keys["analyst"]).json()[0]
+    a = client.get(f"{API}/worklist?bucket=61-90&limit=1", headers=keys["analyst"]).json()[0]
     assert a["next_action"] == {"action": "letter", "channel": "letter", "tone": "firm", "send_on": "2025-07-02",
                                 "invoice_id": "A3", "step": "s2", "reminder_id": None,
                                 "state": "planned", "invoices": ["A3"]}
@@ -143,7 +186,7 @@ def test_next_action_and_last_contact(client, keys, ledger, db):
     call = client.post(f"{API}/calls", json={"customer_id": "A", "invoice_id": "A3", "outcome": "reached_promised",
                                              "note": "Paiement promis vendredi"}, headers=keys["agent"])
     assert call.status_code == 201 and call.json()["created_by"] == "agent:test-agent"
-    a = client.get(f"{API}/worklist?segment=pme&limit=1", headers=keys["analyst"]).json()[0]
+    a = client.get(f"{API}/worklist?bucket=61-90&limit=1", headers=keys["analyst"]).json()[0]
     assert a["last_contact"]["kind"] in ("call", "note")  # the call and its note share the moment
     notes = client.get(f"{API}/customers/A/notes", headers=keys["analyst"]).json()
     assert [n["body"] for n in notes] == ["Paiement promis vendredi"]
@@ -167,13 +210,13 @@ def test_agents_see_their_own_portfolio(client, keys, ledger, agent_key):
     assign = client.post(f"{API}/worklist/assignments", json={"agent": "bob", "customer_ids": ["A", "C"]},
                          headers=keys["analyst"])
     assert assign.json() == {"agent": "bob", "customers": 2, "changed": 2}
-    assert ids(client.get(f"{API}/worklist", headers=agent_key)) == ["A", "C"]
-    assert ids(client.get(f"{API}/worklist?agent=bob", headers=agent_key)) == ["A", "C"]
+    assert set(ids(client.get(f"{API}/worklist", headers=agent_key))) == {"A", "C"}
+    assert set(ids(client.get(f"{API}/worklist?agent=bob", headers=agent_key))) == {"A", "C"}
     # test-agent had every customer (the fixture): B is left to them (D owes nothing)
     assert ids(client.get(f"{API}/worklist", headers=keys["agent"])) == ["B"]
     assert client.get(f"{API}/worklist?agent=test-agent", headers=agent_key).status_code == 403
-    assert ids(client.get(f"{API}/worklist?agent=bob", headers=keys["admin"])) == ["A", "C"]
-    assert ids(client.get(f"{API}/worklist", headers=keys["admin"])) == ["B", "A", "C"]
+    assert set(ids(client.get(f"{API}/worklist?agent=bob", headers=keys["admin"]))) == {"A", "C"}
+    assert set(ids(client.get(f"{API}/worklist", headers=keys["admin"]))) == {"A", "B", "C"}
     rows = client.get(f"{API}/worklist", headers=agent_key).json()
     assert {r["assigned_agent"] for r in rows} == {"bob"}
 

@@ -26,10 +26,12 @@ def test_dashboard_shell_is_french_by_default_and_english_on_request(client):
 
 
 def test_every_label_has_both_languages():
-    from serving.api.web import LABELS
+    from serving.labels import CODES, UI
 
-    missing = [key for key, words in LABELS.items() if set(words) != {"fr", "en"} or not all(words.values())]
+    missing = [key for key, words in UI.items() if set(words) != {"fr", "en"} or not all(words.values())]
     assert missing == []
+    assert [(kind, code) for kind, codes in CODES.items() for code, words in codes.items()
+            if len(words) != 2 or not all(words)] == []
 
 
 def test_pages_carry_no_data_and_the_report_date(client, app):
@@ -38,7 +40,7 @@ def test_pages_carry_no_data_and_the_report_date(client, app):
     app.state.today = dt.date(2024, 6, 30)
     assert config_of(client.get("/").text)["as_of"] == "2024-06-30"
     assert config_of(client.get("/?as_of=2024-03-31").text)["as_of"] == "2024-03-31"
-    for path in ("/", "/login", "/model", "/customers/C1"):
+    for path in ("/", "/login", "/model", "/customers/C1", "/worklist", "/approvals", "/manager"):
         assert client.get(path).status_code == 200, path
 
 

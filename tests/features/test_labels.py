@@ -57,15 +57,17 @@ def test_interval_rows_keep_only_what_was_observed(tiny: LedgerFrames) -> None:
     assert got == {
         ("I1", 0): 0, ("I1", 1): 0, ("I1", 2): 1,  # 10 days late: paid in (7, 14]
         ("I2", 0): 1,  # 4 days early
-        ("I3", 0): 0, ("I3", 1): 0, ("I3", 2): 0, ("I3", 3): 0,  # open, due 03-02: (30, 60]
-        # ends 05-01, after the cut-off: censored, no row at all
+        # open, due 03-02: bins up to (30, 45] (ends 04-16) are over; (45, 60] ends 05-01,
+        # the cut-off: still running, so censored (no row at all)
+        ("I3", 0): 0, ("I3", 1): 0, ("I3", 2): 0, ("I3", 3): 0, ("I3", 4): 0, ("I3", 5): 0,
         ("I4", 0): 1,  # paid on its due date
-        ("I5", 0): 0, ("I5", 1): 0, ("I5", 2): 0, ("I5", 3): 0, ("I5", 4): 1,  # 31 days late
+        # 31 days late: paid in (30, 45]
+        ("I5", 0): 0, ("I5", 1): 0, ("I5", 2): 0, ("I5", 3): 0, ("I5", 4): 0, ("I5", 5): 1,
     }
     i5 = rows[rows["invoice_id"] == "I5"].set_index("bin")["scored_at"]
     # bin 0 at issue; bin k the day after the invoice is known unpaid at due + EDGES[k-1]
     assert list(i5) == [D("2024-01-05"), D("2024-02-05"), D("2024-02-12"), D("2024-02-19"),
-                        D("2024-03-06")]
+                        D("2024-02-26"), D("2024-03-06")]
 
 
 def test_interval_rows_censor_at_an_earlier_cutoff(tiny: LedgerFrames) -> None:

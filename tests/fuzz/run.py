@@ -37,7 +37,7 @@ SEED = 20261127
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
-    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", 10)))
+    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", 8)))
     parser.add_argument("--report-dir", type=Path, default=ROOT / "fuzz-report")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
@@ -87,8 +87,10 @@ def fuzz_backend(backend: str, pg_url: str | None, max_examples: int, report_dir
                 add_examples(document, examples)
                 spec = Path(tmp) / "openapi.json"
                 spec.write_text(json.dumps(document))
-                for role in ("admin", "agent"):
-                    failures += run_schemathesis(spec, base, keys[role], max_examples,
+                # the admin key walks every phase; the agent key (mostly 403s and its portfolio's
+                # 404s) skips the coverage phase, whose boundary values the admin run already sends
+                for role, phases in (("admin", "examples,coverage,fuzzing"), ("agent", "examples,fuzzing")):
+                    failures += run_schemathesis(spec, base, keys[role], max_examples, phases,
                                                  report_dir / role, label=f"{backend}/{role}")
             return failures
         finally:
@@ -170,12 +172,15 @@ def add_examples(document: dict, examples: dict) -> None:
                     parameter["example"] = value
 
 
-def run_schemathesis(spec: Path, base: str, key: str, max_examples: int, report_dir: Path,
-                     *, label: str) -> int:
+def run_schemathesis(spec: Path, base: str, key: str, max_examples: int, phases: str,
+                     report_dir: Path, *, label: str) -> int:
     command = [str(Path(sys.executable).with_name("schemathesis")), "run", str(spec), "--url", base,
                "--header", f"Authorization: Bearer {key}", "--checks", CHECKS,
-               "--max-examples", str(max_examples), "--seed", str(SEED), "--workers", "2",
-               "--phases", "examples,coverage,fuzzing", "--request-timeout", "60",
+               "--max-examples", str(max_examples), "--seed", str(SEED),
+               # one worker: hypothesis parses source in threads, and CPython 3.11's ast is not
+               # thread-safe ("AST constructor recursion depth mismatch" as a runtime error)
+               "--workers", "1",
+               "--phases", phases, "--request-timeout", "60",
                "--suppress-health-check", "all", "--no-shrink",
                "--report", "junit", "--report-dir", str(report_dir)]
     print(f"fuzz {label}: {' '.join(command[:3])} … --max-examples {max_examples}", flush=True)

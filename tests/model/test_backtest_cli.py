@@ -23,8 +23,21 @@ def test_backtest_json_has_every_key(ledger_dir):
     assert set(report["baselines"]) == {"payer_late_rate", "logistic_regression"}
     for found in report["baselines"].values():
         assert METRICS <= set(found)
-    assert set(report["slices"]) == {"segment", "amount_band", "tenure_band", "cold_start"}
+    assert set(report["slices"]) == {"segment", "amount_band", "tenure_band", "cold_start",
+                                     "overall"}
+    overall = report["slices"]["overall"]
+    low, high = overall["model"]["auc_ci_95"]
+    assert low <= overall["model"]["auc"] <= high
+    assert set(overall) >= {"model", "payer_late_rate", "logistic_regression"}
     assert 0.5 < report["auc"] <= report["oracle_auc"] + 0.02
+    # the keys the time-to-payment issue defines (a contract)
+    outcome = {"n", "auc", "ece", "brier", "mean_p", "observed_rate"}
+    assert outcome <= set(report["severe"]) and outcome <= set(report["overdue"])
+    assert report["severe"]["n"] > 0 and report["overdue"]["n"] > 0
+    assert {"wape_13w", "rules_wape_13w", "naive_wape_13w", "interval_coverage",
+            "nominal_coverage"} <= set(report["forecast"])
+    assert report["forecast"]["nominal_coverage"] == 0.8
+    assert 0 <= report["forecast"]["interval_coverage"] <= 1
 
 
 def test_a_bad_split_date_is_a_clean_error(ledger_dir):

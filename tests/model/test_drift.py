@@ -1,4 +1,5 @@
-"""Drift: Evidently report between the training reference and today's open invoices."""
+"""Drift: today's open invoices against the training reference (same age mix), and the
+recommendation to retrain from calibration on the outcomes that came in since training."""
 from __future__ import annotations
 
 import json
@@ -20,7 +21,23 @@ def test_drift_command_writes_html_and_summary(bundle, split, ledger_dir, mlflow
     assert (tmp_path / "drift" / "drift.html").stat().st_size > 10_000
     assert {"share_of_drifted_features", "dataset_drift", "prediction_drift",
             "columns"} <= set(summary)
-    assert {"p_late", "hist_share_late"} <= set(summary["columns"])
+    assert {"hazard", "hist_share_late"} <= set(summary["columns"])
+    assert "bin" not in summary["columns"]  # the age mix is matched, not tested
+    # a model evaluated on the invoices after its cut-off: those outcomes are in the ledger
+    assert summary["calibration"]["n"] > 0
+    assert isinstance(summary["retrain_recommended"], bool)
+    assert set(summary["recommendation"]) == {"fr", "en"}
+
+
+def test_same_age_mix_matches_todays_bins():
+    import pandas as pd
+
+    from model.drift import same_age_mix
+
+    reference = pd.DataFrame({"bin": [0.0] * 90 + [5.0] * 10, "x": range(100)})
+    current = pd.DataFrame({"bin": [0.0] * 50 + [5.0] * 50, "x": range(100)})
+    mixed = same_age_mix(reference, current)
+    assert mixed["bin"].value_counts(normalize=True).to_dict() == {0.0: 0.5, 5.0: 0.5}
 
 
 def test_a_shifted_sample_drifts_and_the_same_one_does_not():

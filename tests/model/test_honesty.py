@@ -16,19 +16,21 @@ from .conftest import SPLIT
 def test_splits_are_temporal_and_disjoint(split):
     train, test = split
     assert (train.rows["issue_date"] < pd.Timestamp(SPLIT)).all()
+    assert (train.rows["scored_at"] < pd.Timestamp(SPLIT)).all()
     assert (test.rows["issue_date"] >= pd.Timestamp(SPLIT)).all()
     assert not set(train.rows["invoice_id"]) & set(test.rows["invoice_id"])
 
 
 def test_training_labels_are_censored_at_the_split(frames, split):
-    """An invoice settled after D was open at D: never a negative in training."""
+    """An invoice settled after D was open at D: in training it is unpaid in every bin that
+    was over before D, and has no row for the bin running at D (neither paid nor unpaid)."""
     train = split[0]
     settled = frames.invoices.set_index("invoice_id")["settled_date"]
     later = train.rows[settled.reindex(train.rows["invoice_id"]).to_numpy()
-                       > np.datetime64(pd.Timestamp(SPLIT))]
+                       >= np.datetime64(pd.Timestamp(SPLIT))]
     assert len(later) > 0
-    assert (later["late"] == 1).all() and later["censored"].all()
-    assert (train.rows["due_date"] < pd.Timestamp(SPLIT)).all()
+    assert (later["paid"] == 0).all()
+    assert (train.rows["bin_end"] < pd.Timestamp(SPLIT)).all()
 
 
 def test_shuffled_test_labels_leave_auc_near_half(bundle, split):

@@ -52,10 +52,10 @@ def test_rules_answer_every_open_invoice_conditionally(session):
     prior, m = GENERIC_HAZARDS, PRIOR_STRENGTH
     h1 = (0 + m * prior[1]) / (4 + m)
     h2 = (4 + m * prior[2]) / (4 + m)
-    h3, h4 = prior[3], prior[4]
-    # unpaid 5 days late → unpaid 35 days late: rest of bin 1 (2 of 7 days), bins 2 and 3,
-    # then 5 of bin 4's 30 days
-    expected_30 = (1 - h1) ** (2 / 7) * (1 - h2) * (1 - h3) * (1 - h4) ** (5 / 30)
+    h3, h4, h5 = prior[3], prior[4], prior[5]  # (14, 21], (21, 30], (30, 45]: nobody at risk
+    # unpaid 5 days late → unpaid 35 days late: rest of bin 1 (2 of 7 days), bins 2 to 4,
+    # then 5 of bin 5's 15 days
+    expected_30 = (1 - h1) ** (2 / 7) * (1 - h2) * (1 - h3) * (1 - h4) * (1 - h5) ** (5 / 15)
     assert risk.p_unpaid_30 == pytest.approx(expected_30, rel=1e-9)
     assert risk.p_late == 1.0  # already late
     assert 0 < risk.p_unpaid_90 < risk.p_unpaid_30 < 1

@@ -77,3 +77,29 @@ def test_a_new_payer_is_told_it_has_no_history(bundle, split):
     for reasons in Predictor(bundle).explain(X, top=4, language="en"):
         history = [r for r in reasons if r["family"] == "history"]
         assert not history or history[0]["sentence"] == "No payment history for this customer"
+
+
+def test_reason_sentences_never_show_a_negative_delay_or_a_calendar_month():
+    from features.registry import FEATURE_COLUMNS
+    from model.explain import _sentence
+
+    assert "issue_month" not in FEATURE_COLUMNS
+    for language in ("fr", "en"):
+        early = _sentence("hist_mean_days_late", -2.0, language)
+        assert "-" not in early and ("avance" in early or "before" in early)
+        better = _sentence("hist_trend_days_late", -3.0, language)
+        worse = _sentence("hist_trend_days_late", 4.0, language)
+        assert "-" not in better and "3" in better and "4" in worse
+        assert "-" not in _sentence("hist_season_excess_days", -5.0, language)
+
+
+def test_a_dispute_is_never_given_as_lowering_the_risk():
+    from model.explain import _row_reasons
+
+    columns = ["invoice_disputed", "hist_share_late"]
+    families = {"behaviour": [0], "history": [1]}
+    # the dispute's effect lowers the risk here: it must not become a reason
+    found = _row_reasons(np.array([1.0, 0.2]), np.array([-0.8, 0.3]), columns, families, 3, "en")
+    assert [r["feature"] for r in found] == ["hist_share_late"]
+    raised = _row_reasons(np.array([1.0, 0.2]), np.array([0.8, 0.3]), columns, families, 3, "en")
+    assert raised[0]["feature"] == "invoice_disputed" and raised[0]["effect"] > 0

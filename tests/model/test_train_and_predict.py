@@ -67,7 +67,8 @@ def test_saved_bundle_reloads_to_identical_predictions(bundle, split, tmp_path):
     reloaded = Predictor.load(saved)
     X = split[1].X.head(300)
     pd.testing.assert_frame_equal(reloaded.predict(X), Predictor(bundle).predict(X))
-    assert ModelBundle.load_reference(saved).shape[1] == len(bundle.features) + 3
+    # the reference: model inputs (with the bin), days overdue and the calibrated hazard
+    assert ModelBundle.load_reference(saved).shape[1] == len(bundle.features) + 2
 
 
 def test_missing_features_are_refused_by_name(bundle, split):
@@ -75,8 +76,20 @@ def test_missing_features_are_refused_by_name(bundle, split):
         Predictor(bundle).predict(split[1].X.drop(columns=["hist_share_late"]))
 
 
-def test_calibration_is_fitted_after_the_rows_the_boosters_learned_from(bundle, split):
+def test_calibration_is_fitted_after_the_rows_the_booster_learned_from(bundle, split):
+    """The booster learns from rows whose bin was over before C; the calibrators from rows
+    scored from C on; the served booster is that same booster (no refit)."""
     train = split[0]
-    assert pd.Timestamp(bundle.meta["valid_from"]) > train.rows["issue_date"].min()
-    assert bundle.meta["n_fit"] + bundle.meta["n_valid"] == len(train)
+    valid_from = pd.Timestamp(bundle.meta["valid_from"])
+    assert valid_from > train.rows["scored_at"].min()
+    fit = (train.rows["bin_end"] < valid_from).sum()
+    valid = (train.rows["scored_at"] >= valid_from).sum()
+    assert (bundle.meta["n_fit"], bundle.meta["n_valid"]) == (fit, valid)
+    assert bundle.meta["refit"] is False
     assert np.isfinite(list(bundle.meta["best_iterations"].values())).all()
+
+
+def test_hazards_stay_inside_a_sane_range(bundle, split):
+    hazards = Predictor(bundle).hazards(split[1].X.head(500))
+    assert hazards.shape == (500, 14)
+    assert hazards.min() >= 0.001 and hazards.max() <= 0.999

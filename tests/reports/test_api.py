@@ -32,7 +32,7 @@ def test_every_report_as_json_and_csv(client, keys, ledger, name):
     assert len(rows) >= 2 and all(len(row) == len(rows[0]) for row in rows)
     assert rows[0][:2] == ["scope", "currency"] and rows[1][:2] == ["total", "EUR"]
     english = client.get(f"/api/v1/reports/{name}?as_of=2026-06-30&format=csv&dialect=excel-en",
-                         headers=keys["agent"])
+                         headers=keys["analyst"])
     rows_en = list(csv.reader(io.StringIO(english.text.lstrip("\ufeff"))))
     assert len(rows_en) == len(rows) and all(len(row) == len(rows_en[0]) for row in rows_en)
 

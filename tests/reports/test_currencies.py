@@ -157,9 +157,9 @@ def test_aging_by_customer_and_agent(client, keys, ledger, db):
     assert [(r["key"], r["total"]) for r in mad["rows"]] == [("M1", "1000.00")]
     agents = client.get("/api/v1/reports/aging?as_of=2026-06-30&by=agent", headers=keys["analyst"]).json()
     assert {r["key"]: r["total"] for r in agents["rows"]} == {"test-agent": "2625.00", "": "2000.00"}
-    # an agent sees their own portfolio only (the key's name is the agent id)
-    mine = client.get("/api/v1/reports/aging?as_of=2026-06-30&by=customer", headers=keys["agent"]).json()
-    assert {r["key"] for r in mine["rows"]} == {"E1", "G1"}
+    # reports are for analysts and admins (docs/security.md): an agent reads its worklist instead
+    assert client.get("/api/v1/reports/aging?as_of=2026-06-30&by=customer",
+                      headers=keys["agent"]).status_code == 403
     text = client.get("/api/v1/reports/aging?as_of=2026-06-30&by=customer&format=csv",
                       headers=keys["analyst"]).text
     table = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))

@@ -14,7 +14,7 @@
   const GRADE_COLORS = { A: "#2e7d32", B: "#7cb342", C: "#fbc02d", D: "#f57c00", E: "#c62828" };
   const STATE_COLORS = { sent: "#2e7d32", planned: "#1e88e5", failed: "#c62828", cancelled: "#9e9e9e" };
 
-  const relance = (window.relance = { charts: {}, panels: {}, ready: false, config: CONFIG });
+  const relance = (window.relance = { charts: {}, panels: {}, ready: false, config: CONFIG, submitted: {}, errors: {}, downloads: [] });
 
   // --- formatting ---------------------------------------------------------------------------
   // every amount in its own currency (the API says which): one formatter per currency, cached
@@ -33,11 +33,18 @@
     : moneyFormat(currency, digits === undefined ? 2 : digits).format(Number(v)));
   // chart axes and tiles: whole units are enough
   const money0 = (v, currency) => money(v, currency, 0);
+  const REPORTING = CONFIG.reporting_currency || "EUR";
+  const cents = (v, currency) => money(v, currency, 2);
   const num = (v) => (v === null || v === undefined ? "—" : numberFormat.format(Number(v)));
   const pct = (v) => (v === null || v === undefined ? "—" : percentFormat.format(Number(v)));
-  const date = (iso) => (iso ? new Date(String(iso).slice(0, 10) + "T00:00:00").toLocaleDateString(LOCALE) : "—");
-  const word = (prefix, id) => (id ? L[prefix + id] || id : "—");
+  const dateFormat = new Intl.DateTimeFormat(LOCALE, { day: "2-digit", month: "2-digit", year: "numeric" });
+  const date = (iso) => (iso ? dateFormat.format(new Date(String(iso).slice(0, 10) + "T00:00:00")) : "—");
+  // a code as words: the catalogue's label, else the code made readable (never an identifier)
+  const word = (prefix, id) => (id === null || id === undefined || id === "" ? "—"
+    : L[prefix + id] || String(id).replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()));
   const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, k) => values[k]);
+  const isoDay = (d) => d.toISOString().slice(0, 10);
+  const addDays = (iso, n) => { const d = new Date(iso + "T00:00:00Z"); d.setUTCDate(d.getUTCDate() + n); return isoDay(d); };
 
   // --- API ----------------------------------------------------------------------------------
   class ApiError extends Error {
@@ -112,9 +119,18 @@
   // Runs one panel's loader; its outcome is recorded in relance.panels for the tests.
   async function panel(id, load) {
     relance.panels[id] = "loading";
+    // a reload (after a form) starts from a clean panel: the last answer's notice goes
+    const box = document.getElementById(id);
+    if (box) {
+      box.classList.remove("is-empty", "is-unavailable", "is-forbidden");
+      box.querySelectorAll(":scope > .notice").forEach((n) => n.remove());
+      box.querySelectorAll(".canvas-box, .table-box").forEach((n) => (n.hidden = false));
+    }
     try {
       const outcome = await load();
-      if (outcome === "empty" || (outcome && outcome.empty)) {
+      if (outcome && outcome.quiet) {
+        relance.panels[id] = "empty";  // the loader wrote its own explanation
+      } else if (outcome === "empty" || (outcome && outcome.empty)) {
         notice(id, outcome.empty || L.no_data, "empty");
         relance.panels[id] = "empty";
       } else {
@@ -351,18 +367,17 @@
             plugins: { tooltip: { callbacks: { label: (c) => c.dataset.label + " : " + pct(c.raw) } } } } });
       },
       "panel-worklist": async () => {
-        const rows = await api("/worklist?limit=50");
+        const rows = await api("/worklist?limit=50&lang=" + LANG);
         return fillTable("worklist", rows, (r) => [
           r.rank,
           el("a", { href: "/customers/" + encodeURIComponent(r.customer_id) + "?lang=" + LANG, class: "customer-link",
             text: r.name || r.customer_id }),
-          r.segment, gradeBadge(r.grade),
+          word("segment_", r.segment), gradeBadge(r.grade),
           { num: true, text: money(r.value_at_risk_30, r.currency) }, { num: true, text: money(r.value_at_risk_90, r.currency) },
           { num: true, text: money(r.open_amount, r.currency) }, { num: true, text: money(r.overdue_amount, r.currency) },
           { num: true, text: r.days_overdue > 0 ? r.days_overdue : "—" }, { num: true, text: r.broken_promises || "—" },
-          r.next_action ? word("channel_", r.next_action.channel) + " · " + date(r.next_action.send_on) +
-            " · " + L.n_invoices.replace("{n}", (r.next_action.invoices || []).length || 1) : "—",
-          r.assigned_agent, (r.reasons || []).map((x) => x.text).join(" · "),
+          r.next_action ? word("channel_", r.next_action.channel) + " · " + date(r.next_action.send_on) : "—",
+          r.assigned_agent || L.unassigned, (r.reasons || []).map((x) => x.text).join(" · "),
         ]);
       },
       "panel-credit": async () => {
@@ -396,40 +411,224 @@
     return items;
   }
 
-  // --- customer page ------------------------------------------------------------------------
+  // --- writing through the API ----------------------------------------------------------------
+  async function apiSend(method, path, body) {
+    let response;
+    try {
+      response = await fetch(CONFIG.api + path, { method, headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY),
+        Accept: "application/json", "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      throw new ApiError(0, null);
+    }
+    if (response.status === 401) {
+      sessionStorage.removeItem(KEY);
+      toLogin();
+      throw new ApiError(401);
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (e) {
+      /* an empty answer */
+    }
+    if (!response.ok) {
+      const error = new ApiError(response.status, data && data.detail);
+      error.errors = (data && data.errors) || [];
+      throw error;
+    }
+    return data;
+  }
 
-  // the statement is fetched with the key (a plain link would carry none), then saved
-  function statementLinks(enc) {
-    const box = document.getElementById("statement-links");
-    if (!box) return;
-    box.replaceChildren();
-    for (const [format, label] of [["pdf", L.statement_pdf], ["csv", L.statement_csv]]) {
-      const button = el("button", { type: "button", class: "link-button", "data-format": format, text: label });
-      button.addEventListener("click", async () => {
-        const response = await fetch(CONFIG.api + "/customers/" + enc + "/statement?format=" + format + "&lang=" + LANG,
-          { headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY) } });
-        if (!response.ok) return;
-        const url = URL.createObjectURL(await response.blob());
-        const a = el("a", { href: url, download: (LANG === "en" ? "statement-" : "releve-") + decodeURIComponent(enc) + "." + format });
-        document.body.append(a);
-        a.click();
-        a.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 1000);
+  // An API error as a sentence of the page's language: the field named with its label; the API's
+  // own (English) sentence only on the English page.
+  function errorText(error) {
+    if (error && error.userText) return error.userText;
+    if (!(error instanceof ApiError)) return L.err_network;
+    if (error.status === 0) return L.err_network;
+    if (error.status === 422) {
+      const fields = (error.errors || []).map((e) => {
+        const last = String(e.field || "").split(".").pop().replace(/\[\d+\]$/, "");
+        return fill(L.err_field, { field: L["field_" + last] || L[last] || last }) + (LANG === "en" && e.message ? " (" + e.message + ")" : "");
       });
-      box.append(button);
+      return L.err_422 + (fields.length ? " — " + fields.join(" ; ") : "") ;
+    }
+    if (error.status === 404) return L.err_404;
+    if (error.status === 403) return L.err_403;
+    if (error.status === 409) return L.err_409 + (LANG === "en" && error.message ? " " + error.message : "");
+    return fill(L.err_other, { status: error.status });
+  }
+
+  function say(id, text, kind) {
+    const p = document.getElementById(id + "-status");
+    if (!p) return;
+    p.textContent = text;
+    p.className = "form-status is-" + kind;
+  }
+
+  // Binds a form: validate (the browser's constraints), send, say the outcome in the form.
+  function bindForm(id, send) {
+    const form = document.getElementById(id);
+    if (!form) return;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!form.reportValidity()) return;
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      say(id, L.loading, "pending");
+      try {
+        const message = await send(new FormData(form), form);
+        say(id, message || L.saved, "ok");
+        relance.submitted[id] = (relance.submitted[id] || 0) + 1;
+      } catch (error) {
+        say(id, errorText(error), "error");
+        relance.errors[id] = errorText(error);
+        if (!(error instanceof ApiError) && !error.userText) console.warn(id, error);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
+  const textOrNull = (data, name) => {
+    const v = String(data.get(name) || "").trim();
+    return v === "" ? null : v;
+  };
+
+  // A download needs the key too: fetched, then handed to the browser as a file.
+  async function download(path, filename, statusId) {
+    try {
+      const response = await fetch(CONFIG.api + path, { headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY) } });
+      if (!response.ok) throw new ApiError(response.status, null);
+      const blob = await response.blob();
+      const link = el("a", { href: URL.createObjectURL(blob), download: filename });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      relance.downloads.push(filename);
+      if (statusId) say(statusId, filename, "ok");
+    } catch (error) {
+      if (statusId) say(statusId, errorText(error), "error");
     }
   }
+
+  // --- who is signed in -------------------------------------------------------------------------
+  let mePromise = null;
+  const whoAmI = () => (mePromise = mePromise || api("/me").catch(() => null));
+  const isManager = (me) => !!me && (me.role === "admin" || me.role === "analyst");
+
+  async function showWho() {
+    const me = await whoAmI();
+    if (!me) return;
+    const who = document.getElementById("whoami");
+    if (who) who.textContent = fill(L.signed_in_as, { name: me.name || fill(L.key_without_name, { prefix: me.key }), role: word("role_", me.role) });
+    if (isManager(me)) document.querySelectorAll("[data-managers]").forEach((node) => (node.hidden = false));
+  }
+
+  async function routeExists(method, path) {
+    // the spec's paths with their methods: a form for a route this server lacks stays hidden
+    const spec = await fetch("/openapi.json").then((r) => (r.ok ? r.json() : null)).catch(() => null);
+    if (!spec || !spec.paths) return true;
+    const ops = spec.paths[CONFIG.api + path];
+    return !!(ops && ops[method.toLowerCase()]);
+  }
+
+  async function knownAgents() {
+    // the names of the agents that already have customers, for the agent fields' suggestions
+    try {
+      const rows = await api("/worklist?limit=500");
+      const names = [...new Set(rows.map((r) => r.assigned_agent).filter(Boolean))].sort();
+      const list = document.getElementById("agents");
+      if (list) list.replaceChildren(...names.map((n) => el("option", { value: n })));
+    } catch (e) {
+      /* suggestions only */
+    }
+  }
+
+  // --- worklist page --------------------------------------------------------------------------
+  const PAGE_SIZE = 25;
+
+  function worklistPage() {
+    const form = document.getElementById("worklist-filters");
+    const params = new URLSearchParams(location.search);
+    for (const field of form.elements) if (field.name && params.has(field.name)) field.value = params.get(field.name);
+    let offset = Math.max(0, parseInt(params.get("offset") || "0", 10) || 0);
+
+    const query = () => {
+      const q = new URLSearchParams();
+      for (const field of form.elements) if (field.name && field.value) q.set(field.name, field.value.trim());
+      q.set("lang", LANG);
+      return q;
+    };
+    const go = (newOffset) => {
+      const q = query();
+      if (newOffset) q.set("offset", String(newOffset));
+      location.assign("/worklist?" + q.toString());
+    };
+    form.addEventListener("submit", (event) => { event.preventDefault(); go(0); });
+    form.addEventListener("reset", () => setTimeout(() => go(0), 0));
+    document.getElementById("page-prev").addEventListener("click", () => go(Math.max(0, offset - PAGE_SIZE)));
+    document.getElementById("page-next").addEventListener("click", () => go(offset + PAGE_SIZE));
+    document.getElementById("export-csv").addEventListener("click", () => {
+      const q = query();
+      download("/worklist/export?" + q.toString(), "worklist-" + CONFIG.today + ".csv");
+    });
+
+    return Promise.all([showWho(), whoAmI().then((me) => (isManager(me) ? knownAgents() : null))]).then(() => runPanels({
+      "panel-worklist": async () => {
+        const q = query();
+        q.set("limit", String(PAGE_SIZE + 1));
+        q.set("offset", String(offset));
+        const rows = await api("/worklist?" + q.toString());
+        const more = rows.length > PAGE_SIZE;
+        document.getElementById("page-prev").disabled = offset === 0;
+        document.getElementById("page-next").disabled = !more;
+        document.getElementById("page-number").textContent = fill(L.page_n, { n: Math.floor(offset / PAGE_SIZE) + 1 });
+        if (!rows.length) {
+          const me = await whoAmI();
+          const filtered = [...query().keys()].some((k) => k !== "lang");
+          const box = document.getElementById("portfolio-empty");
+          box.hidden = false;
+          if (me && me.role === "agent" && !filtered) {
+            const name = me.name || me.key;
+            box.replaceChildren(el("p", { id: "empty-what", text: fill(L.empty_portfolio, { name }) }),
+              el("p", { id: "empty-how", text: fill(L.empty_portfolio_how, { name }) }));
+          } else box.replaceChildren(el("p", { text: L.no_results }));
+          document.querySelector("#panel-worklist .table-box").hidden = true;
+          return { empty: null, quiet: true };
+        }
+        return fillTable("worklist", rows.slice(0, PAGE_SIZE), (r) => [
+          r.rank,
+          el("a", { href: "/customers/" + encodeURIComponent(r.customer_id) + "?lang=" + LANG, class: "customer-link",
+            text: (r.name || r.customer_id) }),
+          word("segment_", r.segment), gradeBadge(r.grade),
+          { num: true, text: money(r.value_at_risk_90, r.currency) },
+          { num: true, text: money(r.open_amount, r.currency) },
+          { num: true, text: money(r.overdue_amount, r.currency) },
+          { num: true, text: r.days_overdue > 0 ? r.days_overdue : "—" }, { num: true, text: r.broken_promises || "—" },
+          r.next_action ? word("step_", r.next_action.step || r.next_action.action) + " · " + word("channel_", r.next_action.channel)
+            + " · " + date(r.next_action.send_on) : "—",
+          r.last_contact ? word("contact_", r.last_contact.kind) + (r.last_contact.outcome ? " (" + word("outcome_", r.last_contact.outcome) + ")" : "")
+            + " · " + date(r.last_contact.on) : "—",
+          r.assigned_agent || L.unassigned,
+          el("ul", { class: "reasons" }, ...(r.reasons || []).map((x) => el("li", { text: x.text }))),
+        ]);
+      },
+    }));
+  }
+
+  // --- customer page ------------------------------------------------------------------------
 
   function customer() {
     const id = CONFIG.customer_id;
     const enc = encodeURIComponent(id);
-    // one request for the customer, shared: disputes and promises are in its currency
-    let customerPromise = null;
-    const info = () => (customerPromise = customerPromise || api("/customers/" + enc));
-    const currencyOf = async () => (await info().catch(() => ({}))).currency;
-    return runPanels({
+    let currency = REPORTING;
+    let openInvoices = [];
+
+    const panels = {
       "panel-profile": async () => {
-        const c = await info();
+        const c = await api("/customers/" + enc);
+        currency = c.currency || REPORTING;
+        document.querySelectorAll(".currency-code").forEach((n) => (n.textContent = currency));
         document.getElementById("customer-title").textContent = (c.name ? c.name + " · " : "") + c.customer_id;
         document.title = (c.name || c.customer_id) + " — Relance";
         let credit = null;
@@ -440,28 +639,34 @@
         }
         const exposure = credit ? money(credit.exposure, credit.currency) + " · " + (credit.usage === null ? word("credit_", credit.status)
           : pct(credit.usage) + " " + L.of_limit + (credit.status === "over" || credit.status === "warning" ? " · " + word("credit_", credit.status) : "")) : "—";
-        facts("profile", [[L.segment, c.segment], [L.currency, c.currency], [L.terms, c.payment_terms_days + " " + L.days],
-          [L.credit_limit, money(c.credit_limit, c.currency)], [L.exposure_vs_limit, exposure], [L.scenario, c.dunning_scenario], [L.email, c.email],
-          [L.phone, c.phone], [L.agent, c.assigned_agent], [L.open_invoices, c.open_invoices],
-          [L.open_amount, money(c.open_balance, c.currency)], [L.overdue_amount, money(c.overdue_balance, c.currency)],
-          // type, hold, insolvency: sentences written by the server in both languages
-          ...(c.statuses || []).map((s) => [L.customer_status, LANG === "en" ? s.en : s.fr])]);
-        statementLinks(enc);
+        facts("profile", [[L.segment, word("segment_", c.segment)], [L.currency, currency], [L.terms, c.payment_terms_days + " " + L.days],
+          [L.credit_limit, money(c.credit_limit, currency)], [L.exposure_vs_limit, exposure],
+          [L.scenario, word("scenario_", c.dunning_scenario)],
+          [L.email, c.email], [L.phone, c.phone], [L.agent, c.assigned_agent || L.unassigned],
+          [L.open_invoices, c.open_invoices], [L.open_amount, cents(c.open_balance, currency)],
+          [L.overdue_amount, cents(c.overdue_balance, currency)]]);
+        const badges = document.getElementById("customer-statuses");
+        badges.replaceChildren();
+        for (const s of c.statuses || []) badges.append(el("span", { class: "badge", text: s[LANG] || s.fr }));
+        if (c.on_hold) badges.append(el("span", { class: "badge badge-hold", id: "badge-hold",
+          text: L.on_hold + (c.on_hold_until ? " → " + date(c.on_hold_until) : "") + (c.on_hold_reason ? " : " + c.on_hold_reason : "") }));
+        const assign = document.getElementById("assign-agent");
+        if (assign && !assign.value) assign.value = c.assigned_agent || "";
       },
       "panel-risk": async () => {
-        const r = await api("/customers/" + enc + "/risk");
+        const r = await api("/customers/" + enc + "/risk?lang=" + LANG);
         const box = document.getElementById("risk");
         box.replaceChildren(el("div", { class: "risk-head" }, gradeBadge(r.grade),
           el("span", { class: "tile-value", text: r.score ?? "—" }), el("span", { class: "tile-hint", text: L.score })));
         const dl = el("dl", { class: "facts" });
-        for (const [label, value] of [[L.p_late, pct(r.p_late ?? r.probability)],
+        for (const [label, value] of [[L.p_late, pct(r.p_late ?? r.probability)], [L.p_unpaid_90, pct(r.p_unpaid_90)],
           [L.expected_days_late, num(r.expected_days_late)],
           [L.basis, r.basis === "model" ? L.basis_model + " " + (r.model_version ?? "") : L.basis_rules]]) {
           dl.append(el("dt", { text: label }), el("dd", { text: value ?? "—" }));
         }
         const reasons = el("ul", { class: "reasons" });
         for (const x of r.reasons || r.top_reasons || []) {
-          reasons.append(el("li", { text: x.sentence || x.text || x[LANG] || x.fr || x.feature }));
+          reasons.append(el("li", { text: x[LANG] || x.sentence || x.text || x.fr || "—" }));
         }
         box.append(dl, el("h3", { text: L.reasons }), reasons);
       },
@@ -469,41 +674,243 @@
         const r = await api("/invoices?limit=1000&customer_id=" + enc);
         document.getElementById("invoice-count").textContent = "(" + r.total + ")";
         const rows = [...r.items].sort((a, b) => (a.due_date < b.due_date ? 1 : -1));
+        openInvoices = rows.filter((i) => i.kind !== "credit_note" && i.status !== "settled");
+        fillInvoiceChoices();
         historyChart(r.items);
         return fillTable("invoices", rows, (i) => [
-          el("span", { class: "mono", text: i.invoice_id }), date(i.issue_date), date(i.due_date),
-          { num: true, text: money(i.amount, i.currency) }, { num: true, text: money(i.open_amount, i.currency) },
+          el("span", { class: "mono", text: i.invoice_id }), word("kind_", i.kind), date(i.issue_date), date(i.due_date),
+          { num: true, text: cents(i.amount, i.currency) }, { num: true, text: cents(i.open_amount, i.currency) },
           el("span", { class: "status status-" + i.status, text: word("status_", i.status) }),
           date(i.settled_on), { num: true, text: i.days_late ?? "—" },
         ]);
       },
       "panel-actions": async () => {
-        // one row per task (a call, an e-mail, a letter) listing its invoices, not one per invoice
-        const r = await api("/reminders?limit=200&customer_id=" + enc);
-        return fillTable("actions", r.items, (t) => [date(t.send_on), word("channel_", t.channel),
-          t.invoices.map((i) => i.invoice_id).join(", "), { num: true, text: money(t.total_open) },
-          word("tone_", t.tone), word("state_", t.state)]);
+        const r = await api("/dunning/actions?limit=1000&customer_id=" + enc);
+        // one row per contact: the actions of one reminder (or one logged call) together
+        const groups = new Map();
+        for (const a of r.items) {
+          const key = a.reminder_id || "call-" + a.id;
+          if (!groups.has(key)) groups.set(key, Object.assign({}, a, { invoices: [] }));
+          if (a.invoice_id) groups.get(key).invoices.push(a.invoice_id);
+        }
+        const rows = [...groups.values()].sort((a, b) => (a.send_on < b.send_on ? 1 : a.send_on > b.send_on ? -1 : b.id - a.id));
+        return fillTable("actions", rows, (a) => [date(a.send_on), word("step_", a.step || a.action),
+          word("channel_", a.channel), word("tone_", a.tone), word("state_", a.state), word("outcome_", a.outcome),
+          invoiceList(a.invoices)]);
       },
       "panel-disputes": async () => {
-        const rows = await api("/disputes?customer_id=" + enc);
-        const customerCurrency = await currencyOf();
-        return fillTable("disputes", rows, (d) => [date(d.opened_on), d.reason_label || d.reason, word("dispute_", d.status),
-          { num: true, text: money(d.amount, d.currency || customerCurrency) }]);
+        const rows = await api("/disputes?lang=" + LANG + "&customer_id=" + enc);
+        const box = document.getElementById("disputes");
+        box.replaceChildren(...rows.map(disputeCard));
+        return rows.length ? "ok" : "empty";
       },
       "panel-promises": async () => {
         const rows = await api("/promises?customer_id=" + enc);
-        const customerCurrency = await currencyOf();
-        return fillTable("promises", rows, (p) => [date(p.promised_date), { num: true, text: money(p.amount, p.currency || customerCurrency) }, word("promise_", p.status)]);
+        return fillTable("promises", rows, (p) => [
+          (p.instalments || []).length > 1
+            ? el("ul", { class: "plan" }, ...p.instalments.map((i) => el("li", { text: date(i.due_on) + " · " + cents(i.amount, currency) + " · " + word("promise_", i.status) })))
+            : date(p.promised_date),
+          { num: true, text: cents(p.amount, currency) }, word("promise_", p.status), byWhom(p.created_by)]);
       },
       "panel-notes": async () => {
         const rows = await api("/customers/" + enc + "/notes");
         const list = document.getElementById("notes");
-        list.replaceChildren(...rows.map((n) => el("li", {}, el("span", { class: "tile-hint", text: date(n.created_at) + " · " + n.author }),
+        list.replaceChildren(...rows.map((n) => el("li", {}, el("span", { class: "tile-hint", text: date(n.created_at) + " · " + byWhom(n.author) }),
           el("p", { text: n.body }))));
         return rows.length ? "ok" : "empty";
       },
+      "panel-next-reminder": async () => nextReminder(),
+    };
+
+    function invoiceList(ids) {
+      if (!ids.length) return "—";
+      const shown = ids.slice(0, 3).join(", ");
+      return ids.length > 3 ? shown + " " + fill(L.more_invoices, { n: ids.length - 3 }) : shown;
+    }
+
+    function fillInvoiceChoices() {
+      const select = document.getElementById("call-invoice");
+      select.replaceChildren(el("option", { value: "", text: L.whole_account }),
+        ...openInvoices.map((i) => el("option", { value: i.invoice_id, text: i.invoice_id + " · " + cents(i.open_amount, i.currency) + " · " + date(i.due_date) })));
+      const fieldset = document.getElementById("dispute-invoices");
+      fieldset.querySelectorAll(".check").forEach((n) => n.remove());
+      openInvoices.forEach((i, n) => {
+        const box = el("input", { type: "checkbox", name: "invoice", value: i.invoice_id, id: "dispute-invoice-" + n });
+        fieldset.append(el("div", { class: "check" }, box, el("label", { for: "dispute-invoice-" + n,
+          text: i.invoice_id + " · " + cents(i.open_amount, i.currency) + " · " + L.due_date.toLowerCase() + " " + date(i.due_date) })));
+      });
+    }
+
+    function disputeCard(d) {
+      const card = el("article", { class: "dispute", id: "dispute-" + d.dispute_id });
+      card.append(el("h3", { text: word("reason_", d.reason) + " · " + word("dispute_", d.status) }),
+        el("p", { class: "tile-hint", text: date(d.opened_on) + " · " + cents(d.amount, currency) + " · " + d.age_days + " " + L.days
+          + " · " + d.invoices.map((i) => i.invoice_id).join(", ") }));
+      if (d.comments && d.comments.length) {
+        card.append(el("ul", { class: "notes" }, ...d.comments.map((c) => el("li", {}, el("span", { class: "tile-hint", text: date(c.created_at) + " · " + byWhom(c.author) }), el("p", { text: c.body })))));
+      }
+      const formId = "form-dispute-" + d.dispute_id;
+      const form = el("form", { id: formId, class: "inline-form", novalidate: "" });
+      const statusId = formId + "-next";
+      const commentId = formId + "-comment";
+      const select = el("select", { id: statusId, name: "status" }, el("option", { value: "", text: L.keep_status }),
+        ...(d.allowed_transitions || []).map((s) => el("option", { value: s, text: word("dispute_", s) })));
+      form.append(el("label", { for: statusId, text: L.new_status }), select,
+        el("label", { for: commentId, text: L.comment }), el("input", { id: commentId, name: "comment", maxlength: "5000" }),
+        el("button", { type: "submit", text: L.move_dispute }), el("p", { class: "form-status", id: formId + "-status", role: "status" }));
+      card.append(form);
+      setTimeout(() => bindForm(formId, async (data) => {
+        const status = textOrNull(data, "status");
+        const comment = textOrNull(data, "comment");
+        await apiSend("PATCH", "/disputes/" + encodeURIComponent(d.dispute_id), { status, comment });
+        reload("panel-disputes", "panel-actions", "panel-invoices");
+      }), 0);
+      return card;
+    }
+
+    async function nextReminder() {
+      const box = document.getElementById("next-reminder");
+      const r = await api("/dunning/actions?state=planned&limit=200&customer_id=" + enc);
+      const planned = r.items.filter((a) => a.reminder_id).sort((a, b) => (a.send_on < b.send_on ? -1 : a.send_on > b.send_on ? 1 : a.id - b.id));
+      if (!planned.length) {
+        box.replaceChildren(el("p", { class: "hint", id: "no-next-reminder", text: L.no_next_reminder }));
+        return "ok";
+      }
+      const first = planned[0];
+      const reminder = await api("/reminders/" + encodeURIComponent(first.reminder_id));
+      const parts = [el("p", { class: "tile-hint", text: date(reminder.send_on) + " · " + word("channel_", reminder.channel) + " · " + word("tone_", reminder.tone) }),
+        el("p", {}, el("strong", { text: L.subject + " : " }), reminder.subject || "—"),
+        el("pre", { class: "letter", id: "reminder-text", tabindex: "0", text: reminder.body_text })];
+      if (reminder.pdf) {
+        const button = el("button", { type: "button", class: "secondary", id: "reminder-pdf", text: L.pdf_letter });
+        button.addEventListener("click", () => download("/reminders/" + encodeURIComponent(first.reminder_id) + "?format=pdf", first.reminder_id + ".pdf"));
+        parts.push(button);
+      }
+      box.replaceChildren(...parts);
+      return "ok";
+    }
+
+    function reload(...ids) {
+      const subset = {};
+      for (const key of ids) subset[key] = panels[key];
+      subset["panel-profile"] = panels["panel-profile"];
+      return runPanels(subset);
+    }
+
+    // --- the forms --------------------------------------------------------------------------
+    bindForm("form-call", async (data, form) => {
+      await apiSend("POST", "/calls", { customer_id: id, invoice_id: textOrNull(data, "invoice_id"),
+        outcome: data.get("outcome"), note: textOrNull(data, "note") });
+      form.reset();
+      reload("panel-actions", "panel-notes");
     });
+    // an instalment plan (échéancier): dated amounts instead of one amount and date
+    const plan = document.getElementById("promise-plan");
+    const rowsBox = document.getElementById("instalment-rows");
+    let instalmentCount = 0;
+    function addInstalment() {
+      instalmentCount += 1;
+      const n = instalmentCount;
+      rowsBox.append(el("div", { class: "instalment" },
+        el("label", { for: "instalment-date-" + n, text: L.due_date + " " + n }),
+        el("input", { id: "instalment-date-" + n, name: "instalment_date", type: "date", required: "" }),
+        el("label", { for: "instalment-amount-" + n, text: L.amount + " " + n }),
+        el("input", { id: "instalment-amount-" + n, name: "instalment_amount", type: "number", min: "0.01", step: "0.01",
+          max: "999999999999", required: "", inputmode: "decimal" })));
+    }
+    function showPlan() {
+      document.querySelector("#form-promise .promise-single").hidden = plan.checked;
+      document.querySelectorAll("#form-promise .promise-single input").forEach((i) => (i.disabled = plan.checked));
+      document.getElementById("promise-instalments").hidden = !plan.checked;
+      rowsBox.querySelectorAll("input").forEach((i) => (i.disabled = !plan.checked));
+      if (plan.checked && !rowsBox.children.length) { addInstalment(); addInstalment(); }
+    }
+    plan.addEventListener("change", showPlan);
+    document.getElementById("add-instalment").addEventListener("click", () => { addInstalment(); showPlan(); });
+    bindForm("form-promise", async (data, form) => {
+      const body = { customer_id: id, note: textOrNull(data, "note") };
+      if (plan.checked) {
+        const dates = data.getAll("instalment_date");
+        body.instalments = data.getAll("instalment_amount").map((amount, i) => ({ due_on: dates[i], amount: String(amount) }));
+      } else {
+        body.amount = String(data.get("amount"));
+        body.promised_date = data.get("promised_date");
+      }
+      await apiSend("POST", "/promises", body);
+      form.reset();
+      rowsBox.replaceChildren();
+      instalmentCount = 0;
+      showPlan();
+      reload("panel-promises", "panel-next-reminder");
+    });
+    bindForm("form-dispute", async (data, form) => {
+      const invoices = data.getAll("invoice").map((invoice_id) => ({ invoice_id }));
+      if (!invoices.length) throw Object.assign(new Error("no invoice ticked"), { userText: L.select_invoices });
+      await apiSend("POST", "/disputes?lang=" + LANG, { invoices, reason: data.get("reason"), comment: textOrNull(data, "comment") });
+      form.reset();
+      reload("panel-disputes", "panel-actions", "panel-next-reminder");
+    });
+    bindForm("form-note", async (data, form) => {
+      await apiSend("POST", "/customers/" + enc + "/notes", { body: String(data.get("body")).trim() });
+      form.reset();
+      reload("panel-notes");
+    });
+    bindForm("form-assign", async (data) => {
+      await apiSend("POST", "/worklist/assignments", { agent: textOrNull(data, "agent"), customer_ids: [id] });
+      reload();
+    });
+    bindForm("form-hold", async (data) => {
+      await apiSend("PATCH", "/customers/" + enc, { on_hold: true, on_hold_reason: textOrNull(data, "on_hold_reason"),
+        on_hold_until: textOrNull(data, "on_hold_until") });
+      reload("panel-next-reminder");
+    });
+    document.getElementById("hold-release").addEventListener("click", async () => {
+      try {
+        await apiSend("PATCH", "/customers/" + enc, { on_hold: false });
+        say("form-hold", L.saved, "ok");
+        reload();
+      } catch (error) {
+        say("form-hold", errorText(error), "error");
+      }
+    });
+    const tomorrow = addDays(CONFIG.today, 1);
+    document.getElementById("dry-run-date").value = tomorrow;
+    bindForm("form-dry-run", async (data) => {
+      const body = data.get("date") ? { date: data.get("date") } : {};
+      const r = await apiSend("POST", "/customers/" + enc + "/dunning-preview", body);
+      const box = document.getElementById("dry-run");
+      if (!r.actions.length) {
+        box.replaceChildren(el("p", { class: "hint", id: "dry-run-none", text: fill(L.tomorrow_none, { date: date(r.date) }) }));
+        return " ";
+      }
+      const groups = new Map();
+      for (const a of r.actions) {
+        if (!groups.has(a.reminder_id)) groups.set(a.reminder_id, Object.assign({}, a, { invoices: [] }));
+        groups.get(a.reminder_id).invoices.push(a.invoice_id);
+      }
+      box.replaceChildren(el("ul", { class: "plan", id: "dry-run-list" }, ...[...groups.values()].map((a) => el("li", {},
+        el("strong", { text: date(a.send_on) + " · " + word("step_", a.step) + " (" + word("channel_", a.channel) + ", " + word("tone_", a.tone) + ")" }),
+        " — " + invoiceList(a.invoices),
+        el("ul", { class: "reasons" }, ...(a.reasons || []).map((x) => el("li", { text: x[LANG] || x.fr })))))));
+      return " ";
+    });
+    document.getElementById("statement-pdf").addEventListener("click", () =>
+      download("/customers/" + enc + "/statement?format=pdf&lang=" + LANG, "releve-" + id + ".pdf", "statement"));
+    document.getElementById("statement-csv").addEventListener("click", () =>
+      download("/customers/" + enc + "/statement?format=csv&lang=" + LANG, "releve-" + id + ".csv", "statement"));
+
+    const optional = Promise.all([
+      routeExists("PATCH", "/customers/{customer_id}").then((ok) => (document.getElementById("form-hold").hidden = !ok)),
+      routeExists("GET", "/customers/{customer_id}/statement").then((ok) => {
+        document.getElementById("statement-links").hidden = !ok;
+        document.getElementById("statement-missing").hidden = ok;
+      }),
+    ]);
+    return Promise.all([showWho(), optional, whoAmI().then((me) => (isManager(me) ? knownAgents() : null))])
+      .then(() => runPanels(panels));
   }
+
+  const byWhom = (actor) => (actor ? String(actor).split(":").slice(-1)[0] : "—");
 
   function historyChart(invoices) {
     const settled = invoices.filter((i) => i.settled_on && i.kind !== "credit_note")
@@ -518,6 +925,154 @@
     }] }, options: { plugins: { legend: { display: false }, tooltip: { callbacks: {
       title: (c) => settled[c[0].dataIndex].invoice_id + " · " + L.due_date + " " + c[0].label } } },
       scales: { y: { title: { display: true, text: L.days_late } } } } });
+  }
+
+  // --- approval queue -------------------------------------------------------------------------
+  function approvals() {
+    return Promise.all([showWho()]).then(() => runPanels({
+      "panel-approvals": async () => {
+        const box = document.getElementById("approvals");
+        const r = await api("/dunning/actions?state=pending_approval&limit=200");
+        // one card per reminder: a formal notice and its invoices are approved together
+        const groups = new Map();
+        for (const a of r.items) {
+          const key = a.reminder_id || "action-" + a.id;
+          if (!groups.has(key)) groups.set(key, Object.assign({}, a, { invoices: [] }));
+          if (a.invoice_id) groups.get(key).invoices.push(a.invoice_id);
+        }
+        if (!groups.size) {
+          box.replaceChildren(el("p", { class: "notice", id: "approvals-empty", text: L.nothing_to_approve }));
+          return { quiet: true };
+        }
+        box.replaceChildren(...[...groups.values()].map(approvalCard));
+        return "ok";
+      },
+    }));
+  }
+
+  function approvalCard(a) {
+    const card = el("article", { class: "approval", id: "approval-" + a.id });
+    const customerLink = el("a", { href: "/customers/" + encodeURIComponent(a.customer_id) + "?lang=" + LANG, text: a.customer_id });
+    card.append(el("h2", {}, word("step_", a.step || a.action) + " · ", customerLink),
+      el("p", { class: "tile-hint", text: date(a.send_on) + " · " + word("channel_", a.channel) + " · " + word("tone_", a.tone) + " · " + a.invoices.join(", ") }));
+    const letter = el("pre", { class: "letter", tabindex: "0", text: L.loading });
+    card.append(letter);
+    if (a.reminder_id) {
+      api("/reminders/" + encodeURIComponent(a.reminder_id)).then((r) => {
+        letter.textContent = (r.subject ? r.subject + "\n\n" : "") + r.body_text;
+        if (r.pdf) {
+          const button = el("button", { type: "button", class: "secondary", text: L.pdf_letter });
+          button.addEventListener("click", () => download("/reminders/" + encodeURIComponent(a.reminder_id) + "?format=pdf", a.reminder_id + ".pdf"));
+          letter.after(button);
+        }
+      }).catch((e) => (letter.textContent = errorText(e)));
+    } else letter.textContent = "—";
+    const formId = "form-approval-" + a.id;
+    const commentId = formId + "-comment";
+    const form = el("form", { id: formId, class: "inline-form", novalidate: "" },
+      el("label", { for: commentId, text: L.comment }), el("input", { id: commentId, name: "comment", maxlength: "500" }),
+      el("button", { type: "submit", name: "decision", value: "approve", text: L.approve }),
+      el("button", { type: "submit", name: "decision", value: "reject", class: "danger", text: L.reject }),
+      el("p", { class: "form-status", id: formId + "-status", role: "status" }));
+    card.append(form);
+    let decision = "approve";
+    form.querySelectorAll("button[name=decision]").forEach((b) => b.addEventListener("click", () => (decision = b.value)));
+    setTimeout(() => bindForm(formId, async (data) => {
+      await apiSend("POST", "/dunning/actions/" + a.id + "/" + decision, { comment: textOrNull(data, "comment") });
+      form.querySelectorAll("button").forEach((b) => (b.disabled = true));
+      card.classList.add("decided");
+      return decision === "approve" ? L.approved : L.rejected;
+    }), 0);
+    return card;
+  }
+
+  // --- manager views --------------------------------------------------------------------------
+  function manager() {
+    const q = "?as_of=" + encodeURIComponent(CONFIG.as_of) + "&lang=" + LANG;
+    let agingPromise = null;
+    const agingByCustomer = () => (agingPromise = agingPromise || api("/reports/aging" + q + "&by=customer"));
+    document.getElementById("as-of").value = CONFIG.as_of;
+    return Promise.all([showWho()]).then(() => runPanels({
+      "panel-aging-customers": async () => {
+        const r = await agingByCustomer();
+        // each currency on its own: amounts in their own currency, never added across currencies
+        const parts = r.by_currency && r.by_currency.length ? r.by_currency : [{ currency: r.reporting_currency || REPORTING, rows: r.rows || [] }];
+        const rows = [];
+        for (const part of parts) for (const row of part.rows || []) rows.push(Object.assign({ currency: part.currency }, row));
+        rows.sort((a, b) => Number(b.overdue) - Number(a.overdue));
+        if (!rows.length) return "empty";
+        const buckets = Object.keys(rows[0].buckets || {});
+        const head = document.querySelector("#aging-customers thead");
+        head.replaceChildren(el("tr", {}, el("th", { scope: "col", text: L.customer }), el("th", { scope: "col", text: L.agent }),
+          ...buckets.map((b) => el("th", { scope: "col", class: "num", text: word("bucket_", b) })),
+          el("th", { scope: "col", class: "num", text: L.total }), el("th", { scope: "col", text: L.invoices })));
+        const body = document.querySelector("#aging-customers tbody");
+        body.replaceChildren();
+        rows.slice(0, 200).forEach((row, n) => {
+          const drill = el("button", { type: "button", class: "link", "aria-expanded": "false", id: "drill-" + n, text: L.show_invoices });
+          const tr = el("tr", {}, el("td", {}, el("a", { href: "/customers/" + encodeURIComponent(row.key) + "?lang=" + LANG, text: row.name || row.key })),
+            el("td", { text: row.agent || L.unassigned }),
+            ...buckets.map((b) => el("td", { class: "num", text: money(row.buckets[b], row.currency) })),
+            el("td", { class: "num", text: money(row.total, row.currency) }), el("td", {}, drill));
+          body.append(tr);
+          drill.addEventListener("click", () => toggleInvoices(tr, drill, row, buckets.length + 4));
+        });
+        return "ok";
+      },
+      "panel-top-debtors": async () => {
+        // ranked on the balance converted to the reporting currency; shown in its own currency too
+        const r = await agingByCustomer();
+        const own = new Map();
+        for (const part of r.by_currency || []) for (const row of part.rows || []) own.set(row.key, Object.assign({ currency: part.currency }, row));
+        const reporting = r.reporting_currency || REPORTING;
+        const top = [...(r.rows || [])].sort((a, b) => Number(b.total) - Number(a.total)).slice(0, 10);
+        document.getElementById("top-debtors-converted").textContent = fill(L.open_converted, { currency: reporting });
+        return fillTable("top-debtors", top, (row) => {
+          const mine = own.get(row.key);
+          return [String(top.indexOf(row) + 1),
+            el("a", { href: "/customers/" + encodeURIComponent(row.key) + "?lang=" + LANG, text: row.name || row.key }),
+            { num: true, text: mine ? money(mine.total, mine.currency) : "—" },
+            { num: true, text: money(row.total, reporting) },
+            { num: true, text: mine ? money(mine.overdue, mine.currency) : "—" }, row.agent || L.unassigned];
+        });
+      },
+      "panel-disputes-reason": async () => {
+        const r = await api("/reports/disputes" + q);
+        const rows = (r.rows || r).filter((x) => x.opened || x.open);
+        const cur = r.reporting_currency || REPORTING;
+        return fillTable("disputes-reason", rows, (x) => [word("reason_", x.reason), { num: true, text: x.open },
+          { num: true, text: money(x.open_amount, cur) }, { num: true, text: num(x.average_open_age_days) },
+          { num: true, text: num(x.average_resolution_days) }]);
+      },
+      "panel-activity": async () => {
+        const rows = await api("/agents/activity?as_of=" + encodeURIComponent(CONFIG.as_of));
+        return fillTable("activity", rows, (x) => [byWhom(x.actor), { num: true, text: x.calls }, { num: true, text: x.notes },
+          { num: true, text: x.promises_obtained }, { num: true, text: x.promises_kept },
+          { num: true, text: x.collected.length ? x.collected.map((c) => cents(c.amount, c.currency)).join(" + ") : "—" }]);
+      },
+    }));
+  }
+
+  async function toggleInvoices(tr, button, row, span) {
+    const next = tr.nextElementSibling;
+    if (next && next.classList.contains("drill")) {
+      next.remove();
+      button.setAttribute("aria-expanded", "false");
+      return;
+    }
+    button.setAttribute("aria-expanded", "true");
+    const cell = el("td", { colspan: String(span), text: L.loading });
+    tr.after(el("tr", { class: "drill" }, cell));
+    try {
+      const r = await api("/invoices?limit=500&status=open&customer_id=" + encodeURIComponent(row.key));
+      const table = el("table", { class: "data" }, el("thead", {}, el("tr", {}, ...[L.invoice, L.due_date, L.open_amount, L.days_late]
+        .map((t) => el("th", { scope: "col", text: t })))), el("tbody", {}, ...r.items.filter((i) => i.currency === row.currency).map((i) => el("tr", {},
+        el("td", { class: "mono", text: i.invoice_id }), el("td", { text: date(i.due_date) }),
+        el("td", { class: "num", text: cents(i.open_amount, i.currency) }), el("td", { class: "num", text: i.days_late ?? "—" })))));
+      cell.replaceChildren(table);
+    } catch (e) {
+      cell.textContent = errorText(e);
+    }
   }
 
   // --- model page ---------------------------------------------------------------------------
@@ -561,8 +1116,13 @@
       "panel-drift": async () => {
         const m = await modelInfo();
         // drift compares the served model's training sample with today: nothing to compare without one
-        if (m.status === "no_model") return { empty: L.no_model };
+        if (m.status !== "loaded") return { empty: L.no_model };
         const d = await api("/model/drift");
+        // what to do comes first: retrain only when calibration on new outcomes degrades
+        tile("drift-tiles", L.retrain, d.retrain_recommended ? L.retrain_yes : L.retrain_no);
+        tile("drift-tiles", L.calibration_since, String((d.calibration || {}).n ?? 0));
+        if (d.recommendation) document.getElementById("drift-tiles").append(
+          el("p", { class: "recommendation" }, d.recommendation[LANG] || d.recommendation.fr));
         tile("drift-tiles", L.drift_share, pct(d.share_of_drifted_features));
         tile("drift-tiles", L.dataset_drift, d.dataset_drift ? L.yes : L.no);
         tile("drift-tiles", L.prediction_drift, d.prediction_drift ? L.yes : L.no);
@@ -604,44 +1164,6 @@
     document.body.dataset.ready = "1";
   }
 
-  // --- approvals -----------------------------------------------------------------------------
-  async function post(path, body) {
-    const response = await fetch(CONFIG.api + path, {
-      method: "POST",
-      headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY), "Content-Type": "application/json",
-        Accept: "application/json" },
-      body: JSON.stringify(body),
-    });
-    if (!response.ok) throw new ApiError(response.status);
-    return response.json();
-  }
-
-  function approvals() {
-    runPanels({
-      "panel-approvals": async () => {
-        const rows = await api("/dunning/approvals");
-        if (!rows.length) return "empty";
-        return fillTable("approvals", rows, (r) => {
-          const comment = el("input", { type: "text", maxlength: "1000", class: "comment", "aria-label": L.comment });
-          const decide = (verb) => async () => {
-            const first = r.invoices.find((i) => i.state === "pending_approval") || r.invoices[0];
-            await post("/dunning/actions/" + first.action_id + "/" + verb, { comment: comment.value || null });
-            approve.closest("tr").replaceChildren(
-              el("td", { colspan: "7", class: "decided", text: L.decided + " : " + r.customer_id + " — " + L[verb] }));
-          };
-          const approve = el("button", { type: "button", class: "approve", text: L.approve });
-          const reject = el("button", { type: "button", class: "reject", text: L.reject });
-          approve.addEventListener("click", decide("approve"));
-          reject.addEventListener("click", decide("reject"));
-          return [date(r.send_on),
-            el("a", { href: "/customers/" + encodeURIComponent(r.customer_id) + "?lang=" + LANG, text: r.customer_name || r.customer_id }),
-            word("channel_", r.channel), r.invoices.map((i) => i.invoice_id).join(", "),
-            { num: true, text: money(r.total_open) }, comment, el("span", {}, approve, " ", reject)];
-        });
-      },
-    });
-  }
-
   // --- start --------------------------------------------------------------------------------
   function start() {
     const page = document.body.dataset.page;
@@ -655,7 +1177,8 @@
       Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
       Chart.defaults.locale = LOCALE;
     }
-    ({ dashboard, customer, model, approvals })[page]();
+    showWho();
+    ({ dashboard, customer, model, worklist: worklistPage, approvals, manager })[page]();
   }
 
   start();

@@ -44,6 +44,10 @@ COUNTRIES = np.array(["FR", "BE", "CH", "DE", "ES", "IT", "GB", "US"])
 COUNTRY_WEIGHTS = np.array([0.70, 0.07, 0.03, 0.06, 0.04, 0.04, 0.04, 0.02])
 CURRENCY = {"GB": "GBP", "US": "USD", "CH": "CHF"}
 FRENCH_SPEAKING = {"FR", "BE", "CH"}
+STREETS = ("rue de la République", "avenue Jean Jaurès", "boulevard Victor Hugo", "rue Pasteur",
+           "place de la Mairie", "chemin des Vignes", "rue du Commerce")
+CITIES = (("69003", "Lyon"), ("75011", "Paris"), ("33000", "Bordeaux"), ("59000", "Lille"),
+          ("44000", "Nantes"), ("31000", "Toulouse"), ("13001", "Marseille"), ("67000", "Strasbourg"))
 SEGMENTS = np.array(["sme", "mid_market", "public", "enterprise"])
 # invoices per month and median amount (EUR) by segment
 SEGMENT_RATE = np.array([1.0, 2.5, 1.5, 4.0])
@@ -142,7 +146,12 @@ def _customer_frame(rng: np.random.Generator, cust: dict[str, np.ndarray]) -> pd
         "payment_terms_days": terms_days,
         "credit_limit": np.round(cust["amount_scale"] * 10, -2),
         "currency": pd.Series(country).map(CURRENCY).fillna("EUR").to_numpy(),
-        "dunning_scenario": np.where(cust["segment"] == 3, "key_account", "standard"),
+        # key accounts (enterprise) on the gentle scenario: a name that exists (ingestion checks)
+        "dunning_scenario": np.where(cust["segment"] == 3, "gentle", "standard"),
+        # postal addresses for letters, derived from the index: the random stream stays as it was
+        "address": [f"{1 + (i * 37) % 180} {STREETS[i % len(STREETS)]}" for i in range(n)],
+        "postal_code": [CITIES[i % len(CITIES)][0] for i in range(n)],
+        "city": [CITIES[i % len(CITIES)][1] for i in range(n)],
         # extra columns, preserved by the ledger directory format
         "terms_end_of_month": cust["terms"] == 1,
         "behaviour": cust["behaviour"],

@@ -832,11 +832,16 @@ def log_call(*, session: Session, data: CallIn, actor: str, today: dt.date) -> D
                                                     f"{data.invoice_id!r} is not an invoice of {data.customer_id!r}")])
     # step stays empty: the (invoice_id, step) key is for planned steps, calls may repeat
     action = DunningAction(customer_id=data.customer_id, invoice_id=data.invoice_id, action="call",
-                           channel="call", send_on=today, state="sent", sent_at=utcnow(),
+                           channel="call", send_on=today, state="sent", sent_at=utcnow(), closed_on=today,
                            outcome=data.outcome, created_by=actor, attempts=1)
     session.add(action)
     if data.note:
         session.add(CustomerNote(customer_id=data.customer_id, author=actor, body=data.note))
+    # the customer's call task (one per day, listing its invoices) is done: the next steps'
+    # delays run from today
+    from ledger.dunning import close_planned_calls
+
+    close_planned_calls(session, customer_id=data.customer_id, on=today, actor=actor)
     session.flush()
     audit(session, actor=actor, action="call", entity="dunning_action", entity_id=str(action.id),
           after={"customer_id": data.customer_id, "invoice_id": data.invoice_id,
@@ -909,8 +914,11 @@ class ActionOut(BaseModel):
     channel: str
     tone: str | None
     send_on: dt.date
-    invoice_id: str | None
+    invoice_id: str | None  # the first of `invoices`
     step: str | None
+    reminder_id: str | None = None
+    state: str = "planned"
+    invoices: list[str] = Field(default_factory=list)  # every invoice of this one task
 
 
 class ContactOut(BaseModel):
@@ -1241,16 +1249,25 @@ def _enrich(*, session: Session, rows: list[dict], today: dt.date, first_rank: i
 
 
 def _next_actions(session: Session, ids: list[str]) -> dict[str, ActionOut]:
-    # the latest run's plan wins; within it, what is sent first
+    """Per customer, the next consolidated task: one reminder (call, e-mail, letter…) of the
+    latest run listing all its invoices, not one row per invoice."""
     rows = session.execute(
-        select(DunningAction).where(DunningAction.customer_id.in_(ids), DunningAction.state == "planned")
+        select(DunningAction).where(DunningAction.customer_id.in_(ids),
+                                    DunningAction.state.in_(("planned", "pending_approval")))
         .order_by(DunningAction.customer_id, DunningAction.run_date.desc(), DunningAction.send_on,
                   DunningAction.id)).scalars()
     found: dict[str, ActionOut] = {}
     for action in rows:
-        found.setdefault(action.customer_id, ActionOut(
-            action=action.action, channel=action.channel, tone=action.tone, send_on=action.send_on,
-            invoice_id=action.invoice_id, step=action.step))
+        current = found.get(action.customer_id)
+        if current is None:
+            found[action.customer_id] = ActionOut(
+                action=action.action, channel=action.channel, tone=action.tone,
+                send_on=action.send_on, invoice_id=action.invoice_id, step=action.step,
+                reminder_id=action.reminder_id, state=action.state,
+                invoices=[action.invoice_id] if action.invoice_id else [])
+        elif (action.reminder_id is not None and action.reminder_id == current.reminder_id
+              and action.invoice_id and action.invoice_id not in current.invoices):
+            current.invoices.append(action.invoice_id)
     return found
 
 

@@ -23,6 +23,21 @@ class Settings(BaseSettings):
     # not LANGUAGE: that one is the POSIX locale list
     language: str = Field(default="fr", validation_alias="RELANCE_LANG")
     company_name: str = "Relance Démo SAS"
+    # the creditor as letters and formal notices name it (docs/dunning.md, "Settings"); a letter
+    # without address, SIREN or IBAN is still rendered, and the run report says what is missing
+    creditor_legal_name: str | None = Field(default=None, max_length=200)
+    creditor_address: str | None = Field(default=None, max_length=300)
+    creditor_postal_code: str | None = Field(default=None, max_length=16)
+    creditor_city: str | None = Field(default=None, max_length=100)
+    creditor_siren: str | None = Field(default=None, pattern=r"^[0-9 ]{9,11}$")
+    creditor_siret: str | None = Field(default=None, pattern=r"^[0-9 ]{14,17}$")
+    creditor_vat_number: str | None = Field(default=None, max_length=20)
+    creditor_iban: str | None = Field(default=None, pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9 ]{10,40}$")
+    creditor_bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
+    creditor_phone: str | None = Field(default=None, max_length=40)
+    creditor_email: str | None = Field(default=None, max_length=200)
+    creditor_signatory: str | None = Field(default=None, max_length=100)
+    creditor_signatory_title: str | None = Field(default=None, max_length=100)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_sender: str = "recouvrement@relance.example"
@@ -56,6 +71,13 @@ class Settings(BaseSettings):
     @property
     def currency_codes(self) -> frozenset[str]:
         return frozenset(code.strip().upper() for code in self.currencies.split(",") if code.strip())
+
+    def missing_creditor_details(self) -> list[str]:
+        """What a letter that can be posted needs and the settings lack."""
+        wanted = {"creditor_address": self.creditor_address, "creditor_postal_code":
+                  self.creditor_postal_code, "creditor_city": self.creditor_city,
+                  "creditor_siren": self.creditor_siren, "creditor_iban": self.creditor_iban}
+        return [name for name, value in wanted.items() if not value]
 
     @property
     def mlruns_dir(self) -> Path:

@@ -5,12 +5,16 @@ invoices, disputes, promises, steps done, last contact, payer history) chunk by 
 customers, writes planned actions idempotently (`INSERT … ON CONFLICT DO NOTHING` on
 UNIQUE(invoice_id, step)), and moves actions between states with an audit row per change.
 
-States: planned → sent | failed | cancelled. `cancel_pending_for_invoices` is what ingestion and
-the daily run call when a payment or a dispute arrives after planning.
+States (`ledger.models.ActionState`): planned → sent (e-mail, SMS, call logged) | failed |
+cancelled; a letter planned → rendered → posted → delivered; a formal notice or legal hand-off
+pending_approval → planned (approved by a person) | cancelled (rejected). `ALLOWED` lists every
+move. `cancel_pending_for_invoices` is what ingestion and the daily run call when a payment or a
+dispute arrives after planning.
 """
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,11 +24,12 @@ from typing import Any
 from sqlalchemy import JSON, Column, Text, and_, case, func, or_, select, union
 from sqlmodel import Field, Session, SQLModel
 
-from ledger.errors import LedgerError, NotFoundError
+from ledger.errors import FieldError, LedgerError, LedgerValidationError, NotFoundError
 from ledger.ingest import python_defaults
 from ledger.portfolio import in_portfolio
 from ledger.models import (
     MONEY,
+    ActionState,
     AuditLog,
     Customer,
     Dispute,
@@ -38,8 +43,25 @@ from ledger.models import (
 from ledger.schemas import MAX_DATE
 
 OPEN_DISPUTE_STATUSES = ("open", "in_review", "proposed_credit_note")  # = collections.ACTIVE_DISPUTE
-PENDING = "planned"
-STATES = ("planned", "sent", "failed", "cancelled")
+PENDING = ActionState.PLANNED
+STATES = tuple(ActionState)
+# not yet out of the door: a payment or a dispute cancels these
+OPEN_STATES = (ActionState.PLANNED, ActionState.PENDING_APPROVAL, ActionState.RENDERED)
+# the customer was contacted: an earlier reminder a later text may cite
+CONTACT_STATES = (ActionState.SENT, ActionState.POSTED, ActionState.DELIVERED)
+ALLOWED: dict[str, frozenset[str]] = {
+    ActionState.PLANNED: frozenset({ActionState.PLANNED, ActionState.SENT, ActionState.RENDERED,
+                                    ActionState.FAILED, ActionState.CANCELLED}),
+    ActionState.PENDING_APPROVAL: frozenset({ActionState.PLANNED, ActionState.CANCELLED}),
+    ActionState.RENDERED: frozenset({ActionState.POSTED, ActionState.CANCELLED}),
+    ActionState.POSTED: frozenset({ActionState.DELIVERED, ActionState.FAILED}),
+    ActionState.SENT: frozenset(), ActionState.DELIVERED: frozenset(),
+    ActionState.FAILED: frozenset(), ActionState.CANCELLED: frozenset(),
+}
+# a formal notice whose receipt is not recorded is presumed received this many days after
+# posting (La Poste's usual delay for a recommandé; the notice's deadline runs from receipt)
+PRESUMED_DELIVERY_DAYS = 3
+REGISTERED_NUMBER = re.compile(r"[A-Za-z0-9 \-]{4,64}")
 BROKEN_PROMISE_LOOKBACK_DAYS = 90
 # deteriorating payer: mean days late of the last N settled invoices above the mean of the
 # earlier ones by more than this margin (needs N recent and at least N earlier invoices)
@@ -92,6 +114,11 @@ class Reminder(SQLModel, table=True):
     body_text: str | None = Field(default=None, sa_column=Column(Text))
     body_html: str | None = Field(default=None, sa_column=Column(Text))
     rendered_at: dt.datetime | None = None
+    # letters and formal notices: posted (registered-letter number for a recommandé avec AR),
+    # then delivered (the date on the acknowledgement of receipt)
+    posted_on: dt.date | None = None
+    registered_number: str | None = Field(default=None, max_length=64)
+    delivered_on: dt.date | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
@@ -139,6 +166,9 @@ class ChunkFacts:
     last_contact: dict[str, dt.date] = field(default_factory=dict)
     # invoices already contacted after their due date: `invoice.late` is recorded once
     seen_late: set[str] = field(default_factory=set)
+    # per invoice, per step planned: the day it closed (contact made, failed, cancelled), or
+    # None while it is still open (planned, awaiting approval, rendered but not posted)
+    step_closed: dict[str, dict[str, dt.date | None]] = field(default_factory=dict)
 
 
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
@@ -213,6 +243,19 @@ def _open_disputes(session: Session, lo: str, hi: str) -> set[str]:
               linked.join(Invoice, Invoice.invoice_id == _dispute_links().c.invoice_id)
               .where(_in_range(Invoice.customer_id, lo, hi)))
     ).scalars())
+
+
+def disputed_among(session: Session, invoice_ids: Sequence[str]) -> set[str]:
+    """Those of these invoices under an open dispute (named by it or linked to it)."""
+    if not invoice_ids:
+        return set()
+    direct, linked = _disputed_invoices()
+    found: set[str] = set()
+    disputed = union(direct, linked).subquery()
+    for chunk in _chunks(sorted(set(invoice_ids))):
+        found.update(session.execute(select(disputed.c.invoice_id)
+                                     .where(disputed.c.invoice_id.in_(chunk))).scalars())
+    return found
 
 
 def _dispute_links():
@@ -346,20 +389,25 @@ def _actions(session: Session, lo: str, hi: str, facts: ChunkFacts,
              cancelling: frozenset[str]) -> None:
     rows = _core(session).execute(
         select(DunningAction.customer_id, DunningAction.invoice_id, DunningAction.step,
-               DunningAction.state, DunningAction.send_on, Invoice.due_date)
+               DunningAction.state, DunningAction.send_on, DunningAction.closed_on,
+               Invoice.due_date)
         .outerjoin(Invoice, Invoice.invoice_id == DunningAction.invoice_id)
         .where(_in_range(DunningAction.customer_id, lo, hi))
     ).all()
-    for customer_id, invoice_id, step, state, send_on, due_date in rows:
+    for customer_id, invoice_id, step, state, send_on, closed_on, due_date in rows:
+        about_to_cancel = state in OPEN_STATES and invoice_id in cancelling
         if invoice_id is not None and step is not None:
             # every step ever planned counts as done, whatever its state: UNIQUE(invoice_id, step)
             # would refuse planning it again, and a cancelled or failed step is history
             facts.steps_done.setdefault(invoice_id, set()).add(step)
+            # the next step waits for this one to close (None: still open)
+            facts.step_closed.setdefault(invoice_id, {})[step] = (
+                (closed_on or send_on) if state not in OPEN_STATES or about_to_cancel else None)
             if due_date is not None and send_on > due_date:
                 facts.seen_late.add(invoice_id)
-        if state == "planned" and invoice_id in cancelling:
+        if about_to_cancel:
             continue
-        if state in ("planned", "sent"):
+        if state in OPEN_STATES or state in CONTACT_STATES:
             last = facts.last_contact.get(customer_id)
             if last is None or send_on > last:
                 facts.last_contact[customer_id] = send_on
@@ -479,18 +527,28 @@ def _snapshot(action: DunningAction) -> dict[str, Any]:
 
 
 def transition(session: Session, *, action: DunningAction, state: str, actor: str,
-               error: str | None = None, attempted: bool = False, note: str | None = None) -> None:
-    """Move one action to `state` (or record a failed attempt), with an audit row."""
+               error: str | None = None, attempted: bool = False, note: str | None = None,
+               on: dt.date | None = None) -> None:
+    """Move one action to `state` (or record a failed attempt), with an audit row.
+
+    `on`: the day the step closed (sent, posted, delivered, failed, cancelled), default today;
+    the next step's delay runs from it."""
     if state not in STATES:
         raise LedgerError(f"unknown action state {state!r}; expected one of {', '.join(STATES)}")
+    if state != action.state and state not in ALLOWED[action.state]:
+        raise IllegalTransitionError(
+            f"action {action.id} is {action.state}: it cannot become {state}")
     before = _snapshot(action)
     action.state = state
     if attempted:
         action.attempts += 1
     if error is not None:
         action.last_error = error[:1000]
-    if state == "sent":
+    if state == ActionState.SENT:
         action.sent_at = utcnow()
+    if state in (ActionState.SENT, ActionState.POSTED, ActionState.DELIVERED,
+                 ActionState.FAILED, ActionState.CANCELLED):
+        action.closed_on = on or utcnow().date()
     action.updated_at = utcnow()
     session.add(action)
     after = _snapshot(action) | ({"note": note} if note else {})
@@ -501,14 +559,15 @@ def transition(session: Session, *, action: DunningAction, state: str, actor: st
 
 def cancel_pending_for_invoices(session: Session, invoice_ids: Iterable[str], reason: str,
                                 actor: str) -> int:
-    """Cancel the planned actions of these invoices (a payment or a dispute arrived after
-    planning); sent, failed and cancelled ones are history and stay. Returns how many."""
+    """Cancel the actions of these invoices not yet out of the door (planned, awaiting approval,
+    rendered but not posted): a payment or a dispute arrived after planning. Sent, posted,
+    failed and cancelled ones are history and stay. Returns how many."""
     ids = sorted(set(invoice_ids))
     cancelled = 0
     for chunk in _chunks(ids):
         actions = session.execute(
             select(DunningAction).where(DunningAction.invoice_id.in_(chunk),
-                                        DunningAction.state == PENDING)
+                                        DunningAction.state.in_(OPEN_STATES))
             .with_for_update()
         ).scalars().all()
         for action in actions:
@@ -521,30 +580,174 @@ def cancel_pending_for_invoices(session: Session, invoice_ids: Iterable[str], re
 
 
 def invoices_no_longer_chased(session: Session) -> list[str]:
-    """Invoices with planned actions that are now settled or under an open dispute."""
+    """Invoices with open actions that are now settled or under an open dispute."""
     settled = select(DunningAction.invoice_id).join(
         Invoice, Invoice.invoice_id == DunningAction.invoice_id
-    ).where(DunningAction.state == PENDING, Invoice.settled_on.is_not(None))
+    ).where(DunningAction.state.in_(OPEN_STATES), Invoice.settled_on.is_not(None))
     direct, linked = _disputed_invoices()
     disputed = select(DunningAction.invoice_id).where(
-        DunningAction.state == PENDING,
+        DunningAction.state.in_(OPEN_STATES),
         DunningAction.invoice_id.in_(union(direct, linked).scalar_subquery()))
     return sorted(set(session.execute(settled.union(disputed)).scalars()))
 
 
-def cancel_action(session: Session, *, action_id: int, actor: str, reason: str) -> DunningAction:
+def _locked_action(session: Session, action_id: int) -> DunningAction:
     action = session.execute(
         select(DunningAction).where(DunningAction.id == action_id).with_for_update()
     ).scalar_one_or_none()
     if action is None:
         raise NotFoundError("action", str(action_id))
-    if action.state != PENDING:
+    return action
+
+
+def cancel_action(session: Session, *, action_id: int, actor: str, reason: str) -> DunningAction:
+    action = _locked_action(session, action_id)
+    if action.state not in OPEN_STATES:
         raise IllegalTransitionError(
-            f"action {action_id} is {action.state}: only a planned action can be cancelled")
+            f"action {action_id} is {action.state}: only a planned, pending or rendered (not yet "
+            "posted) action can be cancelled")
     transition(session, action=action, state="cancelled", actor=actor, note=reason)
     record_event(session, type="action.cancelled", entity_id=str(action.id),
                  payload={"invoice_id": action.invoice_id, "step": action.step, "reason": reason})
     return action
+
+
+def decide_approval(session: Session, *, action_id: int, approve: bool, actor: str,
+                    comment: str | None) -> list[DunningAction]:
+    """Approve (→ planned, the outbox sends it) or reject (→ cancelled) a formal notice or legal
+    hand-off awaiting approval, with every other action of the same reminder: a person decides
+    on the letter as a whole. Audited with the comment."""
+    if comment is not None and len(comment) > 1000:
+        raise LedgerValidationError([FieldError("comment", "at most 1000 characters")])
+    action = _locked_action(session, action_id)
+    if action.state != ActionState.PENDING_APPROVAL:
+        raise IllegalTransitionError(
+            f"action {action_id} is {action.state}: only an action pending approval can be "
+            f"{'approved' if approve else 'rejected'}")
+    group = [action]
+    if action.reminder_id is not None:
+        group = list(session.execute(
+            select(DunningAction).where(DunningAction.reminder_id == action.reminder_id,
+                                        DunningAction.state == ActionState.PENDING_APPROVAL)
+            .order_by(DunningAction.id).with_for_update()).scalars())
+    target = ActionState.PLANNED if approve else ActionState.CANCELLED
+    note = f"{'approved' if approve else 'rejected'}" + (f": {comment}" if comment else "")
+    for member in group:
+        transition(session, action=member, state=target, actor=actor, note=note)
+        if approve:
+            member.approved_by, member.approved_at = actor, utcnow()
+        record_event(session, type="action.approved" if approve else "action.rejected",
+                     entity_id=str(member.id), payload={
+                         "invoice_id": member.invoice_id, "reminder_id": member.reminder_id,
+                         "channel": member.channel, "comment": comment})
+    return group
+
+
+def mark_posted(session: Session, *, reminder_id: str, posted_on: dt.date,
+                registered_number: str | None, actor: str) -> Reminder:
+    """A rendered letter or formal notice was posted (a formal notice: by registered letter with
+    acknowledgement of receipt, whose number is required)."""
+    if registered_number is not None and not REGISTERED_NUMBER.fullmatch(registered_number):
+        raise LedgerValidationError([FieldError(
+            "registered_number", "4 to 64 letters, digits, spaces or hyphens (the number on the "
+                                 "registered-letter slip)")])
+    reminder = _locked_reminder(session, reminder_id)
+    if reminder.channel not in ("letter", "formal_notice"):
+        raise IllegalTransitionError(f"reminder {reminder_id} is {reminder.channel}: only letters "
+                                     "and formal notices are posted")
+    if reminder.channel == "formal_notice" and not registered_number:
+        raise LedgerValidationError([FieldError(
+            "registered_number", "a formal notice goes by registered letter with acknowledgement "
+                                 "of receipt: give the registered-letter number")])
+    actions = _reminder_actions_in(session, reminder_id, (ActionState.RENDERED,))
+    if not actions:
+        raise IllegalTransitionError(f"reminder {reminder_id} has no rendered letter waiting to "
+                                     "be posted (render it with the outbox first)")
+    if posted_on < reminder.run_date:
+        raise LedgerValidationError([FieldError(
+            "posted_on", f"{posted_on.isoformat()} is before the reminder was planned "
+                         f"({reminder.run_date.isoformat()})")])
+    reminder.posted_on, reminder.registered_number = posted_on, registered_number
+    session.add(reminder)
+    # a formal notice's delay runs from its receipt: presumed until the receipt is recorded
+    closed = (posted_on + dt.timedelta(days=PRESUMED_DELIVERY_DAYS)
+              if reminder.channel == "formal_notice" else posted_on)
+    for action in actions:
+        transition(session, action=action, state=ActionState.POSTED, actor=actor, on=closed,
+                   note=f"posted on {posted_on.isoformat()}"
+                        + (f", registered letter {registered_number}" if registered_number else ""))
+        record_event(session, type="action.posted", entity_id=str(action.id), payload={
+            "invoice_id": action.invoice_id, "reminder_id": reminder_id,
+            "posted_on": posted_on.isoformat(), "registered_number": registered_number})
+    return reminder
+
+
+def mark_delivered(session: Session, *, reminder_id: str, delivered_on: dt.date,
+                   actor: str) -> Reminder:
+    """A posted letter was received (the date on the acknowledgement of receipt)."""
+    reminder = _locked_reminder(session, reminder_id)
+    actions = _reminder_actions_in(session, reminder_id, (ActionState.POSTED,))
+    if not actions or reminder.posted_on is None:
+        raise IllegalTransitionError(f"reminder {reminder_id} has no posted letter to mark delivered")
+    if delivered_on < reminder.posted_on:
+        raise LedgerValidationError([FieldError(
+            "delivered_on", f"{delivered_on.isoformat()} is before the letter was posted "
+                            f"({reminder.posted_on.isoformat()})")])
+    reminder.delivered_on = delivered_on
+    session.add(reminder)
+    for action in actions:
+        closed = delivered_on if reminder.channel == "formal_notice" else action.closed_on
+        transition(session, action=action, state=ActionState.DELIVERED, actor=actor, on=closed,
+                   note=f"delivered on {delivered_on.isoformat()}")
+        record_event(session, type="action.delivered", entity_id=str(action.id), payload={
+            "invoice_id": action.invoice_id, "reminder_id": reminder_id,
+            "delivered_on": delivered_on.isoformat()})
+    return reminder
+
+
+def notice_deadline(reminder: Reminder, deadline_days: int) -> dt.date | None:
+    """The day a formal notice's deadline ends: `deadline_days` after its receipt, or after its
+    presumed receipt (posting + PRESUMED_DELIVERY_DAYS) while none is recorded; None before it
+    is posted."""
+    if reminder.delivered_on is not None:
+        return reminder.delivered_on + dt.timedelta(days=deadline_days)
+    if reminder.posted_on is not None:
+        return reminder.posted_on + dt.timedelta(days=PRESUMED_DELIVERY_DAYS + deadline_days)
+    return None
+
+
+def close_planned_calls(session: Session, *, customer_id: str, on: dt.date, actor: str) -> int:
+    """An agent logged a call with this customer: the call tasks due by then are done (the
+    consolidated call lists every invoice, so one call closes them all). Returns how many."""
+    actions = session.execute(
+        select(DunningAction).where(DunningAction.customer_id == customer_id,
+                                    DunningAction.channel == "call",
+                                    DunningAction.state == ActionState.PLANNED,
+                                    DunningAction.send_on <= on)
+        .order_by(DunningAction.id).with_for_update()
+    ).scalars().all()
+    for action in actions:
+        transition(session, action=action, state=ActionState.SENT, actor=actor, on=on,
+                   note="call logged", attempted=True)
+        record_event(session, type="action.sent", entity_id=str(action.id), payload={
+            "invoice_id": action.invoice_id, "customer_id": customer_id,
+            "reminder_id": action.reminder_id, "channel": "call", "step": action.step})
+    return len(actions)
+
+
+def _locked_reminder(session: Session, reminder_id: str) -> Reminder:
+    reminder = session.get(Reminder, reminder_id, with_for_update=True)
+    if reminder is None:
+        raise NotFoundError("reminder", reminder_id)
+    return reminder
+
+
+def _reminder_actions_in(session: Session, reminder_id: str,
+                         states: Sequence[str]) -> list[DunningAction]:
+    return list(session.execute(
+        select(DunningAction).where(DunningAction.reminder_id == reminder_id,
+                                    DunningAction.state.in_(states))
+        .order_by(DunningAction.id).with_for_update()).scalars())
 
 
 # --- reading actions and reminders -------------------------------------------------------------
@@ -572,6 +775,110 @@ def list_actions(session: Session, *, state: str | None = None, customer_id: str
         .order_by(DunningAction.send_on.desc(), DunningAction.id.desc()).limit(limit).offset(offset)
     ).scalars().all()
     return list(rows), int(total)
+
+
+def list_reminders(session: Session, *, customer_id: str | None = None,
+                   agent: str | None = None, channel: str | None = None,
+                   state: str | None = None, on: dt.date | None = None, limit: int = 100,
+                   offset: int = 0) -> tuple[list[tuple[Reminder, list[DunningAction]]], int]:
+    """Consolidated reminders (one per customer, day and channel) with their actions, newest
+    first; `state`: reminders having an action in that state. `agent`: only that agent's
+    portfolio (None: everyone's)."""
+    conditions = []
+    if customer_id is not None:
+        conditions.append(Reminder.customer_id == customer_id)
+    if agent is not None:
+        conditions.append(Reminder.customer_id.in_(
+            select(Customer.customer_id).where(Customer.assigned_agent == agent).scalar_subquery()))
+    if channel is not None:
+        conditions.append(Reminder.channel == channel)
+    if on is not None:
+        conditions.append(Reminder.send_on == on)
+    if state is not None:
+        conditions.append(Reminder.reminder_id.in_(
+            select(DunningAction.reminder_id).where(DunningAction.state == state).scalar_subquery()))
+    total = session.execute(select(func.count()).select_from(Reminder).where(*conditions)).scalar_one()
+    reminders = list(session.execute(
+        select(Reminder).where(*conditions)
+        .order_by(Reminder.send_on.desc(), Reminder.customer_id, Reminder.channel)
+        .limit(limit).offset(offset)).scalars())
+    actions = group_by(session.execute(
+        select(DunningAction).where(DunningAction.reminder_id.in_([r.reminder_id for r in reminders]))
+        .order_by(DunningAction.invoice_id, DunningAction.id)).scalars(), lambda a: a.reminder_id)
+    return [(r, actions.get(r.reminder_id, [])) for r in reminders], int(total)
+
+
+def reminder_state(actions: Sequence[DunningAction]) -> str:
+    """A reminder's state: that of its actions, the least advanced live one when they differ."""
+    order = [ActionState.PENDING_APPROVAL, ActionState.PLANNED, ActionState.RENDERED,
+             ActionState.POSTED, ActionState.SENT, ActionState.DELIVERED, ActionState.FAILED,
+             ActionState.CANCELLED]
+    states = {a.state for a in actions}
+    return next((state for state in order if state in states), ActionState.CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierContact:
+    """A contact actually made about some invoices: the day and the channel."""
+
+    on: dt.date
+    channel: str
+
+
+def earlier_contacts(session: Session, *, customer_id: str, invoice_ids: Sequence[str],
+                     before: dt.date, exclude_reminder: str | None = None) -> list[EarlierContact]:
+    """Contacts actually made before `before` about these invoices (e-mails and SMS sent, calls
+    logged, letters posted), plus calls logged about the customer as a whole after the oldest of
+    their due dates: what a reminder may cite as "our earlier reminders". Planned, failed and
+    cancelled ones are not contacts."""
+    if not invoice_ids:
+        return []
+    oldest_due = session.execute(select(func.min(Invoice.due_date))
+                                 .where(Invoice.invoice_id.in_(invoice_ids))).scalar_one()
+    about_invoices = DunningAction.invoice_id.in_(invoice_ids)
+    about_customer = and_(DunningAction.customer_id == customer_id,
+                          DunningAction.invoice_id.is_(None), DunningAction.channel == "call",
+                          DunningAction.send_on >= oldest_due) if oldest_due else about_invoices
+    when = func.coalesce(DunningAction.closed_on, DunningAction.send_on)
+    rows = session.execute(
+        select(when, DunningAction.channel, DunningAction.reminder_id, DunningAction.state,
+               Reminder.posted_on)
+        .outerjoin(Reminder, Reminder.reminder_id == DunningAction.reminder_id)
+        .where(or_(about_invoices, about_customer), DunningAction.state.in_(CONTACT_STATES))
+    ).all()
+    found: set[EarlierContact] = set()
+    for closed, channel, reminder_id, _state, posted_on in rows:
+        if exclude_reminder is not None and reminder_id == exclude_reminder:
+            continue
+        # a letter is cited by the day it was posted (a notice's closing day is its receipt)
+        day = posted_on or closed
+        if day is not None and day < before:
+            found.add(EarlierContact(on=day, channel=channel))
+    return sorted(found, key=lambda c: (c.on, c.channel))
+
+
+def pending_approvals(session: Session, *, limit: int = 200) -> list[tuple[Reminder, list[DunningAction]]]:
+    """Formal notices and legal hand-offs waiting for a person, oldest first."""
+    ids = list(session.execute(
+        select(DunningAction.reminder_id).where(DunningAction.state == ActionState.PENDING_APPROVAL,
+                                                DunningAction.reminder_id.is_not(None))
+        .group_by(DunningAction.reminder_id).order_by(func.min(DunningAction.send_on),
+                                                      DunningAction.reminder_id).limit(limit)
+    ).scalars())
+    reminders = {r.reminder_id: r for r in session.execute(
+        select(Reminder).where(Reminder.reminder_id.in_(ids))).scalars()}
+    actions = group_by(session.execute(
+        select(DunningAction).where(DunningAction.reminder_id.in_(ids),
+                                    DunningAction.state == ActionState.PENDING_APPROVAL)
+        .order_by(DunningAction.invoice_id)).scalars(), lambda a: a.reminder_id)
+    return [(reminders[i], actions[i]) for i in ids if i in reminders]
+
+
+def get_action(session: Session, action_id: int) -> DunningAction:
+    action = session.get(DunningAction, action_id)
+    if action is None:
+        raise NotFoundError("action", str(action_id))
+    return action
 
 
 def get_reminder(session: Session, reminder_id: str) -> Reminder:

@@ -25,7 +25,8 @@ import pandas as pd
 
 CUSTOMER_COLUMNS = [
     "customer_id", "name", "country", "language", "segment", "email", "phone",
-    "payment_terms_days", "credit_limit", "currency", "dunning_scenario",
+    "payment_terms_days", "credit_limit", "currency", "dunning_scenario", "address",
+    "postal_code", "city",
 ]
 INVOICE_COLUMNS = [
     "invoice_id", "customer_id", "issue_date", "due_date", "amount", "currency", "kind",

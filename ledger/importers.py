@@ -6,6 +6,8 @@ bad line is reported as `invoices.csv line 7, column due_date: …` and nothing 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Collection
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -70,16 +72,37 @@ def batch_from_tables(tables: dict[str, pd.DataFrame]) -> IngestBatch:
     return IngestBatch.model_construct(**{name: records.get(name, []) for name in SCHEMA_BY_TABLE})
 
 
-def import_ledger_dir(*, session: Session, directory: str | Path, actor: str) -> IngestResult:
+def import_ledger_dir(*, session: Session, directory: str | Path, actor: str,
+                      scenario_names: Collection[str] | None = None) -> IngestResult:
     """Load a ledger directory (or the IBM sample) in one transaction of the caller's session,
-    with its contact history (`reminders.csv`, `promises.csv`) when present."""
+    with its contact history (`reminders.csv`, `promises.csv`) when present.
+
+    Errors name the file, line and column (`customers.csv line 7, column dunning_scenario`)."""
     directory = Path(directory)
     batch = batch_from_tables(ledger_tables(directory))
     contacts = {name: _contact_rows(directory, name) for name in ("reminders", "promises")}
-    result = ingest(session=session, batch=batch, actor=actor, source=f"import:{directory.name}")
+    try:
+        result = ingest(session=session, batch=batch, actor=actor,
+                        source=f"import:{directory.name}", scenario_names=scenario_names)
+    except LedgerValidationError as exc:
+        raise LedgerValidationError([FieldError(_file_field(e.field), e.message)
+                                     for e in exc.errors]) from exc
     _import_reminders(session, contacts["reminders"])
     _import_promises(session, contacts["promises"])
     return result
+
+
+_BATCH_FIELD = re.compile(r"^(?P<table>[a-z]+)\[(?P<index>\d+)\]\.(?P<column>\w+)$")
+
+
+def _file_field(field: str) -> str:
+    """`customers[5].dunning_scenario` → `customers.csv line 7, column dunning_scenario` (rows
+    are numbered from line 2, after the header)."""
+    match = _BATCH_FIELD.match(field)
+    if match is None:
+        return field
+    return (f"{match['table']}.csv line {int(match['index']) + 2}, "
+            f"column {match['column']}")
 
 
 # --- contact history: what was sent, what was promised (train = serve) -------------------------

@@ -19,7 +19,7 @@ import functools
 import hashlib
 import operator
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -39,10 +39,14 @@ COPY_MIN = 2_000  # below this, executemany beats creating a temporary table
 
 
 def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "api",
-           links: LinkSet | None = None) -> IngestResult:
+           links: LinkSet | None = None,
+           scenario_names: Collection[str] | None = None) -> IngestResult:
     """Store `batch` (all or nothing, within the caller's transaction) and re-derive balances.
 
     `links` (the books' lettering) replace the stored links of their sources before allocation.
+    `scenario_names`: what a customer's `dunning_scenario` may say (the scenarios and the keys of
+    their segment → scenario table; the ledger does not know the shipped catalogue, serving
+    passes it); any other name is refused.
     """
     customer_ids = sorted({c.customer_id for c in batch.customers}
                           | {i.customer_id for i in batch.invoices}
@@ -51,6 +55,8 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
     # locks first: the checks below must see what a concurrent batch committed before us
     _lock_customers(session, customer_ids, _record_lock_names(batch))
     _check_references(session=session, batch=batch)
+    if scenario_names is not None:
+        _check_scenarios(batch, frozenset(scenario_names))
     _check_owners(session=session, batch=batch)
     _tune_sqlite(session, len(batch.invoices) + len(batch.payments))
 
@@ -158,6 +164,18 @@ def _check_references(*, session: Session, batch: IngestBatch) -> None:
         if dispute.invoice_id not in invoice_owner:
             errors.append(FieldError(f"disputes[{index}].invoice_id",
                                      f"unknown invoice {dispute.invoice_id!r}"))
+    if errors:
+        raise LedgerValidationError(errors)
+
+
+def _check_scenarios(batch: IngestBatch, names: frozenset[str]) -> None:
+    errors = [
+        FieldError(f"customers[{index}].dunning_scenario",
+                   f"unknown dunning scenario {customer.dunning_scenario!r}: expected one of "
+                   f"{', '.join(sorted(names))}")
+        for index, customer in enumerate(batch.customers)
+        if customer.dunning_scenario is not None and customer.dunning_scenario not in names
+    ]
     if errors:
         raise LedgerValidationError(errors)
 

@@ -741,7 +741,7 @@ def dunning_effectiveness(*, session: Session, as_of: dt.date, segment: str | No
         statement = f"""
         SELECT COALESCE(a.step, ''), a.channel, COALESCE(a.tone, ''), i.currency, COUNT(*), {', '.join(parts)}
         FROM dunningaction a JOIN invoice i ON i.invoice_id = a.invoice_id
-        WHERE a.state = 'sent' AND a.send_on <= {sql.date('as_of')} AND a.send_on > {sql.date('since')}
+        WHERE a.state IN ('sent', 'posted', 'delivered') AND a.send_on <= {sql.date('as_of')} AND a.send_on > {sql.date('since')}
           AND (i.settled_on IS NULL OR i.settled_on >= a.send_on){sql.segment('i', segment)}
         GROUP BY COALESCE(a.step, ''), a.channel, COALESCE(a.tone, ''), i.currency"""
         params = {"as_of": sql.param(as_of), "since": sql.param(as_of - dt.timedelta(days=days)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
@@ -49,6 +50,10 @@ class CustomerBase(SQLModel):
     credit_limit: Decimal | None = Field(default=None, **MONEY)
     currency: str = Field(default="EUR", max_length=3)
     dunning_scenario: str | None = Field(default=None, max_length=64)
+    # the postal address letters and formal notices are sent to
+    address: str | None = Field(default=None, max_length=300)
+    postal_code: str | None = Field(default=None, max_length=16)
+    city: str | None = Field(default=None, max_length=100)
     # customer statuses (migration 0013, `ledger.statuses`): what the law lets us claim, and
     # whether we may chase at all
     customer_type: str = Field(default="business", max_length=16)  # business | consumer | public_sector
@@ -226,6 +231,20 @@ class CustomerNote(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
+class ActionState(StrEnum):
+    """Where a dunning action stands (DESIGN: planned → pending_approval → sent / posted →
+    delivered, or cancelled / failed). `rendered`: a letter's text is kept, ready to print."""
+
+    PLANNED = "planned"
+    PENDING_APPROVAL = "pending_approval"  # a formal notice or legal hand-off awaiting a person
+    RENDERED = "rendered"
+    SENT = "sent"  # e-mail or SMS sent, call logged
+    POSTED = "posted"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
 class DunningAction(SQLModel, table=True):
     """One contact: planned by a dunning run (or logged by an agent), then sent, failed or cancelled.
 
@@ -245,11 +264,17 @@ class DunningAction(SQLModel, table=True):
     tone: str | None = Field(default=None, max_length=16)
     template: str | None = Field(default=None, max_length=64)
     send_on: dt.date = Field(index=True)
-    state: str = Field(default="planned", max_length=16, index=True)  # planned | sent | failed | cancelled
+    state: str = Field(default=ActionState.PLANNED, max_length=16, index=True)  # an ActionState
     attempts: int = 0
     last_error: str | None = None
     sent_at: dt.datetime | None = None
     outcome: str | None = Field(default=None, max_length=64)  # call outcomes logged by agents
+    # the day the contact happened (e-mail sent, call logged, letter posted; a formal notice:
+    # delivered, or presumed delivered) or the step ended without one (failed, cancelled): the
+    # next step's delay runs from it
+    closed_on: dt.date | None = None
+    approved_by: str | None = Field(default=None, max_length=100)
+    approved_at: dt.datetime | None = None
     created_by: str | None = Field(default=None, max_length=100)
     reasons: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     created_at: dt.datetime = Field(default_factory=utcnow)

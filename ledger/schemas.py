@@ -134,7 +134,12 @@ class CustomerIn(_Record):
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
     credit_limit: Money | None = Field(default=None, ge=0)
     currency: Currency = "EUR"
+    # must name a stored scenario, or a key of its segment → scenario table (checked by ingest)
     dunning_scenario: Line(64) | None = None
+    # the postal address letters and formal notices are sent to
+    address: Line(300) | None = None
+    postal_code: Line(16) | None = None
+    city: Line(100) | None = None
     # statuses (ledger.statuses): sent only when set, so a batch never clears them by omission
     customer_type: Literal["business", "consumer", "public_sector"] = "business"
     on_hold: bool = False

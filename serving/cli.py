@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -42,10 +43,12 @@ def import_dir(directory: Annotated[Path, typer.Argument(help="Ledger directory 
     """Load a ledger directory into the database (idempotent, all or nothing)."""
     from ledger.db import session_scope
     from ledger.importers import import_ledger_dir
+    from serving.dunning import scenario_names
 
     try:
         with console.status("Import…"), session_scope(_engine()) as session:
-            result = import_ledger_dir(session=session, directory=directory, actor="cli")
+            result = import_ledger_dir(session=session, directory=directory, actor="cli",
+                                       scenario_names=scenario_names(session))
     except LedgerValidationError as exc:
         _print_validation(exc)
         raise typer.Exit(2)
@@ -174,6 +177,15 @@ def synth(out: Annotated[Path, typer.Option(help="Output directory")],
                     invoices=len(frames.invoices), payments=len(frames.payments)))
 
 
+DEMO_CREDITOR = {
+    "CREDITOR_ADDRESS": "12 rue des Lilas", "CREDITOR_POSTAL_CODE": "69003",
+    "CREDITOR_CITY": "Lyon", "CREDITOR_SIREN": "123 456 789", "CREDITOR_SIRET": "123 456 789 00012",
+    "CREDITOR_VAT_NUMBER": "FR32123456789", "CREDITOR_IBAN": "FR76 3000 6000 0112 3456 7890 189",
+    "CREDITOR_BIC": "AGRIFRPP", "CREDITOR_PHONE": "04 72 00 00 00",
+    "CREDITOR_SIGNATORY": "Julie Bernard", "CREDITOR_SIGNATORY_TITLE": "Responsable du recouvrement",
+}
+
+
 @app.command()
 def demo(no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after setting up")] = False,
          customers: int = 300, months: int = 24, seed: int = 7,
@@ -181,6 +193,11 @@ def demo(no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after s
     """Synthetic ledger → SQLite → train → score → today's dunning run → serve on 127.0.0.1:8000."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    # a fictitious creditor, so that the demo's letters can be read as posted ones (a real
+    # deployment sets its own CREDITOR_* settings; these never override them)
+    for name, value in DEMO_CREDITOR.items():
+        os.environ.setdefault(name, value)
+    get_settings.cache_clear()
     steps = [("synth", _demo_synth), ("import", _demo_import), ("train", _demo_train),
              ("score", _demo_score), ("history", _demo_history), ("dunning", _demo_dunning),
              ("keys", _demo_keys)]
@@ -221,8 +238,11 @@ def _demo_import(context: dict) -> None:
     from ledger.db import session_scope
     from ledger.importers import import_ledger_dir
 
+    from serving.dunning import scenario_names
+
     with session_scope(_engine()) as session:
-        import_ledger_dir(session=session, directory=context["workdir"], actor="demo")
+        import_ledger_dir(session=session, directory=context["workdir"], actor="demo",
+                          scenario_names=scenario_names(session))
 
 
 def _demo_train(context: dict) -> None:
@@ -259,19 +279,35 @@ def _demo_score(context: dict) -> None:
     context["lines"].append("grades : " + ", ".join(f"{g} {n}" for g, n in grades.items()))
 
 
+DEMO_HISTORY_DAYS = 60
+
+
 def _demo_dunning(context: dict) -> None:
+    from sqlmodel import Session
+
     from ledger.calendar import next_business_day
     from serving.dunning import run_and_commit
     from serving.risk import RiskService
+
+    from ledger import dunning as store
+    from serving.demo_history import simulate_history
 
     risk = RiskService(get_settings().model_uri)
     risk.reload()
     # reminders never go out on a weekend or a holiday: the demo plans the next working day's
     run_date = next_business_day(dt.date.today())
+    # six weeks of past runs, each contact completed, so that today's reminders cite real earlier
+    # contacts and formal notices wait in the approval queue (rules alone: fast)
+    simulate_history(engine=_engine(), first=run_date - dt.timedelta(days=DEMO_HISTORY_DAYS),
+                     last=run_date - dt.timedelta(days=1))
     report = run_and_commit(engine=_engine(), run_date=run_date, dry_run=False,
                             risk_for=risk.risk_for, actor="demo")
+    with Session(_engine()) as session:
+        waiting = len(store.pending_approvals(session))
     context["lines"].append(f"dunning {run_date} : {report.created} actions, "
-                            f"{report.reminders} reminders")
+                            f"{report.reminders} reminders, {waiting} awaiting approval")
+    for warning in report.warnings:
+        context["lines"].append(f"warning: {warning}")
 
 
 def _demo_history(context: dict) -> None:

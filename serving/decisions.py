@@ -35,5 +35,6 @@ def next_action(*, session: Session, invoice: Invoice, today: dt.date,
     decision = decide(invoice=facts_of_invoice, customer=customer_state(customer, open_invoices, today),
                       risk=risk, scenario=scenario,
                       today=today, last_contact_on=facts.last_contact.get(invoice.customer_id),
-                      steps_done=facts.steps_done.get(invoice.invoice_id, ()))
+                      steps_done=facts.steps_done.get(invoice.invoice_id, ()),
+                      step_closed=facts.step_closed.get(invoice.invoice_id, {}))
     return decision, scenario.name, risk

@@ -34,7 +34,9 @@ from ledger.models import Customer, utcnow
 from serving.policy import CustomerState, Decision, InvoiceState, Reason, Risk, decide, may_act
 from serving.reminders import (
     Company,
+    Contact,
     InvoiceLine,
+    ReminderError,
     PenaltyClaim,
     ReminderContext,
     RenderedReminder,
@@ -45,10 +47,11 @@ from serving.scenarios import (
     DEFAULT_TEMPLATES,
     TONES,
     Scenario,
+    accepted_names,
     load_default_scenarios,
     load_default_segment_map,
     parse_scenario,
-    scenario_for,
+    resolve_scenario,
 )
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,16 @@ def load_scenarios(session: Session) -> dict[str, Scenario]:
     return scenarios
 
 
+def scenario_names(session: Session) -> frozenset[str]:
+    """What a customer's `dunning_scenario` may say at ingestion: a scenario's name (shipped or
+    edited) or a key of the segment → scenario table."""
+    return accepted_names(load_scenarios(session), load_default_segment_map())
+
+
+# formal notices and legal hand-offs go out only once a person approved them
+APPROVAL_CHANNELS = frozenset({"formal_notice", "legal"})
+
+
 def edited_templates(session: Session) -> dict[str, str]:
     """The analyst's edited templates (name → source), searched before the shipped ones.
 
@@ -104,6 +117,7 @@ class PlannedAction:
     send_on: dt.date
     claim_penalties: bool
     reasons: tuple[dict[str, str], ...]
+    state: str = "planned"  # pending_approval for formal notices and legal hand-offs
 
 
 @dataclass
@@ -118,6 +132,8 @@ class RunReport:
     cancelled: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # unknown scenario name → customers who fell back on another scenario
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)
 
     def by_channel(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -179,6 +195,16 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
         else:
             _write(session, planned, facts, run_date=run_date, actor=actor, report=report)
     report.reminders = len({a.reminder_id for a in report.actions})
+    missing = get_settings().missing_creditor_details()
+    if missing and any(a.channel in ("letter", "formal_notice") for a in report.actions):
+        report.warnings.append(
+            "letters planned but the creditor settings lack " + ", ".join(missing)
+            + ": the letters cannot name where to pay or where they come from")
+    for name, customers in sorted(report.fallbacks.items()):
+        shown = ", ".join(customers[:5]) + (f" (+{len(customers) - 5})" if len(customers) > 5 else "")
+        report.warnings.append(
+            f"{len(customers)} customer(s) name the unknown dunning scenario {name!r} and were "
+            f"dunned on a fallback scenario instead: {shown}")
     report.seconds = time.perf_counter() - started
     if not dry_run:
         store.audit(session, actor=actor, action="dunning.run", entity="dunning_run",
@@ -209,9 +235,11 @@ def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
         customer = facts.customers[customer_id]
         report.customers_seen += 1
         report.invoices_seen += len(invoices)
-        scenario = scenario_for(customer_scenario=customer.dunning_scenario,
-                                segment=customer.segment, scenarios=scenarios,
-                                segment_map=segment_map)
+        scenario, unknown = resolve_scenario(customer_scenario=customer.dunning_scenario,
+                                             segment=customer.segment, scenarios=scenarios,
+                                             segment_map=segment_map)
+        if unknown is not None:
+            report.fallbacks.setdefault(unknown, []).append(customer_id)
         state = customer_state(customer, invoices, run_date)
         last_contact_on = facts.last_contact.get(customer_id)
         due: list[tuple[store.OpenInvoice, Decision]] = []
@@ -226,10 +254,11 @@ def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
                 invoice=facts_of_invoice, customer=state, risk=risks.get(invoice.invoice_id),
                 scenario=scenario, today=run_date, last_contact_on=last_contact_on,
                 steps_done=facts.steps_done.get(invoice.invoice_id, ()),
+                step_closed=facts.step_closed.get(invoice.invoice_id, {}),
             )
             if decision.is_due(run_date):
                 due.append((invoice, decision))
-        planned.extend(_consolidate(customer_id, scenario.name, due, run_date))
+        planned.extend(_consolidate(customer_id, scenario, due, run_date))
     return planned
 
 
@@ -279,9 +308,11 @@ def _reason_dict(reason: Reason) -> dict[str, str]:
     return found[1]
 
 
-def _consolidate(customer_id: str, scenario: str, due: list[tuple[store.OpenInvoice, Decision]],
+def _consolidate(customer_id: str, scenario: Scenario,
+                 due: list[tuple[store.OpenInvoice, Decision]],
                  run_date: dt.date) -> list[PlannedAction]:
     """One reminder per customer and channel, listing every invoice due for a contact today."""
+    state = "pending_approval" if scenario.approval_required else "planned"
     planned: list[PlannedAction] = []
     for channel, group in store.group_by(due, lambda pair: pair[1].channel).items():
         reminder_id = reminder_id_for(run_date=run_date, customer_id=customer_id, channel=channel,
@@ -289,10 +320,11 @@ def _consolidate(customer_id: str, scenario: str, due: list[tuple[store.OpenInvo
         for invoice, decision in group:
             planned.append(PlannedAction(
                 customer_id=customer_id, invoice_id=invoice.invoice_id, reminder_id=reminder_id,
-                scenario=scenario, step=decision.step or "", channel=channel,
+                scenario=scenario.name, step=decision.step or "", channel=channel,
                 tone=decision.tone or "neutral", template=decision.template,
                 send_on=decision.send_on or run_date, claim_penalties=decision.claim_penalties,
                 reasons=tuple(_reason_dict(r) for r in decision.reasons),
+                state=state if channel in APPROVAL_CHANNELS else "planned",
             ))
     return planned
 
@@ -306,7 +338,7 @@ def _write(session: Session, planned: list[PlannedAction], facts: store.ChunkFac
         "customer_id": a.customer_id, "invoice_id": a.invoice_id, "reminder_id": a.reminder_id,
         "run_date": run_date, "scenario": a.scenario, "step": a.step, "action": a.channel,
         "channel": a.channel, "tone": a.tone, "template": a.template, "send_on": a.send_on,
-        "state": "planned", "attempts": 0, "created_by": actor, "reasons": list(a.reasons),
+        "state": a.state, "attempts": 0, "created_by": actor, "reasons": list(a.reasons),
         "created_at": now, "updated_at": now,
     } for a in planned]
     inserted = store.insert_actions(session, rows)
@@ -386,52 +418,105 @@ def _retryable(exc: DBAPIError) -> bool:
 # --- rendering a reminder ----------------------------------------------------------------------
 
 
+class NothingToSay(ReminderError):
+    """Every invoice of the reminder is settled or under an open dispute: nothing to send."""
+
+
+def company_from(settings: Settings) -> Company:
+    """The creditor as letters name it, from the settings."""
+    city = " ".join(p for p in (settings.creditor_postal_code, settings.creditor_city) if p)
+    return Company(
+        name=settings.creditor_legal_name or settings.company_name,
+        address=tuple(line for line in (settings.creditor_address, city) if line),
+        email=settings.creditor_email or settings.smtp_sender, phone=settings.creditor_phone,
+        siren=settings.creditor_siren, siret=settings.creditor_siret,
+        vat_number=settings.creditor_vat_number, iban=settings.creditor_iban,
+        bic=settings.creditor_bic, signatory=settings.creditor_signatory,
+        signatory_title=settings.creditor_signatory_title)
+
+
+def payment_reference(customer_id: str, invoice_ids: list[str]) -> str:
+    """What the customer quotes with the payment: their account and the invoices (bounded)."""
+    shown = ", ".join(invoice_ids[:6]) + (f" (+{len(invoice_ids) - 6})" if len(invoice_ids) > 6 else "")
+    return f"{customer_id} / {shown}"
+
+
 def render_stored_reminder(session: Session, reminder: store.Reminder, *,
                            settings: Settings | None = None) -> RenderedReminder:
-    """Render a reminder from the ledger: its (not cancelled) invoices as of its run date, with
-    penalties from `ledger.law` when one of its steps claims them."""
+    """Render a reminder from the ledger as of its send date: its live invoices (not settled,
+    not under an open dispute, action not cancelled), the contacts actually made about them
+    before, penalties per invoice from `ledger.law` when one of its steps claims them, and the
+    template its scenario step names. Raises `NothingToSay` when no invoice is left."""
     settings = settings or get_settings()
     actions = store.reminder_actions(session, reminder.reminder_id)
-    live = [a for a in actions if a.state != "cancelled"] or actions
+    live = [a for a in actions if a.state != "cancelled"]
     invoices = store.invoices_by_id(session, [a.invoice_id for a in live if a.invoice_id])
-    as_of = reminder.run_date
-    lines = tuple(
-        InvoiceLine(invoice_id=i.invoice_id, issue_date=i.issue_date, due_date=i.due_date,
-                    amount=i.amount, open_amount=i.open_amount,
-                    days_late=max((as_of - i.due_date).days, 0))
-        for i in sorted(invoices.values(), key=lambda i: (i.due_date, i.invoice_id))
-    )
+    disputed = store.disputed_among(session, list(invoices))
+    kept = sorted((i for i in invoices.values()
+                   if i.settled_on is None and i.open_amount > 0 and i.invoice_id not in disputed),
+                  key=lambda i: (i.due_date, i.invoice_id))
+    if not kept:
+        raise NothingToSay(f"reminder {reminder.reminder_id}: every invoice is settled or disputed")
+    as_of = max(reminder.send_on, reminder.run_date)
     customer = session.get(Customer, reminder.customer_id)
+    # by kind of debtor (ledger.law.claim_for): nothing from a consumer, ECB + 8 from a public
+    # buyer; the 40 € indemnity converted at a dated rate for another currency
+    customer_type = customer.customer_type if customer is not None else "business"
+    penalties = {i.invoice_id: claim_for(customer_type=customer_type, amount=i.open_amount,
+                                         due_date=i.due_date, as_of=as_of, currency=i.currency,
+                                         session=session)
+                 for i in kept if i.due_date < as_of} if reminder.claim_penalties else {}
+    lines = tuple(_line(i, as_of, penalties.get(i.invoice_id)) for i in kept)
+    earlier = store.earlier_contacts(session, customer_id=reminder.customer_id,
+                                     invoice_ids=[i.invoice_id for i in kept], before=as_of,
+                                     exclude_reminder=reminder.reminder_id)
     context = ReminderContext(
-        company=Company(name=settings.company_name, email=settings.smtp_sender),
-        customer=ReminderCustomer(name=(customer.name if customer else None) or reminder.customer_id,
-                                  language=reminder.language),
-        invoices=lines, today=as_of,
-        currency=next((i.currency for i in invoices.values()), "EUR"),
-        penalties=_penalties(invoices.values(), as_of,
-                             customer.customer_type if customer else "business", session)
-        if reminder.claim_penalties else None,
+        company=company_from(settings),
+        customer=ReminderCustomer(
+            name=(customer.name if customer else None) or reminder.customer_id,
+            language=reminder.language, address=_postal_lines(customer)),
+        invoices=lines, today=as_of, currency=kept[0].currency,
+        penalties=_claim(penalties.values()) if penalties else None,
+        earlier_contacts=tuple(Contact(on=c.on, channel=c.channel) for c in earlier),
+        payment_reference=payment_reference(reminder.customer_id, [i.invoice_id for i in kept]),
     )
     return render_reminder(channel=reminder.channel, tone=reminder.tone,
                            language=reminder.language, context=context,
-                           templates=edited_templates(session))
+                           templates=edited_templates(session), template=reminder.template)
 
 
-def _penalties(invoices, as_of: dt.date, customer_type: str = "business",
-               session: Session | None = None) -> PenaltyClaim | None:
-    # by kind of debtor (ledger.law.claim_for): nothing from a consumer, ECB + 8 from a public buyer
-    interest, indemnity, rates = Decimal("0"), Decimal("0"), set()
-    for invoice in invoices:
-        due = claim_for(customer_type=customer_type, amount=invoice.open_amount,
-                        due_date=invoice.due_date, as_of=as_of, currency=invoice.currency,
-                        session=session)
+def _line(invoice, as_of: dt.date, due) -> InvoiceLine:
+    # negative days late: days left before the due date (the texts say "due in N days")
+    return InvoiceLine(
+        invoice_id=invoice.invoice_id, issue_date=invoice.issue_date, due_date=invoice.due_date,
+        amount=invoice.amount, open_amount=invoice.open_amount,
+        days_late=(as_of - invoice.due_date).days,
+        interest=due.interest.amount if due is not None else None,
+        indemnity=due.indemnity_in_currency if due is not None else None,
+        rate_percent=_single_rate(due.interest.periods) if due is not None else None)
+
+
+def _single_rate(periods) -> Decimal | None:
+    rates = {p.rate_percent for p in periods}
+    return next(iter(rates)) if len(rates) == 1 else None
+
+
+def _postal_lines(customer: Customer | None) -> tuple[str, ...]:
+    if customer is None:
+        return ()
+    city = " ".join(p for p in (customer.postal_code, customer.city) if p)
+    return tuple(line for line in (customer.address, city) if line)
+
+
+def _claim(dues) -> PenaltyClaim | None:
+    interest, indemnity, periods = Decimal("0"), Decimal("0"), []
+    for due in dues:
         interest += due.interest.amount
         indemnity += due.indemnity_in_currency
-        rates.update(p.rate_percent for p in due.interest.periods)
+        periods.extend(due.interest.periods)
     if interest == 0 and indemnity == 0:
         return None
-    return PenaltyClaim(interest=interest, indemnity=indemnity,
-                        rate_percent=next(iter(rates)) if len(rates) == 1 else None)
+    return PenaltyClaim(interest=interest, indemnity=indemnity, rate_percent=_single_rate(periods))
 
 
 def planned_as_dict(action: PlannedAction) -> dict[str, Any]:

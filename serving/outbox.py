@@ -15,10 +15,13 @@ One reminder's failure never stops the pass: whatever goes wrong with it (render
 address, an unexpected error) marks its actions `failed` with a sentence saying why, and the
 next reminder is sent.
 - sms: no SMS provider is wired; the action becomes `failed` with "no SMS provider configured".
-- letter, formal_notice: rendered, kept, marked `sent`; the PDF is downloaded from
-  `GET /api/v1/reminders/{id}?format=pdf` for printing / registered post.
-- call and legal: never sent here; they stay `planned` in the agents' worklist until an agent logs
-  the outcome.
+- letter, formal_notice: rendered and kept, marked `rendered` — not sent: a person prints them
+  (`GET /api/v1/letters.pdf?date=D`, the day's letters in one PDF), posts them and records it
+  (`POST /api/v1/reminders/{id}/posted`, then `/delivered`). A formal notice reaches the outbox
+  only once approved (`pending_approval` → `planned`).
+- call and legal: never sent here; a call stays `planned` in the agents' worklist until an agent
+  logs the call (which closes the customer's call task).
+- a reminder whose invoices were all settled or disputed since planning is cancelled, not sent.
 
 Delivery is at least once: if the process dies between the SMTP server accepting a message and
 the commit, the rerun sends it again (the Message-ID is the reminder id, so mail systems can
@@ -41,12 +44,13 @@ from ledger import dunning as store
 from ledger.config import Settings, get_settings
 from ledger.models import Customer, DunningAction, record_event
 from ledger.schemas import Email
-from serving.dunning import render_stored_reminder
+from serving.dunning import NothingToSay, render_stored_reminder
 from serving.reminders import ReminderError, RenderedReminder
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 SENDABLE = ("email", "sms", "letter", "formal_notice")
+LETTER_CHANNELS = ("letter", "formal_notice")
 NO_SMS_PROVIDER = "no SMS provider configured (aucun fournisseur SMS configuré)"
 NO_EMAIL = "the customer has no email address (le client n'a pas d'adresse e-mail)"
 BAD_EMAIL = ("the customer's email address {address} is not one valid address: {why}; correct it "
@@ -59,13 +63,14 @@ _EMAIL = TypeAdapter(Email)
 @dataclass
 class OutboxReport:
     sent: int = 0
+    rendered: int = 0  # letters ready to print and post
     failed: int = 0
     retrying: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
-        return {"sent": self.sent, "failed": self.failed, "retrying": self.retrying,
+        return {"sent": self.sent, "rendered": self.rendered, "failed": self.failed, "retrying": self.retrying,
                 "skipped": self.skipped, "errors": self.errors[:20]}
 
 
@@ -128,7 +133,7 @@ def send_outbox(*, engine: Engine, on: dt.date, actor: str = "outbox",
         for reminder_id in reminder_ids:
             try:
                 _deliver(engine, reminder_id, mailer=mailer, settings=settings, actor=actor,
-                         max_attempts=max_attempts, report=report)
+                         max_attempts=max_attempts, report=report, on=on)
             except Exception as exc:  # noqa: BLE001  (one reminder never stops the others)
                 log.exception("outbox: reminder %s failed", reminder_id)
                 _fail_alone(engine, reminder_id, UNEXPECTED.format(kind=type(exc).__name__),
@@ -139,7 +144,8 @@ def send_outbox(*, engine: Engine, on: dt.date, actor: str = "outbox",
 
 
 def _deliver(engine: Engine, reminder_id: str, *, mailer: Mailer, settings: Settings, actor: str,
-             max_attempts: int, report: OutboxReport) -> None:
+             max_attempts: int, report: OutboxReport, on: dt.date) -> None:
+    # `on`: the day of this outbox pass (today in production): what is sent closes on it
     with Session(engine, expire_on_commit=False) as session:
         actions = store.lock_pending_actions(session, reminder_id)
         if not actions:
@@ -148,20 +154,31 @@ def _deliver(engine: Engine, reminder_id: str, *, mailer: Mailer, settings: Sett
         reminder = store.get_reminder(session, reminder_id)
         try:
             rendered = render_stored_reminder(session, reminder, settings=settings)
+        except NothingToSay as exc:
+            _finish(session, actions, state="cancelled", actor=actor, on=on, error=str(exc))
+            report.skipped += 1
+            session.commit()
+            return
         except ReminderError as exc:
-            _finish(session, actions, state="failed", actor=actor, error=f"rendering: {exc}")
+            _finish(session, actions, state="failed", actor=actor, on=on, error=f"rendering: {exc}")
             report.failed += len(actions)
             report.errors.append(f"{reminder_id}: {exc}")
             session.commit()
             return
         store.mark_rendered(session, reminder, subject=rendered.subject,
                             body_text=rendered.body_text, body_html=rendered.body_html)
+        if reminder.channel in LETTER_CHANNELS:
+            # kept for printing: it goes out when a person posts it, not now
+            _finish(session, actions, state="rendered", actor=actor, on=on)
+            report.rendered += len(actions)
+            session.commit()
+            return
         error = _send(session, reminder, rendered, mailer=mailer, settings=settings)
         if error is None:
-            _finish(session, actions, state="sent", actor=actor)
+            _finish(session, actions, state="sent", actor=actor, on=on)
             report.sent += len(actions)
         elif error.final or actions[0].attempts + 1 >= max_attempts:
-            _finish(session, actions, state="failed", actor=actor, error=error.message)
+            _finish(session, actions, state="failed", actor=actor, on=on, error=error.message)
             report.failed += len(actions)
             report.errors.append(f"{reminder_id}: {error.message}")
         else:
@@ -193,8 +210,6 @@ class _Failure:
 
 def _send(session: Session, reminder: store.Reminder, rendered: RenderedReminder, *,
           mailer: Mailer, settings: Settings) -> _Failure | None:
-    if reminder.channel in ("letter", "formal_notice"):
-        return None  # the PDF is produced from the kept text when downloaded
     if reminder.channel == "sms":
         return _Failure(NO_SMS_PROVIDER, final=True)
     customer = session.get(Customer, reminder.customer_id)
@@ -217,11 +232,11 @@ def _send(session: Session, reminder: store.Reminder, rendered: RenderedReminder
 
 
 def _finish(session: Session, actions: list[DunningAction], *, state: str, actor: str,
-            error: str | None = None) -> None:
+            error: str | None = None, on: dt.date | None = None) -> None:
     for action in actions:
         store.transition(session, action=action, state=state, actor=actor, error=error,
-                         attempted=True)
-        if state in ("sent", "failed"):
+                         attempted=True, on=on)
+        if state in ("sent", "failed", "rendered", "cancelled"):
             record_event(session, type=f"action.{state}", entity_id=str(action.id), payload={
                 "invoice_id": action.invoice_id, "customer_id": action.customer_id,
                 "reminder_id": action.reminder_id, "channel": action.channel,

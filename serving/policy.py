@@ -11,13 +11,15 @@ How it reads:
    `Adjustment` (shift the overdue steps, firmer tone, pre-due reminder, call, skip steps) with
    one reason sentence in French and English. Thresholds come from `scenario.risk_rules`.
 3. scheduling: the adjusted steps form a plan; the next step is the first one not done (nor
-   superseded by a later step done) whose time has come; its send date respects the minimum delay
-   between two contacts and lands on a French business day.
+   superseded by a later step done) whose time has come; it waits until the step before it was
+   completed (e-mail sent, call logged, letter posted, formal notice received) plus its delay;
+   its send date respects the minimum delay between two contacts and lands on a French business
+   day.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -177,6 +179,9 @@ class _Context:
     today: date
     last_contact_on: date | None
     steps_done: frozenset[str]
+    # (step, day it closed or None while open), for the steps done; empty: not known, every
+    # step done counts as closed long ago
+    step_closed: tuple[tuple[str, date | None], ...] = ()
 
     @property
     def overdue(self) -> bool:
@@ -665,7 +670,7 @@ def _schedule(ctx: _Context, plan: _Plan, base_reasons: list[Reason]) -> Decisio
         id(scenario), tuple(open_amount >= s.min_amount for s in scenario.steps),
         plan.shift_days, plan.pre_due_days, plan.firmer, plan.courteous_first_contact, plan.call,
         plan.skip_steps, ctx.invoice.due_date, ctx.today, ctx.last_contact_on, ctx.steps_done,
-        _basis(ctx),
+        ctx.step_closed, _basis(ctx),
     )
     cached = _SCHEDULE_CACHE.get(key)
     if cached is None or cached[0] is not scenario:
@@ -689,13 +694,25 @@ def _schedule_uncached(ctx: _Context, plan: _Plan) -> Decision:
         ctx.last_contact_on + timedelta(days=scenario.min_days_between_contacts)
         if ctx.last_contact_on is not None else None
     )
+    planned = _plan_steps(scenario=scenario, open_amount=inv.open_amount, plan=plan)
+    previous = _previous_step(planned, ctx.steps_done)
+    closed = dict(ctx.step_closed)
     for index, candidate in enumerate(pending):
         step_on = inv.due_date + timedelta(days=candidate.offset_days)
-        earliest = max(d for d in (ctx.today, step_on, floor) if d is not None)
+        after_previous = None
+        if previous is not None and previous.name in closed:
+            closed_on = closed[previous.name]
+            if closed_on is None:
+                return _previous_open(ctx, previous, candidate)
+            after_previous = closed_on + timedelta(days=_delay(previous, candidate))
+        earliest = max(d for d in (ctx.today, step_on, floor, after_previous) if d is not None)
         send_on = _next_business_day(earliest)
         if candidate.pre_due and send_on > inv.due_date:
             continue  # a reminder "before the due date" sent after it would be nonsense
         timing = _timing_reasons(ctx, earliest, send_on)
+        if after_previous is not None and after_previous == earliest and after_previous > ctx.today:
+            timing.insert(0, _previous_delay_reason(previous, candidate, closed[previous.name],
+                                                    after_previous))
         if step_on > ctx.today:
             return Decision(
                 action="wait", basis=_basis(ctx), send_on=send_on, next_step=candidate.name,
@@ -731,6 +748,41 @@ def _schedule_uncached(ctx: _Context, plan: _Plan) -> Decision:
     )])
 
 
+def _previous_step(planned: list[PlannedStep], steps_done: frozenset[str]) -> PlannedStep | None:
+    """The last step of the plan already done: the next one waits for it."""
+    return next((p for p in reversed(planned) if p.name in steps_done), None)
+
+
+def _delay(previous: PlannedStep, candidate: PlannedStep) -> int:
+    """Days between a step's completion and the next: the step's own `delay_days`, else the gap
+    between the two steps in the scenario."""
+    if candidate.step.delay_days is not None:
+        return candidate.step.delay_days
+    return max(0, candidate.step.offset_days - previous.step.offset_days)
+
+
+def _previous_open(ctx: _Context, previous: PlannedStep, candidate: PlannedStep) -> Decision:
+    return Decision(action="wait", basis=_basis(ctx), next_step=candidate.name, reasons=[Reason(
+        "previous_step_open",
+        f"L'étape « {previous.name} » n'est pas encore faite (envoi, appel ou courrier en "
+        f"attente) : l'étape « {candidate.name} » attend qu'elle le soit.",
+        f"Step '{previous.name}' is not done yet (sending, call or letter pending): step "
+        f"'{candidate.name}' waits until it is.",
+    )])
+
+
+def _previous_delay_reason(previous: PlannedStep, candidate: PlannedStep, closed_on: date,
+                           after: date) -> Reason:
+    days = (after - closed_on).days
+    return Reason(
+        "previous_step_delay",
+        f"Étape « {previous.name} » faite le {_fr_date(closed_on)} : l'étape « {candidate.name} » "
+        f"attend {days} jours, pas avant le {_fr_date(after)}.",
+        f"Step '{previous.name}' done on {closed_on.isoformat()}: step '{candidate.name}' waits "
+        f"{days} days, not before {after.isoformat()}.",
+    )
+
+
 def _no_model_reason(scenario: Scenario) -> Reason:
     return _no_model_reason_for(scenario.label_fr, scenario.label_en)
 
@@ -755,11 +807,17 @@ def decide(
     today: date,
     last_contact_on: date | None,
     steps_done: Iterable[str],
+    step_closed: Mapping[str, date | None] | None = None,
 ) -> Decision:
-    """The next action for one invoice: guards first, then the scenario adjusted by the rules."""
+    """The next action for one invoice: guards first, then the scenario adjusted by the rules.
+
+    `step_closed`: for the steps done, the day each closed (None while still open); without it
+    every step done counts as closed long ago."""
+    done = frozenset(steps_done)
     ctx = _Context(
         invoice=invoice, customer=customer, risk=risk, scenario=scenario, today=today,
-        last_contact_on=last_contact_on, steps_done=frozenset(steps_done),
+        last_contact_on=last_contact_on, steps_done=done,
+        step_closed=tuple(sorted((k, v) for k, v in (step_closed or {}).items() if k in done)),
     )
     for guard in _GUARDS:
         decision = guard(ctx)

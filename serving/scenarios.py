@@ -67,6 +67,9 @@ class Step(BaseModel):
     template: str = ""
     min_amount: Decimal = Decimal("0")
     claim_penalties: bool = False
+    # days after the previous step was completed (e-mail sent, call logged, letter posted,
+    # formal notice received); default: the gap between the two steps' offsets
+    delay_days: int | None = Field(default=None, ge=0, le=365)
 
     @field_validator("channel", mode="before")
     @classmethod
@@ -155,6 +158,8 @@ class Scenario(BaseModel):
     # it is recorded: a promise beyond it is refused, never obeyed (ledger.promises)
     promise_max_days: int = Field(default=60, ge=1, le=365)
     risk_rules: RiskRules = Field(default_factory=RiskRules)
+    # formal notices and legal hand-offs wait for a person's approval unless a scenario opts out
+    approval_required: bool = True
 
     @field_validator("min_amount")
     @classmethod
@@ -261,6 +266,38 @@ def load_default_segment_map() -> dict[str, str]:
     return dict(_default_catalog().segment_map)
 
 
+def resolve_scenario(
+    *,
+    customer_scenario: str | None,
+    segment: str | None,
+    scenarios: dict[str, Scenario],
+    segment_map: dict[str, str],
+) -> tuple[Scenario, str | None]:
+    """The customer's scenario, and the unknown name it replaced (None: no fallback).
+
+    In order: the customer's `dunning_scenario` when it names a scenario; when it is a key of the
+    segment → scenario table (an alias such as `key_account`), the scenario the table names; then
+    the table's scenario for the customer's segment; else `standard`.
+    Ingestion refuses unknown names, so a fallback happens only when a scenario was removed (or
+    a record predates the check): the run reports it as a warning.
+    """
+    if DEFAULT_SCENARIO not in scenarios:
+        raise ScenarioError(f"no {DEFAULT_SCENARIO!r} scenario to fall back on")
+    unknown = None
+    if customer_scenario:
+        if customer_scenario in scenarios:
+            return scenarios[customer_scenario], None
+        mapped = segment_map.get(customer_scenario)
+        if mapped in scenarios:
+            return scenarios[mapped], None
+        unknown = customer_scenario
+    if segment is not None:
+        mapped = segment_map.get(segment)
+        if mapped in scenarios:
+            return scenarios[mapped], unknown
+    return scenarios[DEFAULT_SCENARIO], unknown
+
+
 def scenario_for(
     *,
     customer_scenario: str | None,
@@ -268,17 +305,14 @@ def scenario_for(
     scenarios: dict[str, Scenario],
     segment_map: dict[str, str],
 ) -> Scenario:
-    """The customer's scenario: per-customer assignment, then per-segment map, then `standard`.
+    """The customer's scenario (see `resolve_scenario`)."""
+    return resolve_scenario(customer_scenario=customer_scenario, segment=segment,
+                            scenarios=scenarios, segment_map=segment_map)[0]
 
-    An assignment naming a scenario that does not exist falls through to the next level: the
-    name comes from the billing system and must not stop a dunning run.
-    """
-    if customer_scenario and customer_scenario in scenarios:
-        return scenarios[customer_scenario]
-    if segment is not None:
-        mapped = segment_map.get(segment)
-        if mapped in scenarios:
-            return scenarios[mapped]
-    if DEFAULT_SCENARIO not in scenarios:
-        raise ScenarioError(f"no {DEFAULT_SCENARIO!r} scenario to fall back on")
-    return scenarios[DEFAULT_SCENARIO]
+
+def accepted_names(scenarios: dict[str, Scenario] | frozenset[str],
+                   segment_map: dict[str, str]) -> frozenset[str]:
+    """What a customer's `dunning_scenario` may say: a scenario's name, or a key of the
+    segment → scenario table that maps to an existing scenario."""
+    names = frozenset(scenarios)
+    return names | {alias for alias, target in segment_map.items() if target in names}

@@ -35,6 +35,16 @@ def test_demo_sets_everything_up(tmp_path):
         assert session.exec(select(func.count()).select_from(Invoice)).one() > 500
         assert session.exec(select(func.count()).select_from(DunningAction)).one() > 0
         assert session.exec(select(func.count()).select_from(CustomerScore)).one() == 40
+        # weeks of contact history, each contact completed; key accounts dunned gently; the
+        # approval queue the demo prints is the one stored (the full-size demo, 300 customers,
+        # has formal notices and legal hand-offs in it)
+        assert session.exec(select(func.count()).select_from(DunningAction)
+                            .where(DunningAction.state == "sent")).one() > 0
+        scenarios = set(session.exec(select(DunningAction.scenario).distinct()).all())
+        assert {"gentle", "standard"} <= scenarios
+        waiting = session.exec(select(func.count(func.distinct(DunningAction.reminder_id)))
+                               .where(DunningAction.state == "pending_approval")).one()
+    assert f"{waiting} awaiting approval" in result.stdout
         # the workbench's history: two portfolios, calls, notes, promises, disputes, sent reminders
         agents = dict(session.exec(select(Customer.assigned_agent, func.count()).group_by(Customer.assigned_agent)).all())
         assert agents.get("agent-claire", 0) > 0 and agents.get("agent-karim", 0) > 0

@@ -2,17 +2,29 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
 
 from ledger import dunning as store
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
+from ledger.models import Customer
 from ledger.schemas import BusinessDate, Paragraphs
-from serving.reminders import ReminderError, RenderedReminder
-from serving.deps import Analyst, PortfolioDep, Principal, Reader, SessionDep, require, risk_provider
+from serving.deps import (
+    Analyst,
+    PortfolioDep,
+    Principal,
+    Reader,
+    SessionDep,
+    TodayDep,
+    require,
+    risk_provider,
+)
 from serving.dunning import (
+    NothingToSay,
     edited_templates,
     known_templates,
     load_scenarios,
@@ -23,8 +35,20 @@ from serving.dunning import (
 from serving.errors import field_name
 from serving.inputs import Offset, RowId
 from serving.outbox import send_outbox
-from serving.reminders import available_templates, render_pdf, validate_template
-from serving.reminders.render import CHANNELS, LANGUAGES, NAME_PATTERN
+from serving.reminders import (
+    ReminderError,
+    RenderedReminder,
+    available_templates,
+    render_pdf,
+    validate_template,
+)
+from serving.reminders.render import (
+    CHANNELS,
+    DEFAULT_DEADLINE_DAYS,
+    LANGUAGES,
+    NAME_PATTERN,
+    render_pdfs,
+)
 from serving.scenarios import parse_scenario
 from serving.ratelimit import RateLimited
 
@@ -188,6 +212,11 @@ def post_outbox(body: SendIn, request: Request, principal: Analyst) -> dict[str,
 # --- actions --------------------------------------------------------------------------------------
 
 
+StateFilter = Literal["planned", "pending_approval", "rendered", "sent", "posted", "delivered",
+                     "failed", "cancelled"]
+ChannelFilter = Literal["email", "sms", "call", "letter", "formal_notice", "legal"]
+
+
 class ActionOut(BaseModel):
     id: int
     customer_id: str
@@ -208,6 +237,9 @@ class ActionOut(BaseModel):
     outcome: str | None
     created_by: str | None
     reasons: list[dict[str, Any]] | None
+    closed_on: dt.date | None = None
+    approved_by: str | None = None
+    approved_at: dt.datetime | None = None
 
 
 class ActionPage(BaseModel):
@@ -220,10 +252,9 @@ class ActionPage(BaseModel):
 @router.get("/dunning/actions", response_model=ActionPage)
 def get_actions(
     session: SessionDep, _: Reader, portfolio: PortfolioDep,
-    state: Annotated[Literal["planned", "sent", "failed", "cancelled"] | None, Query()] = None,
-    customer_id: str | None = None,
-    channel: Annotated[Literal["email", "sms", "call", "letter", "formal_notice", "legal"] | None,
-                       Query()] = None,
+    state: Annotated[StateFilter | None, Query()] = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    channel: Annotated[ChannelFilter | None, Query()] = None,
     date: Annotated[BusinessDate | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
@@ -254,7 +285,193 @@ def cancel(action_id: RowId, session: SessionDep, principal: ActionWorker,
     return ActionOut.model_validate(action, from_attributes=True)
 
 
+class DecisionIn(BaseModel):
+    comment: Paragraphs(1000, min_length=0) | None = None
+
+
+def _decide(action_id: int, session, principal: Principal, *, approve: bool,
+            body: DecisionIn | None) -> list[ActionOut]:
+    try:
+        group = store.decide_approval(session, action_id=action_id, approve=approve,
+                                      actor=principal.actor, comment=(body or DecisionIn()).comment)
+    except store.IllegalTransitionError as exc:
+        session.rollback()
+        raise HTTPException(409, str(exc)) from exc
+    session.commit()
+    return [ActionOut.model_validate(a, from_attributes=True) for a in group]
+
+
+@router.post("/dunning/actions/{action_id}/approve", response_model=list[ActionOut])
+def approve(action_id: int, session: SessionDep, principal: Analyst,
+            body: DecisionIn | None = None) -> list[ActionOut]:
+    """Approve a formal notice or legal hand-off (with the rest of its letter): it may go out."""
+    return _decide(action_id, session, principal, approve=True, body=body)
+
+
+@router.post("/dunning/actions/{action_id}/reject", response_model=list[ActionOut])
+def reject(action_id: int, session: SessionDep, principal: Analyst,
+           body: DecisionIn | None = None) -> list[ActionOut]:
+    """Reject a formal notice or legal hand-off (with the rest of its letter): it is cancelled."""
+    return _decide(action_id, session, principal, approve=False, body=body)
+
+
 # --- reminders ------------------------------------------------------------------------------------
+
+
+class ReminderInvoice(BaseModel):
+    invoice_id: str
+    due_date: dt.date | None
+    open_amount: str | None
+    step: str | None
+    action_id: int
+    state: str
+
+
+class ReminderSummary(BaseModel):
+    """One consolidated reminder: one task per customer, day and channel, with its invoices."""
+
+    reminder_id: str
+    customer_id: str
+    customer_name: str | None
+    run_date: dt.date
+    send_on: dt.date
+    channel: str
+    tone: str
+    template: str | None
+    language: str
+    state: str
+    posted_on: dt.date | None
+    registered_number: str | None
+    delivered_on: dt.date | None
+    notice_deadline: dt.date | None
+    invoices: list[ReminderInvoice]
+    total_open: str
+
+
+class ReminderPage(BaseModel):
+    items: list[ReminderSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+def _summaries(session, pairs) -> list[ReminderSummary]:
+    invoices = store.invoices_by_id(session, [a.invoice_id for _, actions in pairs
+                                              for a in actions if a.invoice_id])
+    names = dict(session.execute(select(Customer.customer_id, Customer.name).where(
+        Customer.customer_id.in_({r.customer_id for r, _ in pairs}))).all()) if pairs else {}
+    out = []
+    for reminder, actions in pairs:
+        lines = [ReminderInvoice(
+            invoice_id=a.invoice_id, due_date=invoices[a.invoice_id].due_date,
+            open_amount=str(invoices[a.invoice_id].open_amount), step=a.step, action_id=a.id,
+            state=a.state) for a in actions if a.invoice_id in invoices]
+        live = [invoices[line.invoice_id].open_amount for line in lines if line.state != "cancelled"]
+        out.append(ReminderSummary(
+            reminder_id=reminder.reminder_id, customer_id=reminder.customer_id,
+            customer_name=names.get(reminder.customer_id), run_date=reminder.run_date,
+            send_on=reminder.send_on, channel=reminder.channel, tone=reminder.tone,
+            template=reminder.template, language=reminder.language,
+            state=store.reminder_state(actions), posted_on=reminder.posted_on,
+            registered_number=reminder.registered_number, delivered_on=reminder.delivered_on,
+            notice_deadline=(store.notice_deadline(reminder, DEFAULT_DEADLINE_DAYS)
+                             if reminder.channel == "formal_notice" else None),
+            invoices=lines, total_open=str(sum(live, Decimal("0")))))
+    return out
+
+
+@router.get("/reminders", response_model=ReminderPage)
+def list_reminders(
+    session: SessionDep, _: Reader, portfolio: PortfolioDep,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    channel: Annotated[ChannelFilter | None, Query()] = None,
+    state: Annotated[StateFilter | None, Query()] = None,
+    date: dt.date | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ReminderPage:
+    """Consolidated reminders (one call, e-mail or letter per customer, day and channel) with
+    their invoices; an agent sees their portfolio only."""
+    pairs, total = store.list_reminders(session, customer_id=customer_id, agent=portfolio.agent,
+                                        channel=channel, state=state, on=date, limit=limit,
+                                        offset=offset)
+    return ReminderPage(items=_summaries(session, pairs), total=total, limit=limit, offset=offset)
+
+
+@router.get("/dunning/approvals", response_model=list[ReminderSummary])
+def approvals(session: SessionDep, _: Analyst) -> list[ReminderSummary]:
+    """Formal notices and legal hand-offs waiting for a person's approval, oldest first."""
+    return _summaries(session, store.pending_approvals(session))
+
+
+class PostedIn(BaseModel):
+    posted_on: dt.date
+    # a recommandé avec accusé de réception has a number (e.g. 1A 123 456 7890 1)
+    registered_number: str | None = Field(default=None, min_length=4, max_length=64,
+                                          pattern=r"^[A-Za-z0-9 \-]+$")
+
+
+class DeliveredIn(BaseModel):
+    delivered_on: dt.date
+
+
+def _check_date(field: str, value: dt.date, today: dt.date) -> None:
+    if value > today:
+        raise LedgerValidationError([FieldError(field, f"{value.isoformat()} is in the future "
+                                                       f"(today is {today.isoformat()})")])
+
+
+@router.post("/reminders/{reminder_id}/posted", response_model=ReminderSummary)
+def posted(reminder_id: str, body: PostedIn, session: SessionDep, principal: ActionWorker,
+           today: TodayDep) -> ReminderSummary:
+    """A rendered letter or formal notice was posted (a formal notice: its registered number)."""
+    _check_date("posted_on", body.posted_on, today)
+    try:
+        reminder = store.mark_posted(session, reminder_id=reminder_id, posted_on=body.posted_on,
+                                     registered_number=body.registered_number, actor=principal.actor)
+    except store.IllegalTransitionError as exc:
+        session.rollback()
+        raise HTTPException(409, str(exc)) from exc
+    session.commit()
+    return _summaries(session, [(reminder, store.reminder_actions(session, reminder_id))])[0]
+
+
+@router.post("/reminders/{reminder_id}/delivered", response_model=ReminderSummary)
+def delivered(reminder_id: str, body: DeliveredIn, session: SessionDep, principal: ActionWorker,
+              today: TodayDep) -> ReminderSummary:
+    """A posted letter was received (the date on the acknowledgement of receipt)."""
+    _check_date("delivered_on", body.delivered_on, today)
+    try:
+        reminder = store.mark_delivered(session, reminder_id=reminder_id,
+                                        delivered_on=body.delivered_on, actor=principal.actor)
+    except store.IllegalTransitionError as exc:
+        session.rollback()
+        raise HTTPException(409, str(exc)) from exc
+    session.commit()
+    return _summaries(session, [(reminder, store.reminder_actions(session, reminder_id))])[0]
+
+
+@router.get("/letters.pdf", responses={200: {"content": {"application/pdf": {}}}})
+def letters_pdf(session: SessionDep, _: ActionWorker, portfolio: PortfolioDep, today: TodayDep,
+                date: dt.date | None = None) -> Response:
+    """The day's rendered letters and formal notices in one PDF, one letter per page, to print
+    and post (404 when there is none)."""
+    on = date or today
+    pairs = []
+    for channel in PDF_CHANNELS:
+        found, _ = store.list_reminders(session, channel=channel, state="rendered", on=on,
+                                        agent=portfolio.agent, limit=500)
+        pairs.extend(found)
+    letters = [r for r, _ in sorted(pairs, key=lambda p: (p[0].customer_id, p[0].channel))
+               if r.body_text is not None]
+    if not letters:
+        raise NotFoundError("letters to print on", on.isoformat())
+    pdf = render_pdfs([(RenderedReminder(channel=r.channel, tone=r.tone, language=r.language,
+                                         template=r.template or "", subject=r.subject or "",
+                                         body_text=r.body_text), r.subject or r.reminder_id)
+                       for r in letters])
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="letters-{on.isoformat()}.pdf"'})
 
 
 class ReminderOut(BaseModel):
@@ -268,7 +485,12 @@ class ReminderOut(BaseModel):
     subject: str
     body_text: str
     body_html: str | None
-    rendered_at: dt.datetime | None  # when it was sent; None: a preview rendered now
+    rendered_at: dt.datetime | None  # when it was rendered to be sent; None: a preview now
+    state: str
+    posted_on: dt.date | None = None
+    registered_number: str | None = None
+    delivered_on: dt.date | None = None
+    notice_deadline: dt.date | None = None
     actions: list[ActionOut]
     pdf: str | None
 
@@ -285,6 +507,8 @@ def get_reminder(reminder_id: str, request: Request, session: SessionDep, _: Rea
     else:
         try:
             rendered = render_stored_reminder(session, reminder, settings=request.app.state.settings)
+        except NothingToSay as exc:
+            raise HTTPException(409, f"nothing to send: {exc}") from exc
         except ReminderError as exc:  # an edited template that fails on this reminder's data
             raise LedgerValidationError([FieldError("template", str(exc))]) from exc
         subject, body_text, body_html = rendered.subject, rendered.body_text, rendered.body_html
@@ -303,7 +527,10 @@ def get_reminder(reminder_id: str, request: Request, session: SessionDep, _: Rea
         run_date=reminder.run_date, send_on=reminder.send_on, channel=reminder.channel,
         tone=reminder.tone, language=reminder.language, subject=subject, body_text=body_text,
         body_html=body_html, rendered_at=reminder.rendered_at,
+        state=store.reminder_state(actions), posted_on=reminder.posted_on,
+        registered_number=reminder.registered_number, delivered_on=reminder.delivered_on,
+        notice_deadline=(store.notice_deadline(reminder, DEFAULT_DEADLINE_DAYS)
+                         if reminder.channel == "formal_notice" else None),
         actions=[ActionOut.model_validate(a, from_attributes=True) for a in actions],
         pdf=f"/api/v1/reminders/{reminder_id}?format=pdf" if reminder.channel in PDF_CHANNELS else None,
     )
-

@@ -14,6 +14,7 @@ from ledger.ingest import ingest as ingest_batch
 from ledger.law import terms_warnings
 from ledger.models import CustomerBase, InvoiceBase
 from ledger.schemas import IngestBatch, IngestResult
+from serving.dunning import scenario_names
 from ledger.statuses import CustomerStatusUpdate, status_sentences, update_status
 from serving.deps import Ingester, InvoiceReader, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require
 from serving.ratelimit import RateLimited
@@ -68,7 +69,8 @@ def ingest(batch: IngestBatch, session: SessionDep, principal: Ingester) -> Inge
     """Upsert customers, invoices, payments (and disputes): idempotent, all or nothing."""
     for attempt in range(RETRIES):
         try:
-            result = ingest_batch(session=session, batch=batch, actor=principal.actor)
+            result = ingest_batch(session=session, batch=batch, actor=principal.actor,
+                                  scenario_names=scenario_names(session))
             session.commit()
             return result
         except (OperationalError, DBAPIError) as exc:

@@ -1,4 +1,5 @@
-"""`relance dunning run --date D [--dry-run] [--send]` and `relance dunning send`."""
+"""`relance dunning run --date D [--dry-run] [--send]`, `send`, `pending`, `approve ID`,
+`reject ID --comment`, `posted REMINDER --on D [--registered-number N]`, `delivered REMINDER --on D`."""
 from __future__ import annotations
 
 import datetime as dt
@@ -22,10 +23,22 @@ WORDS: dict[str, dict[str, str]] = {
                       "regroupée(s), {cancelled} annulée(s), {invoices} facture(s) ouvertes vues en {seconds:.1f} s",
                 "en": "{created} action(s) created, {planned} planned, {reminders} consolidated "
                       "reminder(s), {cancelled} cancelled, {invoices} open invoice(s) seen in {seconds:.1f} s"},
-    "sent": {"fr": "Envoi : {sent} envoyée(s), {failed} en échec, {retrying} à réessayer",
-             "en": "Outbox: {sent} sent, {failed} failed, {retrying} to retry"},
+    "sent": {"fr": "Envoi : {sent} envoyée(s), {rendered} courrier(s) prêt(s) à imprimer et poster, "
+                   "{failed} en échec, {retrying} à réessayer",
+             "en": "Outbox: {sent} sent, {rendered} letter(s) ready to print and post, {failed} "
+                   "failed, {retrying} to retry"},
     "error": {"fr": "Erreur", "en": "Error"},
+    "pending": {"fr": "Mises en demeure et transmissions en attente d'approbation : {count}",
+                "en": "Formal notices and legal hand-offs awaiting approval: {count}"},
+    "approved": {"fr": "Approuvé : {count} action(s) de la relance {reminder}",
+                 "en": "Approved: {count} action(s) of reminder {reminder}"},
+    "rejected": {"fr": "Rejeté : {count} action(s) de la relance {reminder} annulée(s)",
+                 "en": "Rejected: {count} action(s) of reminder {reminder} cancelled"},
+    "posted": {"fr": "Courrier {reminder} posté le {on}", "en": "Letter {reminder} posted on {on}"},
+    "delivered": {"fr": "Courrier {reminder} reçu le {on}", "en": "Letter {reminder} received on {on}"},
 }
+COLUMNS_PENDING = {"fr": ("Action", "Client", "Canal", "Envoi", "Factures", "Relance"),
+                   "en": ("Action", "Customer", "Channel", "Send on", "Invoices", "Reminder")}
 COLUMNS = {"fr": ("Client", "Facture", "Étape", "Canal", "Ton", "Envoi", "Relance"),
            "en": ("Customer", "Invoice", "Step", "Channel", "Tone", "Send on", "Reminder")}
 SHOWN = 50
@@ -82,7 +95,8 @@ def _send(on: dt.date) -> None:
     from serving.outbox import send_outbox
 
     report = send_outbox(engine=get_engine(), on=on, actor="cli")
-    console.print(_w("sent", sent=report.sent, failed=report.failed, retrying=report.retrying))
+    console.print(_w("sent", sent=report.sent, rendered=report.rendered, failed=report.failed,
+                     retrying=report.retrying))
     for error in report.errors[:20]:
         err.print(f"[yellow]{error}[/]")
 
@@ -94,9 +108,118 @@ def send(
     _send(date.date() if date else dt.date.today())
 
 
+def _session():
+    from sqlmodel import Session
+
+    from ledger.db import get_engine
+
+    return Session(get_engine(), expire_on_commit=False)
+
+
+def _refuse(exc: Exception) -> None:
+    """A refused change: the message, exit code 2 (as for any bad input)."""
+    from ledger.errors import LedgerValidationError
+
+    if isinstance(exc, LedgerValidationError):
+        for error in exc.errors:
+            err.print(f"[bold red]{_w('error')}[/] : {error.field}: {error.message}")
+    else:
+        err.print(f"[bold red]{_w('error')}[/] : {exc}")
+    raise typer.Exit(2)
+
+
+def pending() -> None:
+    """Formal notices and legal hand-offs waiting for approval (to approve or reject)."""
+    from ledger import dunning as store
+
+    with _session() as session:
+        waiting = store.pending_approvals(session)
+        table = Table(title=_w("pending", count=len(waiting)))
+        for column in COLUMNS_PENDING.get(get_settings().language, COLUMNS_PENDING["fr"]):
+            table.add_column(column)
+        for reminder, actions in waiting:
+            table.add_row(str(actions[0].id), reminder.customer_id, reminder.channel,
+                          reminder.send_on.isoformat(), ", ".join(a.invoice_id or "" for a in actions),
+                          reminder.reminder_id)
+    console.print(table)
+
+
+def _decide(action_id: int, comment: str | None, *, approve: bool) -> None:
+    from ledger import dunning as store
+    from ledger.errors import LedgerError
+
+    with _session() as session:
+        try:
+            group = store.decide_approval(session, action_id=action_id, approve=approve,
+                                          actor="cli", comment=comment)
+        except LedgerError as exc:
+            session.rollback()
+            _refuse(exc)
+        session.commit()
+        console.print(_w("approved" if approve else "rejected", count=len(group),
+                         reminder=group[0].reminder_id))
+
+
+def approve(action_id: Annotated[int, typer.Argument(help="Id of an action pending approval")],
+            comment: Annotated[str | None, typer.Option(help="Why (kept in the audit)")] = None) -> None:
+    """Approve a formal notice or legal hand-off (the whole letter): the outbox may send it."""
+    _decide(action_id, comment, approve=True)
+
+
+def reject(action_id: Annotated[int, typer.Argument(help="Id of an action pending approval")],
+           comment: Annotated[str, typer.Option(help="Why (kept in the audit)")]) -> None:
+    """Reject a formal notice or legal hand-off (the whole letter): it is cancelled."""
+    _decide(action_id, comment, approve=False)
+
+
+def posted(reminder_id: Annotated[str, typer.Argument(help="Reminder id of a rendered letter")],
+           on: Annotated[dt.datetime, typer.Option("--on", formats=["%Y-%m-%d"], help="Posting date")],
+           registered_number: Annotated[str | None, typer.Option(
+               help="Registered-letter number (required for a formal notice)")] = None) -> None:
+    """Record that a rendered letter or formal notice was posted."""
+    from ledger import dunning as store
+    from ledger.errors import LedgerError
+
+    if on.date() > dt.date.today():
+        _refuse(ValueError(f"--on {on.date().isoformat()} is in the future"))
+    with _session() as session:
+        try:
+            store.mark_posted(session, reminder_id=reminder_id, posted_on=on.date(),
+                              registered_number=registered_number, actor="cli")
+        except LedgerError as exc:
+            session.rollback()
+            _refuse(exc)
+        session.commit()
+    console.print(_w("posted", reminder=reminder_id, on=on.date().isoformat()))
+
+
+def delivered(reminder_id: Annotated[str, typer.Argument(help="Reminder id of a posted letter")],
+              on: Annotated[dt.datetime, typer.Option("--on", formats=["%Y-%m-%d"],
+                                                      help="Date on the acknowledgement of receipt")]) -> None:
+    """Record that a posted letter or formal notice was received."""
+    from ledger import dunning as store
+    from ledger.errors import LedgerError
+
+    if on.date() > dt.date.today():
+        _refuse(ValueError(f"--on {on.date().isoformat()} is in the future"))
+    with _session() as session:
+        try:
+            store.mark_delivered(session, reminder_id=reminder_id, delivered_on=on.date(), actor="cli")
+        except LedgerError as exc:
+            session.rollback()
+            _refuse(exc)
+        session.commit()
+    console.print(_w("delivered", reminder=reminder_id, on=on.date().isoformat()))
+
+
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(help="Relances : exécution quotidienne et envoi / dunning runs and outbox.",
                       no_args_is_help=True)
     sub.command("run")(run)
     sub.command("send")(send)
+    sub.command("pending")(pending)
+    sub.command("approve")(approve)
+    sub.command("reject")(reject)
+    sub.command("posted")(posted)
+    sub.command("delivered")(delivered)
     app.add_typer(sub, name="dunning")

@@ -4,6 +4,7 @@ from serving.reminders.render import (
     LANGUAGES,
     TONES,
     Company,
+    Contact,
     Customer,
     InvoiceLine,
     PenaltyClaim,
@@ -20,7 +21,7 @@ from serving.reminders.render import (
 )
 
 __all__ = [
-    "CHANNELS", "LANGUAGES", "TONES", "Company", "Customer", "InvoiceLine", "PenaltyClaim",
+    "CHANNELS", "LANGUAGES", "TONES", "Company", "Contact", "Customer", "InvoiceLine", "PenaltyClaim",
     "ReminderContext", "ReminderError", "RenderedReminder", "TemplateInfo", "available_templates",
     "render_pdf", "render_reminder", "resolve_template", "sample_context", "validate_template",
 ]

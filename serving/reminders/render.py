@@ -44,6 +44,7 @@ from jinja2 import (
     TemplateSyntaxError,
     UndefinedError,
     meta,
+    nodes,
     pass_context,
 )
 from jinja2.exceptions import SecurityError
@@ -86,13 +87,19 @@ class RenderLimitError(ReminderError):
 
 @dataclass(frozen=True)
 class Company:
-    """The creditor sending the reminder."""
+    """The creditor sending the reminder (settings `creditor_*`)."""
 
     name: str
     address: tuple[str, ...] = ()
     email: str | None = None
     phone: str | None = None
     siren: str | None = None
+    siret: str | None = None
+    vat_number: str | None = None
+    iban: str | None = None
+    bic: str | None = None
+    signatory: str | None = None
+    signatory_title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,23 @@ class InvoiceLine:
     due_date: date
     amount: Decimal
     open_amount: Decimal
-    days_late: int
+    days_late: int  # negative: days left before the due date
+    # when penalties are claimed: this invoice's interest, indemnity and rate (ledger.law)
+    interest: Decimal | None = None
+    indemnity: Decimal | None = None
+    rate_percent: Decimal | None = None
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_late > 0
+
+
+@dataclass(frozen=True)
+class Contact:
+    """An earlier contact actually made about these invoices: what a text may cite."""
+
+    on: date
+    channel: str  # email | sms | call | letter | formal_notice
 
 
 @dataclass(frozen=True)
@@ -142,6 +165,11 @@ class ReminderContext:
     deadline_days: int = DEFAULT_DEADLINE_DAYS
     agent_name: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # contacts actually made before this one (sent, logged, posted), oldest first: the texts say
+    # "our earlier reminders of …" only when there are some, and cite their dates
+    earlier_contacts: tuple[Contact, ...] = ()
+    # what the customer quotes with the payment
+    payment_reference: str = ""
 
     @property
     def total(self) -> Decimal:
@@ -169,6 +197,8 @@ class ReminderContext:
             values["invoices"] = tuple(_as(InvoiceLine, line) for line in values["invoices"])
             if values.get("penalties") is not None:
                 values["penalties"] = _as(PenaltyClaim, values["penalties"])
+            if values.get("earlier_contacts"):
+                values["earlier_contacts"] = tuple(_as(Contact, c) for c in values["earlier_contacts"])
             return cls(**values)
         except (KeyError, TypeError) as exc:
             raise ReminderError(f"incomplete reminder context: {exc}") from exc
@@ -373,11 +403,17 @@ def _check_choice(*, channel: str, tone: str, language: str) -> None:
 def resolve_template(
     *, channel: str, tone: str, language: str, template_dir: Path | str | None = None,
     templates: Mapping[str, str] | None = None,
+    template: str | None = None,
 ) -> str:
-    """The template file that renders (channel, tone, language), after the fallback rule."""
+    """The template file that renders (channel, tone, language), after the fallback rule; a
+    scenario step's `template` (e.g. `letter_formal`) comes first when it exists."""
     _check_choice(channel=channel, tone=tone, language=language)
     env = _environment(templates, template_dir, html=False)
-    for name in _candidates(channel, tone, language):
+    named = []
+    if template and re.fullmatch(r"[a-z_]+_(courteous|neutral|firm|formal)", template):
+        named = [f"{template}.{language}.j2"] + (
+            [f"{template}.{DEFAULT_LANGUAGE}.j2"] if language != DEFAULT_LANGUAGE else [])
+    for name in [*named, *_candidates(channel, tone, language)]:
         try:
             env.get_template(name)
             return name
@@ -387,7 +423,14 @@ def resolve_template(
 
 
 def _variables(context: ReminderContext, *, channel: str, tone: str, language: str) -> dict:
+    overdue = tuple(line for line in context.invoices if line.overdue)
     return {
+        "overdue_invoices": overdue,
+        "upcoming_invoices": tuple(line for line in context.invoices if not line.overdue),
+        "overdue_total": sum((line.open_amount for line in overdue), Decimal("0")),
+        "earlier_contacts": context.earlier_contacts,
+        "first_contact": not context.earlier_contacts,
+        "payment_reference": context.payment_reference,
         "company": context.company,
         "customer": context.customer,
         "invoices": context.invoices,
@@ -404,14 +447,15 @@ def _variables(context: ReminderContext, *, channel: str, tone: str, language: s
         "channel": channel,
         "tone": tone,
         "language": language,
-        "overdue": any(line.days_late > 0 for line in context.invoices),
+        "overdue": bool(overdue),
     }
 
 
 KNOWN_VARIABLES = frozenset({
     "company", "customer", "invoices", "total", "total_due", "currency", "penalties",
     "payment_instructions", "today", "deadline", "deadline_days", "agent_name", "extra",
-    "channel", "tone", "language", "part", "overdue",
+    "channel", "tone", "language", "part", "overdue", "overdue_invoices", "upcoming_invoices",
+    "overdue_total", "earlier_contacts", "first_contact", "payment_reference",
 })
 
 
@@ -429,12 +473,14 @@ def render_reminder(
     context: ReminderContext | Mapping[str, Any],
     template_dir: Path | str | None = None,
     templates: Mapping[str, str] | None = None,
+    template: str | None = None,
 ) -> RenderedReminder:
-    """Render one reminder: subject, plain text, and HTML for email."""
+    """Render one reminder: subject, plain text, and HTML for email. `template`: the template the
+    scenario step names, rendered when it exists (else the channel/tone fallback)."""
     if not isinstance(context, ReminderContext):
         context = ReminderContext.from_mapping(context)
     name = resolve_template(channel=channel, tone=tone, language=language, template_dir=template_dir,
-                            templates=templates)
+                            templates=templates, template=template)
     variables = _variables(context, channel=channel, tone=tone, language=language)
     try:
         env = _environment(templates, template_dir, html=False)
@@ -479,21 +525,27 @@ def sample_context(language: str = DEFAULT_LANGUAGE) -> ReminderContext:
     return ReminderContext(
         company=Company(name="Atelier Dupont SAS", address=("12 rue des Lilas", "69003 Lyon"),
                         email="compta@atelier-dupont.fr", phone="04 72 00 00 00",
-                        siren="123 456 789"),
+                        siren="123 456 789", siret="123 456 789 00012",
+                        vat_number="FR 32 123456789", iban="FR76 3000 6000 0112 3456 7890 189",
+                        bic="AGRIFRPP", signatory="Julie Bernard",
+                        signatory_title="Responsable du recouvrement"),
         customer=Customer(name="Boulangerie Martin & Fils", language=language,
                           address=("3 place du Marché", "38000 Grenoble"),
                           contact_name="Mme Martin"),
         invoices=(
             InvoiceLine("F-2024-0101", date(2024, 3, 1), date(2024, 3, 31), Decimal("10000.00"),
-                        Decimal("10000.00"), 45),
+                        Decimal("10000.00"), 45, interest=Decimal("178.77"),
+                        indemnity=Decimal("40.00"), rate_percent=Decimal("14.50")),
             InvoiceLine("F-2024-0150", date(2024, 4, 2), date(2024, 5, 2), Decimal("1234.56"),
-                        Decimal("234.56"), 13),
+                        Decimal("234.56"), 13, interest=Decimal("0.00"),
+                        indemnity=Decimal("40.00"), rate_percent=Decimal("14.50")),
         ),
         today=date(2024, 5, 15),
         penalties=PenaltyClaim(interest=Decimal("178.77"), indemnity=Decimal("80.00"),
                                rate_percent=Decimal("14.50")),
-        payment_instructions="IBAN FR76 3000 6000 0112 3456 7890 189 — BIC AGRIFRPP",
         agent_name="Julie Bernard",
+        earlier_contacts=(Contact(date(2024, 4, 3), "email"), Contact(date(2024, 4, 10), "call")),
+        payment_reference="C-0042 / F-2024-0101, F-2024-0150",
     )
 
 
@@ -510,9 +562,14 @@ def validate_template(source: str, *, template_dir: Path | str | None = None,
     except TemplateSyntaxError as exc:
         # the message describes the submitted text (an unclosed tag, an unknown filter)
         return [f"line {exc.lineno}: {exc.message}"]
+    # a child template's top-level `{% import … as f %}` serves its blocks, which meta counts as
+    # undeclared uses
+    imported = {node.target for node in tree.find_all(nodes.Import)} | {
+        name if isinstance(name, str) else name[1]
+        for node in tree.find_all(nodes.FromImport) for name in node.names}
     problems = [
         f"unknown variable {name!r}"
-        for name in sorted(meta.find_undeclared_variables(tree) - KNOWN_VARIABLES)
+        for name in sorted(meta.find_undeclared_variables(tree) - KNOWN_VARIABLES - imported)
     ]
     if problems:
         return problems
@@ -539,16 +596,22 @@ def _pdf_safe(text: str) -> str:
 
 def render_pdf(rendered: RenderedReminder, *, title: str) -> bytes:
     """A4 PDF of a rendered letter or formal notice (any channel works): title, then the text."""
+    return render_pdfs([(rendered, title)])
+
+
+def render_pdfs(letters: list[tuple[RenderedReminder, str]]) -> bytes:
+    """One A4 PDF of several letters (the day's post), each starting on a new page."""
     pdf = FPDF(format="A4")
     pdf.core_fonts_encoding = PDF_ENCODING
-    pdf.set_title(_pdf_safe(title))
+    pdf.set_title(_pdf_safe(letters[0][1] if len(letters) == 1 else "Relance"))
     pdf.set_creator("Relance")
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.set_margins(left=20, top=20, right=20)
-    pdf.add_page()
-    pdf.set_font("helvetica", style="B", size=14)
-    pdf.multi_cell(0, 8, _pdf_safe(title), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font("helvetica", size=10.5)
-    pdf.multi_cell(0, 5.5, _pdf_safe(rendered.body_text), new_x="LMARGIN", new_y="NEXT")
+    for rendered, title in letters:
+        pdf.add_page()
+        pdf.set_font("helvetica", style="B", size=14)
+        pdf.multi_cell(0, 8, _pdf_safe(title), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
+        pdf.set_font("helvetica", size=10.5)
+        pdf.multi_cell(0, 5.5, _pdf_safe(rendered.body_text), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

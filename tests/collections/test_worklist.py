@@ -180,7 +180,8 @@ def test_next_action_and_last_contact(client, keys, ledger, db):
         session.commit()
     a = client.get(f"{API}/worklist?bucket=61-90&limit=1", headers=keys["analyst"]).json()[0]
     assert a["next_action"] == {"action": "letter", "channel": "letter", "tone": "firm", "send_on": "2025-07-02",
-                                "invoice_id": "A3", "step": "s2"}
+                                "invoice_id": "A3", "step": "s2", "reminder_id": None,
+                                "state": "planned", "invoices": ["A3"]}
     assert a["last_contact"]["kind"] == "reminder" and a["last_contact"]["on"] == "2025-06-01"
     call = client.post(f"{API}/calls", json={"customer_id": "A", "invoice_id": "A3", "outcome": "reached_promised",
                                              "note": "Paiement promis vendredi"}, headers=keys["agent"])

@@ -147,7 +147,7 @@ def test_templates_edit_is_validated_and_used(client, keys, ledger):
     assert broken.status_code == 422 and broken.json()["errors"][0]["field"] == "source"
     source = client.get("/api/v1/dunning/templates/email_neutral.fr.j2",
                         headers=keys["analyst"]).json()["source"]
-    edited = source.replace("Nous constatons", "MARQUEUR-ANALYSTE Nous constatons")
+    edited = source.replace("Sauf erreur de notre part", "MARQUEUR-ANALYSTE Sauf erreur de notre part")
     assert client.put("/api/v1/dunning/templates/email_neutral.fr.j2", json={"source": edited},
                       headers=keys["analyst"]).status_code == 200
     client.post("/api/v1/dunning/runs", json={"date": str(RUN_DATE)}, headers=keys["analyst"])

@@ -73,9 +73,11 @@ def test_formal_notice_states_legal_basis_indemnity_interest_and_deadline():
                            context=sample_context("fr")).body_text
     assert "MISE EN DEMEURE" in body
     assert "article L441-10 du Code de commerce" in body
-    assert "40,00 € par facture" in body
+    assert "40 € par facture" in body
     assert "178,77 €" in body and "14,50 %" in body  # the penalty interest claimed
-    assert "8 jours" in body and "23 mai 2024" in body  # deadline: 15 May + 8 days
+    # the deadline runs from receipt, unknown when the notice is written: no date is invented
+    assert "8 jours à compter de la réception de la présente." in body
+    assert "23 mai 2024" not in body
     assert "10 493,33 €" in body  # amount demanded includes the penalties
 
 
@@ -83,7 +85,7 @@ def test_formal_notice_without_claimed_penalties_still_cites_the_law():
     context = dataclasses.replace(sample_context("en"), penalties=None)
     body = render_reminder(channel="formal_notice", tone="formal", language="en",
                            context=context).body_text
-    assert "L441-10" in body and "€40.00" in body
+    assert "L441-10" in body and "€40 per invoice" in body
     assert "€178.77" not in body
     assert "€10,234.56 within 8 days" in body
 
@@ -210,5 +212,5 @@ def test_pre_due_courteous_reminder_speaks_of_upcoming_due_date():
     context = dataclasses.replace(sample_context(), invoices=(line,), penalties=None)
     body = render_reminder(channel="email", tone="courteous", language="fr",
                            context=context).body_text
-    assert "arrivent prochainement à échéance" in body
-    assert "retard" not in body
+    assert "la facture F-9 arrive à échéance le 31 mai 2025" in body
+    assert "retard" not in body and "impayée" not in body

@@ -93,7 +93,7 @@ def test_edited_templates_need_no_temporary_folder(client, keys, db, tmp_path, m
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     source = client.get(URL, headers=keys["analyst"]).json()["source"]
     for marker in ("UN", "DEUX"):  # two distinct template sets: the old renderer made two folders
-        edited = source.replace("Nous constatons", f"MARQUEUR-{marker} Nous constatons")
+        edited = source.replace("Sauf erreur de notre part", f"MARQUEUR-{marker} Sauf erreur de notre part")
         assert _put(client, keys, edited).status_code == 200
         run = client.post("/api/v1/dunning/runs", json={"date": str(RUN_DATE), "dry_run": True},
                           headers=keys["analyst"])

@@ -31,7 +31,7 @@ def prepare(tmp: Path, customers: int, months: int) -> tuple[str, str, list[str]
     """A ledger in SQLite, a trained bundle, an analyst key; returns ids to query."""
     from sqlmodel import Session, select
 
-    from features.synth import generate
+    from features.synth import generate, months_ending
     from ledger.db import make_engine, migrate
     from ledger.frames import write_ledger_dir
     from ledger.importers import import_ledger_dir
@@ -39,8 +39,6 @@ def prepare(tmp: Path, customers: int, months: int) -> tuple[str, str, list[str]
     from model.dataset import labelled_rows
     from model.train import TrainConfig, fit_bundle
     from serving.auth import create_key
-
-    from features.synth import months_ending
 
     start = months_ending(dt.date.today(), months + 1)
     frames = generate(customers=customers, months=months, seed=11, start=start.isoformat())

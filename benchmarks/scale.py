@@ -85,11 +85,11 @@ def run_pandas(directory: Path) -> dict:
     import pandas as pd
 
     from features.distributed import _typed
+    from features.pipeline import build_features
     from ledger.frames import LEDGER_FILES, LedgerFrames
     from model.dataset import features_at_issue, recent_split_date, temporal_split
     from model.predict import Predictor
     from model.train import fit_bundle
-    from features.pipeline import build_features
 
     times, t = {}, time.perf_counter()
     tables = {name: _typed(pd.read_parquet(directory / name), name) for name in LEDGER_FILES
@@ -136,8 +136,7 @@ def run_dask(directory: Path, partitions: int, workers: int, worker_gb: float) -
     from sklearn.metrics import roc_auc_score
 
     from features.distributed import build_features_dask, read_parquet_ledger
-    from model.distributed import (
-        fit_bundle_dask, predict_dask, recent_split_date_dask, split_rows_dask)
+    from model.distributed import fit_bundle_dask, predict_dask, recent_split_date_dask, split_rows_dask
     from model.predict import Predictor
 
     logging.getLogger("distributed").setLevel(logging.ERROR)

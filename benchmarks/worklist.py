@@ -127,7 +127,7 @@ def measure(engine, backend: str, calls: int) -> list[dict]:
         for label, kwargs in cases.items():
             args = {"limit": 50} | kwargs
             rows = worklist(session=session, today=TODAY, **args)
-            timing = time_calls(lambda: worklist(session=session, today=TODAY, **args), calls)
+            timing = time_calls(lambda args=args: worklist(session=session, today=TODAY, **args), calls)
             results.append({"backend": backend, "case": label, "via": "ledger query", "rows": len(rows)} | timing)
         key = create_key(session=session, role="analyst", name="bench")
         session.commit()

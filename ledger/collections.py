@@ -26,8 +26,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -38,14 +38,35 @@ from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel
 
 from ledger import fx
-from ledger.errors import (FieldError, LedgerConflictError, LedgerError, LedgerValidationError,
-                           NotFoundError)
+from ledger.errors import FieldError, LedgerConflictError, LedgerError, LedgerValidationError, NotFoundError
 from ledger.frames import DATE_COLUMNS, PROMISE_COLUMNS
+from ledger.models import (
+    MONEY,
+    AuditLog,
+    Customer,
+    CustomerNote,
+    Dispute,
+    DunningAction,
+    Invoice,
+    Payment,
+    Promise,
+    PromiseInvoice,
+    record_event,
+    utcnow,
+)
 from ledger.portfolio import in_portfolio
-from ledger.models import (MONEY, AuditLog, Customer, CustomerNote, Dispute, DunningAction,
-                           Invoice, Payment, Promise, PromiseInvoice, record_event, utcnow)
-from ledger.schemas import (MAX_DATE, BusinessDate, Id, IngestBatch, InvoiceIn, Line, Money,
-                            Paragraphs, dates_in_range, promise_horizon)
+from ledger.schemas import (
+    MAX_DATE,
+    BusinessDate,
+    Id,
+    IngestBatch,
+    InvoiceIn,
+    Line,
+    Money,
+    Paragraphs,
+    dates_in_range,
+    promise_horizon,
+)
 from ledger.var import DelayHistogram, rules_unpaid, value_at_risk
 
 CENT = Decimal("0.01")
@@ -215,7 +236,7 @@ class PromiseCreate(BaseModel):
     note: Text | None = None
 
     @model_validator(mode="after")
-    def _amount_or_instalments(self) -> "PromiseCreate":
+    def _amount_or_instalments(self) -> PromiseCreate:
         if self.instalments:
             dates = [i.due_on for i in self.instalments]
             if len(set(dates)) != len(dates):

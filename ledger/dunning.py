@@ -26,9 +26,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from ledger.errors import FieldError, LedgerError, LedgerValidationError, NotFoundError
 from ledger.ingest import python_defaults
-from ledger.portfolio import in_portfolio
 from ledger.models import (
-    MONEY,
     ActionState,
     AuditLog,
     Customer,
@@ -40,6 +38,7 @@ from ledger.models import (
     record_event,
     utcnow,
 )
+from ledger.portfolio import in_portfolio
 from ledger.schemas import MAX_DATE
 
 OPEN_DISPUTE_STATUSES = ("open", "in_review", "proposed_credit_note")  # = collections.ACTIVE_DISPUTE

@@ -268,7 +268,7 @@ def import_ecb(*, session: Session, source: Path | bytes | str, since: dt.date |
         try:
             source = source.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise FxFileError([FieldError("file", "not UTF-8 text: is it the ECB's CSV file (not the zip)?")])
+            raise FxFileError([FieldError("file", "not UTF-8 text: is it the ECB's CSV file (not the zip)?")]) from None
     rates, skipped = parse_ecb_csv(source, since=since)
     counts = store_rates(session=session, rates=rates, source=ECB_SOURCE)
     dates = [r.rate_date for r in rates]

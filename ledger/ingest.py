@@ -23,8 +23,7 @@ from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select, text, tuple_
 from sqlmodel import Session, SQLModel
 
 from ledger.allocation import CreditLine, InvoiceLine, allocate
@@ -121,7 +120,7 @@ def _check_references(*, session: Session, batch: IngestBatch) -> None:
         seen: dict[str, int] = {}
         for index, row in enumerate(rows):
             value = getattr(row, key)
-            if value in seen and getattr(rows[seen[value]], "model_dump")() != row.model_dump():
+            if value in seen and rows[seen[value]].model_dump() != row.model_dump():
                 errors.append(FieldError(f"{name}[{index}].{key}",
                                          f"{value!r} appears twice in the batch with different values"))
             seen[value] = index

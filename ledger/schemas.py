@@ -15,8 +15,17 @@ import unicodedata
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints,
-                      ValidationInfo, field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ledger.config import get_settings
 
@@ -150,7 +159,7 @@ class CustomerIn(_Record):
     _currency = field_validator("currency")(_known_currency)
 
     @model_validator(mode="after")
-    def _hold_until_needs_hold(self) -> "CustomerIn":
+    def _hold_until_needs_hold(self) -> CustomerIn:
         # "on hold until D" sent without on_hold means on hold; on_hold=false with a date is a
         # contradiction the sender must resolve
         if self.on_hold_until is not None and "on_hold" not in self.model_fields_set:

@@ -119,7 +119,7 @@ class CustomerStatusUpdate(BaseModel):
     insolvency_date: HoldDate | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> "CustomerStatusUpdate":
+    def _consistent(self) -> CustomerStatusUpdate:
         if self.on_hold is False and self.on_hold_until is not None:
             raise ValueError("on_hold_until is set but on_hold is false: releasing a hold takes no date")
         if "customer_type" in self.model_fields_set and self.customer_type is None:

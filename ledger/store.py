@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from ledger.errors import LedgerError, NotFoundError
 from ledger.frames import LedgerFrames, empty_frame
-from ledger.models import DATE_BOUNDS, Customer, Dispute, Invoice, Payment
+from ledger.models import DATE_BOUNDS, Customer, Invoice
 from ledger.portfolio import in_portfolio
 
 INVOICE_STATUSES = ("open", "overdue", "settled")

@@ -37,7 +37,7 @@ from model.dataset import MODEL_FEATURES, Dataset, features_at_issue, issue_rows
 from model.errors import ModelError
 from model.predict import PREDICTION_COLUMNS, Predictor
 from model.survival import N_BINS
-from model.train import REFERENCE_ROWS, BASE_PSEUDO_ROWS, TrainConfig, _calibrators
+from model.train import BASE_PSEUDO_ROWS, REFERENCE_ROWS, TrainConfig, _calibrators
 
 MAX_ROUNDS = 1000  # lightgbm.dask cannot stop early: train this many at most, then cut
 FIRST_ROUNDS = 250  # first attempt; doubled while the validation loss is still improving

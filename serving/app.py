@@ -13,8 +13,8 @@ from ledger.config import Settings, get_settings
 from ledger.db import make_engine, migrate
 from serving import errors
 from serving.deps import portfolio_scope
-from serving.ratelimit import RateLimiter
 from serving.inputs import TextGuard
+from serving.ratelimit import RateLimiter
 from serving.risk import RiskService
 
 

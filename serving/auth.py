@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-
 from typing import Literal
 
 from pydantic import BaseModel

@@ -51,7 +51,7 @@ def import_dir(directory: Annotated[Path, typer.Argument(help="Ledger directory 
                                        scenario_names=scenario_names(session))
     except LedgerValidationError as exc:
         _print_validation(exc)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except LedgerError as exc:
         _fail(str(exc), 2)
     table = Table(title=t("imported"))
@@ -237,7 +237,6 @@ def _demo_synth(context: dict) -> None:
 def _demo_import(context: dict) -> None:
     from ledger.db import session_scope
     from ledger.importers import import_ledger_dir
-
     from serving.dunning import scenario_names
 
     with session_scope(_engine()) as session:
@@ -285,12 +284,11 @@ DEMO_HISTORY_DAYS = 60
 def _demo_dunning(context: dict) -> None:
     from sqlmodel import Session
 
+    from ledger import dunning as store
     from ledger.calendar import next_business_day
+    from serving.demo_history import simulate_history
     from serving.dunning import run_and_commit
     from serving.risk import RiskService
-
-    from ledger import dunning as store
-    from serving.demo_history import simulate_history
 
     risk = RiskService(get_settings().model_uri)
     risk.reload()

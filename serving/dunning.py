@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,9 +35,9 @@ from serving.reminders import (
     Company,
     Contact,
     InvoiceLine,
-    ReminderError,
     PenaltyClaim,
     ReminderContext,
+    ReminderError,
     RenderedReminder,
     render_reminder,
 )

@@ -140,7 +140,7 @@ def _rewrite(schema: dict[str, Any]) -> None:
                "content": {"application/json": {
                    "schema": {"$ref": "#/components/schemas/ValidationErrorOut"}}}}
     for path, item in schema.get("paths", {}).items():
-        for method, operation in item.items():
+        for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]

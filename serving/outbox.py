@@ -29,6 +29,7 @@ deduplicate it).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import smtplib
@@ -101,10 +102,8 @@ class Mailer:
 
     def close(self) -> None:
         if self._smtp is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too
                 self._smtp.quit()
-            except Exception:  # noqa: BLE001  (closing a broken connection may fail too)
-                pass
             self._smtp = None
 
 

@@ -184,7 +184,6 @@ class RiskService:
 
     def _customer_risk(self, *, session: Session, customer_id: str, today: dt.date,
                        language: str, top: int) -> dict:
-        from features.pipeline import build_features
         from model.score import customer_scores, expected_invoices
 
         frames = read_frames(session=session, as_of=today, customer_ids=[customer_id])

@@ -41,7 +41,7 @@ def pytest_sessionstart(session):
             probe.dispose()
         except Exception as exc:  # an unreachable server: fail in CI, say so on a laptop
             if REQUIRE_PG:
-                raise pytest.UsageError(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
+                raise pytest.UsageError(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}") from None
             BACKENDS.remove("postgresql")
 
 

@@ -9,7 +9,7 @@ note reduces), `lettering` (groups → allocation links), `records` (validated l
 from ledger.fec.export import export_fec
 from ledger.fec.importer import FecOptions, import_fec, parse_fec
 from ledger.fec.reading import DUE_DATE, FEC_COLUMNS, read_fec
-from ledger.fec.report import FecIssue, FecReport, FecValidationError, Unplaced, UnbalancedGroup, issues_table
+from ledger.fec.report import FecIssue, FecReport, FecValidationError, UnbalancedGroup, Unplaced, issues_table
 from ledger.fec.terms import Terms, TermsError, parse_terms
 
 __all__ = ["DUE_DATE", "FEC_COLUMNS", "FecIssue", "FecOptions", "FecReport", "FecValidationError", "Terms",

@@ -11,8 +11,8 @@ config = context.config
 connection = config.attributes.get("connection")
 
 if connection is None:  # `alembic` on the command line: use DATABASE_URL from the settings
-    from ledger.db import make_engine
     from ledger.config import get_settings
+    from ledger.db import make_engine
 
     engine = make_engine(get_settings().database_url)
     with engine.begin() as conn:

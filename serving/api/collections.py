@@ -12,10 +12,9 @@ from sqlmodel import Session
 
 from ledger import collections as col
 from ledger.portfolio import portfolio_customers
-from serving.deps import (Admin, PortfolioDep, Principal, Reader, SessionDep, get_today, require,
-                          risk_provider)
-from serving.worklist_text import worded
+from serving.deps import Admin, PortfolioDep, Principal, Reader, SessionDep, get_today, require, risk_provider
 from serving.inputs import Offset
+from serving.worklist_text import worded
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
 

@@ -11,8 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from ledger import credit
-from ledger import store
+from ledger import credit, store
 from serving.deps import PortfolioDep, Reader, SessionDep, TodayDep
 
 router = APIRouter(prefix="/api/v1", tags=["credit limits"])

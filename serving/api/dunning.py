@@ -35,6 +35,7 @@ from serving.dunning import (
 from serving.errors import field_name
 from serving.inputs import Offset, RowId
 from serving.outbox import send_outbox
+from serving.ratelimit import RateLimited
 from serving.reminders import (
     ReminderError,
     RenderedReminder,
@@ -50,7 +51,6 @@ from serving.reminders.render import (
     render_pdfs,
 )
 from serving.scenarios import parse_scenario
-from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["dunning"])
 ActionWorker = Annotated[Principal, Depends(require("analyst", "agent"))]

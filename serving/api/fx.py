@@ -83,7 +83,7 @@ async def post_rates(request: Request, session: SessionDep, _: RateWriter,
         try:
             body = RatesIn.model_validate_json(await request.body())
         except ValidationError as exc:
-            raise LedgerValidationError([FieldError(field_name(e["loc"]), e["msg"]) for e in exc.errors()[:100]])
+            raise LedgerValidationError([FieldError(field_name(e["loc"]), e["msg"]) for e in exc.errors()[:100]]) from None
         rates = [fx.RateIn(currency=r.currency.upper(), rate_date=r.rate_date, rate=r.rate) for r in body.rates]
         counts = fx.store_rates(session=session, rates=rates, source="api")
         dates = [r.rate_date for r in rates]

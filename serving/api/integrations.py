@@ -5,6 +5,7 @@ The logic lives in `ledger.fec` and `ledger.webhooks`; these routes check roles 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
@@ -12,16 +13,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ledger import webhooks as wh
-from decimal import Decimal
-
 from ledger.errors import LedgerValidationError
 from ledger.fec import FecOptions, FecReport, FecValidationError, import_fec, issues_table
 from ledger.fec.report import unbalanced_table, unplaced_table
 from ledger.fec.terms import read_terms_file
 from ledger.schemas import IngestResult, Line
 from serving.deps import Admin, Ingester, SessionDep
-from serving.ratelimit import RateLimited
 from serving.inputs import Offset, OptionalRowId, RowId
+from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["integrations"])
 MAX_ISSUES = 10_000

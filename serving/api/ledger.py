@@ -14,11 +14,11 @@ from ledger.ingest import ingest as ingest_batch
 from ledger.law import terms_warnings
 from ledger.models import CustomerBase, InvoiceBase
 from ledger.schemas import IngestBatch, IngestResult
-from serving.dunning import scenario_names
 from ledger.statuses import CustomerStatusUpdate, status_sentences, update_status
 from serving.deps import Ingester, InvoiceReader, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require
-from serving.ratelimit import RateLimited
+from serving.dunning import scenario_names
 from serving.inputs import Offset
+from serving.ratelimit import RateLimited
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 RETRIES = 5

@@ -16,10 +16,9 @@ from ledger.models import Customer
 from ledger.schemas import MAX_DATE, MIN_DATE, Id, InvoiceIn, dates_in_range
 from serving.credit_advice import credit_reason
 from serving.decisions import next_action
-from serving.deps import (Analyst, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require,
-                          risk_provider)
-from serving.risk import RiskService
+from serving.deps import Analyst, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require, risk_provider
 from serving.ratelimit import RateLimited
+from serving.risk import RiskService
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
 MAX_PREDICTIONS = 10_000
@@ -78,7 +77,7 @@ class PredictionRequest(BaseModel):
     lang: Literal["fr", "en"] = "fr"
 
     @model_validator(mode="after")
-    def _size(self) -> "PredictionRequest":
+    def _size(self) -> PredictionRequest:
         total = len(self.invoice_ids) + len(self.invoices)
         if total == 0:
             raise ValueError("send at least one invoice id or inline invoice")

@@ -30,14 +30,14 @@ def _apply(customer_id: str, **fields) -> None:
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or "body"
             err.print(f"[bold red]Erreur[/] : {field}: {error['msg']}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except LedgerValidationError as exc:
         for error in exc.errors:
             err.print(f"[bold red]Erreur[/] : {error.field}: {error.message}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except NotFoundError as exc:
         err.print(f"[bold red]Erreur[/] : {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     for sentence in sentences:
         console.print(sentence["fr"])
 
@@ -84,10 +84,10 @@ def penalty_invoice(customer_id: str,
     except LedgerValidationError as exc:
         for error in exc.errors:
             err.print(f"[bold red]Erreur[/] : {error.field}: {error.message}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except NotFoundError as exc:
         err.print(f"[bold red]Erreur[/] : {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     for penalty_id, total, currency, eur in created:
         console.print(f"{penalty_id} : {total} {currency} (dont indemnités {eur} EUR)")
     for invoice_id, penalty_id in sorted(result["already_invoiced"].items()):

@@ -70,7 +70,7 @@ def run(
     except LedgerValidationError as exc:
         for error in exc.errors:
             err.print(f"[bold red]{_w('error')}[/] : {error.field}: {error.message}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     lang = get_settings().language
     table = Table(title=_w("dry" if dry_run else "planned", date=run_date.isoformat()))
     for column in COLUMNS.get(lang, COLUMNS["fr"]):

@@ -47,7 +47,7 @@ def import_cmd(
         start = dt.date.fromisoformat(since) if since else None
     except ValueError:
         err.print(f"[bold red]--since[/]: {since!r} is not an ISO date (YYYY-MM-DD)")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     try:
         with session_scope(get_engine()) as session:
             report = import_ecb(session=session, source=file, since=start)
@@ -55,7 +55,7 @@ def import_cmd(
         err.print(f"[bold red]{w('invalid')}[/] ({len(exc.errors)})")
         for error in exc.errors[:50]:
             err.print(f"  • {error.field}: {error.message}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     console.print(w("imported", rows=report.rows, created=report.created, updated=report.updated,
                     unchanged=report.unchanged, first=report.first_date or "—",
                     last=report.last_date or "—", currencies=", ".join(report.currencies) or "—"))

@@ -120,10 +120,10 @@ def import_fec_cmd(
                                 terms_days=terms_days, dry_run=dry_run, name=file.name)
     except FecValidationError as exc:
         _print_issues(exc.report.issues)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except LedgerError as exc:
         err.print(f"[bold red]{exc}[/]")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if json_out:
         console.print_json(data=report_json(report))
     else:
@@ -239,7 +239,7 @@ def import_open_items_cmd(
         for error in exc.errors[:200]:
             table.add_row(error.field, error.message)
         err.print(table)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     console.print(w("open_items_done", rows=report.rows, invoices=report.invoices, notes=report.credit_notes,
                     payments=report.payments, open=money(report.open_amount)), soft_wrap=True)
 

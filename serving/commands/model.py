@@ -80,7 +80,7 @@ def _predictor(model: str | None):
         return Predictor.load(model)
     except NoModelError:
         err.print(f"[bold red]{_w('no_model')}[/]")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 def _fail_on_model_error(call, *args, **kwargs):
@@ -90,7 +90,7 @@ def _fail_on_model_error(call, *args, **kwargs):
         return call(*args, **kwargs)
     except ModelError as exc:
         err.print(f"[bold red]Erreur / error[/] : {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 def train(ledger: Annotated[str | None, typer.Option(

@@ -267,9 +267,9 @@ class _ReminderSandbox(ImmutableSandboxedEnvironment):
                 raise RenderLimitError("exponent too large")
             return left ** right
         for size, count in ((left, right), (right, left)):
-            if isinstance(size, str | list | tuple) and isinstance(count, int):
-                if len(size) * count > MAX_SEQUENCE_ITEMS:
-                    raise RenderLimitError("repetition too large")
+            if isinstance(size, str | list | tuple) and isinstance(count, int) \
+                    and len(size) * count > MAX_SEQUENCE_ITEMS:
+                raise RenderLimitError("repetition too large")
         return left * right
 
 

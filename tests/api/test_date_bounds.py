@@ -216,6 +216,5 @@ def test_a_promise_more_than_a_year_ahead_is_refused_and_not_stored(served):
                 "unallocated_amount, created_at) VALUES ('P-ODD', 'ODD', :d, 1, 'EUR', 0, '2026-01-01')"),
 ])
 def test_the_database_refuses_dates_outside_the_bounds(legacy, table, sql):
-    with pytest.raises(IntegrityError, match=f"ck_{table}_"):
-        with legacy.begin() as connection:
-            connection.execute(text(sql), {"d": dt.date(9999, 12, 31)})
+    with pytest.raises(IntegrityError, match=f"ck_{table}_"), legacy.begin() as connection:
+        connection.execute(text(sql), {"d": dt.date(9999, 12, 31)})

@@ -91,8 +91,10 @@ def test_kept_and_broken_from_ingested_payments(client, keys, app, db):
     client.post(f"{API}/ingest", json=BATCH | {"payments": [payment("OLD", "P", day(-5), "900.00")]},
                 headers=keys["billing"])
     give_portfolio(app.state.engine)
-    kept = promise(client, keys, promise_id="PR-P", customer_id="P", amount="1000.00", promised_date=day(10))
-    broken = promise(client, keys, promise_id="PR-Q", customer_id="Q", amount="500.00", promised_date=day(10))
+    for promise_id, customer_id, amount in (("PR-P", "P", "1000.00"), ("PR-Q", "Q", "500.00")):
+        created = promise(client, keys, promise_id=promise_id, customer_id=customer_id, amount=amount,
+                          promised_date=day(10))
+        assert created["status"] == "open", created
 
     # a payment before the promise does not count towards it; a part payment does not keep it yet
     pay(client, keys, payment("P-a", "P", day(5), "600.00"), payment("Q-a", "Q", day(5), "100.00"))

@@ -112,7 +112,7 @@ def test_no_false_sentence_in_the_demo_run(demo_ledger):
 
 
 def _approve_notices(session: Session, day: dt.date) -> None:
-    for reminder, actions in store.pending_approvals(session):
+    for _reminder, actions in store.pending_approvals(session):
         store.decide_approval(session, action_id=actions[0].id, approve=True, actor="analyst:demo",
                               comment="vérifié")
     session.commit()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -128,7 +129,7 @@ def test_agent_worklist_is_their_portfolio_filterable_and_exportable(page, conso
     # export: a French-Excel CSV of what the filters show
     with page.expect_download() as info:
         page.click("#export-csv")
-    content = open(info.value.path(), encoding="utf-8").read()
+    content = Path(info.value.path()).read_text(encoding="utf-8")
     assert content.startswith("\ufeff") and content.splitlines()[0].startswith("\ufeff#;Client;id;Segment")
     assert len(content.splitlines()) == 2 and name in content
     assert console.errors == []
@@ -250,10 +251,10 @@ def test_agent_day_on_the_customer_page(page, console, bench, artifacts):
         assert page.locator("#statement-links").is_visible() and page.locator("#statement-missing").is_hidden()
         with page.expect_download() as info:
             page.click("#statement-pdf")
-        assert open(info.value.path(), "rb").read(5) == b"%PDF-"
+        assert Path(info.value.path()).read_bytes()[:5] == b"%PDF-"
         with page.expect_download() as info:
             page.click("#statement-csv")
-        assert open(info.value.path(), encoding="utf-8").read(1) == "\ufeff"
+        assert Path(info.value.path()).read_text(encoding="utf-8")[:1] == "\ufeff"
 
     page.wait_for_function(READY)
     page.screenshot(path=str(artifacts / "customer-agent-after-fr.png"), full_page=True)

@@ -145,10 +145,9 @@ def test_last_run_in_the_api(client, keys, db, session):
 
 
 def test_worker_once_runs_the_job(monkeypatch, tmp_path):
-    from tests.ledger.test_cli import cli
-
     from ledger.config import get_settings
     from ledger.db import get_engine
+    from tests.ledger.test_cli import cli
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     get_settings.cache_clear(), get_engine.cache_clear()

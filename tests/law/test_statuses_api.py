@@ -9,8 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from tests.collections.conftest import API, LEDGER, TODAY  # noqa: F401  (the `ledger` fixture)
-from tests.collections.conftest import ledger  # noqa: F401
+from tests.collections.conftest import (  # noqa: F401  (the `ledger` fixture)
+    API,
+    LEDGER,
+    TODAY,
+    ledger,  # noqa: F401
+)
 
 
 def _run(client, keys, day: dt.date) -> set[str]:
@@ -121,7 +125,7 @@ def test_penalty_invoice_for_invoices_paid_late_is_created_once(client, keys, le
     [penalty] = first.json()["created"]
     # A1: 100 × 0.1315 × 20 / 365 = 0.7205 → 0.72; A2: 100 × 0.1315 × 17 / 365 = 0.6125 → 0.61
     assert penalty["kind"] == "penalty"
-    assert [(l["invoice_id"], l["days_late"], l["interest"]) for l in penalty["lines"]] == [
+    assert [(line["invoice_id"], line["days_late"], line["interest"]) for line in penalty["lines"]] == [
         ("A1", 20, "0.72"), ("A2", 17, "0.61")]
     assert (penalty["interest"], penalty["indemnity_eur"], penalty["total"]) == ("1.33", "80.00", "81.33")
     again = client.post(f"{API}/penalty-invoices", json={"customer_id": "A"}, headers=keys["analyst"]).json()
@@ -137,11 +141,10 @@ def test_penalty_invoice_for_invoices_paid_late_is_created_once(client, keys, le
 
 
 def test_cli_sets_statuses_and_exits_2_on_bad_input(monkeypatch, tmp_path):
-    from tests.ledger.test_cli import cli
-
     from ledger.config import get_settings
     from ledger.db import get_engine, session_scope
     from ledger.models import Customer
+    from tests.ledger.test_cli import cli
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     get_settings.cache_clear(), get_engine.cache_clear()

@@ -121,10 +121,10 @@ def test_itemise_lists_interest_per_late_invoice_oldest_first():
         SimpleNamespace(invoice_id="A", due_date=date(2024, 3, 31), open_amount=Decimal("1000"), currency="EUR"),
     ]
     lines = itemise(invoices, as_of=date(2024, 5, 15))
-    assert [(l.invoice_id, l.days, l.interest) for l in lines] == [
+    assert [(line.invoice_id, line.days, line.interest) for line in lines] == [
         ("A", 45, Decimal("17.88")), ("B", 15, Decimal("11.92"))]
     assert lines[0].rates_percent == (Decimal("14.50"),)
-    assert all(l.indemnity is not None and l.indemnity.eur == Decimal("40.00") for l in lines)
+    assert all(line.indemnity is not None and line.indemnity.eur == Decimal("40.00") for line in lines)
     assert itemise(invoices, as_of=date(2024, 5, 15), customer_type="consumer")[0].interest == Decimal("0.00")
 
 

@@ -68,6 +68,7 @@ def test_served_model_and_cli_give_identical_probabilities(bundle, split, ledger
 
 def test_train_command_logs_a_run_and_registers_a_champion(ledger_dir, mlflow_env):
     from mlflow import MlflowClient
+
     from serving.cli import app
 
     result = CliRunner().invoke(app, ["train", "--ledger", str(ledger_dir),

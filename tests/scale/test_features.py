@@ -6,8 +6,15 @@ import pandas as pd
 import pytest
 
 from features.distributed import (
-    DistributedError, build_features_dask, build_labels_dask, customer_bucket, from_frames,
-    read_parquet_ledger, read_sql_ledger, write_parquet_ledger)
+    DistributedError,
+    build_features_dask,
+    build_labels_dask,
+    customer_bucket,
+    from_frames,
+    read_parquet_ledger,
+    read_sql_ledger,
+    write_parquet_ledger,
+)
 from features.labels import build_labels
 from features.pipeline import build_features
 from ledger.frames import derive_settlement, write_ledger_dir

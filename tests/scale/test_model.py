@@ -11,8 +11,7 @@ from features.pipeline import build_features
 from features.synth import generate
 from model.bundle import ModelBundle
 from model.dataset import recent_split_date, temporal_split
-from model.distributed import (
-    dataset_of, fit_bundle_dask, predict_dask, recent_split_date_dask, split_rows_dask)
+from model.distributed import dataset_of, fit_bundle_dask, predict_dask, recent_split_date_dask, split_rows_dask
 from model.predict import Predictor
 from model.train import TrainConfig, fit_bundle
 

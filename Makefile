@@ -5,13 +5,25 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test install clean bench fuzz
+.PHONY: demo test install clean bench fuzz lock lint
 
-$(STAMP): pyproject.toml
+# the exact versions of requirements.lock, then the project itself (editable, no further resolution)
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]' || $(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
+
+# after a change of dependencies in pyproject.toml: pin them again (tests/test_lock.py checks it)
+lock: install
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock.new
+	{ printf '%s\n' '# Pinned versions of every dependency (with dev extras), resolved by uv: `make lock` rewrites it' \
+	  '# after a change to pyproject.toml; `make install` installs exactly these.'; cat requirements.lock.new; } > requirements.lock
+	rm requirements.lock.new
+
+lint: install
+	$(BIN)/ruff check .
 
 install: $(STAMP)
 

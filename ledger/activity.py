@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from ledger.errors import FieldError, LedgerValidationError
@@ -56,10 +56,11 @@ def agent_activity(*, session: Session, as_of: dt.date, days: int = 30) -> list[
                    DunningAction.send_on >= start, DunningAction.send_on <= as_of)):
         row(actor).calls += 1
         contacts[actor][customer_id].add(on)
-    note_day = func.date(CustomerNote.created_at)
+    # timestamps compared with timestamps (a date() of them is text on SQLite, a date on PostgreSQL)
+    first, after = (dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) for day in (start, as_of + dt.timedelta(days=1)))
     for actor, customer_id, created_at in session.execute(
             select(CustomerNote.author, CustomerNote.customer_id, CustomerNote.created_at)
-            .where(note_day >= start.isoformat(), note_day <= as_of.isoformat())):
+            .where(CustomerNote.created_at >= first, CustomerNote.created_at < after)):
         on = created_at.date() if isinstance(created_at, dt.datetime) else dt.date.fromisoformat(str(created_at)[:10])
         row(actor).notes += 1
         contacts[actor][customer_id].add(on)

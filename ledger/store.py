@@ -116,9 +116,10 @@ def read_frames(*, session: Session, as_of: dt.date | None = None,
         disputes = frame(_DISPUTE_SQL + _and(dispute_where, _in_range("d.opened_on", "d.resolved_on")),
                          ["opened_on", "resolved_on"], [])
         # the contact history, as a ledger directory's reminders.csv / promises.csv carry it
-        reminders = frame(_REMINDER_SQL + where.replace("WHERE customer_id", "AND customer_id"),
-                          ["send_on"], [])
-        promises = frame(_PROMISE_SQL + where.replace("WHERE customer_id", "WHERE p.customer_id")
+        reminders = frame(_REMINDER_SQL + where.replace("WHERE customer_id", "AND customer_id")
+                          + " AND " + _in_range("send_on"), ["send_on"], [])
+        promises = frame(_PROMISE_SQL + _and(where.replace("WHERE customer_id", "WHERE p.customer_id"),
+                                             _in_range("p.created_on", "p.promised_date", "p.closed_on"))
                          + _PROMISE_GROUP, ["created_on", "promised_date", "closed_on"], ["amount"])
     invoices = invoices[invoices["issue_date"] <= as_of_ts]
     invoices.loc[invoices["settled_date"] > as_of_ts, "settled_date"] = pd.NaT

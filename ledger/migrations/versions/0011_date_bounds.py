@@ -14,7 +14,7 @@ The bounds and columns are written out here, as a migration must not change when
 from alembic import op
 
 revision = "0011"
-down_revision = "0015"  # written on 0009; chained after main's 0015 (allocation links) once merged
+down_revision = "0012"  # the bounds come last: every column exists when they are checked
 branch_labels = None
 depends_on = None
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 revision = "0012"
-down_revision = "0011"  # linear history: … → 0015 → 0011 → 0012 (the lead re-chains on merge)
+down_revision = "0015"  # linear history: 0009 → 0010 → 0014 → 0013 → 0015 → 0012 → 0011
 branch_labels = None
 depends_on = None
 

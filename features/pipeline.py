@@ -249,8 +249,10 @@ def _history_features(frames: LedgerFrames, customers: pd.Index, history: pd.Dat
             "hist_n_settled": n,
             "hist_cold_start": (n == 0).astype(float),
             "hist_share_late": tl.total("late", start, pos) / n,
-            "hist_share_late_amount": tl.total("late_amount", start, pos)
-            / tl.total("amount", start, pos),
+            # amounts are not exact in float: a difference of running sums carries the rounding of
+            # whatever precedes it (other customers, another partition on Dask); 9 digits do not
+            "hist_share_late_amount": np.round(tl.total("late_amount", start, pos)
+                                               / tl.total("amount", start, pos), 9),
             "hist_mean_days_late": tl.total("days_late", start, pos) / n,
             "hist_median_days_late_last12": _window_median(sorted_days, start, pos),
             "hist_max_days_late": np.where(n > 0, running_max[np.maximum(pos - 1, 0)], np.nan)

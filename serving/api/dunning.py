@@ -302,14 +302,14 @@ def _decide(action_id: int, session, principal: Principal, *, approve: bool,
 
 
 @router.post("/dunning/actions/{action_id}/approve", response_model=list[ActionOut])
-def approve(action_id: int, session: SessionDep, principal: Analyst,
+def approve(action_id: RowId, session: SessionDep, principal: Analyst,
             body: DecisionIn | None = None) -> list[ActionOut]:
     """Approve a formal notice or legal hand-off (with the rest of its letter): it may go out."""
     return _decide(action_id, session, principal, approve=True, body=body)
 
 
 @router.post("/dunning/actions/{action_id}/reject", response_model=list[ActionOut])
-def reject(action_id: int, session: SessionDep, principal: Analyst,
+def reject(action_id: RowId, session: SessionDep, principal: Analyst,
            body: DecisionIn | None = None) -> list[ActionOut]:
     """Reject a formal notice or legal hand-off (with the rest of its letter): it is cancelled."""
     return _decide(action_id, session, principal, approve=False, body=body)
@@ -388,7 +388,7 @@ def list_reminders(
     state: Annotated[StateFilter | None, Query()] = None,
     date: dt.date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ReminderPage:
     """Consolidated reminders (one call, e-mail or letter per customer, day and channel) with
     their invoices; an agent sees their portfolio only."""

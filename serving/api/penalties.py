@@ -12,6 +12,7 @@ from sqlmodel import Session
 from ledger import penalties as store
 from ledger.schemas import Id
 from serving.deps import Principal, SessionDep, TodayDep, require
+from serving.inputs import Offset
 
 router = APIRouter(prefix="/api/v1", tags=["penalties"])
 Manager = Annotated[Principal, Depends(require("analyst"))]
@@ -78,7 +79,7 @@ def create_penalty_invoices(data: PenaltyInvoiceIn, session: SessionDep, princip
 @router.get("/penalty-invoices", response_model=list[PenaltyInvoiceOut])
 def list_penalty_invoices(session: SessionDep, _: Manager, customer_id: str | None = None,
                           limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                          offset: Annotated[int, Query(ge=0)] = 0) -> list[PenaltyInvoiceOut]:
+                          offset: Offset = 0) -> list[PenaltyInvoiceOut]:
     """Penalty invoices, newest first, with the invoices each charges."""
     return _views(session, store.list_penalty_invoices(session, customer_id=customer_id,
                                                        limit=limit, offset=offset))

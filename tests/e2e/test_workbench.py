@@ -3,6 +3,7 @@ each action clicked in the page and then checked through the API; a screenshot o
 (tests/artifacts/e2e/, git-ignored)."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlmodel import Session
 
 from tests.e2e.conftest import TODAY, _load_ledger
@@ -84,6 +86,11 @@ def submit(page, form_id: str) -> str:
     page.wait_for_function(f"""() => (window.relance.submitted['{form_id}'] || 0) > {before}
         || (window.relance.errors['{form_id}'] || null) !== {repr(errors_before) if errors_before else 'null'}
         || document.querySelector('#{form_id}-status').classList.contains('is-error')""")
+    # the counter may move before a re-rendered panel writes the outcome line: give it a moment
+    # (forms whose outcome shows elsewhere, such as the dry run, leave the line empty)
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(f"() => document.querySelector('#{form_id}-status').innerText.trim() !== ''",
+                               timeout=5000)
     return page.inner_text(f"#{form_id}-status")
 
 

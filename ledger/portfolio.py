@@ -12,7 +12,9 @@ from sqlmodel import Session
 
 from ledger.models import Customer, Dispute, DunningAction, Invoice, Promise
 
-INT64_MAX = 2**63 - 1
+# action ids are INTEGER (32-bit) on PostgreSQL: a larger number is no action's id, and asking
+# the database about it would fail
+MAX_ACTION_ID = 2**31 - 1
 
 
 def portfolio_customers(agent: str):
@@ -41,7 +43,7 @@ def _owner_query(kind: str, record_id: str):
     if kind == "promise":
         return select(Promise.customer_id).where(Promise.promise_id == record_id)
     if kind == "action":
-        if not record_id.isdigit() or int(record_id) > INT64_MAX:
+        if not record_id.isdigit() or int(record_id) > MAX_ACTION_ID:
             return None  # not an id any action can have
         return select(DunningAction.customer_id).where(DunningAction.id == int(record_id))
     if kind == "reminder":

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -168,7 +169,7 @@ class RiskService:
 
         today = today or dt.date.today()
         row = fresh_rows(self, session, [customer_id], today, write=True)[customer_id]
-        return self.answer(row, language=language, top=top)
+        return self.answer(row, session=session, language=language, top=top)
 
     def fresh_customer_risk(self, *, session: Session, customer_id: str, today: dt.date,
                             language: str = "fr", top: int = 3) -> dict:
@@ -176,17 +177,15 @@ class RiskService:
         from serving.stored_risk import compute
 
         [row], _ = compute(self, session, [customer_id], today)
-        return self.answer(row, language=language, top=top)
+        return self.answer(row, session=session, language=language, top=top)
 
-    def answer(self, row: dict, *, language: str, top: int) -> dict:
+    def answer(self, row: dict, *, session: Session, language: str, top: int) -> dict:
         """A stored row as the API gives it, with its reasons in `language` (none for top=0)."""
         fields = ("customer_id", "score", "grade", "p_late", "p_severe", "expected_days_late",
                   "p_unpaid_30", "p_unpaid_90", "open_invoices", "currency", "basis",
                   "model_version")
         out = {name: row[name] for name in fields}
-        out["open_amount"] = float(row["open_amount"])
-        out["by_currency"] = [{**entry, "open_amount": float(entry["open_amount"])}
-                              for entry in row["by_currency"]]
+        out |= _open_balance(session, row)
         out["as_of"] = row["as_of"].isoformat()
         out["reasons"] = self.reasons(row, language=language, top=top) if top else []
         return out
@@ -200,6 +199,31 @@ class RiskService:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+def _open_balance(session: Session, row: dict) -> dict:
+    """The open balance as the customer record gives it: in the customer's currency, another
+    currency's balance converted at the rates of the day (`rate_date`: the oldest used) or named
+    in `unconverted` and left out; `by_currency` each in its own currency."""
+    from ledger import fx
+
+    own, parts = row["currency"], row["by_currency"]
+    total = Decimal(row["open_amount"])  # the customer's own currency
+    unconverted, rate_dates = [], []
+    others = [p for p in parts if p["currency"] != own]
+    if others:  # read the rates only when there is something to convert
+        rates = fx.rates_on(session, row["as_of"], [own] + [p["currency"] for p in others])
+        for part in others:
+            converted = rates.convert(Decimal(part["open_amount"]), part["currency"], own)
+            if converted is None:
+                unconverted.append(part["currency"])
+                continue
+            total += converted.amount
+            if converted.rate_date is not None:
+                rate_dates.append(converted.rate_date)
+    return {"open_amount": float(total), "rate_date": min(rate_dates) if rate_dates else None,
+            "unconverted": unconverted,
+            "by_currency": [{**p, "open_amount": float(p["open_amount"])} for p in parts]}
+
 
 def _stored_invoices(session: Session, invoice_ids: Sequence[str]) -> pd.DataFrame:
     rows = []

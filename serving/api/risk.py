@@ -60,11 +60,14 @@ class CustomerRisk(BaseModel):
     p_unpaid_90: float = Field(description="P(not paid within 90 days | unpaid today)")
     open_invoices: int = Field(description="open invoices, every currency")
     currency: str = Field(description="the customer's currency, that of `open_amount`")
-    open_amount: float = Field(description="sum of the open balances (partial payments and "
-                               "credit notes deducted) of the invoices in the customer's currency, "
-                               "as on the customer record; other currencies are in `by_currency`, "
-                               "never added to it")
-    by_currency: list[CurrencyBalance] = Field(description="open balances per currency")
+    open_amount: float = Field(description=(
+        "the open balances (partial payments and credit notes deducted) in the customer's "
+        "currency, as on the customer record: an invoice in another currency converted at the "
+        "day's rates, or left out and its currency named in `unconverted`"))
+    rate_date: dt.date | None = Field(description="the oldest exchange rate used (null: none)")
+    unconverted: list[str] = Field(description="currencies with no rate, left out of open_amount")
+    by_currency: list[CurrencyBalance] = Field(description="open balances per currency, each in "
+                                               "its own")
     reasons: list[ReasonOut]
     basis: Literal["model", "rules"]
     model_version: str | None

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from features.synth import generate
 from ledger.frames import write_ledger_dir
+from ledger.fx import RateIn, store_rates
 from ledger.importers import import_ledger_dir
 from ledger.ingest import ingest
 from ledger.schemas import IngestBatch
@@ -146,13 +147,21 @@ def test_the_open_amount_is_the_customers_currency_and_the_others_stay_apart(db)
         ingest(session=session, batch=batch, actor="test", source="test")
         session.commit()
         answer = service.customer_risk(session=session, customer_id="G", today=TODAY)
-        # GBP: 1000 − 300 paid + 250.10 = 950.10; the 400 EUR are never added to it
+        # GBP: 1000 − 300 paid + 250.10 = 950.10; no EUR rate: the 400 EUR are left out, named
         assert answer["currency"] == "GBP" and answer["open_amount"] == 950.10
+        assert answer["unconverted"] == ["EUR"] and answer["rate_date"] is None
         assert answer["open_invoices"] == 3
         assert answer["by_currency"] == [
             {"currency": "EUR", "open_amount": 400.0, "open_invoices": 1},
             {"currency": "GBP", "open_amount": 950.10, "open_invoices": 2}]
-        # stored once, then read back by key: the same answer, and no second computation
+        # stored once, then read back by key: the same answer
         stored = session.get(StoredCustomerRisk, "G")
         assert stored is not None and stored.open_amount == Decimal("950.10")
         assert service.customer_risk(session=session, customer_id="G", today=TODAY) == answer
+        # with the day's rate (1 EUR = 0.8500 GBP): 400 EUR = 340.00 GBP, added after conversion
+        store_rates(session=session, rates=[RateIn("GBP", TODAY - dt.timedelta(days=1),
+                                                   Decimal("0.8500"))])
+        session.commit()
+        converted = service.customer_risk(session=session, customer_id="G", today=TODAY)
+        assert converted["open_amount"] == 1290.10 and converted["unconverted"] == []
+        assert converted["rate_date"] == TODAY - dt.timedelta(days=1)

@@ -6,7 +6,7 @@ first reminder's channel, tone and timing differently (``RESPONSE``):
 
 forgetful       pays soon after any courteous e-mail (less often after a neutral or firm one);
                 left alone, pays 25 to 60 days late.
-cash_strapped   ignores e-mails; answers a call or a firm letter; left alone, 45 to 90 days late.
+cash_strapped   ignores e-mails; answers a call or a firm letter; left alone, 50 to 110 days late.
 key_account     the enterprise segment, on the gentle scenario: answers a firm letter early, at a
                 relationship cost — a third of its invoices of the following year are never
                 issued (``RELATIONSHIP_COST``).
@@ -48,18 +48,18 @@ from features.decisions import (
 from ledger.frames import LedgerFrames, write_ledger_dir
 
 TYPES = ("on_time", "forgetful", "cash_strapped", "indifferent", "key_account")
-TYPE_WEIGHTS = (0.30, 0.27, 0.25, 0.18)  # every segment but enterprise (key accounts)
+TYPE_WEIGHTS = (0.25, 0.30, 0.27, 0.18)  # every segment but enterprise (key accounts)
 # P(the step makes the payer pay within its lag), by payer type and channel/tone
 RESPONSE: dict[str, dict[str, float]] = {
     "on_time": {"email_courteous": .6, "email_neutral": .6, "call": .6, "letter_firm": .6,
                 "formal_notice": .8},
-    "forgetful": {"email_courteous": .9, "email_neutral": .55, "call": .7, "letter_firm": .45,
+    "forgetful": {"email_courteous": .9, "email_neutral": .35, "call": .6, "letter_firm": .25,
                   "formal_notice": .9},
-    "cash_strapped": {"email_courteous": .03, "email_neutral": .05, "call": .6, "letter_firm": .55,
-                      "formal_notice": .5},
+    "cash_strapped": {"email_courteous": .03, "email_neutral": .05, "call": .7, "letter_firm": .6,
+                      "formal_notice": .4},
     "indifferent": {"email_courteous": .1, "email_neutral": .1, "call": .15, "letter_firm": .15,
                     "formal_notice": .3},
-    "key_account": {"email_courteous": .2, "email_neutral": .25, "call": .35, "letter_firm": .85,
+    "key_account": {"email_courteous": .2, "email_neutral": .25, "call": .55, "letter_firm": .85,
                     "formal_notice": .6},
 }
 # the scenario's later steps, days after the first reminder's decision (scenarios.json offsets)
@@ -140,9 +140,9 @@ def _natural_delay(rng: np.random.Generator, ptype: np.ndarray, size: int) -> np
     delay = {
         "on_time": slightly_late,
         "forgetful": 25 + rng.gamma(2.0, 8.0, size),
-        "cash_strapped": 45 + rng.gamma(2.0, 12.0, size),
+        "cash_strapped": 50 + rng.gamma(2.0, 15.0, size),
         "indifferent": 6 + rng.gamma(2.0, 5.0, size),
-        "key_account": 30 + rng.gamma(2.0, 10.0, size),
+        "key_account": 35 + rng.gamma(2.0, 12.0, size),
     }
     out = np.zeros(size)
     for name, values in delay.items():

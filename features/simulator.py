@@ -32,7 +32,6 @@ import pandas as pd
 
 from features import synth
 from features.decisions import (
-    ARM_INDEX,
     ARM_NAMES,
     ARMS,
     DEFAULT_EXPLORATION,

@@ -45,6 +45,7 @@ class Evaluation:
     split_on: str
     simulated: float | None = None
     simulated_logged: float | None = None
+    policy: object = None  # the candidate as a features.decisions.Policy (to replay or store)
 
     def as_json(self) -> dict:
         """Exactly the keys of ``relance policy evaluate --json``."""
@@ -115,7 +116,7 @@ def evaluate(directory: Path | str, candidate: str | PolicyFile, *, metric: str 
         metric=metric, logged_value=point.logged_value, ips=point.ips, snips=point.snips,
         dr=point.dr, dr_ci=intervals.dr, n=len(test), gain_ci=intervals.gain,
         higher_is_better=higher, split_on=split_on.date().isoformat(),
-        candidate="learned" if candidate == "learned" else candidate.name)
+        candidate="learned" if candidate == "learned" else candidate.name, policy=policy)
     if simulator.is_simulated(directory):
         tick("replay", 0.7)
         truth = simulated_values(directory, policy, split_on, frames.as_of, metric)

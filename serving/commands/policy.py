@@ -132,7 +132,7 @@ def list_evaluations() -> None:
 def activate(evaluation_id: int, comment: Annotated[str, typer.Option(help="Why")] = "") -> None:
     """Switch on an evaluated policy — only when its gain's lower bound is above zero."""
     from ledger.db import session_scope
-    from ledger.errors import LedgerError
+    from ledger.errors import LedgerConflictError, LedgerError
     from ledger.policies import activate as switch_on
     from serving.cli import _engine
 
@@ -142,8 +142,10 @@ def activate(evaluation_id: int, comment: Annotated[str, typer.Option(help="Why"
             record = switch_on(session, evaluation_id, actor="cli", comment=comment,
                                language=get_settings().language)
             message = words["policy_activated"].format(id=record.id, candidate=record.candidate)
+    except LedgerConflictError as error:
+        _fail("; ".join(e.message for e in error.errors), 3)
     except LedgerError as error:
-        _fail(str(error), 3 if getattr(error, "status_code", 0) == 409 else 2)
+        _fail(str(error), 2)
     console.print(message)
 
 

@@ -152,7 +152,10 @@ def invoice_state(invoice: store.OpenInvoice) -> InvoiceState:
 
 
 def customer_state(customer: store.CustomerFacts, invoices: Sequence[store.OpenInvoice],
-                   today: dt.date) -> CustomerState:
+                   today: dt.date, currency: str) -> CustomerState:
+    """The customer as the policy sees it when deciding on an invoice in `currency`: its balances
+    count the open invoices in that currency only (never a sum across currencies)."""
+    invoices = [i for i in invoices if i.currency == currency]
     open_balance = sum((i.open_amount for i in invoices), Decimal("0"))
     overdue = sum((i.open_amount for i in invoices if i.due_date < today), Decimal("0"))
     return CustomerState(
@@ -191,11 +194,13 @@ def _decide_customer(facts: store.ChunkFacts, customer_id: str,
                                              segment=customer.segment)
     result = CustomerDecisions(customer_id=customer_id, scenario=scenario,
                                unknown_scenario=unknown, invoices_seen=len(invoices))
-    state = customer_state(customer, invoices, today)
+    # balances per currency: an invoice's rules compare the customer's balance in its currency
+    states = {code: customer_state(customer, invoices, today, code)
+              for code in {i.currency for i in invoices}}
     last_contact_on = facts.last_contact.get(customer_id)
     due: list[tuple[store.OpenInvoice, Chosen]] = []
     for invoice in invoices:
-        facts_of_invoice = invoice_state(invoice)
+        facts_of_invoice, state = invoice_state(invoice), states[invoice.currency]
         # most open invoices have nothing due today: `may_act` rules them out exactly and
         # cheaply, `decide` answers the rest (and those a caller wants explained)
         eligible = may_act(invoice=facts_of_invoice, customer=state, scenario=scenario,
@@ -352,7 +357,7 @@ def _settled(facts: store.ChunkFacts, invoice: Invoice, *, today: dt.date,
             invoice_id=invoice.invoice_id, customer_id=invoice.customer_id,
             issue_date=invoice.issue_date, due_date=invoice.due_date, amount=invoice.amount,
             open_amount=invoice.open_amount, currency=invoice.currency, settled=True),
-        customer=customer_state(customer, others, today), risk=None, scenario=scenario,
+        customer=customer_state(customer, others, today, invoice.currency), risk=None, scenario=scenario,
         today=today, last_contact_on=facts.last_contact.get(invoice.customer_id),
         steps_done=facts.steps_done.get(invoice.invoice_id, ()))
     return NextAction(decision=decision, scenario=scenario.name, risk=None)

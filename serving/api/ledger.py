@@ -19,12 +19,20 @@ from serving.deps import Ingester, InvoiceReader, PortfolioDep, Principal, Reade
 from serving.dunning import scenario_names
 from serving.inputs import Offset
 from serving.ratelimit import RateLimited
+from serving.retry import RETRIES, retryable
 from serving.stored_risk import refresh_after_ingest
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
-RETRIES = 5
 # agents (their portfolio), analysts and admins set statuses; billing sets them by ingestion
 StatusWriter = Annotated[Principal, Depends(require("agent", "analyst"))]
+
+
+class CurrencyBalance(BaseModel):
+    currency: str
+    open_invoices: int
+    open_balance: Decimal
+    overdue_invoices: int
+    overdue_balance: Decimal
 
 
 class CustomerOut(CustomerBase):
@@ -36,6 +44,11 @@ class CustomerOut(CustomerBase):
     open_balance: Decimal
     overdue_invoices: int
     overdue_balance: Decimal
+    # the balances above are in `currency` (the customer's); each currency's own in by_currency,
+    # others converted at today's rates (rate_date), those without a rate left out (unconverted)
+    rate_date: dt.date | None = None
+    unconverted: list[str] = []
+    by_currency: list[CurrencyBalance] = []
     # payment terms beyond the legal maximum (L441-10 I): said to whoever reads the customer
     warnings: list[dict[str, str]] = []
     # kind of debtor, hold, insolvency and its claim-filing deadline, in sentences (fr, en)
@@ -80,14 +93,9 @@ def ingest(batch: IngestBatch, session: SessionDep, principal: Ingester, request
         except (OperationalError, DBAPIError) as exc:
             # a deadlock or serialization failure between concurrent batches: replay the batch
             session.rollback()
-            if attempt == RETRIES - 1 or not _retryable(exc):
+            if attempt == RETRIES - 1 or not retryable(exc):
                 raise
     raise AssertionError("unreachable")
-
-
-def _retryable(exc: DBAPIError) -> bool:
-    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return code in ("40P01", "40001") or "database is locked" in str(exc)
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)

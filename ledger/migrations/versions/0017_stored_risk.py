@@ -1,14 +1,14 @@
 """stored risk answers: customers' and invoices' risk computed in bulk, read back by key
 
-Revision ID: 0016
-Revises: 0011
+Revision ID: 0017
+Revises: 0016
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-revision = "0016"
-down_revision = "0011"  # linear history: … → 0012 → 0011 → 0016
+revision = "0017"
+down_revision = "0016"  # linear history: … → 0011 → 0016 → 0017
 branch_labels = None
 depends_on = None
 

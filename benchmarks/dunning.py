@@ -36,7 +36,7 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _load(engine, *, invoices: int, customers: int) -> None:
-    from ledger.models import Customer, Invoice
+    from ledger.tables import Customer, Invoice
 
     now = dt.datetime.now(dt.UTC)
     batch = 20_000

@@ -33,27 +33,12 @@ from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import Index, Integer, and_, case, func, or_, select, text, update
-from sqlmodel import Field as SQLField
-from sqlmodel import Session, SQLModel
+from sqlalchemy import Integer, and_, case, func, or_, select, update
+from sqlmodel import Session
 
 from ledger import fx
 from ledger.errors import FieldError, LedgerConflictError, LedgerError, LedgerValidationError, NotFoundError
 from ledger.frames import DATE_COLUMNS, PROMISE_COLUMNS
-from ledger.models import (
-    MONEY,
-    AuditLog,
-    Customer,
-    CustomerNote,
-    Dispute,
-    DunningAction,
-    Invoice,
-    Payment,
-    Promise,
-    PromiseInvoice,
-    record_event,
-    utcnow,
-)
 from ledger.portfolio import in_portfolio
 from ledger.schemas import (
     MAX_DATE,
@@ -67,6 +52,22 @@ from ledger.schemas import (
     dates_in_range,
     promise_horizon,
 )
+from ledger.tables import (
+    AuditLog,
+    Customer,
+    CustomerNote,
+    Dispute,
+    DisputeComment,
+    DisputeDetail,
+    DisputeInvoice,
+    DunningAction,
+    Invoice,
+    Payment,
+    Promise,
+    PromiseInvoice,
+    record_event,
+    utcnow,
+)
 from ledger.var import DelayHistogram, rules_unpaid, value_at_risk
 
 CENT = Decimal("0.01")
@@ -77,44 +78,6 @@ Language = Literal["fr", "en"]
 
 
 # --- tables (migration 0004) -------------------------------------------------------------------
-
-class DisputeInvoice(SQLModel, table=True):
-    """One invoice of a dispute, with the amount disputed on it (a dispute may name several)."""
-
-    dispute_id: str = SQLField(foreign_key="dispute.dispute_id", primary_key=True, max_length=64)
-    invoice_id: str = SQLField(foreign_key="invoice.invoice_id", primary_key=True, index=True,
-                               max_length=64)
-    amount: Decimal = SQLField(**MONEY)
-
-
-class DisputeComment(SQLModel, table=True):
-    id: int | None = SQLField(default=None, primary_key=True)
-    dispute_id: str = SQLField(foreign_key="dispute.dispute_id", index=True, max_length=64)
-    author: str = SQLField(max_length=100)
-    body: str
-    created_at: dt.datetime = SQLField(default_factory=utcnow)
-
-
-class DisputeDetail(SQLModel, table=True):
-    """What the workbench adds to a dispute (disputes ingested from billing may have none)."""
-
-    dispute_id: str = SQLField(foreign_key="dispute.dispute_id", primary_key=True, max_length=64)
-    opened_by: str | None = SQLField(default=None, max_length=100)
-    status_changed_at: dt.datetime | None = None
-    credit_note_id: str | None = SQLField(default=None, max_length=64)
-    # an agent's proposal, for an analyst to approve (migration 0010)
-    proposed_credit_amount: Decimal | None = SQLField(default=None, **MONEY)
-    proposed_by: str | None = SQLField(default=None, max_length=100)
-
-
-# the worklist aggregates every invoice by customer: one covering index makes it an index scan
-WORKLIST_INDEX = Index("ix_invoice_worklist", Invoice.__table__.c.customer_id,  # type: ignore[attr-defined]
-                       Invoice.__table__.c.kind, Invoice.__table__.c.settled_on,  # type: ignore[attr-defined]
-                       Invoice.__table__.c.due_date, Invoice.__table__.c.open_amount)  # type: ignore[attr-defined]
-_OPEN = "settled_on IS NULL AND kind = 'invoice'"
-OPEN_INDEX = Index("ix_invoice_open_exposure", Invoice.__table__.c.customer_id,  # type: ignore[attr-defined]
-                   Invoice.__table__.c.due_date, Invoice.__table__.c.open_amount,  # type: ignore[attr-defined]
-                   sqlite_where=text(_OPEN), postgresql_where=text(_OPEN))
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -1216,7 +1179,7 @@ def _currencies(session: Session, customer_ids: list[str]) -> dict[str, str]:
 
 def _published_grades(session: Session, customer_ids: list[str]) -> dict[str, str]:
     """The grades last published by `relance score` (the model's scale), where there are some."""
-    from ledger.scores import CustomerScore
+    from ledger.tables import CustomerScore
 
     found: dict[str, str] = {}
     for start in range(0, len(customer_ids), 5000):

@@ -5,7 +5,7 @@ invoices, disputes, promises, steps done, last contact, payer history) chunk by 
 customers, writes planned actions idempotently (`INSERT … ON CONFLICT DO NOTHING` on
 UNIQUE(invoice_id, step)), and moves actions between states with an audit row per change.
 
-States (`ledger.models.ActionState`): planned → sent (e-mail, SMS, call logged) | failed |
+States (`ledger.tables.ActionState`): planned → sent (e-mail, SMS, call logged) | failed |
 cancelled; a letter planned → rendered → posted → delivered; a formal notice or legal hand-off
 pending_approval → planned (approved by a person) | cancelled (rejected). `ALLOWED` lists every
 move. `cancel_pending_for_invoices` is what ingestion and the daily run call when a payment or a
@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, and_, case, func, or_, select, union
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy import JSON, and_, case, func, or_, select, union
+from sqlmodel import Session
 
 from ledger.errors import FieldError, LedgerError, LedgerValidationError, NotFoundError
 from ledger.ingest import python_defaults
-from ledger.models import (
+from ledger.portfolio import in_portfolio
+from ledger.schemas import MAX_DATE
+from ledger.tables import (
     ActionState,
     AuditLog,
     Customer,
@@ -35,11 +37,12 @@ from ledger.models import (
     Invoice,
     Promise,
     PromiseInvoice,
+    Reminder,
+    ScenarioRecord,
+    TemplateRecord,
     record_event,
     utcnow,
 )
-from ledger.portfolio import in_portfolio
-from ledger.schemas import MAX_DATE
 
 OPEN_DISPUTE_STATUSES = ("open", "in_review", "proposed_credit_note")  # = collections.ACTIVE_DISPUTE
 PENDING = ActionState.PLANNED
@@ -74,51 +77,6 @@ class IllegalTransitionError(LedgerError):
 
 
 # --- tables ----------------------------------------------------------------------------------
-
-
-class ScenarioRecord(SQLModel, table=True):
-    """A scenario edited by an analyst; shipped defaults apply for names without a record."""
-
-    name: str = Field(primary_key=True, max_length=64)
-    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    updated_by: str | None = Field(default=None, max_length=100)
-    updated_at: dt.datetime = Field(default_factory=utcnow)
-
-
-class TemplateRecord(SQLModel, table=True):
-    """A reminder template edited by an analyst (`email_firm.fr.j2`), replacing the shipped file."""
-
-    name: str = Field(primary_key=True, max_length=64)
-    source: str = Field(sa_column=Column(Text, nullable=False))
-    updated_by: str | None = Field(default=None, max_length=100)
-    updated_at: dt.datetime = Field(default_factory=utcnow)
-
-
-class Reminder(SQLModel, table=True):
-    """One consolidated message to a customer on one channel, grouping the actions sharing its id.
-
-    The text is rendered when the reminder is sent and kept, so what was sent can be read back.
-    """
-
-    reminder_id: str = Field(primary_key=True, max_length=64)
-    customer_id: str = Field(foreign_key="customer.customer_id", index=True, max_length=64)
-    run_date: dt.date = Field(index=True)
-    send_on: dt.date
-    channel: str = Field(max_length=16)
-    tone: str = Field(max_length=16)
-    template: str | None = Field(default=None, max_length=64)
-    language: str = Field(default="fr", max_length=2)
-    claim_penalties: bool = False
-    subject: str | None = None
-    body_text: str | None = Field(default=None, sa_column=Column(Text))
-    body_html: str | None = Field(default=None, sa_column=Column(Text))
-    rendered_at: dt.datetime | None = None
-    # letters and formal notices: posted (registered-letter number for a recommandé avec AR),
-    # then delivered (the date on the acknowledgement of receipt)
-    posted_on: dt.date | None = None
-    registered_number: str | None = Field(default=None, max_length=64)
-    delivered_on: dt.date | None = None
-    created_at: dt.datetime = Field(default_factory=utcnow)
 
 
 # --- what a run reads ------------------------------------------------------------------------
@@ -259,7 +217,7 @@ def disputed_among(session: Session, invoice_ids: Sequence[str]) -> set[str]:
 
 def _dispute_links():
     # a dispute over several invoices lists them in collections' link table
-    from ledger.collections import DisputeInvoice
+    from ledger.tables import DisputeInvoice
 
     return DisputeInvoice.__table__  # type: ignore[attr-defined]
 
@@ -284,7 +242,7 @@ def _promises(session: Session, lo: str, hi: str, run_date: dt.date
     never the whole account. An open promise with an instalment past its date + grace counts as
     broken already: the run evaluates promises first, and next-action reads it the same way."""
     from ledger.collections import PROMISE_GRACE_DAYS
-    from ledger.models import PromiseInstalment
+    from ledger.tables import PromiseInstalment
 
     since = run_date - dt.timedelta(days=BROKEN_PROMISE_LOOKBACK_DAYS)
     rows = _core(session).execute(
@@ -430,7 +388,7 @@ def insert_reminders(session: Session, rows: list[dict[str, Any]]) -> None:
 
 def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
     """Bulk `record_event`: one row per planned action (a run may plan hundreds of thousands)."""
-    from ledger.models import Event
+    from ledger.tables import Event
 
     now = utcnow()
     table = Event.__table__  # type: ignore[attr-defined]

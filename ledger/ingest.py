@@ -30,8 +30,8 @@ from ledger.allocation import CreditLine, InvoiceLine, allocate
 from ledger.credit import check_crossings
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
 from ledger.links import LinkSet, changed_customers, load_links, stored_for_customers, stored_for_sources
-from ledger.models import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
 from ledger.schemas import IngestBatch, IngestResult, dates_in_range
+from ledger.tables import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
 
 CHUNK = 500
 COPY_MIN = 2_000  # below this, executemany beats creating a temporary table

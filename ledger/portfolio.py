@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from ledger.models import Customer, Dispute, DunningAction, Invoice, Promise
+from ledger.tables import Customer, Dispute, DunningAction, Invoice, Promise
 
 # action ids are INTEGER (32-bit) on PostgreSQL: a larger number is no action's id, and asking
 # the database about it would fail
@@ -47,7 +47,7 @@ def _owner_query(kind: str, record_id: str):
             return None  # not an id any action can have
         return select(DunningAction.customer_id).where(DunningAction.id == int(record_id))
     if kind == "reminder":
-        from ledger.dunning import Reminder  # ledger.dunning imports ingest; lazy keeps this light
+        from ledger.tables import Reminder  # ledger.dunning imports ingest; lazy keeps this light
 
         return select(Reminder.customer_id).where(Reminder.reminder_id == record_id)
     raise ValueError(f"unknown record kind {kind!r}")

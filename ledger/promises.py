@@ -34,8 +34,8 @@ from ledger.collections import (
     audit,
 )
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError, NotFoundError
-from ledger.models import Customer, Invoice, Payment, Promise, PromiseInstalment, PromiseInvoice, record_event, utcnow
 from ledger.schemas import dates_in_range, promise_horizon
+from ledger.tables import Customer, Invoice, Payment, Promise, PromiseInstalment, PromiseInvoice, record_event, utcnow
 
 DEFAULT_MAX_DAYS = 60
 ZERO = Decimal("0")

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session
 
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
-from ledger.models import AuditLog, Customer, record_event, utcnow
+from ledger.tables import AuditLog, Customer, record_event, utcnow
 
 CustomerType = Literal["business", "consumer", "public_sector"]
 CLAIM_FILING_MONTHS = 2
@@ -180,7 +180,7 @@ def _cancel_planned(session: Session, customer_id: str, actor: str, reason: str)
     from sqlalchemy import select
 
     from ledger import dunning
-    from ledger.models import DunningAction
+    from ledger.tables import DunningAction
 
     invoice_ids = session.execute(
         select(DunningAction.invoice_id).where(DunningAction.customer_id == customer_id,

@@ -98,7 +98,7 @@ def keys_create(role: Annotated[str, typer.Option(help="admin | analyst | agent 
 
 def _expiry(value: str) -> dt.datetime:
     """`90d` (days from now), `2027-01-31` (midnight UTC) or an ISO date-time; exit 2 otherwise."""
-    from ledger.models import utcnow
+    from ledger.tables import utcnow
 
     text = value.strip()
     if text[:-1].isdigit() and text.endswith("d"):

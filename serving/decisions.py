@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlmodel import Session
 
 from ledger import dunning as store
-from ledger.models import Invoice
+from ledger.tables import Invoice
 from serving.dunning import customer_state, invoice_state, load_scenarios
 from serving.policy import Decision, InvoiceState, Risk, decide
 from serving.scenarios import load_default_segment_map, scenario_for

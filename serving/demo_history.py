@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from ledger import dunning as store
 from ledger.calendar import is_business_day
-from ledger.models import ActionState
+from ledger.tables import ActionState
 from serving.dunning import RiskProvider, run_dunning
 
 DEMO_ACTOR = "demo"

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from ledger import collections as col
 from ledger.calendar import previous_business_day
 from ledger.config import Settings, get_settings
-from ledger.models import CustomerNote, Invoice
+from ledger.tables import CustomerNote, Invoice
 from serving.dunning import run_and_commit
 from serving.outbox import send_outbox
 

@@ -29,7 +29,7 @@ from ledger import dunning as store
 from ledger.config import Settings, get_settings
 from ledger.errors import FieldError, LedgerValidationError
 from ledger.law import claim_for, coverage_warnings
-from ledger.models import Customer, utcnow
+from ledger.tables import Customer, utcnow
 from serving.policy import CustomerState, Decision, InvoiceState, Reason, Risk, decide, may_act
 from serving.reminders import (
     Company,

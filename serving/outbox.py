@@ -43,8 +43,8 @@ from sqlmodel import Session
 
 from ledger import dunning as store
 from ledger.config import Settings, get_settings
-from ledger.models import Customer, DunningAction, record_event
 from ledger.schemas import Email
+from ledger.tables import Customer, DunningAction, record_event
 from serving.dunning import NothingToSay, render_stored_reminder
 from serving.reminders import ReminderError, RenderedReminder
 

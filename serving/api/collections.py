@@ -143,7 +143,7 @@ def create_promise(data: col.PromiseCreate, request: Request, session: SessionDe
 
 def _promise_max_days(session: Session, customer_id: str) -> int | None:
     """The customer's scenario's limit on how far ahead a promise may be dated."""
-    from ledger.models import Customer
+    from ledger.tables import Customer
     from serving.dunning import load_scenarios
     from serving.scenarios import load_default_segment_map, scenario_for
 

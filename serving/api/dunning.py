@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from ledger import dunning as store
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
-from ledger.models import Customer
 from ledger.schemas import BusinessDate, Paragraphs
+from ledger.tables import Customer
 from serving.deps import (
     Analyst,
     PortfolioDep,

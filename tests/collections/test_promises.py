@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from ledger.collections import PROMISE_GRACE_DAYS, evaluate_promises, paused_invoice_ids, promise_frame
 from ledger.frames import PROMISE_COLUMNS
-from ledger.models import Event
+from ledger.tables import Event
 from tests.collections.conftest import API, invoice, payment
 from tests.conftest import give_portfolio
 

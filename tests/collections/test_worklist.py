@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from ledger.collections import bucket_of, worklist
-from ledger.models import DunningAction
+from ledger.tables import DunningAction
 from serving.policy import Risk
 from tests.collections.conftest import API, TODAY
 
@@ -157,7 +157,7 @@ def test_a_provider_without_unpaid_odds_lends_p_late_and_p_severe(client, keys, 
 
 
 def test_broken_promises_show_as_urgency_not_in_the_ranking(client, keys, ledger, db):
-    from ledger.models import Promise
+    from ledger.tables import Promise
 
     before = ids(client.get(f"{API}/worklist", headers=keys["analyst"]))
     with Session(db) as session:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from ledger.models import AuditLog, DunningAction
+from ledger.tables import AuditLog, DunningAction
 from serving.cli import app
 from tests.dunning.ledger_fixture import RUN_DATE, build_ledger
 

@@ -27,7 +27,7 @@ from ledger import dunning as store
 from ledger.calendar import is_business_day
 from ledger.importers import batch_from_tables, ledger_tables
 from ledger.ingest import ingest
-from ledger.models import Dispute, DunningAction, Invoice
+from ledger.tables import Dispute, DunningAction, Invoice
 from serving.dunning import NothingToSay, render_stored_reminder, run_dunning, scenario_names
 from serving.policy import Risk
 

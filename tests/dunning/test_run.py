@@ -12,8 +12,8 @@ from sqlmodel import Session
 from ledger import dunning as store
 from ledger.errors import LedgerValidationError
 from ledger.ingest import ingest
-from ledger.models import AuditLog, DunningAction, Event
 from ledger.schemas import IngestBatch
+from ledger.tables import AuditLog, DunningAction, Event
 from serving.dunning import run_and_commit, run_dunning
 from tests.dunning.ledger_fixture import EXPECTED, RUN_DATE, build_ledger
 
@@ -164,7 +164,7 @@ def test_deteriorating_payer_is_detected_from_settled_history(session):
 
 
 def test_active_promise_without_invoice_link_covers_the_customer(session):
-    from ledger.models import Promise
+    from ledger.tables import Promise
 
     build_ledger(session)
     session.add(Promise(promise_id="PR2", customer_id="C2", amount=Decimal("5000"),

@@ -179,14 +179,14 @@ def update_status(*, session: Session, customer_id: str, data: CustomerStatusUpd
 def _cancel_planned(session: Session, customer_id: str, actor: str, reason: str) -> int:
     from sqlalchemy import select
 
-    from ledger import dunning
+    from ledger import actions
     from ledger.tables import DunningAction
 
     invoice_ids = session.execute(
         select(DunningAction.invoice_id).where(DunningAction.customer_id == customer_id,
-                                               DunningAction.state == dunning.PENDING,
+                                               DunningAction.state == actions.PENDING,
                                                DunningAction.invoice_id.is_not(None))).scalars().all()
-    return dunning.cancel_pending_for_invoices(session, invoice_ids, reason, actor)
+    return actions.cancel_pending_for_invoices(session, invoice_ids, reason, actor)
 
 
 def cancel_if_stopped(session: Session, customer_ids, *, today: dt.date, actor: str) -> int:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import run_facts
 from ledger.tables import Invoice
 from serving.dunning import customer_state, invoice_state, load_scenarios
 from serving.policy import Decision, InvoiceState, Risk, decide
@@ -18,7 +18,7 @@ RiskProvider = Callable[[Session, list[str], dt.date], dict[str, Risk]]
 def next_action(*, session: Session, invoice: Invoice, today: dt.date,
                 risk_for: RiskProvider | None) -> tuple[Decision, str, Risk | None]:
     """(decision, scenario name, risk used) for `invoice` as of `today`."""
-    facts = store.load_chunk(session, lo=invoice.customer_id, hi=invoice.customer_id, run_date=today)
+    facts = run_facts.load_chunk(session, lo=invoice.customer_id, hi=invoice.customer_id, run_date=today)
     customer = facts.customers[invoice.customer_id]  # the invoice's customer always exists
     scenario = scenario_for(customer_scenario=customer.dunning_scenario, segment=customer.segment,
                             scenarios=load_scenarios(session), segment_map=load_default_segment_map())

@@ -1,6 +1,6 @@
 """The daily dunning run (relance quotidienne): plan today's actions, consolidated per customer.
 
-`run_dunning` reads the open invoices chunk by chunk of customers (`ledger.dunning.load_chunk`),
+`run_dunning` reads the open invoices chunk by chunk of customers (`ledger.run_facts.load_chunk`),
 asks the decision policy (`serving.policy.decide`) what each needs, keeps the actions due on the
 run date, and groups them into one reminder per customer and channel. Invoices that cannot have
 anything due on the run date (`serving.policy.may_act`: a conservative, exact pre-filter) are
@@ -25,7 +25,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import actions as dunning_actions
+from ledger import audit as audit_log
+from ledger import pauses, run_facts, tables
+from ledger import reminders as dunning_reminders
+from ledger import saved_scenarios as saved
 from ledger.config import Settings, get_settings
 from ledger.errors import FieldError, LedgerValidationError
 from ledger.law import claim_for, coverage_warnings
@@ -66,7 +70,7 @@ RETRIES = 5
 
 def known_templates(session: Session) -> frozenset[str]:
     """Template names a scenario step may use: `{channel}_{tone}`, plus any edited one."""
-    edited = {name.split(".")[0] for name in store.stored_templates(session)}
+    edited = {name.split(".")[0] for name in saved.stored_templates(session)}
     return DEFAULT_TEMPLATES | edited
 
 
@@ -74,7 +78,7 @@ def load_scenarios(session: Session) -> dict[str, Scenario]:
     """The shipped scenarios, each replaced by its edited version when one is stored."""
     scenarios = dict(load_default_scenarios())
     templates = known_templates(session)
-    for name, body in store.stored_scenarios(session).items():
+    for name, body in saved.stored_scenarios(session).items():
         try:
             scenarios[name] = parse_scenario(body, templates=templates)
         except ValidationError as exc:  # validated when saved; a later template removal may break it
@@ -97,7 +101,7 @@ def edited_templates(session: Session) -> dict[str, str]:
 
     They live in the database so every server sees the same ones, and are handed to the renderer
     as a mapping: nothing is written to disk."""
-    return store.stored_templates(session)
+    return saved.stored_templates(session)
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -173,19 +177,19 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
     report.warnings.extend(w.en for w in coverage_warnings(run_date))
     # a broken instalment resumes dunning at once: decide promises from today's payments first
     # (a dry run's caller rolls this back with the rest)
-    from ledger.collections import evaluate_promises
+    from ledger.promises import evaluate_promises
 
     evaluate_promises(session, None, run_date, actor=actor)
-    stale = store.invoices_no_longer_chased(session)
+    stale = dunning_actions.invoices_no_longer_chased(session)
     if not dry_run and stale:
-        report.cancelled = store.cancel_pending_for_invoices(
+        report.cancelled = dunning_actions.cancel_pending_for_invoices(
             session, stale, "invoice settled or disputed after planning", actor)
     scenarios = load_scenarios(session)
     segment_map = load_default_segment_map()
     ranges = ([(customer_id, customer_id)] if customer_id is not None
-              else store.customer_ranges(session, size=CHUNK_CUSTOMERS))
+              else run_facts.customer_ranges(session, size=CHUNK_CUSTOMERS))
     for lo, hi in ranges:
-        facts = store.load_chunk(session, lo=lo, hi=hi, run_date=run_date,
+        facts = run_facts.load_chunk(session, lo=lo, hi=hi, run_date=run_date,
                                  cancelling=frozenset(stale))
         planned = _plan_chunk(session, facts, run_date=run_date, scenarios=scenarios,
                               segment_map=segment_map, risk_for=risk_for, report=report)
@@ -206,7 +210,7 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
             f"dunned on a fallback scenario instead: {shown}")
     report.seconds = time.perf_counter() - started
     if not dry_run:
-        store.audit(session, actor=actor, action="dunning.run", entity="dunning_run",
+        audit_log.audit(session, actor=actor, action="dunning.run", entity="dunning_run",
                     entity_id=run_date.isoformat(), after=report.summary())
     session.flush()
     return report
@@ -225,12 +229,12 @@ def _risks(session: Session, ids: list[str], run_date: dt.date, risk_for: RiskPr
         return {}
 
 
-def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
+def _plan_chunk(session: Session, facts: run_facts.ChunkFacts, *, run_date: dt.date,
                 scenarios: dict[str, Scenario], segment_map: dict[str, str],
                 risk_for: RiskProvider | None, report: RunReport) -> list[PlannedAction]:
     risks = _risks(session, [i.invoice_id for i in facts.invoices], run_date, risk_for, report)
     planned: list[PlannedAction] = []
-    for customer_id, invoices in store.group_by(facts.invoices, lambda i: i.customer_id).items():
+    for customer_id, invoices in dunning_reminders.group_by(facts.invoices, lambda i: i.customer_id).items():
         customer = facts.customers[customer_id]
         report.customers_seen += 1
         report.invoices_seen += len(invoices)
@@ -241,7 +245,7 @@ def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
             report.fallbacks.setdefault(unknown, []).append(customer_id)
         state = customer_state(customer, invoices, run_date)
         last_contact_on = facts.last_contact.get(customer_id)
-        due: list[tuple[store.OpenInvoice, Decision]] = []
+        due: list[tuple[run_facts.OpenInvoice, Decision]] = []
         for invoice in invoices:
             facts_of_invoice = invoice_state(invoice)
             # most open invoices have nothing due today: `may_act` rules them out exactly and
@@ -261,7 +265,7 @@ def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
     return planned
 
 
-def invoice_state(invoice: store.OpenInvoice) -> InvoiceState:
+def invoice_state(invoice: run_facts.OpenInvoice) -> InvoiceState:
     return InvoiceState(
         invoice_id=invoice.invoice_id, customer_id=invoice.customer_id,
         issue_date=invoice.issue_date, due_date=invoice.due_date, amount=invoice.amount,
@@ -271,7 +275,7 @@ def invoice_state(invoice: store.OpenInvoice) -> InvoiceState:
     )
 
 
-def customer_state(customer: store.CustomerFacts, invoices: list[store.OpenInvoice],
+def customer_state(customer: run_facts.CustomerFacts, invoices: list[run_facts.OpenInvoice],
                     run_date: dt.date) -> CustomerState:
     open_balance = sum((i.open_amount for i in invoices), Decimal("0"))
     overdue = sum((i.open_amount for i in invoices if i.due_date < run_date), Decimal("0"))
@@ -308,12 +312,12 @@ def _reason_dict(reason: Reason) -> dict[str, str]:
 
 
 def _consolidate(customer_id: str, scenario: Scenario,
-                 due: list[tuple[store.OpenInvoice, Decision]],
+                 due: list[tuple[run_facts.OpenInvoice, Decision]],
                  run_date: dt.date) -> list[PlannedAction]:
     """One reminder per customer and channel, listing every invoice due for a contact today."""
     state = "pending_approval" if scenario.approval_required else "planned"
     planned: list[PlannedAction] = []
-    for channel, group in store.group_by(due, lambda pair: pair[1].channel).items():
+    for channel, group in dunning_reminders.group_by(due, lambda pair: pair[1].channel).items():
         reminder_id = reminder_id_for(run_date=run_date, customer_id=customer_id, channel=channel,
                                       keys=[(inv.invoice_id, d.step or "") for inv, d in group])
         for invoice, decision in group:
@@ -328,7 +332,7 @@ def _consolidate(customer_id: str, scenario: Scenario,
     return planned
 
 
-def _write(session: Session, planned: list[PlannedAction], facts: store.ChunkFacts, *,
+def _write(session: Session, planned: list[PlannedAction], facts: run_facts.ChunkFacts, *,
            run_date: dt.date, actor: str, report: RunReport) -> None:
     if not planned:
         return
@@ -340,19 +344,19 @@ def _write(session: Session, planned: list[PlannedAction], facts: store.ChunkFac
         "state": a.state, "attempts": 0, "created_by": actor, "reasons": list(a.reasons),
         "created_at": now, "updated_at": now,
     } for a in planned]
-    inserted = store.insert_actions(session, rows)
+    inserted = dunning_actions.insert_actions(session, rows)
     created = {(invoice_id, step): action_id for action_id, invoice_id, step, _ in inserted}
     kept = [a for a in planned if (a.invoice_id, a.step) in created]
     report.actions.extend(kept)
     report.created += len(kept)
-    store.insert_reminders(session, _reminder_rows(kept, facts, run_date))
-    store.insert_events(session, _event_rows(kept, created, facts, run_date))
+    dunning_actions.insert_reminders(session, _reminder_rows(kept, facts, run_date))
+    dunning_actions.insert_events(session, _event_rows(kept, created, facts, run_date))
 
 
-def _reminder_rows(kept: list[PlannedAction], facts: store.ChunkFacts,
+def _reminder_rows(kept: list[PlannedAction], facts: run_facts.ChunkFacts,
                    run_date: dt.date) -> list[dict[str, Any]]:
     rows = []
-    for reminder_id, actions in store.group_by(kept, lambda a: a.reminder_id).items():
+    for reminder_id, actions in dunning_reminders.group_by(kept, lambda a: a.reminder_id).items():
         # the reminder speaks in its firmest action's tone
         firmest = max(actions, key=lambda a: TONES.index(a.tone) if a.tone in TONES else 0)
         first = actions[0]
@@ -368,7 +372,7 @@ def _reminder_rows(kept: list[PlannedAction], facts: store.ChunkFacts,
 
 
 def _event_rows(kept: list[PlannedAction], created: dict[tuple[str, str], int],
-                facts: store.ChunkFacts, run_date: dt.date) -> list[dict[str, Any]]:
+                facts: run_facts.ChunkFacts, run_date: dt.date) -> list[dict[str, Any]]:
     due_dates = {i.invoice_id: i.due_date for i in facts.invoices}
     events, late = [], set()
     for a in kept:
@@ -440,17 +444,17 @@ def payment_reference(customer_id: str, invoice_ids: list[str]) -> str:
     return f"{customer_id} / {shown}"
 
 
-def render_stored_reminder(session: Session, reminder: store.Reminder, *,
+def render_stored_reminder(session: Session, reminder: tables.Reminder, *,
                            settings: Settings | None = None) -> RenderedReminder:
     """Render a reminder from the ledger as of its send date: its live invoices (not settled,
     not under an open dispute, action not cancelled), the contacts actually made about them
     before, penalties per invoice from `ledger.law` when one of its steps claims them, and the
     template its scenario step names. Raises `NothingToSay` when no invoice is left."""
     settings = settings or get_settings()
-    actions = store.reminder_actions(session, reminder.reminder_id)
+    actions = dunning_reminders.reminder_actions(session, reminder.reminder_id)
     live = [a for a in actions if a.state != "cancelled"]
-    invoices = store.invoices_by_id(session, [a.invoice_id for a in live if a.invoice_id])
-    disputed = store.disputed_among(session, list(invoices))
+    invoices = dunning_reminders.invoices_by_id(session, [a.invoice_id for a in live if a.invoice_id])
+    disputed = pauses.disputed_among(session, list(invoices))
     kept = sorted((i for i in invoices.values()
                    if i.settled_on is None and i.open_amount > 0 and i.invoice_id not in disputed),
                   key=lambda i: (i.due_date, i.invoice_id))
@@ -466,7 +470,7 @@ def render_stored_reminder(session: Session, reminder: store.Reminder, *,
                                          session=session)
                  for i in kept if i.due_date < as_of} if reminder.claim_penalties else {}
     lines = tuple(_line(i, as_of, penalties.get(i.invoice_id)) for i in kept)
-    earlier = store.earlier_contacts(session, customer_id=reminder.customer_id,
+    earlier = dunning_reminders.earlier_contacts(session, customer_id=reminder.customer_id,
                                      invoice_ids=[i.invoice_id for i in kept], before=as_of,
                                      exclude_reminder=reminder.reminder_id)
     context = ReminderContext(

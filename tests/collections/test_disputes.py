@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from ledger.collections import TRANSITIONS, paused_invoice_ids
+from ledger.pauses import paused_invoice_ids
 from ledger.tables import Event, Invoice
+from ledger.workflow import TRANSITIONS
 from tests.collections.conftest import API, TODAY, invoice
 
 

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session
 
-from ledger.collections import bucket_of, worklist
 from ledger.tables import DunningAction
+from ledger.worklist import worklist
+from ledger.worklist_rows import bucket_of
 from serving.policy import Risk
 from tests.collections.conftest import API, TODAY
 

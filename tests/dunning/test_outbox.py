@@ -9,7 +9,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import reminders as dunning_reminders
 from ledger.config import Settings
 from ledger.tables import AuditLog, DunningAction, Event
 from serving.dunning import run_dunning
@@ -66,7 +66,7 @@ def test_emails_go_out_over_smtp_one_per_reminder(db, smtp):
     assert {k: a.state for k, a in states.items()} == {
         "I1": "sent", "I2": "sent", "I4": "sent", "I7": "planned"}  # the call waits for an agent
     with Session(db) as session:
-        reminder = store.get_reminder(session, states["I1"].reminder_id)
+        reminder = dunning_reminders.get_reminder(session, states["I1"].reminder_id)
         assert reminder.body_text and "I2" in reminder.body_text and reminder.rendered_at
         assert len(session.execute(select(Event).where(Event.type == "action.sent")).all()) == 3
         assert len(session.execute(select(AuditLog).where(AuditLog.action == "action.sent")).all()) == 3

@@ -34,11 +34,11 @@ def test_the_api_refuses_an_unknown_scenario_naming_the_field(client, keys):
 
 
 def test_an_edited_scenario_is_a_known_name(session):
-    from ledger import dunning as store
+    from ledger import saved_scenarios as saved
     from serving.scenarios import load_default_scenarios
 
     body = load_default_scenarios()["gentle"].model_dump(mode="json") | {"name": "vip"}
-    store.save_scenario(session, name="vip", body=body, actor="test")
+    saved.save_scenario(session, name="vip", body=body, actor="test")
     session.flush()
     assert "vip" in scenario_names(session)
     assert {"standard", "gentle", "strict", "key_account", "enterprise"} <= scenario_names(session)

@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal, get_args
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -25,7 +26,8 @@ from ledger import fx
 from ledger.tables import CreditLimitState, Customer, Invoice, record_event, utcnow
 
 WARNING_SHARE = Decimal("0.8")
-STATUSES = ("over", "warning", "ok", "no_limit")
+CreditStatus = Literal["over", "warning", "ok", "no_limit"]
+STATUSES: tuple[CreditStatus, ...] = get_args(CreditStatus)
 CHUNK = 500
 
 
@@ -39,12 +41,12 @@ class Exposure:
     exposure: Decimal
     open_invoices: int
     usage: float | None          # exposure / limit (1.0 = at the limit); None without a limit
-    status: str                  # over | warning | ok | no_limit
+    status: CreditStatus
     headroom: Decimal | None     # limit − exposure (negative when over)
     unconverted: list[str] = field(default_factory=list)
 
 
-def credit_status(exposure: Decimal, limit: Decimal | None) -> str:
+def credit_status(exposure: Decimal, limit: Decimal | None) -> CreditStatus:
     """over (exposure above the limit), warning (at 80 % of it or more), ok, or no_limit."""
     if limit is None:
         return "no_limit"

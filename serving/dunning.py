@@ -243,11 +243,12 @@ def _plan_chunk(session: Session, facts: run_facts.ChunkFacts, *, run_date: dt.d
                                              segment_map=segment_map)
         if unknown is not None:
             report.fallbacks.setdefault(unknown, []).append(customer_id)
-        state = customer_state(customer, invoices, run_date)
+        # balances per currency: an invoice's rules compare the customer's balance in its currency
+        states = {code: customer_state(customer, invoices, run_date, code) for code in {i.currency for i in invoices}}
         last_contact_on = facts.last_contact.get(customer_id)
         due: list[tuple[run_facts.OpenInvoice, Decision]] = []
         for invoice in invoices:
-            facts_of_invoice = invoice_state(invoice)
+            facts_of_invoice, state = invoice_state(invoice), states[invoice.currency]
             # most open invoices have nothing due today: `may_act` rules them out exactly and
             # cheaply (tests/dunning/test_prefilter.py), `decide` answers the rest
             if not may_act(invoice=facts_of_invoice, customer=state, scenario=scenario,
@@ -276,7 +277,10 @@ def invoice_state(invoice: run_facts.OpenInvoice) -> InvoiceState:
 
 
 def customer_state(customer: run_facts.CustomerFacts, invoices: list[run_facts.OpenInvoice],
-                    run_date: dt.date) -> CustomerState:
+                    run_date: dt.date, currency: str) -> CustomerState:
+    """The customer as the policy sees it when deciding on an invoice in `currency`: its balances
+    count the open invoices in that currency only (never a sum across currencies)."""
+    invoices = [i for i in invoices if i.currency == currency]
     open_balance = sum((i.open_amount for i in invoices), Decimal("0"))
     overdue = sum((i.open_amount for i in invoices if i.due_date < run_date), Decimal("0"))
     return CustomerState(

@@ -26,6 +26,14 @@ RETRIES = 5
 StatusWriter = Annotated[Principal, Depends(require("agent", "analyst"))]
 
 
+class CurrencyBalance(BaseModel):
+    currency: str
+    open_invoices: int
+    open_balance: Decimal
+    overdue_invoices: int
+    overdue_balance: Decimal
+
+
 class CustomerOut(CustomerBase):
     credit_balance: Decimal
     on_hold: bool
@@ -35,6 +43,11 @@ class CustomerOut(CustomerBase):
     open_balance: Decimal
     overdue_invoices: int
     overdue_balance: Decimal
+    # the balances above are in `currency` (the customer's); each currency's own in by_currency,
+    # others converted at today's rates (rate_date), those without a rate left out (unconverted)
+    rate_date: dt.date | None = None
+    unconverted: list[str] = []
+    by_currency: list[CurrencyBalance] = []
     # payment terms beyond the legal maximum (L441-10 I): said to whoever reads the customer
     warnings: list[dict[str, str]] = []
     # kind of debtor, hold, insolvency and its claim-filing deadline, in sentences (fr, en)

@@ -19,8 +19,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ledger.models import Invoice
 from ledger.store import dated_in_range, read_frames
+from ledger.tables import Invoice
 from serving.policy import Risk
 
 if TYPE_CHECKING:

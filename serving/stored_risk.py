@@ -26,8 +26,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from ledger import stored_risk as table
-from ledger.models import Customer, Invoice
 from ledger.store import read_frames
+from ledger.tables import Customer, Invoice
 from serving.policy import Risk
 
 if TYPE_CHECKING:

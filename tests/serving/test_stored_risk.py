@@ -16,7 +16,7 @@ from ledger.fx import RateIn, store_rates
 from ledger.importers import import_ledger_dir
 from ledger.ingest import ingest
 from ledger.schemas import IngestBatch
-from ledger.stored_risk import StoredCustomerRisk
+from ledger.tables import StoredCustomerRisk
 from model.dataset import labelled_rows
 from model.train import TrainConfig, fit_bundle
 from serving.risk import RiskService
@@ -56,7 +56,7 @@ def _random_batch(rng, session, customers: list[str], today: dt.date, step: int)
     invoice, or a dispute, for one or two random customers."""
     from sqlmodel import select
 
-    from ledger.models import Invoice
+    from ledger.tables import Invoice
 
     batch: dict = {"customers": [], "invoices": [], "payments": [], "disputes": []}
     for customer_id in rng.choice(customers, size=int(rng.integers(1, 3)), replace=False):

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field, model_validator
 from ledger import credit, store
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
 from ledger.law import claim_for
-from ledger.models import Customer
 from ledger.schemas import MAX_DATE, MIN_DATE, Id, InvoiceIn, dates_in_range
+from ledger.tables import Customer
 from serving.credit_advice import credit_reason
 from serving.decisions import next_action
 from serving.deps import Analyst, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require, risk_provider
@@ -145,7 +145,7 @@ def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
 def _check_known(session, body: PredictionRequest) -> None:
     from sqlalchemy import select
 
-    from ledger.models import Invoice
+    from ledger.tables import Invoice
 
     errors: list[FieldError] = []
     known: dict[str, str | None] = {}
@@ -192,9 +192,14 @@ class NextActionReason(BaseModel):
 
 class Penalties(BaseModel):
     interest: Decimal
-    indemnity: Decimal
-    total: Decimal
+    indemnity: Decimal | None = Field(description="in the invoice's currency; null when no dated "
+                                      "EUR rate converts the 40 € (see indemnity_eur and notes)")
+    indemnity_eur: Decimal = Field(default=Decimal("0.00"), description="the indemnity the law "
+                                   "fixes in euros (40 per late invoice), 0 when none is owed")
+    total: Decimal = Field(description="interest plus the converted indemnity, in the invoice's "
+                           "currency")
     claimed: bool
+    notes: list[str] = []
 
 
 class NextReminder(BaseModel):
@@ -260,9 +265,11 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
                                         "expected_pay_date": risk.expected_pay_date,
                                         "grade": risk.grade, "source": risk.source},
         penalties=Penalties(interest=due.interest.amount if due else Decimal("0.00"),
-                            indemnity=due.indemnity_in_currency if due else Decimal("0.00"),
+                            indemnity=(due.indemnity.amount if due and due.indemnity
+                                       else Decimal("0.00")),
+                            indemnity_eur=due.indemnity.eur if due and due.indemnity else Decimal("0.00"),
                             total=due.total if due else Decimal("0.00"),
-                            claimed=decision.claim_penalties),
+                            claimed=decision.claim_penalties, notes=list(due.notes) if due else []),
         reasons=[NextActionReason(code=r.code, sentence=r.text(language)) for r in reasons],
         block_new_orders=exposure.status == "over",
         reminder=None if found.reminder is None or found.action is None else NextReminder(

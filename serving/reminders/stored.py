@@ -12,10 +12,11 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import pauses, tables
+from ledger import reminders as dunning_reminders
 from ledger.config import Settings, get_settings
 from ledger.law import Claim, PenaltyPeriod, claim_for
-from ledger.models import ActionState, Customer, Invoice
+from ledger.tables import ActionState, Customer, Invoice
 from serving.reminders.render import (
     Company,
     Contact,
@@ -53,17 +54,17 @@ def payment_reference(customer_id: str, invoice_ids: list[str]) -> str:
     return f"{customer_id} / {shown}"
 
 
-def render_stored_reminder(session: Session, reminder: store.Reminder, *,
+def render_stored_reminder(session: Session, reminder: tables.Reminder, *,
                            settings: Settings | None = None) -> RenderedReminder:
     """Render a reminder from the ledger as of its send date: its live invoices (not settled,
     not under an open dispute, action not cancelled), the contacts actually made about them
     before, penalties per invoice from `ledger.law` when one of its steps claims them, and the
     template its scenario step names. Raises `NothingToSay` when no invoice is left."""
     settings = settings or get_settings()
-    actions = store.reminder_actions(session, reminder.reminder_id)
+    actions = dunning_reminders.reminder_actions(session, reminder.reminder_id)
     live = [a for a in actions if a.state != ActionState.CANCELLED]
-    invoices = store.invoices_by_id(session, [a.invoice_id for a in live if a.invoice_id])
-    disputed = store.disputed_among(session, list(invoices))
+    invoices = dunning_reminders.invoices_by_id(session, [a.invoice_id for a in live if a.invoice_id])
+    disputed = pauses.disputed_among(session, list(invoices))
     kept = sorted((i for i in invoices.values()
                    if i.settled_on is None and i.open_amount > 0 and i.invoice_id not in disputed),
                   key=lambda i: (i.due_date, i.invoice_id))
@@ -79,14 +80,15 @@ def render_stored_reminder(session: Session, reminder: store.Reminder, *,
                                          session=session)
                  for i in kept if i.due_date < as_of} if reminder.claim_penalties else {}
     lines = tuple(_line(i, as_of, penalties.get(i.invoice_id)) for i in kept)
-    earlier = store.earlier_contacts(session, customer_id=reminder.customer_id,
+    earlier = dunning_reminders.earlier_contacts(session, customer_id=reminder.customer_id,
                                      invoice_ids=[i.invoice_id for i in kept], before=as_of,
                                      exclude_reminder=reminder.reminder_id)
     context = ReminderContext(
         company=company_from(settings),
         customer=ReminderCustomer(
             name=(customer.name if customer else None) or reminder.customer_id,
-            language=reminder.language, address=_postal_lines(customer)),
+            language=reminder.language, address=_postal_lines(customer),
+            customer_type=customer_type),
         invoices=lines, today=as_of, currency=kept[0].currency,
         penalties=_claim(penalties.values()) if penalties else None,
         earlier_contacts=tuple(Contact(on=c.on, channel=c.channel) for c in earlier),
@@ -104,8 +106,15 @@ def _line(invoice: Invoice, as_of: dt.date, due: Claim | None) -> InvoiceLine:
         amount=invoice.amount, open_amount=invoice.open_amount,
         days_late=(as_of - invoice.due_date).days,
         interest=due.interest.amount if due is not None else None,
-        indemnity=due.indemnity_in_currency if due is not None else None,
-        rate_percent=_single_rate(due.interest.periods) if due is not None else None)
+        indemnity=_converted_indemnity(due),
+        rate_percent=_single_rate(due.interest.periods) if due is not None else None,
+        indemnity_eur=due.indemnity.eur if due is not None and due.indemnity is not None else None)
+
+
+def _converted_indemnity(due: Claim | None) -> Decimal | None:
+    """The indemnity in the invoice's currency; None when none is owed or no dated rate converts
+    it (the text then gives the 40 € in euros and says no rate is known — never 0)."""
+    return None if due is None or due.indemnity is None else due.indemnity.amount
 
 
 def _single_rate(periods: Iterable[PenaltyPeriod]) -> Decimal | None:
@@ -121,13 +130,18 @@ def _postal_lines(customer: Customer | None) -> tuple[str, ...]:
 
 
 def _claim(dues: Iterable[Claim]) -> PenaltyClaim | None:
-    interest, indemnity, periods = Decimal("0"), Decimal("0"), list[PenaltyPeriod]()
+    interest, indemnity, eur_only = Decimal("0"), Decimal("0"), Decimal("0")
+    periods: list[PenaltyPeriod] = []
     for due in dues:
         interest += due.interest.amount
-        indemnity += due.indemnity_in_currency
+        if due.indemnity is not None and due.indemnity.amount is None:
+            eur_only += due.indemnity.eur  # no dated rate: claimed in euros, said so
+        else:
+            indemnity += due.indemnity_in_currency
         periods.extend(due.interest.periods)
-    if interest == 0 and indemnity == 0:
+    if interest == 0 and indemnity == 0 and eur_only == 0:
         return None
-    return PenaltyClaim(interest=interest, indemnity=indemnity, rate_percent=_single_rate(periods))
+    return PenaltyClaim(interest=interest, indemnity=indemnity, rate_percent=_single_rate(periods),
+                        indemnity_eur_only=eur_only)
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
-from ledger.models import DunningAction
+from ledger.tables import DunningAction
 from serving.exploration import ExploringChooser, variants
 from serving.policy import Decision, InvoiceState, Reason
 

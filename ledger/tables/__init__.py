@@ -53,7 +53,7 @@ from ledger.tables.records import (
     record_event,
     utcnow,
 )
-from ledger.tables.risk import StoredCustomerRisk, StoredInvoiceRisk
+from ledger.tables.risk import StoredCustomerRisk, StoredInvoiceRisk, StoredNextAction
 from ledger.tables.workbench import (
     OPEN_INDEX,
     WORKLIST_INDEX,
@@ -103,6 +103,7 @@ __all__ = [
     "ScenarioRecord",
     "StoredCustomerRisk",
     "StoredInvoiceRisk",
+    "StoredNextAction",
     "Subscriber",
     "TemplateRecord",
     "WORKLIST_INDEX",

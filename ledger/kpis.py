@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
-from ledger import fx
+from ledger import fx, snapshots
 from ledger.errors import FieldError, LedgerValidationError
 
 ZERO = Decimal("0")
@@ -284,6 +284,11 @@ def receivables_at(*, session: Session, dates: Sequence[dt.date],
 
 
 def _receivables_raw(session: Session, dates: Sequence[dt.date], segment: str | None):
+    """Month ends from their snapshots (`ledger.snapshots`), other dates fresh."""
+    return snapshots.receivables(session, dates, segment, _receivables_fresh)
+
+
+def _receivables_fresh(session: Session, dates: Sequence[dt.date], segment: str | None):
     _fast_plans(session)
     sql = _sql(session)
     raw: dict[tuple, tuple[dict, dict]] = {}

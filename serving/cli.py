@@ -163,16 +163,38 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 @app.command()
 def synth(out: Annotated[Path, typer.Option(help="Output directory")],
           customers: int = 500, months: int = 24, seed: int = 0,
-          start: Annotated[str, typer.Option(help="First month, ISO date")] = "2024-01-01") -> None:
+          start: Annotated[str, typer.Option(help="First month, ISO date")] = "2024-01-01",
+          reminder_effects: Annotated[bool, typer.Option(
+              "--reminder-effects", help="Reminders change when payers pay; logs actions with "
+                                         "their propensities and true effects (docs/policy.md)")] = False,
+          exploration: Annotated[float, typer.Option(help="With --reminder-effects: share explored")] = 0.5,
+          ) -> None:
     """Write a synthetic ledger directory (deterministic for a seed)."""
     from features.synth import generate
     from ledger.frames import write_ledger_dir
 
     if customers < 1 or months < 1:
         _fail("--customers and --months must be ≥ 1", 2)
+    if reminder_effects:
+        _synth_reminder_effects(out, customers, months, seed, start, exploration)
+        return
     with console.status("Génération…"):
         frames = generate(customers=customers, months=months, seed=seed, start=start)
         write_ledger_dir(frames, out)
+    console.print(t("synth_written", out=out, customers=len(frames.customers),
+                    invoices=len(frames.invoices), payments=len(frames.payments)))
+
+
+def _synth_reminder_effects(out: Path, customers: int, months: int, seed: int, start: str,
+                            exploration: float) -> None:
+    from features import simulator
+
+    if not 0.0 <= exploration <= 1.0:
+        _fail("--exploration must be between 0 and 1", 2)
+    params = simulator.SimulationParams(customers=customers, months=months, seed=seed,
+                                        start=start, exploration=exploration)
+    with console.status("Simulation…"):
+        frames = simulator.write(params, out)
     console.print(t("synth_written", out=out, customers=len(frames.customers),
                     invoices=len(frames.invoices), payments=len(frames.payments)))
 

@@ -19,9 +19,9 @@ from serving.deps import Ingester, InvoiceReader, PortfolioDep, Principal, Reade
 from serving.dunning import scenario_names
 from serving.inputs import Offset
 from serving.ratelimit import RateLimited
+from serving.retry import RETRIES, retryable
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
-RETRIES = 5
 # agents (their portfolio), analysts and admins set statuses; billing sets them by ingestion
 StatusWriter = Annotated[Principal, Depends(require("agent", "analyst"))]
 
@@ -89,14 +89,9 @@ def ingest(batch: IngestBatch, session: SessionDep, principal: Ingester) -> Inge
         except (OperationalError, DBAPIError) as exc:
             # a deadlock or serialization failure between concurrent batches: replay the batch
             session.rollback()
-            if attempt == RETRIES - 1 or not _retryable(exc):
+            if attempt == RETRIES - 1 or not retryable(exc):
                 raise
     raise AssertionError("unreachable")
-
-
-def _retryable(exc: DBAPIError) -> bool:
-    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return code in ("40P01", "40001") or "database is locked" in str(exc)
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)

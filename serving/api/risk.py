@@ -197,6 +197,16 @@ class Penalties(BaseModel):
     claimed: bool
 
 
+class NextReminder(BaseModel):
+    reminder_id: str
+    channel: str
+    tone: str = Field(description="the reminder's tone: its firmest invoice's")
+    template: str | None
+    send_on: dt.date
+    invoice_ids: list[str]
+    state: str = Field(description="planned, or pending_approval (formal notice, legal hand-off)")
+
+
 class NextAction(BaseModel):
     invoice_id: str
     action: str
@@ -212,6 +222,11 @@ class NextAction(BaseModel):
     reasons: list[NextActionReason]
     # the customer is over its credit limit: advise sales to take no new order (not a dunning step)
     block_new_orders: bool = False
+    # the consolidated reminder the invoice goes out in when a run today plans it (the one the
+    # customer receives, in its tone); null when nothing goes out today
+    reminder: NextReminder | None = None
+    warnings: list[str] = Field(default_factory=list, description="e.g. the risk model failed: "
+                                "rules alone decided, as in the daily run")
 
 
 @router.get("/invoices/{invoice_id}/next-action", response_model=NextAction, dependencies=[RateLimited])
@@ -223,8 +238,8 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
     if odd:
         raise LedgerConflictError([FieldError("invoice_id", odd)])
     customer = store.get_customer(session=session, customer_id=invoice.customer_id)
-    decision, scenario, risk = next_action(session=session, invoice=invoice, today=today,
-                                           risk_for=risk_provider(request))
+    found = next_action(session=session, invoice=invoice, today=today, risk_for=risk_provider(request))
+    decision, scenario, risk = found.decision, found.scenario, found.risk
     language = lang or customer.language or "fr"
     # what the law lets us claim from this kind of debtor (nothing from a consumer)
     due = claim_for(customer_type=customer.customer_type, amount=invoice.open_amount,
@@ -249,7 +264,13 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
                             total=due.total if due else Decimal("0.00"),
                             claimed=decision.claim_penalties),
         reasons=[NextActionReason(code=r.code, sentence=r.text(language)) for r in reasons],
-        block_new_orders=exposure.status == "over")
+        block_new_orders=exposure.status == "over",
+        reminder=None if found.reminder is None or found.action is None else NextReminder(
+            reminder_id=found.reminder.reminder_id, channel=found.reminder.channel,
+            tone=found.reminder.tone, template=found.reminder.template,
+            send_on=found.reminder.send_on, invoice_ids=list(found.reminder.invoice_ids),
+            state=found.action.state),
+        warnings=list(found.warnings))
 
 
 class ModelInfo(BaseModel):

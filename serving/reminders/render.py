@@ -52,14 +52,17 @@ from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from serving.reminders.formatting import format_date, format_money, format_percent
+from serving.scenarios import CHANNELS as SCENARIO_CHANNELS
+from serving.scenarios import FIXED_TONE, TONES, Channel
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-CHANNELS = ("email", "sms", "letter", "formal_notice", "call")
-TONES = ("courteous", "neutral", "firm", "formal")
+# every channel but the legal hand-off (a person's file, not a text) has templates
+CHANNELS = tuple(c for c in SCENARIO_CHANNELS if c != Channel.LEGAL)
 LANGUAGES = ("fr", "en")
 PARTS = ("subject", "text", "html")
 HTML_CHANNELS = ("email",)  # the other channels have no HTML body
-FIXED_TONE = {"formal_notice": "formal"}
+# which file renders when the decided template is missing (the tone itself is never changed:
+# it was decided once, serving.decisions.reminder_voice)
 TONE_FALLBACK = {"formal": "firm", "firm": "neutral", "courteous": "neutral"}
 DEFAULT_LANGUAGE = "fr"
 DEFAULT_DEADLINE_DAYS = 8

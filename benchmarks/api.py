@@ -35,7 +35,7 @@ def prepare(tmp: Path, customers: int, months: int) -> tuple[str, str, list[str]
     from ledger.db import make_engine, migrate
     from ledger.frames import write_ledger_dir
     from ledger.importers import import_ledger_dir
-    from ledger.models import Invoice
+    from ledger.tables import Invoice
     from model.dataset import labelled_rows
     from model.train import TrainConfig, fit_bundle
     from serving.auth import create_key

@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from ledger.errors import FieldError, LedgerConflictError, NotFoundError
-from ledger.models import AuditLog, PolicyEvaluation, utcnow
+from ledger.tables import AuditLog, PolicyEvaluation, utcnow
 
 MAX_LISTED = 50
 

@@ -124,6 +124,8 @@ def Paragraphs(max_length: int, *, min_length: int = 1):  # noqa: N802
 
 
 Id = Line(64, min_length=1)
+AgentName = Line(64, min_length=1)  # an agent a record is assigned to
+NoteText = Paragraphs(5000)  # a note, a comment on a dispute, a promise's note
 Email = Annotated[EmailStr, StringConstraints(max_length=200)]
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2, allow_inf_nan=False)]
 Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=3,

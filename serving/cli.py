@@ -98,7 +98,7 @@ def keys_create(role: Annotated[str, typer.Option(help="admin | analyst | agent 
 
 def _expiry(value: str) -> dt.datetime:
     """`90d` (days from now), `2027-01-31` (midnight UTC) or an ISO date-time; exit 2 otherwise."""
-    from ledger.models import utcnow
+    from ledger.tables import utcnow
 
     text = value.strip()
     if text[:-1].isdigit() and text.endswith("d"):
@@ -306,7 +306,7 @@ DEMO_HISTORY_DAYS = 60
 def _demo_dunning(context: dict) -> None:
     from sqlmodel import Session
 
-    from ledger import dunning as store
+    from ledger import reminders as dunning_reminders
     from ledger.calendar import next_business_day
     from serving.demo_history import simulate_history
     from serving.dunning import run_and_commit
@@ -323,7 +323,7 @@ def _demo_dunning(context: dict) -> None:
     report = run_and_commit(engine=_engine(), run_date=run_date, dry_run=False,
                             risk_for=risk.risk_for, actor="demo")
     with Session(_engine()) as session:
-        waiting = len(store.pending_approvals(session))
+        waiting = len(dunning_reminders.pending_approvals(session))
     context["lines"].append(f"dunning {run_date} : {report.created} actions, "
                             f"{report.reminders} reminders, {waiting} awaiting approval")
     for warning in report.warnings:

@@ -1,7 +1,7 @@
 """The one decision path: customers' facts in, per-invoice decisions and consolidated reminders out.
 
 `decide_customers` is the only place that turns what the ledger knows about customers
-(`ledger.dunning.ChunkFacts`: open invoices, disputes, promises, steps done, last contact,
+(`ledger.run_facts.ChunkFacts`: open invoices, disputes, promises, steps done, last contact,
 statuses) into decisions. Every caller goes through it:
 
 - the daily run (`serving.dunning.run_dunning`), chunk by chunk of customers;
@@ -28,8 +28,10 @@ from typing import Protocol
 
 from sqlmodel import Session
 
-from ledger import dunning as store
-from ledger.models import ActionState, Invoice
+from ledger import actions as dunning_actions
+from ledger import reminders as dunning_reminders
+from ledger import run_facts
+from ledger.tables import ActionState, Invoice
 from serving.policy import CustomerState, Decision, InvoiceState, Reason, Risk, decide, may_act
 from serving.scenario_store import Rulebook, load_rulebook
 from serving.scenarios import APPROVAL_CHANNELS, TONES, Scenario
@@ -141,7 +143,7 @@ class CustomerDecisions:
 # --- facts → policy inputs ---------------------------------------------------------------------------
 
 
-def invoice_state(invoice: store.OpenInvoice) -> InvoiceState:
+def invoice_state(invoice: run_facts.OpenInvoice) -> InvoiceState:
     return InvoiceState(
         invoice_id=invoice.invoice_id, customer_id=invoice.customer_id,
         issue_date=invoice.issue_date, due_date=invoice.due_date, amount=invoice.amount,
@@ -151,7 +153,7 @@ def invoice_state(invoice: store.OpenInvoice) -> InvoiceState:
     )
 
 
-def customer_state(customer: store.CustomerFacts, invoices: Sequence[store.OpenInvoice],
+def customer_state(customer: run_facts.CustomerFacts, invoices: Sequence[run_facts.OpenInvoice],
                    today: dt.date, currency: str) -> CustomerState:
     """The customer as the policy sees it when deciding on an invoice in `currency`: its balances
     count the open invoices in that currency only (never a sum across currencies)."""
@@ -170,7 +172,7 @@ def customer_state(customer: store.CustomerFacts, invoices: Sequence[store.OpenI
 # --- the decision path ----------------------------------------------------------------------------
 
 
-def decide_customers(facts: store.ChunkFacts, *, today: dt.date, rulebook: Rulebook,
+def decide_customers(facts: run_facts.ChunkFacts, *, today: dt.date, rulebook: Rulebook,
                      risks: Mapping[str, Risk], explain: Collection[str] | bool = False,
                      chooser: Chooser = policy_choice) -> list[CustomerDecisions]:
     """Decisions for every customer with open invoices in `facts`, as of `today`.
@@ -179,14 +181,14 @@ def decide_customers(facts: store.ChunkFacts, *, today: dt.date, rulebook: Ruleb
     all — for storing next actions in bulk; the daily run asks for none, to stay fast). The
     pre-filter is exact (tests/dunning/test_prefilter.py): what it rules out is never due."""
     out = []
-    for customer_id, invoices in store.group_by(facts.invoices, lambda i: i.customer_id).items():
+    for customer_id, invoices in dunning_reminders.group_by(facts.invoices, lambda i: i.customer_id).items():
         out.append(_decide_customer(facts, customer_id, invoices, today=today, rulebook=rulebook,
                                     risks=risks, explain=explain, chooser=chooser))
     return out
 
 
-def _decide_customer(facts: store.ChunkFacts, customer_id: str,
-                     invoices: list[store.OpenInvoice], *, today: dt.date, rulebook: Rulebook,
+def _decide_customer(facts: run_facts.ChunkFacts, customer_id: str,
+                     invoices: list[run_facts.OpenInvoice], *, today: dt.date, rulebook: Rulebook,
                      risks: Mapping[str, Risk], explain: Collection[str] | bool,
                      chooser: Chooser) -> CustomerDecisions:
     customer = facts.customers[customer_id]
@@ -198,7 +200,7 @@ def _decide_customer(facts: store.ChunkFacts, customer_id: str,
     states = {code: customer_state(customer, invoices, today, code)
               for code in {i.currency for i in invoices}}
     last_contact_on = facts.last_contact.get(customer_id)
-    due: list[tuple[store.OpenInvoice, Chosen]] = []
+    due: list[tuple[run_facts.OpenInvoice, Chosen]] = []
     for invoice in invoices:
         facts_of_invoice, state = invoice_state(invoice), states[invoice.currency]
         # most open invoices have nothing due today: `may_act` rules them out exactly and
@@ -230,11 +232,11 @@ def reminder_id_for(*, run_date: dt.date, customer_id: str, channel: str,
 
 
 def _consolidate(customer_id: str, scenario: Scenario,
-                 due: list[tuple[store.OpenInvoice, Chosen]], today: dt.date) -> list[PlannedAction]:
+                 due: list[tuple[run_facts.OpenInvoice, Chosen]], today: dt.date) -> list[PlannedAction]:
     """One reminder per customer and channel, listing every invoice due for a contact today."""
     waiting = ActionState.PENDING_APPROVAL if scenario.approval_required else ActionState.PLANNED
     planned: list[PlannedAction] = []
-    for channel, group in store.group_by(due, lambda pair: pair[1].decision.channel).items():
+    for channel, group in dunning_reminders.group_by(due, lambda pair: pair[1].decision.channel).items():
         reminder_id = reminder_id_for(run_date=today, customer_id=customer_id, channel=channel,
                                       keys=[(inv.invoice_id, c.decision.step or "") for inv, c in group])
         for invoice, chosen in group:
@@ -261,7 +263,7 @@ def reminder_voice(actions: Sequence[PlannedAction]) -> tuple[str, str | None]:
 def group_reminders(actions: Sequence[PlannedAction], *, language: str) -> list[PlannedReminder]:
     """The reminders these actions (of one customer) go out in."""
     reminders = []
-    for reminder_id, group in store.group_by(actions, lambda a: a.reminder_id).items():
+    for reminder_id, group in dunning_reminders.group_by(actions, lambda a: a.reminder_id).items():
         tone, template = reminder_voice(group)
         first = group[0]
         reminders.append(PlannedReminder(
@@ -311,7 +313,7 @@ def next_action(*, session: Session, invoice: Invoice, today: dt.date,
     view, nothing is cancelled —, the risk of all the customer's open invoices (a failing
     provider means rules alone, with a warning), and the same decision path."""
     with as_the_run_reads(session, [invoice.customer_id], today) as stale:
-        facts = store.load_chunk(session, lo=invoice.customer_id, hi=invoice.customer_id,
+        facts = run_facts.load_chunk(session, lo=invoice.customer_id, hi=invoice.customer_id,
                                  run_date=today, cancelling=stale)
     rulebook = load_rulebook(session)
     mine = next((i for i in facts.invoices if i.invoice_id == invoice.invoice_id), None)
@@ -340,12 +342,12 @@ def as_the_run_reads(session: Session, customer_ids: Sequence[str], today: dt.da
     savepoint = session.begin_nested()
     try:
         evaluate_promises(session, customer_ids, today, actor="next-action")
-        yield frozenset(store.invoices_no_longer_chased(session))
+        yield frozenset(dunning_actions.invoices_no_longer_chased(session))
     finally:
         savepoint.rollback()
 
 
-def _settled(facts: store.ChunkFacts, invoice: Invoice, *, today: dt.date,
+def _settled(facts: run_facts.ChunkFacts, invoice: Invoice, *, today: dt.date,
              rulebook: Rulebook) -> NextAction:
     """A settled invoice or a credit note: no run considers it; the policy says why."""
     customer = facts.customers[invoice.customer_id]  # the invoice's customer always exists

@@ -1,6 +1,6 @@
 """The daily dunning run (relance quotidienne): plan today's actions, consolidated per customer.
 
-`run_dunning` reads the open invoices chunk by chunk of customers (`ledger.dunning.load_chunk`),
+`run_dunning` reads the open invoices chunk by chunk of customers (`ledger.run_facts.load_chunk`),
 asks the decision policy (`serving.policy.decide`) what each needs, keeps the actions due on the
 run date, and groups them into one reminder per customer and channel. Invoices that cannot have
 anything due on the run date (`serving.policy.may_act`: a conservative, exact pre-filter) are
@@ -20,11 +20,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import actions as dunning_actions
+from ledger import audit as audit_log
+from ledger import reminders as dunning_reminders
+from ledger import run_facts
 from ledger.config import get_settings
 from ledger.errors import FieldError, LedgerValidationError
 from ledger.law import coverage_warnings
-from ledger.models import utcnow
+from ledger.tables import utcnow
 from serving.decisions import (
     PlannedAction,
     RiskProvider,
@@ -113,18 +116,18 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
     report.warnings.extend(w.en for w in coverage_warnings(run_date))
     # a broken instalment resumes dunning at once: decide promises from today's payments first
     # (a dry run's caller rolls this back with the rest)
-    from ledger.collections import evaluate_promises
+    from ledger.promises import evaluate_promises
 
     evaluate_promises(session, None, run_date, actor=actor)
-    stale = store.invoices_no_longer_chased(session)
+    stale = dunning_actions.invoices_no_longer_chased(session)
     if not dry_run and stale:
-        report.cancelled = store.cancel_pending_for_invoices(
+        report.cancelled = dunning_actions.cancel_pending_for_invoices(
             session, stale, "invoice settled or disputed after planning", actor)
     rulebook = load_rulebook(session)
     ranges = ([(customer_id, customer_id)] if customer_id is not None
-              else store.customer_ranges(session, size=CHUNK_CUSTOMERS))
+              else run_facts.customer_ranges(session, size=CHUNK_CUSTOMERS))
     for lo, hi in ranges:
-        facts = store.load_chunk(session, lo=lo, hi=hi, run_date=run_date,
+        facts = run_facts.load_chunk(session, lo=lo, hi=hi, run_date=run_date,
                                  cancelling=frozenset(stale))
         planned = _plan_chunk(session, facts, run_date=run_date, rulebook=rulebook,
                               risk_for=risk_for, report=report)
@@ -145,13 +148,13 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
             f"dunned on a fallback scenario instead: {shown}")
     report.seconds = time.perf_counter() - started
     if not dry_run:
-        store.audit(session, actor=actor, action="dunning.run", entity="dunning_run",
+        audit_log.audit(session, actor=actor, action="dunning.run", entity="dunning_run",
                     entity_id=run_date.isoformat(), after=report.summary())
     session.flush()
     return report
 
 
-def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
+def _plan_chunk(session: Session, facts: run_facts.ChunkFacts, *, run_date: dt.date,
                 rulebook: Rulebook, risk_for: RiskProvider | None,
                 report: RunReport) -> list[PlannedAction]:
     answer = ask_risk(session, [i.invoice_id for i in facts.invoices], run_date, risk_for)
@@ -167,7 +170,7 @@ def _plan_chunk(session: Session, facts: store.ChunkFacts, *, run_date: dt.date,
     return planned
 
 
-def _write(session: Session, planned: list[PlannedAction], facts: store.ChunkFacts, *,
+def _write(session: Session, planned: list[PlannedAction], facts: run_facts.ChunkFacts, *,
            run_date: dt.date, actor: str, report: RunReport) -> None:
     if not planned:
         return
@@ -179,21 +182,21 @@ def _write(session: Session, planned: list[PlannedAction], facts: store.ChunkFac
         "state": a.state, "attempts": 0, "created_by": actor, "reasons": list(a.reasons),
         "created_at": now, "updated_at": now,
     } for a in planned]
-    inserted = store.insert_actions(session, rows)
+    inserted = dunning_actions.insert_actions(session, rows)
     created = {(invoice_id, step): action_id for action_id, invoice_id, step, _ in inserted}
     kept = [a for a in planned if (a.invoice_id, a.step) in created]
     report.actions.extend(kept)
     report.created += len(kept)
-    store.insert_reminders(session, _reminder_rows(kept, facts, run_date))
-    store.insert_events(session, _event_rows(kept, created, facts, run_date))
+    dunning_actions.insert_reminders(session, _reminder_rows(kept, facts, run_date))
+    dunning_actions.insert_events(session, _event_rows(kept, created, facts, run_date))
 
 
-def _reminder_rows(kept: list[PlannedAction], facts: store.ChunkFacts,
+def _reminder_rows(kept: list[PlannedAction], facts: run_facts.ChunkFacts,
                    run_date: dt.date) -> list[dict[str, Any]]:
     # the reminders of the actions this run wrote, their tone and template decided by
     # `serving.decisions.reminder_voice` as for next-action
     rows = []
-    for customer_id, actions in store.group_by(kept, lambda a: a.customer_id).items():
+    for customer_id, actions in dunning_reminders.group_by(kept, lambda a: a.customer_id).items():
         language = facts.customers[customer_id].language
         for reminder in group_reminders(actions, language=language):
             rows.append({
@@ -206,7 +209,7 @@ def _reminder_rows(kept: list[PlannedAction], facts: store.ChunkFacts,
 
 
 def _event_rows(kept: list[PlannedAction], created: dict[tuple[str, str], int],
-                facts: store.ChunkFacts, run_date: dt.date) -> list[dict[str, Any]]:
+                facts: run_facts.ChunkFacts, run_date: dt.date) -> list[dict[str, Any]]:
     due_dates = {i.invoice_id: i.due_date for i in facts.invoices}
     events, late = [], set()
     for a in kept:

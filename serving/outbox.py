@@ -41,10 +41,12 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import actions as dunning_actions
+from ledger import reminders as dunning_reminders
+from ledger import tables
 from ledger.config import Settings, get_settings
-from ledger.models import Customer, DunningAction, record_event
 from ledger.schemas import Email
+from ledger.tables import Customer, DunningAction, record_event
 from serving.dunning import NothingToSay, render_stored_reminder
 from serving.reminders import ReminderError, RenderedReminder
 
@@ -126,7 +128,7 @@ def send_outbox(*, engine: Engine, on: dt.date, actor: str = "outbox",
     settings = settings or get_settings()
     report = OutboxReport()
     with Session(engine) as session:
-        reminder_ids = store.due_reminder_ids(session, on=on, channels=SENDABLE)
+        reminder_ids = dunning_reminders.due_reminder_ids(session, on=on, channels=SENDABLE)
     mailer = Mailer(settings, timeout=timeout)
     try:
         for reminder_id in reminder_ids:
@@ -146,11 +148,11 @@ def _deliver(engine: Engine, reminder_id: str, *, mailer: Mailer, settings: Sett
              max_attempts: int, report: OutboxReport, on: dt.date) -> None:
     # `on`: the day of this outbox pass (today in production): what is sent closes on it
     with Session(engine, expire_on_commit=False) as session:
-        actions = store.lock_pending_actions(session, reminder_id)
+        actions = dunning_reminders.lock_pending_actions(session, reminder_id)
         if not actions:
             report.skipped += 1  # sent meanwhile by another sender, or cancelled
             return
-        reminder = store.get_reminder(session, reminder_id)
+        reminder = dunning_reminders.get_reminder(session, reminder_id)
         try:
             rendered = render_stored_reminder(session, reminder, settings=settings)
         except NothingToSay as exc:
@@ -164,7 +166,7 @@ def _deliver(engine: Engine, reminder_id: str, *, mailer: Mailer, settings: Sett
             report.errors.append(f"{reminder_id}: {exc}")
             session.commit()
             return
-        store.mark_rendered(session, reminder, subject=rendered.subject,
+        dunning_reminders.mark_rendered(session, reminder, subject=rendered.subject,
                             body_text=rendered.body_text, body_html=rendered.body_html)
         if reminder.channel in LETTER_CHANNELS:
             # kept for printing: it goes out when a person posts it, not now
@@ -191,7 +193,7 @@ def _fail_alone(engine: Engine, reminder_id: str, reason: str, *, actor: str,
     """Mark a reminder's pending actions failed in a transaction of their own."""
     try:
         with Session(engine, expire_on_commit=False) as session:
-            actions = store.lock_pending_actions(session, reminder_id)
+            actions = dunning_reminders.lock_pending_actions(session, reminder_id)
             _finish(session, actions, state="failed", actor=actor, error=reason)
             session.commit()
     except Exception:  # noqa: BLE001  (the database itself failing: logged, the pass goes on)
@@ -207,7 +209,7 @@ class _Failure:
     final: bool  # no point trying again (no address, no provider)
 
 
-def _send(session: Session, reminder: store.Reminder, rendered: RenderedReminder, *,
+def _send(session: Session, reminder: tables.Reminder, rendered: RenderedReminder, *,
           mailer: Mailer, settings: Settings) -> _Failure | None:
     if reminder.channel == "sms":
         return _Failure(NO_SMS_PROVIDER, final=True)
@@ -233,7 +235,7 @@ def _send(session: Session, reminder: store.Reminder, rendered: RenderedReminder
 def _finish(session: Session, actions: list[DunningAction], *, state: str, actor: str,
             error: str | None = None, on: dt.date | None = None) -> None:
     for action in actions:
-        store.transition(session, action=action, state=state, actor=actor, error=error,
+        dunning_actions.transition(session, action=action, state=state, actor=actor, error=error,
                          attempted=True, on=on)
         if state in ("sent", "failed", "rendered", "cancelled"):
             record_event(session, type=f"action.{state}", entity_id=str(action.id), payload={

@@ -19,8 +19,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from ledger.models import Customer, Dispute, Invoice, Payment
 from ledger.store import dated_in_range, read_frames
+from ledger.tables import Customer, Dispute, Invoice, Payment
 from serving.policy import Risk
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """The scenarios and templates in force: the shipped ones, as an analyst edited them.
 
-Edited scenarios and templates live in the database (`ledger.dunning`) so every server sees the
+Edited scenarios and templates live in the database (`ledger.saved_scenarios`) so every server sees the
 same ones; this module reads them and hands the decision path (`serving.decisions`) a `Rulebook`.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import saved_scenarios as saved
 from serving.scenarios import (
     DEFAULT_TEMPLATES,
     Scenario,
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def known_templates(session: Session) -> frozenset[str]:
     """Template names a scenario step may use: `{channel}_{tone}`, plus any edited one."""
-    edited = {name.split(".")[0] for name in store.stored_templates(session)}
+    edited = {name.split(".")[0] for name in saved.stored_templates(session)}
     return DEFAULT_TEMPLATES | edited
 
 
@@ -35,14 +35,14 @@ def edited_templates(session: Session) -> dict[str, str]:
     """The analyst's edited templates (name → source), searched before the shipped ones.
 
     Handed to the renderer as a mapping: nothing is written to disk."""
-    return store.stored_templates(session)
+    return saved.stored_templates(session)
 
 
 def load_scenarios(session: Session) -> dict[str, Scenario]:
     """The shipped scenarios, each replaced by its edited version when one is stored."""
     scenarios = dict(load_default_scenarios())
     templates = known_templates(session)
-    for name, body in store.stored_scenarios(session).items():
+    for name, body in saved.stored_scenarios(session).items():
         try:
             scenarios[name] = parse_scenario(body, templates=templates)
         except ValidationError as exc:  # validated when saved; a later template removal may break it

@@ -25,6 +25,7 @@ from sqlmodel import Session
 from ledger import jobs
 from ledger.calendar import is_business_day
 from ledger.config import Settings, get_settings
+from ledger.tables import JobRun
 
 log = logging.getLogger(__name__)
 
@@ -109,5 +110,5 @@ def build_scheduler(*, engine: Engine, blocking: bool = False, risk_for: Callabl
     return scheduler
 
 
-def last_run(session: Session) -> jobs.JobRun | None:
+def last_run(session: Session) -> JobRun | None:
     return jobs.last_run(session, JOB)

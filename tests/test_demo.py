@@ -28,8 +28,7 @@ def test_demo_sets_everything_up(tmp_path):
                          ("agent-claire", "agent"), ("agent-karim", "agent")}, result.stdout[-2500:]
 
     from ledger.db import make_engine
-    from ledger.models import Customer, CustomerNote, Dispute, DunningAction, Invoice, Promise
-    from ledger.scores import CustomerScore
+    from ledger.tables import Customer, CustomerNote, CustomerScore, Dispute, DunningAction, Invoice, Promise
 
     with Session(make_engine(f"sqlite:///{tmp_path / 'demo.db'}")) as session:
         assert session.exec(select(func.count()).select_from(Invoice)).one() > 500

@@ -12,9 +12,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from ledger import store
 from ledger.ingest import ingest as ingest_batch
 from ledger.law import terms_warnings
-from ledger.models import CustomerBase, InvoiceBase
 from ledger.schemas import IngestBatch, IngestResult
 from ledger.statuses import CustomerStatusUpdate, status_sentences, update_status
+from ledger.tables import CustomerBase, InvoiceBase
 from serving.deps import Ingester, InvoiceReader, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require
 from serving.dunning import scenario_names
 from serving.inputs import Offset

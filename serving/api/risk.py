@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field, model_validator
 from ledger import credit, store
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
 from ledger.law import claim_for
-from ledger.models import Customer
 from ledger.schemas import MAX_DATE, MIN_DATE, Id, InvoiceIn, dates_in_range
+from ledger.tables import Customer
 from serving.credit_advice import credit_reason
 from serving.decisions import next_action
 from serving.deps import Analyst, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require, risk_provider
@@ -145,7 +145,7 @@ def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
 def _check_known(session, body: PredictionRequest) -> None:
     from sqlalchemy import select
 
-    from ledger.models import Invoice
+    from ledger.tables import Invoice
 
     errors: list[FieldError] = []
     known: dict[str, str | None] = {}

@@ -12,10 +12,11 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import pauses, tables
+from ledger import reminders as dunning_reminders
 from ledger.config import Settings, get_settings
 from ledger.law import Claim, PenaltyPeriod, claim_for
-from ledger.models import ActionState, Customer, Invoice
+from ledger.tables import ActionState, Customer, Invoice
 from serving.reminders.render import (
     Company,
     Contact,
@@ -53,17 +54,17 @@ def payment_reference(customer_id: str, invoice_ids: list[str]) -> str:
     return f"{customer_id} / {shown}"
 
 
-def render_stored_reminder(session: Session, reminder: store.Reminder, *,
+def render_stored_reminder(session: Session, reminder: tables.Reminder, *,
                            settings: Settings | None = None) -> RenderedReminder:
     """Render a reminder from the ledger as of its send date: its live invoices (not settled,
     not under an open dispute, action not cancelled), the contacts actually made about them
     before, penalties per invoice from `ledger.law` when one of its steps claims them, and the
     template its scenario step names. Raises `NothingToSay` when no invoice is left."""
     settings = settings or get_settings()
-    actions = store.reminder_actions(session, reminder.reminder_id)
+    actions = dunning_reminders.reminder_actions(session, reminder.reminder_id)
     live = [a for a in actions if a.state != ActionState.CANCELLED]
-    invoices = store.invoices_by_id(session, [a.invoice_id for a in live if a.invoice_id])
-    disputed = store.disputed_among(session, list(invoices))
+    invoices = dunning_reminders.invoices_by_id(session, [a.invoice_id for a in live if a.invoice_id])
+    disputed = pauses.disputed_among(session, list(invoices))
     kept = sorted((i for i in invoices.values()
                    if i.settled_on is None and i.open_amount > 0 and i.invoice_id not in disputed),
                   key=lambda i: (i.due_date, i.invoice_id))
@@ -79,7 +80,7 @@ def render_stored_reminder(session: Session, reminder: store.Reminder, *,
                                          session=session)
                  for i in kept if i.due_date < as_of} if reminder.claim_penalties else {}
     lines = tuple(_line(i, as_of, penalties.get(i.invoice_id)) for i in kept)
-    earlier = store.earlier_contacts(session, customer_id=reminder.customer_id,
+    earlier = dunning_reminders.earlier_contacts(session, customer_id=reminder.customer_id,
                                      invoice_ids=[i.invoice_id for i in kept], before=as_of,
                                      exclude_reminder=reminder.reminder_id)
     context = ReminderContext(

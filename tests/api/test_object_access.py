@@ -10,9 +10,7 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from ledger.collections import DisputeComment
-from ledger.dunning import Reminder
-from ledger.models import CustomerNote, Dispute, DunningAction, Promise
+from ledger.tables import CustomerNote, Dispute, DisputeComment, DunningAction, Promise, Reminder
 from tests.conftest import give_portfolio
 
 API = "/api/v1"

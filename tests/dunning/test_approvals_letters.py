@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from ledger.models import AuditLog, Customer, DunningAction
+from ledger.tables import AuditLog, Customer, DunningAction
 from tests.dunning.ledger_fixture import RUN_DATE, build_ledger
 
 API = "/api/v1"

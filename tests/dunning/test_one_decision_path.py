@@ -19,8 +19,8 @@ import pytest
 from sqlmodel import Session, select
 
 from ledger.ingest import ingest
-from ledger.models import DunningAction, Invoice, Promise, PromiseInvoice
 from ledger.schemas import IngestBatch
+from ledger.tables import DunningAction, Invoice, Promise, PromiseInvoice
 from serving.decisions import next_action
 from serving.dunning import run_dunning
 from serving.policy import Risk

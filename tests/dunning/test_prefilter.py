@@ -14,8 +14,8 @@ from sqlmodel import Session
 
 import serving.decisions as decision_path
 from ledger.ingest import ingest
-from ledger.models import DunningAction, Promise, PromiseInvoice
 from ledger.schemas import IngestBatch
+from ledger.tables import DunningAction, Promise, PromiseInvoice
 from serving.dunning import planned_as_dict, run_dunning
 from serving.policy import CustomerState, InvoiceState, Risk, decide, may_act
 from serving.scenarios import load_default_scenarios

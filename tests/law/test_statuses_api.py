@@ -143,7 +143,7 @@ def test_penalty_invoice_for_invoices_paid_late_is_created_once(client, keys, le
 def test_cli_sets_statuses_and_exits_2_on_bad_input(monkeypatch, tmp_path):
     from ledger.config import get_settings
     from ledger.db import get_engine, session_scope
-    from ledger.models import Customer
+    from ledger.tables import Customer
     from tests.ledger.test_cli import cli
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")

@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from features import simulator
-from ledger.models import AuditLog, PolicyEvaluation
 from ledger.policies import save_evaluation
+from ledger.tables import AuditLog, PolicyEvaluation
 from model.policy_eval import Evaluation
 from serving.cli import app
 

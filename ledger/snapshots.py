@@ -29,22 +29,12 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Session
 
 ALL = "*"
 MARKER = ""
 # raw receivables: {(date, bucket): ({currency: count}, {currency: amount})}, as ledger.kpis has them
 Raw = dict[tuple[dt.date, str], tuple[dict[str, int], dict[str, Decimal]]]
-
-
-class ReceivableSnapshot(SQLModel, table=True):
-    __tablename__ = "receivablesnapshot"
-    on_date: dt.date = Field(primary_key=True)
-    scope: str = Field(primary_key=True, max_length=72)     # "*" every customer, else "segment:<name>"
-    bucket: str = Field(primary_key=True, max_length=8)     # "" on the marker row
-    currency: str = Field(primary_key=True, max_length=3)   # "" on the marker row
-    invoices: int
-    amount: Decimal = Field(max_digits=18, decimal_places=2)
 
 
 def scope_of(segment: str | None) -> str:

@@ -5,6 +5,7 @@ SQLModel's metadata (migrations, tests, `ledger.db.import_table_modules`), no mo
   dunning actions, the events outbox
 - `workbench`: a dispute's invoices, comments and details; the worklist's invoice indexes
 - `dunning`: consolidated reminders, edited scenarios and templates
+- `snapshots`: month-end receivables kept for the reports (`ledger.snapshots`)
 - `operations`: exchange rates, penalty invoices, webhooks, job runs, scores, credit-limit state
 """
 from ledger.tables.dunning import (
@@ -52,6 +53,7 @@ from ledger.tables.records import (
     record_event,
     utcnow,
 )
+from ledger.tables.snapshots import ReceivableSnapshot
 from ledger.tables.workbench import (
     OPEN_INDEX,
     WORKLIST_INDEX,
@@ -62,6 +64,7 @@ from ledger.tables.workbench import (
 
 __all__ = [
     "ActionState",
+    "ReceivableSnapshot",
     "Allocation",
     "AllocationLink",
     "ApiKey",

@@ -5,7 +5,7 @@ A snapshot is the answer of the fresh computation for one date and scope (every 
 segment): per ageing bucket and currency, the invoices open at that date and their open amount,
 plus a marker row (bucket "") saying the date is complete. Receivables at d depend only on
 invoices issued by d and allocations dated by d, so the snapshot of d stays true until such a row
-changes: triggers on invoice and allocation (migration 0017) delete every snapshot dated on or
+changes: triggers on invoice and allocation (migration 0018) delete every snapshot dated on or
 after the earliest date a write touches, whoever writes; a segment change forgets the segment
 snapshots. Nothing here is ever more than a cache of the fresh answer: a test compares them after
 random ingests.

@@ -174,12 +174,17 @@ def customer_state(customer: run_facts.CustomerFacts, invoices: Sequence[run_fac
 
 def decide_customers(facts: run_facts.ChunkFacts, *, today: dt.date, rulebook: Rulebook,
                      risks: Mapping[str, Risk], explain: Collection[str] | bool = False,
-                     chooser: Chooser = policy_choice) -> list[CustomerDecisions]:
+                     chooser: Chooser | None = None) -> list[CustomerDecisions]:
     """Decisions for every customer with open invoices in `facts`, as of `today`.
 
     `explain`: invoices whose decision is wanted even when the pre-filter rules them out (True:
     all — for storing next actions in bulk; the daily run asks for none, to stay fast). The
-    pre-filter is exact (tests/dunning/test_prefilter.py): what it rules out is never due."""
+    pre-filter is exact (tests/dunning/test_prefilter.py): what it rules out is never due.
+    `chooser`: default the settings' (exploring when RELANCE_EXPLORATION > 0, serving.exploration)."""
+    if chooser is None:
+        from serving.exploration import configured_chooser
+
+        chooser = configured_chooser() or policy_choice
     out = []
     for customer_id, invoices in dunning_reminders.group_by(facts.invoices, lambda i: i.customer_id).items():
         out.append(_decide_customer(facts, customer_id, invoices, today=today, rulebook=rulebook,
@@ -305,7 +310,7 @@ class NextAction:
 
 
 def next_action(*, session: Session, invoice: Invoice, today: dt.date,
-                risk_for: RiskProvider | None, chooser: Chooser = policy_choice) -> NextAction:
+                risk_for: RiskProvider | None, chooser: Chooser | None = None) -> NextAction:
     """What a dry run on `today` decides for `invoice`, with the reasons even when nothing is due.
 
     Reads the ledger exactly as the run does: the customer's facts with the planned actions the

@@ -180,7 +180,7 @@ def _write(session: Session, planned: list[PlannedAction], facts: run_facts.Chun
         "run_date": run_date, "scenario": a.scenario, "step": a.step, "action": a.channel,
         "channel": a.channel, "tone": a.tone, "template": a.template, "send_on": a.send_on,
         "state": a.state, "attempts": 0, "created_by": actor, "reasons": list(a.reasons),
-        "created_at": now, "updated_at": now,
+        "created_at": now, "updated_at": now, "propensity": a.propensity,
     } for a in planned]
     inserted = dunning_actions.insert_actions(session, rows)
     created = {(invoice_id, step): action_id for action_id, invoice_id, step, _ in inserted}

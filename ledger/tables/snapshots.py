@@ -1,4 +1,4 @@
-"""Month-end receivable snapshots (`ledger/snapshots.py` keeps them; migration 0017 adds the
+"""Month-end receivable snapshots (`ledger/snapshots.py` keeps them; migration 0018 adds the
 table and the triggers that forget them)."""
 from __future__ import annotations
 

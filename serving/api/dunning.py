@@ -58,7 +58,7 @@ from serving.scenarios import parse_scenario
 router = APIRouter(prefix="/api/v1", tags=["dunning"])
 ActionWorker = Annotated[Principal, Depends(require("analyst", "agent"))]
 ACTIONS_IN_RUN_ANSWER = 1000
-PDF_CHANNELS = ("letter", "formal_notice")
+PDF_CHANNELS = ("letter", "formal_notice", "legal")  # printed: posted, or handed to the lawyer
 
 
 # --- scenarios ------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """receivable snapshots: month-end receivables by bucket and currency, forgotten by triggers
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 
 `receivablesnapshot` keeps, per date and scope (every customer, or one segment), the open
 receivables by ageing bucket and currency that `ledger.kpis` computes, so a 12-month trend reads a
@@ -15,8 +15,8 @@ must not change when the code does.
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0017"
-down_revision = "0016"  # linear history: … → 0011 → 0016 → 0017
+revision = "0018"
+down_revision = "0017"  # linear history: … → 0016 → 0017 (stored risk) → 0018
 branch_labels = None
 depends_on = None
 

@@ -54,8 +54,8 @@ from ledger.tables.records import (
     record_event,
     utcnow,
 )
-from ledger.tables.snapshots import ReceivableSnapshot
 from ledger.tables.risk import StoredCustomerRisk, StoredInvoiceRisk
+from ledger.tables.snapshots import ReceivableSnapshot
 from ledger.tables.workbench import (
     OPEN_INDEX,
     WORKLIST_INDEX,

@@ -199,7 +199,8 @@ def _write(session: Session, planned: list[PlannedAction], facts: run_facts.Chun
     report.actions.extend(kept)
     report.created += len(kept)
     dunning_actions.insert_reminders(session, _reminder_rows(kept, facts, run_date))
-    dunning_actions.insert_events(session, _event_rows(kept, created, facts, run_date))
+    dunning_actions.insert_planned_events(session, list(created.values()))  # set-based, from the rows
+    dunning_actions.insert_events(session, _late_events(kept, facts, run_date))
 
 
 def _reminder_rows(kept: list[PlannedAction], facts: run_facts.ChunkFacts,
@@ -219,16 +220,13 @@ def _reminder_rows(kept: list[PlannedAction], facts: run_facts.ChunkFacts,
     return rows
 
 
-def _event_rows(kept: list[PlannedAction], created: dict[tuple[str, str], int],
-                facts: run_facts.ChunkFacts, run_date: dt.date) -> list[dict[str, Any]]:
+def _late_events(kept: list[PlannedAction], facts: run_facts.ChunkFacts,
+                 run_date: dt.date) -> list[dict[str, Any]]:
+    """`invoice.late` once per overdue invoice not seen late before (the `action.planned` events
+    are written by the database from the inserted actions)."""
     due_dates = {i.invoice_id: i.due_date for i in facts.invoices}
     events, late = [], set()
     for a in kept:
-        action_id = created[(a.invoice_id, a.step)]
-        events.append({"type": "action.planned", "entity_id": str(action_id), "payload": {
-            "invoice_id": a.invoice_id, "customer_id": a.customer_id, "step": a.step,
-            "channel": a.channel, "tone": a.tone, "send_on": a.send_on.isoformat(),
-            "reminder_id": a.reminder_id}})
         overdue = due_dates[a.invoice_id] < run_date
         if overdue and a.invoice_id not in facts.seen_late and a.invoice_id not in late:
             late.add(a.invoice_id)

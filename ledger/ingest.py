@@ -28,6 +28,7 @@ from sqlmodel import Session, SQLModel
 
 from ledger.allocation import CreditLine, InvoiceLine, allocate
 from ledger.credit import check_crossings
+from ledger.db import advisory_xact_locks
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
 from ledger.links import LinkSet, changed_customers, load_links, stored_for_customers, stored_for_sources
 from ledger.models import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
@@ -256,12 +257,7 @@ def _lock_customers(session: Session, customer_ids: Sequence[str],
         # the reads that check the batch and the writes that follow see the same database
         session.execute(text("UPDATE customer SET customer_id = customer_id WHERE 1 = 0"))
         return
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    keys = sorted({_lock_key(name) for name in [*customer_ids, *record_names]})
-    for chunk in _chunks(keys):
-        session.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
-                        {"keys": chunk})
+    advisory_xact_locks(session, [*customer_ids, *record_names])  # per database and schema
 
 
 def _tune_sqlite(session: Session, rows: int) -> None:

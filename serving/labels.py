@@ -120,6 +120,9 @@ UI: dict[str, dict[str, str]] = {
     "customer": {"fr": "Client", "en": "Customer"},
     "segment": {"fr": "Segment", "en": "Segment"},
     "grade": {"fr": "Note", "en": "Grade"},
+    # the worklist's grade: the score grade (one A–E scale) of the customer's worst open invoice;
+    # the customer page shows the customer's own score grade, which may be better
+    "grade_worst": {"fr": "Note (pire facture)", "en": "Grade (worst invoice)"},
     "p_late": {"fr": "Prob. retard", "en": "P(late)"},
     "open_amount": {"fr": "Encours", "en": "Open"},
     "overdue_amount": {"fr": "Échu", "en": "Overdue"},
@@ -317,6 +320,8 @@ UI.update({
     "kind": {"fr": "Type", "en": "Kind"},
     "open_converted": {"fr": "Encours converti en {currency}", "en": "Open, converted to {currency}"},
     "by_currency": {"fr": "Par devise", "en": "By currency"},
+    # a step of an imported history, numbered by the system that sent it
+    "step_number": {"fr": "Relance n° {n}", "en": "Reminder no. {n}"},
     "p_unpaid_90": {"fr": "Prob. impayé à 90 j", "en": "P(unpaid at 90 d)"},
     "more_invoices": {"fr": "et {n} autre(s)", "en": "and {n} more"},
 })
@@ -366,7 +371,8 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
                 "resolved": ("résolu", "resolved")},
     "promise": {"open": ("en cours", "open"), "kept": ("tenue", "kept"), "broken": ("non tenue", "broken"),
                 "cancelled": ("annulée", "cancelled")},
-    "status": {"open": ("ouverte", "open"), "overdue": ("échue", "overdue"), "settled": ("réglée", "settled")},
+    "status": {"open": ("ouverte", "open"), "overdue": ("échue", "overdue"), "settled": ("réglée", "settled"),
+               "credit_note": ("avoir", "credit note")},
     "outcome": {"reached_promised": ("Joint : promet de payer", "Reached: promised to pay"),
                 "reached_refused": ("Joint : refuse de payer", "Reached: refuses to pay"),
                 "reached_disputed": ("Joint : conteste", "Reached: disputes"),

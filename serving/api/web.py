@@ -108,10 +108,12 @@ def login(request: Request, lang: Lang = None) -> HTMLResponse:
     return _page(request, "login.html", lang, page="login")
 
 
-@router.get("/customers/{customer_id}", response_class=HTMLResponse)
-def customer_page(customer_id: str, request: Request, lang: Lang = None) -> HTMLResponse:
+# the path names `customer`, not `customer_id`: the shell holds no data, so the object-level check
+# (serving.deps.portfolio_scope) is for the API calls it makes, which answer 404 outside the portfolio
+@router.get("/customers/{customer}", response_class=HTMLResponse)
+def customer_page(customer: str, request: Request, lang: Lang = None) -> HTMLResponse:
     """One customer: invoices, payment history, risk, actions, disputes, promises."""
-    return _page(request, "customer.html", lang, page="customer", customer_id=customer_id)
+    return _page(request, "customer.html", lang, page="customer", customer_id=customer)
 
 
 @router.get("/worklist", response_class=HTMLResponse)
@@ -189,6 +191,7 @@ class MoneyIn(BaseModel):
 class FormatsIn(BaseModel):
     lang: Language = "fr"
     money: list[MoneyIn] = Field(default=[], max_length=MAX_VALUES)
+    whole_money: list[MoneyIn] = Field(default=[], max_length=MAX_VALUES)  # headline tiles
     dates: list[dt.date] = Field(default=[], max_length=MAX_VALUES)
     numbers: list[Amount] = Field(default=[], max_length=MAX_VALUES)
     percents: list[Amount] = Field(default=[], max_length=MAX_VALUES)
@@ -196,6 +199,7 @@ class FormatsIn(BaseModel):
 
 class FormatsOut(BaseModel):
     money: list[str]
+    whole_money: list[str]
     dates: list[str]
     numbers: list[str]
     percents: list[str]
@@ -209,6 +213,7 @@ def formats(body: FormatsIn) -> FormatsOut:
     language = body.lang
     return FormatsOut(
         money=[fmt.money(m.amount, m.currency, language) for m in body.money],
+        whole_money=[fmt.whole_money(m.amount, m.currency, language) for m in body.whole_money],
         dates=[fmt.date(day, language) for day in body.dates],
         # one decimal for a figure such as a DSO, three below 10 (an AUC, a Brier score)
         numbers=[fmt.number(round(value, 1 if abs(value) >= 10 else 3), language) for value in body.numbers],

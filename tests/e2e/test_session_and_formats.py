@@ -97,6 +97,8 @@ def test_formats_are_serving_money_s(client, lang):
                ("0.005", "EUR"), ("12345.675", "EUR")]
     days = ["2024-12-31", "2026-01-02"]
     answer = client.post("/formats", json={"lang": lang, "money": [{"amount": a, "currency": c} for a, c in amounts],
+                                           "whole_money": [{"amount": "2011525.71", "currency": "EUR"},
+                                                           {"amount": "-1500.50", "currency": "USD"}],
                                            "dates": days, "numbers": ["59.43", "0.8123", "1234567"],
                                            "percents": [0.8367, 0, 1]})
     assert answer.status_code == 200, answer.text
@@ -104,10 +106,14 @@ def test_formats_are_serving_money_s(client, lang):
     assert got["money"] == [money.money(Decimal(a), c, lang) for a, c in amounts]
     assert got["dates"] == [money.date(dt.date.fromisoformat(d), lang) for d in days]
     assert got["percents"] == [money.percent(p, lang) for p in (0.8367, 0, 1)]
+    assert got["whole_money"] == [money.whole_money(Decimal("2011525.71"), "EUR", lang),
+                                  money.whole_money(Decimal("-1500.50"), "USD", lang)]
     if lang == "fr":
         assert got["money"][:2] == ["1\u202f234,50\xa0€", "191\u202f810,00\xa0£GB"]
+        assert got["whole_money"] == ["2\u202f011\u202f526\xa0€", "-1\u202f501\xa0$US"]  # half up
         assert got["numbers"] == ["59,4", "0,812", "1\u202f234\u202f567"] and got["dates"][0] == "31/12/2024"
     else:
+        assert got["whole_money"] == ["€2,011,526", "-US$1,501"]
         assert got["money"][:2] == ["€1,234.50", "£191,810.00"] and got["numbers"] == ["59.4", "0.812", "1,234,567"]
 
 

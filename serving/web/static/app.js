@@ -44,19 +44,20 @@
     if (sending || !queued.size) return sending;
     const batch = [...queued.keys()];
     queued.clear();
-    const body = { lang: LANG, money: [], dates: [], numbers: [], percents: [] };
-    const slots = { m: "money", d: "dates", n: "numbers", p: "percents" };
-    const order = { money: [], dates: [], numbers: [], percents: [] };
+    const body = { lang: LANG, money: [], whole_money: [], dates: [], numbers: [], percents: [] };
+    const slots = { m: "money", w: "whole_money", d: "dates", n: "numbers", p: "percents" };
+    const order = { money: [], whole_money: [], dates: [], numbers: [], percents: [] };
     for (const key of batch) {
       const [kind, value, currency] = key.split("|");
       const slot = slots[kind];
-      body[slot].push(kind === "m" ? { amount: value, currency } : value);
+      body[slot].push(kind === "m" || kind === "w" ? { amount: value, currency } : value);
       order[slot].push(key);
     }
     sending = (async () => {
       let answer = null;
       try {
-        const response = await fetch("/formats", { method: "POST", headers: { "Content-Type": "application/json" },
+        const response = await fetch("/formats", { method: "POST", headers: { "Content-Type": "application/json",
+          "X-CSRF-Token": csrfToken() },
           body: JSON.stringify(body) });
         if (response.ok) answer = await response.json();
       } catch (e) {
@@ -67,10 +68,19 @@
           : key.split("|").slice(1).join(" ")));
       }
       replacePlaceholders(document.body);
-      relance.charts && Object.values(relance.charts).forEach((c) => c.update && c.update("none"));
+      for (const c of Object.values(relance.charts)) {
+        try {
+          c.update("none");  // a tooltip or label asked before its text came
+        } catch (e) {
+          /* a chart being replaced: its successor asks again */
+        }
+      }
     })();
-    await sending;
-    sending = null;
+    try {
+      await sending;
+    } finally {
+      sending = null;
+    }
     if (queued.size) await flushFormats();
   }
   // resolves once every value asked so far has its text in the page
@@ -116,6 +126,9 @@
   const money = (v, currency) => (blank(v) || !currency || !isFinite(Number(v)) ? "—"
     : formatted("m", exact(v, 2) + "|" + String(currency).toUpperCase()));
   const cents = money;
+  // a headline tile: whole units
+  const money0 = (v, currency) => (blank(v) || !currency || !isFinite(Number(v)) ? "—"
+    : formatted("w", exact(v, 2) + "|" + String(currency).toUpperCase()));
   const num = (v) => (blank(v) || !isFinite(Number(v)) ? "—" : formatted("n", exact(Number(v), 2)));
   const pct = (v) => (blank(v) || !isFinite(Number(v)) ? "—" : formatted("p", exact(Number(v), 4)));
   const date = (iso) => (iso ? formatted("d", String(iso).slice(0, 10)) : "—");
@@ -135,6 +148,7 @@
   const word = (prefix, id) => {
     if (id === null || id === undefined || id === "") return "—";
     if (L[prefix + id]) return L[prefix + id];
+    if (prefix === "step_" && /^\d+$/.test(String(id))) return fill(L.step_number, { n: id });
     relance.unlabelled.push(prefix + id);
     return String(id).replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
   };
@@ -348,9 +362,9 @@
         const lastCei = k.cei && k.cei.length ? k.cei[k.cei.length - 1] : null;
         const cei = lastCei ? lastCei.cei : null;
         note("panel-kpis", currencyNote(k));
-        tile("kpi-tiles", L.kpi_receivables, money(k.aging.total, cur),
-          (k.by_currency || []).length > 1 ? k.by_currency.map((b) => money(b.aging.total, b.currency)).join(" · ") : null);
-        tile("kpi-tiles", L.kpi_overdue_rate, pct(k.aging.overdue_rate), money(k.aging.overdue, cur));
+        tile("kpi-tiles", L.kpi_receivables, money0(k.aging.total, cur),
+          (k.by_currency || []).length > 1 ? k.by_currency.map((b) => money0(b.aging.total, b.currency)).join(" · ") : null);
+        tile("kpi-tiles", L.kpi_overdue_rate, pct(k.aging.overdue_rate), money0(k.aging.overdue, cur));
         tile("kpi-tiles", L.kpi_dso, num(k.dso.dso), L.days);
         tile("kpi-tiles", L.kpi_best_dso, num(k.dso.best_possible_dso), L.days);
         tile("kpi-tiles", L.kpi_add, num(k.dso.average_days_delinquent), L.days);
@@ -865,7 +879,8 @@
         const status = textOrNull(data, "status");
         const comment = textOrNull(data, "comment");
         await apiSend("PATCH", "/disputes/" + encodeURIComponent(d.dispute_id), { status, comment });
-        reload("panel-disputes", "panel-actions", "panel-invoices");
+        // this card is drawn again: its outcome line is written into the new one
+        await reload("panel-disputes", "panel-actions", "panel-invoices");
       }), 0);
       return card;
     }

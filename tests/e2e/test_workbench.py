@@ -402,6 +402,9 @@ def test_approval_queue(page, console, bench, artifacts):
 
     notices = pending_notices(bench)
     sign_in(page, bench, "analyst", "/approvals")
+    # each card's letter as it will go out (fetched after the cards are drawn)
+    page.wait_for_function("""() => [...document.querySelectorAll('pre.letter')]
+        .every((p) => p.textContent !== window.relance.config.labels.loading)""")
     page.screenshot(path=str(artifacts / "approvals-fr.png"), full_page=True)
     assert page.locator("#approvals-empty").count() == 0
     assert decide_in_page(page, notices["APPROVE-1"], "Vu, conforme", "approve") == ui("approved")

@@ -38,7 +38,7 @@ RUN_DATE = dt.date(2024, 6, 12)
 
 
 def _load(engine, *, invoices: int, customers: int) -> None:
-    from ledger.models import Customer, Invoice
+    from ledger.tables import Customer, Invoice
 
     now = dt.datetime.now(dt.UTC)
     batch = 20_000

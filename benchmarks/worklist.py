@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import DEFAULT_PG, emit, parser, write_results  # noqa: E402
-from ledger.collections import worklist  # noqa: E402
 from ledger.db import import_table_modules, make_engine, migrate  # noqa: E402
-from ledger.models import Customer, DunningAction, Invoice, Promise  # noqa: E402
+from ledger.tables import Customer, DunningAction, Invoice, Promise  # noqa: E402
+from ledger.worklist import worklist  # noqa: E402
 
 TODAY = dt.date(2025, 6, 30)
 AGENTS = 25

@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 from ledger import fx
 from ledger.errors import LedgerError, NotFoundError
 from ledger.frames import LedgerFrames, empty_frame
-from ledger.models import DATE_BOUNDS, Customer, Invoice
 from ledger.portfolio import in_portfolio
+from ledger.tables import DATE_BOUNDS, Customer, Invoice
 
 INVOICE_STATUSES = ("open", "overdue", "settled")
 

@@ -21,8 +21,10 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from ledger.collections import BUCKETS, CALL_OUTCOMES, ReasonCode
 from ledger.config import get_settings
+from ledger.contacts import CALL_OUTCOMES
+from ledger.disputes import ReasonCode
+from ledger.worklist_rows import BUCKETS
 from serving import money as fmt
 from serving.deps import SessionDep
 from serving.inputs import AsOfDate as AsOf

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from ledger import dunning as facts_store
 from ledger import fx
+from ledger import run_facts as facts_store
 from ledger.ingest import ingest
 from ledger.schemas import IngestBatch
 from serving.dunning import customer_state

@@ -23,7 +23,7 @@ import time
 from fastapi import HTTPException, Request, Response, status
 from sqlmodel import Session, select
 
-from ledger.models import ApiKey
+from ledger.tables import ApiKey
 from serving.auth import _expired, verify_key
 
 SESSION_COOKIE = "relance_session"

@@ -32,6 +32,7 @@ from ledger import actions as dunning_actions
 from ledger import reminders as dunning_reminders
 from ledger import run_facts
 from ledger.tables import ActionState, Invoice
+from serving.labels import RunWarning, run_warning
 from serving.policy import CustomerState, Decision, InvoiceState, Reason, Risk, decide, may_act
 from serving.scenario_store import Rulebook, load_rulebook
 from serving.scenarios import APPROVAL_CHANNELS, TONES, Scenario
@@ -46,7 +47,7 @@ RiskProvider = Callable[[Session, list[str], dt.date], dict[str, Risk]]
 @dataclass(frozen=True, slots=True)
 class RiskAnswer:
     risks: dict[str, Risk]
-    warning: str | None = None  # the provider failed: rules alone were used
+    warning: RunWarning | None = None  # the provider failed: rules alone were used
 
 
 def ask_risk(session: Session, invoice_ids: list[str], today: dt.date,
@@ -58,7 +59,7 @@ def ask_risk(session: Session, invoice_ids: list[str], today: dt.date,
     try:
         return RiskAnswer(provider(session, invoice_ids, today))
     except Exception as exc:  # noqa: BLE001  (a model may fail in any way; rules still decide)
-        return RiskAnswer({}, f"risk provider failed, rules alone used: {type(exc).__name__}: {exc}")
+        return RiskAnswer({}, run_warning("risk_failed", error=f"{type(exc).__name__}: {exc}"))
 
 
 # --- exploration's place ---------------------------------------------------------------------------
@@ -306,7 +307,7 @@ class NextAction:
     # the reminder the invoice goes out in when a run on `today` plans it; None otherwise
     reminder: PlannedReminder | None = None
     action: PlannedAction | None = None
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[RunWarning, ...] = ()
 
 
 def next_action(*, session: Session, invoice: Invoice, today: dt.date,

@@ -53,11 +53,11 @@ from markupsafe import Markup, escape
 
 from serving.reminders.formatting import format_date, format_money, format_percent
 from serving.scenarios import CHANNELS as SCENARIO_CHANNELS
-from serving.scenarios import FIXED_TONE, TONES, Channel
+from serving.scenarios import FIXED_TONE, TONES
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-# every channel but the legal hand-off (a person's file, not a text) has templates
-CHANNELS = tuple(c for c in SCENARIO_CHANNELS if c != Channel.LEGAL)
+# every channel has templates; the legal hand-off's is the file handed to the lawyer
+CHANNELS = SCENARIO_CHANNELS
 LANGUAGES = ("fr", "en")
 PARTS = ("subject", "text", "html")
 HTML_CHANNELS = ("email",)  # the other channels have no HTML body

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+from serving.words.run import RUN_WARNINGS, RunWarning, run_warning
+
+__all__ = ["CODES", "RUN_WARNINGS", "UI", "RunWarning", "catalogue", "humanise", "label",
+           "language_of", "run_warning", "ui"]
+
 Language = Literal["fr", "en"]
 
 # Every word the pages show, HTML and JavaScript alike (app.js receives the dict as JSON).

@@ -21,7 +21,8 @@ from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, text, tuple_
+from sqlalchemy import String, any_, bindparam, delete, select, text, tuple_
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, SQLModel
 
 from ledger.allocation import CreditLine, InvoiceLine, allocate
@@ -140,10 +141,9 @@ def _check_references(*, session: Session, batch: IngestBatch) -> None:
     wanted_invoices = ({p.invoice_id for p in batch.payments if p.invoice_id}
                        | {i.applies_to for i in batch.invoices if i.applies_to}
                        | {d.invoice_id for d in batch.disputes}) - invoice_owner.keys()
-    for chunk in _chunks(sorted(wanted_invoices)):
-        for invoice_id, customer_id in session.execute(
-                select(Invoice.invoice_id, Invoice.customer_id).where(Invoice.invoice_id.in_(chunk))):
-            invoice_owner[invoice_id] = customer_id
+    for invoice_id, customer_id in _select_in(session, (Invoice.invoice_id, Invoice.customer_id),
+                                              Invoice.invoice_id, wanted_invoices):
+        invoice_owner[invoice_id] = customer_id
     for index, payment in enumerate(batch.payments):
         if payment.invoice_id is None:
             continue
@@ -183,11 +183,9 @@ def _check_owners(*, session: Session, batch: IngestBatch) -> None:
     another kind: looked up by id across the whole ledger, whatever customers the batch names."""
     conflicts: list[FieldError] = []
     stored_invoices: dict[str, tuple[str, str]] = {}
-    for chunk in _chunks(sorted({i.invoice_id for i in batch.invoices})):
-        for invoice_id, customer_id, kind in session.execute(
-                select(Invoice.invoice_id, Invoice.customer_id, Invoice.kind)
-                .where(Invoice.invoice_id.in_(chunk))):
-            stored_invoices[invoice_id] = (customer_id, kind)
+    for invoice_id, customer_id, kind in _select_in(session, (Invoice.invoice_id, Invoice.customer_id, Invoice.kind),
+                                                    Invoice.invoice_id, {i.invoice_id for i in batch.invoices}):
+        stored_invoices[invoice_id] = (customer_id, kind)
     for index, invoice in enumerate(batch.invoices):
         stored = stored_invoices.get(invoice.invoice_id)
         if stored is None:
@@ -206,9 +204,8 @@ def _check_owners(*, session: Session, batch: IngestBatch) -> None:
                 f"{invoice.invoice_id!r} of customer {customer_id!r} is stored as {kind!r}; it cannot "
                 f"become {invoice.kind!r} (issue a new record instead)"))
     stored_payments: dict[str, str] = {}
-    for chunk in _chunks(sorted({p.payment_id for p in batch.payments})):
-        stored_payments.update(session.execute(
-            select(Payment.payment_id, Payment.customer_id).where(Payment.payment_id.in_(chunk))).all())
+    stored_payments.update(_select_in(session, (Payment.payment_id, Payment.customer_id), Payment.payment_id,
+                                      {p.payment_id for p in batch.payments}))
     for index, payment in enumerate(batch.payments):
         owner = stored_payments.get(payment.payment_id)
         if owner is not None and owner != payment.customer_id:
@@ -222,10 +219,7 @@ def _check_owners(*, session: Session, batch: IngestBatch) -> None:
 
 
 def _existing_ids(session: Session, column, ids: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(sorted(ids)):
-        found.update(session.execute(select(column).where(column.in_(chunk))).scalars())
-    return found
+    return {row[0] for row in _select_in(session, (column,), column, ids)}
 
 
 # --- locking -----------------------------------------------------------------------------------
@@ -438,9 +432,7 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
 
     upsert(session, Invoice, invoice_rows, "invoice_id")
     upsert(session, Payment, payment_rows, "payment_id")
-    for chunk in _chunks(customer_ids):
-        session.execute(delete(Allocation).where(Allocation.customer_id.in_(chunk)))
-    _insert_rows(session, Allocation, allocation_rows)
+    _replace_allocations(session, customer_ids, allocation_rows)
     before: dict[str, Decimal] = {}
     for chunk in _chunks(customer_ids):
         before.update(session.execute(select(Customer.customer_id, Customer.credit_balance)
@@ -454,6 +446,34 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
         connection.exec_driver_sql(f"UPDATE customer SET credit_balance = {mark} WHERE customer_id = {mark}",
                                    [(driver_value(b, sqlite), c) for b, c in changed])
     return paid
+
+
+ALLOCATION_KEY = ("customer_id", "invoice_id", "source_kind", "source_id", "amount", "allocated_on")
+
+
+def _allocation_key(row) -> tuple:
+    return (row[0], row[1], row[2], row[3], Decimal(row[4]).quantize(Decimal("0.01")), row[5])
+
+
+def _replace_allocations(session: Session, customer_ids: list[str], rows: list[dict[str, Any]]) -> None:
+    """Make the stored allocations of `customer_ids` equal `rows`, writing only the difference:
+    a replay mostly finds what is stored, and every row rewritten would make the report snapshots'
+    triggers forget month ends that did not change (and cost a write)."""
+    stored: dict[tuple, list[int]] = defaultdict(list)
+    columns = (Allocation.id, *(getattr(Allocation, name) for name in ALLOCATION_KEY))
+    for allocation_id, *values in _select_in(session, columns, Allocation.customer_id, customer_ids):
+        stored[_allocation_key(values)].append(allocation_id)
+    added = []
+    for row in rows:
+        ids = stored.get(_allocation_key([row[name] for name in ALLOCATION_KEY]))
+        if ids:
+            ids.pop()
+        else:
+            added.append(row)
+    removed = sorted(i for ids in stored.values() for i in ids)
+    for chunk in _chunks(removed, 5_000):
+        session.execute(delete(Allocation).where(Allocation.id.in_(chunk)))
+    _insert_rows(session, Allocation, added)
 
 
 def _linked(links: dict, source: tuple[str, str], customer_id: str) -> tuple[tuple, bool]:
@@ -508,10 +528,22 @@ def _load(session: Session, table: type[SQLModel], column, ids: Iterable[str],
     sa_table = table.__table__  # type: ignore[attr-defined]
     columns = [sa_table.c[f] for f in fields] if fields else list(sa_table.c)
     names = [c.key for c in columns]
-    rows: list[dict[str, Any]] = []
-    for chunk in _chunks(sorted(ids)):
-        rows.extend(dict(zip(names, row)) for row in session.execute(select(*columns).where(column.in_(chunk))))
-    return rows
+    return [dict(zip(names, row)) for row in _select_in(session, columns, column, ids)]
+
+
+def _select_in(session: Session, columns: Sequence, column, ids: Iterable[str]):
+    """Rows of `columns` whose `column` is one of `ids`. PostgreSQL: one statement with an array
+    (`= ANY(:ids)`), not a round trip per 500 ids — at 100,000 ids those round trips cost more than
+    the lookups; SQLite (in process): IN lists of CHUNK ids."""
+    ids = sorted(ids)
+    if not ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield from session.execute(select(*columns).where(column == any_(bindparam(
+            "ids", ids, type_=postgresql.ARRAY(String)))))
+        return
+    for chunk in _chunks(ids):
+        yield from session.execute(select(*columns).where(column.in_(chunk)))
 
 
 def _chunks(items: Sequence | Iterable, size: int = CHUNK):

@@ -5,6 +5,7 @@ SQLModel's metadata (migrations, tests, `ledger.db.import_table_modules`), no mo
   dunning actions, the events outbox
 - `workbench`: a dispute's invoices, comments and details; the worklist's invoice indexes
 - `dunning`: consolidated reminders, edited scenarios and templates
+- `snapshots`: month-end receivables kept for the reports (`ledger.snapshots`)
 - `risk`: risk answers computed in bulk and stored (customers', open invoices')
 - `operations`: exchange rates, penalty invoices, webhooks, job runs, scores, credit-limit state
 """
@@ -54,6 +55,7 @@ from ledger.tables.records import (
     utcnow,
 )
 from ledger.tables.risk import StoredCustomerRisk, StoredInvoiceRisk, StoredNextAction
+from ledger.tables.snapshots import ReceivableSnapshot
 from ledger.tables.workbench import (
     OPEN_INDEX,
     WORKLIST_INDEX,
@@ -64,6 +66,7 @@ from ledger.tables.workbench import (
 
 __all__ = [
     "ActionState",
+    "ReceivableSnapshot",
     "Allocation",
     "AllocationLink",
     "ApiKey",

@@ -315,7 +315,7 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
             tone=found.reminder.tone, template=found.reminder.template,
             send_on=found.reminder.send_on, invoice_ids=list(found.reminder.invoice_ids),
             state=found.action.state),
-        warnings=list(found.warnings))
+        warnings=[w.text(language) for w in found.warnings])
 
 
 class ModelInfo(BaseModel):

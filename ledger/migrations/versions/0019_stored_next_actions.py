@@ -1,14 +1,14 @@
 """stored next actions: each open invoice's next action computed in bulk, read back by key
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-revision = "0018"
-down_revision = "0017"  # linear history: … → 0016 → 0017 → 0018
+revision = "0019"
+down_revision = "0018"  # linear history: … → 0017 → 0018 (snapshots) → 0019
 branch_labels = None
 depends_on = None
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 revision = "0019"
-down_revision = "0018"  # linear history: … → 0017 → 0018 (snapshots) → 0019
+down_revision = "0018"  # linear history: … → 0017 → 0018 (snapshots) → 0019 → 0011 (bounds last)
 branch_labels = None
 depends_on = None
 

@@ -151,7 +151,7 @@ def serve(prepared: dict, tmp: Path) -> tuple[subprocess.Popen, str]:
                                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                               cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 900  # a loaded shared machine starts a server slowly
     while True:
         try:
             if httpx.get(f"{base}/health", timeout=1).status_code == 200:
@@ -171,10 +171,10 @@ def main() -> None:
     args_parser.add_argument("--clients", type=int, default=16)
     args = args_parser.parse_args()
     if args.quick:
-        args.customers, args.months, args.requests = 120, 12, 400
+        args.customers, args.months, args.requests = 60, 12, 200
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        prepared = prepare(tmp, args.customers, args.months, 100 if args.quick else 300)
+        prepared = prepare(tmp, args.customers, args.months, 40 if args.quick else 300)
         server, base = serve(prepared, tmp)
         try:
             out = measure(base, prepared, args.requests, args.clients)

@@ -1,4 +1,5 @@
-"""Imports go one way only: ledger → features → model → serving."""
+"""The house rules of imports: one direction between layers (ledger → features → model →
+serving), no import cycle between modules, and no function-local import hiding one."""
 import ast
 from pathlib import Path
 
@@ -34,3 +35,126 @@ def test_the_check_catches_an_upward_import(tmp_path):
     module = tmp_path / "bad.py"
     module.write_text("from serving.app import create_app\nimport model.train\n")
     assert imports_of(module) == {"serving", "model"}
+
+
+# --- cycles ------------------------------------------------------------------------------------
+# The graph holds every import of a project module, at the top of a module or inside a function
+# (those under `if TYPE_CHECKING:` aside: they never run). A function-local import that dodges a
+# cycle is therefore still an edge of that cycle, and fails here like a top-level one. A local
+# import that closes no cycle (a heavy dependency loaded lazily by a command) is allowed.
+
+def module_names(root: Path, packages: list[str]) -> dict[str, Path]:
+    modules = {}
+    for package in packages:
+        for path in (root / package).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            parts = path.relative_to(root).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            modules[name] = path
+    return modules
+
+
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(inner) for stmt in node.body for inner in ast.walk(stmt))
+    return skipped
+
+
+def import_graph(root: Path, packages: list[str]) -> dict[str, set[str]]:
+    """module → the project modules it imports (`from a import b` counts `a.b` when it is one)."""
+    modules = module_names(root, packages)
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skipped = _type_checking_only(tree)
+        targets: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.Import):
+                targets.update(resolve(alias.name) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                module = resolve(node.module)
+                for alias in node.names:
+                    sub = f"{node.module}.{alias.name}"
+                    targets.add(sub if sub in modules else module)
+        graph[name] = {t for t in targets if t is not None and t != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph.get(start, ()))))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_no_import_cycle_between_modules():
+    found = cycles(import_graph(ROOT, LAYERS))
+    assert not found, "import cycles (local imports included):\n" + "\n".join(" ↔ ".join(c) for c in found)
+
+
+def test_the_check_catches_a_cycle_hidden_in_a_function(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg.b import helper\n\n\ndef f():\n    return helper()\n")
+    (package / "b.py").write_text("def helper():\n    from pkg import a  # dodges the cycle\n    return a\n")
+    (package / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import a\n")
+    graph = import_graph(tmp_path, ["pkg"])
+    assert graph["pkg.b"] == {"pkg.a"}
+    assert graph["pkg.c"] == set()  # a type-checking import never runs
+    assert cycles(graph) == [["pkg.a", "pkg.b"]]
+
+
+def test_a_lazy_import_closing_no_cycle_is_allowed(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "cli.py").write_text("def main():\n    from pkg.heavy import run\n    return run()\n")
+    (package / "heavy.py").write_text("def run():\n    return 1\n")
+    assert cycles(import_graph(tmp_path, ["pkg"])) == []

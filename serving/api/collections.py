@@ -15,8 +15,11 @@ from ledger import audit, contacts, dispute_views, disputes, errors, promise_vie
 from ledger import worklist as ranking
 from ledger.portfolio import AssignmentIn, assign_customers, portfolio_customers
 from ledger.schemas import NoteText
+from ledger.tables import Customer
 from serving.deps import Admin, PortfolioDep, Principal, Reader, SessionDep, get_today, require, risk_provider
 from serving.inputs import Offset
+from serving.scenario_store import load_scenarios
+from serving.scenarios import load_default_segment_map, scenario_for
 from serving.worklist_text import worded
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
@@ -177,10 +180,6 @@ def create_promise(data: promises.PromiseCreate, request: Request, session: Sess
 
 def _promise_max_days(session: Session, customer_id: str) -> int | None:
     """The customer's scenario's limit on how far ahead a promise may be dated."""
-    from ledger.tables import Customer
-    from serving.dunning import load_scenarios
-    from serving.scenarios import load_default_segment_map, scenario_for
-
     customer = session.get(Customer, customer_id)
     if customer is None:
         return None  # create_promise answers 404

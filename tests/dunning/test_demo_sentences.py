@@ -26,8 +26,9 @@ from sqlmodel import Session
 from ledger import actions as dunning_actions
 from ledger import reminders as dunning_reminders
 from ledger.calendar import is_business_day
-from ledger.importers import batch_from_tables, ledger_tables
+from ledger.importers import batch_from_tables
 from ledger.ingest import ingest
+from ledger.ledger_dir import ledger_tables
 from ledger.tables import Dispute, DunningAction, Invoice
 from serving.dunning import NothingToSay, render_stored_reminder, run_dunning, scenario_names
 from serving.policy import Risk

@@ -47,7 +47,7 @@ def prepare(tmp: Path, customers: int, months: int) -> tuple[str, str, list[str]
     engine = make_engine(url)
     migrate(engine)
     with Session(engine) as session:
-        import_ledger_dir(session=session, directory=tmp / "ledger", actor="bench")
+        import_ledger_dir(session=session, directory=tmp / "ledger", actor="bench", today=dt.date.today())
         key = create_key(session=session, role="admin", name="bench")
         session.commit()
         open_ids = list(session.exec(select(Invoice.invoice_id).where(Invoice.settled_on.is_(None),

@@ -32,6 +32,7 @@ from ledger.actions import (
     cancel_pending_for_invoices,
 )
 from ledger.audit import audit, json_safe
+from ledger.effects import ingest_and_apply
 from ledger.errors import (
     FieldError,
     IllegalTransitionError,
@@ -39,7 +40,6 @@ from ledger.errors import (
     LedgerValidationError,
     NotFoundError,
 )
-from ledger.ingest import ingest
 from ledger.schemas import (
     AgentName,
     BusinessDate,
@@ -294,7 +294,7 @@ def _issue_credit_note(session: Session, dispute: Dispute, amount: Decimal, acto
     note = InvoiceIn(invoice_id=credit_note_id, customer_id=invoice.customer_id, issue_date=today,
                      due_date=today, amount=amount, currency=invoice.currency, kind="credit_note",
                      **target)
-    ingest(session=session, batch=IngestBatch(invoices=[note]), actor=actor, source="dispute")
+    ingest_and_apply(session=session, batch=IngestBatch(invoices=[note]), actor=actor, today=today, source="dispute")
     return credit_note_id
 
 

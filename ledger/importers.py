@@ -16,8 +16,9 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
+from ledger.bulk import python_defaults
+from ledger.effects import ingest_and_apply
 from ledger.errors import FieldError, LedgerValidationError
-from ledger.ingest import ingest, python_defaults
 from ledger.ledger_dir import ledger_tables, read_table
 from ledger.schemas import CustomerIn, DisputeIn, IngestBatch, IngestResult, InvoiceIn, PaymentIn
 from ledger.tables import DunningAction, Invoice, Promise, PromiseInvoice
@@ -53,18 +54,19 @@ def batch_from_tables(tables: dict[str, pd.DataFrame]) -> IngestBatch:
     return IngestBatch.model_construct(**{name: records.get(name, []) for name in SCHEMA_BY_TABLE})
 
 
-def import_ledger_dir(*, session: Session, directory: str | Path, actor: str,
+def import_ledger_dir(*, session: Session, directory: str | Path, actor: str, today: dt.date,
                       scenario_names: Collection[str] | None = None) -> IngestResult:
     """Load a ledger directory (or the IBM sample) in one transaction of the caller's session,
     with its contact history (`reminders.csv`, `promises.csv`) when present.
 
+    `today`: the date the ingestion's effects are applied as of (`ledger.effects`).
     Errors name the file, line and column (`customers.csv line 7, column dunning_scenario`)."""
     directory = Path(directory)
     batch = batch_from_tables(ledger_tables(directory))
     contacts = {name: _contact_rows(directory, name) for name in ("reminders", "promises")}
     try:
-        result = ingest(session=session, batch=batch, actor=actor,
-                        source=f"import:{directory.name}", scenario_names=scenario_names)
+        result = ingest_and_apply(session=session, batch=batch, actor=actor, today=today,
+                                  source=f"import:{directory.name}", scenario_names=scenario_names)
     except LedgerValidationError as exc:
         raise LedgerValidationError([FieldError(_file_field(e.field), e.message)
                                      for e in exc.errors]) from exc

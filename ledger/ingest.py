@@ -14,7 +14,6 @@ two batches creating the same new id for two customers at once cannot both succe
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -26,12 +25,12 @@ from sqlmodel import Session, SQLModel
 
 from ledger.allocation import CreditLine, InvoiceLine, allocate
 from ledger.bulk import driver_value, on_conflict, plain_params, python_defaults, write_rows
-from ledger.credit import check_crossings
 from ledger.db import advisory_xact_locks
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
 from ledger.links import LinkSet, changed_customers, load_links, stored_for_customers, stored_for_sources
-from ledger.schemas import IngestBatch, IngestResult, dates_in_range
+from ledger.schemas import IngestBatch, IngestChanges, IngestResult, dates_in_range
 from ledger.tables import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
+from ledger.workflow import ACTIVE_DISPUTE
 
 CHUNK = 500
 
@@ -40,6 +39,9 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
            links: LinkSet | None = None,
            scenario_names: Collection[str] | None = None) -> IngestResult:
     """Store `batch` (all or nothing, within the caller's transaction) and re-derive balances.
+
+    Sets nothing off downstream: the result's `changes` say what changed, and
+    `ledger.effects.ingest_and_apply` (what every caller uses) applies them as of a given date.
 
     `links` (the books' lettering) replace the stored links of their sources before allocation.
     `scenario_names`: what a customer's `dunning_scenario` may say (the scenarios and the keys of
@@ -95,13 +97,10 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
     paid = _write_allocations(session, sorted(dirty), invoices, payments, existing_invoices,
                               existing_payments)
     counts_disputes = _upsert_disputes(session, batch)
-    _after_ingest(session, paid_invoices=paid, batch=batch, customer_ids=customer_ids, actor=actor)
-    # a customer pushed over its credit limit by this batch is told once (webhook event)
-    check_crossings(session=session, customer_ids=customer_ids, today=dt.date.today())
-
     result = IngestResult(customers=counts_customers, invoices=counts_invoices,
                           payments=counts_payments, disputes=counts_disputes,
-                          customers_reallocated=len(dirty))
+                          customers_reallocated=len(dirty),
+                          changes=_changes(batch, customer_ids=customer_ids, paid=paid, dirty=dirty))
     session.add(AuditLog(actor=actor, action="ingest", entity="batch", entity_id=source,
                          after=result.model_dump()))
     session.flush()
@@ -361,26 +360,16 @@ def _pick(row: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
     return {f: row[f] for f in fields}
 
 
-def _after_ingest(session: Session, *, paid_invoices: set[str], batch: IngestBatch,
-                  customer_ids: list[str], actor: str) -> None:
-    """What a new payment or dispute changes downstream: reminders already planned for those
-    invoices are cancelled, and promises to pay are re-evaluated against the payments."""
-    from ledger.actions import cancel_pending_for_invoices
-    from ledger.promises import evaluate_promises
-    from ledger.workflow import ACTIVE_DISPUTE
-
-    disputed = {d.invoice_id for d in batch.disputes if d.status in ACTIVE_DISPUTE}
-    if paid_invoices:
-        cancel_pending_for_invoices(session, paid_invoices, "payment received", actor)
-    if disputed:
-        cancel_pending_for_invoices(session, disputed, "dispute opened", actor)
-    if batch.payments:
-        evaluate_promises(session, customer_ids, dt.date.today(), actor=actor)
-    stopping = [c.customer_id for c in batch.customers if c.on_hold or c.insolvency_date is not None]
-    if stopping:
-        from ledger.statuses import cancel_if_stopped
-
-        cancel_if_stopped(session, stopping, today=dt.date.today(), actor=actor)
+def _changes(batch: IngestBatch, *, customer_ids: list[str], paid: set[str], dirty: set[str]) -> IngestChanges:
+    """What downstream must hear of (`ledger.effects`): this function decides nothing."""
+    return IngestChanges(
+        customers=customer_ids, paid_invoices=sorted(paid),
+        disputed_invoices=sorted({d.invoice_id for d in batch.disputes if d.status in ACTIVE_DISPUTE}),
+        # a payment may keep or break a promise of any customer whose allocations it moved
+        promise_customers=customer_ids if batch.payments else [],
+        stopped_customers=sorted({c.customer_id for c in batch.customers
+                                  if c.on_hold or c.insolvency_date is not None}),
+        reallocated_customers=sorted(dirty))
 
 
 def _write_allocations(session: Session, customer_ids: list[str], invoices: dict[str, dict],

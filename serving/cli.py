@@ -48,7 +48,7 @@ def import_dir(directory: Annotated[Path, typer.Argument(help="Ledger directory 
     try:
         with console.status("Import…"), session_scope(_engine()) as session:
             result = import_ledger_dir(session=session, directory=directory, actor="cli",
-                                       scenario_names=scenario_names(session))
+                                       today=dt.date.today(), scenario_names=scenario_names(session))
     except LedgerValidationError as exc:
         _print_validation(exc)
         raise typer.Exit(2) from None
@@ -262,7 +262,7 @@ def _demo_import(context: dict) -> None:
     from serving.dunning import scenario_names
 
     with session_scope(_engine()) as session:
-        import_ledger_dir(session=session, directory=context["workdir"], actor="demo",
+        import_ledger_dir(session=session, directory=context["workdir"], actor="demo", today=dt.date.today(),
                           scenario_names=scenario_names(session))
 
 

@@ -180,11 +180,11 @@ def _covered_on(payments: list[tuple[dt.date, Decimal]], since: dt.date, needed:
     return None
 
 
-def evaluate_promises(session: Session, customer_ids: Iterable[str] | None = None,
-                      today: dt.date | None = None, *, actor: str = "system") -> PromiseEvaluation:
+def evaluate_promises(session: Session, customer_ids: Iterable[str] | None, today: dt.date, *,
+                      actor: str = "system") -> PromiseEvaluation:
     """Decide open instalments from the payments received, then close the promises they decide
-    (kept: every instalment kept; broken: one instalment broken). Idempotent."""
-    today = today or dt.date.today()
+    (kept: every instalment kept; broken: one instalment broken) as of `today`; `customer_ids`
+    None: every customer. Idempotent."""
     query = select(Promise).where(Promise.status == "open")
     if customer_ids is not None:
         ids = sorted(set(customer_ids))

@@ -273,7 +273,7 @@ def _demo_train(context: dict) -> None:
     from model.registry import train_and_register
 
     with Session(_engine()) as session:
-        frames = read_frames(session=session)
+        frames = read_frames(session=session, as_of=dt.date.today())
     registered, report = train_and_register(frames)
     context["lines"].append(
         f"{registered.name} v{registered.version} @{registered.alias} — AUC {report['auc']:.3f} "
@@ -290,7 +290,7 @@ def _demo_score(context: dict) -> None:
     from model.score import score_ledger
 
     with Session(_engine()) as session:
-        frames = read_frames(session=session)
+        frames = read_frames(session=session, as_of=dt.date.today())
     predictor = Predictor.load(get_settings().model_uri)
     _, customers = score_ledger(frames, predictor)
     with session_scope(_engine()) as session:

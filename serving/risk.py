@@ -76,10 +76,9 @@ class RiskService:
     # --- scoring -----------------------------------------------------------------------------
 
     def score_invoices(self, *, session: Session, invoice_ids: Sequence[str] = (),
-                       inline: pd.DataFrame | None = None, today: dt.date | None = None,
+                       inline: pd.DataFrame | None = None, today: dt.date,
                        explain: int = 0, language: str = "fr") -> pd.DataFrame:
-        """One row per invoice: p_late, p_severe, expected_days_late, basis, reasons."""
-        today = today or dt.date.today()
+        """One row per invoice as of `today`: p_late, p_severe, expected_days_late, basis, reasons."""
         stored = _stored_invoices(session, invoice_ids)
         customers = sorted(set(stored["customer_id"]) | set(inline["customer_id"] if inline is not None else []))
         if not customers:
@@ -158,14 +157,13 @@ class RiskService:
         out["p_late"] = answers["p_late"].to_numpy(float)
         return out
 
-    def customer_risk(self, *, session: Session, customer_id: str, today: dt.date | None = None,
+    def customer_risk(self, *, session: Session, customer_id: str, today: dt.date,
                       language: str = "fr", top: int = 3) -> dict:
         """Score 0–1000, grade, probabilities and the reasons, for one customer.
 
         Cached (LRU) per customer, day, model, language and a fingerprint of the customer's
         ledger rows: any new or changed invoice, payment or dispute gives a new key.
         """
-        today = today or dt.date.today()
         key = (customer_id, today, self._generation, language, top,
                _fingerprint(session, customer_id))
         with self._lock:

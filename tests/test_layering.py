@@ -158,3 +158,50 @@ def test_a_lazy_import_closing_no_cycle_is_allowed(tmp_path):
     (package / "cli.py").write_text("def main():\n    from pkg.heavy import run\n    return run()\n")
     (package / "heavy.py").write_text("def run():\n    return 1\n")
     assert cycles(import_graph(tmp_path, ["pkg"])) == []
+
+
+# --- today's date -------------------------------------------------------------------------------
+# Below the edge nothing reads the clock: a route takes today from `serving.deps.get_today` (the
+# one dependency, which honours a date the app pins for demos and tests), a command from the
+# clock, and everything under them is given the date. A replay, a test or a demo then sees the
+# ledger exactly as of the day it names.
+
+EDGE = ("serving/deps.py", "serving/cli.py", "serving/commands/")
+# still reading the clock below the edge, to be given the date by its callers
+NOT_YET = {
+    # the run's guard against a run date too far ahead defaults to the clock when the caller
+    # gives no today; every caller (API, CLI, scheduler, demo) should pass it
+    "serving/dunning.py": 1,
+}
+
+
+def clock_reads(source: str) -> int:
+    """How many times `source` asks for today's date (`date.today()`, `dt.date.today()`,
+    `datetime.date.today()`), comments and strings aside."""
+    count = 0
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "today" and not node.args
+                and ast.unparse(node.func.value).split(".")[-1] == "date"):
+            count += 1
+    return count
+
+
+def test_no_module_below_the_edge_reads_todays_date():
+    offenders = []
+    for layer in LAYERS:
+        for path in sorted((ROOT / layer).rglob("*.py")):
+            name = path.relative_to(ROOT).as_posix()
+            if name.startswith(EDGE):
+                continue
+            reads = clock_reads(path.read_text(encoding="utf-8"))
+            if reads != NOT_YET.get(name, 0):
+                offenders.append(f"{name}: date.today() {reads} time(s)")
+    assert not offenders, "pass the date in (serving.deps.TodayDep in a route):\n" + "\n".join(offenders)
+
+
+def test_the_clock_check_sees_every_spelling():
+    source = ("import datetime\nimport datetime as dt\nfrom datetime import date\n"
+              "a = date.today()\nb = dt.date.today()\nc = datetime.date.today()\n"
+              "# date.today() in a comment\nd = 'date.today()'\ne = pd.Timestamp.today()\n")
+    assert clock_reads(source) == 3

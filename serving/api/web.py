@@ -7,7 +7,6 @@ uses. French by default, English with `?lang=en`; every word comes from serving/
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -20,6 +19,7 @@ from ledger.config import get_settings
 from ledger.contacts import CALL_OUTCOMES
 from ledger.disputes import ReasonCode
 from ledger.worklist_rows import BUCKETS
+from serving.deps import get_today
 from serving.inputs import AsOfDate as AsOf
 from serving.labels import catalogue
 
@@ -53,7 +53,7 @@ def _page(request: Request, template: str, lang: Language | None, **context: obj
     language = _language(request, lang)
     words = labels(language)
     # the app may pin "today" (demo, tests); reports default to it so the page matches the worklist
-    today = getattr(request.app.state, "today", None) or dt.date.today()
+    today = get_today(request)
     config = {"lang": language, "labels": words, "api": "/api/v1", "step_order": STEP_ORDER,
               "today": today.isoformat(), "reporting_currency": get_settings().reporting_currency.upper(),
               "as_of": (context.pop("as_of", None) or today).isoformat(), **context}

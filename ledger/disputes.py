@@ -129,7 +129,7 @@ def open_dispute(*, session: Session, data: DisputeCreate, actor: str, today: dt
     total = sum((amount for _, amount in invoices), ZERO)
     first = invoices[0][0]
     dispute = Dispute(dispute_id=dispute_id, invoice_id=first.invoice_id, opened_on=opened_on,
-                      reason=data.reason, status="open", amount=total, assignee=data.assignee)
+                      reason=data.reason, status=DisputeStatus.OPEN, amount=total, assignee=data.assignee)
     session.add(dispute)
     session.flush()
     for invoice, amount in invoices:
@@ -139,7 +139,7 @@ def open_dispute(*, session: Session, data: DisputeCreate, actor: str, today: dt
         session.add(DisputeComment(dispute_id=dispute_id, author=actor, body=data.comment))
     invoice_ids = [invoice.invoice_id for invoice, _ in invoices]
     after = {"customer_id": first.customer_id, "invoices": {i.invoice_id: a for i, a in invoices},
-             "amount": total, "reason": data.reason, "status": "open", "assignee": data.assignee,
+             "amount": total, "reason": data.reason, "status": DisputeStatus.OPEN, "assignee": data.assignee,
              "opened_on": opened_on}
     audit(session, actor=actor, action="open", entity="dispute", entity_id=dispute_id, after=after)
     record_event(session, type="dispute.opened", entity_id=dispute_id,
@@ -196,7 +196,7 @@ def update_dispute(*, session: Session, dispute_id: str, data: DisputeUpdate, ac
     changed = "assignee" in data.model_fields_set and data.assignee != dispute.assignee
     if changed:
         dispute.assignee = data.assignee
-    if data.credit_amount is not None and data.status not in ("proposed_credit_note", "resolved_credit_note"):
+    if data.credit_amount is not None and data.status not in (DisputeStatus.PROPOSED_CREDIT_NOTE, DisputeStatus.RESOLVED_CREDIT_NOTE):
         raise LedgerValidationError([FieldError(
             "credit_amount", "a credit amount only goes with status proposed_credit_note or resolved_credit_note")])
     if data.status is not None and data.status != dispute.status:
@@ -205,10 +205,10 @@ def update_dispute(*, session: Session, dispute_id: str, data: DisputeUpdate, ac
         detail.status_changed_at = utcnow()
         if data.status not in ACTIVE_DISPUTE:
             dispute.resolved_on = today
-        if data.status == "proposed_credit_note":
+        if data.status == DisputeStatus.PROPOSED_CREDIT_NOTE:
             detail.proposed_credit_amount = _credit_amount(session, dispute, data.credit_amount)
             detail.proposed_by = actor
-        if data.status == "resolved_credit_note":
+        if data.status == DisputeStatus.RESOLVED_CREDIT_NOTE:
             amount = _credit_amount(session, dispute, data.credit_amount
                                     if data.credit_amount is not None else detail.proposed_credit_amount)
             detail.credit_note_id = _issue_credit_note(session, dispute, amount, actor, today)

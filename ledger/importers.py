@@ -22,6 +22,7 @@ from ledger.errors import FieldError, LedgerValidationError
 from ledger.ledger_dir import ledger_tables, read_table
 from ledger.schemas import CustomerIn, DisputeIn, IngestBatch, IngestResult, InvoiceIn, PaymentIn
 from ledger.tables import DunningAction, Invoice, Promise, PromiseInvoice
+from ledger.workflow import PromiseStatus
 
 SCHEMA_BY_TABLE = {"customers": CustomerIn, "invoices": InvoiceIn, "payments": PaymentIn,
                    "disputes": DisputeIn}
@@ -91,7 +92,7 @@ def _file_field(field: str) -> str:
 # --- contact history: what was sent, what was promised (train = serve) -------------------------
 
 _CHANNELS = {"email", "sms", "call", "letter", "formal_notice", "legal"}
-_PROMISE_STATUSES = {"open", "kept", "broken", "cancelled"}
+_PROMISE_STATUSES = {status.value for status in PromiseStatus}
 
 
 def _contact_rows(directory: Path, name: str) -> list[dict]:

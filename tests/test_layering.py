@@ -1,6 +1,7 @@
 """The house rules of imports: one direction between layers (ledger → features → model →
 serving), no import cycle between modules, and no function-local import hiding one."""
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,15 @@ def test_the_clock_check_sees_every_spelling():
               "a = date.today()\nb = dt.date.today()\nc = datetime.date.today()\n"
               "# date.today() in a comment\nd = 'date.today()'\ne = pd.Timestamp.today()\n")
     assert clock_reads(source) == 3
+
+
+def test_the_architecture_page_names_every_ledger_module():
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = page.split("### The ledger, module by module", 1)[1].split("\n## ", 1)[0]
+    table = next(part for part in section.split("\n\n") if part.startswith("| concern"))
+    named = set(re.findall(r"`([a-z_]+\.py|[a-z_]+/)`", table))
+    modules = {p.name for p in (ROOT / "ledger").glob("*.py") if p.name != "__init__.py"}
+    folders = {f"{p.name}/" for p in (ROOT / "ledger").iterdir() if p.is_dir() and not p.name.startswith("_")}
+    # the tables' own modules are named inside the `tables/` row
+    named -= {p.name for p in (ROOT / "ledger" / "tables").glob("*.py")} - modules
+    assert named == modules | folders

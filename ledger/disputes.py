@@ -62,15 +62,6 @@ from ledger.workflow import ACTIVE_DISPUTE, TRANSITIONS, DisputeStatus
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
-REASONS: dict[str, dict[str, str]] = {
-    "price": {"fr": "Prix contesté", "en": "Price disputed"},
-    "quantity": {"fr": "Quantité contestée", "en": "Quantity disputed"},
-    "quality": {"fr": "Défaut de qualité", "en": "Quality issue"},
-    "not_delivered": {"fr": "Marchandise ou prestation non livrée", "en": "Goods or service not delivered"},
-    "duplicate_invoice": {"fr": "Facture en double", "en": "Duplicate invoice"},
-    "already_paid": {"fr": "Facture déjà payée", "en": "Invoice already paid"},
-    "other": {"fr": "Autre motif", "en": "Other reason"},
-}
 
 
 ReasonCode = Literal["price", "quantity", "quality", "not_delivered", "duplicate_invoice",
@@ -84,7 +75,6 @@ ReasonCode = Literal["price", "quantity", "quality", "not_delivered", "duplicate
 CREDIT_NOTE_ROLES = ("admin", "analyst")
 
 
-Language = Literal["fr", "en"]
 
 
 class DisputedInvoiceIn(BaseModel):
@@ -109,11 +99,6 @@ class DisputeUpdate(BaseModel):
     # proposed_credit_note or resolved_credit_note only: credit less than the disputed amount
     # (a partial credit note); when resolving without it, the proposed amount, else all disputed
     credit_amount: Money | None = Field(default=None, gt=0)
-
-
-def reason_labels(language: Language = "fr") -> list[dict[str, str]]:
-    return [{"code": code, "label": labels[language], "fr": labels["fr"], "en": labels["en"]}
-            for code, labels in REASONS.items()]
 
 
 def open_dispute(*, session: Session, data: DisputeCreate, actor: str, today: dt.date) -> Dispute:

@@ -112,10 +112,10 @@ def list_disputes(request: Request, session: SessionDep, _: Reader, portfolio: P
                   assignee: str | None = None, limit: Limit = 100, offset: Offset = 0,
                   lang: Lang = None) -> list[dispute_views.DisputeOut]:
     """Disputes, oldest first, with their SLA age."""
-    disputes = dispute_views.list_disputes(session=session, status=status_, customer_id=customer_id,
-                                 invoice_id=invoice_id, assignee=assignee, limit=limit, offset=offset,
-                                 agent=portfolio.agent)
-    return _worded(dispute_views.dispute_views(session=session, disputes=disputes, today=_today(request)),
+    found = dispute_views.list_disputes(session=session, status=status_, customer_id=customer_id,
+                                        invoice_id=invoice_id, assignee=assignee, limit=limit, offset=offset,
+                                        agent=portfolio.agent)
+    return _worded(dispute_views.dispute_views(session=session, disputes=found, today=_today(request)),
                    _lang(request, lang))
 
 
@@ -204,9 +204,9 @@ def list_promises(session: SessionDep, _: Reader, portfolio: PortfolioDep,
                   customer_id: str | None = None, limit: Limit = 100,
                   offset: Offset = 0) -> list[promise_views.PromiseOut]:
     """Promises to pay, by promised date."""
-    promises = promise_views.list_promises(session=session, status=status_, customer_id=customer_id,
-                                 limit=limit, offset=offset, agent=portfolio.agent)
-    return promise_views.promise_views(session=session, promises=promises)
+    found = promise_views.list_promises(session=session, status=status_, customer_id=customer_id,
+                                        limit=limit, offset=offset, agent=portfolio.agent)
+    return promise_views.promise_views(session=session, promises=found)
 
 
 @router.post("/promises/evaluate", response_model=promises.PromiseEvaluation)

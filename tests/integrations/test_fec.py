@@ -447,7 +447,7 @@ def test_round_trip_of_a_synthetic_ledger(db, tmp_path, wipe):
 
     write_ledger_dir(generate(customers=20, months=6, seed=1), tmp_path / "ledger")
     with Session(db) as session:
-        import_ledger_dir(session=session, directory=tmp_path / "ledger", actor="test")
+        import_ledger_dir(session=session, directory=tmp_path / "ledger", actor="test", today=dt.date.today())
         session.commit()
     before = snapshot(db)
     with Session(db) as session:

@@ -23,7 +23,7 @@ from sqlalchemy import delete, select, tuple_
 from sqlmodel import Session, SQLModel
 
 from ledger.allocation import CreditLine, InvoiceLine, allocate
-from ledger.bulk import driver_value, on_conflict, plain_params, python_defaults, write_rows
+from ledger.bulk import driver_value, on_conflict, plain_params, python_defaults, select_in, write_rows
 from ledger.ingest_checks import (
     check_owners,
     check_references,
@@ -275,11 +275,37 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
 
     upsert(session, Invoice, invoice_rows, "invoice_id")
     upsert(session, Payment, payment_rows, "payment_id")
-    for chunk in _chunks(customer_ids):
-        session.execute(delete(Allocation).where(Allocation.customer_id.in_(chunk)))
-    _insert_rows(session, Allocation, allocation_rows)
+    _replace_allocations(session, customer_ids, allocation_rows)
     _write_credit_balances(session, customer_ids, credit)
     return paid
+
+
+ALLOCATION_KEY = ("customer_id", "invoice_id", "source_kind", "source_id", "amount", "allocated_on")
+
+
+def _allocation_key(row) -> tuple:
+    return (row[0], row[1], row[2], row[3], Decimal(row[4]).quantize(Decimal("0.01")), row[5])
+
+
+def _replace_allocations(session: Session, customer_ids: list[str], rows: list[dict[str, Any]]) -> None:
+    """Make the stored allocations of `customer_ids` equal `rows`, writing only the difference:
+    a replay mostly finds what is stored, and every row rewritten would make the report snapshots'
+    triggers forget month ends that did not change (and cost a write)."""
+    stored: dict[tuple, list[int]] = defaultdict(list)
+    columns = (Allocation.id, *(getattr(Allocation, name) for name in ALLOCATION_KEY))
+    for allocation_id, *values in select_in(session, columns, Allocation.customer_id, customer_ids):
+        stored[_allocation_key(values)].append(allocation_id)
+    added = []
+    for row in rows:
+        ids = stored.get(_allocation_key([row[name] for name in ALLOCATION_KEY]))
+        if ids:
+            ids.pop()
+        else:
+            added.append(row)
+    removed = sorted(i for ids in stored.values() for i in ids)
+    for chunk in _chunks(removed, 5_000):
+        session.execute(delete(Allocation).where(Allocation.id.in_(chunk)))
+    _insert_rows(session, Allocation, added)
 
 
 def _write_credit_balances(session: Session, customer_ids: list[str], credit: dict[str, Decimal]) -> None:
@@ -350,10 +376,7 @@ def _load(session: Session, table: type[SQLModel], column, ids: Iterable[str],
     sa_table = table.__table__  # type: ignore[attr-defined]
     columns = [sa_table.c[f] for f in fields] if fields else list(sa_table.c)
     names = [c.key for c in columns]
-    rows: list[dict[str, Any]] = []
-    for chunk in _chunks(sorted(ids)):
-        rows.extend(dict(zip(names, row)) for row in session.execute(select(*columns).where(column.in_(chunk))))
-    return rows
+    return [dict(zip(names, row)) for row in select_in(session, columns, column, ids)]
 
 
 def _chunks(items: Sequence | Iterable, size: int = CHUNK):

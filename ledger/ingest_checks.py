@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlmodel import Session
 
-from ledger.bulk import chunks
+from ledger.bulk import select_in
 from ledger.db import advisory_xact_locks
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
 from ledger.schemas import IngestBatch
@@ -48,10 +48,9 @@ def check_references(*, session: Session, batch: IngestBatch) -> None:
     wanted_invoices = ({p.invoice_id for p in batch.payments if p.invoice_id}
                        | {i.applies_to for i in batch.invoices if i.applies_to}
                        | {d.invoice_id for d in batch.disputes}) - invoice_owner.keys()
-    for chunk in chunks(sorted(wanted_invoices)):
-        for invoice_id, customer_id in session.execute(
-                select(Invoice.invoice_id, Invoice.customer_id).where(Invoice.invoice_id.in_(chunk))):
-            invoice_owner[invoice_id] = customer_id
+    for invoice_id, customer_id in select_in(session, (Invoice.invoice_id, Invoice.customer_id),
+                                             Invoice.invoice_id, wanted_invoices):
+        invoice_owner[invoice_id] = customer_id
     for index, payment in enumerate(batch.payments):
         if payment.invoice_id is None:
             continue
@@ -91,11 +90,9 @@ def check_owners(*, session: Session, batch: IngestBatch) -> None:
     another kind: looked up by id across the whole ledger, whatever customers the batch names."""
     conflicts: list[FieldError] = []
     stored_invoices: dict[str, tuple[str, str]] = {}
-    for chunk in chunks(sorted({i.invoice_id for i in batch.invoices})):
-        for invoice_id, customer_id, kind in session.execute(
-                select(Invoice.invoice_id, Invoice.customer_id, Invoice.kind)
-                .where(Invoice.invoice_id.in_(chunk))):
-            stored_invoices[invoice_id] = (customer_id, kind)
+    for invoice_id, customer_id, kind in select_in(session, (Invoice.invoice_id, Invoice.customer_id, Invoice.kind),
+                                                   Invoice.invoice_id, {i.invoice_id for i in batch.invoices}):
+        stored_invoices[invoice_id] = (customer_id, kind)
     for index, invoice in enumerate(batch.invoices):
         stored = stored_invoices.get(invoice.invoice_id)
         if stored is None:
@@ -114,9 +111,8 @@ def check_owners(*, session: Session, batch: IngestBatch) -> None:
                 f"{invoice.invoice_id!r} of customer {customer_id!r} is stored as {kind!r}; it cannot "
                 f"become {invoice.kind!r} (issue a new record instead)"))
     stored_payments: dict[str, str] = {}
-    for chunk in chunks(sorted({p.payment_id for p in batch.payments})):
-        stored_payments.update(session.execute(
-            select(Payment.payment_id, Payment.customer_id).where(Payment.payment_id.in_(chunk))).all())
+    stored_payments.update(select_in(session, (Payment.payment_id, Payment.customer_id), Payment.payment_id,
+                                     {p.payment_id for p in batch.payments}))
     for index, payment in enumerate(batch.payments):
         owner = stored_payments.get(payment.payment_id)
         if owner is not None and owner != payment.customer_id:
@@ -130,10 +126,7 @@ def check_owners(*, session: Session, batch: IngestBatch) -> None:
 
 
 def _existing_ids(session: Session, column, ids: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in chunks(sorted(ids)):
-        found.update(session.execute(select(column).where(column.in_(chunk))).scalars())
-    return found
+    return {row[0] for row in select_in(session, (column,), column, ids)}
 
 
 RECORD_LOCK_BUCKETS = 256

@@ -53,9 +53,10 @@ def mark_posted(session: Session, *, reminder_id: str, posted_on: dt.date,
             "registered_number", "4 to 64 letters, digits, spaces or hyphens (the number on the "
                                  "registered-letter slip)")])
     reminder = _locked_reminder(session, reminder_id)
-    if reminder.channel not in ("letter", "formal_notice"):
-        raise IllegalTransitionError(f"reminder {reminder_id} is {reminder.channel}: only letters "
-                                     "and formal notices are posted")
+    if reminder.channel not in ("letter", "formal_notice", "legal"):
+        raise IllegalTransitionError(f"reminder {reminder_id} is {reminder.channel}: only letters, "
+                                     "formal notices and legal hand-off files (handed over) are "
+                                     "posted")
     if reminder.channel == "formal_notice" and not registered_number:
         raise LedgerValidationError([FieldError(
             "registered_number", "a formal notice goes by registered letter with acknowledgement "

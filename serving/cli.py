@@ -219,10 +219,13 @@ def demo(no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after s
     # deployment sets its own CREDITOR_* settings; these never override them)
     for name, value in DEMO_CREDITOR.items():
         os.environ.setdefault(name, value)
+    # the demo's daily runs explore (docs/policy.md): e-mail reminders varied at random, within
+    # hard bounds, with each action's probability stored
+    os.environ.setdefault("RELANCE_EXPLORATION", "0.3")
     get_settings.cache_clear()
     steps = [("synth", _demo_synth), ("import", _demo_import), ("train", _demo_train),
              ("score", _demo_score), ("history", _demo_history), ("dunning", _demo_dunning),
-             ("keys", _demo_keys)]
+             ("policy", _demo_policy), ("keys", _demo_keys)]
     context: dict = {"customers": customers, "months": months, "seed": seed, "workdir": workdir}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console) as progress:
@@ -328,6 +331,12 @@ def _demo_dunning(context: dict) -> None:
                             f"{report.reminders} reminders, {waiting} awaiting approval")
     for warning in report.warnings:
         context["lines"].append(f"warning: {warning}")
+
+
+def _demo_policy(context: dict) -> None:
+    from serving.commands.policy import demo_step
+
+    demo_step(context)
 
 
 def _demo_history(context: dict) -> None:

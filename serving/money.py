@@ -7,8 +7,9 @@ fonts, which carry Latin-1 only.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
+from babel.core import Locale
 from babel.dates import format_date as babel_date
 from babel.numbers import format_currency, format_decimal
 
@@ -48,3 +49,13 @@ def percent(share: float | None, language: str = "fr", *, plain: bool = False) -
 def date(day: dt.date | None, language: str = "fr") -> str:
     """30/06/2026 in both languages; a dash for none."""
     return "—" if day is None else babel_date(day, format="dd/MM/yyyy", locale=_locale(language))
+
+
+def whole_money(amount: Decimal | int | str | None, currency: str, language: str = "fr") -> str:
+    """1 234 567 € / €1,234,567: rounded to whole units, for headline tiles; a dash for none."""
+    if amount is None:
+        return "—"
+    locale = _locale(language)
+    pattern = Locale.parse(locale).currency_formats["standard"].pattern.replace(".00", "")
+    whole = Decimal(str(amount)).quantize(Decimal(1), ROUND_HALF_UP)
+    return format_currency(whole, currency.upper(), format=pattern, locale=locale, currency_digits=False)

@@ -19,8 +19,12 @@ next reminder is sent.
   (`GET /api/v1/letters.pdf?date=D`, the day's letters in one PDF), posts them and records it
   (`POST /api/v1/reminders/{id}/posted`, then `/delivered`). A formal notice reaches the outbox
   only once approved (`pending_approval` → `planned`).
-- call and legal: never sent here; a call stays `planned` in the agents' worklist until an agent
-  logs the call (which closes the customer's call task).
+- legal: once approved, the hand-off file (`legal_formal` template: debtor, claims, interest,
+  contact history) is rendered and kept (`rendered`), listed with the day's letters
+  (`GET /api/v1/reminders?channel=legal`, the letters PDF); a person records the hand-over to
+  the lawyer or agency with `…/posted` (`posted`), which closes the step.
+- call: never sent here; a call stays `planned` in the agents' worklist until an agent logs the
+  call (which closes the customer's call task).
 - a reminder whose invoices were all settled or disputed since planning is cancelled, not sent.
 
 Delivery is at least once: if the process dies between the SMTP server accepting a message and
@@ -52,8 +56,9 @@ from serving.reminders import ReminderError, RenderedReminder
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
-SENDABLE = ("email", "sms", "letter", "formal_notice")
-LETTER_CHANNELS = ("letter", "formal_notice")
+SENDABLE = ("email", "sms", "letter", "formal_notice", "legal")
+# rendered and kept for a person: letters and notices to post, hand-off files to hand over
+LETTER_CHANNELS = ("letter", "formal_notice", "legal")
 NO_SMS_PROVIDER = "no SMS provider configured (aucun fournisseur SMS configuré)"
 NO_EMAIL = "the customer has no email address (le client n'a pas d'adresse e-mail)"
 BAD_EMAIL = ("the customer's email address {address} is not one valid address: {why}; correct it "

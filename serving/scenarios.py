@@ -55,8 +55,9 @@ class Tone(StrEnum):
 # the one definition of each vocabulary as plain strings (templates, validation messages)
 CHANNELS: tuple[str, ...] = tuple(c.value for c in Channel)
 TONES: tuple[str, ...] = tuple(t.value for t in Tone)
-# a formal notice is formal whatever its step says: the law's form, not a matter of tone
-FIXED_TONE: dict[str, Tone] = {Channel.FORMAL_NOTICE: Tone.FORMAL}
+# a formal notice (and the legal hand-off after it) is formal whatever its step says: the
+# law's form, not a matter of tone
+FIXED_TONE: dict[str, Tone] = {Channel.FORMAL_NOTICE: Tone.FORMAL, Channel.LEGAL: Tone.FORMAL}
 # these wait in `pending_approval` for a person unless the scenario opts out
 APPROVAL_CHANNELS: frozenset[str] = frozenset({Channel.FORMAL_NOTICE, Channel.LEGAL})
 DEFAULT_TEMPLATES: frozenset[str] = frozenset(f"{c}_{t}" for c in CHANNELS for t in TONES)
@@ -74,7 +75,7 @@ def _known_templates(info: ValidationInfo) -> frozenset[str]:
     return frozenset(templates) if templates is not None else DEFAULT_TEMPLATES
 
 
-def _non_negative(value: Any, *, field: str) -> Any:
+def _non_negative(value: Decimal, *, field: str) -> Decimal:
     if value < 0:
         raise ValueError(f"{field} must be zero or positive, got {value}")
     return value

@@ -5,6 +5,8 @@ SQLModel's metadata (migrations, tests, `ledger.db.import_table_modules`), no mo
   dunning actions, the events outbox
 - `workbench`: a dispute's invoices, comments and details; the worklist's invoice indexes
 - `dunning`: consolidated reminders, edited scenarios and templates
+- `snapshots`: month-end receivables kept for the reports (`ledger.snapshots`)
+- `risk`: risk answers computed in bulk and stored (customers', open invoices')
 - `operations`: exchange rates, penalty invoices, webhooks, job runs, scores, credit-limit state
 """
 from ledger.tables.dunning import (
@@ -52,6 +54,8 @@ from ledger.tables.records import (
     record_event,
     utcnow,
 )
+from ledger.tables.risk import StoredCustomerRisk, StoredInvoiceRisk
+from ledger.tables.snapshots import ReceivableSnapshot
 from ledger.tables.workbench import (
     OPEN_INDEX,
     WORKLIST_INDEX,
@@ -62,6 +66,7 @@ from ledger.tables.workbench import (
 
 __all__ = [
     "ActionState",
+    "ReceivableSnapshot",
     "Allocation",
     "AllocationLink",
     "ApiKey",
@@ -99,6 +104,8 @@ __all__ = [
     "RATE_DIGITS",
     "Reminder",
     "ScenarioRecord",
+    "StoredCustomerRisk",
+    "StoredInvoiceRisk",
     "Subscriber",
     "TemplateRecord",
     "WORKLIST_INDEX",

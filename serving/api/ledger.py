@@ -5,7 +5,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -20,6 +20,7 @@ from serving.dunning import scenario_names
 from serving.inputs import Offset
 from serving.ratelimit import RateLimited
 from serving.retry import RETRIES, retryable
+from serving.stored_risk import refresh_after_ingest
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 # agents (their portfolio), analysts and admins set statuses; billing sets them by ingestion
@@ -78,13 +79,16 @@ def invoice_out(invoice, today: dt.date) -> InvoiceOut:
 
 
 @router.post("/ingest", response_model=IngestResult, dependencies=[RateLimited])
-def ingest(batch: IngestBatch, session: SessionDep, principal: Ingester, today: TodayDep) -> IngestResult:
+def ingest(batch: IngestBatch, session: SessionDep, principal: Ingester, request: Request,
+           background: BackgroundTasks, today: TodayDep) -> IngestResult:
     """Upsert customers, invoices, payments (and disputes): idempotent, all or nothing."""
     for attempt in range(RETRIES):
         try:
             result = ingest_and_apply(session=session, batch=batch, actor=principal.actor, today=today,
                                       scenario_names=scenario_names(session))
             session.commit()
+            # the touched customers' stored risks, recomputed once the answer is sent
+            background.add_task(refresh_after_ingest, request.app, batch, today)
             return result
         except (OperationalError, DBAPIError) as exc:
             # a deadlock or serialization failure between concurrent batches: replay the batch

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from ledger import pauses, tables
 from ledger import reminders as dunning_reminders
 from ledger.config import Settings, get_settings
-from ledger.law import Claim, PenaltyPeriod, claim_for
+from ledger.law import Claim, PenaltyPeriod, claim_for, coverage_warnings
 from ledger.tables import ActionState, Customer, Invoice
 from serving.reminders.render import (
     Company,
@@ -87,7 +87,8 @@ def render_stored_reminder(session: Session, reminder: tables.Reminder, *,
         company=company_from(settings),
         customer=ReminderCustomer(
             name=(customer.name if customer else None) or reminder.customer_id,
-            language=reminder.language, address=_postal_lines(customer)),
+            language=reminder.language, address=_postal_lines(customer),
+            customer_type=customer_type),
         invoices=lines, today=as_of, currency=kept[0].currency,
         penalties=_claim(penalties.values()) if penalties else None,
         earlier_contacts=tuple(Contact(on=c.on, channel=c.channel) for c in earlier),
@@ -105,13 +106,26 @@ def _line(invoice: Invoice, as_of: dt.date, due: Claim | None) -> InvoiceLine:
         amount=invoice.amount, open_amount=invoice.open_amount,
         days_late=(as_of - invoice.due_date).days,
         interest=due.interest.amount if due is not None else None,
-        indemnity=due.indemnity_in_currency if due is not None else None,
-        rate_percent=_single_rate(due.interest.periods) if due is not None else None)
+        indemnity=_converted_indemnity(due),
+        rate_percent=_single_rate(due.interest.periods) if due is not None else None,
+        indemnity_eur=due.indemnity.eur if due is not None and due.indemnity is not None else None)
+
+
+def _converted_indemnity(due: Claim | None) -> Decimal | None:
+    """The indemnity in the invoice's currency; None when none is owed or no dated rate converts
+    it (the text then gives the 40 € in euros and says no rate is known — never 0)."""
+    return None if due is None or due.indemnity is None else due.indemnity.amount
 
 
 def _single_rate(periods: Iterable[PenaltyPeriod]) -> Decimal | None:
+    """The one rate of these periods, to print; None when several applied, or when a period
+    falls where the law tables are not verified (a missing legal rate, ECB decisions unchecked):
+    the interest is computed on the latest known rate, but no text claims that rate as the law's."""
+    periods = list(periods)
     rates = {p.rate_percent for p in periods}
-    return next(iter(rates)) if len(rates) == 1 else None
+    if len(rates) != 1 or any(coverage_warnings(p.start) for p in periods):
+        return None
+    return next(iter(rates))
 
 
 def _postal_lines(customer: Customer | None) -> tuple[str, ...]:
@@ -122,13 +136,18 @@ def _postal_lines(customer: Customer | None) -> tuple[str, ...]:
 
 
 def _claim(dues: Iterable[Claim]) -> PenaltyClaim | None:
-    interest, indemnity, periods = Decimal("0"), Decimal("0"), list[PenaltyPeriod]()
+    interest, indemnity, eur_only = Decimal("0"), Decimal("0"), Decimal("0")
+    periods: list[PenaltyPeriod] = []
     for due in dues:
         interest += due.interest.amount
-        indemnity += due.indemnity_in_currency
+        if due.indemnity is not None and due.indemnity.amount is None:
+            eur_only += due.indemnity.eur  # no dated rate: claimed in euros, said so
+        else:
+            indemnity += due.indemnity_in_currency
         periods.extend(due.interest.periods)
-    if interest == 0 and indemnity == 0:
+    if interest == 0 and indemnity == 0 and eur_only == 0:
         return None
-    return PenaltyClaim(interest=interest, indemnity=indemnity, rate_percent=_single_rate(periods))
+    return PenaltyClaim(interest=interest, indemnity=indemnity, rate_percent=_single_rate(periods),
+                        indemnity_eur_only=eur_only)
 
 

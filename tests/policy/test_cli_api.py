@@ -173,3 +173,19 @@ def test_cli_activate_and_list(monkeypatch, tmp_path):
         assert listed.exit_code == 0 and "active" in listed.output and "évaluée" in listed.output
     finally:
         get_settings.cache_clear(), get_engine.cache_clear()
+
+
+def test_the_model_page_has_the_policy_panel_in_both_languages(client):
+    import html
+    import json as _json
+    import re
+
+    for lang, title in (("fr", "Politique de relance : évaluation hors ligne"),
+                        ("en", "Reminder policy: off-policy evaluation")):
+        page = client.get(f"/model?lang={lang}")
+        assert page.status_code == 200
+        assert title in page.text and "/static/policy-panel.js" in page.text
+        words = _json.loads(html.unescape(re.search(r"data-words='([^']*)'", page.text).group(1)))
+        assert words["dr"] == ("Doubly robust" if lang == "en" else "Doublement robuste")
+    script = client.get("/static/policy-panel.js")
+    assert script.status_code == 200 and "/api/v1/policy/evaluations" in script.text

@@ -107,7 +107,7 @@ def raw_predict(prepared: dict, invoice_ids: list[str]) -> tuple[float, int]:
     predictor = prepared["service"].state.predictor
     with Session(prepared["engine"]) as session:
         targets = _stored_invoices(session, invoice_ids)
-        frames = read_frames(session=session, customer_ids=sorted(set(targets["customer_id"])))
+        frames = read_frames(session=session, as_of=dt.date.today(), customer_ids=sorted(set(targets["customer_id"])))
     features = build_features(frames, invoices=targets.drop(columns=["settled_on"]),
                               as_of=pd.Timestamp(dt.date.today()) + pd.Timedelta(days=1))
     matrix = predictor.matrix(features)

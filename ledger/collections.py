@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import Index, Integer, and_, case, func, or_, select, text, update
@@ -67,7 +68,7 @@ from ledger.schemas import (
     dates_in_range,
     promise_horizon,
 )
-from ledger.var import DelayHistogram, rules_unpaid, value_at_risk
+from ledger.var import delay_counts, payer_hazards, pooled_hazards, unpaid_after, value_at_risk
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -894,7 +895,7 @@ def assign_customers(*, session: Session, agent: str | None, customer_ids: Seque
 # A customer's value at risk over h days = Σ over its open invoices of open_amount × P(not paid
 # within h days | unpaid today) (`ledger.var`: never more than what is owed), for h = 30 and 90.
 # P comes from the caller's `risk` (the served model, or its rules), else from the payer's
-# history (`ledger.var.rules_unpaid`). The worklist ranks by the 90-day figure converted into the
+# history (`ledger.var.payer_hazards`, the same Kaplan–Meier the risk service falls back on). The worklist ranks by the 90-day figure converted into the
 # reporting currency; urgency (days overdue, broken promises) is shown beside it, not mixed in.
 # Amounts on a row are in the customer's currency. The grade is the model's (the worst grade of
 # the customer's open invoices, from `risk`), else the customer's last published score.
@@ -1097,20 +1098,75 @@ def _bucket_condition(bucket: str, today: dt.date):
     return and_(oldest <= today - dt.timedelta(days=low), oldest >= today - dt.timedelta(days=high))
 
 
-def _delays(session: Session, customer_ids: list[str]) -> tuple[DelayHistogram, dict[str, DelayHistogram]]:
-    """Days late of settled invoices: the whole ledger's histogram and each payer's."""
+def rules_prior(session: Session, today: dt.date) -> np.ndarray:
+    """The ledger's pooled hazards (`ledger.var.pooled_hazards`) as of the end of `today`:
+    settled invoices by days late, open ones by due date (censored at their age). The prior
+    every payer's rules hazards are shrunk towards, here and in `serving.risk`."""
     late = _days_between(session, Invoice.settled_on, Invoice.due_date)
-    settled = and_(Invoice.kind == "invoice", Invoice.settled_on.is_not(None))
-    ledger = DelayHistogram({int(d): int(n) for d, n in session.execute(
-        select(late, func.count()).where(settled).group_by(late))})
-    per: dict[str, dict[int, int]] = defaultdict(dict)
+    settled = and_(Invoice.kind == "invoice", Invoice.settled_on.is_not(None),
+                   Invoice.settled_on <= today)
+    days, counts = _columns(session.execute(select(late, func.count()).where(settled).group_by(late)))
+    due, open_counts = _columns(session.execute(
+        select(Invoice.due_date, func.count())
+        .where(Invoice.kind == "invoice", Invoice.issue_date <= today,
+               or_(Invoice.settled_on.is_(None), Invoice.settled_on > today))
+        .group_by(Invoice.due_date)))
+    ages = [(today - d).days for d in due]  # unpaid at the end of today
+    at_risk, events = delay_counts(np.zeros(len(days) + len(ages), dtype=np.int64), 1, days + ages,
+                                   np.r_[np.ones(len(days), bool), np.zeros(len(ages), bool)],
+                                   np.array(counts + open_counts, dtype=float))
+    return pooled_hazards(at_risk, events, float(sum(counts)))
+
+
+def _payer_hazards(session: Session, customer_ids: list[str], invoices: list,
+                   today: dt.date) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, dict]]:
+    """The rules' hazards (`ledger.var.payer_hazards`): the ledger's pooled ones
+    (`rules_prior`), each payer's from its settled invoices and its open ones (`invoices`),
+    and each payer's settled and late counts (the worklist's "history" reason)."""
+    prior = rules_prior(session, today)
+    late = _days_between(session, Invoice.settled_on, Invoice.due_date)
+    settled = and_(Invoice.kind == "invoice", Invoice.settled_on.is_not(None),
+                   Invoice.settled_on <= today)
+    rows: list[tuple[str, int, bool, int]] = []
     for start in range(0, len(customer_ids), 5000):
         chunk = customer_ids[start:start + 5000]
-        for customer_id, d, n in session.execute(
-                select(Invoice.customer_id, late, func.count())
-                .where(settled, Invoice.customer_id.in_(chunk)).group_by(Invoice.customer_id, late)):
-            per[customer_id][int(d)] = int(n)
-    return ledger, {c: DelayHistogram(counts) for c, counts in per.items()}
+        rows += [(c, int(d), True, int(n)) for c, d, n in session.execute(
+            select(Invoice.customer_id, late, func.count())
+            .where(settled, Invoice.customer_id.in_(chunk)).group_by(Invoice.customer_id, late))]
+    history: dict[str, dict] = defaultdict(lambda: {"settled": 0, "late": 0})
+    for c, d, _, n in rows:
+        history[c]["settled"] += n
+        history[c]["late"] += n * (d > 0)
+    rows += [(i.customer_id, (today - i.due_date).days, False, 1) for i in invoices]
+    if not rows:
+        return prior, {}, history
+    customer, age, paid, weight = zip(*rows, strict=True)
+    codes, uniques = pd.factorize(pd.Series(customer))
+    at_risk, events = delay_counts(codes, len(uniques), np.array(age, float), np.array(paid),
+                                   np.array(weight, float))
+    hazards = payer_hazards(at_risk, events, prior)
+    return prior, {c: hazards[i] for i, c in enumerate(uniques)}, history
+
+
+def _rules_odds(session: Session, customer_ids: list[str], invoices: list,
+                today: dt.date) -> tuple[dict[str, InvoiceOdds], dict[str, dict]]:
+    """P(not paid within 30 / 90 days | unpaid today) of each of `invoices` from its payer's
+    history, for the invoices the caller's risk does not answer for; and each payer's settled
+    and late counts."""
+    if not invoices:
+        return {}, {}
+    prior, hazards_of, history = _payer_hazards(session, customer_ids, invoices, today)
+    hazards = np.stack([hazards_of.get(i.customer_id, prior) for i in invoices])
+    age = np.array([float((today - i.due_date).days) for i in invoices])  # unpaid at end of today
+    p30, p90 = unpaid_after(hazards, age, 30.0), unpaid_after(hazards, age, 90.0)
+    return {i.invoice_id: InvoiceOdds(p_unpaid_30=float(a), p_unpaid_90=float(b), grade=None,
+                                      source="rules")
+            for i, a, b in zip(invoices, p30, p90, strict=True)}, history
+
+
+def _columns(result) -> tuple[list[int], list[int]]:
+    pairs = result.all()
+    return [p[0] for p in pairs], [int(p[1]) for p in pairs]
 
 
 def _days_between(session: Session, later, earlier):
@@ -1133,21 +1189,16 @@ def _score(*, session: Session, customer_ids: list[str], today: dt.date, risk: I
             .where(Invoice.customer_id.in_(chunk), Invoice.kind == "invoice",
                    Invoice.settled_on.is_(None))).all()
     given = dict(risk([row.invoice_id for row in invoices])) if risk is not None and invoices else {}
-    ledger_delays, payer_delays = _delays(session, customer_ids)
-    no_history = DelayHistogram({})
+    rules, history = _rules_odds(session, customer_ids, [i for i in invoices if i.invoice_id not in given],
+                        today)
     currency_of = dict(session.execute(select(Customer.customer_id, Customer.currency)
                                        .where(Customer.customer_id.in_(customer_ids))).all()) \
         if len(customer_ids) <= 5000 else _currencies(session, customer_ids)
     grades = _published_grades(session, customer_ids)
     per: dict[str, dict[str, Any]] = {}
     for invoice in invoices:
-        odds = given.get(invoice.invoice_id)
+        odds = given.get(invoice.invoice_id) or rules[invoice.invoice_id]
         overdue = (today - invoice.due_date).days
-        if odds is None:
-            payer = payer_delays.get(invoice.customer_id, no_history)
-            odds = InvoiceOdds(p_unpaid_30=rules_unpaid(payer, ledger_delays, overdue, 30),
-                               p_unpaid_90=rules_unpaid(payer, ledger_delays, overdue, 90),
-                               grade=None, source="rules")
         row = per.setdefault(invoice.customer_id, {
             "customer_id": invoice.customer_id, "pairs_30": defaultdict(list), "pairs_90": defaultdict(list),
             "open": defaultdict(lambda: ZERO), "overdue": defaultdict(lambda: ZERO), "open_invoices": 0,
@@ -1190,7 +1241,7 @@ def _score(*, session: Session, customer_ids: list[str], today: dt.date, risk: I
             "grade": max(row["grades"], key=GRADE_ORDER.index) if row["grades"] else grades.get(customer_id),
             "risk_source": "model" if row["sources"] == {"model"} else "rules",
             "unconverted": sorted(missing | (set(lost) if lost else set())),
-            "history": payer_delays.get(customer_id, no_history)})
+            "history": history.get(customer_id, {"settled": 0, "late": 0})})
     return sorted(out, key=lambda r: (-r["key"], r["customer_id"]))
 
 
@@ -1337,7 +1388,7 @@ def _reasons(row: Mapping[str, Any], *, days: int, disputes: int, open_promises:
     if row["risk_source"] == "rules":
         history = row["history"]
         reasons.append(ReasonOut(code="history", values={
-            "settled": history.more_than(-10**6), "late": history.more_than(0)}))
+            "settled": history["settled"], "late": history["late"]}))
     if broken:
         reasons.append(ReasonOut(code="broken_promise", values={"promises": broken}))
     if open_promises:

@@ -87,18 +87,21 @@ class RiskService:
         frames = read_frames(session=session, as_of=today, customer_ids=customers)
         targets = pd.concat([t for t in (stored, inline) if t is not None and len(t)], ignore_index=True)
         as_of = pd.Timestamp(today) + pd.Timedelta(days=1)
-        scores, features = self._answers(frames, targets, as_of)
+        scores, features = self._answers(frames, targets, as_of, session)
         if explain and features is not None:
             scores["reasons"] = self.state.predictor.explain(features, top=explain,
                                                              language=language)
         return scores
 
-    def _answers(self, frames, targets: pd.DataFrame,
-                 as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    def _answers(self, frames, targets: pd.DataFrame, as_of: pd.Timestamp,
+                 session: Session) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """(answers of each target, its features when the model answered)."""
         predictor = self.state.predictor
         if predictor is None:
-            return _rules_scores(frames, targets, as_of), None
+            from ledger.collections import rules_prior  # the worklist's prior: one rules answer
+
+            prior = rules_prior(session, (as_of - pd.Timedelta(days=1)).date())
+            return _rules_scores(frames, targets, as_of, prior), None
         from features.pipeline import build_features
 
         features = build_features(frames, invoices=_unsettled_view(targets), as_of=as_of)
@@ -198,7 +201,7 @@ class RiskService:
         targets = pd.concat([open_invoices[["invoice_id", "customer_id", "issue_date", "due_date",
                                             "amount", "open_amount"]],
                              expected.assign(open_amount=0.0)], ignore_index=True)
-        scored, features = self._answers(frames, targets, as_of)
+        scored, features = self._answers(frames, targets, as_of, session)
         if features is None:
             reasons = _rules_reasons(frames, language)
         else:
@@ -279,13 +282,14 @@ def _history(frames) -> pd.DataFrame:
         severe=("days_late", lambda d: int((d > SEVERE_DAYS).sum())), mean_days=("days_late", "mean"))
 
 
-def _rules_scores(frames, targets: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def _rules_scores(frames, targets: pd.DataFrame, as_of: pd.Timestamp,
+                  prior: np.ndarray | None = None) -> pd.DataFrame:
     """Without a model: time-to-payment hazards from the payer's own history
     (:func:`model.survival.rules_hazards`, a shrunk Kaplan–Meier), read like the model's."""
     from model.survival import rules_hazards, summarise
 
     today = as_of - pd.Timedelta(days=1)
-    hazards = rules_hazards(frames.invoices, targets["customer_id"].to_numpy(), as_of)
+    hazards = rules_hazards(frames.invoices, targets["customer_id"].to_numpy(), as_of, prior)
     answers = summarise(hazards, *_age(targets, today))
     answers.insert(0, "invoice_id", targets["invoice_id"].to_numpy())
     answers.insert(1, "customer_id", targets["customer_id"].to_numpy())

@@ -37,8 +37,10 @@ test: install
 fuzz: install
 	$(BIN)/python -m tests.fuzz.run
 
+# the quick version of every benchmark (each under a minute), each ending with one JSON line;
+# full sizes: run a script without --quick (benchmarks/README.md)
 bench: install
-	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+	for script in benchmarks/[a-z]*.py; do echo "== $$script" >&2; $(BIN)/python $$script --quick || exit 1; done
 
 clean:
 	rm -rf $(VENV) relance.db demo-ledger fuzz-report

@@ -6,13 +6,15 @@ times a dry run (read + policy) and a real run (read + policy + writing actions,
 events in one transaction), and a second real run of the same date (idempotent: creates nothing).
 Peak memory is the process's maximum resident set (ru_maxrss), measured in a subprocess per case;
 the load average beside each case says how busy the (shared) machine was.
-Writes benchmarks/results/dunning.json and prints a rich table.
+The anchor, timed in the same child: one SELECT bringing the open invoices into Python (a run
+must read them all). Writes benchmarks/results/dunning.json (not with --quick), prints a rich
+table on stderr and ends with one JSON line: `invoices`, `run_s` (PostgreSQL, the largest size),
+`sqlite_run_s`, `dry_run_s`, `read_s` (the anchor) and `run_ratio` = run_s / read_s.
 
-    .venv/bin/python benchmarks/dunning.py [--sizes 100000:5000,1000000:50000] [--pg URL]
+    .venv/bin/python benchmarks/dunning.py [--quick] [--sizes 100000:5000,1000000:50000] [--pg URL]
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -30,13 +32,13 @@ sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolv
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-RESULTS = HERE / "results" / "dunning.json"
+from benchmarks._common import DEFAULT_PG, emit, parser, write_results  # noqa: E402
+
 RUN_DATE = dt.date(2024, 6, 12)
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _load(engine, *, invoices: int, customers: int) -> None:
-    from ledger.models import Customer, Invoice
+    from ledger.tables import Customer, Invoice
 
     now = dt.datetime.now(dt.UTC)
     batch = 20_000
@@ -89,6 +91,11 @@ def _case(backend: str, invoices: int, customers: int, pg_url: str, workdir: Pat
         if backend == "postgresql":
             with engine.begin() as c:
                 c.execute(text("ANALYZE"))
+        started = time.perf_counter()
+        with engine.connect() as c:  # the anchor: the open invoices, read once into Python
+            c.execute(text("SELECT invoice_id, customer_id, issue_date, due_date, amount, open_amount, "
+                           "currency, kind FROM invoice WHERE settled_on IS NULL AND open_amount > 0")).fetchall()
+        read_s = round(time.perf_counter() - started, 2)
         timings = {}
         load_before = [round(x, 1) for x in os.getloadavg()]
         for label, dry in (("dry_run", True), ("run", False), ("rerun", False)):
@@ -99,7 +106,7 @@ def _case(backend: str, invoices: int, customers: int, pg_url: str, workdir: Pat
                               "planned": len(report.actions), "created": report.created,
                               "reminders": report.reminders}
         return {"backend": backend, "invoices": invoices, "customers": customers,
-                "load_seconds": round(load_s, 1), **timings,
+                "load_seconds": round(load_s, 1), "read_seconds": read_s, **timings,
                 # the machine is shared: the 1/5/15-minute load average before and after the runs
                 "load_average": {"before": load_before,
                                  "after": [round(x, 1) for x in os.getloadavg()]},
@@ -115,14 +122,16 @@ def _case(backend: str, invoices: int, customers: int, pg_url: str, workdir: Pat
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100000:5000,1000000:50000",
+    parser_ = parser(__doc__.splitlines()[0])
+    parser_.add_argument("--sizes", default="100000:5000,1000000:50000",
                         help="invoices:customers pairs, comma separated")
-    parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
-    parser.add_argument("--workdir", default="/tmp")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser_.add_argument("--backends", default="sqlite,postgresql")
+    parser_.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
+    parser_.add_argument("--workdir", default="/tmp")
+    parser_.add_argument("--child", help="internal: one case in a child process")
+    args = parser_.parse_args()
+    if args.quick:
+        args.sizes = "20000:1000"
     if args.child:
         backend, invoices, customers = args.child.split(":")
         print(json.dumps(_case(backend, int(invoices), int(customers), args.pg, Path(args.workdir))))
@@ -140,11 +149,10 @@ def main() -> None:
                                 "customers": int(customers), "error": child.stderr[-2000:]})
                 continue
             results.append(json.loads(child.stdout.strip().splitlines()[-1]))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"benchmark": "dunning", "machine": platform.platform(),
-                                   "cpus": os.cpu_count(), "run_date": RUN_DATE.isoformat(),
-                                   "target": "1,000,000 open invoices of 50,000 customers under 60 s",
-                                   "results": results}, indent=2))
+    write_results("dunning", {"benchmark": "dunning", "machine": platform.platform(),
+                              "cpus": os.cpu_count(), "run_date": RUN_DATE.isoformat(),
+                              "target": "1,000,000 open invoices of 50,000 customers under 60 s",
+                              "results": results}, quick=args.quick)
     table = Table(title="Dunning run (relance quotidienne)")
     for column in ("backend", "invoices", "customers", "load s", "dry run s", "run s", "rerun s",
                    "planned", "created", "reminders", "peak RSS MB"):
@@ -158,7 +166,17 @@ def main() -> None:
                       str(r["dry_run"]["seconds"]), str(r["run"]["seconds"]), str(r["rerun"]["seconds"]),
                       f"{r['dry_run']['planned']:,}", f"{r['run']['created']:,}",
                       f"{r['run']['reminders']:,}", str(r["peak_rss_mb"]))
-    Console().print(table)
+    Console(stderr=True, width=160).print(table)
+    largest = max(int(size.split(":")[0]) for size in args.sizes.split(","))
+    cases = {r["backend"]: r for r in results if r["invoices"] == largest and "error" not in r}
+    pg, lite = cases.get("postgresql", {}), cases.get("sqlite", {})
+    emit("dunning", {"invoices": largest, "customers": (pg or lite).get("customers"),
+                     "run_s": pg.get("run", {}).get("seconds"), "dry_run_s": pg.get("dry_run", {}).get("seconds"),
+                     "rerun_s": pg.get("rerun", {}).get("seconds"), "read_s": pg.get("read_seconds"),
+                     "created": pg.get("run", {}).get("created"),
+                     "sqlite_run_s": lite.get("run", {}).get("seconds"), "sqlite_read_s": lite.get("read_seconds"),
+                     "errors": [r["backend"] for r in results if "error" in r]},
+         quick=args.quick, ratios={"run_ratio": ("run_s", "read_s"), "sqlite_run_ratio": ("sqlite_run_s", "sqlite_read_s")})
 
 
 if __name__ == "__main__":

@@ -4,14 +4,14 @@ Times ``features.pipeline.build_features`` (all features, training mode: each in
 its issue date) and measures its peak traced memory (tracemalloc, second run), beside a DuckDB
 SQL reference computing a representative subset of the same features (payer history with window
 functions and ASOF joins, open exposure, tenure) on the same frames, and checks that both agree.
-Writes benchmarks/results/features.json and prints a rich table.
+Writes benchmarks/results/features.json (not with --quick), prints a rich table on stderr and ends
+with one JSON line: `features_s` (the pandas pipeline), `duckdb_features_s` (the anchor, 8 of the
+features) and `features_ratio`.
 
-    .venv/bin/python benchmarks/features.py [--customers 50000 --invoices 1000000]
+    .venv/bin/python benchmarks/features.py [--quick] [--customers 50000 --invoices 1000000]
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import resource
@@ -31,11 +31,11 @@ import pandas as pd  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from benchmarks._common import emit, parser, write_results  # noqa: E402
 from features.pipeline import FEATURE_COLUMNS, build_features  # noqa: E402
 from features.synth import generate  # noqa: E402
 from ledger.frames import LedgerFrames  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results" / "features.json"
 SUBSET = ["hist_n_settled", "hist_share_late", "hist_share_late_amount", "hist_mean_days_late",
           "hist_max_days_late", "open_count", "open_amount", "tenure_days"]
 
@@ -118,11 +118,13 @@ def run_duckdb(frames: LedgerFrames) -> tuple[pd.DataFrame, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=50_000)
-    parser.add_argument("--invoices", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args_parser = parser(__doc__.splitlines()[0])
+    args_parser.add_argument("--customers", type=int, default=50_000)
+    args_parser.add_argument("--invoices", type=int, default=1_000_000)
+    args_parser.add_argument("--seed", type=int, default=0)
+    args = args_parser.parse_args()
+    if args.quick:
+        args.customers, args.invoices = 2_000, 40_000
 
     start = time.perf_counter()
     frames = ledger(args.customers, args.invoices, args.seed)
@@ -148,8 +150,7 @@ def main() -> None:
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "duckdb": duckdb.__version__, "pandas": pd.__version__,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results("features", result, quick=args.quick)
 
     table = Table(title=f"Features: {result['invoices']:,} invoices, {result['customers']:,} customers")
     table.add_column("engine")
@@ -162,7 +163,11 @@ def main() -> None:
     table.caption = (f"ratio {result['ratio_pandas_to_duckdb']}x · subset agrees: {agree} · "
                      f"process max RSS {result['process_max_rss_mb']:,.0f} MB · "
                      f"synth {synth_seconds:.1f} s")
-    Console().print(table)
+    Console(stderr=True, width=160).print(table)
+    emit("features", {"invoices": result["invoices"], "features_s": result["pandas_seconds"],
+                      "duckdb_features_s": result["duckdb_seconds"], "agrees": agree,
+                      "peak_traced_mb": result["pandas_peak_traced_mb"]},
+         quick=args.quick, ratios={"features_ratio": ("features_s", "duckdb_features_s")})
 
 
 if __name__ == "__main__":

@@ -6,14 +6,14 @@ one group in ten joining two invoices and two receipts) and purchase entries (60
 that the import must read and validate but not keep. Then, in a fresh process per backend (so the
 peak RSS is the import's own), runs `ledger.fec.import_fec` on an empty, migrated database and
 commits. Reports seconds per phase and peak memory; writes benchmarks/results/fec.json (not with
---quick), prints a table on stderr and, last on stdout, one JSON line with the figures.
+--quick), prints a table on stderr and, last on stdout, one JSON line with the figures:
+`import_s` (PostgreSQL when given, else SQLite), `read_csv_s` (the anchor, in the same run: pyarrow
+reading the same file, every column as text) and `import_ratio` = import_s / read_csv_s.
 
     .venv/bin/python benchmarks/fec.py [--quick] [--lines 1000000] [--postgres postgresql://…] [--sqlite]
 """
 from __future__ import annotations
 
-import argparse
-import json
 import multiprocessing
 import os
 import platform
@@ -32,9 +32,18 @@ import pandas as pd  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from benchmarks._common import DEFAULT_PG, emit, parser, write_results  # noqa: E402
 from ledger.fec.reading import FEC_COLUMNS  # noqa: E402
 
-RESULTS = HERE / "results" / "fec.json"
+
+def read_csv_seconds(path: Path) -> float:
+    """The anchor: the same file read by pyarrow's CSV reader, every column as text."""
+    from pyarrow import csv
+
+    started = time.perf_counter()
+    csv.read_csv(path, parse_options=csv.ParseOptions(delimiter="\t", quote_char=False),
+                 convert_options=csv.ConvertOptions(column_types=dict.fromkeys(FEC_COLUMNS, "string")))
+    return time.perf_counter() - started
 
 
 def write_fec(path: Path, *, lines: int, customers: int, seed: int = 0) -> dict[str, int]:
@@ -195,14 +204,13 @@ def _drop_pg_schema(url: str, schema: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--customers", type=int, default=5_000)
-    parser.add_argument("--quick", action="store_true", help="50,000 lines: a smoke run, not the measure")
-    parser.add_argument("--postgres", default=os.environ.get("TEST_DATABASE_URL"),
-                        help="PostgreSQL to import into (default: $TEST_DATABASE_URL)")
-    parser.add_argument("--sqlite", action="store_true", help="also import into SQLite")
-    args = parser.parse_args()
+    args_parser = parser(__doc__.splitlines()[0])
+    args_parser.add_argument("--lines", type=int, default=1_000_000)
+    args_parser.add_argument("--customers", type=int, default=5_000)
+    args_parser.add_argument("--postgres", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_PG),
+                        help="PostgreSQL to import into (default: $TEST_DATABASE_URL, else the local one; '' to skip)")
+    args_parser.add_argument("--sqlite", action="store_true", help="also import into SQLite")
+    args = args_parser.parse_args()
     if args.quick:
         args.lines, args.customers = 50_000, 500
     console = Console(width=150, stderr=True)
@@ -214,6 +222,7 @@ def main() -> None:
             results["file"] = write_fec(path, lines=args.lines, customers=args.customers)
         results["file"]["megabytes"] = round(path.stat().st_size / 1e6, 1)
         results["file"]["write_seconds"] = round(time.perf_counter() - began, 2)
+        results["read_csv_seconds"] = round(read_csv_seconds(path), 2)
         if args.sqlite or not args.postgres:
             with console.status("SQLite import…"):
                 results["sqlite"] = measure(path, f"sqlite:///{Path(tmp) / 'bench.db'}")
@@ -228,9 +237,7 @@ def main() -> None:
     results |= {"target_seconds": 60, "target_rss_mb": 2048, "cpus": os.cpu_count(),
                 "load_average_1m": round(os.getloadavg()[0], 1),
                 "python": platform.python_version(), "pandas": pd.__version__}
-    if not args.quick:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    write_results("fec", results, quick=args.quick)
 
     table = Table(title=f"FEC import — {results['file']['lines']:,} lines ({results['file']['megabytes']} MB)")
     columns = ("backend", "seconds", "parse+validate s", "lettering s", "records s", "ingest s", "other s",
@@ -246,8 +253,12 @@ def main() -> None:
                           f"{r['lines_per_second']:,}", f"{r['peak_rss_mb']:,.0f}", f"{r['invoices']:,}",
                           f"{r['payments']:,}", f"{r['links']:,}", "yes" if r["seconds"] < 60 else "NO")
     console.print(table)
-    # the last line of standard output: one JSON object with the figures
-    print(json.dumps(results, separators=(",", ":")))
+    main_backend = results.get("postgresql") or results["sqlite"]
+    emit("fec", {"lines": results["file"]["lines"], "backend": "postgresql" if "postgresql" in results else "sqlite",
+                 "import_s": main_backend["seconds"], "cpu_s": main_backend["cpu_seconds"],
+                 "peak_rss_mb": main_backend["peak_rss_mb"], "read_csv_s": results["read_csv_seconds"],
+                 "sqlite_import_s": results.get("sqlite", {}).get("seconds")},
+         quick=args.quick, ratios={"import_ratio": ("import_s", "read_csv_s")})
 
 
 if __name__ == "__main__":

@@ -1,12 +1,18 @@
-"""Bulk ingestion speed: 100,000 invoices (plus their customers and payments) through
-`ledger.ingest.ingest`, into SQLite and PostgreSQL. Writes benchmarks/results/ingest.json.
+"""Bulk ingestion speed: 100,000 invoices (plus their customers and 75,000 payments) through
+`ledger.ingest.ingest`, into SQLite and PostgreSQL, beside the anchor: PostgreSQL COPY of the same
+rows into the same (migrated, indexed) tables of a fresh schema. Writes
+benchmarks/results/ingest.json (not with --quick) and ends with one JSON line.
 
-    .venv/bin/python benchmarks/ingest.py [--invoices 100000] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    .venv/bin/python benchmarks/ingest.py [--quick] [--invoices 100000] [--pg URL | --pg '']
+
+JSON: `invoices_per_s` (PostgreSQL, validation included), `sqlite_invoices_per_s`,
+`copy_rows_per_s` (the batch's invoices divided by the seconds COPY takes to write the whole batch:
+customers, invoices, payments), `ingest_ratio` = invoices_per_s / copy_rows_per_s.
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
+import os
 import sys
 import tempfile
 import time
@@ -17,7 +23,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks._common import peak_rss_mb, report  # noqa: E402
+from benchmarks._common import DEFAULT_PG, emit, load, parser, peak_rss_mb, report  # noqa: E402
 from ledger.db import make_engine, migrate  # noqa: E402
 from ledger.ingest import ingest  # noqa: E402
 from ledger.schemas import IngestBatch  # noqa: E402
@@ -42,6 +48,7 @@ def batch(n_invoices: int) -> dict:
 
 
 def run(engine, body: dict, label: str) -> dict:
+    load_before = load()[0]
     t0 = time.perf_counter()
     parsed = IngestBatch.model_validate(body)
     t1 = time.perf_counter()
@@ -55,35 +62,95 @@ def run(engine, body: dict, label: str) -> dict:
     t3 = time.perf_counter()
     n = len(body["invoices"])
     return {"database": label, "invoices": n, "payments": len(body["payments"]),
-            "validate_s": t1 - t0, "ingest_s": t2 - t1, "invoices_per_s": n / (t2 - t0),
-            "resend_s": t3 - t2, "peak_rss_mb": peak_rss_mb()}
+            "validate_s": round(t1 - t0, 3), "ingest_s": round(t2 - t1, 3),
+            "invoices_per_s": round(n / (t2 - t0)), "resend_s": round(t3 - t2, 3),
+            "peak_rss_mb": round(peak_rss_mb()), "load_1m": load_before}
+
+
+def copy_anchor(engine, body: dict) -> float:
+    """Seconds for COPY to write the batch's rows as the ledger stores them (open amounts and
+    unallocated amounts filled in, timestamps set), into the same migrated tables."""
+    now = dt.datetime.now(dt.UTC)
+    raw = engine.raw_connection()
+    try:
+        started = time.perf_counter()
+        with raw.cursor() as cursor:
+            with cursor.copy('COPY customer (customer_id, name, language, currency, credit_balance, on_hold, '
+                             'customer_type, created_at, updated_at) FROM STDIN') as copy:
+                for c in body["customers"]:
+                    copy.write_row((c["customer_id"], c["name"], "fr", "EUR", 0, False, "business", now, now))
+            with cursor.copy('COPY invoice (invoice_id, customer_id, issue_date, due_date, amount, currency, kind, '
+                             'open_amount, created_at, updated_at) FROM STDIN') as copy:
+                for i in body["invoices"]:
+                    copy.write_row((i["invoice_id"], i["customer_id"], i["issue_date"], i["due_date"],
+                                    i["amount"], "EUR", "invoice", i["amount"], now, now))
+            with cursor.copy('COPY payment (payment_id, customer_id, paid_on, amount, currency, invoice_id, '
+                             'unallocated_amount, created_at) FROM STDIN') as copy:
+                for p in body["payments"]:
+                    copy.write_row((p["payment_id"], p["customer_id"], p["paid_on"], p["amount"], "EUR",
+                                    p.get("invoice_id"), 0, now))
+        raw.commit()
+        return time.perf_counter() - started
+    finally:
+        raw.close()
+
+
+class _Schema:
+    """A fresh, migrated PostgreSQL schema, dropped on exit."""
+
+    def __init__(self, url: str):
+        self.url, self.name = url, f"bench_ingest_{uuid.uuid4().hex[:8]}"
+
+    def __enter__(self):
+        self.admin = make_engine(self.url)
+        with self.admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{self.name}"'))
+        self.engine = make_engine(self.url, schema=self.name)
+        migrate(self.engine)
+        return self.engine
+
+    def __exit__(self, *exc):
+        self.engine.dispose()
+        with self.admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{self.name}" CASCADE'))
+        self.admin.dispose()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--invoices", type=int, default=100_000)
-    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    args = parser.parse_args()
+    args_parser = parser(__doc__.splitlines()[0])
+    args_parser.add_argument("--invoices", type=int, default=100_000)
+    args_parser.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_PG),
+                             help="PostgreSQL URL; '' to skip")
+    args = args_parser.parse_args()
+    if args.quick:
+        args.invoices = 10_000
     body = batch(args.invoices)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
         migrate(engine)
         rows.append(run(engine, body, "sqlite"))
+        engine.dispose()
+    copy_s = None
     if args.pg:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(args.pg)
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            engine = make_engine(args.pg, schema=schema)
-            migrate(engine)
+        with _Schema(args.pg) as engine:
             rows.append(run(engine, body, "postgresql"))
-            engine.dispose()
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    report("ingest", rows, title=f"Bulk ingestion of {args.invoices:,} invoices")
+        with _Schema(args.pg) as engine:
+            copy_s = copy_anchor(engine, body)
+        rows.append({"database": "postgresql COPY (anchor)", "invoices": args.invoices,
+                     "payments": len(body["payments"]), "validate_s": 0.0, "ingest_s": round(copy_s, 3),
+                     "invoices_per_s": round(args.invoices / copy_s), "resend_s": "", "peak_rss_mb": "",
+                     "load_1m": load()[0]})
+    report("ingest", rows, title=f"Bulk ingestion of {args.invoices:,} invoices", quick=args.quick)
+    by_db = {row["database"]: row for row in rows}
+    figures = {"invoices": args.invoices, "payments": len(body["payments"]),
+               "invoices_per_s": by_db.get("postgresql", {}).get("invoices_per_s"),
+               "copy_rows_per_s": round(args.invoices / copy_s) if copy_s else None,
+               "sqlite_invoices_per_s": by_db["sqlite"]["invoices_per_s"],
+               "validate_s": by_db["sqlite"]["validate_s"]}
+    emit("ingest", figures, quick=args.quick,
+         ratios={"ingest_ratio": ("invoices_per_s", "copy_rows_per_s"),
+                 "sqlite_ingest_ratio": ("sqlite_invoices_per_s", "copy_rows_per_s")})
 
 
 if __name__ == "__main__":

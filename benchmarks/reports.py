@@ -4,17 +4,19 @@ Bulk-loads a synthetic ledger (50,000 customers, 3 years of invoices, one alloca
 invoice plus partial payments, disputes, sent dunning actions) with COPY into a dedicated schema
 (`relance_bench_reports`, dropped and recreated), migrated to every head (so the report indexes of
 0005 are there), then times each report function as the API calls it: one warm-up run, then the
-median of `--repeat` runs. Writes benchmarks/results/reports.json and prints a rich table.
+median of `--repeat` runs. The anchor, in the same run: DuckDB (in memory) computing the core of
+the KPIs, the DSO trend and the forecast over the same rows (benchmarks/_duckdb_reports.py).
+Writes benchmarks/results/reports.json (not with --quick), prints a rich table on stderr and ends
+with one JSON line: one `<report>_s` per report (PostgreSQL, all segments), `duckdb_kpis_s`,
+`duckdb_dso_s`, `duckdb_forecast_s` and each `<report>_ratio` = report / DuckDB.
 
-    .venv/bin/python benchmarks/reports.py [--invoices 1000000 --sqlite-invoices 100000]
+    .venv/bin/python benchmarks/reports.py [--quick] [--invoices 1000000 --sqlite-invoices 100000]
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test (the default)
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import io
-import json
 import os
 import platform
 import statistics
@@ -34,11 +36,12 @@ from rich.table import Table  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from benchmarks._common import DEFAULT_PG, emit, load, parser, write_results  # noqa: E402
+from benchmarks._duckdb_reports import time_anchors  # noqa: E402
 from ledger import forecast, kpis  # noqa: E402
 from ledger.db import import_table_modules, make_engine, migrate  # noqa: E402
 
-RESULTS = HERE / "results" / "reports.json"
-SCHEMA = "relance_bench_reports"
+SCHEMA = f"relance_bench_reports_{os.getpid()}"
 AS_OF = dt.date(2026, 11, 20)
 SEGMENTS = np.array(["pme", "eti", "ge", "public"])
 
@@ -202,16 +205,18 @@ def time_reports(engine, repeat: int, segment: str | None) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--invoices", type=int, default=1_000_000)
-    parser.add_argument("--customers", type=int, default=50_000)
-    parser.add_argument("--sqlite-invoices", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")
-    args = parser.parse_args()
+    args_parser = parser(__doc__.splitlines()[0])
+    args_parser.add_argument("--invoices", type=int, default=1_000_000)
+    args_parser.add_argument("--customers", type=int, default=50_000)
+    args_parser.add_argument("--sqlite-invoices", type=int, default=100_000)
+    args_parser.add_argument("--repeat", type=int, default=3)
+    args_parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")
+    args = args_parser.parse_args()
+    if args.quick:
+        args.invoices, args.customers, args.sqlite_invoices, args.repeat = 50_000, 2_500, 0, 1
     import_table_modules()
-    console = Console(width=160)
-    url = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    console = Console(width=160, stderr=True)
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG)
     runs = []
 
     with console.status(f"synthetic ledger, {args.invoices:,} invoices"):
@@ -221,11 +226,13 @@ def main() -> None:
         start = time.perf_counter()
         engine = load_postgres(url, frames)
         load_seconds = time.perf_counter() - start
+    with console.status("DuckDB anchor"):
+        anchors = time_anchors(frames, AS_OF, args.repeat)
     with console.status("timing reports on PostgreSQL"):
-        for segment in (None, "pme"):
+        for segment in (None, "pme")[:1 if args.quick else 2]:
             runs.append({"backend": "postgresql", "rows": counts, "segment": segment,
                          "load_seconds": round(load_seconds, 1),
-                         "seconds": time_reports(engine, args.repeat, segment)})
+                         "seconds": time_reports(engine, args.repeat, segment), "load": load()})
     engine.dispose()
     if not args.keep:
         admin = make_engine(url)
@@ -241,7 +248,7 @@ def main() -> None:
             load_seconds = time.perf_counter() - start
             runs.append({"backend": "sqlite", "rows": {n: len(f) for n, f in small.items()},
                          "segment": None, "load_seconds": round(load_seconds, 1),
-                         "seconds": time_reports(engine, args.repeat, None)})
+                         "seconds": time_reports(engine, args.repeat, None), "load": load()})
             engine.dispose()
 
     result = {"as_of": AS_OF.isoformat(), "target_seconds": 1.0, "repeat": args.repeat,
@@ -249,9 +256,8 @@ def main() -> None:
                           "platform": platform.platform(),
                           # other work on the machine slows every figure: keep it with them
                           "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]},
-              "runs": runs}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+              "duckdb_seconds": anchors, "runs": runs}
+    write_results("reports", result, quick=args.quick)
 
     table = Table(title=f"Reports as of {AS_OF} (median of {args.repeat}, seconds)")
     table.add_column("backend")
@@ -263,8 +269,16 @@ def main() -> None:
     for run in runs:
         cells = [f"[{'green' if run['seconds'][n] < 1 else 'red'}]{run['seconds'][n]:.3f}" for n in names]
         table.add_row(run["backend"], f"{run['rows']['invoice']:,}", run["segment"] or "all", *cells)
+    table.add_row("duckdb (anchor)", f"{args.invoices:,}", "all",
+                  *(f"{anchors[n]:.3f}" if n in anchors else "" for n in names))
     console.print(table)
-    console.print(f"written to {RESULTS}")
+    seconds = runs[0]["seconds"]
+    figures = {"invoices": args.invoices, **{f"{name.replace('-', '_')}_s": seconds[name] for name in names},
+               "duckdb_kpis_s": anchors["kpis"], "duckdb_dso_s": anchors["dso"],
+               "duckdb_forecast_s": anchors["cash-forecast"]}
+    emit("reports", figures, quick=args.quick,
+         ratios={"kpis_ratio": ("kpis_s", "duckdb_kpis_s"), "dso_ratio": ("dso_s", "duckdb_dso_s"),
+                 "forecast_ratio": ("cash_forecast_s", "duckdb_forecast_s")})
 
 
 if __name__ == "__main__":

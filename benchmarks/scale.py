@@ -17,7 +17,11 @@ child process with a time cap:
 
 A pandas run is skipped when the previous size's peak, scaled linearly, exceeds the memory
 limit (``--memory-gb``); the extrapolation is written instead. Results go to
-benchmarks/results/scale.json and a rich table.
+benchmarks/results/scale.json (not with --quick) and a rich table on stderr; the last line of
+standard output is one JSON line: `pandas_total_s`, `dask_total_s` (largest size) and
+`dask_ratio` = dask / pandas (the pandas run of the same ledger is Dask's anchor).
+
+    .venv/bin/python benchmarks/scale.py --quick                # 5,000 invoices, both engines
 """
 from __future__ import annotations
 
@@ -33,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import emit, parser, write_results  # noqa: E402
 
 MONTHS = 24
 INVOICES_PER_CUSTOMER = 37.6  # measured on features.synth over 24 months
@@ -234,19 +240,22 @@ def run_child(engine: str, directory: Path, args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000, 20_000_000])
-    parser.add_argument("--engines", nargs="+", default=["pandas", "dask"])
-    parser.add_argument("--data", type=Path, default=Path("/tmp/relance-scale"))
-    parser.add_argument("--max-seconds", type=int, default=2700)
-    parser.add_argument("--memory-gb", type=float, default=20.0,
+    args_parser = parser(__doc__.splitlines()[0])
+    args_parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000, 20_000_000])
+    args_parser.add_argument("--engines", nargs="+", default=["pandas", "dask"])
+    args_parser.add_argument("--data", type=Path, default=Path("/tmp/relance-scale"))
+    args_parser.add_argument("--max-seconds", type=int, default=2700)
+    args_parser.add_argument("--memory-gb", type=float, default=20.0,
                         help="memory the pandas path may use on this machine")
-    parser.add_argument("--partitions", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-gb", type=float, default=6.0)
-    parser.add_argument("--child")
-    parser.add_argument("--child-dir")
-    args = parser.parse_args()
+    args_parser.add_argument("--partitions", type=int, default=16)
+    args_parser.add_argument("--workers", type=int, default=2)
+    args_parser.add_argument("--worker-gb", type=float, default=6.0)
+    args_parser.add_argument("--child")
+    args_parser.add_argument("--child-dir")
+    args = args_parser.parse_args()
+    if args.quick:
+        args.sizes, args.partitions, args.max_seconds = [5_000], 2, 45
+        args.data = args.data.with_name(args.data.name + "-quick")
     if args.child:
         child(args)
         return
@@ -255,7 +264,6 @@ def main() -> None:
     from rich.table import Table
 
     results: list[dict] = []
-    out = ROOT / "benchmarks" / "results" / "scale.json"
     pandas_peak_per_invoice: float | None = None
     for size in args.sizes:
         directory = args.data / f"invoices-{size}"
@@ -273,8 +281,8 @@ def main() -> None:
             results.append({"size": size, "invoices": ledger["rows"]["invoices"],
                             "customers": ledger["customers"], "engine": engine,
                             "generate_s": ledger["generate_s"], **result})
-            Console().print(results[-1])
-            out.write_text(json.dumps(_document(results, args), indent=1, default=str))
+            Console(stderr=True).print(results[-1])
+            write_results("scale", _document(results, args), quick=args.quick)
     table = Table(title="Scale: features + training + scoring (2 cores, 24 GB)")
     for column in ("invoices", "engine", "status", "read s", "features s", "train s", "score s",
                    "total s", "peak GB (worker / process)", "AUC"):
@@ -286,7 +294,13 @@ def main() -> None:
                         ("read_s", "features_s", "train_s", "score_s", "total_s")),
                       str(peak) if peak is not None else r.get("note", "—"),
                       f"{r['auc']:.4f}" if "auc" in r else "—")
-    Console().print(table)
+    Console(stderr=True, width=160).print(table)
+    largest = [r for r in results if r["size"] == max(args.sizes)]
+    total = {r["engine"]: r.get("total_s") for r in largest}
+    emit("scale", {"invoices": largest[0]["invoices"] if largest else None,
+                   "pandas_total_s": total.get("pandas"), "dask_total_s": total.get("dask"),
+                   "status": {r["engine"]: r["status"] for r in largest}},
+         quick=args.quick, ratios={"dask_ratio": ("dask_total_s", "pandas_total_s")})
 
 
 def _document(results: list[dict], args: argparse.Namespace) -> dict:

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ledger.errors import FieldError, LedgerValidationError
-from ledger.models import CustomerNote, DunningAction, Payment, Promise
+from ledger.tables import CustomerNote, DunningAction, Payment, Promise
 
 WINDOW_DAYS = 14
 MAX_DAYS = 366

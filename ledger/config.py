@@ -67,6 +67,9 @@ class Settings(BaseSettings):
                               validation_alias="RELANCE_DUNNING_TIME")
     dunning_timezone: str = Field(default="Europe/Paris", validation_alias="RELANCE_DUNNING_TIMEZONE")
     schedule: bool = Field(default=True, validation_alias="RELANCE_SCHEDULE")
+    # exploration (docs/policy.md): the share of e-mail reminders the daily run varies at random
+    # among acceptable actions, storing each action's probability; 0 (off) by default
+    exploration: float = Field(default=0.0, ge=0.0, le=1.0, validation_alias="RELANCE_EXPLORATION")
 
     @property
     def currency_codes(self) -> frozenset[str]:

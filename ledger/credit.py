@@ -17,27 +17,18 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Literal, get_args
 
 from sqlalchemy import func
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Session, select
 
 from ledger import fx
-from ledger.models import Customer, Invoice, record_event, utcnow
+from ledger.tables import CreditLimitState, Customer, Invoice, record_event, utcnow
 
 WARNING_SHARE = Decimal("0.8")
-STATUSES = ("over", "warning", "ok", "no_limit")
+CreditStatus = Literal["over", "warning", "ok", "no_limit"]
+STATUSES: tuple[CreditStatus, ...] = get_args(CreditStatus)
 CHUNK = 500
-
-
-class CreditLimitState(SQLModel, table=True):
-    """Whether a customer was over its limit when last looked at, so a crossing is told once."""
-
-    __tablename__ = "credit_limit_state"
-
-    customer_id: str = Field(foreign_key="customer.customer_id", primary_key=True, max_length=64)
-    over_limit: bool = False
-    crossed_on: dt.date | None = None
-    updated_at: dt.datetime = Field(default_factory=utcnow)
 
 
 @dataclass
@@ -50,12 +41,12 @@ class Exposure:
     exposure: Decimal
     open_invoices: int
     usage: float | None          # exposure / limit (1.0 = at the limit); None without a limit
-    status: str                  # over | warning | ok | no_limit
+    status: CreditStatus
     headroom: Decimal | None     # limit − exposure (negative when over)
     unconverted: list[str] = field(default_factory=list)
 
 
-def credit_status(exposure: Decimal, limit: Decimal | None) -> str:
+def credit_status(exposure: Decimal, limit: Decimal | None) -> CreditStatus:
     """over (exposure above the limit), warning (at 80 % of it or more), ok, or no_limit."""
     if limit is None:
         return "no_limit"

@@ -5,18 +5,20 @@ head, and is what `relance` runs before touching a database.
 """
 from __future__ import annotations
 
+import hashlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
+import ledger.tables
 from ledger.config import get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -62,15 +64,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def import_table_modules() -> None:
-    """Import every ledger module, so each table is on SQLModel's metadata (migrations, tests)."""
-    import importlib
-    import pkgutil
-
-    import ledger
-
-    for module in pkgutil.iter_modules(ledger.__path__):
-        if module.name not in ("migrations",) and not module.name.startswith("_"):
-            importlib.import_module(f"ledger.{module.name}")
+    """Every table is on SQLModel's metadata once `ledger.tables` is imported (this module
+    imports it): kept as the one call migrations and tests make before reading the metadata."""
+    assert ledger.tables.__all__
 
 
 def migrate(engine: Engine) -> None:
@@ -103,3 +99,35 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+# --- advisory locks ------------------------------------------------------------------------------
+
+ADVISORY_LOCK_CHUNK = 1000
+
+
+def lock_namespace(session: Session) -> str:
+    """What an advisory lock's name is scoped to: PostgreSQL's advisory locks are shared by the
+    whole server, so two ledgers (databases, or schemas of one database, as the test runs use) must
+    not take each other's locks. Asked each time: a session's search_path decides its schema."""
+    database, schema = session.execute(text("SELECT current_database(), current_schema()")).one()
+    return f"{database}\x00{schema}"
+
+
+def advisory_lock_key(namespace: str, name: str) -> int:
+    """A signed 64-bit key for `name` within `namespace` (pg_advisory_xact_lock takes a bigint)."""
+    digest = hashlib.blake2b(f"{namespace}\x00{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def advisory_xact_locks(session: Session, names: Iterable[str]) -> None:
+    """PostgreSQL: take transaction-level advisory locks on `names` in this ledger (database and
+    schema), released at commit or rollback; other backends: nothing (SQLite has one writer).
+    One sorted list of keys: every transaction takes them in the same order, so none deadlock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    namespace = lock_namespace(session)
+    keys = sorted({advisory_lock_key(namespace, name) for name in names})
+    for start in range(0, len(keys), ADVISORY_LOCK_CHUNK):
+        session.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+                        {"keys": keys[start:start + ADVISORY_LOCK_CHUNK]})

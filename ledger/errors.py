@@ -33,3 +33,8 @@ class NotFoundError(LedgerError):
 class LedgerConflictError(LedgerValidationError):
     """A write that would silently change what a stored record is: its customer, or an invoice's
     kind (the API answers 409; nothing of the batch was written)."""
+
+
+class IllegalTransitionError(LedgerError):
+    """A status change the workflow does not allow: a dispute, a promise or a dunning action
+    asked to move where its state machine does not go (the API answers 409)."""

@@ -21,31 +21,16 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 from sqlalchemy import func
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Session, select
 
 from ledger.config import get_settings
 from ledger.errors import FieldError, LedgerValidationError
-from ledger.models import utcnow
+from ledger.tables import ECB_SOURCE, RATE_DIGITS, ExchangeRate, utcnow
 
 BASE = "EUR"
 CENT = Decimal("0.01")
-# a rate is a positive number of at most 18 digits, 10 of them decimals (ECB: 4–5 significant)
-RATE_DIGITS = {"max_digits": 18, "decimal_places": 10}
 MAX_RATE = Decimal("100000000")
 MAX_ROWS = 500_000
-ECB_SOURCE = "ecb"
-
-
-class ExchangeRate(SQLModel, table=True):
-    """On `rate_date`, 1 EUR = `rate` `currency` (the ECB's euro foreign exchange reference rate)."""
-
-    __tablename__ = "exchange_rate"
-
-    currency: str = Field(primary_key=True, max_length=3)
-    rate_date: dt.date = Field(primary_key=True)
-    rate: Decimal = Field(**RATE_DIGITS)
-    source: str = Field(default=ECB_SOURCE, max_length=32)
-    updated_at: dt.datetime = Field(default_factory=utcnow)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from sqlmodel import Session
 from ledger.errors import FieldError, LedgerError, LedgerValidationError
 from ledger.frames import REQUIRED_FILES, read_table
 from ledger.ingest import ingest, python_defaults
-from ledger.models import DunningAction, Invoice, Promise, PromiseInvoice
 from ledger.schemas import CustomerIn, DisputeIn, IngestBatch, IngestResult, InvoiceIn, PaymentIn
+from ledger.tables import DunningAction, Invoice, Promise, PromiseInvoice
 
 IBM_FILE = "WA_Fn-UseC_-Accounts-Receivable.csv"
 SCHEMA_BY_TABLE = {"customers": CustomerIn, "invoices": InvoiceIn, "payments": PaymentIn,

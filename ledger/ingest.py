@@ -15,26 +15,26 @@ two batches creating the same new id for two customers at once cannot both succe
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
-import operator
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, text, tuple_
+from sqlalchemy import String, any_, bindparam, delete, select, text, tuple_
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, SQLModel
 
 from ledger.allocation import CreditLine, InvoiceLine, allocate
+from ledger.bulk import driver_value, on_conflict, plain_params, python_defaults, write_rows
 from ledger.credit import check_crossings
+from ledger.db import advisory_xact_locks
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
 from ledger.links import LinkSet, changed_customers, load_links, stored_for_customers, stored_for_sources
-from ledger.models import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
 from ledger.schemas import IngestBatch, IngestResult, dates_in_range
+from ledger.tables import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
 
 CHUNK = 500
-COPY_MIN = 2_000  # below this, executemany beats creating a temporary table
 
 
 def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "api",
@@ -141,10 +141,9 @@ def _check_references(*, session: Session, batch: IngestBatch) -> None:
     wanted_invoices = ({p.invoice_id for p in batch.payments if p.invoice_id}
                        | {i.applies_to for i in batch.invoices if i.applies_to}
                        | {d.invoice_id for d in batch.disputes}) - invoice_owner.keys()
-    for chunk in _chunks(sorted(wanted_invoices)):
-        for invoice_id, customer_id in session.execute(
-                select(Invoice.invoice_id, Invoice.customer_id).where(Invoice.invoice_id.in_(chunk))):
-            invoice_owner[invoice_id] = customer_id
+    for invoice_id, customer_id in _select_in(session, (Invoice.invoice_id, Invoice.customer_id),
+                                              Invoice.invoice_id, wanted_invoices):
+        invoice_owner[invoice_id] = customer_id
     for index, payment in enumerate(batch.payments):
         if payment.invoice_id is None:
             continue
@@ -184,11 +183,9 @@ def _check_owners(*, session: Session, batch: IngestBatch) -> None:
     another kind: looked up by id across the whole ledger, whatever customers the batch names."""
     conflicts: list[FieldError] = []
     stored_invoices: dict[str, tuple[str, str]] = {}
-    for chunk in _chunks(sorted({i.invoice_id for i in batch.invoices})):
-        for invoice_id, customer_id, kind in session.execute(
-                select(Invoice.invoice_id, Invoice.customer_id, Invoice.kind)
-                .where(Invoice.invoice_id.in_(chunk))):
-            stored_invoices[invoice_id] = (customer_id, kind)
+    for invoice_id, customer_id, kind in _select_in(session, (Invoice.invoice_id, Invoice.customer_id, Invoice.kind),
+                                                    Invoice.invoice_id, {i.invoice_id for i in batch.invoices}):
+        stored_invoices[invoice_id] = (customer_id, kind)
     for index, invoice in enumerate(batch.invoices):
         stored = stored_invoices.get(invoice.invoice_id)
         if stored is None:
@@ -207,9 +204,8 @@ def _check_owners(*, session: Session, batch: IngestBatch) -> None:
                 f"{invoice.invoice_id!r} of customer {customer_id!r} is stored as {kind!r}; it cannot "
                 f"become {invoice.kind!r} (issue a new record instead)"))
     stored_payments: dict[str, str] = {}
-    for chunk in _chunks(sorted({p.payment_id for p in batch.payments})):
-        stored_payments.update(session.execute(
-            select(Payment.payment_id, Payment.customer_id).where(Payment.payment_id.in_(chunk))).all())
+    stored_payments.update(_select_in(session, (Payment.payment_id, Payment.customer_id), Payment.payment_id,
+                                      {p.payment_id for p in batch.payments}))
     for index, payment in enumerate(batch.payments):
         owner = stored_payments.get(payment.payment_id)
         if owner is not None and owner != payment.customer_id:
@@ -223,10 +219,7 @@ def _check_owners(*, session: Session, batch: IngestBatch) -> None:
 
 
 def _existing_ids(session: Session, column, ids: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(sorted(ids)):
-        found.update(session.execute(select(column).where(column.in_(chunk))).scalars())
-    return found
+    return {row[0] for row in _select_in(session, (column,), column, ids)}
 
 
 # --- locking -----------------------------------------------------------------------------------
@@ -256,12 +249,7 @@ def _lock_customers(session: Session, customer_ids: Sequence[str],
         # the reads that check the batch and the writes that follow see the same database
         session.execute(text("UPDATE customer SET customer_id = customer_id WHERE 1 = 0"))
         return
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    keys = sorted({_lock_key(name) for name in [*customer_ids, *record_names]})
-    for chunk in _chunks(keys):
-        session.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
-                        {"keys": chunk})
+    advisory_xact_locks(session, [*customer_ids, *record_names])  # per database and schema
 
 
 def _tune_sqlite(session: Session, rows: int) -> None:
@@ -280,13 +268,10 @@ def _lock_key(customer_id: str) -> int:
 
 def upsert(session: Session, table: type[SQLModel], rows: list[dict[str, Any]], key: str,
            *, update_columns: Sequence[str] | None = None) -> None:
-    """INSERT … ON CONFLICT (key) DO UPDATE, in chunks, on SQLite and PostgreSQL alike.
+    """INSERT … ON CONFLICT (key) DO UPDATE, on SQLite and PostgreSQL alike (`ledger.bulk`).
 
-    Bulk paths go straight to the driver: SQLAlchemy's per-value processing costs more than the
-    database itself at 100,000 rows. On PostgreSQL large sets go through COPY into a temporary
-    table and one `INSERT … SELECT … ON CONFLICT` (several times faster than executemany). Columns
-    a row does not give take the table's defaults on insert and are left alone on update. When a
-    key appears twice, the last row wins, as it did with executemany.
+    Columns a row does not give take the table's defaults on insert and are left alone on
+    update. When a key appears twice, the last row wins, as it did with executemany.
     """
     if not rows:
         return
@@ -298,115 +283,12 @@ def upsert(session: Session, table: type[SQLModel], rows: list[dict[str, Any]], 
         by_shape[tuple(sorted(row))][row[key]] = row
     for shape, keyed in by_shape.items():
         defaults = python_defaults(sa_table, shape)
-        columns = list(shape) + list(defaults)
         updates = [c for c in (update_columns or shape) if c in shape and c != key]
-        conflict = f'ON CONFLICT ("{key}") ' + (
-            "DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in updates)
-            if updates else "DO NOTHING")
         # in key order: appending to the primary key's B-tree is much cheaper than scattering
         shaped = [keyed[k] for k in sorted(keyed)]
-        params = _params(shaped, shape, sqlite, tuple(defaults.values()))
-        _write(connection, sa_table.name, columns, params, sqlite, conflict)
-
-
-def _params(rows: list[dict[str, Any]], columns: Sequence[str], sqlite: bool,
-            tail: tuple = ()) -> list[tuple]:
-    """Driver parameter tuples. On SQLite, Decimal, date and datetime become text, converted a
-    column at a time (`map` runs in C; a per-value branch costs more than the database)."""
-    get = operator.itemgetter(*columns)
-    if len(columns) == 1:
-        values = [(get(row),) for row in rows]
-    else:
-        values = [get(row) for row in rows]
-    if not sqlite:
-        return [v + tail for v in values] if tail else values
-    tail = tuple(_driver_value(v, sqlite) for v in tail)
-    converted = [_sqlite_column(list(column)) for column in zip(*values)]
-    return [v + tail for v in zip(*converted)] if tail else list(zip(*converted))
-
-
-def _sqlite_column(values: list[Any]) -> list[Any] | tuple:
-    kinds = set(map(type, values))
-    kinds.discard(type(None))
-    if not kinds or not kinds & _SQLITE_CONVERT.keys():
-        return values
-    if len(kinds) == 1 and None not in values:
-        return list(map(_SQLITE_CONVERT[kinds.pop()], values))
-    convert = _SQLITE_CONVERT.get
-    return [v if (f := convert(v.__class__)) is None else f(v) for v in values]
-
-
-def _write(connection, table_name: str, columns: Sequence[str], params: list[tuple], sqlite: bool,
-           conflict: str | None) -> None:
-    """Insert `params` (already driver values) into `table_name`, with an optional ON CONFLICT."""
-    names = ", ".join(f'"{c}"' for c in columns)
-    if not sqlite and len(params) >= COPY_MIN:
-        _copy_insert(connection, table_name, names, params, conflict)
-        return
-    marks = ", ".join(["?" if sqlite else "%s"] * len(columns))
-    sql = f'INSERT INTO "{table_name}" ({names}) VALUES ({marks})'
-    if conflict:
-        sql += " " + conflict
-    for chunk in _chunks(params, 20_000):
-        connection.exec_driver_sql(sql, chunk)
-
-
-def _copy_insert(connection, table_name: str, names: str, params: list[tuple],
-                 conflict: str | None) -> None:
-    """PostgreSQL: COPY into a temporary table, then one INSERT … SELECT (same transaction, so
-    the advisory locks and the all-or-nothing rule still hold)."""
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        if conflict is None:
-            with cursor.copy(f'COPY "{table_name}" ({names}) FROM STDIN') as copy:
-                for values in params:
-                    copy.write_row(values)
-            return
-        load = f"relance_ingest_{table_name}"
-        # qualified: only ever our own temporary table, never a real one of that name
-        cursor.execute(f'DROP TABLE IF EXISTS pg_temp."{load}"')
-        cursor.execute(f'CREATE TEMP TABLE "{load}" ON COMMIT DROP AS '
-                       f'SELECT {names} FROM "{table_name}" WITH NO DATA')
-        with cursor.copy(f'COPY "{load}" ({names}) FROM STDIN') as copy:
-            for values in params:
-                copy.write_row(values)
-        cursor.execute(f'INSERT INTO "{table_name}" ({names}) SELECT {names} FROM "{load}" {conflict}')
-        cursor.execute(f'DROP TABLE pg_temp."{load}"')
-    finally:
-        cursor.close()
-
-
-def python_defaults(sa_table, given: tuple[str, ...]) -> dict[str, Any]:
-    """Python-side defaults of the columns a row leaves out (created_at, on_hold…)."""
-    defaults = {}
-    for column in sa_table.columns:
-        if column.name in given or column.default is None or column.primary_key:
-            continue
-        default = column.default
-        defaults[column.name] = default.arg(None) if default.is_callable else default.arg
-    return defaults
-
-
-@functools.lru_cache(maxsize=64)  # a batch stamps every row with the same few datetimes
-def _sqlite_datetime(value: dt.datetime) -> str:
-    # stored as SQLAlchemy does on SQLite: UTC, no offset
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-_SQLITE_CONVERT: dict[type, Any] = {Decimal: str, dt.date: dt.date.isoformat,
-                                    dt.datetime: _sqlite_datetime}
-
-
-def _driver_value(value: Any, sqlite: bool) -> Any:
-    if not sqlite or value is None:
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return _sqlite_datetime(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+        params = plain_params(shaped, shape, sqlite, tuple(defaults.values()))
+        write_rows(connection, sa_table.name, list(shape) + list(defaults), params,
+                   conflict=on_conflict((key,), updates))
 
 
 def _upsert_customers(session: Session, batch: IngestBatch) -> dict[str, int]:
@@ -477,14 +359,15 @@ def _after_ingest(session: Session, *, paid_invoices: set[str], batch: IngestBat
                   customer_ids: list[str], actor: str) -> None:
     """What a new payment or dispute changes downstream: reminders already planned for those
     invoices are cancelled, and promises to pay are re-evaluated against the payments."""
-    from ledger import dunning
-    from ledger.collections import evaluate_promises
+    from ledger.actions import cancel_pending_for_invoices
+    from ledger.promises import evaluate_promises
+    from ledger.workflow import ACTIVE_DISPUTE
 
-    disputed = {d.invoice_id for d in batch.disputes if d.status in dunning.OPEN_DISPUTE_STATUSES}
+    disputed = {d.invoice_id for d in batch.disputes if d.status in ACTIVE_DISPUTE}
     if paid_invoices:
-        dunning.cancel_pending_for_invoices(session, paid_invoices, "payment received", actor)
+        cancel_pending_for_invoices(session, paid_invoices, "payment received", actor)
     if disputed:
-        dunning.cancel_pending_for_invoices(session, disputed, "dispute opened", actor)
+        cancel_pending_for_invoices(session, disputed, "dispute opened", actor)
     if batch.payments:
         evaluate_promises(session, customer_ids, dt.date.today(), actor=actor)
     stopping = [c.customer_id for c in batch.customers if c.on_hold or c.insolvency_date is not None]
@@ -549,9 +432,7 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
 
     upsert(session, Invoice, invoice_rows, "invoice_id")
     upsert(session, Payment, payment_rows, "payment_id")
-    for chunk in _chunks(customer_ids):
-        session.execute(delete(Allocation).where(Allocation.customer_id.in_(chunk)))
-    _insert_rows(session, Allocation, allocation_rows)
+    _replace_allocations(session, customer_ids, allocation_rows)
     before: dict[str, Decimal] = {}
     for chunk in _chunks(customer_ids):
         before.update(session.execute(select(Customer.customer_id, Customer.credit_balance)
@@ -563,8 +444,36 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
         sqlite = connection.dialect.name == "sqlite"
         mark = "?" if sqlite else "%s"
         connection.exec_driver_sql(f"UPDATE customer SET credit_balance = {mark} WHERE customer_id = {mark}",
-                                   [(_driver_value(b, sqlite), c) for b, c in changed])
+                                   [(driver_value(b, sqlite), c) for b, c in changed])
     return paid
+
+
+ALLOCATION_KEY = ("customer_id", "invoice_id", "source_kind", "source_id", "amount", "allocated_on")
+
+
+def _allocation_key(row) -> tuple:
+    return (row[0], row[1], row[2], row[3], Decimal(row[4]).quantize(Decimal("0.01")), row[5])
+
+
+def _replace_allocations(session: Session, customer_ids: list[str], rows: list[dict[str, Any]]) -> None:
+    """Make the stored allocations of `customer_ids` equal `rows`, writing only the difference:
+    a replay mostly finds what is stored, and every row rewritten would make the report snapshots'
+    triggers forget month ends that did not change (and cost a write)."""
+    stored: dict[tuple, list[int]] = defaultdict(list)
+    columns = (Allocation.id, *(getattr(Allocation, name) for name in ALLOCATION_KEY))
+    for allocation_id, *values in _select_in(session, columns, Allocation.customer_id, customer_ids):
+        stored[_allocation_key(values)].append(allocation_id)
+    added = []
+    for row in rows:
+        ids = stored.get(_allocation_key([row[name] for name in ALLOCATION_KEY]))
+        if ids:
+            ids.pop()
+        else:
+            added.append(row)
+    removed = sorted(i for ids in stored.values() for i in ids)
+    for chunk in _chunks(removed, 5_000):
+        session.execute(delete(Allocation).where(Allocation.id.in_(chunk)))
+    _insert_rows(session, Allocation, added)
 
 
 def _linked(links: dict, source: tuple[str, str], customer_id: str) -> tuple[tuple, bool]:
@@ -604,14 +513,13 @@ def _replace_links(session: Session, links: LinkSet, customer_ids: Sequence[str]
 # --- helpers -----------------------------------------------------------------------------------
 
 def _insert_rows(session: Session, table: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    """Plain bulk INSERT through the driver (see `upsert`)."""
+    """Plain bulk INSERT through the driver (`ledger.bulk`)."""
     if not rows:
         return
     connection = session.connection()
-    sqlite = connection.dialect.name == "sqlite"
     columns = list(rows[0])
-    _write(connection, table.__table__.name, columns, _params(rows, columns, sqlite), sqlite,  # type: ignore[attr-defined]
-           None)
+    write_rows(connection, table.__table__.name, columns,  # type: ignore[attr-defined]
+               plain_params(rows, columns, connection.dialect.name == "sqlite"))
 
 
 def _load(session: Session, table: type[SQLModel], column, ids: Iterable[str],
@@ -620,10 +528,22 @@ def _load(session: Session, table: type[SQLModel], column, ids: Iterable[str],
     sa_table = table.__table__  # type: ignore[attr-defined]
     columns = [sa_table.c[f] for f in fields] if fields else list(sa_table.c)
     names = [c.key for c in columns]
-    rows: list[dict[str, Any]] = []
-    for chunk in _chunks(sorted(ids)):
-        rows.extend(dict(zip(names, row)) for row in session.execute(select(*columns).where(column.in_(chunk))))
-    return rows
+    return [dict(zip(names, row)) for row in _select_in(session, columns, column, ids)]
+
+
+def _select_in(session: Session, columns: Sequence, column, ids: Iterable[str]):
+    """Rows of `columns` whose `column` is one of `ids`. PostgreSQL: one statement with an array
+    (`= ANY(:ids)`), not a round trip per 500 ids — at 100,000 ids those round trips cost more than
+    the lookups; SQLite (in process): IN lists of CHUNK ids."""
+    ids = sorted(ids)
+    if not ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield from session.execute(select(*columns).where(column == any_(bindparam(
+            "ids", ids, type_=postgresql.ARRAY(String)))))
+        return
+    for chunk in _chunks(ids):
+        yield from session.execute(select(*columns).where(column.in_(chunk)))
 
 
 def _chunks(items: Sequence | Iterable, size: int = CHUNK):

@@ -14,22 +14,11 @@ import os
 import socket
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Session
 
-from ledger.models import utcnow
-
-
-class JobRun(SQLModel, table=True):
-    job: str = Field(primary_key=True, max_length=32)
-    run_date: dt.date = Field(primary_key=True)
-    state: str = Field(default="running", max_length=16)  # running | done | failed
-    owner: str = Field(max_length=200)
-    started_at: dt.datetime = Field(default_factory=utcnow)
-    finished_at: dt.datetime | None = None
-    report: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    error: str | None = Field(default=None, sa_column=Column(Text))
+from ledger.tables import JobRun, utcnow
 
 
 def owner_name() -> str:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select, tuple_
 from sqlmodel import Session
 
-from ledger.models import AllocationLink
+from ledger.tables import AllocationLink
 
 CHUNK = 500
 

@@ -18,53 +18,22 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, select
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy import select
+from sqlmodel import Session
 
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
 from ledger.law import late_payment_claim
-from ledger.models import MONEY, Allocation, AuditLog, Customer, Invoice, record_event, utcnow
+from ledger.tables import (
+    Allocation,
+    AuditLog,
+    Customer,
+    Invoice,
+    PenaltyCharge,
+    PenaltyInvoice,
+    record_event,
+)
 
 ZERO = Decimal("0.00")
-
-
-class PenaltyInvoice(SQLModel, table=True):
-    """A facture de pénalités: interest and indemnities owed on invoices paid late."""
-
-    penalty_invoice_id: str = Field(primary_key=True, max_length=64)
-    customer_id: str = Field(foreign_key="customer.customer_id", index=True, max_length=64)
-    kind: str = Field(default="penalty", max_length=16)  # always "penalty": never a plain invoice
-    issue_date: dt.date
-    # late-payment penalties are payable without a reminder (L441-10 II): due on issue
-    due_date: dt.date
-    currency: str = Field(max_length=3)
-    customer_type: str = Field(max_length=16)
-    interest: Decimal = Field(**MONEY)
-    indemnity: Decimal = Field(**MONEY)  # in `currency`; only what could be converted at a dated rate
-    indemnity_eur: Decimal = Field(**MONEY)  # what the law fixes: 40 € per invoice
-    total: Decimal = Field(**MONEY)  # interest + indemnity, in `currency`
-    created_by: str | None = Field(default=None, max_length=100)
-    created_at: dt.datetime = Field(default_factory=utcnow)
-
-
-class PenaltyCharge(SQLModel, table=True):
-    """One invoice charged on a penalty invoice."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    penalty_invoice_id: str = Field(foreign_key="penaltyinvoice.penalty_invoice_id", index=True,
-                                    max_length=64)
-    invoice_id: str = Field(foreign_key="invoice.invoice_id", max_length=64)
-    due_date: dt.date
-    paid_on: dt.date  # the last late payment: interest runs to it
-    amount_late: Decimal = Field(**MONEY)
-    days_late: int
-    rates_percent: list[str] = Field(default_factory=list, sa_column=Column(JSON))
-    interest: Decimal = Field(**MONEY)
-    indemnity: Decimal = Field(**MONEY)
-    indemnity_eur: Decimal = Field(**MONEY)
-    notes: list[str] = Field(default_factory=list, sa_column=Column(JSON))
-
-    __table_args__ = (UniqueConstraint("invoice_id", name="uq_penalty_charge_invoice"),)
 
 
 def _candidates(session: Session, customer_id: str) -> list[Invoice]:

@@ -6,11 +6,17 @@ route may name: which customer owns this record, and is that customer in the age
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from ledger.models import Customer, Dispute, DunningAction, Invoice, Promise
+from ledger.audit import audit
+from ledger.errors import FieldError, LedgerValidationError
+from ledger.schemas import AgentName, Id
+from ledger.tables import Customer, Dispute, DunningAction, Invoice, Promise, Reminder, utcnow
 
 # action ids are INTEGER (32-bit) on PostgreSQL: a larger number is no action's id, and asking
 # the database about it would fail
@@ -47,8 +53,6 @@ def _owner_query(kind: str, record_id: str):
             return None  # not an id any action can have
         return select(DunningAction.customer_id).where(DunningAction.id == int(record_id))
     if kind == "reminder":
-        from ledger.dunning import Reminder  # ledger.dunning imports ingest; lazy keeps this light
-
         return select(Reminder.customer_id).where(Reminder.reminder_id == record_id)
     raise ValueError(f"unknown record kind {kind!r}")
 
@@ -62,3 +66,29 @@ def owned_by_agent(session: Session, *, kind: str, record_id: str, agent: str) -
     found = session.execute(select(Customer.customer_id).where(
         Customer.customer_id == owner, Customer.assigned_agent == agent)).first()
     return found is not None
+
+
+class AssignmentIn(BaseModel):
+    agent: AgentName | None  # None unassigns
+    customer_ids: list[Id] = Field(min_length=1, max_length=10_000)
+
+
+def assign_customers(*, session: Session, agent: str | None, customer_ids: Sequence[str],
+                     actor: str) -> int:
+    """Give customers to an agent (None: unassign); returns how many changed."""
+    ids = list(dict.fromkeys(customer_ids))
+    current = dict(session.execute(select(Customer.customer_id, Customer.assigned_agent)
+                                   .where(Customer.customer_id.in_(ids))).all())
+    missing = [c for c in ids if c not in current]
+    if missing:
+        raise LedgerValidationError([FieldError("customer_ids", f"unknown customer(s): {', '.join(missing[:10])}")])
+    changing = [c for c in ids if current[c] != agent]
+    if changing:
+        session.execute(update(Customer).where(Customer.customer_id.in_(changing))
+                        .values(assigned_agent=agent, updated_at=utcnow()))
+        for customer_id in changing:
+            audit(session, actor=actor, action="assign", entity="customer", entity_id=customer_id,
+                  before={"assigned_agent": current[customer_id]}, after={"assigned_agent": agent})
+    session.flush()
+    return len(changing)
+

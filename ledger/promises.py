@@ -20,22 +20,42 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Literal
 
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ledger.collections import (
-    PROMISE_GRACE_DAYS,
-    PromiseCreate,
-    PromiseEvaluation,
-    _cancel_pending,
-    _plain,
-    audit,
+from ledger.actions import (
+    cancel_pending_for_invoices,
 )
-from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError, NotFoundError
-from ledger.models import Customer, Invoice, Payment, Promise, PromiseInstalment, PromiseInvoice, record_event, utcnow
-from ledger.schemas import dates_in_range, promise_horizon
+from ledger.audit import audit, json_safe
+from ledger.errors import (
+    FieldError,
+    IllegalTransitionError,
+    LedgerConflictError,
+    LedgerValidationError,
+    NotFoundError,
+)
+from ledger.schemas import (
+    BusinessDate,
+    Id,
+    Money,
+    NoteText,
+    dates_in_range,
+    promise_horizon,
+)
+from ledger.tables import (
+    Customer,
+    Invoice,
+    Payment,
+    Promise,
+    PromiseInstalment,
+    PromiseInvoice,
+    record_event,
+    utcnow,
+)
 
 DEFAULT_MAX_DAYS = 60
 ZERO = Decimal("0")
@@ -118,9 +138,9 @@ def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: 
                  "instalments": [{"due_on": d, "amount": a} for d, a in schedule],
                  "invoice_ids": covered})
     record_event(session, type="promise.created", entity_id=promise_id,
-                 payload=_plain({"customer_id": data.customer_id, "amount": total,
+                 payload=json_safe({"customer_id": data.customer_id, "amount": total,
                                  "promised_date": promise.promised_date, "invoice_ids": covered}))
-    _cancel_pending(session, covered, actor=actor, reason=f"promise {promise_id}")
+    cancel_pending_for_invoices(session, covered, reason=f"promise {promise_id}", actor=actor)
     session.flush()
     return promise
 
@@ -229,5 +249,112 @@ def _close(session: Session, promise: Promise, status: str, on: dt.date, actor: 
     audit(session, actor=actor, action=status, entity="promise", entity_id=promise.promise_id,
           before={"status": "open"}, after={"status": status, "closed_on": on, "paid": paid})
     record_event(session, type=f"promise.{status}", entity_id=promise.promise_id,
-                 payload=_plain({"customer_id": promise.customer_id, "amount": promise.amount,
+                 payload=json_safe({"customer_id": promise.customer_id, "amount": promise.amount,
                                  "promised_date": promise.promised_date, "paid": paid}))
+
+
+# a payment arriving a few days after the promised date still keeps the promise (bank delays)
+PROMISE_GRACE_DAYS = 3
+
+
+class InstalmentIn(BaseModel):
+    due_on: BusinessDate
+    amount: Money = Field(gt=0)
+
+
+class PromiseCreate(BaseModel):
+    """A promise: one amount and date, or an instalment plan (échéancier) of dated amounts."""
+
+    promise_id: Id | None = None
+    customer_id: Id
+    amount: Money | None = Field(default=None, gt=0)
+    promised_date: BusinessDate | None = None
+    instalments: list[InstalmentIn] | None = Field(default=None, min_length=1, max_length=36)
+    # which invoices the promise is about (default: every open invoice of the customer); it
+    # pauses those its amount covers in full, oldest due first (ledger.promises)
+    invoice_ids: list[Id] = Field(default_factory=list, max_length=500)
+    note: NoteText | None = None
+
+    @model_validator(mode="after")
+    def _amount_or_instalments(self) -> PromiseCreate:
+        if self.instalments:
+            dates = [i.due_on for i in self.instalments]
+            if len(set(dates)) != len(dates):
+                raise ValueError("two instalments fall on the same date: merge them")
+            total = sum((i.amount for i in self.instalments), Decimal("0"))
+            if self.amount is not None and self.amount != total:
+                raise ValueError(f"amount {self.amount} differs from the instalments' total {total}")
+            if self.promised_date is not None and self.promised_date != max(dates):
+                raise ValueError("promised_date must be the last instalment's date, or be left out")
+        elif self.amount is None or self.promised_date is None:
+            raise ValueError("send amount and promised_date, or instalments")
+        return self
+
+
+class PromiseUpdate(BaseModel):
+    status: Literal["cancelled"] | None = None
+    promised_date: BusinessDate | None = None
+    note: NoteText | None = None
+
+
+class PromiseEvaluation(BaseModel):
+    kept: list[str]
+    broken: list[str]
+    still_open: int
+
+
+def get_promise(*, session: Session, promise_id: str) -> Promise:
+    promise = session.get(Promise, promise_id)
+    if promise is None:
+        raise NotFoundError("promise", promise_id)
+    return promise
+
+
+def _promise_date_problem(promised: dt.date, today: dt.date) -> str | None:
+    if promised < today:
+        return f"{promised} is already past"
+    horizon = promise_horizon(today)
+    if promised > horizon:
+        return f"{promised} is more than a year ahead: a promise to pay names a date until {horizon}"
+    return None
+
+
+def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, actor: str,
+                   today: dt.date, max_days: int | None = None) -> Promise:
+    """Cancel an open promise, move its date or change its note."""
+    promise = get_promise(session=session, promise_id=promise_id)
+    before = {"status": promise.status, "promised_date": promise.promised_date, "note": promise.note}
+    if promise.status != "open" and (data.status or data.promised_date):
+        raise IllegalTransitionError(f"The promise {promise_id} is already {promise.status}: "
+                                     "only an open promise can be cancelled or rescheduled.")
+    if data.promised_date is not None:
+        problem = _promise_date_problem(data.promised_date, today)
+        if problem:
+            raise LedgerValidationError([FieldError("promised_date", problem)])
+        if max_days is not None and data.promised_date > today + dt.timedelta(days=max_days):
+            raise LedgerValidationError([FieldError(
+                "promised_date", f"{data.promised_date} is more than {max_days} days ahead: the "
+                                 "scenario's limit for a promise")])
+        plan = instalments_of(session, [promise_id]).get(promise_id, [])
+        if len(plan) > 1:
+            raise IllegalTransitionError(f"The promise {promise_id} is an instalment plan: cancel it "
+                                         "and record a new plan rather than moving its last date.")
+        for instalment in plan:
+            instalment.due_on = data.promised_date
+            session.add(instalment)
+        promise.promised_date = data.promised_date
+    if data.status == "cancelled":
+        promise.status, promise.closed_on = "cancelled", today
+        for instalment in instalments_of(session, [promise_id]).get(promise_id, []):
+            if instalment.status == "open":
+                instalment.status, instalment.closed_on = "cancelled", today
+                session.add(instalment)
+    if "note" in data.model_fields_set:
+        promise.note = data.note
+    promise.updated_at = utcnow()
+    session.add(promise)
+    audit(session, actor=actor, action="update", entity="promise", entity_id=promise_id, before=before,
+          after={"status": promise.status, "promised_date": promise.promised_date, "note": promise.note})
+    session.flush()
+    return promise
+

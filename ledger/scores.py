@@ -8,19 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Session, select
 
-from ledger.models import record_event, utcnow
-
-
-class CustomerScore(SQLModel, table=True):
-    customer_id: str = Field(foreign_key="customer.customer_id", primary_key=True, max_length=64)
-    score: int
-    grade: str = Field(max_length=1)
-    p_late: float
-    model_version: str | None = Field(default=None, max_length=100)
-    scored_on: dt.date
-    updated_at: dt.datetime = Field(default_factory=utcnow)
+from ledger.tables import CustomerScore, record_event, utcnow
 
 
 def publish_scores(*, session: Session, scores: Iterable[dict], model_version: str | None,

@@ -16,8 +16,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from ledger.kpis import BUCKETS, ReportError
-from ledger.models import Allocation, Customer, Invoice, Payment
 from ledger.store import get_customer
+from ledger.tables import Allocation, Customer, Invoice, Payment
 
 ZERO = Decimal("0.00")
 MAX_LINES = 20_000

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session
 
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
-from ledger.models import AuditLog, Customer, record_event, utcnow
+from ledger.tables import AuditLog, Customer, record_event, utcnow
 
 CustomerType = Literal["business", "consumer", "public_sector"]
 CLAIM_FILING_MONTHS = 2
@@ -179,14 +179,14 @@ def update_status(*, session: Session, customer_id: str, data: CustomerStatusUpd
 def _cancel_planned(session: Session, customer_id: str, actor: str, reason: str) -> int:
     from sqlalchemy import select
 
-    from ledger import dunning
-    from ledger.models import DunningAction
+    from ledger import actions
+    from ledger.tables import DunningAction
 
     invoice_ids = session.execute(
         select(DunningAction.invoice_id).where(DunningAction.customer_id == customer_id,
-                                               DunningAction.state == dunning.PENDING,
+                                               DunningAction.state == actions.PENDING,
                                                DunningAction.invoice_id.is_not(None))).scalars().all()
-    return dunning.cancel_pending_for_invoices(session, invoice_ids, reason, actor)
+    return actions.cancel_pending_for_invoices(session, invoice_ids, reason, actor)
 
 
 def cancel_if_stopped(session: Session, customer_ids, *, today: dt.date, actor: str) -> int:

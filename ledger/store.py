@@ -5,13 +5,14 @@ import datetime as dt
 from decimal import Decimal
 
 import pandas as pd
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, select
 
+from ledger import fx
 from ledger.errors import LedgerError, NotFoundError
 from ledger.frames import LedgerFrames, empty_frame
-from ledger.models import DATE_BOUNDS, Customer, Invoice
 from ledger.portfolio import in_portfolio
+from ledger.tables import DATE_BOUNDS, Customer, Invoice
 
 INVOICE_STATUSES = ("open", "overdue", "settled")
 
@@ -31,20 +32,51 @@ def get_invoice(*, session: Session, invoice_id: str) -> Invoice:
 
 
 def customer_summary(*, session: Session, customer_id: str, today: dt.date) -> dict:
-    """Balances of one customer as of `today`."""
-    open_rows = session.exec(select(Invoice).where(Invoice.customer_id == customer_id,
-                                                   Invoice.kind == "invoice",
-                                                   Invoice.settled_on.is_(None))).all()
-    overdue = [row for row in open_rows if row.due_date < today]
+    """Balances of one customer as of `today`, never added across currencies.
+
+    `by_currency` holds each currency's open and overdue amounts in that currency. The totals
+    (`open_balance`, `overdue_balance`) are in the customer's own currency — that of its credit
+    limit, so they equal its credit exposure (`ledger.credit`) — an invoice in another currency
+    converted at today's rates (`rate_date`: the oldest rate used). A currency with no rate is
+    named in `unconverted` and left out of the totals, which are then a lower bound.
+    """
+    customer = get_customer(session=session, customer_id=customer_id)
+    overdue = Invoice.due_date < today
+    rows = session.exec(select(
+        Invoice.currency, func.count(), func.sum(Invoice.open_amount),
+        func.sum(case((overdue, 1), else_=0)), func.sum(case((overdue, Invoice.open_amount), else_=0)))
+        .where(Invoice.customer_id == customer_id, Invoice.kind == "invoice", Invoice.settled_on.is_(None))
+        .group_by(Invoice.currency).order_by(Invoice.currency)).all()
+    by_currency = [{"currency": currency, "open_invoices": int(n), "open_balance": _cents(open_),
+                    "overdue_invoices": int(n_overdue or 0), "overdue_balance": _cents(overdue_amount)}
+                   for currency, n, open_, n_overdue, overdue_amount in rows]
+    rates = fx.rates_on(session, today, [b["currency"] for b in by_currency] + [customer.currency])
+    totals = {"open_balance": Decimal("0.00"), "overdue_balance": Decimal("0.00")}
+    unconverted, rate_dates = [], []
+    for part in by_currency:
+        converted = [rates.convert(part[key], part["currency"], customer.currency) for key in totals]
+        if None in converted:
+            unconverted.append(part["currency"])
+            continue
+        for key, amount in zip(totals, converted, strict=True):
+            totals[key] += amount.amount
+            if amount.rate_date is not None:
+                rate_dates.append(amount.rate_date)
     count = session.exec(select(func.count()).select_from(Invoice)
                          .where(Invoice.customer_id == customer_id)).one()
     return {
         "invoices": count,
-        "open_invoices": len(open_rows),
-        "open_balance": sum((row.open_amount for row in open_rows), Decimal("0")),
-        "overdue_invoices": len(overdue),
-        "overdue_balance": sum((row.open_amount for row in overdue), Decimal("0")),
+        "open_invoices": sum(b["open_invoices"] for b in by_currency),
+        "overdue_invoices": sum(b["overdue_invoices"] for b in by_currency),
+        **totals,
+        "rate_date": min(rate_dates) if rate_dates else None,
+        "unconverted": unconverted,
+        "by_currency": by_currency,
     }
+
+
+def _cents(amount: object) -> Decimal:
+    return Decimal(str(amount or 0)).quantize(fx.CENT)
 
 
 def list_invoices(*, session: Session, status: str | None = None, customer_id: str | None = None,

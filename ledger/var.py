@@ -109,6 +109,20 @@ def payer_hazards(at_risk: np.ndarray, events: np.ndarray, prior: np.ndarray) ->
     return np.clip(hazards, H_MIN, H_MAX)
 
 
+def own_hazards(at_risk: np.ndarray, events: np.ndarray, n_settled: np.ndarray) -> np.ndarray:
+    """Each payer's rules hazards, the payer **pooled with itself only**: the prior is its own
+    pooled rate (`pooled_hazards`: the generic profile below MIN_POOLED settled invoices), so
+    its answer never depends on which other customers are scored with it (one customer's page,
+    a chunk of the dunning run, the worklist and a nightly refresh agree, and an ingest for
+    another customer leaves it unchanged). ``n_settled``: each payer's settled invoices."""
+    at_risk, events = np.atleast_2d(at_risk), np.atleast_2d(events)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = np.clip(events / at_risk, 0.02, 0.98)
+    pooled = (np.asarray(n_settled, dtype=float) >= MIN_POOLED) & (at_risk > 0).all(axis=1)
+    prior = np.where(pooled[:, None], own, GENERIC_HAZARDS[None, :])
+    return payer_hazards(at_risk, events, prior)
+
+
 def survival_knots(h: np.ndarray, terms: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Knot abscissae x (n, N_BINS + 1), log S at them (n, N_BINS + 1), and the slope beyond."""
     h = np.clip(np.asarray(h, dtype=float), H_MIN, H_MAX)

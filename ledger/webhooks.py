@@ -37,13 +37,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import JSON, Column, UniqueConstraint, func, update
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Session, select
 
 from ledger.config import get_settings
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
-from ledger.models import Event, utcnow
+from ledger.tables import Delivery, Event, Subscriber, utcnow
 
 EVENT_TYPES = ("action.planned", "action.sent", "invoice.late", "dispute.opened", "promise.broken",
                "risk.grade_changed", "credit.limit_exceeded")
@@ -59,40 +59,6 @@ TOLERANCE_SECONDS = 300
 
 class AddressRefused(Exception):
     """The subscriber's host is not (only) public addresses, or does not resolve."""
-
-
-class Subscriber(SQLModel, table=True):
-    __tablename__ = "webhook_subscriber"
-
-    id: int | None = Field(default=None, primary_key=True)
-    url: str = Field(max_length=500)
-    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    secret: str = Field(max_length=200)
-    active: bool = True
-    # the last outbox event this subscriber has been given (new subscribers start at "now")
-    last_event_id: int = 0
-    created_at: dt.datetime = Field(default_factory=utcnow)
-
-
-class Delivery(SQLModel, table=True):
-    """One attempt to deliver one event to one subscriber: the delivery log."""
-
-    __tablename__ = "webhook_delivery"
-
-    id: int | None = Field(default=None, primary_key=True)
-    subscriber_id: int = Field(foreign_key="webhook_subscriber.id", index=True)
-    event_id: int = Field(foreign_key="event.id", index=True)
-    attempt: int = 1
-    # pending | sending | delivered | error (retried later) | failed (given up) | cancelled
-    status: str = Field(default="pending", max_length=16, index=True)
-    response_code: int | None = None
-    error: str | None = Field(default=None, max_length=500)
-    next_attempt_at: dt.datetime | None = Field(default=None, index=True)
-    attempted_at: dt.datetime | None = None
-    delivered_at: dt.datetime | None = None
-    created_at: dt.datetime = Field(default_factory=utcnow)
-
-    __table_args__ = (UniqueConstraint("subscriber_id", "event_id", "attempt", name="uq_delivery_attempt"),)
 
 
 @dataclass

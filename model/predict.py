@@ -20,7 +20,7 @@ import pandas as pd
 
 from model.bundle import ModelBundle
 from model.errors import ModelError
-from model.explain import Reason, reasons
+from model.explain import Reason, matrix_reasons, reasons
 from model.survival import N_BINS, summarise
 
 PREDICTION_COLUMNS = ["p_late", "p_severe", "expected_days_late", "p_unpaid_30", "p_unpaid_90",
@@ -30,6 +30,7 @@ PROBABILITIES = ["p_late", "p_severe", "p_unpaid_30", "p_unpaid_90"]
 H_FLOOR, H_CEIL = 0.001, 0.999
 # serving scores a handful of invoices per request: threads cost more than they give there
 THREADS = 1
+BATCH_ROWS = 50_000  # rows from which predicting uses every core
 
 
 class Predictor:
@@ -68,12 +69,19 @@ class Predictor:
         n = len(features)
         if n == 0:
             return np.zeros((0, N_BINS))
-        base = features[[c for c in self.features if c != "bin"]].astype(float)
-        repeated = base.loc[base.index.repeat(N_BINS)].reset_index(drop=True)
         bins = np.tile(np.arange(N_BINS), n)
-        repeated["bin"] = bins.astype(float)
-        raw = self._raw(repeated[self.features], bins)
-        return self._calibrate(raw, bins).reshape(n, N_BINS)
+        return self._calibrate(self._raw(self.matrix(features), bins), bins).reshape(n, N_BINS)
+
+    def matrix(self, features: pd.DataFrame) -> np.ndarray:
+        """The (n × N_BINS, features) float matrix ``hazards`` hands the booster, each invoice
+        repeated once per bin: numpy all the way (a DataFrame costs LightGBM a conversion per
+        call, pandas' repeat a copy per column). The benchmarks' anchor predicts on it too."""
+        others = [c for c in self.features if c != "bin"]
+        base = features[others].to_numpy(dtype=np.float64)
+        matrix = np.empty((len(features) * N_BINS, len(self.features)))
+        matrix[:, [self.features.index(c) for c in others]] = np.repeat(base, N_BINS, axis=0)
+        matrix[:, self.features.index("bin")] = np.tile(np.arange(N_BINS), len(features))
+        return matrix
 
     def predict(self, features: pd.DataFrame) -> pd.DataFrame:
         """Every answer, on the index of ``features``: P(late), P(severe), expected days late,
@@ -97,9 +105,29 @@ class Predictor:
         X["bin"] = _current_bin(features["days_overdue"].to_numpy(float))
         return reasons(self.bundle.hazard, X[self.features], top=top, language=language)
 
-    def _raw(self, X: pd.DataFrame, bins: np.ndarray) -> np.ndarray:
+    def explain_row(self, row: dict[str, float], top: int = 3,
+                    language: str = "fr") -> list[Reason]:
+        """``explain`` of one invoice given as {feature: value} (``reason_row``'s output): the
+        numpy single-row path a request takes on a stored answer, without building features."""
+        if top < 1:
+            raise ModelError(f"top must be >= 1, got {top}")
+        from model.dataset import _current_bin
+
+        names = self.bundle.hazard.feature_name()
+        values = {**row, "bin": float(_current_bin(np.array([row["days_overdue"]]))[0])}
+        X = np.array([[float(values[name]) for name in names]])
+        return matrix_reasons(self.bundle.hazard, X, top=top, language=language)[0]
+
+    def reason_row(self, features: pd.DataFrame, position: int) -> dict[str, float]:
+        """What ``explain_row`` needs of one row of ``features``, as plain floats (storable)."""
+        needed = [c for c in self.features if c != "bin"] + ["days_overdue"]
+        return {name: float(features[name].iloc[position]) for name in dict.fromkeys(needed)}
+
+    def _raw(self, X: pd.DataFrame | np.ndarray, bins: np.ndarray) -> np.ndarray:
         """The booster's hazard: its margin on top of the bin's base log-odds (init score)."""
-        margin = self.bundle.hazard.predict(X, raw_score=True, num_threads=THREADS)
+        # a large batch (a nightly refresh, /predictions) is worth the cores; a request is not
+        threads = THREADS if len(X) < BATCH_ROWS else 0
+        margin = self.bundle.hazard.predict(X, raw_score=True, num_threads=threads)
         base = np.asarray(self.bundle.meta.get("bin_base_logit", np.zeros(N_BINS)))
         return 1.0 / (1.0 + np.exp(-(margin + base[bins])))
 

@@ -35,8 +35,7 @@ from ledger.var import (
     delay_bin,
     delay_counts,
     log_survival,
-    payer_hazards,
-    pooled_hazards,
+    own_hazards,
     survival_knots,
     unpaid_after,
 )
@@ -154,13 +153,12 @@ def weekly_mass(h: np.ndarray, age: np.ndarray, weeks: int,
 
 
 def rules_hazards(invoices: pd.DataFrame, customer_ids: np.ndarray,
-                  as_of: pd.Timestamp, prior: np.ndarray | None = None) -> np.ndarray:
+                  as_of: pd.Timestamp) -> np.ndarray:
     """Hazards from each payer's own invoices known at ``as_of`` (no model): the ledger's one
-    rules fallback, :func:`ledger.var.payer_hazards` (a shrunk Kaplan–Meier), fed with the
-    invoices issued before ``as_of`` — settled before it (an event), or open then (censored at
-    their age, days late at the end of the day before). ``prior``: the ledger's pooled hazards
-    (``ledger.collections.rules_prior``, as the worklist uses); by default pooled over
-    ``invoices``."""
+    rules fallback, :func:`ledger.var.own_hazards` (a Kaplan–Meier shrunk towards the payer's
+    own pooled rate, so its answer never depends on who else is scored; the worklist calls it
+    too), fed with the invoices issued before ``as_of`` — settled before it (an event), or open
+    then (censored at their age, days late at the end of the day before)."""
     as_of = pd.Timestamp(as_of)
     frame = invoices
     if "kind" in frame:
@@ -171,10 +169,11 @@ def rules_hazards(invoices: pd.DataFrame, customer_ids: np.ndarray,
                     (as_of - pd.Timedelta(days=1) - frame["due_date"]).dt.days).astype(float)
     codes, uniques = pd.factorize(frame["customer_id"])
     at_risk, events = delay_counts(codes, len(uniques), late, settled)
-    if prior is None:
-        prior = pooled_hazards(at_risk, events, float(settled.sum()))
-    per_payer = payer_hazards(at_risk, events, prior)
+    n_settled = np.bincount(codes, weights=settled.astype(float), minlength=len(uniques))
     index = pd.Index(uniques).get_indexer(pd.Index(customer_ids))
-    out = payer_hazards(np.zeros((len(index), N_BINS)), np.zeros((len(index), N_BINS)), prior)
-    out[index >= 0] = per_payer[index[index >= 0]]
+    known = index >= 0
+    out = own_hazards(np.zeros((len(index), N_BINS)), np.zeros((len(index), N_BINS)),
+                      np.zeros(len(index)))
+    if known.any():
+        out[known] = own_hazards(at_risk, events, n_settled)[index[known]]
     return out

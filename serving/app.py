@@ -134,9 +134,12 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
         scheduler = None
         if schedule:
             from serving.schedule import build_scheduler
+            from serving.stored_risk import refresh_all
 
             scheduler = build_scheduler(engine=app.state.engine, settings=settings,
-                                        risk_for=lambda: _served_risk(app))
+                                        risk_for=lambda: _served_risk(app),
+                                        refresh=lambda day: refresh_all(app.state.risk,
+                                                                        app.state.engine, day))
             scheduler.start()
         try:
             yield

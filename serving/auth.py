@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from ledger.models import ApiKey, AuditLog, utcnow
+from ledger.tables import ApiKey, AuditLog, utcnow
 
 ROLES = ("admin", "analyst", "agent", "billing")
 Role = Literal["admin", "analyst", "agent", "billing"]

@@ -98,7 +98,7 @@ def keys_create(role: Annotated[str, typer.Option(help="admin | analyst | agent 
 
 def _expiry(value: str) -> dt.datetime:
     """`90d` (days from now), `2027-01-31` (midnight UTC) or an ISO date-time; exit 2 otherwise."""
-    from ledger.models import utcnow
+    from ledger.tables import utcnow
 
     text = value.strip()
     if text[:-1].isdigit() and text.endswith("d"):
@@ -163,16 +163,38 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 @app.command()
 def synth(out: Annotated[Path, typer.Option(help="Output directory")],
           customers: int = 500, months: int = 24, seed: int = 0,
-          start: Annotated[str, typer.Option(help="First month, ISO date")] = "2024-01-01") -> None:
+          start: Annotated[str, typer.Option(help="First month, ISO date")] = "2024-01-01",
+          reminder_effects: Annotated[bool, typer.Option(
+              "--reminder-effects", help="Reminders change when payers pay; logs actions with "
+                                         "their propensities and true effects (docs/policy.md)")] = False,
+          exploration: Annotated[float, typer.Option(help="With --reminder-effects: share explored")] = 0.5,
+          ) -> None:
     """Write a synthetic ledger directory (deterministic for a seed)."""
     from features.synth import generate
     from ledger.frames import write_ledger_dir
 
     if customers < 1 or months < 1:
         _fail("--customers and --months must be ≥ 1", 2)
+    if reminder_effects:
+        _synth_reminder_effects(out, customers, months, seed, start, exploration)
+        return
     with console.status("Génération…"):
         frames = generate(customers=customers, months=months, seed=seed, start=start)
         write_ledger_dir(frames, out)
+    console.print(t("synth_written", out=out, customers=len(frames.customers),
+                    invoices=len(frames.invoices), payments=len(frames.payments)))
+
+
+def _synth_reminder_effects(out: Path, customers: int, months: int, seed: int, start: str,
+                            exploration: float) -> None:
+    from features import simulator
+
+    if not 0.0 <= exploration <= 1.0:
+        _fail("--exploration must be between 0 and 1", 2)
+    params = simulator.SimulationParams(customers=customers, months=months, seed=seed,
+                                        start=start, exploration=exploration)
+    with console.status("Simulation…"):
+        frames = simulator.write(params, out)
     console.print(t("synth_written", out=out, customers=len(frames.customers),
                     invoices=len(frames.invoices), payments=len(frames.payments)))
 
@@ -197,10 +219,13 @@ def demo(no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after s
     # deployment sets its own CREDITOR_* settings; these never override them)
     for name, value in DEMO_CREDITOR.items():
         os.environ.setdefault(name, value)
+    # the demo's daily runs explore (docs/policy.md): e-mail reminders varied at random, within
+    # hard bounds, with each action's probability stored
+    os.environ.setdefault("RELANCE_EXPLORATION", "0.3")
     get_settings.cache_clear()
     steps = [("synth", _demo_synth), ("import", _demo_import), ("train", _demo_train),
              ("score", _demo_score), ("history", _demo_history), ("dunning", _demo_dunning),
-             ("keys", _demo_keys)]
+             ("policy", _demo_policy), ("keys", _demo_keys)]
     context: dict = {"customers": customers, "months": months, "seed": seed, "workdir": workdir}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console) as progress:
@@ -284,7 +309,7 @@ DEMO_HISTORY_DAYS = 60
 def _demo_dunning(context: dict) -> None:
     from sqlmodel import Session
 
-    from ledger import dunning as store
+    from ledger import reminders as dunning_reminders
     from ledger.calendar import next_business_day
     from serving.demo_history import simulate_history
     from serving.dunning import run_and_commit
@@ -301,11 +326,17 @@ def _demo_dunning(context: dict) -> None:
     report = run_and_commit(engine=_engine(), run_date=run_date, dry_run=False,
                             risk_for=risk.risk_for, actor="demo")
     with Session(_engine()) as session:
-        waiting = len(store.pending_approvals(session))
+        waiting = len(dunning_reminders.pending_approvals(session))
     context["lines"].append(f"dunning {run_date} : {report.created} actions, "
                             f"{report.reminders} reminders, {waiting} awaiting approval")
     for warning in report.warnings:
         context["lines"].append(f"warning: {warning}")
+
+
+def _demo_policy(context: dict) -> None:
+    from serving.commands.policy import demo_step
+
+    demo_step(context)
 
 
 def _demo_history(context: dict) -> None:

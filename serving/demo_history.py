@@ -11,9 +11,10 @@ import datetime as dt
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import actions as dunning_actions
+from ledger import reminders as dunning_reminders
 from ledger.calendar import is_business_day
-from ledger.models import ActionState
+from ledger.tables import ActionState
 from serving.dunning import RiskProvider, run_dunning
 
 DEMO_ACTOR = "demo"
@@ -43,33 +44,33 @@ def simulate_history(*, engine: Engine, first: dt.date, last: dt.date,
 def _complete_day(session: Session, day: dt.date, last: dt.date) -> int:
     # the last week's formal notices stay in the approval queue, as a manager's backlog would
     if day <= last - dt.timedelta(days=QUEUE_DAYS):
-        for _reminder, actions in store.pending_approvals(session, limit=10_000):
-            store.decide_approval(session, action_id=actions[0].id, approve=True,
+        for _reminder, actions in dunning_reminders.pending_approvals(session, limit=10_000):
+            dunning_actions.decide_approval(session, action_id=actions[0].id, approve=True,
                                   actor=DEMO_ACTOR, comment="démo")
     done = 0
-    for reminder_id in store.due_reminder_ids(session, on=day, channels=(
+    for reminder_id in dunning_reminders.due_reminder_ids(session, on=day, channels=(
             "email", "sms", "call", "letter", "formal_notice")):
-        reminder = store.get_reminder(session, reminder_id)
-        actions = store.lock_pending_actions(session, reminder_id)
+        reminder = dunning_reminders.get_reminder(session, reminder_id)
+        actions = dunning_reminders.lock_pending_actions(session, reminder_id)
         if reminder.channel == "call":
-            done += store.close_planned_calls(session, customer_id=reminder.customer_id, on=day,
+            done += dunning_actions.close_planned_calls(session, customer_id=reminder.customer_id, on=day,
                                               actor=DEMO_ACTOR)
         elif reminder.channel in ("letter", "formal_notice"):
             for action in actions:
-                store.transition(session, action=action, state=ActionState.RENDERED,
+                dunning_actions.transition(session, action=action, state=ActionState.RENDERED,
                                  actor=DEMO_ACTOR, on=day)
             session.flush()
             notice = reminder.channel == "formal_notice"
-            store.mark_posted(session, reminder_id=reminder_id, posted_on=day, actor=DEMO_ACTOR,
+            dunning_reminders.mark_posted(session, reminder_id=reminder_id, posted_on=day, actor=DEMO_ACTOR,
                               registered_number=REGISTERED_NUMBER if notice else None)
             if notice:
-                store.mark_delivered(session, reminder_id=reminder_id,
+                dunning_reminders.mark_delivered(session, reminder_id=reminder_id,
                                      delivered_on=min(day + dt.timedelta(days=2), last),
                                      actor=DEMO_ACTOR)
             done += len(actions)
         else:
             for action in actions:
-                store.transition(session, action=action, state=ActionState.SENT,
+                dunning_actions.transition(session, action=action, state=ActionState.SENT,
                                  actor=DEMO_ACTOR, on=day)
             done += len(actions)
     return done

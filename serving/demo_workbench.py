@@ -2,8 +2,8 @@
 last fortnight (calls and their outcomes, notes, promises, disputes) plus a past dunning run whose
 reminders went through the outbox — so every panel of the workbench has something true to show.
 
-Everything goes through the same functions the API calls (ledger.collections, the dunning run,
-the outbox), dated in the past where the function takes a date.
+Everything goes through the same functions the API calls (ledger.disputes, ledger.promises,
+ledger.contacts, the dunning run, the outbox), dated in the past where the function takes a date.
 """
 from __future__ import annotations
 
@@ -17,10 +17,14 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from ledger import collections as col
+from ledger import contacts as contact_log
+from ledger import disputes as dispute_log
+from ledger import portfolio as portfolios
+from ledger import promises as promise_log
+from ledger import worklist as ranking
 from ledger.calendar import previous_business_day
 from ledger.config import Settings, get_settings
-from ledger.models import CustomerNote, Invoice
+from ledger.tables import CustomerNote, Invoice
 from serving.dunning import run_and_commit
 from serving.outbox import send_outbox
 
@@ -33,9 +37,9 @@ def seed(*, engine: Engine, today: dt.date, risk_for=None) -> list[str]:
     """Assign the portfolios, replay a past run and its outbox, then the agents' fortnight."""
     lines = []
     with Session(engine) as session:
-        top = [row.customer_id for row in col.worklist(session=session, today=today, limit=PORTFOLIO * len(AGENTS))]
+        top = [row.customer_id for row in ranking.worklist(session=session, today=today, limit=PORTFOLIO * len(AGENTS))]
         for n, agent in enumerate(AGENTS):
-            col.assign_customers(session=session, agent=agent, customer_ids=top[n::len(AGENTS)], actor="demo")
+            portfolios.assign_customers(session=session, agent=agent, customer_ids=top[n::len(AGENTS)], actor="demo")
         session.commit()
     past = previous_business_day(today - dt.timedelta(days=PAST_RUN_DAYS))
     run = run_and_commit(engine=engine, run_date=past, dry_run=False, risk_for=risk_for, actor="demo", today=today)
@@ -46,7 +50,7 @@ def seed(*, engine: Engine, today: dt.date, risk_for=None) -> list[str]:
     with Session(engine) as session:
         for n, agent in enumerate(AGENTS):
             _fortnight(session, agent=agent, customers=top[n::len(AGENTS)][:5], today=today)
-        col.evaluate_promises(session, top, today, actor="demo")
+        promise_log.evaluate_promises(session, top, today, actor="demo")
         session.commit()
     lines.append(f"portfolios : {', '.join(f'{a} ({len(top[n::len(AGENTS)])})' for n, a in enumerate(AGENTS))}")
     return lines
@@ -91,7 +95,7 @@ def _fortnight(session: Session, *, agent: str, customers: list[str], today: dt.
 
 
 def _call(session, customer_id: str, outcome: str, actor: str, on: dt.date, note: str | None = None) -> None:
-    action = col.log_call(session=session, data=col.CallIn(customer_id=customer_id, outcome=outcome, note=note),
+    action = contact_log.log_call(session=session, data=contact_log.CallIn(customer_id=customer_id, outcome=outcome, note=note),
                           actor=actor, today=on)
     action.sent_at = dt.datetime.combine(on, dt.time(10), dt.UTC)  # made that day, not now
     session.add(action)
@@ -100,7 +104,7 @@ def _call(session, customer_id: str, outcome: str, actor: str, on: dt.date, note
 
 
 def _note(session, customer_id: str, body: str, actor: str, on: dt.date) -> None:
-    col.add_note(session=session, customer_id=customer_id, author=actor, body=body)
+    contact_log.add_note(session=session, customer_id=customer_id, author=actor, body=body)
     _backdate_notes(session, customer_id, on)
 
 
@@ -114,7 +118,7 @@ def _backdate_notes(session, customer_id: str, on: dt.date) -> None:
 def _promise_after_call(session, *, customer_id, invoices, actor, day, today) -> None:
     _call(session, customer_id, "reached_promised", actor, day(4), "Virement promis pour la semaine prochaine.")
     amount = min(sum((i.open_amount for i in invoices), Decimal(0)), Decimal("5000.00"))
-    col.create_promise(session=session, data=col.PromiseCreate(
+    promise_log.create_promise(session=session, data=promise_log.PromiseCreate(
         customer_id=customer_id, amount=amount, promised_date=today + dt.timedelta(days=6),
         note="Promesse obtenue au téléphone"), actor=actor, today=day(4))
 
@@ -122,10 +126,10 @@ def _promise_after_call(session, *, customer_id, invoices, actor, day, today) ->
 def _dispute_after_calls(session, *, customer_id, invoices, actor, day, today) -> None:
     _call(session, customer_id, "no_answer", actor, day(9))
     _call(session, customer_id, "reached_disputed", actor, day(7), "Conteste le prix de la dernière facture.")
-    dispute = col.open_dispute(session=session, data=col.DisputeCreate(
-        invoices=[col.DisputedInvoiceIn(invoice_id=invoices[-1].invoice_id)], reason="price",
+    dispute = dispute_log.open_dispute(session=session, data=dispute_log.DisputeCreate(
+        invoices=[dispute_log.DisputedInvoiceIn(invoice_id=invoices[-1].invoice_id)], reason="price",
         opened_on=day(7), comment="Remise commerciale de 5 % non appliquée selon le client."), actor=actor, today=day(7))
-    col.update_dispute(session=session, dispute_id=dispute.dispute_id, data=col.DisputeUpdate(
+    dispute_log.update_dispute(session=session, dispute_id=dispute.dispute_id, data=dispute_log.DisputeUpdate(
         status="in_review", comment="Transmis au service commercial pour vérification."), actor=actor, today=day(5))
 
 
@@ -135,7 +139,7 @@ def _note_only(session, *, customer_id, invoices, actor, day, today) -> None:
 
 def _old_promise(session, *, customer_id, invoices, actor, day, today) -> None:
     _call(session, customer_id, "reached_promised", actor, day(13), "Règlement promis sous 8 jours.")
-    col.create_promise(session=session, data=col.PromiseCreate(
+    promise_log.create_promise(session=session, data=promise_log.PromiseCreate(
         customer_id=customer_id, amount=invoices[0].open_amount, promised_date=day(5),
         invoice_ids=[invoices[0].invoice_id]), actor=actor, today=day(13))
 

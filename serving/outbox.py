@@ -19,8 +19,12 @@ next reminder is sent.
   (`GET /api/v1/letters.pdf?date=D`, the day's letters in one PDF), posts them and records it
   (`POST /api/v1/reminders/{id}/posted`, then `/delivered`). A formal notice reaches the outbox
   only once approved (`pending_approval` → `planned`).
-- call and legal: never sent here; a call stays `planned` in the agents' worklist until an agent
-  logs the call (which closes the customer's call task).
+- legal: once approved, the hand-off file (`legal_formal` template: debtor, claims, interest,
+  contact history) is rendered and kept (`rendered`), listed with the day's letters
+  (`GET /api/v1/reminders?channel=legal`, the letters PDF); a person records the hand-over to
+  the lawyer or agency with `…/posted` (`posted`), which closes the step.
+- call: never sent here; a call stays `planned` in the agents' worklist until an agent logs the
+  call (which closes the customer's call task).
 - a reminder whose invoices were all settled or disputed since planning is cancelled, not sent.
 
 Delivery is at least once: if the process dies between the SMTP server accepting a message and
@@ -41,17 +45,20 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import actions as dunning_actions
+from ledger import reminders as dunning_reminders
+from ledger import tables
 from ledger.config import Settings, get_settings
-from ledger.models import Customer, DunningAction, record_event
 from ledger.schemas import Email
+from ledger.tables import Customer, DunningAction, record_event
 from serving.dunning import NothingToSay, render_stored_reminder
 from serving.reminders import ReminderError, RenderedReminder
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
-SENDABLE = ("email", "sms", "letter", "formal_notice")
-LETTER_CHANNELS = ("letter", "formal_notice")
+SENDABLE = ("email", "sms", "letter", "formal_notice", "legal")
+# rendered and kept for a person: letters and notices to post, hand-off files to hand over
+LETTER_CHANNELS = ("letter", "formal_notice", "legal")
 NO_SMS_PROVIDER = "no SMS provider configured (aucun fournisseur SMS configuré)"
 NO_EMAIL = "the customer has no email address (le client n'a pas d'adresse e-mail)"
 BAD_EMAIL = ("the customer's email address {address} is not one valid address: {why}; correct it "
@@ -126,7 +133,7 @@ def send_outbox(*, engine: Engine, on: dt.date, actor: str = "outbox",
     settings = settings or get_settings()
     report = OutboxReport()
     with Session(engine) as session:
-        reminder_ids = store.due_reminder_ids(session, on=on, channels=SENDABLE)
+        reminder_ids = dunning_reminders.due_reminder_ids(session, on=on, channels=SENDABLE)
     mailer = Mailer(settings, timeout=timeout)
     try:
         for reminder_id in reminder_ids:
@@ -146,11 +153,11 @@ def _deliver(engine: Engine, reminder_id: str, *, mailer: Mailer, settings: Sett
              max_attempts: int, report: OutboxReport, on: dt.date) -> None:
     # `on`: the day of this outbox pass (today in production): what is sent closes on it
     with Session(engine, expire_on_commit=False) as session:
-        actions = store.lock_pending_actions(session, reminder_id)
+        actions = dunning_reminders.lock_pending_actions(session, reminder_id)
         if not actions:
             report.skipped += 1  # sent meanwhile by another sender, or cancelled
             return
-        reminder = store.get_reminder(session, reminder_id)
+        reminder = dunning_reminders.get_reminder(session, reminder_id)
         try:
             rendered = render_stored_reminder(session, reminder, settings=settings)
         except NothingToSay as exc:
@@ -164,7 +171,7 @@ def _deliver(engine: Engine, reminder_id: str, *, mailer: Mailer, settings: Sett
             report.errors.append(f"{reminder_id}: {exc}")
             session.commit()
             return
-        store.mark_rendered(session, reminder, subject=rendered.subject,
+        dunning_reminders.mark_rendered(session, reminder, subject=rendered.subject,
                             body_text=rendered.body_text, body_html=rendered.body_html)
         if reminder.channel in LETTER_CHANNELS:
             # kept for printing: it goes out when a person posts it, not now
@@ -191,7 +198,7 @@ def _fail_alone(engine: Engine, reminder_id: str, reason: str, *, actor: str,
     """Mark a reminder's pending actions failed in a transaction of their own."""
     try:
         with Session(engine, expire_on_commit=False) as session:
-            actions = store.lock_pending_actions(session, reminder_id)
+            actions = dunning_reminders.lock_pending_actions(session, reminder_id)
             _finish(session, actions, state="failed", actor=actor, error=reason)
             session.commit()
     except Exception:  # noqa: BLE001  (the database itself failing: logged, the pass goes on)
@@ -207,7 +214,7 @@ class _Failure:
     final: bool  # no point trying again (no address, no provider)
 
 
-def _send(session: Session, reminder: store.Reminder, rendered: RenderedReminder, *,
+def _send(session: Session, reminder: tables.Reminder, rendered: RenderedReminder, *,
           mailer: Mailer, settings: Settings) -> _Failure | None:
     if reminder.channel == "sms":
         return _Failure(NO_SMS_PROVIDER, final=True)
@@ -233,7 +240,7 @@ def _send(session: Session, reminder: store.Reminder, rendered: RenderedReminder
 def _finish(session: Session, actions: list[DunningAction], *, state: str, actor: str,
             error: str | None = None, on: dt.date | None = None) -> None:
     for action in actions:
-        store.transition(session, action=action, state=state, actor=actor, error=error,
+        dunning_actions.transition(session, action=action, state=state, actor=actor, error=error,
                          attempted=True, on=on)
         if state in ("sent", "failed", "rendered", "cancelled"):
             record_event(session, type=f"action.{state}", entity_id=str(action.id), payload={

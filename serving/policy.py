@@ -28,17 +28,18 @@ from typing import Literal
 
 from ledger.calendar import next_business_day
 from ledger.statuses import claim_filing_deadline, hold_active, insolvent
-from serving.scenarios import TONES, Scenario, Step
+from serving.money import money
+from serving.scenarios import FIXED_TONE, TONES, Channel, Scenario, Step, Tone
 
 Action = Literal["wait", "email", "sms", "call", "letter", "formal_notice", "legal"]
 Basis = Literal["model", "rules"]
 
 # a reminder in a soft channel can be softened or turned into a call; a formal notice or a
 # legal hand-off never is
-_SOFT_CHANNELS = frozenset({"email", "sms", "call", "letter"})
-_CALLABLE_CHANNELS = frozenset({"email", "sms"})
+_SOFT_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.CALL, Channel.LETTER})
+_CALLABLE_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})
 # the policy firms tones up to "firm"; "formal" belongs to formal notices and legal steps
-_FIRMEST_ADJUSTED_TONE = TONES.index("firm")
+_FIRMEST_ADJUSTED_TONE = TONES.index(Tone.FIRM)
 PRE_DUE_STEP_NAME = "pre_due_reminder"
 
 
@@ -159,12 +160,11 @@ def _fr_date(day: date) -> str:
 
 
 def _fr_amount(amount: Decimal, currency: str) -> str:
-    text = f"{amount:,.2f}".replace(",", " ").replace(".", ",")
-    return f"{text} €" if currency == "EUR" else f"{text} {currency}"
+    return money(amount, currency, "fr")
 
 
 def _en_amount(amount: Decimal, currency: str) -> str:
-    return f"{currency} {amount:,.2f}"
+    return money(amount, currency, "en")
 
 
 # --- context and adjustments -------------------------------------------------------------------
@@ -600,16 +600,21 @@ def _firmer(tone: str, notches: int) -> str:
 
 def _channel_and_tone(ctx: _Context, target: PlannedStep, plan: _Plan) -> tuple[str, str]:
     step = target.step
-    channel, tone = step.channel, step.tone
+    channel, tone = str(step.channel), _step_tone(step)
     if step.channel not in _SOFT_CHANNELS:
         return channel, tone
     overdue_done = any(s.name in ctx.steps_done for s in ctx.scenario.steps if s.offset_days >= 0)
     if plan.courteous_first_contact and not target.pre_due and not overdue_done:
-        return "email", "courteous"
+        return Channel.EMAIL.value, Tone.COURTEOUS.value
     tone = _firmer(tone, plan.firmer)
     if plan.call and channel in _CALLABLE_CHANNELS:
-        channel = "call"
+        channel = Channel.CALL.value
     return channel, tone
+
+
+def _step_tone(step: Step) -> str:
+    """The step's tone, except where the law fixes the form (a formal notice is formal)."""
+    return str(FIXED_TONE.get(step.channel, step.tone))
 
 
 # --- scheduling --------------------------------------------------------------------------------
@@ -727,7 +732,7 @@ def _schedule_uncached(ctx: _Context, plan: _Plan) -> Decision:
         target = _escalation_target(pending, index, plan.skip_steps)
         channel, tone = _channel_and_tone(ctx, target, plan)
         step = target.step
-        same_as_step = (channel, tone) == (step.channel, step.tone)
+        same_as_step = (channel, tone) == (step.channel, _step_tone(step))
         return Decision(
             action=channel,  # type: ignore[arg-type]  # channels are the non-wait actions
             basis=_basis(ctx),

@@ -9,18 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
-from ledger.models import Customer, Dispute, Invoice, Payment
 from ledger.store import dated_in_range, read_frames
+from ledger.tables import Invoice
 from serving.policy import Risk
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SEVERE_DAYS = 30
 SCORABLE = dated_in_range(Invoice.issue_date, Invoice.due_date, Invoice.settled_on)
-CACHE_SIZE = 4096  # customers' risks kept; a few hundred bytes each
 
 
 @dataclass
@@ -53,8 +52,6 @@ class RiskService:
         self.source = source
         self._lock = threading.Lock()
         self.state = ModelState(None, "no_model", "not loaded yet")
-        self._generation = 0  # bumped by reload(): cached risks of an older model are never served
-        self._cache: OrderedDict[tuple, dict] = OrderedDict()
 
     def reload(self) -> ModelState:
         from model.errors import NoModelError
@@ -69,8 +66,6 @@ class RiskService:
             state = ModelState(None, "broken", f"{type(exc).__name__}: {exc}")
         with self._lock:
             self.state = state
-            self._generation += 1
-            self._cache.clear()
         return state
 
     # --- scoring -----------------------------------------------------------------------------
@@ -87,21 +82,18 @@ class RiskService:
         frames = read_frames(session=session, as_of=today, customer_ids=customers)
         targets = pd.concat([t for t in (stored, inline) if t is not None and len(t)], ignore_index=True)
         as_of = pd.Timestamp(today) + pd.Timedelta(days=1)
-        scores, features = self._answers(frames, targets, as_of, session)
+        scores, features = self._answers(frames, targets, as_of)
         if explain and features is not None:
             scores["reasons"] = self.state.predictor.explain(features, top=explain,
                                                              language=language)
         return scores
 
-    def _answers(self, frames, targets: pd.DataFrame, as_of: pd.Timestamp,
-                 session: Session) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    def _answers(self, frames, targets: pd.DataFrame,
+                 as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """(answers of each target, its features when the model answered)."""
         predictor = self.state.predictor
         if predictor is None:
-            from ledger.collections import rules_prior  # the worklist's prior: one rules answer
-
-            prior = rules_prior(session, (as_of - pd.Timedelta(days=1)).date())
-            return _rules_scores(frames, targets, as_of, prior), None
+            return _rules_scores(frames, targets, as_of), None
         from features.pipeline import build_features
 
         features = build_features(frames, invoices=_unsettled_view(targets), as_of=as_of)
@@ -114,22 +106,30 @@ class RiskService:
     def risk_for(self, session: Session, invoice_ids: list[str], today: dt.date) -> dict[str, Risk]:
         """The provider the dunning run and the worklist take (`app.state.risk_for`).
 
-        Answers for every invoice asked that is in the ledger: the model when one is served, the
-        payer's history (rules) otherwise; never an empty answer for known invoices.
+        Answers for every invoice asked that is in the ledger: the stored answer of an open
+        invoice (its customer refreshed first where stale, in the caller's transaction), else
+        computed here (settled ones, as they stood before settling); the model when one is
+        served, the payer's history (rules) otherwise; never an empty answer for known invoices.
         """
         if not invoice_ids:
             return {}
         from model.score import grade, invoice_risk, risk_to_score
+        from serving.stored_risk import as_risk, invoice_risks
 
-        scores = self.score_invoices(session=session, invoice_ids=invoice_ids, today=today)
+        stored = invoice_risks(self, session, invoice_ids, today)
+        answers = {invoice_id: as_risk(row) for invoice_id, row in stored.items()}
+        rest = [i for i in dict.fromkeys(invoice_ids) if i not in answers]
+        if not rest:
+            return answers
+        scores = self.score_invoices(session=session, invoice_ids=rest, today=today)
         grades = grade(risk_to_score(invoice_risk(scores)))
-        return {row.invoice_id: Risk(p_late=float(row.p_late), p_severe=float(row.p_severe),
-                                     expected_days_late=float(row.expected_days_late),
-                                     grade=str(g), source=row.basis,
-                                     p_unpaid_30=float(row.p_unpaid_30),
-                                     p_unpaid_90=float(row.p_unpaid_90),
-                                     expected_pay_date=row.expected_pay_date)
-                for row, g in zip(scores.itertuples(index=False), grades)}
+        answers.update({row.invoice_id: Risk(
+            p_late=float(row.p_late), p_severe=float(row.p_severe),
+            expected_days_late=float(row.expected_days_late), grade=str(g), source=row.basis,
+            p_unpaid_30=float(row.p_unpaid_30), p_unpaid_90=float(row.p_unpaid_90),
+            expected_pay_date=row.expected_pay_date)
+            for row, g in zip(scores.itertuples(index=False), grades)})
+        return answers
 
     def cash_predictions(self, session: Session, as_of: dt.date) -> pd.DataFrame | None:
         """Open invoices' payment-date distributions for the cash-in forecast: P(paid in week
@@ -163,84 +163,66 @@ class RiskService:
 
     def customer_risk(self, *, session: Session, customer_id: str, today: dt.date | None = None,
                       language: str = "fr", top: int = 3) -> dict:
-        """Score 0–1000, grade, probabilities and the reasons, for one customer.
+        """Score 0–1000, grade, probabilities, open balances and the reasons, for one customer:
+        its stored answer (recomputed and stored again when stale), reasons told on demand."""
+        from serving.stored_risk import fresh_rows
 
-        Cached (LRU) per customer, day, model, language and a fingerprint of the customer's
-        ledger rows: any new or changed invoice, payment or dispute gives a new key.
-        """
         today = today or dt.date.today()
-        key = (customer_id, today, self._generation, language, top,
-               _fingerprint(session, customer_id))
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-        if cached is None:
-            cached = self._customer_risk(session=session, customer_id=customer_id, today=today,
-                                         language=language, top=top)
-            with self._lock:
-                self._cache[key] = cached
-                while len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
-        # a copy: callers may change what they get without touching the cache
-        return {**cached, "reasons": [dict(r) for r in cached["reasons"]]}
+        row = fresh_rows(self, session, [customer_id], today, write=True)[customer_id]
+        return self.answer(row, session=session, language=language, top=top)
 
-    def _customer_risk(self, *, session: Session, customer_id: str, today: dt.date,
-                       language: str, top: int) -> dict:
-        from model.score import customer_scores, expected_invoices
+    def fresh_customer_risk(self, *, session: Session, customer_id: str, today: dt.date,
+                            language: str = "fr", top: int = 3) -> dict:
+        """The same answer computed from the ledger now, without reading or writing the store."""
+        from serving.stored_risk import compute
 
-        frames = read_frames(session=session, as_of=today, customer_ids=[customer_id])
-        as_of = pd.Timestamp(today) + pd.Timedelta(days=1)
-        open_invoices = frames.invoices[(frames.invoices["kind"] == "invoice")
-                                        & frames.invoices["settled_date"].isna()]
-        expected = expected_invoices(frames, as_of=as_of)
-        if expected.empty:  # no history at all: a cold start scored on a typical new invoice
-            expected = pd.DataFrame({"invoice_id": ["expected-new"], "customer_id": [customer_id],
-                                     "issue_date": [as_of], "due_date": [as_of + pd.Timedelta(days=30)],
-                                     "amount": [1000.0]})
-        targets = pd.concat([open_invoices[["invoice_id", "customer_id", "issue_date", "due_date",
-                                            "amount", "open_amount"]],
-                             expected.assign(open_amount=0.0)], ignore_index=True)
-        scored, features = self._answers(frames, targets, as_of, session)
-        if features is None:
-            reasons = _rules_reasons(frames, language)
-        else:
-            # the reasons describe the payer: they are those of its expected next invoice
-            reasons = self.state.predictor.explain(features.iloc[[-1]], top=top,
-                                                   language=language)[0]
-        scored["amount"] = targets["amount"].to_numpy(float)
-        # the balance still owed (partial payments and credit notes deducted), as on the customer
-        scored["open_amount"] = targets["open_amount"].to_numpy(float)
-        scored["expected"] = scored["invoice_id"].str.startswith("expected-")
-        summary = customer_scores(scored).iloc[0]
-        return {
-            "customer_id": customer_id, "score": int(summary["score"]), "grade": str(summary["grade"]),
-            "p_late": round(float(summary["p_late"]), 4), "p_severe": round(float(summary["p_severe"]), 4),
-            "expected_days_late": round(float(summary["expected_days_late"]), 1),
-            "p_unpaid_30": round(float(summary["p_unpaid_30"]), 4),
-            "p_unpaid_90": round(float(summary["p_unpaid_90"]), 4),
-            "open_invoices": int(summary["open_invoices"]), "open_amount": float(summary["open_amount"]),
-            "reasons": [dict(r) for r in reasons],
-            "basis": "rules" if features is None else "model",
-            "model_version": self.state.version, "as_of": today.isoformat(),
-        }
+        [row], _ = compute(self, session, [customer_id], today)
+        return self.answer(row, session=session, language=language, top=top)
+
+    def answer(self, row: dict, *, session: Session, language: str, top: int) -> dict:
+        """A stored row as the API gives it, with its reasons in `language` (none for top=0)."""
+        fields = ("customer_id", "score", "grade", "p_late", "p_severe", "expected_days_late",
+                  "p_unpaid_30", "p_unpaid_90", "open_invoices", "currency", "basis",
+                  "model_version")
+        out = {name: row[name] for name in fields}
+        out |= _open_balance(session, row)
+        out["as_of"] = row["as_of"].isoformat()
+        out["reasons"] = self.reasons(row, language=language, top=top) if top else []
+        return out
+
+    def reasons(self, row: dict, *, language: str, top: int) -> list[dict]:
+        data, predictor = row["reason_data"], self.state.predictor
+        if row["basis"] == "model" and predictor is not None:
+            # the reasons describe the payer: those of its expected next invoice
+            return [dict(r) for r in predictor.explain_row(data, top=top, language=language)]
+        return _rules_reasons(data.get("settled", 0), data.get("late", 0), language)
 
 
 # --- helpers -------------------------------------------------------------------------------------
 
-def _fingerprint(session: Session, customer_id: str) -> tuple:
-    """Cheap aggregate queries whose answer changes whenever anything the customer's risk reads does."""
-    invoices = select(func.count(), func.max(Invoice.updated_at), func.sum(Invoice.open_amount),
-                      func.count(Invoice.settled_on), func.max(Invoice.settled_on)
-                      ).where(Invoice.customer_id == customer_id)
-    payments = select(func.count(), func.sum(Payment.amount), func.max(Payment.paid_on)
-                      ).where(Payment.customer_id == customer_id)
-    disputes = select(func.count(), func.max(Dispute.updated_at), func.count(Dispute.resolved_on)
-                      ).join(Invoice, Invoice.invoice_id == Dispute.invoice_id
-                             ).where(Invoice.customer_id == customer_id)
-    customer = select(Customer.updated_at).where(Customer.customer_id == customer_id)
-    return (tuple(session.execute(invoices).one()), tuple(session.execute(payments).one()),
-            tuple(session.execute(disputes).one()), session.execute(customer).scalar())
+def _open_balance(session: Session, row: dict) -> dict:
+    """The open balance as the customer record gives it: in the customer's currency, another
+    currency's balance converted at the rates of the day (`rate_date`: the oldest used) or named
+    in `unconverted` and left out; `by_currency` each in its own currency."""
+    from ledger import fx
+
+    own, parts = row["currency"], row["by_currency"]
+    total = Decimal(row["open_amount"])  # the customer's own currency
+    unconverted, rate_dates = [], []
+    others = [p for p in parts if p["currency"] != own]
+    if others:  # read the rates only when there is something to convert
+        rates = fx.rates_on(session, row["as_of"], [own] + [p["currency"] for p in others])
+        for part in others:
+            converted = rates.convert(Decimal(part["open_amount"]), part["currency"], own)
+            if converted is None:
+                unconverted.append(part["currency"])
+                continue
+            total += converted.amount
+            if converted.rate_date is not None:
+                rate_dates.append(converted.rate_date)
+    return {"open_amount": float(total), "rate_date": min(rate_dates) if rate_dates else None,
+            "unconverted": unconverted,
+            "by_currency": [{**p, "open_amount": float(p["open_amount"])} for p in parts]}
 
 
 def _stored_invoices(session: Session, invoice_ids: Sequence[str]) -> pd.DataFrame:
@@ -282,14 +264,21 @@ def _history(frames) -> pd.DataFrame:
         severe=("days_late", lambda d: int((d > SEVERE_DAYS).sum())), mean_days=("days_late", "mean"))
 
 
-def _rules_scores(frames, targets: pd.DataFrame, as_of: pd.Timestamp,
-                  prior: np.ndarray | None = None) -> pd.DataFrame:
+def _rules_scores(frames, targets: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Without a model: time-to-payment hazards from the payer's own history
     (:func:`model.survival.rules_hazards`, a shrunk Kaplan–Meier), read like the model's."""
-    from model.survival import rules_hazards, summarise
+    from model.survival import N_BINS, rules_hazards, summarise
 
     today = as_of - pd.Timedelta(days=1)
-    hazards = rules_hazards(frames.invoices, targets["customer_id"].to_numpy(), as_of, prior)
+    # each payer pooled with itself only: its answer never depends on who else is scored with
+    # it (one customer's risk, a chunk of the dunning run, a nightly refresh agree)
+    hazards = np.empty((len(targets), N_BINS))
+    invoices = dict(tuple(frames.invoices.groupby("customer_id", sort=False)))
+    owners = targets["customer_id"].to_numpy()
+    for customer_id in pd.unique(owners):
+        rows = owners == customer_id
+        own = invoices.get(customer_id, frames.invoices.iloc[:0])
+        hazards[rows] = rules_hazards(own, owners[rows], as_of)
     answers = summarise(hazards, *_age(targets, today))
     answers.insert(0, "invoice_id", targets["invoice_id"].to_numpy())
     answers.insert(1, "customer_id", targets["customer_id"].to_numpy())
@@ -307,14 +296,12 @@ def _age(targets: pd.DataFrame, today: pd.Timestamp) -> tuple[np.ndarray, pd.Ser
     return age, due, today, (due - issue).dt.days.to_numpy(float)
 
 
-def _rules_reasons(frames, language: str) -> list[dict]:
-    history = _history(frames)
-    if history.empty:
+def _rules_reasons(settled: int, late: int, language: str) -> list[dict]:
+    if not settled:
         text = {"fr": "Aucun historique de paiement : client nouveau", "en": "No payment history: new customer"}
         return [{"feature": "hist_settled_count", "family": "history", "value": 0.0, "effect": 0.0,
                  "sentence": text.get(language, text["fr"])}]
-    row = history.iloc[0]
-    fr = f"{int(row['late'])} facture(s) payée(s) en retard sur {int(row['settled'])} réglée(s)"
-    en = f"{int(row['late'])} of {int(row['settled'])} settled invoices paid late"
-    return [{"feature": "hist_share_late", "family": "history", "value": float(row["late"] / row["settled"]),
+    fr = f"{late} facture(s) payée(s) en retard sur {settled} réglée(s)"
+    en = f"{late} of {settled} settled invoices paid late"
+    return [{"feature": "hist_share_late", "family": "history", "value": float(late / settled),
              "effect": 0.0, "sentence": en if language == "en" else fr}]

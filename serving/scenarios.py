@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -28,12 +29,37 @@ from pydantic import (
     model_validator,
 )
 
-Channel = Literal["email", "sms", "call", "letter", "formal_notice", "legal"]
-Tone = Literal["courteous", "neutral", "firm", "formal"]
 
-CHANNELS: tuple[str, ...] = get_args(Channel)
-# ordered from softest to firmest: the policy moves along this ladder
-TONES: tuple[str, ...] = get_args(Tone)
+class Channel(StrEnum):
+    """How a step reaches the customer. A formal notice (mise en demeure) and a legal hand-off
+    wait for a person's approval; every other channel goes out on its own."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    CALL = "call"
+    LETTER = "letter"
+    FORMAL_NOTICE = "formal_notice"
+    LEGAL = "legal"
+
+
+class Tone(StrEnum):
+    """The tone of a reminder, declared from softest to firmest: the policy moves along this
+    ladder, and a reminder listing several invoices speaks in its firmest one."""
+
+    COURTEOUS = "courteous"
+    NEUTRAL = "neutral"
+    FIRM = "firm"
+    FORMAL = "formal"
+
+
+# the one definition of each vocabulary as plain strings (templates, validation messages)
+CHANNELS: tuple[str, ...] = tuple(c.value for c in Channel)
+TONES: tuple[str, ...] = tuple(t.value for t in Tone)
+# a formal notice (and the legal hand-off after it) is formal whatever its step says: the
+# law's form, not a matter of tone
+FIXED_TONE: dict[str, Tone] = {Channel.FORMAL_NOTICE: Tone.FORMAL, Channel.LEGAL: Tone.FORMAL}
+# these wait in `pending_approval` for a person unless the scenario opts out
+APPROVAL_CHANNELS: frozenset[str] = frozenset({Channel.FORMAL_NOTICE, Channel.LEGAL})
 DEFAULT_TEMPLATES: frozenset[str] = frozenset(f"{c}_{t}" for c in CHANNELS for t in TONES)
 DEFAULT_SCENARIO = "standard"
 DEFAULT_SCENARIOS_PATH = Path(__file__).parent / "data" / "scenarios.json"

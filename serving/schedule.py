@@ -25,6 +25,7 @@ from sqlmodel import Session
 from ledger import jobs
 from ledger.calendar import is_business_day
 from ledger.config import Settings, get_settings
+from ledger.tables import JobRun
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def _zone(settings: Settings) -> ZoneInfo:
 
 def daily_job(*, engine: Engine, now: dt.datetime | None = None,
               risk_for: Callable | None = None, send: bool = True,
+              refresh: Callable[[dt.date], object] | None = None,
               settings: Settings | None = None, owner: str | None = None) -> JobOutcome:
     """Plan today's dunning and send what is due, unless it is not a business day or another
     server already did (or is doing) it. `now` is timezone-aware (default: the clock)."""
@@ -67,6 +69,8 @@ def daily_job(*, engine: Engine, now: dt.datetime | None = None,
                                 risk_for=risk_for() if risk_for else None, actor="scheduler",
                                 today=run_date)
         summary = report.summary()
+        if refresh is not None:  # every stored risk answer computed for the new day, in bulk
+            summary["risks_refreshed"] = refresh(run_date)
         if send:
             summary["outbox"] = send_outbox(engine=engine, on=run_date, actor="scheduler",
                                             settings=settings).summary()
@@ -93,7 +97,7 @@ def trigger(settings: Settings | None = None):
 
 
 def build_scheduler(*, engine: Engine, blocking: bool = False, risk_for: Callable | None = None,
-                    settings: Settings | None = None):
+                    settings: Settings | None = None, refresh: Callable | None = None):
     """A scheduler holding the daily job (not started). `risk_for` is asked at each run for the
     current risk provider (a model reloaded meanwhile is used)."""
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -104,10 +108,11 @@ def build_scheduler(*, engine: Engine, blocking: bool = False, risk_for: Callabl
     # coalesce: after downtime, one run, not one per missed morning; a run that starts up to an
     # hour late (a restart at 07:10) still happens
     scheduler.add_job(daily_job, trigger(settings), id=JOB, name="daily dunning run",
-                      kwargs={"engine": engine, "risk_for": risk_for, "settings": settings},
+                      kwargs={"engine": engine, "risk_for": risk_for, "settings": settings,
+                              "refresh": refresh},
                       coalesce=True, max_instances=1, misfire_grace_time=3600, replace_existing=True)
     return scheduler
 
 
-def last_run(session: Session) -> jobs.JobRun | None:
+def last_run(session: Session) -> JobRun | None:
     return jobs.last_run(session, JOB)

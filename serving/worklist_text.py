@@ -1,4 +1,4 @@
-"""The worklist's sentences, in French and English, from the facts `ledger.collections` gives.
+"""The worklist's sentences, in French and English, from the facts `ledger.worklist` gives.
 
 Amounts are written with Babel in the customer's own currency; dates as dd/mm/yyyy.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ledger.collections import ReasonOut, WorklistRow
+from ledger.worklist_rows import ReasonOut, WorklistRow
 from serving.money import date, money, percent
 
 WORDS: dict[str, dict[str, str]] = {

@@ -198,7 +198,7 @@ def give_portfolio(engine, customer_ids=None, agent: str = "test-agent") -> None
     agent's key sees its own portfolio only."""
     from sqlalchemy import update
 
-    from ledger.models import Customer
+    from ledger.tables import Customer
 
     query = update(Customer).values(assigned_agent=agent)
     if customer_ids is not None:

@@ -28,8 +28,7 @@ def test_demo_sets_everything_up(tmp_path):
                          ("agent-claire", "agent"), ("agent-karim", "agent")}, result.stdout[-2500:]
 
     from ledger.db import make_engine
-    from ledger.models import Customer, CustomerNote, Dispute, DunningAction, Invoice, Promise
-    from ledger.scores import CustomerScore
+    from ledger.tables import Customer, CustomerNote, CustomerScore, Dispute, DunningAction, Invoice, Promise
 
     with Session(make_engine(f"sqlite:///{tmp_path / 'demo.db'}")) as session:
         assert session.exec(select(func.count()).select_from(Invoice)).one() > 500
@@ -64,4 +63,15 @@ def test_demo_sets_everything_up(tmp_path):
         sent = session.exec(select(func.count()).select_from(DunningAction).where(
             DunningAction.state == "sent", DunningAction.channel != "call")).one()
         assert sent > 0
+        # the demo explores (docs/policy.md): some e-mail reminders were varied at random, with
+        # their probability stored; formal notices never are
+        from ledger.tables import PolicyEvaluation
+
+        explored = session.exec(select(DunningAction.channel).where(DunningAction.propensity < 1)).all()
+        assert explored and set(explored) <= {"email", "call"}
+        # and it evaluated a learned policy on a simulator ledger, stored for the model page
+        evaluation = session.exec(select(PolicyEvaluation)).one()
+        low, high = evaluation.result["dr_ci"]
+        assert low <= evaluation.result["dr"] <= high and evaluation.result["simulated"] is not None
     assert f"{waiting} awaiting approval" in result.stdout
+    assert f"evaluation #{evaluation.id} stored" in result.stdout

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from ledger.fec.opening import existing_ids
 from ledger.links import Link
-from ledger.models import Invoice
+from ledger.tables import Invoice
 
 _TOKEN = re.compile(r"[^\s,;:()\[\]\"']+")
 

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from ledger.fec.report import FecReport
 from ledger.fec.terms import Terms
-from ledger.models import Customer
+from ledger.tables import Customer
 
 CHUNK = 500
 

@@ -16,8 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ledger.fec.reading import DUE_DATE, FEC_COLUMNS
-from ledger.models import Allocation, Customer, Invoice, Payment
-from ledger.penalties import PenaltyInvoice
+from ledger.tables import Allocation, Customer, Invoice, Payment, PenaltyInvoice
 
 
 def export_fec(session: Session, *, separator: str = "\t", decimal: str = ",", due_dates: bool = True) -> str:

@@ -30,7 +30,7 @@ from ledger.fec.terms import Terms, TermsError, parse_terms
 from ledger.fec.validation import validate
 from ledger.ingest import ingest
 from ledger.links import Link, LinkSet
-from ledger.models import Invoice, Payment
+from ledger.tables import Invoice, Payment
 
 CHUNK = 500
 UNLETTERED = ("credit", "oldest_first")

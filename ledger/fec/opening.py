@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from ledger.fec.report import FecReport, Unplaced
-from ledger.models import Invoice, Payment
-from ledger.penalties import PenaltyInvoice
+from ledger.tables import Invoice, Payment, PenaltyInvoice
 
 CHUNK = 500
 

@@ -1,17 +1,20 @@
 """Collections workbench routes: disputes, promises to pay, worklist, assignments, notes, calls,
-audit. The logic lives in `ledger.collections`; these routes check roles and shape answers."""
+audit. The logic lives in the ledger's modules by concern (`ledger.disputes`, `ledger.promises`,
+`ledger.contacts`, `ledger.worklist`, `ledger.audit`); these routes check roles and shape answers."""
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from ledger import collections as col
-from ledger.portfolio import portfolio_customers
+from ledger import audit, contacts, dispute_views, disputes, errors, promise_views, promises, worklist_rows
+from ledger import worklist as ranking
+from ledger.portfolio import AssignmentIn, assign_customers, portfolio_customers
+from ledger.schemas import NoteText
 from serving.deps import Admin, PortfolioDep, Principal, Reader, SessionDep, get_today, require, risk_provider
 from serving.inputs import Offset
 from serving.worklist_text import worded
@@ -22,7 +25,7 @@ Writer = Annotated[Principal, Depends(require("agent"))]
 # analysts approve (or refuse) what agents propose on disputes
 DisputeWorker = Annotated[Principal, Depends(require("agent", "analyst"))]
 Manager = Annotated[Principal, Depends(require("analyst"))]
-Lang = Annotated[col.Language | None, Query(description="fr (default) or en")]
+Lang = Annotated[disputes.Language | None, Query(description="fr (default) or en")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
@@ -30,13 +33,44 @@ def _today(request: Request) -> dt.date:
     return get_today(request)
 
 
-def _lang(request: Request, lang: str | None) -> col.Language:
+def _lang(request: Request, lang: str | None) -> disputes.Language:
     chosen = lang or getattr(request.app.state.settings, "language", "fr")
     return "en" if chosen == "en" else "fr"
 
 
-def _conflict(exc: col.IllegalTransitionError) -> HTTPException:
+def _conflict(exc: errors.IllegalTransitionError) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+
+
+# --- response models of the routes below (what the ledger returns as its own records) ----------
+
+class NoteOut(BaseModel):
+    id: int
+    customer_id: str
+    author: str
+    body: str
+    created_at: dt.datetime
+
+
+class CallOut(BaseModel):
+    id: int
+    customer_id: str
+    invoice_id: str | None
+    outcome: str
+    created_by: str | None
+    send_on: dt.date
+    sent_at: dt.datetime | None
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
 
 
 # --- disputes ----------------------------------------------------------------------------------
@@ -51,56 +85,56 @@ class ReasonLabel(BaseModel):
 @router.get("/disputes/reasons", response_model=list[ReasonLabel])
 def dispute_reasons(request: Request, _: Reader, lang: Lang = None) -> list[dict[str, str]]:
     """Dispute reason codes with their French and English labels."""
-    return col.reason_labels(_lang(request, lang))
+    return disputes.reason_labels(_lang(request, lang))
 
 
-@router.post("/disputes", response_model=col.DisputeOut, status_code=status.HTTP_201_CREATED)
-def open_dispute(data: col.DisputeCreate, request: Request, session: SessionDep, principal: Writer,
-                 portfolio: PortfolioDep, lang: Lang = None) -> col.DisputeOut:
+@router.post("/disputes", response_model=dispute_views.DisputeOut, status_code=status.HTTP_201_CREATED)
+def open_dispute(data: disputes.DisputeCreate, request: Request, session: SessionDep, principal: Writer,
+                 portfolio: PortfolioDep, lang: Lang = None) -> dispute_views.DisputeOut:
     """Open a dispute on one or more invoices of a customer (pauses their dunning)."""
     for line in data.invoices:
         portfolio.require(session, "invoice", line.invoice_id)
-    dispute = col.open_dispute(session=session, data=data, actor=principal.actor, today=_today(request))
+    dispute = disputes.open_dispute(session=session, data=data, actor=principal.actor, today=_today(request))
     session.commit()
     return _dispute_view(session, dispute, request, lang)
 
 
-@router.get("/disputes", response_model=list[col.DisputeOut])
+@router.get("/disputes", response_model=list[dispute_views.DisputeOut])
 def list_disputes(request: Request, session: SessionDep, _: Reader, portfolio: PortfolioDep,
                   status_: Annotated[str | None, Query(alias="status", description="a status, or `active` for open and in_review")] = None,
                   customer_id: str | None = None, invoice_id: str | None = None,
                   assignee: str | None = None, limit: Limit = 100, offset: Offset = 0,
-                  lang: Lang = None) -> list[col.DisputeOut]:
+                  lang: Lang = None) -> list[dispute_views.DisputeOut]:
     """Disputes, oldest first, with their SLA age."""
-    disputes = col.list_disputes(session=session, status=status_, customer_id=customer_id,
+    disputes = dispute_views.list_disputes(session=session, status=status_, customer_id=customer_id,
                                  invoice_id=invoice_id, assignee=assignee, limit=limit, offset=offset,
                                  agent=portfolio.agent)
-    return col.dispute_views(session=session, disputes=disputes, today=_today(request),
+    return dispute_views.dispute_views(session=session, disputes=disputes, today=_today(request),
                              language=_lang(request, lang))
 
 
-@router.get("/disputes/{dispute_id}", response_model=col.DisputeOut)
+@router.get("/disputes/{dispute_id}", response_model=dispute_views.DisputeOut)
 def get_dispute(dispute_id: str, request: Request, session: SessionDep, _: Reader,
-                lang: Lang = None) -> col.DisputeOut:
+                lang: Lang = None) -> dispute_views.DisputeOut:
     """One dispute with its invoices, comments and the transitions still open to it."""
-    return _dispute_view(session, col.get_dispute(session=session, dispute_id=dispute_id), request, lang)
+    return _dispute_view(session, disputes.get_dispute(session=session, dispute_id=dispute_id), request, lang)
 
 
-@router.patch("/disputes/{dispute_id}", response_model=col.DisputeOut)
-def update_dispute(dispute_id: str, data: col.DisputeUpdate, request: Request, session: SessionDep,
-                   principal: DisputeWorker, lang: Lang = None) -> col.DisputeOut:
+@router.patch("/disputes/{dispute_id}", response_model=dispute_views.DisputeOut)
+def update_dispute(dispute_id: str, data: disputes.DisputeUpdate, request: Request, session: SessionDep,
+                   principal: DisputeWorker, lang: Lang = None) -> dispute_views.DisputeOut:
     """Change a dispute's status (409 if the workflow forbids it), assignee, or add a comment.
 
     Resolving with a credit note is for analysts and admins; an agent proposes one
     (`proposed_credit_note`, optional `credit_amount`) for them to approve."""
-    if data.status == "resolved_credit_note" and not col.may_resolve_with_credit_note(principal.role):
+    if data.status == "resolved_credit_note" and not disputes.may_resolve_with_credit_note(principal.role):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             f"role {principal.role!r} may not resolve a dispute with a credit note: "
                             "propose it (status proposed_credit_note) for an analyst to approve")
     try:
-        dispute = col.update_dispute(session=session, dispute_id=dispute_id, data=data,
+        dispute = disputes.update_dispute(session=session, dispute_id=dispute_id, data=data,
                                      actor=principal.actor, today=_today(request))
-    except col.IllegalTransitionError as exc:
+    except errors.IllegalTransitionError as exc:
         session.rollback()
         raise _conflict(exc) from exc
     session.commit()
@@ -108,42 +142,42 @@ def update_dispute(dispute_id: str, data: col.DisputeUpdate, request: Request, s
 
 
 class CommentIn(BaseModel):
-    body: col.Text
+    body: NoteText
 
 
-@router.post("/disputes/{dispute_id}/comments", response_model=col.DisputeOut,
+@router.post("/disputes/{dispute_id}/comments", response_model=dispute_views.DisputeOut,
              status_code=status.HTTP_201_CREATED)
 def comment_dispute(dispute_id: str, data: CommentIn, request: Request, session: SessionDep,
-                    principal: Writer, lang: Lang = None) -> col.DisputeOut:
+                    principal: Writer, lang: Lang = None) -> dispute_views.DisputeOut:
     """Add a comment to a dispute."""
-    col.add_dispute_comment(session=session, dispute_id=dispute_id, author=principal.actor, body=data.body)
+    disputes.add_dispute_comment(session=session, dispute_id=dispute_id, author=principal.actor, body=data.body)
     session.commit()
-    return _dispute_view(session, col.get_dispute(session=session, dispute_id=dispute_id), request, lang)
+    return _dispute_view(session, disputes.get_dispute(session=session, dispute_id=dispute_id), request, lang)
 
 
-def _dispute_view(session: Session, dispute, request: Request, lang: str | None) -> col.DisputeOut:
-    return col.dispute_views(session=session, disputes=[dispute], today=_today(request),
+def _dispute_view(session: Session, dispute, request: Request, lang: str | None) -> dispute_views.DisputeOut:
+    return dispute_views.dispute_views(session=session, disputes=[dispute], today=_today(request),
                              language=_lang(request, lang))[0]
 
 
 # --- promises ----------------------------------------------------------------------------------
 
-@router.post("/promises", response_model=col.PromiseOut, status_code=status.HTTP_201_CREATED)
-def create_promise(data: col.PromiseCreate, request: Request, session: SessionDep,
-                   principal: Writer, portfolio: PortfolioDep) -> col.PromiseOut:
+@router.post("/promises", response_model=promise_views.PromiseOut, status_code=status.HTTP_201_CREATED)
+def create_promise(data: promises.PromiseCreate, request: Request, session: SessionDep,
+                   principal: Writer, portfolio: PortfolioDep) -> promise_views.PromiseOut:
     """Record a promise to pay or an instalment plan (pauses the invoices its amount covers)."""
     portfolio.require(session, "customer", data.customer_id)
     for invoice_id in data.invoice_ids:
         portfolio.require(session, "invoice", invoice_id)
-    promise = col.create_promise(session=session, data=data, actor=principal.actor, today=_today(request),
+    promise = promises.create_promise(session=session, data=data, actor=principal.actor, today=_today(request),
                                  max_days=_promise_max_days(session, data.customer_id))
     session.commit()
-    return col.promise_views(session=session, promises=[promise])[0]
+    return promise_views.promise_views(session=session, promises=[promise])[0]
 
 
 def _promise_max_days(session: Session, customer_id: str) -> int | None:
     """The customer's scenario's limit on how far ahead a promise may be dated."""
-    from ledger.models import Customer
+    from ledger.tables import Customer
     from serving.dunning import load_scenarios
     from serving.scenarios import load_default_segment_map, scenario_for
 
@@ -155,63 +189,63 @@ def _promise_max_days(session: Session, customer_id: str) -> int | None:
     return scenario.promise_max_days
 
 
-@router.get("/promises", response_model=list[col.PromiseOut])
+@router.get("/promises", response_model=list[promise_views.PromiseOut])
 def list_promises(session: SessionDep, _: Reader, portfolio: PortfolioDep,
                   status_: Annotated[str | None, Query(alias="status")] = None,
                   customer_id: str | None = None, limit: Limit = 100,
-                  offset: Offset = 0) -> list[col.PromiseOut]:
+                  offset: Offset = 0) -> list[promise_views.PromiseOut]:
     """Promises to pay, by promised date."""
-    promises = col.list_promises(session=session, status=status_, customer_id=customer_id,
+    promises = promise_views.list_promises(session=session, status=status_, customer_id=customer_id,
                                  limit=limit, offset=offset, agent=portfolio.agent)
-    return col.promise_views(session=session, promises=promises)
+    return promise_views.promise_views(session=session, promises=promises)
 
 
-@router.post("/promises/evaluate", response_model=col.PromiseEvaluation)
+@router.post("/promises/evaluate", response_model=promises.PromiseEvaluation)
 def evaluate_promises(request: Request, session: SessionDep, principal: Writer,
                       portfolio: PortfolioDep,
-                      customer_id: Annotated[list[str] | None, Query()] = None) -> col.PromiseEvaluation:
+                      customer_id: Annotated[list[str] | None, Query()] = None) -> promises.PromiseEvaluation:
     """Mark open promises kept or broken from the payments received (also run after ingestion)."""
     if customer_id is None and portfolio.agent is not None:
         customer_id = list(session.execute(portfolio_customers(portfolio.agent)).scalars())
-    result = col.evaluate_promises(session, customer_id, _today(request), actor=principal.actor)
+    result = promises.evaluate_promises(session, customer_id, _today(request), actor=principal.actor)
     session.commit()
     return result
 
 
-@router.get("/promises/{promise_id}", response_model=col.PromiseOut)
-def get_promise(promise_id: str, session: SessionDep, _: Reader) -> col.PromiseOut:
+@router.get("/promises/{promise_id}", response_model=promise_views.PromiseOut)
+def get_promise(promise_id: str, session: SessionDep, _: Reader) -> promise_views.PromiseOut:
     """One promise to pay with what has been paid towards it."""
-    return col.promise_views(session=session, promises=[col.get_promise(session=session, promise_id=promise_id)])[0]
+    return promise_views.promise_views(session=session, promises=[promises.get_promise(session=session, promise_id=promise_id)])[0]
 
 
-@router.patch("/promises/{promise_id}", response_model=col.PromiseOut)
-def update_promise(promise_id: str, data: col.PromiseUpdate, request: Request, session: SessionDep,
-                   principal: Writer) -> col.PromiseOut:
+@router.patch("/promises/{promise_id}", response_model=promise_views.PromiseOut)
+def update_promise(promise_id: str, data: promises.PromiseUpdate, request: Request, session: SessionDep,
+                   principal: Writer) -> promise_views.PromiseOut:
     """Cancel or reschedule an open promise (409 once kept, broken or cancelled)."""
     try:
-        current = col.get_promise(session=session, promise_id=promise_id)
-        promise = col.update_promise(session=session, promise_id=promise_id, data=data,
+        current = promises.get_promise(session=session, promise_id=promise_id)
+        promise = promises.update_promise(session=session, promise_id=promise_id, data=data,
                                      actor=principal.actor, today=_today(request),
                                      max_days=_promise_max_days(session, current.customer_id))
-    except col.IllegalTransitionError as exc:
+    except errors.IllegalTransitionError as exc:
         session.rollback()
         raise _conflict(exc) from exc
     session.commit()
-    return col.promise_views(session=session, promises=[promise])[0]
+    return promise_views.promise_views(session=session, promises=[promise])[0]
 
 
 # --- worklist and assignments ------------------------------------------------------------------
 
-@router.get("/worklist", response_model=list[col.WorklistRow])
+@router.get("/worklist", response_model=list[worklist_rows.WorklistRow])
 def worklist(request: Request, session: SessionDep, principal: Reader,
              agent: str | None = None, limit: Limit = 50, segment: str | None = None,
-             grade: col.Grade | None = None, bucket: col.Bucket | None = None,
+             grade: ranking.Grade | None = None, bucket: worklist_rows.Bucket | None = None,
              lang: Lang = None, offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
              q: Annotated[str | None, Query(max_length=100, description="part of the customer's id or name")] = None,
              currency: Annotated[str | None, Query(pattern="^[A-Za-z]{3}$", description="customers invoiced in this currency")] = None,
              dispute: Annotated[bool | None, Query(description="true: with an active dispute; false: without")] = None,
              promise: Annotated[bool | None, Query(description="true: with an open promise; false: without")] = None,
-             ) -> list[col.WorklistRow]:
+             ) -> list[worklist_rows.WorklistRow]:
     """Customers ranked by the amount expected not collected within 90 days, with urgency apart.
 
     An agent sees their own portfolio only (their key's name is their agent id)."""
@@ -221,13 +255,13 @@ def worklist(request: Request, session: SessionDep, principal: Reader,
                                 f"an agent sees only their own portfolio ({principal.name!r}), not {agent!r}")
         agent = principal.name or principal.key_prefix
     today = _today(request)
-    rows = col.worklist(session=session, today=today, agent=agent, limit=limit, segment=segment,
+    rows = ranking.worklist(session=session, today=today, agent=agent, limit=limit, segment=segment,
                         grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
                         offset=offset, search=q or None, currency=currency, dispute=dispute, promise=promise)
     return worded(rows, _lang(request, lang))
 
 
-def _invoice_risk(request: Request, session: Session, today: dt.date) -> col.InvoiceRisk | None:
+def _invoice_risk(request: Request, session: Session, today: dt.date) -> ranking.InvoiceRisk | None:
     """The app's `risk_for` (model, or its rules) as invoice ids → odds of staying unpaid.
 
     A risk without `p_unpaid_30`/`p_unpaid_90` (a provider that predates them) says nothing the
@@ -240,13 +274,13 @@ def _invoice_risk(request: Request, session: Session, today: dt.date) -> col.Inv
     if risk_for is None:
         return None
 
-    def odds(invoice_ids: list[str]) -> Mapping[str, col.InvoiceOdds]:
+    def odds(invoice_ids: list[str]) -> Mapping[str, ranking.InvoiceOdds]:
         found = {}
         for invoice_id, r in risk_for(session, invoice_ids, today).items():
             p30, p90 = getattr(r, "p_unpaid_30", None), getattr(r, "p_unpaid_90", None)
             if p30 is None or p90 is None:
                 continue
-            found[invoice_id] = col.InvoiceOdds(p_unpaid_30=float(p30), p_unpaid_90=float(p90),
+            found[invoice_id] = ranking.InvoiceOdds(p_unpaid_30=float(p30), p_unpaid_90=float(p90),
                                                 grade=r.grade, source=r.source)
         return found
 
@@ -260,9 +294,9 @@ class AssignmentOut(BaseModel):
 
 
 @router.post("/worklist/assignments", response_model=AssignmentOut)
-def assign(data: col.AssignmentIn, session: SessionDep, principal: Manager) -> AssignmentOut:
+def assign(data: AssignmentIn, session: SessionDep, principal: Manager) -> AssignmentOut:
     """Assign customers to an agent's portfolio (agent null: unassign)."""
-    changed = col.assign_customers(session=session, agent=data.agent, customer_ids=data.customer_ids,
+    changed = assign_customers(session=session, agent=data.agent, customer_ids=data.customer_ids,
                                    actor=principal.actor)
     session.commit()
     return AssignmentOut(agent=data.agent, customers=len(set(data.customer_ids)), changed=changed)
@@ -271,43 +305,43 @@ def assign(data: col.AssignmentIn, session: SessionDep, principal: Manager) -> A
 # --- notes and calls ---------------------------------------------------------------------------
 
 class NoteIn(BaseModel):
-    body: col.Text
+    body: NoteText
 
 
-@router.post("/customers/{customer_id}/notes", response_model=col.NoteOut,
+@router.post("/customers/{customer_id}/notes", response_model=NoteOut,
              status_code=status.HTTP_201_CREATED)
-def add_note(customer_id: str, data: NoteIn, session: SessionDep, principal: Writer) -> col.NoteOut:
+def add_note(customer_id: str, data: NoteIn, session: SessionDep, principal: Writer) -> NoteOut:
     """Add a note on a customer."""
-    note = col.add_note(session=session, customer_id=customer_id, author=principal.actor, body=data.body)
+    note = contacts.add_note(session=session, customer_id=customer_id, author=principal.actor, body=data.body)
     session.commit()
-    return col.NoteOut.model_validate(note, from_attributes=True)
+    return NoteOut.model_validate(note, from_attributes=True)
 
 
-@router.get("/customers/{customer_id}/notes", response_model=list[col.NoteOut])
-def list_notes(customer_id: str, session: SessionDep, _: Reader, limit: Limit = 100) -> list[col.NoteOut]:
+@router.get("/customers/{customer_id}/notes", response_model=list[NoteOut])
+def list_notes(customer_id: str, session: SessionDep, _: Reader, limit: Limit = 100) -> list[NoteOut]:
     """A customer's notes, newest first."""
-    return [col.NoteOut.model_validate(n, from_attributes=True)
-            for n in col.list_notes(session=session, customer_id=customer_id, limit=limit)]
+    return [NoteOut.model_validate(n, from_attributes=True)
+            for n in contacts.list_notes(session=session, customer_id=customer_id, limit=limit)]
 
 
-@router.post("/calls", response_model=col.CallOut, status_code=status.HTTP_201_CREATED)
-def log_call(data: col.CallIn, request: Request, session: SessionDep, principal: Writer,
-             portfolio: PortfolioDep) -> col.CallOut:
+@router.post("/calls", response_model=CallOut, status_code=status.HTTP_201_CREATED)
+def log_call(data: contacts.CallIn, request: Request, session: SessionDep, principal: Writer,
+             portfolio: PortfolioDep) -> CallOut:
     """Log a call and its outcome (a sent `call` action: it counts as the last contact)."""
     portfolio.require(session, "customer", data.customer_id)
     if data.invoice_id is not None:
         portfolio.require(session, "invoice", data.invoice_id)
-    action = col.log_call(session=session, data=data, actor=principal.actor, today=_today(request))
+    action = contacts.log_call(session=session, data=data, actor=principal.actor, today=_today(request))
     session.commit()
-    return col.CallOut.model_validate(action, from_attributes=True)
+    return CallOut.model_validate(action, from_attributes=True)
 
 
 # --- audit -------------------------------------------------------------------------------------
 
-@router.get("/audit", response_model=list[col.AuditOut])
+@router.get("/audit", response_model=list[AuditOut])
 def audit_log(session: SessionDep, _: Admin, entity: str | None = None, entity_id: str | None = None,
-              limit: Limit = 100, offset: Offset = 0) -> list[col.AuditOut]:
+              limit: Limit = 100, offset: Offset = 0) -> list[AuditOut]:
     """The audit log, newest first (admins only): who changed what, before and after."""
-    return [col.AuditOut.model_validate(row, from_attributes=True)
-            for row in col.list_audit(session=session, entity=entity, entity_id=entity_id,
+    return [AuditOut.model_validate(row, from_attributes=True)
+            for row in audit.list_audit(session=session, entity=entity, entity_id=entity_id,
                                       limit=limit, offset=offset)]

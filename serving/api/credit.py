@@ -5,7 +5,6 @@ The logic lives in `ledger.credit`; an agent sees the customers of their own por
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -17,18 +16,8 @@ from serving.deps import PortfolioDep, Reader, SessionDep, TodayDep
 router = APIRouter(prefix="/api/v1", tags=["credit limits"])
 
 
-class ExposureOut(BaseModel):
-    customer_id: str
-    name: str | None
-    assigned_agent: str | None
-    currency: str
-    credit_limit: Decimal | None
-    exposure: Decimal
-    open_invoices: int
-    usage: float | None
-    status: Literal["over", "warning", "ok", "no_limit"]
-    headroom: Decimal | None
-    unconverted: list[str]
+# the ledger's own record of a customer's exposure, not a copy of its fields
+ExposureOut = credit.Exposure
 
 
 class ExposurePage(BaseModel):
@@ -51,14 +40,14 @@ def list_exposures(session: SessionDep, _: Reader, today: TodayDep, portfolio: P
         rows = [r for r in rows if r.status in ("over", "warning")]
     elif status is not None:
         rows = [r for r in rows if r.status == status]
-    return ExposurePage(as_of=today, items=[ExposureOut(**r.__dict__) for r in rows[offset:offset + limit]],
+    return ExposurePage(as_of=today, items=rows[offset:offset + limit],
                         total=len(rows), counts=counts)
 
 
 @router.get("/credit/alerts", response_model=list[ExposureOut])
 def credit_alerts(session: SessionDep, _: Reader, today: TodayDep, portfolio: PortfolioDep) -> list[ExposureOut]:
     """Customers over their credit limit, or at 80 % of it or more."""
-    return [ExposureOut(**r.__dict__) for r in credit.alerts(session=session, today=today, agent=portfolio.agent)]
+    return credit.alerts(session=session, today=today, agent=portfolio.agent)
 
 
 @router.get("/customers/{customer_id}/credit", response_model=ExposureOut)
@@ -66,4 +55,4 @@ def customer_credit(customer_id: str, session: SessionDep, _: Reader, today: Tod
     """One customer's exposure against its credit limit (an agent: their portfolio, see deps)."""
     store.get_customer(session=session, customer_id=customer_id)
     [row] = credit.exposures(session=session, today=today, customer_ids=[customer_id])
-    return ExposureOut(**row.__dict__)
+    return row

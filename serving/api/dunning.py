@@ -9,10 +9,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
-from ledger import dunning as store
+from ledger import actions as dunning_actions
+from ledger import errors
+from ledger import reminders as dunning_reminders
+from ledger import saved_scenarios as saved
 from ledger.errors import FieldError, LedgerValidationError, NotFoundError
-from ledger.models import Customer
 from ledger.schemas import BusinessDate, Paragraphs
+from ledger.tables import Customer
 from serving.deps import (
     Analyst,
     PortfolioDep,
@@ -55,7 +58,7 @@ from serving.scenarios import parse_scenario
 router = APIRouter(prefix="/api/v1", tags=["dunning"])
 ActionWorker = Annotated[Principal, Depends(require("analyst", "agent"))]
 ACTIONS_IN_RUN_ANSWER = 1000
-PDF_CHANNELS = ("letter", "formal_notice")
+PDF_CHANNELS = ("letter", "formal_notice", "legal")  # printed: posted, or handed to the lawyer
 
 
 # --- scenarios ------------------------------------------------------------------------------------
@@ -68,7 +71,7 @@ class ScenarioOut(BaseModel):
 
 
 def _scenarios_out(session) -> list[ScenarioOut]:
-    edited = set(store.stored_scenarios(session))
+    edited = set(saved.stored_scenarios(session))
     return [ScenarioOut(name=name, source="edited" if name in edited else "default",
                         scenario=scenario.model_dump(mode="json"))
             for name, scenario in sorted(load_scenarios(session).items())]
@@ -104,7 +107,7 @@ def put_scenario(name: str, body: dict[str, Any], session: SessionDep,
             FieldError(field_name(e["loc"]) or "body", e["msg"].removeprefix("Value error, "))
             for e in exc.errors()
         ]) from exc
-    store.save_scenario(session, name=name, body=scenario.model_dump(mode="json"),
+    saved.save_scenario(session, name=name, body=scenario.model_dump(mode="json"),
                         actor=principal.actor)
     session.commit()
     return ScenarioOut(name=name, source="edited", scenario=scenario.model_dump(mode="json"))
@@ -129,7 +132,7 @@ class TemplateIn(BaseModel):
 @router.get("/dunning/templates", response_model=list[TemplateOut])
 def list_templates(session: SessionDep, _: Analyst) -> list[TemplateOut]:
     """Every reminder template (channel, tone, language); `edited` when an analyst changed it."""
-    edited = set(store.stored_templates(session))
+    edited = set(saved.stored_templates(session))
     return [TemplateOut(name=t.name, channel=t.channel, tone=t.tone, language=t.language,
                         edited=t.name in edited)
             for t in available_templates(templates=edited_templates(session))]
@@ -156,7 +159,7 @@ def put_template(name: str, body: TemplateIn, session: SessionDep, principal: An
     problems = validate_template(body.source, templates=edited_templates(session))
     if problems:
         raise LedgerValidationError([FieldError("source", p) for p in problems])
-    store.save_template(session, name=name, source=body.source, actor=principal.actor)
+    saved.save_template(session, name=name, source=body.source, actor=principal.actor)
     session.commit()
     return TemplateOut(name=name, channel=match["channel"], tone=match["tone"],
                        language=match["language"], edited=True, source=body.source)
@@ -260,7 +263,7 @@ def get_actions(
     offset: Offset = 0,
 ) -> ActionPage:
     """Dunning actions, filtered by state, customer, channel and send date."""
-    rows, total = store.list_actions(session, state=state, customer_id=customer_id,
+    rows, total = dunning_reminders.list_actions(session, state=state, customer_id=customer_id,
                                      channel=channel, on=date, limit=limit, offset=offset,
                                      agent=portfolio.agent)
     return ActionPage(items=[ActionOut.model_validate(r, from_attributes=True) for r in rows],
@@ -276,9 +279,9 @@ def cancel(action_id: RowId, session: SessionDep, principal: ActionWorker,
            body: CancelIn | None = None) -> ActionOut:
     """Cancel a planned action (409 once it is sent, failed or cancelled)."""
     try:
-        action = store.cancel_action(session, action_id=action_id, actor=principal.actor,
+        action = dunning_actions.cancel_action(session, action_id=action_id, actor=principal.actor,
                                      reason=(body or CancelIn()).reason)
-    except store.IllegalTransitionError as exc:
+    except errors.IllegalTransitionError as exc:
         session.rollback()
         raise HTTPException(409, str(exc)) from exc
     session.commit()
@@ -292,9 +295,9 @@ class DecisionIn(BaseModel):
 def _decide(action_id: int, session, principal: Principal, *, approve: bool,
             body: DecisionIn | None) -> list[ActionOut]:
     try:
-        group = store.decide_approval(session, action_id=action_id, approve=approve,
+        group = dunning_actions.decide_approval(session, action_id=action_id, approve=approve,
                                       actor=principal.actor, comment=(body or DecisionIn()).comment)
-    except store.IllegalTransitionError as exc:
+    except errors.IllegalTransitionError as exc:
         session.rollback()
         raise HTTPException(409, str(exc)) from exc
     session.commit()
@@ -356,7 +359,7 @@ class ReminderPage(BaseModel):
 
 
 def _summaries(session, pairs) -> list[ReminderSummary]:
-    invoices = store.invoices_by_id(session, [a.invoice_id for _, actions in pairs
+    invoices = dunning_reminders.invoices_by_id(session, [a.invoice_id for _, actions in pairs
                                               for a in actions if a.invoice_id])
     names = dict(session.execute(select(Customer.customer_id, Customer.name).where(
         Customer.customer_id.in_({r.customer_id for r, _ in pairs}))).all()) if pairs else {}
@@ -372,9 +375,9 @@ def _summaries(session, pairs) -> list[ReminderSummary]:
             customer_name=names.get(reminder.customer_id), run_date=reminder.run_date,
             send_on=reminder.send_on, channel=reminder.channel, tone=reminder.tone,
             template=reminder.template, language=reminder.language,
-            state=store.reminder_state(actions), posted_on=reminder.posted_on,
+            state=dunning_reminders.reminder_state(actions), posted_on=reminder.posted_on,
             registered_number=reminder.registered_number, delivered_on=reminder.delivered_on,
-            notice_deadline=(store.notice_deadline(reminder, DEFAULT_DEADLINE_DAYS)
+            notice_deadline=(dunning_reminders.notice_deadline(reminder, DEFAULT_DEADLINE_DAYS)
                              if reminder.channel == "formal_notice" else None),
             invoices=lines, total_open=str(sum(live, Decimal("0")))))
     return out
@@ -392,7 +395,7 @@ def list_reminders(
 ) -> ReminderPage:
     """Consolidated reminders (one call, e-mail or letter per customer, day and channel) with
     their invoices; an agent sees their portfolio only."""
-    pairs, total = store.list_reminders(session, customer_id=customer_id, agent=portfolio.agent,
+    pairs, total = dunning_reminders.list_reminders(session, customer_id=customer_id, agent=portfolio.agent,
                                         channel=channel, state=state, on=date, limit=limit,
                                         offset=offset)
     return ReminderPage(items=_summaries(session, pairs), total=total, limit=limit, offset=offset)
@@ -401,7 +404,7 @@ def list_reminders(
 @router.get("/dunning/approvals", response_model=list[ReminderSummary])
 def approvals(session: SessionDep, _: Analyst) -> list[ReminderSummary]:
     """Formal notices and legal hand-offs waiting for a person's approval, oldest first."""
-    return _summaries(session, store.pending_approvals(session))
+    return _summaries(session, dunning_reminders.pending_approvals(session))
 
 
 class PostedIn(BaseModel):
@@ -427,13 +430,13 @@ def posted(reminder_id: str, body: PostedIn, session: SessionDep, principal: Act
     """A rendered letter or formal notice was posted (a formal notice: its registered number)."""
     _check_date("posted_on", body.posted_on, today)
     try:
-        reminder = store.mark_posted(session, reminder_id=reminder_id, posted_on=body.posted_on,
+        reminder = dunning_reminders.mark_posted(session, reminder_id=reminder_id, posted_on=body.posted_on,
                                      registered_number=body.registered_number, actor=principal.actor)
-    except store.IllegalTransitionError as exc:
+    except errors.IllegalTransitionError as exc:
         session.rollback()
         raise HTTPException(409, str(exc)) from exc
     session.commit()
-    return _summaries(session, [(reminder, store.reminder_actions(session, reminder_id))])[0]
+    return _summaries(session, [(reminder, dunning_reminders.reminder_actions(session, reminder_id))])[0]
 
 
 @router.post("/reminders/{reminder_id}/delivered", response_model=ReminderSummary)
@@ -442,13 +445,13 @@ def delivered(reminder_id: str, body: DeliveredIn, session: SessionDep, principa
     """A posted letter was received (the date on the acknowledgement of receipt)."""
     _check_date("delivered_on", body.delivered_on, today)
     try:
-        reminder = store.mark_delivered(session, reminder_id=reminder_id,
+        reminder = dunning_reminders.mark_delivered(session, reminder_id=reminder_id,
                                         delivered_on=body.delivered_on, actor=principal.actor)
-    except store.IllegalTransitionError as exc:
+    except errors.IllegalTransitionError as exc:
         session.rollback()
         raise HTTPException(409, str(exc)) from exc
     session.commit()
-    return _summaries(session, [(reminder, store.reminder_actions(session, reminder_id))])[0]
+    return _summaries(session, [(reminder, dunning_reminders.reminder_actions(session, reminder_id))])[0]
 
 
 @router.get("/letters.pdf", responses={200: {"content": {"application/pdf": {}}}})
@@ -459,7 +462,7 @@ def letters_pdf(session: SessionDep, _: ActionWorker, portfolio: PortfolioDep, t
     on = date or today
     pairs = []
     for channel in PDF_CHANNELS:
-        found, _ = store.list_reminders(session, channel=channel, state="rendered", on=on,
+        found, _ = dunning_reminders.list_reminders(session, channel=channel, state="rendered", on=on,
                                         agent=portfolio.agent, limit=500)
         pairs.extend(found)
     letters = [r for r, _ in sorted(pairs, key=lambda p: (p[0].customer_id, p[0].channel))
@@ -500,7 +503,7 @@ class ReminderOut(BaseModel):
 def get_reminder(reminder_id: str, request: Request, session: SessionDep, _: Reader,
                  format: Literal["json", "pdf"] | None = None) -> Any:
     """A reminder's text as sent (or a preview before sending); `?format=pdf` for letters."""
-    reminder = store.get_reminder(session, reminder_id)
+    reminder = dunning_reminders.get_reminder(session, reminder_id)
     wants_pdf = format == "pdf" or (format is None and "application/pdf" in request.headers.get("accept", ""))
     if reminder.body_text is not None:
         subject, body_text, body_html = reminder.subject or "", reminder.body_text, reminder.body_html
@@ -521,15 +524,15 @@ def get_reminder(reminder_id: str, request: Request, session: SessionDep, _: Rea
                                           body_text=body_text), title=subject)
         return Response(pdf, media_type="application/pdf", headers={
             "Content-Disposition": f'attachment; filename="{reminder_id}.pdf"'})
-    actions = store.reminder_actions(session, reminder_id)
+    actions = dunning_reminders.reminder_actions(session, reminder_id)
     return ReminderOut(
         reminder_id=reminder.reminder_id, customer_id=reminder.customer_id,
         run_date=reminder.run_date, send_on=reminder.send_on, channel=reminder.channel,
         tone=reminder.tone, language=reminder.language, subject=subject, body_text=body_text,
         body_html=body_html, rendered_at=reminder.rendered_at,
-        state=store.reminder_state(actions), posted_on=reminder.posted_on,
+        state=dunning_reminders.reminder_state(actions), posted_on=reminder.posted_on,
         registered_number=reminder.registered_number, delivered_on=reminder.delivered_on,
-        notice_deadline=(store.notice_deadline(reminder, DEFAULT_DEADLINE_DAYS)
+        notice_deadline=(dunning_reminders.notice_deadline(reminder, DEFAULT_DEADLINE_DAYS)
                          if reminder.channel == "formal_notice" else None),
         actions=[ActionOut.model_validate(a, from_attributes=True) for a in actions],
         pdf=f"/api/v1/reminders/{reminder_id}?format=pdf" if reminder.channel in PDF_CHANNELS else None,

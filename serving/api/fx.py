@@ -46,15 +46,8 @@ class RatesPage(BaseModel):
     offset: int
 
 
-class RatesImportOut(BaseModel):
-    rows: int
-    created: int
-    updated: int
-    unchanged: int
-    first_date: dt.date | None
-    last_date: dt.date | None
-    currencies: list[str]
-    skipped_currencies: list[str]
+# what an import did: the ledger's own report, not a copy of its fields
+RatesImportOut = fx.ImportReport
 
 
 _BODY_DOC = {"requestBody": {"content": {
@@ -90,7 +83,7 @@ async def post_rates(request: Request, session: SessionDep, _: RateWriter,
         report = fx.ImportReport(rows=len(rates), **counts, first_date=min(dates), last_date=max(dates),
                                  currencies=sorted({r.currency for r in rates}), skipped_currencies=[])
     session.commit()
-    return RatesImportOut(**report.__dict__)
+    return report
 
 
 @router.get("/fx/rates", response_model=RatesPage)

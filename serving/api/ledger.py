@@ -5,25 +5,34 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledger import store
 from ledger.ingest import ingest as ingest_batch
 from ledger.law import terms_warnings
-from ledger.models import CustomerBase, InvoiceBase
 from ledger.schemas import IngestBatch, IngestResult
 from ledger.statuses import CustomerStatusUpdate, status_sentences, update_status
+from ledger.tables import CustomerBase, InvoiceBase
 from serving.deps import Ingester, InvoiceReader, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require
 from serving.dunning import scenario_names
 from serving.inputs import Offset
 from serving.ratelimit import RateLimited
+from serving.retry import RETRIES, retryable
+from serving.stored_risk import refresh_after_ingest
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
-RETRIES = 5
 # agents (their portfolio), analysts and admins set statuses; billing sets them by ingestion
 StatusWriter = Annotated[Principal, Depends(require("agent", "analyst"))]
+
+
+class CurrencyBalance(BaseModel):
+    currency: str
+    open_invoices: int
+    open_balance: Decimal
+    overdue_invoices: int
+    overdue_balance: Decimal
 
 
 class CustomerOut(CustomerBase):
@@ -35,6 +44,11 @@ class CustomerOut(CustomerBase):
     open_balance: Decimal
     overdue_invoices: int
     overdue_balance: Decimal
+    # the balances above are in `currency` (the customer's); each currency's own in by_currency,
+    # others converted at today's rates (rate_date), those without a rate left out (unconverted)
+    rate_date: dt.date | None = None
+    unconverted: list[str] = []
+    by_currency: list[CurrencyBalance] = []
     # payment terms beyond the legal maximum (L441-10 I): said to whoever reads the customer
     warnings: list[dict[str, str]] = []
     # kind of debtor, hold, insolvency and its claim-filing deadline, in sentences (fr, en)
@@ -65,25 +79,23 @@ def invoice_out(invoice, today: dt.date) -> InvoiceOut:
 
 
 @router.post("/ingest", response_model=IngestResult, dependencies=[RateLimited])
-def ingest(batch: IngestBatch, session: SessionDep, principal: Ingester) -> IngestResult:
+def ingest(batch: IngestBatch, session: SessionDep, principal: Ingester, request: Request,
+           background: BackgroundTasks, today: TodayDep) -> IngestResult:
     """Upsert customers, invoices, payments (and disputes): idempotent, all or nothing."""
     for attempt in range(RETRIES):
         try:
             result = ingest_batch(session=session, batch=batch, actor=principal.actor,
                                   scenario_names=scenario_names(session))
             session.commit()
+            # the touched customers' stored risks, recomputed once the answer is sent
+            background.add_task(refresh_after_ingest, request.app, batch, today)
             return result
         except (OperationalError, DBAPIError) as exc:
             # a deadlock or serialization failure between concurrent batches: replay the batch
             session.rollback()
-            if attempt == RETRIES - 1 or not _retryable(exc):
+            if attempt == RETRIES - 1 or not retryable(exc):
                 raise
     raise AssertionError("unreachable")
-
-
-def _retryable(exc: DBAPIError) -> bool:
-    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return code in ("40P01", "40001") or "database is locked" in str(exc)
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)

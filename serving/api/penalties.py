@@ -32,7 +32,9 @@ class PenaltyLineOut(BaseModel):
     days_late: int
     rates_percent: list[str]
     interest: Decimal
-    indemnity: Decimal
+    indemnity: Decimal | None = Field(description="in the invoice's currency; null when no dated "
+                                      "EUR rate converts the 40 € (then claimed in euros: "
+                                      "indemnity_eur, and the notes say so)")
     indemnity_eur: Decimal
     notes: list[str]
 
@@ -46,8 +48,10 @@ class PenaltyInvoiceOut(BaseModel):
     due_date: dt.date
     currency: str
     interest: Decimal
-    indemnity: Decimal
+    indemnity: Decimal = Field(description="the indemnities converted into `currency`")
     indemnity_eur: Decimal
+    # indemnities no dated rate converts: owed in euros, beside `total` (never added to it)
+    indemnity_eur_unconverted: Decimal = Decimal("0")
     total: Decimal
     created_by: str | None
     lines: list[PenaltyLineOut]
@@ -60,9 +64,22 @@ class PenaltyRunOut(BaseModel):
 
 
 def _views(session: Session, records) -> list[PenaltyInvoiceOut]:
-    lines = store.penalty_charges(session, [r.penalty_invoice_id for r in records])
-    return [PenaltyInvoiceOut(**r.model_dump(), lines=[
-        PenaltyLineOut(**c.model_dump()) for c in lines.get(r.penalty_invoice_id, [])]) for r in records]
+    charges = store.penalty_charges(session, [r.penalty_invoice_id for r in records])
+    views = []
+    for record in records:
+        lines = [_line(charge, record.currency) for charge in charges.get(record.penalty_invoice_id, [])]
+        unconverted = sum((line.indemnity_eur for line in lines if line.indemnity is None), Decimal("0"))
+        views.append(PenaltyInvoiceOut(**record.model_dump(), lines=lines,
+                                       indemnity_eur_unconverted=unconverted))
+    return views
+
+
+def _line(charge, currency: str) -> PenaltyLineOut:
+    line = PenaltyLineOut(**charge.model_dump())
+    # stored as 0 in the invoice's currency when no dated rate converted the 40 €: never show 0
+    if currency != "EUR" and line.indemnity == 0 and line.indemnity_eur > 0:
+        line.indemnity = None
+    return line
 
 
 @router.post("/penalty-invoices", response_model=PenaltyRunOut, status_code=status.HTTP_201_CREATED)

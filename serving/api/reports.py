@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
@@ -59,6 +59,27 @@ def _lenses(session: Session, as_of: dt.date, segment: str | None, currency: str
     return headline, [Lens.only(code, cache) for code in codes]
 
 
+@dataclass(frozen=True)
+class _Query:
+    """What every report route is asked: the date, the segment, the currency and the format."""
+
+    session: Session
+    as_of: dt.date
+    segment: str | None
+    currency: str | None
+    format: str
+    dialect: Dialect
+
+
+def _query(session: SessionDep, as_of: AsOf = None, segment: Segment = None, format: Format = "json",
+           dialect: CsvDialect = "excel-fr", currency: Currency = None) -> _Query:
+    return _Query(session=session, as_of=as_of or dt.date.today(), segment=segment, currency=currency,
+                  format=format, dialect=dialect)
+
+
+ReportQuery = Annotated[_Query, Depends(_query)]
+
+
 def _currency_header(lens: Lens) -> dict[str, Any]:
     days = get_settings().fx_max_age_days
     return {
@@ -78,9 +99,11 @@ def _encode(value: Any) -> Any:
     return jsonable_encoder(value, custom_encoder={Decimal: str})
 
 
-def _report(build: Callable[[Lens], Any], headline: Lens, per: list[Lens], fmt: str, dialect: Dialect,
-            name: str, table: Callable[[Any], Table], extra: dict | None = None) -> Response:
+def _report(build: Callable[[Lens], Any], query: _Query, name: str, table: Callable[[Any], Table],
+            extra: dict | None = None) -> Response:
     """Build the report through every lens; answer JSON (headline + by_currency) or CSV."""
+    headline, per = _lenses(query.session, query.as_of, query.segment, query.currency)
+    fmt, dialect = query.format, query.dialect
     main = build(headline)
     others = [(lens, build(lens)) for lens in per]
     if fmt == "csv":
@@ -150,89 +173,61 @@ def _aging_by_table(rows: list[kpis.AgingRow]) -> Table:
 # --- routes --------------------------------------------------------------------------------------
 
 @router.get("/reports/kpis", responses=CSV_TOO)
-def kpi_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
-               format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
-               days: Days = 90, months: Months = 3) -> Response:
+def kpi_report(q: ReportQuery, _: Analyst, days: Days = 90, months: Months = 3) -> Response:
     """Headline KPIs: DSO, best possible DSO, ADD, ageing, overdue rate, CEI, recovery, top debtors."""
-    as_of = as_of or dt.date.today()
-    headline, per = _lenses(session, as_of, segment, currency)
-    return _report(lambda lens: kpis.kpis(session=session, as_of=as_of, segment=segment, days=days,
-                                          months=months, lens=lens),
-                   headline, per, format, dialect, "kpis", _kpi_table)
+    return _report(lambda lens: kpis.kpis(session=q.session, as_of=q.as_of, segment=q.segment, days=days,
+                                          months=months, lens=lens), q, "kpis", _kpi_table)
 
 
 @router.get("/reports/aging", responses=CSV_TOO)
-def aging_report(session: SessionDep, principal: Analyst, as_of: AsOf = None, segment: Segment = None,
-                 format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
+def aging_report(q: ReportQuery, principal: Analyst,
                  by: Annotated[Literal["bucket", "customer", "agent"],
                                Query(description="bucket (default), customer or agent")] = "bucket",
                  ) -> Response:
     """Ageing balance (balance âgée) by days past due; `by=customer` or `by=agent` per row."""
-    as_of = as_of or dt.date.today()
-    headline, per = _lenses(session, as_of, segment, currency)
     if by == "bucket":
-        return _report(lambda lens: kpis.aging(session=session, as_of=as_of, segment=segment, lens=lens),
-                       headline, per, format, dialect, "aging",
-                       lambda r: _records(r.buckets, ["bucket", "count", "amount", "share"]))
+        return _report(lambda lens: kpis.aging(session=q.session, as_of=q.as_of, segment=q.segment, lens=lens),
+                       q, "aging", lambda r: _records(r.buckets, ["bucket", "count", "amount", "share"]))
     agent = None  # reports are not for agents (analysts and admins see every customer)
-    return _report(lambda lens: kpis.aging_by(session=session, as_of=as_of, by=by, segment=segment,
+    return _report(lambda lens: kpis.aging_by(session=q.session, as_of=q.as_of, by=by, segment=q.segment,
                                               agent=agent, lens=lens),
-                   headline, per, format, dialect, f"aging-by-{by}", _aging_by_table,
-                   extra={"as_of": as_of, "segment": segment, "by": by})
+                   q, f"aging-by-{by}", _aging_by_table, extra={"as_of": q.as_of, "segment": q.segment, "by": by})
 
 
 @router.get("/reports/dso", responses=CSV_TOO)
-def dso_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
-               format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
-               days: Days = 90, months: Months = 12) -> Response:
+def dso_report(q: ReportQuery, _: Analyst, days: Days = 90, months: Months = 12) -> Response:
     """DSO (standard and count-back), best possible DSO and ADD: month ends, then as_of (to date)."""
-    as_of = as_of or dt.date.today()
-    headline, per = _lenses(session, as_of, segment, currency)
-    return _report(lambda lens: kpis.dso(session=session, as_of=as_of, segment=segment, days=days,
-                                         months=months, lens=lens),
-                   headline, per, format, dialect, "dso", _dso_table)
+    return _report(lambda lens: kpis.dso(session=q.session, as_of=q.as_of, segment=q.segment, days=days,
+                                         months=months, lens=lens), q, "dso", _dso_table)
 
 
 @router.get("/reports/dunning-effectiveness", responses=CSV_TOO)
-def dunning_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
-                   format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None,
+def dunning_report(q: ReportQuery, _: Analyst,
                    days: Annotated[int, Query(ge=1, le=3660, description="reminders sent in the last N days")] = 365,
                    ) -> Response:
     """Share of reminded invoices settled within 7/14/30 days, per step, channel and tone."""
-    as_of = as_of or dt.date.today()
-    headline, per = _lenses(session, as_of, segment, currency)
-    return _report(lambda lens: kpis.dunning_effectiveness(session=session, as_of=as_of, segment=segment,
+    return _report(lambda lens: kpis.dunning_effectiveness(session=q.session, as_of=q.as_of, segment=q.segment,
                                                            days=days, lens=lens),
-                   headline, per, format, dialect, "dunning-effectiveness", _dunning_table,
-                   extra={"as_of": as_of, "segment": segment})
+                   q, "dunning-effectiveness", _dunning_table, extra={"as_of": q.as_of, "segment": q.segment})
 
 
 @router.get("/reports/disputes", responses=CSV_TOO)
-def dispute_report(session: SessionDep, _: Analyst, as_of: AsOf = None, segment: Segment = None,
-                   format: Format = "json", dialect: CsvDialect = "excel-fr", currency: Currency = None) -> Response:
+def dispute_report(q: ReportQuery, _: Analyst) -> Response:
     """Disputes (litiges) by reason: opened, open, resolved, open amount, ages."""
-    as_of = as_of or dt.date.today()
-    headline, per = _lenses(session, as_of, segment, currency)
     columns = ["reason", "opened", "open", "resolved", "open_amount", "average_open_age_days",
                "average_resolution_days"]
-    return _report(lambda lens: kpis.disputes(session=session, as_of=as_of, segment=segment, lens=lens),
-                   headline, per, format, dialect, "disputes", lambda r: _records(r, columns),
-                   extra={"as_of": as_of, "segment": segment})
+    return _report(lambda lens: kpis.disputes(session=q.session, as_of=q.as_of, segment=q.segment, lens=lens),
+                   q, "disputes", lambda r: _records(r, columns), extra={"as_of": q.as_of, "segment": q.segment})
 
 
 @router.get("/reports/cash-forecast", responses=CSV_TOO)
-def cash_forecast_report(request: Request, session: SessionDep, _: Analyst, as_of: AsOf = None,
-                         segment: Segment = None, format: Format = "json", dialect: CsvDialect = "excel-fr",
-                         currency: Currency = None) -> Response:
+def cash_forecast_report(request: Request, q: ReportQuery, _: Analyst) -> Response:
     """Expected cash-in per week for the next 13 weeks, with a low–high range."""
-    as_of = as_of or dt.date.today()
     provider = cash_provider(request)
-    predicted = provider(session, as_of) if provider is not None else None
-    headline, per = _lenses(session, as_of, segment, currency)
-    return _report(lambda lens: forecasting.cash_forecast(session=session, as_of=as_of, predicted=predicted,
-                                                          segment=segment, lens=lens),
-                   headline, per, format, dialect, "cash-forecast",
-                   lambda r: _records(r.weeks, ["week", "start", "end", "expected", "low", "high"]))
+    predicted = provider(q.session, q.as_of) if provider is not None else None
+    return _report(lambda lens: forecasting.cash_forecast(session=q.session, as_of=q.as_of, predicted=predicted,
+                                                          segment=q.segment, lens=lens),
+                   q, "cash-forecast", lambda r: _records(r.weeks, ["week", "start", "end", "expected", "low", "high"]))
 
 
 @router.get("/reports/{name}", include_in_schema=False)

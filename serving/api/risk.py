@@ -12,13 +12,14 @@ from pydantic import BaseModel, Field, model_validator
 from ledger import credit, store
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
 from ledger.law import claim_for
-from ledger.models import Customer
 from ledger.schemas import MAX_DATE, MIN_DATE, Id, InvoiceIn, dates_in_range
+from ledger.tables import Customer
 from serving.credit_advice import credit_reason
 from serving.decisions import next_action
 from serving.deps import Analyst, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require, risk_provider
 from serving.ratelimit import RateLimited
 from serving.risk import RiskService
+from serving.stored_risk import invoice_risks
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
 MAX_PREDICTIONS = 10_000
@@ -41,6 +42,12 @@ class ReasonOut(BaseModel):
     sentence: str
 
 
+class CurrencyBalance(BaseModel):
+    currency: str
+    open_amount: float = Field(description="open balances in this currency, in this currency")
+    open_invoices: int
+
+
 class CustomerRisk(BaseModel):
     customer_id: str
     score: int = Field(description="0–1000, higher is safer")
@@ -51,9 +58,16 @@ class CustomerRisk(BaseModel):
     p_unpaid_30: float = Field(description="P(not paid within 30 days | unpaid today), same "
                                "weighting")
     p_unpaid_90: float = Field(description="P(not paid within 90 days | unpaid today)")
-    open_invoices: int
-    open_amount: float = Field(description="sum of the open balances (partial payments and "
-                               "credit notes deducted), as on the customer record")
+    open_invoices: int = Field(description="open invoices, every currency")
+    currency: str = Field(description="the customer's currency, that of `open_amount`")
+    open_amount: float = Field(description=(
+        "the open balances (partial payments and credit notes deducted) in the customer's "
+        "currency, as on the customer record: an invoice in another currency converted at the "
+        "day's rates, or left out and its currency named in `unconverted`"))
+    rate_date: dt.date | None = Field(description="the oldest exchange rate used (null: none)")
+    unconverted: list[str] = Field(description="currencies with no rate, left out of open_amount")
+    by_currency: list[CurrencyBalance] = Field(description="open balances per currency, each in "
+                                               "its own")
     reasons: list[ReasonOut]
     basis: Literal["model", "rules"]
     model_version: str | None
@@ -62,11 +76,14 @@ class CustomerRisk(BaseModel):
 
 @router.get("/customers/{customer_id}/risk", response_model=CustomerRisk, dependencies=[RateLimited])
 def customer_risk(customer_id: str, session: SessionDep, risk: RiskDep, _: Reader,
-                  today: TodayDep, lang: Lang = None) -> dict:
-    """Score 0–1000, grade A–E, probabilities and readable reasons for one customer."""
+                  today: TodayDep, lang: Lang = None,
+                  reasons: Annotated[int, Query(ge=0, le=5, description=(
+                      "how many reasons to tell (0: none, the fastest)"))] = 3) -> dict:
+    """Score 0–1000, grade A–E, probabilities and readable reasons for one customer: its stored
+    answer (recomputed when its ledger, the model or the date changed), reasons on demand."""
     customer = store.get_customer(session=session, customer_id=customer_id)
     return risk.customer_risk(session=session, customer_id=customer_id, today=today,
-                              language=lang or customer.language or "fr")
+                              language=lang or customer.language or "fr", top=reasons)
 
 
 class PredictionRequest(BaseModel):
@@ -123,6 +140,10 @@ def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
             portfolio.require(session, "customer", customer_id)
 
     _check_known(session, body)
+    stored: dict[str, dict] = {}
+    if not body.explain:  # the stored answers (reasons need the features: computed then)
+        stored = invoice_risks(risk, session, body.invoice_ids, today)
+        session.commit()  # the customers refreshed on the way are kept
     inline = None
     if body.invoices:
         inline = pd.DataFrame([i.model_dump(include={"invoice_id", "customer_id", "issue_date",
@@ -130,22 +151,33 @@ def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
         inline["amount"] = inline["amount"].astype(float)
         for column in ("issue_date", "due_date"):
             inline[column] = pd.to_datetime(inline[column])
-    scores = risk.score_invoices(session=session, invoice_ids=body.invoice_ids, inline=inline,
-                                 today=today, explain=body.explain, language=body.lang)
-    scores["score"] = risk_to_score(invoice_risk(scores))
-    scores["grade"] = grade(scores["score"].to_numpy())
-    records = scores.to_dict("records")
-    for record in records:
-        record["expected_days_late"] = round(float(record["expected_days_late"]), 1)
+    records = [_stored_prediction(stored[i]) for i in dict.fromkeys(body.invoice_ids) if i in stored]
+    rest = [i for i in body.invoice_ids if i not in stored]
+    if rest or inline is not None:
+        scores = risk.score_invoices(session=session, invoice_ids=rest, inline=inline,
+                                     today=today, explain=body.explain, language=body.lang)
+        scores["score"] = risk_to_score(invoice_risk(scores))
+        scores["grade"] = grade(scores["score"].to_numpy())
+        computed = scores.to_dict("records")
+        for record in computed:
+            record["expected_days_late"] = round(float(record["expected_days_late"]), 1)
+        records += computed
     basis = "model" if risk.state.predictor is not None else "rules"
     return PredictionResponse(basis=basis, model_version=risk.state.version,
                               predictions=[Prediction(**r) for r in records])
 
 
+def _stored_prediction(row: dict) -> dict:
+    fields = ("invoice_id", "customer_id", "p_late", "p_severe", "p_unpaid_30", "p_unpaid_90",
+              "expected_pay_date", "pay_date_low", "pay_date_high", "score", "grade")
+    return {**{name: row[name] for name in fields},
+            "expected_days_late": round(row["expected_days_late"], 1)}
+
+
 def _check_known(session, body: PredictionRequest) -> None:
     from sqlalchemy import select
 
-    from ledger.models import Invoice
+    from ledger.tables import Invoice
 
     errors: list[FieldError] = []
     known: dict[str, str | None] = {}
@@ -192,9 +224,24 @@ class NextActionReason(BaseModel):
 
 class Penalties(BaseModel):
     interest: Decimal
-    indemnity: Decimal
-    total: Decimal
+    indemnity: Decimal | None = Field(description="in the invoice's currency; null when no dated "
+                                      "EUR rate converts the 40 € (see indemnity_eur and notes)")
+    indemnity_eur: Decimal = Field(default=Decimal("0.00"), description="the indemnity the law "
+                                   "fixes in euros (40 per late invoice), 0 when none is owed")
+    total: Decimal = Field(description="interest plus the converted indemnity, in the invoice's "
+                           "currency")
     claimed: bool
+    notes: list[str] = []
+
+
+class NextReminder(BaseModel):
+    reminder_id: str
+    channel: str
+    tone: str = Field(description="the reminder's tone: its firmest invoice's")
+    template: str | None
+    send_on: dt.date
+    invoice_ids: list[str]
+    state: str = Field(description="planned, or pending_approval (formal notice, legal hand-off)")
 
 
 class NextAction(BaseModel):
@@ -212,6 +259,11 @@ class NextAction(BaseModel):
     reasons: list[NextActionReason]
     # the customer is over its credit limit: advise sales to take no new order (not a dunning step)
     block_new_orders: bool = False
+    # the consolidated reminder the invoice goes out in when a run today plans it (the one the
+    # customer receives, in its tone); null when nothing goes out today
+    reminder: NextReminder | None = None
+    warnings: list[str] = Field(default_factory=list, description="e.g. the risk model failed: "
+                                "rules alone decided, as in the daily run")
 
 
 @router.get("/invoices/{invoice_id}/next-action", response_model=NextAction, dependencies=[RateLimited])
@@ -223,8 +275,8 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
     if odd:
         raise LedgerConflictError([FieldError("invoice_id", odd)])
     customer = store.get_customer(session=session, customer_id=invoice.customer_id)
-    decision, scenario, risk = next_action(session=session, invoice=invoice, today=today,
-                                           risk_for=risk_provider(request))
+    found = next_action(session=session, invoice=invoice, today=today, risk_for=risk_provider(request))
+    decision, scenario, risk = found.decision, found.scenario, found.risk
     language = lang or customer.language or "fr"
     # what the law lets us claim from this kind of debtor (nothing from a consumer)
     due = claim_for(customer_type=customer.customer_type, amount=invoice.open_amount,
@@ -245,11 +297,19 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
                                         "expected_pay_date": risk.expected_pay_date,
                                         "grade": risk.grade, "source": risk.source},
         penalties=Penalties(interest=due.interest.amount if due else Decimal("0.00"),
-                            indemnity=due.indemnity_in_currency if due else Decimal("0.00"),
+                            indemnity=(due.indemnity.amount if due and due.indemnity
+                                       else Decimal("0.00")),
+                            indemnity_eur=due.indemnity.eur if due and due.indemnity else Decimal("0.00"),
                             total=due.total if due else Decimal("0.00"),
-                            claimed=decision.claim_penalties),
+                            claimed=decision.claim_penalties, notes=list(due.notes) if due else []),
         reasons=[NextActionReason(code=r.code, sentence=r.text(language)) for r in reasons],
-        block_new_orders=exposure.status == "over")
+        block_new_orders=exposure.status == "over",
+        reminder=None if found.reminder is None or found.action is None else NextReminder(
+            reminder_id=found.reminder.reminder_id, channel=found.reminder.channel,
+            tone=found.reminder.tone, template=found.reminder.template,
+            send_on=found.reminder.send_on, invoice_ids=list(found.reminder.invoice_ids),
+            state=found.action.state),
+        warnings=list(found.warnings))
 
 
 class ModelInfo(BaseModel):

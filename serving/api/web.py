@@ -16,8 +16,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from ledger.collections import BUCKETS, CALL_OUTCOMES, ReasonCode
 from ledger.config import get_settings
+from ledger.contacts import CALL_OUTCOMES
+from ledger.disputes import ReasonCode
+from ledger.worklist_rows import BUCKETS
 from serving.inputs import AsOfDate as AsOf
 from serving.labels import catalogue
 

@@ -11,7 +11,9 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from ledger import collections as col
+from ledger import disputes as dispute_log
+from ledger import worklist as ranking
+from ledger import worklist_rows
 from ledger.activity import agent_activity
 from ledger.calendar import next_business_day
 from ledger.store import get_customer
@@ -24,7 +26,7 @@ from serving.worklist_text import worded
 
 router = APIRouter(prefix="/api/v1", tags=["workbench"])
 
-Lang = Annotated[col.Language | None, Query(description="fr (default) or en")]
+Lang = Annotated[dispute_log.Language | None, Query(description="fr (default) or en")]
 EXPORT_LIMIT = 500
 
 
@@ -32,7 +34,7 @@ EXPORT_LIMIT = 500
 def worklist_export(request: Request, session: SessionDep, principal: Reader, portfolio: PortfolioDep,
                     today: TodayDep,
                     agent: str | None = None, segment: str | None = None,
-                    grade: col.Grade | None = None, bucket: col.Bucket | None = None,
+                    grade: ranking.Grade | None = None, bucket: worklist_rows.Bucket | None = None,
                     q: Annotated[str | None, Query(max_length=100)] = None,
                     currency: Annotated[str | None, Query(pattern="^[A-Za-z]{3}$")] = None,
                     dispute: bool | None = None, promise: bool | None = None,
@@ -43,7 +45,7 @@ def worklist_export(request: Request, session: SessionDep, principal: Reader, po
         if agent is not None and agent != portfolio.agent:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "an agent exports only their own portfolio")
         agent = portfolio.agent
-    rows = worded(col.worklist(session=session, today=today, agent=agent, limit=EXPORT_LIMIT, segment=segment,
+    rows = worded(ranking.worklist(session=session, today=today, agent=agent, limit=EXPORT_LIMIT, segment=segment,
                                grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
                                search=q or None, currency=currency, dispute=dispute, promise=promise), language)
     words = catalogue(language)
@@ -58,7 +60,7 @@ def worklist_export(request: Request, session: SessionDep, principal: Reader, po
     return csv_response(header, body, f"worklist-{today.isoformat()}", dialect)
 
 
-def _next_action_words(action: col.ActionOut | None, language: str) -> str:
+def _next_action_words(action: worklist_rows.ActionOut | None, language: str) -> str:
     if action is None:
         return ""
     return f"{label('step', action.step or action.action, language)} ({label('channel', action.channel, language)}) {action.send_on.isoformat()}"

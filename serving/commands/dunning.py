@@ -130,10 +130,10 @@ def _refuse(exc: Exception) -> None:
 
 def pending() -> None:
     """Formal notices and legal hand-offs waiting for approval (to approve or reject)."""
-    from ledger import dunning as store
+    from ledger import reminders as dunning_reminders
 
     with _session() as session:
-        waiting = store.pending_approvals(session)
+        waiting = dunning_reminders.pending_approvals(session)
         table = Table(title=_w("pending", count=len(waiting)))
         for column in COLUMNS_PENDING.get(get_settings().language, COLUMNS_PENDING["fr"]):
             table.add_column(column)
@@ -145,12 +145,12 @@ def pending() -> None:
 
 
 def _decide(action_id: int, comment: str | None, *, approve: bool) -> None:
-    from ledger import dunning as store
+    from ledger import actions as dunning_actions
     from ledger.errors import LedgerError
 
     with _session() as session:
         try:
-            group = store.decide_approval(session, action_id=action_id, approve=approve,
+            group = dunning_actions.decide_approval(session, action_id=action_id, approve=approve,
                                           actor="cli", comment=comment)
         except LedgerError as exc:
             session.rollback()
@@ -177,14 +177,14 @@ def posted(reminder_id: Annotated[str, typer.Argument(help="Reminder id of a ren
            registered_number: Annotated[str | None, typer.Option(
                help="Registered-letter number (required for a formal notice)")] = None) -> None:
     """Record that a rendered letter or formal notice was posted."""
-    from ledger import dunning as store
+    from ledger import reminders as dunning_reminders
     from ledger.errors import LedgerError
 
     if on.date() > dt.date.today():
         _refuse(ValueError(f"--on {on.date().isoformat()} is in the future"))
     with _session() as session:
         try:
-            store.mark_posted(session, reminder_id=reminder_id, posted_on=on.date(),
+            dunning_reminders.mark_posted(session, reminder_id=reminder_id, posted_on=on.date(),
                               registered_number=registered_number, actor="cli")
         except LedgerError as exc:
             session.rollback()
@@ -197,14 +197,14 @@ def delivered(reminder_id: Annotated[str, typer.Argument(help="Reminder id of a 
               on: Annotated[dt.datetime, typer.Option("--on", formats=["%Y-%m-%d"],
                                                       help="Date on the acknowledgement of receipt")]) -> None:
     """Record that a posted letter or formal notice was received."""
-    from ledger import dunning as store
+    from ledger import reminders as dunning_reminders
     from ledger.errors import LedgerError
 
     if on.date() > dt.date.today():
         _refuse(ValueError(f"--on {on.date().isoformat()} is in the future"))
     with _session() as session:
         try:
-            store.mark_delivered(session, reminder_id=reminder_id, delivered_on=on.date(), actor="cli")
+            dunning_reminders.mark_delivered(session, reminder_id=reminder_id, delivered_on=on.date(), actor="cli")
         except LedgerError as exc:
             session.rollback()
             _refuse(exc)

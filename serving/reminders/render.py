@@ -52,14 +52,17 @@ from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from serving.reminders.formatting import format_date, format_money, format_percent
+from serving.scenarios import CHANNELS as SCENARIO_CHANNELS
+from serving.scenarios import FIXED_TONE, TONES
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-CHANNELS = ("email", "sms", "letter", "formal_notice", "call")
-TONES = ("courteous", "neutral", "firm", "formal")
+# every channel has templates; the legal hand-off's is the file handed to the lawyer
+CHANNELS = SCENARIO_CHANNELS
 LANGUAGES = ("fr", "en")
 PARTS = ("subject", "text", "html")
 HTML_CHANNELS = ("email",)  # the other channels have no HTML body
-FIXED_TONE = {"formal_notice": "formal"}
+# which file renders when the decided template is missing (the tone itself is never changed:
+# it was decided once, serving.decisions.reminder_voice)
 TONE_FALLBACK = {"formal": "firm", "firm": "neutral", "courteous": "neutral"}
 DEFAULT_LANGUAGE = "fr"
 DEFAULT_DEADLINE_DAYS = 8
@@ -110,6 +113,8 @@ class Customer:
     language: str = DEFAULT_LANGUAGE
     address: tuple[str, ...] = ()
     contact_name: str | None = None
+    # business | consumer | public_sector: which law the texts cite (ledger.law.claim_for)
+    customer_type: str = "business"
 
 
 @dataclass(frozen=True)
@@ -122,8 +127,11 @@ class InvoiceLine:
     days_late: int  # negative: days left before the due date
     # when penalties are claimed: this invoice's interest, indemnity and rate (ledger.law)
     interest: Decimal | None = None
-    indemnity: Decimal | None = None
+    indemnity: Decimal | None = None  # in the invoice's currency; None when not convertible
     rate_percent: Decimal | None = None
+    # the indemnity the law fixes in euros (40), when owed: shown in euros, with "no exchange
+    # rate known", when it could not be converted — never as 0
+    indemnity_eur: Decimal | None = None
 
     @property
     def overdue(self) -> bool:
@@ -143,8 +151,11 @@ class PenaltyClaim:
     """Penalties claimed in the reminder (from ``ledger.law.penalties_due``, summed)."""
 
     interest: Decimal
-    indemnity: Decimal
+    indemnity: Decimal  # in the reminder's currency: the indemnities that could be converted
     rate_percent: Decimal | None = None  # shown when one rate applied to every invoice
+    # indemnities owed in euros that no dated exchange rate converts: claimed in euros, beside
+    # the total (never added to an amount in another currency)
+    indemnity_eur_only: Decimal = Decimal("0")
 
     @property
     def total(self) -> Decimal:
@@ -241,6 +252,11 @@ def _money(ctx: Any, amount: Decimal) -> str:
 
 
 @pass_context
+def _eur(ctx: Any, amount: Decimal) -> str:
+    return format_money(amount, "EUR", ctx["language"])
+
+
+@pass_context
 def _date(ctx: Any, value: date, long: bool = False) -> str:
     return format_date(value, ctx["language"], long=long)
 
@@ -288,7 +304,7 @@ def _cached_environment(edited: tuple[tuple[str, str], ...], template_dir: str |
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters.update(money=_money, date=_date, percent=_percent, nl2br=_nl2br)
+    env.filters.update(money=_money, eur=_eur, date=_date, percent=_percent, nl2br=_nl2br)
     # filters and globals whose size argument is unbounded (a 10⁹-wide `center`): not offered
     for name in ("center", "indent", "wordwrap", "filesizeformat", "pprint", "xmlattr", "urlize"):
         env.filters.pop(name, None)

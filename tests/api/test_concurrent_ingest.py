@@ -5,7 +5,7 @@ from decimal import Decimal
 import httpx
 from sqlmodel import Session, func, select
 
-from ledger.models import Allocation, Invoice, Payment
+from ledger.tables import Allocation, Invoice, Payment
 from tests.server import running
 
 

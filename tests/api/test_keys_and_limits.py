@@ -8,7 +8,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from ledger.config import Settings
-from ledger.models import ApiKey, utcnow
+from ledger.tables import ApiKey, utcnow
 from serving.auth import create_key
 
 API = "/api/v1"

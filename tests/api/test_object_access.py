@@ -10,9 +10,7 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from ledger.collections import DisputeComment
-from ledger.dunning import Reminder
-from ledger.models import CustomerNote, Dispute, DunningAction, Promise
+from ledger.tables import CustomerNote, Dispute, DisputeComment, DunningAction, Promise, Reminder
 from tests.conftest import give_portfolio
 
 API = "/api/v1"
@@ -67,7 +65,7 @@ def world(client, keys, app, db):
         action_id = action.id
     return {"customer_id": OUT, "invoice_id": f"{OUT}-I1", "dispute_id": f"{OUT}-D1",
             "promise_id": f"{OUT}-PR1", "action_id": str(action_id), "reminder_id": f"{OUT}-R1",
-            "name": "standard", "subscriber_id": "1", "prefix": "deadbeef"}
+            "name": "standard", "subscriber_id": "1", "prefix": "deadbeef", "evaluation_id": "1"}
 
 
 BODIES = {

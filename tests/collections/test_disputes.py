@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from ledger.collections import TRANSITIONS, paused_invoice_ids
-from ledger.models import Event, Invoice
+from ledger.pauses import paused_invoice_ids
+from ledger.tables import Event, Invoice
+from ledger.workflow import TRANSITIONS
 from tests.collections.conftest import API, TODAY, invoice
 
 
@@ -168,7 +169,7 @@ def test_comments_and_listing(client, keys, ledger):
 def test_opening_a_dispute_cancels_reminders_already_planned(client, keys, ledger, db):
     import datetime as dt
 
-    from ledger.models import DunningAction
+    from ledger.tables import DunningAction
 
     with Session(db) as session:
         for invoice_id in ("B3", "A3"):

@@ -6,9 +6,11 @@ import datetime as dt
 
 from sqlmodel import Session, select
 
-from ledger.collections import PROMISE_GRACE_DAYS, evaluate_promises, paused_invoice_ids, promise_frame
 from ledger.frames import PROMISE_COLUMNS
-from ledger.models import Event
+from ledger.pauses import paused_invoice_ids
+from ledger.promise_views import promise_frame
+from ledger.promises import PROMISE_GRACE_DAYS, evaluate_promises
+from ledger.tables import Event
 from tests.collections.conftest import API, invoice, payment
 from tests.conftest import give_portfolio
 

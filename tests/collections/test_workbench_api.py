@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlmodel import Session
 
-from ledger.models import CustomerNote, Payment
+from ledger.tables import CustomerNote, Payment
 from tests.collections.conftest import API, TODAY
 
 

@@ -9,9 +9,10 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session
 
-from ledger.collections import bucket_of, worklist
+from ledger.tables import DunningAction
 from ledger.var import value_at_risk
-from ledger.models import DunningAction
+from ledger.worklist import worklist
+from ledger.worklist_rows import bucket_of
 from serving.policy import Risk
 from tests.collections.conftest import API, TODAY
 
@@ -189,7 +190,7 @@ def test_a_provider_without_unpaid_odds_lends_p_late_and_p_severe(client, keys, 
 
 
 def test_broken_promises_show_as_urgency_not_in_the_ranking(client, keys, ledger, db):
-    from ledger.models import Promise
+    from ledger.tables import Promise
 
     before = ids(client.get(f"{API}/worklist", headers=keys["analyst"]))
     with Session(db) as session:

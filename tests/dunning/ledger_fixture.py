@@ -7,8 +7,8 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from ledger.ingest import ingest
-from ledger.models import DunningAction, Promise, PromiseInvoice
 from ledger.schemas import IngestBatch
+from ledger.tables import DunningAction, Promise, PromiseInvoice
 
 RUN_DATE = dt.date(2024, 6, 12)  # a Wednesday, no French public holiday near it
 

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from sqlmodel import Session
 
-from ledger.models import DunningAction
+from ledger.tables import DunningAction
 from tests.conftest import give_portfolio
 from tests.dunning.ledger_fixture import RUN_DATE, build_ledger
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from ledger.models import AuditLog, Customer, DunningAction
+from ledger.tables import AuditLog, Customer, DunningAction
 from tests.dunning.ledger_fixture import RUN_DATE, build_ledger
 
 API = "/api/v1"
@@ -153,3 +153,46 @@ def test_letters_are_rendered_not_sent_and_an_agent_sees_only_their_portfolio(cl
     posted = client.post(f"{API}/reminders/{letter['reminder_id']}/posted",
                          json={"posted_on": "2024-06-13"}, headers=keys["analyst"])
     assert posted.status_code == 200 and posted.json()["notice_deadline"] is None
+
+
+def test_an_approved_legal_hand_off_is_rendered_listed_and_handed_over(client, keys, db):
+    """I4 (5 000 €, due 1 May 2024) went through every step up to the formal notice, received
+    on 25 May: the legal hand-off (D+45, 15 June, a Saturday) is planned on Monday 17 June
+    awaiting approval; approved, the outbox renders its file (debtor, claim, contact history)
+    and keeps it (`rendered`, in the letters PDF and the reminders listing) until a person
+    records the hand-over (`posted`)."""
+    with Session(db) as session:
+        build_ledger(session)
+        for step, channel, day in (("first_reminder", "email", 4), ("call", "call", 11),
+                                   ("firm_letter", "letter", 21), ("formal_notice", "formal_notice", 25)):
+            session.add(DunningAction(
+                customer_id="C2", invoice_id="I4", step=step, action=channel, channel=channel,
+                send_on=dt.date(2024, 5, day), closed_on=dt.date(2024, 5, day),
+                state="delivered" if channel == "formal_notice" else "posted" if channel == "letter"
+                else "sent"))
+        session.execute(update(Customer).values(assigned_agent="test-agent"))
+        session.commit()
+    day = "2024-06-17"
+    run = client.post(f"{API}/dunning/runs", json={"date": day}, headers=keys["analyst"]).json()
+    handoff = next(a for a in run["actions"] if a["invoice_id"] == "I4")
+    assert (handoff["channel"], handoff["step"], handoff["state"]) == ("legal", "legal_handoff",
+                                                                        "pending_approval")
+    with Session(db) as session:
+        action_id = session.execute(select(DunningAction.id).where(
+            DunningAction.reminder_id == handoff["reminder_id"])).scalar_one()
+    assert client.post(f"{API}/dunning/actions/{action_id}/approve", json={"comment": "ok"},
+                       headers=keys["analyst"]).status_code == 200
+    outbox = client.post(f"{API}/dunning/outbox", json={"date": day}, headers=keys["analyst"]).json()
+    assert outbox["rendered"] == 1 and outbox["failed"] == 0
+    [listed] = client.get(f"{API}/reminders", params={"channel": "legal"}, headers=keys["agent"]).json()["items"]
+    assert listed["state"] == "rendered" and listed["reminder_id"] == handoff["reminder_id"]
+    shown = client.get(f"{API}/reminders/{handoff['reminder_id']}", headers=keys["agent"]).json()
+    text = shown["body_text"]
+    assert "Debt collection file for legal action" in shown["subject"]  # C2 speaks English
+    assert "5,000.00" in text and "L441-10" in text
+    assert "25 May 2024 (formal notice)" in text  # the contact history cites the notice
+    pdf = client.get(f"{API}/letters.pdf", params={"date": day}, headers=keys["agent"])
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    handed = client.post(f"{API}/reminders/{handoff['reminder_id']}/posted",
+                         json={"posted_on": day}, headers=keys["agent"])
+    assert handed.status_code == 200 and handed.json()["state"] == "posted"

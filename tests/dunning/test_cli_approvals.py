@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from ledger.models import AuditLog, DunningAction
+from ledger.tables import AuditLog, DunningAction
 from serving.cli import app
 from tests.dunning.ledger_fixture import RUN_DATE, build_ledger
 
@@ -59,10 +59,10 @@ def test_pending_then_approve_then_post_and_deliver(cli):
                 "--registered-number", "1A 123")
     assert early.exit_code == 2 and "rendered" in early.output
     with Session(engine) as session:
-        from ledger import dunning as store
+        from ledger import actions as dunning_actions
 
         action = session.get(DunningAction, notice.id)
-        store.transition(session, action=action, state="rendered", actor="test", on=RUN_DATE)
+        dunning_actions.transition(session, action=action, state="rendered", actor="test", on=RUN_DATE)
         session.commit()
     missing = run("dunning", "posted", notice.reminder_id, "--on", "2024-06-13")
     assert missing.exit_code == 2 and "registered_number" in missing.output

@@ -23,11 +23,12 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import actions as dunning_actions
+from ledger import reminders as dunning_reminders
 from ledger.calendar import is_business_day
 from ledger.importers import batch_from_tables, ledger_tables
 from ledger.ingest import ingest
-from ledger.models import Dispute, DunningAction, Invoice
+from ledger.tables import Dispute, DunningAction, Invoice
 from serving.dunning import NothingToSay, render_stored_reminder, run_dunning, scenario_names
 from serving.policy import Risk
 
@@ -100,7 +101,7 @@ def test_no_false_sentence_in_the_demo_run(demo_ledger):
         seen["scenario:" + ",".join(sorted({a.scenario for a in report.actions}))] += 0
         seen.update(f"scenario:{a.scenario}" for a in report.actions)
         _approve_notices(session, day)
-        for reminder_id in store.due_reminder_ids(session, on=day, channels=(
+        for reminder_id in dunning_reminders.due_reminder_ids(session, on=day, channels=(
                 "email", "sms", "letter", "formal_notice", "call")):
             _check_and_send(session, reminder_id, day, contacts, seen)
         session.commit()
@@ -112,8 +113,8 @@ def test_no_false_sentence_in_the_demo_run(demo_ledger):
 
 
 def _approve_notices(session: Session, day: dt.date) -> None:
-    for _reminder, actions in store.pending_approvals(session):
-        store.decide_approval(session, action_id=actions[0].id, approve=True, actor="analyst:demo",
+    for _reminder, actions in dunning_reminders.pending_approvals(session):
+        dunning_actions.decide_approval(session, action_id=actions[0].id, approve=True, actor="analyst:demo",
                               comment="vérifié")
     session.commit()
 
@@ -127,15 +128,15 @@ def _facts(session: Session, invoice_ids: list[str], day: dt.date):
 
 
 def _check_and_send(session: Session, reminder_id: str, day: dt.date, contacts, seen) -> None:
-    reminder = store.get_reminder(session, reminder_id)
-    actions = store.lock_pending_actions(session, reminder_id)
+    reminder = dunning_reminders.get_reminder(session, reminder_id)
+    actions = dunning_reminders.lock_pending_actions(session, reminder_id)
     ids = [a.invoice_id for a in actions if a.invoice_id]
     invoices, disputed = _facts(session, ids, day)
     try:
         rendered = render_stored_reminder(session, reminder)
     except NothingToSay:
         for action in actions:
-            store.transition(session, action=action, state="cancelled", actor="demo", on=day)
+            dunning_actions.transition(session, action=action, state="cancelled", actor="demo", on=day)
         return
     text = (rendered.subject + "\n" + rendered.body_text).lower()
     listed = [i for i in ids if i.lower() in text]
@@ -174,19 +175,19 @@ def _check_and_send(session: Session, reminder_id: str, day: dt.date, contacts, 
 def _send(session: Session, reminder, actions: list[DunningAction], rendered, day: dt.date) -> None:
     """Each channel completes the way it really does."""
     if reminder.channel in ("letter", "formal_notice"):
-        store.mark_rendered(session, reminder, subject=rendered.subject,
+        dunning_reminders.mark_rendered(session, reminder, subject=rendered.subject,
                             body_text=rendered.body_text, body_html=None)
         for action in actions:
-            store.transition(session, action=action, state="rendered", actor="demo", on=day)
+            dunning_actions.transition(session, action=action, state="rendered", actor="demo", on=day)
         session.flush()
-        store.mark_posted(session, reminder_id=reminder.reminder_id, posted_on=day, actor="demo",
+        dunning_reminders.mark_posted(session, reminder_id=reminder.reminder_id, posted_on=day, actor="demo",
                           registered_number="1A 000 000 0000 0"
                           if reminder.channel == "formal_notice" else None)
         if reminder.channel == "formal_notice":
-            store.mark_delivered(session, reminder_id=reminder.reminder_id, delivered_on=day,
+            dunning_reminders.mark_delivered(session, reminder_id=reminder.reminder_id, delivered_on=day,
                                  actor="demo")
     elif reminder.channel == "call":
-        store.close_planned_calls(session, customer_id=reminder.customer_id, on=day, actor="demo")
+        dunning_actions.close_planned_calls(session, customer_id=reminder.customer_id, on=day, actor="demo")
     else:
         for action in actions:
-            store.transition(session, action=action, state="sent", actor="demo", on=day)
+            dunning_actions.transition(session, action=action, state="sent", actor="demo", on=day)

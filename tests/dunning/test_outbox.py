@@ -9,9 +9,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import reminders as dunning_reminders
 from ledger.config import Settings
-from ledger.models import AuditLog, DunningAction, Event
+from ledger.tables import AuditLog, DunningAction, Event
 from serving.dunning import run_dunning
 from serving.outbox import NO_EMAIL, NO_SMS_PROVIDER, send_outbox
 from tests.dunning.ledger_fixture import RUN_DATE, build_ledger
@@ -66,7 +66,7 @@ def test_emails_go_out_over_smtp_one_per_reminder(db, smtp):
     assert {k: a.state for k, a in states.items()} == {
         "I1": "sent", "I2": "sent", "I4": "sent", "I7": "planned"}  # the call waits for an agent
     with Session(db) as session:
-        reminder = store.get_reminder(session, states["I1"].reminder_id)
+        reminder = dunning_reminders.get_reminder(session, states["I1"].reminder_id)
         assert reminder.body_text and "I2" in reminder.body_text and reminder.rendered_at
         assert len(session.execute(select(Event).where(Event.type == "action.sent")).all()) == 3
         assert len(session.execute(select(AuditLog).where(AuditLog.action == "action.sent")).all()) == 3
@@ -103,7 +103,7 @@ def test_sms_without_provider_fails_with_a_clear_reason(db, smtp):
     with Session(db) as session:
         build_ledger(session)
         # C5 moves to the strict scenario: 12 days late, first reminder sent → SMS step (+5)
-        from ledger.models import Customer
+        from ledger.tables import Customer
 
         customer = session.get(Customer, "C5")
         customer.dunning_scenario = "strict"
@@ -124,7 +124,7 @@ def test_a_bad_stored_address_fails_its_reminder_alone(db, smtp, stored):
     reason a person can read, and the next one is still sent."""
     inbox, settings = smtp
     _plan(db)
-    from ledger.models import Customer
+    from ledger.tables import Customer
 
     with Session(db) as session:  # as a database from before EmailStr may hold it
         session.get(Customer, "C1").email = stored

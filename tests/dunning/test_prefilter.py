@@ -12,10 +12,10 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
-import serving.dunning as engine_module
+import serving.decisions as decision_path
 from ledger.ingest import ingest
-from ledger.models import DunningAction, Promise, PromiseInvoice
 from ledger.schemas import IngestBatch
+from ledger.tables import DunningAction, Promise, PromiseInvoice
 from serving.dunning import planned_as_dict, run_dunning
 from serving.policy import CustomerState, InvoiceState, Risk, decide, may_act
 from serving.scenarios import load_default_scenarios
@@ -126,7 +126,7 @@ def _dry_plan(session: Session) -> tuple[list[dict], int, int]:
 def test_run_with_and_without_prefilter_plans_the_same(session, monkeypatch):
     _random_ledger(session, random.Random(7), customers=150, invoices=3_000)
     filtered = _dry_plan(session)
-    monkeypatch.setattr(engine_module, "may_act", lambda **_: True)
+    monkeypatch.setattr(decision_path, "may_act", lambda **_: True)
     unfiltered = _dry_plan(session)
     assert len(filtered[0]) > 300  # the ledger has plenty to do
     assert filtered == unfiltered

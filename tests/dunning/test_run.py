@@ -9,11 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from ledger import dunning as store
+from ledger import actions as dunning_actions
+from ledger import reminders as dunning_reminders
+from ledger import run_facts
 from ledger.errors import LedgerValidationError
 from ledger.ingest import ingest
-from ledger.models import AuditLog, DunningAction, Event
 from ledger.schemas import IngestBatch
+from ledger.tables import AuditLog, DunningAction, Event
 from serving.dunning import run_and_commit, run_dunning
 from tests.dunning.ledger_fixture import EXPECTED, RUN_DATE, build_ledger
 
@@ -44,7 +46,7 @@ def test_run_plans_the_expected_actions(session):
     assert by_invoice["I1"].tone == "courteous" and by_invoice["I2"].tone == "neutral"
     assert by_invoice["I1"].reminder_id == by_invoice["I2"].reminder_id
     assert len({a.reminder_id for a in actions}) == 3 == report.reminders
-    reminder = store.get_reminder(session, by_invoice["I1"].reminder_id)
+    reminder = dunning_reminders.get_reminder(session, by_invoice["I1"].reminder_id)
     assert (reminder.customer_id, reminder.channel, reminder.tone) == ("C1", "email", "neutral")
     assert all(a.state == "planned" and a.send_on == RUN_DATE for a in actions)
     events = session.execute(select(Event.type, Event.entity_id)).all()
@@ -68,7 +70,7 @@ def test_unique_key_refuses_a_duplicate_even_without_the_code(session):
     _run(session)
     row = {"customer_id": "C1", "invoice_id": "I1", "step": "pre_due_email", "action": "email",
            "channel": "email", "send_on": RUN_DATE, "state": "planned", "attempts": 0}
-    assert store.insert_actions(session, [row]) == []
+    assert dunning_actions.insert_actions(session, [row]) == []
 
 
 def test_dry_run_writes_nothing_and_equals_the_real_run(session):
@@ -130,7 +132,7 @@ def test_cancel_pending_skips_sent_actions(session):
     build_ledger(session)
     _run(session)
     # I7's first reminder was sent before: history stays; its planned call is cancelled
-    assert store.cancel_pending_for_invoices(session, ["I7"], "dispute opened", "test") == 1
+    assert dunning_actions.cancel_pending_for_invoices(session, ["I7"], "dispute opened", "test") == 1
     session.commit()
     states = sorted(a.state for a in session.execute(
         select(DunningAction).where(DunningAction.invoice_id == "I7")).scalars())
@@ -157,14 +159,14 @@ def test_deteriorating_payer_is_detected_from_settled_history(session):
     ingest(session=session, batch=IngestBatch.model_validate({"invoices": invoices, "payments": payments}),
            actor="test")
     session.commit()
-    facts = store.load_chunk(session, lo="C1", hi="C2", run_date=RUN_DATE)
+    facts = run_facts.load_chunk(session, lo="C1", hi="C2", run_date=RUN_DATE)
     assert facts.customers["C2"].deteriorating is True
     assert facts.customers["C2"].previously_late_count == 3
     assert facts.customers["C1"].deteriorating is False
 
 
 def test_active_promise_without_invoice_link_covers_the_customer(session):
-    from ledger.models import Promise
+    from ledger.tables import Promise
 
     build_ledger(session)
     session.add(Promise(promise_id="PR2", customer_id="C2", amount=Decimal("5000"),
@@ -175,7 +177,7 @@ def test_active_promise_without_invoice_link_covers_the_customer(session):
 
 
 def test_a_dispute_over_several_invoices_pauses_each_of_them(session):
-    from ledger.collections import DisputeCreate, open_dispute
+    from ledger.disputes import DisputeCreate, open_dispute
 
     build_ledger(session)
     # C1's two open invoices: one dispute names both

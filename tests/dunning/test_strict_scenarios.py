@@ -9,8 +9,8 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from ledger.ingest import ingest
-from ledger.models import Customer
 from ledger.schemas import IngestBatch
+from ledger.tables import Customer
 from serving.cli import app
 from serving.dunning import run_dunning, scenario_names
 from tests.dunning.ledger_fixture import RUN_DATE, build_ledger
@@ -34,11 +34,11 @@ def test_the_api_refuses_an_unknown_scenario_naming_the_field(client, keys):
 
 
 def test_an_edited_scenario_is_a_known_name(session):
-    from ledger import dunning as store
+    from ledger import saved_scenarios as saved
     from serving.scenarios import load_default_scenarios
 
     body = load_default_scenarios()["gentle"].model_dump(mode="json") | {"name": "vip"}
-    store.save_scenario(session, name="vip", body=body, actor="test")
+    saved.save_scenario(session, name="vip", body=body, actor="test")
     session.flush()
     assert "vip" in scenario_names(session)
     assert {"standard", "gentle", "strict", "key_account", "enterprise"} <= scenario_names(session)
@@ -118,7 +118,7 @@ def test_one_call_task_per_customer_and_day_lists_its_invoices(client, keys, db)
         ingest(session=session, batch=IngestBatch.model_validate(
             {"customers": [{"customer_id": "BIG", "name": "Gros Client"}], "invoices": invoices}),
             actor="test")
-        from ledger.models import DunningAction
+        from ledger.tables import DunningAction
 
         for n in range(5):  # first reminders e-mailed 10 days ago: the call step is next
             session.add(DunningAction(customer_id="BIG", invoice_id=f"CALL-{n}", step="first_reminder",

@@ -111,7 +111,9 @@ def _closed_port() -> int:
 def seed(engine) -> tuple[dict[str, str], dict[str, str]]:
     """A small ledger ending today; returns the keys by role and an example id per parameter."""
     from features.synth import generate
-    from ledger import collections as col
+    from ledger import disputes as dispute_log
+    from ledger import portfolio as portfolios
+    from ledger import promises as promise_log
     from ledger.frames import write_ledger_dir
     from ledger.importers import import_ledger_dir
     from ledger.webhooks import create_subscriber
@@ -131,15 +133,15 @@ def seed(engine) -> tuple[dict[str, str], dict[str, str]]:
     with Session(engine, expire_on_commit=False) as session:
         keys = {"admin": create_key(session=session, role="admin", name="fuzz-admin"),
                 "agent": create_key(session=session, role="agent", name="fuzz-agent")}
-        col.assign_customers(session=session, agent="fuzz-agent", customer_ids=customers[:4],
+        portfolios.assign_customers(session=session, agent="fuzz-agent", customer_ids=customers[:4],
                              actor="fuzz")
         open_invoices = [i for i in session.execute(text(
             "SELECT invoice_id FROM invoice WHERE settled_on IS NULL AND kind = 'invoice' "
             "AND customer_id = :c ORDER BY invoice_id"), {"c": customers[0]}).scalars()]
-        dispute = col.open_dispute(session=session, data=col.DisputeCreate(
+        dispute = dispute_log.open_dispute(session=session, data=dispute_log.DisputeCreate(
             dispute_id="DSP-FUZZ", invoices=[{"invoice_id": open_invoices[0]}], reason="price"),
             actor="fuzz", today=today)
-        promise = col.create_promise(session=session, data=col.PromiseCreate(
+        promise = promise_log.create_promise(session=session, data=promise_log.PromiseCreate(
             promise_id="PRM-FUZZ", customer_id=customers[0], amount="100.00",
             promised_date=today + dt.timedelta(days=10)), actor="fuzz", today=today)
         subscriber = create_subscriber(session=session, url="http://93.184.215.14/hook",

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from ledger.models import Allocation, Customer, Invoice, Payment
+from ledger.tables import Allocation, Customer, Invoice, Payment
 from tests.conftest import _clean
 
 HEADER = ("JournalCode|JournalLib|EcritureNum|EcritureDate|CompteNum|CompteLib|CompAuxNum|CompAuxLib|"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from ledger.models import record_event
+from ledger.tables import record_event
 from serving.cli import app as cli_app
 from tests.integrations.conftest import fec
 from tests.integrations.test_fec import BOOKS

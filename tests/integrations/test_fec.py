@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import Session
 
 from ledger.fec import FecOptions, FecValidationError, import_fec, parse_fec
-from ledger.models import Customer, Invoice, Payment
+from ledger.tables import Customer, Invoice, Payment
 from tests.integrations.conftest import HEADER, auxiliary_balances, fec, open_balances, snapshot
 
 D = dt.date

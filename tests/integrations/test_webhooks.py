@@ -11,8 +11,8 @@ import pytest
 from sqlmodel import Session, select
 
 from ledger.errors import LedgerValidationError
-from ledger.models import record_event
-from ledger.webhooks import Delivery, create_subscriber, deactivate_subscriber, deliver_pending, verify
+from ledger.tables import Delivery, record_event
+from ledger.webhooks import create_subscriber, deactivate_subscriber, deliver_pending, verify
 
 SECRET = "s3cret-for-tests-only-0123456789"
 # the receivers below listen on 127.0.0.1: the documented loopback setting lets them in

@@ -12,11 +12,10 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.collections import PromiseCreate, evaluate_promises
-from ledger.dunning import load_chunk
 from ledger.errors import LedgerValidationError
 from ledger.ingest import ingest
-from ledger.promises import covered_invoices, create_promise
+from ledger.promises import PromiseCreate, covered_invoices, create_promise, evaluate_promises
+from ledger.run_facts import load_chunk
 from ledger.schemas import IngestBatch
 from tests.collections.conftest import API, invoice, payment
 

@@ -13,8 +13,7 @@ import pytest
 from sqlmodel import Session, select
 
 from ledger.config import Settings
-from ledger.jobs import JobRun
-from ledger.models import Customer, DunningAction
+from ledger.tables import Customer, DunningAction, JobRun
 from serving.schedule import JOB, build_scheduler, daily_job, trigger
 
 PARIS = ZoneInfo("Europe/Paris")

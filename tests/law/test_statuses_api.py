@@ -143,7 +143,7 @@ def test_penalty_invoice_for_invoices_paid_late_is_created_once(client, keys, le
 def test_cli_sets_statuses_and_exits_2_on_bad_input(monkeypatch, tmp_path):
     from ledger.config import get_settings
     from ledger.db import get_engine, session_scope
-    from ledger.models import Customer
+    from ledger.tables import Customer
     from tests.ledger.test_cli import cli
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
@@ -193,3 +193,29 @@ def test_a_hold_sent_by_ingestion_cancels_the_planned_reminders(client, keys, le
     cancelled = client.get(f"{API}/dunning/actions", params={"customer_id": "A", "state": "cancelled"},
                            headers=keys["analyst"]).json()
     assert cancelled["total"] >= 1
+
+
+def test_an_indemnity_in_another_currency_without_a_rate_is_40_euros_never_0(client, keys, ledger):
+    """A CHF invoice 76 days late (2025-04-15 → 2025-06-30) and no EUR/CHF rate stored: the
+    indemnity owed is 40 € (indemnity_eur), not convertible (indemnity null), and the notes say
+    no rate is known; the same for a penalty invoice on a CHF invoice paid late."""
+    batch = {"customers": [{"customer_id": "S", "name": "Suisse SA", "currency": "CHF"}],
+             "invoices": [{"invoice_id": "S1", "customer_id": "S", "issue_date": "2025-03-16",
+                           "due_date": "2025-04-15", "amount": "1000.00", "currency": "CHF"},
+                          {"invoice_id": "S2", "customer_id": "S", "issue_date": "2025-03-01",
+                           "due_date": "2025-03-31", "amount": "500.00", "currency": "CHF"}],
+             "payments": [{"payment_id": "PS2", "customer_id": "S", "invoice_id": "S2",
+                           "paid_on": "2025-05-10", "amount": "500.00", "currency": "CHF"}]}
+    assert client.post(f"{API}/ingest", json=batch, headers=keys["billing"]).status_code == 200
+    penalties = client.get(f"{API}/invoices/S1/next-action", headers=keys["analyst"]).json()["penalties"]
+    assert penalties["indemnity"] is None and Decimal(penalties["indemnity_eur"]) == Decimal("40")
+    assert Decimal(penalties["total"]) == Decimal(penalties["interest"])  # CHF only, no euros added
+    assert any("40 EUR" in n and "no dated EUR/CHF rate" in n for n in penalties["notes"])
+    created = client.post(f"{API}/penalty-invoices", json={"customer_id": "S"}, headers=keys["analyst"])
+    assert created.status_code == 201, created.text
+    [penalty] = created.json()["created"]
+    [line] = penalty["lines"]
+    assert line["invoice_id"] == "S2" and line["indemnity"] is None
+    assert Decimal(line["indemnity_eur"]) == Decimal("40")
+    assert Decimal(penalty["indemnity_eur_unconverted"]) == Decimal("40")
+    assert Decimal(penalty["total"]) == Decimal(penalty["interest"])

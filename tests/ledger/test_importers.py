@@ -7,7 +7,7 @@ from sqlmodel import func, select
 
 from ledger.errors import LedgerError, LedgerValidationError
 from ledger.importers import import_ledger_dir
-from ledger.models import Customer, Dispute, Invoice, Payment
+from ledger.tables import Customer, Dispute, Invoice, Payment
 
 
 def late_rate(session) -> float:

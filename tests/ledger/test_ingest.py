@@ -8,8 +8,8 @@ from sqlmodel import Session, func, select
 
 from ledger.errors import LedgerValidationError
 from ledger.ingest import ingest
-from ledger.models import Allocation, AuditLog, Customer, Invoice, Payment
 from ledger.schemas import IngestBatch
+from ledger.tables import Allocation, AuditLog, Customer, Invoice, Payment
 
 BATCH = {
     "customers": [{"customer_id": "C1", "name": "Dupont SARL", "country": "FR"},
@@ -123,7 +123,7 @@ def test_a_credit_note_naming_its_invoice_reduces_that_one(session):
 
 
 def test_a_payment_cancels_the_reminders_planned_for_its_invoice(session):
-    from ledger.models import DunningAction
+    from ledger.tables import DunningAction
 
     run(session, BATCH)
     session.add(DunningAction(customer_id="C1", invoice_id="F2", step="d+3", action="email",

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from ledger.errors import LedgerConflictError
 from ledger.ingest import ingest
 from ledger.invariants import check_ledger
-from ledger.models import Allocation, Invoice, Payment
 from ledger.schemas import IngestBatch
+from ledger.tables import Allocation, Invoice, Payment
 from tests.ledger.test_ingest import BATCH, run
 from tests.server import running
 

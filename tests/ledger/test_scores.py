@@ -3,8 +3,8 @@ import datetime as dt
 
 from sqlmodel import select
 
-from ledger.models import Customer, Event
-from ledger.scores import CustomerScore, publish_scores
+from ledger.scores import publish_scores
+from ledger.tables import Customer, CustomerScore, Event
 
 
 def test_grade_changes_become_events(session):

@@ -50,7 +50,7 @@ def test_features_from_the_directory_equal_features_from_the_database(session, d
 def test_importing_the_contact_history_twice_keeps_one_copy(session, directory):
     from sqlalchemy import func, select
 
-    from ledger.models import DunningAction, Promise
+    from ledger.tables import DunningAction, Promise
 
     for _ in range(2):
         import_ledger_dir(session=session, directory=directory, actor="test")

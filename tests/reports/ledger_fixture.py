@@ -20,8 +20,8 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from ledger.ingest import ingest
-from ledger.models import DunningAction
 from ledger.schemas import IngestBatch
+from ledger.tables import DunningAction
 
 D = dt.date.fromisoformat
 AS_OF = D("2026-06-30")

@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from ledger import credit, fx
 from ledger.ingest import ingest
-from ledger.models import Event
 from ledger.schemas import IngestBatch
+from ledger.tables import Event
 
 TODAY = dt.date.today()
 M = Decimal

@@ -142,7 +142,7 @@ def test_reporting_in_another_currency(client, keys, ledger):
 def test_aging_by_customer_and_agent(client, keys, ledger, db):
     from sqlmodel import Session
 
-    from ledger.models import Customer
+    from ledger.tables import Customer
 
     with Session(db) as s:
         for cid in ("E1", "G1"):

@@ -174,7 +174,7 @@ def test_receivables_match_a_replay_of_the_allocations_at_every_date(ledger):
     # against the definition (amount − allocations dated ≤ d, for invoices issued by d)
     from sqlalchemy import select
 
-    from ledger.models import Allocation, Invoice
+    from ledger.tables import Allocation, Invoice
 
     invoices = ledger.exec(select(Invoice).where(Invoice.kind == "invoice")).scalars().all()
     allocations = ledger.exec(select(Allocation)).scalars().all()

@@ -9,8 +9,9 @@ from typing import get_args
 import pytest
 
 from features import synth
-from ledger import collections as col
-from ledger import kpis
+from ledger import contacts as contact_log
+from ledger import disputes as dispute_log
+from ledger import kpis, workflow, worklist_rows
 from ledger.statuses import CustomerType
 from serving.auth import ROLES
 from serving.labels import CODES, UI, catalogue, humanise, label
@@ -22,11 +23,11 @@ def produced() -> list[tuple[str, str]]:
     """(kind, code) for every code a page may receive."""
     steps = [s for sc in SCENARIOS["scenarios"] for s in sc["steps"]]
     codes = (
-        [("outcome", c) for c in col.CALL_OUTCOMES]
-        + [("reason", c) for c in get_args(col.ReasonCode)] + [("reason", str(c)) for c in synth.DISPUTE_REASONS]
-        + [("dispute", c) for c in get_args(col.DisputeStatus)]
+        [("outcome", c) for c in contact_log.CALL_OUTCOMES]
+        + [("reason", c) for c in get_args(dispute_log.ReasonCode)] + [("reason", str(c)) for c in synth.DISPUTE_REASONS]
+        + [("dispute", c) for c in get_args(workflow.DisputeStatus)]
         + [("promise", c) for c in ("open", "kept", "broken", "cancelled")]
-        + [("bucket", c) for c in col.BUCKETS + kpis.BUCKETS]
+        + [("bucket", c) for c in worklist_rows.BUCKETS + kpis.BUCKETS]
         + [("role", c) for c in ROLES]
         + [("customer_type", c) for c in get_args(CustomerType)]
         + [("segment", str(c)) for c in synth.SEGMENTS]

@@ -156,7 +156,8 @@ def test_available_templates_lists_every_shipped_combination():
     assert ("formal_notice", "formal", "fr") in found
     assert ("formal_notice", "courteous", "fr") not in found
     assert all(not t.name.startswith("_") for t in available_templates())
-    assert len(found) == 2 * (4 + 3 + 4 + 1 + 3)  # email, sms, letter, formal_notice, call
+    assert ("legal", "formal", "fr") in found  # the hand-off file
+    assert len(found) == 2 * (4 + 3 + 4 + 1 + 3 + 1)  # email, sms, letter, formal_notice, call, legal
 
 
 def test_validate_template_accepts_shipped_templates():

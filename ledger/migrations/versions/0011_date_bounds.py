@@ -8,7 +8,7 @@ already stored are not (a database from before the bounds keeps working; the rea
 row aside instead of failing, and `ALTER TABLE … VALIDATE CONSTRAINT` can be run once they are
 corrected). SQLite cannot add a CHECK to an existing table without copying it, so there the same
 conditions are BEFORE INSERT / UPDATE triggers that abort with the constraint's name; a fresh
-table built from the models (`ledger.models.date_checks`) carries them as CHECK constraints.
+table built from the models (`ledger.tables.date_checks`) carries them as CHECK constraints.
 The bounds and columns are written out here, as a migration must not change when the code does.
 """
 from alembic import op

@@ -279,8 +279,33 @@ class DunningAction(SQLModel, table=True):
     reasons: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
+    # with exploration on (docs/policy.md): the probability with which the run chose this action
+    # among the acceptable ones; None when it was not chosen at random
+    propensity: float | None = None
 
     __table_args__ = (UniqueConstraint("invoice_id", "step", name="uq_action_invoice_step"),)
+
+
+class PolicyEvaluation(SQLModel, table=True):
+    """An off-policy evaluation of a candidate reminder policy, and the analyst's decision to
+    switch it on (docs/policy.md). At most one is ``active``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    created_by: str = Field(max_length=100)
+    candidate: str = Field(max_length=200)
+    metric: str = Field(max_length=16)
+    ledger: str | None = Field(default=None, max_length=500)
+    split_on: dt.date | None = None
+    n: int = 0
+    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # the pessimistic end of the estimated gain's 95 % interval (> 0: surely better)
+    gain_low: float
+    definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="evaluated", max_length=16, index=True)  # evaluated|active|retired
+    activated_by: str | None = Field(default=None, max_length=100)
+    activated_at: dt.datetime | None = None
+    comment: str | None = Field(default=None, max_length=1000)
 
 
 class Event(SQLModel, table=True):

@@ -1,0 +1,235 @@
+"""Dunning actions and their state machine, and the bulk writes of a run.
+
+States (`ledger.tables.ActionState`): planned → sent (e-mail, SMS, call logged) | failed |
+cancelled; a letter planned → rendered → posted → delivered; a formal notice or legal hand-off
+pending_approval → planned (approved by a person) | cancelled (rejected). `ALLOWED` lists every
+move; each change writes an audit row. Planned actions are written idempotently
+(`INSERT … ON CONFLICT DO NOTHING` on UNIQUE(invoice_id, step), through `ledger.bulk`).
+`cancel_pending_for_invoices` is what ingestion's side effects (`ledger.effects`) and the daily
+run call when a payment or a dispute arrives after planning.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select, union
+from sqlmodel import Session
+
+from ledger.bulk import bound_params, chunks, on_conflict, python_defaults, write_rows
+from ledger.errors import (
+    FieldError,
+    IllegalTransitionError,
+    LedgerError,
+    LedgerValidationError,
+    NotFoundError,
+)
+from ledger.pauses import disputed_invoice_queries
+from ledger.tables import (
+    ActionState,
+    AuditLog,
+    DunningAction,
+    Event,
+    Invoice,
+    Reminder,
+    record_event,
+    utcnow,
+)
+
+PENDING = ActionState.PLANNED
+
+
+STATES = tuple(ActionState)
+
+
+# not yet out of the door: a payment or a dispute cancels these
+OPEN_STATES = (ActionState.PLANNED, ActionState.PENDING_APPROVAL, ActionState.RENDERED)
+
+
+# the customer was contacted: an earlier reminder a later text may cite
+CONTACT_STATES = (ActionState.SENT, ActionState.POSTED, ActionState.DELIVERED)
+
+
+ALLOWED: dict[str, frozenset[str]] = {
+    ActionState.PLANNED: frozenset({ActionState.PLANNED, ActionState.SENT, ActionState.RENDERED,
+                                    ActionState.FAILED, ActionState.CANCELLED}),
+    ActionState.PENDING_APPROVAL: frozenset({ActionState.PLANNED, ActionState.CANCELLED}),
+    ActionState.RENDERED: frozenset({ActionState.POSTED, ActionState.CANCELLED}),
+    ActionState.POSTED: frozenset({ActionState.DELIVERED, ActionState.FAILED}),
+    ActionState.SENT: frozenset(), ActionState.DELIVERED: frozenset(),
+    ActionState.FAILED: frozenset(), ActionState.CANCELLED: frozenset(),
+}
+
+
+def insert_actions(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
+    """Insert planned actions; rows whose (invoice_id, step) exists already are skipped by the
+    database itself. Returns (id, invoice_id, step, reminder_id) of the rows actually inserted."""
+    return _insert(session, DunningAction.__table__, rows,  # type: ignore[attr-defined]
+                   conflict=on_conflict(("invoice_id", "step")),
+                   returning=("id", "invoice_id", "step", "reminder_id"))
+
+
+def insert_reminders(session: Session, rows: list[dict[str, Any]]) -> None:
+    _insert(session, Reminder.__table__, rows, conflict=on_conflict(("reminder_id",)))  # type: ignore[attr-defined]
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Bulk `record_event`: one row per planned action (a run may plan hundreds of thousands)."""
+    now = utcnow()
+    _insert(session, Event.__table__, [{**row, "created_at": now} for row in rows])  # type: ignore[attr-defined]
+
+
+def _insert(session: Session, table, rows: list[dict[str, Any]], *, conflict: str | None = None,
+            returning: tuple[str, ...] = ()) -> list[tuple]:
+    """A run's rows through `ledger.bulk`, bound as SQLAlchemy binds their column types (JSON
+    reasons, dates), with the Python-side defaults (state, attempts, created_at…) filled in."""
+    if not rows:
+        return []
+    columns = list(rows[0])
+    defaults = python_defaults(table, tuple(columns))
+    columns += list(defaults)
+    connection = session.connection()
+    params = bound_params(table, rows, columns, connection.dialect, defaults)
+    return write_rows(connection, table.name, columns, params, conflict=conflict, returning=returning)
+
+
+def _snapshot(action: DunningAction) -> dict[str, Any]:
+    return {"state": action.state, "attempts": action.attempts, "last_error": action.last_error}
+
+
+def transition(session: Session, *, action: DunningAction, state: str, actor: str,
+               error: str | None = None, attempted: bool = False, note: str | None = None,
+               on: dt.date | None = None) -> None:
+    """Move one action to `state` (or record a failed attempt), with an audit row.
+
+    `on`: the day the step closed (sent, posted, delivered, failed, cancelled), default today;
+    the next step's delay runs from it."""
+    if state not in STATES:
+        raise LedgerError(f"unknown action state {state!r}; expected one of {', '.join(STATES)}")
+    if state != action.state and state not in ALLOWED[action.state]:
+        raise IllegalTransitionError(
+            f"action {action.id} is {action.state}: it cannot become {state}")
+    before = _snapshot(action)
+    action.state = state
+    if attempted:
+        action.attempts += 1
+    if error is not None:
+        action.last_error = error[:1000]
+    if state == ActionState.SENT:
+        action.sent_at = utcnow()
+    if state in (ActionState.SENT, ActionState.POSTED, ActionState.DELIVERED,
+                 ActionState.FAILED, ActionState.CANCELLED):
+        action.closed_on = on or utcnow().date()
+    action.updated_at = utcnow()
+    session.add(action)
+    after = _snapshot(action) | ({"note": note} if note else {})
+    session.add(AuditLog(actor=actor, action=f"action.{state}" if before["state"] != state
+                         else "action.attempt", entity="dunning_action", entity_id=str(action.id),
+                         before=before, after=after))
+
+
+def cancel_pending_for_invoices(session: Session, invoice_ids: Iterable[str], reason: str,
+                                actor: str) -> int:
+    """Cancel the actions of these invoices not yet out of the door (planned, awaiting approval,
+    rendered but not posted): a payment or a dispute arrived after planning. Sent, posted,
+    failed and cancelled ones are history and stay. Returns how many."""
+    ids = sorted(set(invoice_ids))
+    cancelled = 0
+    for chunk in chunks(ids):
+        actions = session.execute(
+            select(DunningAction).where(DunningAction.invoice_id.in_(chunk),
+                                        DunningAction.state.in_(OPEN_STATES))
+            .with_for_update()
+        ).scalars().all()
+        for action in actions:
+            transition(session, action=action, state="cancelled", actor=actor, note=reason)
+            record_event(session, type="action.cancelled", entity_id=str(action.id),
+                         payload={"invoice_id": action.invoice_id, "step": action.step,
+                                  "reason": reason})
+            cancelled += 1
+    return cancelled
+
+
+def invoices_no_longer_chased(session: Session) -> list[str]:
+    """Invoices with open actions that are now settled or under an open dispute."""
+    settled = select(DunningAction.invoice_id).join(
+        Invoice, Invoice.invoice_id == DunningAction.invoice_id
+    ).where(DunningAction.state.in_(OPEN_STATES), Invoice.settled_on.is_not(None))
+    direct, linked = disputed_invoice_queries()
+    disputed = select(DunningAction.invoice_id).where(
+        DunningAction.state.in_(OPEN_STATES),
+        DunningAction.invoice_id.in_(union(direct, linked).scalar_subquery()))
+    return sorted(set(session.execute(settled.union(disputed)).scalars()))
+
+
+def _locked_action(session: Session, action_id: int) -> DunningAction:
+    action = session.execute(
+        select(DunningAction).where(DunningAction.id == action_id).with_for_update()
+    ).scalar_one_or_none()
+    if action is None:
+        raise NotFoundError("action", str(action_id))
+    return action
+
+
+def cancel_action(session: Session, *, action_id: int, actor: str, reason: str) -> DunningAction:
+    action = _locked_action(session, action_id)
+    if action.state not in OPEN_STATES:
+        raise IllegalTransitionError(
+            f"action {action_id} is {action.state}: only a planned, pending or rendered (not yet "
+            "posted) action can be cancelled")
+    transition(session, action=action, state="cancelled", actor=actor, note=reason)
+    record_event(session, type="action.cancelled", entity_id=str(action.id),
+                 payload={"invoice_id": action.invoice_id, "step": action.step, "reason": reason})
+    return action
+
+
+def decide_approval(session: Session, *, action_id: int, approve: bool, actor: str,
+                    comment: str | None) -> list[DunningAction]:
+    """Approve (→ planned, the outbox sends it) or reject (→ cancelled) a formal notice or legal
+    hand-off awaiting approval, with every other action of the same reminder: a person decides
+    on the letter as a whole. Audited with the comment."""
+    if comment is not None and len(comment) > 1000:
+        raise LedgerValidationError([FieldError("comment", "at most 1000 characters")])
+    action = _locked_action(session, action_id)
+    if action.state != ActionState.PENDING_APPROVAL:
+        raise IllegalTransitionError(
+            f"action {action_id} is {action.state}: only an action pending approval can be "
+            f"{'approved' if approve else 'rejected'}")
+    group = [action]
+    if action.reminder_id is not None:
+        group = list(session.execute(
+            select(DunningAction).where(DunningAction.reminder_id == action.reminder_id,
+                                        DunningAction.state == ActionState.PENDING_APPROVAL)
+            .order_by(DunningAction.id).with_for_update()).scalars())
+    target = ActionState.PLANNED if approve else ActionState.CANCELLED
+    note = f"{'approved' if approve else 'rejected'}" + (f": {comment}" if comment else "")
+    for member in group:
+        transition(session, action=member, state=target, actor=actor, note=note)
+        if approve:
+            member.approved_by, member.approved_at = actor, utcnow()
+        record_event(session, type="action.approved" if approve else "action.rejected",
+                     entity_id=str(member.id), payload={
+                         "invoice_id": member.invoice_id, "reminder_id": member.reminder_id,
+                         "channel": member.channel, "comment": comment})
+    return group
+
+
+def close_planned_calls(session: Session, *, customer_id: str, on: dt.date, actor: str) -> int:
+    """An agent logged a call with this customer: the call tasks due by then are done (the
+    consolidated call lists every invoice, so one call closes them all). Returns how many."""
+    actions = session.execute(
+        select(DunningAction).where(DunningAction.customer_id == customer_id,
+                                    DunningAction.channel == "call",
+                                    DunningAction.state == ActionState.PLANNED,
+                                    DunningAction.send_on <= on)
+        .order_by(DunningAction.id).with_for_update()
+    ).scalars().all()
+    for action in actions:
+        transition(session, action=action, state=ActionState.SENT, actor=actor, on=on,
+                   note="call logged", attempted=True)
+        record_event(session, type="action.sent", entity_id=str(action.id), payload={
+            "invoice_id": action.invoice_id, "customer_id": customer_id,
+            "reminder_id": action.reminder_id, "channel": "call", "step": action.step})
+    return len(actions)
+

@@ -1,0 +1,18 @@
+"""Month-end receivable snapshots (`ledger/snapshots.py` keeps them; migration 0018 adds the
+table and the triggers that forget them)."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlmodel import Field, SQLModel
+
+
+class ReceivableSnapshot(SQLModel, table=True):
+    __tablename__ = "receivablesnapshot"
+    on_date: dt.date = Field(primary_key=True)
+    scope: str = Field(primary_key=True, max_length=72)     # "*" every customer, else "segment:<name>"
+    bucket: str = Field(primary_key=True, max_length=8)     # "" on the marker row
+    currency: str = Field(primary_key=True, max_length=3)   # "" on the marker row
+    invoices: int
+    amount: Decimal = Field(max_digits=18, decimal_places=2)

@@ -1,0 +1,72 @@
+/* The model page's reminder-policy panel (docs/policy.md): the newest stored off-policy
+   evaluation, and — for analysts and admins, when its gain's lower bound is above zero — the
+   button that switches it on (POST …/activate; the API refuses anything else with a sentence). */
+(function () {
+  "use strict";
+  const panel = document.getElementById("panel-policy");
+  if (!panel) return;
+  const words = JSON.parse(panel.dataset.words);
+  const lang = document.documentElement.lang === "en" ? "en" : "fr";
+  const number = new Intl.NumberFormat(lang, { maximumFractionDigits: 3 });
+  const signed = new Intl.NumberFormat(lang, { maximumFractionDigits: 3, signDisplay: "always" });
+  const headers = () => ({ Authorization: "Bearer " + sessionStorage.getItem("relance.apiKey"),
+                           Accept: "application/json", "Content-Type": "application/json" });
+
+  function row(list, term, value) {
+    const dt = document.createElement("dt");
+    const dd = document.createElement("dd");
+    dt.textContent = term;
+    dd.textContent = value;
+    list.append(dt, dd);
+  }
+
+  function show(evaluation) {
+    const list = document.getElementById("policy-facts");
+    list.replaceChildren();
+    const r = evaluation.result;
+    row(list, words.candidate, evaluation.candidate);
+    row(list, words.metric, words[evaluation.metric] || evaluation.metric);
+    row(list, words.state, words[evaluation.state] || evaluation.state);
+    row(list, words.n, number.format(evaluation.n));
+    row(list, words.logged, number.format(r.logged_value));
+    row(list, words.ips, r.ips === null ? "—" : number.format(r.ips));
+    row(list, words.snips, r.snips === null ? "—" : number.format(r.snips));
+    row(list, words.dr, number.format(r.dr));
+    row(list, words.ci, "[" + number.format(r.dr_ci[0]) + " ; " + number.format(r.dr_ci[1]) + "]");
+    if (r.simulated !== undefined && r.simulated !== null) {
+      row(list, words.simulated, number.format(r.simulated));
+      row(list, words.simulated_logged, number.format(r.simulated_logged));
+    }
+    row(list, words.gain, signed.format(evaluation.gain_low));
+    const actions = document.getElementById("policy-actions");
+    actions.replaceChildren();
+    if (evaluation.state === "active") return;
+    if (!evaluation.can_activate) {
+      actions.textContent = words.cannot;
+      return;
+    }
+    const button = document.createElement("button");
+    button.type = "button";
+    button.id = "policy-activate";
+    button.textContent = words.activate;
+    button.addEventListener("click", async () => {
+      const response = await fetch("/api/v1/policy/evaluations/" + evaluation.id + "/activate?lang=" + lang,
+                                   { method: "POST", headers: headers(), body: "{}" });
+      const body = await response.json().catch(() => ({}));
+      const outcome = document.getElementById("policy-outcome");
+      if (response.ok) { show(body); outcome.textContent = words.active; }
+      else outcome.textContent = (body.errors && body.errors[0] && body.errors[0].message) || body.detail || "";
+    });
+    actions.append(button);
+  }
+
+  async function load() {
+    if (!sessionStorage.getItem("relance.apiKey")) return;
+    const response = await fetch("/api/v1/policy/evaluations", { headers: headers() });
+    if (!response.ok) { panel.hidden = response.status === 403; return; }
+    const evaluations = await response.json();
+    if (evaluations.length) show(evaluations[0]);
+  }
+
+  load();
+})();

@@ -57,7 +57,10 @@ class TrainConfig:
     # Platt scaling per bin: two numbers per bin cannot memorise noise or reach 0 or 1
     calibration: str = "platt"
     seed: int = 0
-    # as many threads as cores (None): LightGBM's own default on a machine of our own
+    # None: RELANCE_TRAIN_THREADS if set, else one per core (os.cpu_count()). On a machine of its
+    # own training scales with cores; on a shared, busy one, OpenMP threads waiting for a core
+    # cost more than they give (2 threads were measured 10× slower than 1 at load 8 on 2
+    # cores): set RELANCE_TRAIN_THREADS=1 there (docs/model.md, benchmarks/README.md)
     num_threads: int | None = None
     features: tuple[str, ...] = field(default_factory=lambda: tuple(MODEL_FEATURES))
 
@@ -70,7 +73,12 @@ class TrainConfig:
 
     @property
     def threads(self) -> int:
-        return self.num_threads or os.cpu_count() or 1
+        if self.num_threads:
+            return self.num_threads
+        configured = os.environ.get("RELANCE_TRAIN_THREADS", "").strip()
+        if configured.isdigit() and int(configured) > 0:
+            return int(configured)
+        return os.cpu_count() or 1
 
     def params(self, n_rows: int, features: list[str]) -> dict:
         return {

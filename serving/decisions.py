@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -32,7 +32,17 @@ from ledger import actions as dunning_actions
 from ledger import reminders as dunning_reminders
 from ledger import run_facts
 from ledger.tables import ActionState, Invoice
-from serving.policy import CustomerState, Decision, InvoiceState, Reason, Risk, decide, may_act
+from serving.labels import RunWarning, run_warning
+from serving.policy import (
+    PRE_DUE_STEP_NAME,
+    CustomerState,
+    Decision,
+    InvoiceState,
+    Reason,
+    Risk,
+    decide,
+    may_act,
+)
 from serving.scenario_store import Rulebook, load_rulebook
 from serving.scenarios import APPROVAL_CHANNELS, TONES, Scenario
 
@@ -46,7 +56,7 @@ RiskProvider = Callable[[Session, list[str], dt.date], dict[str, Risk]]
 @dataclass(frozen=True, slots=True)
 class RiskAnswer:
     risks: dict[str, Risk]
-    warning: str | None = None  # the provider failed: rules alone were used
+    warning: RunWarning | None = None  # the provider failed: rules alone were used
 
 
 def ask_risk(session: Session, invoice_ids: list[str], today: dt.date,
@@ -58,7 +68,7 @@ def ask_risk(session: Session, invoice_ids: list[str], today: dt.date,
     try:
         return RiskAnswer(provider(session, invoice_ids, today))
     except Exception as exc:  # noqa: BLE001  (a model may fail in any way; rules still decide)
-        return RiskAnswer({}, f"risk provider failed, rules alone used: {type(exc).__name__}: {exc}")
+        return RiskAnswer({}, run_warning("risk_failed", error=f"{type(exc).__name__}: {exc}"))
 
 
 # --- exploration's place ---------------------------------------------------------------------------
@@ -217,8 +227,8 @@ def _decide_customer(facts: run_facts.ChunkFacts, customer_id: str,
         decision = decide(
             invoice=facts_of_invoice, customer=state, risk=risks.get(invoice.invoice_id),
             scenario=scenario, today=today, last_contact_on=last_contact_on,
-            steps_done=facts.steps_done.get(invoice.invoice_id, ()),
-            step_closed=facts.step_closed.get(invoice.invoice_id, {}),
+            **_steps_of(scenario, invoice.due_date, facts.steps_done.get(invoice.invoice_id, ()),
+                        facts.step_closed.get(invoice.invoice_id, {})),
         )
         chosen = chooser(facts_of_invoice, decision)
         result.decisions[invoice.invoice_id] = chosen.decision
@@ -227,6 +237,39 @@ def _decide_customer(facts: run_facts.ChunkFacts, customer_id: str,
     result.actions = _consolidate(customer_id, scenario, due, today)
     result.reminders = group_reminders(result.actions, language=customer.language)
     return result
+
+
+def _steps_of(scenario: Scenario, due_date: dt.date, done: Collection[str],
+              closed: Mapping[str, dt.date | None]) -> dict[str, Any]:
+    """The steps done and the day each closed, as the policy reads them.
+
+    A contact imported from another tool (`reminders.csv` without a `step` column, or naming a
+    step this scenario does not have) stands for the latest step of the scenario whose date
+    (due date + offset) had come when it was made and that is not done yet: the next step then
+    waits for it (its delay runs from that contact), instead of the scenario starting over."""
+    names = _step_names(scenario)
+    foreign = sorted((closed.get(s) or dt.date.min, s) for s in done
+                     if s not in names and s != PRE_DUE_STEP_NAME)
+    if not foreign:
+        return {"steps_done": done, "step_closed": closed}
+    done_now, closed_now = set(done), dict(closed)
+    for on, _name in foreign:
+        came = [s.name for s in scenario.steps
+                if due_date + dt.timedelta(days=s.offset_days) <= on and s.name not in done_now]
+        if came:
+            done_now.add(came[-1])
+            closed_now[came[-1]] = on
+    return {"steps_done": done_now, "step_closed": closed_now}
+
+
+_STEP_NAMES: dict[int, tuple[Scenario, frozenset[str]]] = {}
+
+
+def _step_names(scenario: Scenario) -> frozenset[str]:
+    found = _STEP_NAMES.get(id(scenario))
+    if found is None or found[0] is not scenario:  # keyed by id: keep the scenario alive
+        found = _STEP_NAMES[id(scenario)] = (scenario, frozenset(s.name for s in scenario.steps))
+    return found[1]
 
 
 def reminder_id_for(*, run_date: dt.date, customer_id: str, channel: str,
@@ -306,7 +349,7 @@ class NextAction:
     # the reminder the invoice goes out in when a run on `today` plans it; None otherwise
     reminder: PlannedReminder | None = None
     action: PlannedAction | None = None
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[RunWarning, ...] = ()
 
 
 def next_action(*, session: Session, invoice: Invoice, today: dt.date,

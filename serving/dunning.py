@@ -35,6 +35,7 @@ from serving.decisions import (
     decide_customers,
     group_reminders,
 )
+from serving.labels import RunWarning, run_warning
 from serving.reminders.stored import NothingToSay, render_stored_reminder
 from serving.retry import RETRIES, retryable
 from serving.scenario_store import (
@@ -73,9 +74,20 @@ class RunReport:
     reminders: int = 0
     cancelled: int = 0
     seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)
+    # what a manager must hear of, in French and English (serving.labels); `warnings` gives
+    # them in the report's language (RELANCE_LANG, French by default)
+    notices: list[RunWarning] = field(default_factory=list)
+    language: str = "fr"
     # unknown scenario name → customers who fell back on another scenario
     fallbacks: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w.text(self.language) for w in self.notices]
+
+    def warn(self, warning: RunWarning) -> None:
+        if warning not in self.notices:
+            self.notices.append(warning)
 
     def by_channel(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -88,7 +100,8 @@ class RunReport:
                 "invoices_seen": self.invoices_seen, "customers_seen": self.customers_seen,
                 "planned": len(self.actions), "created": self.created, "reminders": self.reminders,
                 "cancelled": self.cancelled, "by_channel": self.by_channel(),
-                "seconds": round(self.seconds, 3), "warnings": self.warnings}
+                "seconds": round(self.seconds, 3), "warnings": self.warnings,
+                "warnings_detail": [w.as_dict() for w in self.notices]}
 
 
 def check_run_date(run_date: dt.date, *, today: dt.date | None = None) -> None:
@@ -111,9 +124,10 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
         raise ValueError("a run for one customer is a dry run (a preview), never a real run")
     check_run_date(run_date, today=today)
     started = time.perf_counter()
-    report = RunReport(run_date=run_date, dry_run=dry_run)
+    report = RunReport(run_date=run_date, dry_run=dry_run, language=get_settings().language)
     # stale law tables still compute (latest known rates) but a manager must hear of it
-    report.warnings.extend(w.en for w in coverage_warnings(run_date))
+    for law in coverage_warnings(run_date):
+        report.warn(RunWarning(law.code, law.fr, law.en))
     # a broken instalment resumes dunning at once: decide promises from today's payments first
     # (a dry run's caller rolls this back with the rest)
     from ledger.promises import evaluate_promises
@@ -138,14 +152,11 @@ def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
     report.reminders = len({a.reminder_id for a in report.actions})
     missing = get_settings().missing_creditor_details()
     if missing and any(a.channel in LETTER_CHANNELS for a in report.actions):
-        report.warnings.append(
-            "letters planned but the creditor settings lack " + ", ".join(missing)
-            + ": the letters cannot name where to pay or where they come from")
+        report.warn(run_warning("creditor_missing", missing=", ".join(missing)))
     for name, customers in sorted(report.fallbacks.items()):
         shown = ", ".join(customers[:5]) + (f" (+{len(customers) - 5})" if len(customers) > 5 else "")
-        report.warnings.append(
-            f"{len(customers)} customer(s) name the unknown dunning scenario {name!r} and were "
-            f"dunned on a fallback scenario instead: {shown}")
+        report.warn(run_warning("scenario_fallback", count=len(customers), name=name,
+                                customers=shown))
     report.seconds = time.perf_counter() - started
     if not dry_run:
         audit_log.audit(session, actor=actor, action="dunning.run", entity="dunning_run",
@@ -158,8 +169,8 @@ def _plan_chunk(session: Session, facts: run_facts.ChunkFacts, *, run_date: dt.d
                 rulebook: Rulebook, risk_for: RiskProvider | None,
                 report: RunReport) -> list[PlannedAction]:
     answer = ask_risk(session, [i.invoice_id for i in facts.invoices], run_date, risk_for)
-    if answer.warning is not None and answer.warning not in report.warnings:
-        report.warnings.append(answer.warning)
+    if answer.warning is not None:
+        report.warn(answer.warning)
     planned: list[PlannedAction] = []
     for decided in decide_customers(facts, today=run_date, rulebook=rulebook, risks=answer.risks):
         report.customers_seen += 1
@@ -188,7 +199,8 @@ def _write(session: Session, planned: list[PlannedAction], facts: run_facts.Chun
     report.actions.extend(kept)
     report.created += len(kept)
     dunning_actions.insert_reminders(session, _reminder_rows(kept, facts, run_date))
-    dunning_actions.insert_events(session, _event_rows(kept, created, facts, run_date))
+    dunning_actions.insert_planned_events(session, list(created.values()))  # set-based, from the rows
+    dunning_actions.insert_events(session, _late_events(kept, facts, run_date))
 
 
 def _reminder_rows(kept: list[PlannedAction], facts: run_facts.ChunkFacts,
@@ -208,16 +220,13 @@ def _reminder_rows(kept: list[PlannedAction], facts: run_facts.ChunkFacts,
     return rows
 
 
-def _event_rows(kept: list[PlannedAction], created: dict[tuple[str, str], int],
-                facts: run_facts.ChunkFacts, run_date: dt.date) -> list[dict[str, Any]]:
+def _late_events(kept: list[PlannedAction], facts: run_facts.ChunkFacts,
+                 run_date: dt.date) -> list[dict[str, Any]]:
+    """`invoice.late` once per overdue invoice not seen late before (the `action.planned` events
+    are written by the database from the inserted actions)."""
     due_dates = {i.invoice_id: i.due_date for i in facts.invoices}
     events, late = [], set()
     for a in kept:
-        action_id = created[(a.invoice_id, a.step)]
-        events.append({"type": "action.planned", "entity_id": str(action_id), "payload": {
-            "invoice_id": a.invoice_id, "customer_id": a.customer_id, "step": a.step,
-            "channel": a.channel, "tone": a.tone, "send_on": a.send_on.isoformat(),
-            "reminder_id": a.reminder_id}})
         overdue = due_dates[a.invoice_id] < run_date
         if overdue and a.invoice_id not in facts.seen_late and a.invoice_id not in late:
             late.add(a.invoice_id)

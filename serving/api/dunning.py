@@ -184,7 +184,9 @@ class RunOut(BaseModel):
     cancelled: int
     by_channel: dict[str, int]
     seconds: float
-    warnings: list[str]
+    warnings: list[str] = Field(description="in the server's language (RELANCE_LANG, French by default)")
+    warnings_detail: list[dict[str, str]] = Field(default_factory=list, description="each warning "
+                                                  "with its code, in French (fr) and English (en)")
     actions: list[dict[str, Any]]
     actions_truncated: bool
 

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from ledger import pauses, tables
 from ledger import reminders as dunning_reminders
 from ledger.config import Settings, get_settings
-from ledger.law import Claim, PenaltyPeriod, claim_for
+from ledger.law import Claim, PenaltyPeriod, claim_for, coverage_warnings
 from ledger.tables import ActionState, Customer, Invoice
 from serving.reminders.render import (
     Company,
@@ -118,8 +118,14 @@ def _converted_indemnity(due: Claim | None) -> Decimal | None:
 
 
 def _single_rate(periods: Iterable[PenaltyPeriod]) -> Decimal | None:
+    """The one rate of these periods, to print; None when several applied, or when a period
+    falls where the law tables are not verified (a missing legal rate, ECB decisions unchecked):
+    the interest is computed on the latest known rate, but no text claims that rate as the law's."""
+    periods = list(periods)
     rates = {p.rate_percent for p in periods}
-    return next(iter(rates)) if len(rates) == 1 else None
+    if len(rates) != 1 or any(coverage_warnings(p.start) for p in periods):
+        return None
+    return next(iter(rates))
 
 
 def _postal_lines(customer: Customer | None) -> tuple[str, ...]:

@@ -140,11 +140,12 @@ def test_next_action_equals_the_dry_run_for_every_open_invoice(session, seed, ri
         assert (reminder.tone, reminder.template, reminder.channel) == (
             firmest.tone, firmest.template, action.channel)
         if risk_for is _failing:
-            assert found.warnings and "risk provider failed" in found.warnings[0]
+            assert [w.code for w in found.warnings] == ["risk_failed"]
+            assert "model file missing" in found.warnings[0].en
     # the ledgers exercise both sides: invoices due today, and many with nothing due
     assert due >= 15 and len(open_invoices) - due >= 60
     if risk_for is _failing:
-        assert any("risk provider failed" in w for w in report.warnings)
+        assert "risk_failed" in {w.code for w in report.notices}
 
 
 def test_a_dry_run_cancels_stale_actions_only_in_its_reading(session):
@@ -207,4 +208,4 @@ def test_next_action_names_the_reminder_the_invoice_goes_out_in(db, app, client,
     failed = client.get("/api/v1/invoices/I1/next-action", headers=keys["analyst"])
     assert failed.status_code == 200
     assert failed.json()["reminder"]["reminder_id"] == reminder["reminder_id"]
-    assert "risk provider failed" in failed.json()["warnings"][0]
+    assert "modèle de risque a échoué" in failed.json()["warnings"][0]  # the customer's language: fr

@@ -74,8 +74,13 @@ def test_a_run_reports_a_fallback_as_a_warning(session):
                     .values(dunning_scenario="retired_scenario"))
     session.commit()
     report = run_dunning(session=session, run_date=RUN_DATE, dry_run=True, actor="test", today=RUN_DATE)
-    assert report.warnings == ["1 customer(s) name the unknown dunning scenario 'retired_scenario' "
-                               "and were dunned on a fallback scenario instead: C2"]
+    # in French by default, in English too (serving.labels)
+    assert report.warnings == ["1 client(s) nomment le scénario de relance inconnu « retired_scenario » "
+                               "et ont été relancés selon un scénario de repli : C2"]
+    assert [w.en for w in report.notices] == [
+        "1 customer(s) name the unknown dunning scenario 'retired_scenario' and were dunned on a "
+        "fallback scenario instead: C2"]
+    assert report.summary()["warnings_detail"][0]["code"] == "scenario_fallback"
     assert {a.scenario for a in report.actions if a.customer_id == "C2"} == {"standard"}
 
 

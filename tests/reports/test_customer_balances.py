@@ -15,7 +15,7 @@ from ledger import fx
 from ledger import run_facts as facts_store
 from ledger.ingest import ingest
 from ledger.schemas import IngestBatch
-from serving.dunning import customer_state
+from serving.decisions import customer_state
 
 TODAY = dt.date.today()
 YESTERDAY = TODAY - dt.timedelta(days=1)

@@ -90,3 +90,15 @@ def test_an_unconverted_indemnity_is_40_euros_with_no_rate_said(channel, tone):
     # converted at a dated rate: the CHF amount, and no "no rate" sentence
     converted = _render(channel, tone, "fr", "business", currency="CHF", line_indemnity=Decimal("37.60"))
     assert "37,60" in converted and "aucun taux" not in converted
+
+
+def test_no_rate_is_printed_for_a_period_the_tables_do_not_cover():
+    """Interest running into 2026 S2 (no legal rate, ECB decisions checked to 5 February 2026)
+    is computed on the latest known rate, but the letter prints no rate for it."""
+    from ledger.law import penalty_interest
+    from serving.reminders.stored import _single_rate
+
+    covered = penalty_interest(amount=Decimal("1000"), due_date=date(2025, 9, 1), as_of=date(2025, 10, 1))
+    assert _single_rate(covered.periods) == Decimal("12.15")  # ECB 2.15 of 1 July 2025 + 10
+    uncovered = penalty_interest(amount=Decimal("1000"), due_date=date(2026, 7, 10), as_of=date(2026, 8, 10))
+    assert uncovered.amount > 0 and _single_rate(uncovered.periods) is None

@@ -1,14 +1,14 @@
 """exploration: the propensity of a randomly chosen action; policy evaluations and activation
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0012
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 revision = "0016"
-down_revision = "0011"  # linear history: … → 0012 → 0011 → 0016
+down_revision = "0012"  # linear history: … → 0015 → 0012 → 0016 → 0017 → 0018 → 0011 (bounds last)
 branch_labels = None
 depends_on = None
 

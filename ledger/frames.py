@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ledger.ledger_dir import REQUIRED_FILES, ledger_tables, read_table
+
 CUSTOMER_COLUMNS = [
     "customer_id", "name", "country", "language", "segment", "email", "phone",
     "payment_terms_days", "credit_limit", "currency", "dunning_scenario", "address",
@@ -82,40 +84,6 @@ class LedgerFrames:
 # --- ledger directories ------------------------------------------------------------------------
 
 LEDGER_FILES = ("customers", "invoices", "payments", "disputes", "reminders", "promises")
-REQUIRED_FILES = ("customers", "invoices", "payments")
-
-
-def read_table(directory, name: str) -> pd.DataFrame | None:
-    """One file of a ledger directory as strings (ids keep their leading zeros), or None."""
-    from pathlib import Path
-
-    directory = Path(directory)
-    for suffix in (".csv", ".parquet"):
-        path = directory / f"{name}{suffix}"
-        if path.exists():
-            if suffix == ".csv":
-                return _read_csv_strings(path)
-            return pd.read_parquet(path).astype(str).replace({"None": "", "nan": "", "NaT": ""})
-    return None
-
-
-def _read_csv_strings(path) -> pd.DataFrame:
-    """Every column as text, an empty field as "" (pyarrow's reader: several times faster than
-    pandas' own on large files; ids keep their leading zeros)."""
-    import csv
-
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        header = next(csv.reader(handle), [])
-    if not header:
-        return pd.DataFrame()
-    table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                           convert_options=pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in header}, strings_can_be_null=False))
-    return pd.DataFrame({name: table.column(name).to_numpy(zero_copy_only=False).astype(object)
-                         for name in table.column_names})
 
 
 def load_ledger_dir(directory, *, as_of=None) -> LedgerFrames:
@@ -123,8 +91,6 @@ def load_ledger_dir(directory, *, as_of=None) -> LedgerFrames:
 
     `as_of` defaults to the latest event in the directory: what is open then is open.
     """
-    from ledger.importers import ledger_tables  # the IBM sample is adapted there
-
     tables = ledger_tables(directory)
     for name in ("reminders", "promises"):
         extra = read_table(directory, name)

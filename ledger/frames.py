@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ledger.ledger_dir import REQUIRED_FILES, ledger_tables, read_table
+
 CUSTOMER_COLUMNS = [
     "customer_id", "name", "country", "language", "segment", "email", "phone",
     "payment_terms_days", "credit_limit", "currency", "dunning_scenario", "address",
@@ -82,21 +84,6 @@ class LedgerFrames:
 # --- ledger directories ------------------------------------------------------------------------
 
 LEDGER_FILES = ("customers", "invoices", "payments", "disputes", "reminders", "promises")
-REQUIRED_FILES = ("customers", "invoices", "payments")
-
-
-def read_table(directory, name: str) -> pd.DataFrame | None:
-    """One file of a ledger directory as strings (ids keep their leading zeros), or None."""
-    from pathlib import Path
-
-    directory = Path(directory)
-    for suffix in (".csv", ".parquet"):
-        path = directory / f"{name}{suffix}"
-        if path.exists():
-            if suffix == ".csv":
-                return pd.read_csv(path, dtype=str, keep_default_na=False)
-            return pd.read_parquet(path).astype(str).replace({"None": "", "nan": "", "NaT": ""})
-    return None
 
 
 def load_ledger_dir(directory, *, as_of=None) -> LedgerFrames:
@@ -104,8 +91,6 @@ def load_ledger_dir(directory, *, as_of=None) -> LedgerFrames:
 
     `as_of` defaults to the latest event in the directory: what is open then is open.
     """
-    from ledger.importers import ledger_tables  # the IBM sample is adapted there
-
     tables = ledger_tables(directory)
     for name in ("reminders", "promises"):
         extra = read_table(directory, name)

@@ -33,7 +33,7 @@ from ledger.tables import (
     Promise,
 )
 from ledger.var import DelayHistogram, rules_unpaid, value_at_risk
-from ledger.workflow import ACTIVE_DISPUTE
+from ledger.workflow import ACTIVE_DISPUTE, PromiseStatus
 from ledger.worklist_rows import BUCKETS, WorklistRow, enrich_rows
 
 CENT = Decimal("0.01")
@@ -125,7 +125,7 @@ def _customer_filter(*, agent: str | None, segment: str | None, search: str | No
         conditions.append(Customer.customer_id.in_(disputed) if dispute
                           else Customer.customer_id.not_in(disputed))
     if promise is not None:
-        promised = select(Promise.customer_id).where(Promise.status == "open")
+        promised = select(Promise.customer_id).where(Promise.status == PromiseStatus.OPEN)
         conditions.append(Customer.customer_id.in_(promised) if promise
                           else Customer.customer_id.not_in(promised))
     return select(Customer.customer_id).where(*conditions) if conditions else None
@@ -235,34 +235,40 @@ def _score(*, session: Session, customer_ids: list[str], today: dt.date, risk: I
         if odds.grade:
             row["grades"].append(odds.grade)
         row["sources"].add(odds.source)
-    out = []
-    for customer_id, row in per.items():
-        currency = currency_of.get(customer_id, "EUR")
-        var30 = {c: value_at_risk(p) for c, p in row["pairs_30"].items()}
-        var90 = {c: value_at_risk(p) for c, p in row["pairs_90"].items()}
-        shown, missing = {}, set()
-        for name, amounts in (("var30", var30), ("var90", var90), ("open", row["open"]), ("overdue", row["overdue"])):
-            shown[name], lost = _in(rates, amounts, currency)
-            missing |= lost
-        key, lost = _in(rates, var90, reporting)
-        reporting_value = None if lost else key
-        if lost:  # no rate to the reporting currency: ranked on the customer's own amount
-            key = shown["var90"]
-        open_total = shown["open"]
-        out.append({
-            "customer_id": customer_id, "currency": currency, "key": key,
-            "value_at_risk_30": shown["var30"], "value_at_risk_90": shown["var90"],
-            "value_at_risk_90_reporting": reporting_value, "reporting_currency": reporting,
-            "p_unpaid_30": float(shown["var30"] / open_total) if open_total else 0.0,
-            "p_unpaid_90": float(shown["var90"] / open_total) if open_total else 0.0,
-            "open_amount": open_total, "overdue_amount": shown["overdue"],
-            "open_invoices": row["open_invoices"], "overdue_invoices": row["overdue_invoices"],
-            "oldest_due": row["oldest_due"],
-            "grade": max(row["grades"], key=GRADE_ORDER.index) if row["grades"] else grades.get(customer_id),
-            "risk_source": "model" if row["sources"] == {"model"} else "rules",
-            "unconverted": sorted(missing | (set(lost) if lost else set())),
-            "history": payer_delays.get(customer_id, no_history)})
+    out = [_ranked(customer_id, row, currency=currency_of.get(customer_id, "EUR"), rates=rates,
+                   reporting=reporting, published_grade=grades.get(customer_id),
+                   history=payer_delays.get(customer_id, no_history))
+           for customer_id, row in per.items()]
     return sorted(out, key=lambda r: (-r["key"], r["customer_id"]))
+
+
+def _ranked(customer_id: str, row: dict[str, Any], *, currency: str, rates: fx.Rates, reporting: str,
+            published_grade: str | None, history: DelayHistogram) -> dict[str, Any]:
+    """One customer's figures in its own currency, and its ranking key in the reporting one."""
+    var30 = {c: value_at_risk(p) for c, p in row["pairs_30"].items()}
+    var90 = {c: value_at_risk(p) for c, p in row["pairs_90"].items()}
+    shown, missing = {}, set()
+    for name, amounts in (("var30", var30), ("var90", var90), ("open", row["open"]), ("overdue", row["overdue"])):
+        shown[name], lost = _in(rates, amounts, currency)
+        missing |= lost
+    key, lost = _in(rates, var90, reporting)
+    reporting_value = None if lost else key
+    if lost:  # no rate to the reporting currency: ranked on the customer's own amount
+        key = shown["var90"]
+    open_total = shown["open"]
+    return {
+        "customer_id": customer_id, "currency": currency, "key": key,
+        "value_at_risk_30": shown["var30"], "value_at_risk_90": shown["var90"],
+        "value_at_risk_90_reporting": reporting_value, "reporting_currency": reporting,
+        "p_unpaid_30": float(shown["var30"] / open_total) if open_total else 0.0,
+        "p_unpaid_90": float(shown["var90"] / open_total) if open_total else 0.0,
+        "open_amount": open_total, "overdue_amount": shown["overdue"],
+        "open_invoices": row["open_invoices"], "overdue_invoices": row["overdue_invoices"],
+        "oldest_due": row["oldest_due"],
+        "grade": max(row["grades"], key=GRADE_ORDER.index) if row["grades"] else published_grade,
+        "risk_source": "model" if row["sources"] == {"model"} else "rules",
+        "unconverted": sorted(missing | (set(lost) if lost else set())),
+        "history": history}
 
 
 def _in(rates: fx.Rates, amounts: Mapping[str, Decimal], to: str) -> tuple[Decimal, set[str]]:

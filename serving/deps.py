@@ -14,6 +14,7 @@ from sqlmodel import Session
 from ledger.errors import NotFoundError
 from ledger.portfolio import in_portfolio, owned_by_agent
 from serving.auth import verify_key
+from serving.web.session import key_of_session
 
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer rl_…`")
 
@@ -53,12 +54,13 @@ def _lookup(request: Request, session: Session,
             credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
     """The key's principal, or None (no key, unknown, revoked or expired); looked up once per
     request however many dependencies ask."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        return None
     cached = getattr(request.state, "principal", False)
     if cached is not False:
         return cached
-    stored = verify_key(session=session, key=credentials.credentials)
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        stored = verify_key(session=session, key=credentials.credentials)
+    else:  # the pages: the session cookie their sign-in set (serving/web/session.py)
+        stored = key_of_session(request, session)
     principal = None if stored is None else Principal(key_prefix=stored.prefix, role=stored.role,
                                                       name=stored.name)
     request.state.principal = principal
@@ -71,10 +73,10 @@ def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     # the request's own session (FastAPI caches it per request): one connection per request
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    principal = _lookup(request, session, credentials)
+    if principal is None and (credentials is None or credentials.scheme.lower() != "bearer"):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send `Authorization: Bearer <key>`",
                             headers={"WWW-Authenticate": "Bearer"})
-    principal = _lookup(request, session, credentials)
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown, revoked or expired API key",
                             headers={"WWW-Authenticate": "Bearer"})

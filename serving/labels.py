@@ -4,8 +4,8 @@ call outcomes, model fields…), French first, English with `?lang=en`.
 
 No raw code reaches a person: pages ask `label(kind, code, lang)` (or the flattened
 `catalogue(lang)` that app.js receives), and a code the catalogue does not know is shown as
-words (underscores become spaces) rather than as an identifier. Money and dates are written by
-serving/money.py (Babel) on the server and by Intl (the same CLDR data) in the browser — `tests/serving/test_labels.py`
+words (underscores become spaces) rather than as an identifier. Money, numbers and dates are written by
+serving/money.py (Babel), for the pages too (`POST /formats`) — `tests/serving/test_labels.py`
 checks that every code the system can produce has a real label.
 """
 from __future__ import annotations
@@ -28,9 +28,11 @@ UI: dict[str, dict[str, str]] = {
     "other_lang": {"fr": "English", "en": "Français"},
     "login_title": {"fr": "Connexion", "en": "Sign in"},
     "login_help": {"fr": "Collez votre clé API (créée avec `relance keys create --role …`). "
-                         "Elle reste dans cet onglet et n'est envoyée qu'à l'API.",
+                         "Elle n'est envoyée qu'une fois : le serveur ouvre une session de 8 heures, "
+                         "gardée dans un cookie que les scripts de la page ne peuvent pas lire.",
                    "en": "Paste your API key (created with `relance keys create --role …`). "
-                         "It stays in this tab and is only sent to the API."},
+                         "It is sent once: the server opens an 8-hour session, kept in a cookie "
+                         "the page's scripts cannot read."},
     "api_key": {"fr": "Clé API", "en": "API key"},
     "login_button": {"fr": "Se connecter", "en": "Sign in"},
     "login_bad_key": {"fr": "Clé inconnue ou révoquée.", "en": "Unknown or revoked key."},
@@ -123,6 +125,9 @@ UI: dict[str, dict[str, str]] = {
     "customer": {"fr": "Client", "en": "Customer"},
     "segment": {"fr": "Segment", "en": "Segment"},
     "grade": {"fr": "Note", "en": "Grade"},
+    # the worklist's grade: the score grade (one A–E scale) of the customer's worst open invoice;
+    # the customer page shows the customer's own score grade, which may be better
+    "grade_worst": {"fr": "Note (pire facture)", "en": "Grade (worst invoice)"},
     "p_late": {"fr": "Prob. retard", "en": "P(late)"},
     "open_amount": {"fr": "Encours", "en": "Open"},
     "overdue_amount": {"fr": "Échu", "en": "Overdue"},
@@ -352,6 +357,9 @@ UI.update({
     "show_invoices": {"fr": "Voir les factures", "en": "Show invoices"},
     "kind": {"fr": "Type", "en": "Kind"},
     "open_converted": {"fr": "Encours converti en {currency}", "en": "Open, converted to {currency}"},
+    "by_currency": {"fr": "Par devise", "en": "By currency"},
+    # a step of an imported history, numbered by the system that sent it
+    "step_number": {"fr": "Relance n° {n}", "en": "Reminder no. {n}"},
     "p_unpaid_90": {"fr": "Prob. impayé à 90 j", "en": "P(unpaid at 90 d)"},
     "more_invoices": {"fr": "et {n} autre(s)", "en": "and {n} more"},
 })
@@ -396,10 +404,13 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
     "dispute": {"open": ("ouvert", "open"), "in_review": ("en examen", "in review"),
                 "proposed_credit_note": ("avoir proposé", "credit note proposed"),
                 "resolved_credit_note": ("résolu par avoir", "resolved (credit note)"),
-                "resolved_rejected": ("rejeté", "rejected"), "withdrawn": ("retiré", "withdrawn")},
+                "resolved_rejected": ("rejeté", "rejected"), "withdrawn": ("retiré", "withdrawn"),
+                # a history imported before the workflow's statuses (the synthetic ledger's)
+                "resolved": ("résolu", "resolved")},
     "promise": {"open": ("en cours", "open"), "kept": ("tenue", "kept"), "broken": ("non tenue", "broken"),
                 "cancelled": ("annulée", "cancelled")},
-    "status": {"open": ("ouverte", "open"), "overdue": ("échue", "overdue"), "settled": ("réglée", "settled")},
+    "status": {"open": ("ouverte", "open"), "overdue": ("échue", "overdue"), "settled": ("réglée", "settled"),
+               "credit_note": ("avoir", "credit note")},
     "outcome": {"reached_promised": ("Joint : promet de payer", "Reached: promised to pay"),
                 "reached_refused": ("Joint : refuse de payer", "Reached: refuses to pay"),
                 "reached_disputed": ("Joint : conteste", "Reached: disputes"),

@@ -11,7 +11,6 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from ledger import disputes as dispute_log
 from ledger import worklist as ranking
 from ledger import worklist_rows
 from ledger.activity import agent_activity
@@ -21,12 +20,12 @@ from serving.api.collections import _invoice_risk, _lang
 from serving.deps import Analyst, PortfolioDep, Reader, SessionDep, TodayDep, risk_provider
 from serving.dunning import planned_as_dict, run_dunning
 from serving.exports import Dialect, csv_response
-from serving.labels import catalogue, label
+from serving.labels import Language, catalogue, label
 from serving.worklist_text import worded
 
 router = APIRouter(prefix="/api/v1", tags=["workbench"])
 
-Lang = Annotated[dispute_log.Language | None, Query(description="fr (default) or en")]
+Lang = Annotated[Language | None, Query(description="fr (default) or en")]
 EXPORT_LIMIT = 500
 
 
@@ -49,7 +48,7 @@ def worklist_export(request: Request, session: SessionDep, principal: Reader, po
                                grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
                                search=q or None, currency=currency, dispute=dispute, promise=promise), language)
     words = catalogue(language)
-    header = [words["rank"], words["customer"], "id", words["segment"], words["grade"], words["currency"],
+    header = [words["rank"], words["customer"], "id", words["segment"], words["grade_worst"], words["currency"],
               words["value_at_risk_90"], words["value_at_risk_30"], words["open_amount"], words["overdue_amount"],
               words["days_overdue"], words["bucket"], words["next_action"], words["agent"], words["reasons"]]
     body = [[r.rank, r.name, r.customer_id, label("segment", r.segment, language), r.grade or "",

@@ -14,6 +14,8 @@ READY = "() => window.relance && window.relance.ready === true"
 
 def sign_in(page, live, role: str = "analyst", path: str = "/") -> None:
     """Open a page without a key: the login form comes first, then the page asked for."""
+    # the session is a cookie of the browser context: each sign-in starts signed out
+    page.context.clear_cookies()
     page.goto(live.url + path)
     page.wait_for_url(re.compile(r"/login\?"))
     page.fill("#api-key", live.keys[role])

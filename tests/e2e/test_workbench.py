@@ -70,6 +70,8 @@ def client(bench: Bench, role: str) -> httpx.Client:
 
 
 def sign_in(page, bench: Bench, role: str, path: str) -> None:
+    # the session is a cookie of the browser context: each sign-in starts signed out
+    page.context.clear_cookies()
     page.goto(bench.url + path)
     page.wait_for_url(re.compile(r"/login\?"))
     page.fill("#api-key", bench.keys[role])
@@ -99,6 +101,9 @@ def wait_panel(page, panel: str) -> None:
 
 
 def no_raw_code(page) -> None:
+    """No code reaches the page: none the catalogue lacks (app.js notes each one it had to make
+    readable itself), and none of the known codes in the text."""
+    assert sorted(set(page.evaluate("window.relance.unlabelled"))) == []
     text = page.inner_text("body")
     found = RAW.findall(text)
     if page.get_attribute("html", "lang") == "fr":
@@ -350,28 +355,75 @@ def test_manager_filters_by_agent_assigns_and_reads_the_manager_views(page, cons
     assert [e for e in console.errors if "404" not in e[1]] == []
 
 
+NOTICE_ONLY = {"name": "notice-only", "label_fr": "Mise en demeure seule", "label_en": "Formal notice only",
+               "steps": [{"name": "formal_notice", "offset_days": 30, "channel": "formal_notice", "tone": "formal"}]}
+
+
+def pending_notices(bench: Bench) -> dict[str, dict]:
+    """Two formal notices waiting for approval, made through the API: two customers on a one-step
+    scenario (a formal notice 30 days after the due date) each owe an invoice 40 days overdue,
+    then today's run plans their notices (which a scenario sends only once approved)."""
+    day = lambda n: (TODAY + dt.timedelta(days=n)).isoformat()  # noqa: E731
+    ids = ["APPROVE-1", "APPROVE-2"]
+    with client(bench, "admin") as api:
+        api.put("/dunning/scenarios/notice-only", json=NOTICE_ONLY).raise_for_status()
+        api.post("/ingest", json={
+            "customers": [{"customer_id": c, "name": f"Approbation {c[-1]}", "dunning_scenario": "notice-only",
+                           "email": "compta@example.com"} for c in ids],
+            "invoices": [{"invoice_id": f"AP-{c[-1]}", "customer_id": c, "currency": "EUR", "amount": "5000",
+                          "issue_date": day(-70), "due_date": day(-40)} for c in ids]}).raise_for_status()
+        api.post("/dunning/runs", json={"date": TODAY.isoformat()}).raise_for_status()
+        pending = api.get("/dunning/actions", params={"state": "pending_approval", "limit": 1000}).json()["items"]
+    found = {a["customer_id"]: a for a in pending if a["customer_id"] in ids}
+    assert sorted(found) == ids and {a["step"] for a in found.values()} == {"formal_notice"}
+    return found
+
+
+def decide_in_page(page, action: dict, comment: str, decision: str) -> str:
+    form_id = f"form-approval-{action['id']}"
+    card = page.locator(f"#approval-{action['id']}")
+    assert action["customer_id"] in card.inner_text()
+    # the letter as it will go out, not a placeholder
+    page.wait_for_function(f"() => !document.querySelector('#approval-{action['id']} pre.letter')"
+                           f".textContent.startsWith({repr(page.evaluate('window.relance.config.labels.loading'))})")
+    # (the letter's text writes money with plain spaces, as its PDF's Latin-1 fonts need)
+    letter = card.locator("pre.letter").inner_text().replace("\u202f", " ").replace("\xa0", " ")
+    assert "5 000,00 €" in letter and f"Approbation {action['customer_id'][-1]}" in letter
+    page.fill(f"#{form_id}-comment", comment)
+    page.click(f"#{form_id} button[value={decision}]")
+    page.wait_for_function(f"() => (window.relance.submitted['{form_id}'] || 0) > 0 || window.relance.errors['{form_id}']")
+    assert page.evaluate(f"window.relance.errors['{form_id}'] || null") is None
+    return page.inner_text(f"#{form_id}-status")
+
+
 def test_approval_queue(page, console, bench, artifacts):
+    """An analyst approves one formal notice and rejects another, each with a comment, in the page."""
+    from serving.labels import ui
+
+    notices = pending_notices(bench)
     sign_in(page, bench, "analyst", "/approvals")
+    # each card's letter as it will go out (fetched after the cards are drawn)
+    page.wait_for_function("""() => [...document.querySelectorAll('pre.letter')]
+        .every((p) => p.textContent !== window.relance.config.labels.loading)""")
     page.screenshot(path=str(artifacts / "approvals-fr.png"), full_page=True)
-    with client(bench, "analyst") as api:
-        spec = httpx.get(bench.url + "/openapi.json").json()["paths"]
-        if "/api/v1/dunning/actions/{action_id}/approve" not in spec:
-            pytest.skip("the approval API is not in this build yet")
-        pending = api.get("/dunning/actions", params={"state": "pending_approval"}).json()["items"]
-    if not pending:
-        assert page.locator("#approvals-empty").is_visible()
-        return
-    first = page.locator("article.approval").first
-    form_id = first.locator("form").get_attribute("id")
-    action_id = int(form_id.rsplit("-", 1)[1])
-    page.fill(f"#{form_id}-comment", "Vu, conforme")
-    page.click(f"#{form_id} button[value=approve]")
-    page.wait_for_function(f"() => (window.relance.submitted['{form_id}'] || 0) > 0")
-    with client(bench, "analyst") as api:
-        assert api.get("/dunning/actions", params={"customer_id": pending[0]["customer_id"]}).json()["items"]
-        states = {a["id"]: a["state"] for a in api.get("/dunning/actions", params={"limit": 1000}).json()["items"]}
-    assert states[action_id] != "pending_approval"
+    assert page.locator("#approvals-empty").count() == 0
+    assert decide_in_page(page, notices["APPROVE-1"], "Vu, conforme", "approve") == ui("approved")
+    assert decide_in_page(page, notices["APPROVE-2"], "Litige en cours", "reject") == ui("rejected")
     no_raw_code(page)
+    with client(bench, "analyst") as api:
+        states = {c: api.get("/dunning/actions", params={"customer_id": c}).json()["items"][0] for c in notices}
+        still = [a["customer_id"] for a in
+                 api.get("/dunning/actions", params={"state": "pending_approval", "limit": 1000}).json()["items"]]
+    approved, rejected = states["APPROVE-1"], states["APPROVE-2"]
+    assert approved["state"] == "planned" and approved["approved_by"] == "analyst:e2e-analyst"
+    assert rejected["state"] == "cancelled"
+    assert "APPROVE-1" not in still and "APPROVE-2" not in still
+    # a reload shows neither any more
+    page.reload()
+    page.wait_for_function(READY)
+    assert page.locator(f"#approval-{approved['id']}").count() == 0
+    assert page.locator(f"#approval-{rejected['id']}").count() == 0
+    assert console.errors == []
 
 
 def test_english_worklist_and_customer_page(page, console, bench, artifacts):
@@ -387,3 +439,24 @@ def test_english_worklist_and_customer_page(page, console, bench, artifacts):
     assert "Log a call" in page.inner_text("#panel-act")
     page.screenshot(path=str(artifacts / "customer-agent-en.png"), full_page=True)
     no_raw_code(page)
+
+
+PAGES = ["/worklist", "/", "/manager", "/approvals", "/model", "/customers/{top}", "/customers/{resolved}"]
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_no_page_shows_a_raw_code(page, console, bench, artifacts, lang):
+    """Every page, in both languages, as an admin (who sees every panel): each code in words."""
+    with client(bench, "admin") as api:
+        disputes = api.get("/disputes", params={"limit": 500}).json()
+    resolved = next(d["customer_id"] for d in disputes if d["status"] not in ("open", "in_review"))
+    sign_in(page, bench, "admin", f"/worklist?lang={lang}")
+    for path in PAGES:
+        target = path.format(top=bench.portfolio[0], resolved=resolved)
+        page.goto(bench.url + target + ("&" if "?" in target else "?") + f"lang={lang}")
+        page.wait_for_function(READY)
+        # every amount and date came written by the server: no placeholder is left
+        assert "\u2063" not in page.inner_text("body"), target
+        no_raw_code(page)
+    page.screenshot(path=str(artifacts / f"customer-resolved-dispute-{lang}.png"), full_page=True)
+    assert [e for e in console.errors if "404" not in e[1]] == []

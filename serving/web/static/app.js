@@ -1,47 +1,157 @@
-/* Relance dashboard: every figure comes from the JSON API, called with the key kept in
-   sessionStorage. Each panel loads on its own: a missing endpoint (404/501) or any error shows an
-   "unavailable" notice in that panel and never stops the others. Data is written with
-   textContent, never innerHTML, so customer names cannot inject markup. */
+/* Relance dashboard: every figure comes from the JSON API, called with the session cookie that
+   /login opened (HttpOnly: this script never holds the key). Each panel loads on its own: a
+   missing endpoint (404/501) or any error shows an "unavailable" notice in that panel and never
+   stops the others. Data is written with textContent, never innerHTML, so customer names cannot
+   inject markup; amounts, numbers and dates are written by the server (POST /formats, Babel). */
 (function () {
   "use strict";
 
   const CONFIG = JSON.parse(document.getElementById("relance-config").textContent);
   const L = CONFIG.labels;
   const LANG = CONFIG.lang;
-  const LOCALE = LANG === "en" ? "en-GB" : "fr-FR";
-  const KEY = "relance.apiKey";
   const GRADES = ["A", "B", "C", "D", "E"];
   const GRADE_COLORS = { A: "#2e7d32", B: "#7cb342", C: "#fbc02d", D: "#f57c00", E: "#c62828" };
   const STATE_COLORS = { sent: "#2e7d32", planned: "#1e88e5", failed: "#c62828", cancelled: "#9e9e9e" };
 
-  const relance = (window.relance = { charts: {}, panels: {}, ready: false, config: CONFIG, submitted: {}, errors: {}, downloads: [] });
+  const relance = (window.relance = { charts: {}, panels: {}, ready: false, config: CONFIG, submitted: {}, errors: {}, downloads: [], unlabelled: [] });
 
-  // --- formatting ---------------------------------------------------------------------------
-  // every amount in its own currency (the API says which): one formatter per currency, cached
-  const moneyFormats = {};
-  const moneyFormat = (currency, digits) => {
-    const key = currency + "|" + digits;
-    if (!moneyFormats[key]) {
-      moneyFormats[key] = new Intl.NumberFormat(LOCALE, { style: "currency", currency,
-        minimumFractionDigits: digits, maximumFractionDigits: digits });
+  // --- formatting: by the server ---------------------------------------------------------------
+  // Every amount, number and date is written by serving/money.py (Babel), so it reads the same
+  // here, in a CSV, on a statement or in a letter. money(), num(), pct() and date() answer at once
+  // with the server's text when they have it; otherwise with a placeholder, and the values asked
+  // together go to POST /formats in one batch, whose answer replaces each placeholder in the page
+  // (and in any node added later). Panels are marked ready only once every placeholder is gone.
+  const MARK = "\u2063";  // invisible separator around a placeholder's number
+  const written = new Map();   // "kind|value" → the server's text
+  const placeholders = new Map();  // placeholder → "kind|value"
+  const placeholderOf = new Map();  // "kind|value" → its placeholder
+  const queued = new Map();    // "kind|value" → placeholder, not yet sent
+  let sending = null;
+  let placeholderCount = 0;
+  function formatted(kind, value) {
+    const key = kind + "|" + value;
+    if (written.has(key)) return written.get(key);
+    if (placeholderOf.has(key)) return placeholderOf.get(key);
+    placeholderCount += 1;
+    const token = MARK + placeholderCount + MARK;
+    placeholders.set(token, key);
+    placeholderOf.set(key, token);
+    queued.set(key, token);
+    queueMicrotask(flushFormats);
+    return token;
+  }
+  async function flushFormats() {
+    if (sending || !queued.size) return sending;
+    const batch = [...queued.keys()];
+    queued.clear();
+    const body = { lang: LANG, money: [], whole_money: [], dates: [], numbers: [], percents: [] };
+    const slots = { m: "money", w: "whole_money", d: "dates", n: "numbers", p: "percents" };
+    const order = { money: [], whole_money: [], dates: [], numbers: [], percents: [] };
+    for (const key of batch) {
+      const [kind, value, currency] = key.split("|");
+      const slot = slots[kind];
+      body[slot].push(kind === "m" || kind === "w" ? { amount: value, currency } : value);
+      order[slot].push(key);
     }
-    return moneyFormats[key];
-  };
-  const numberFormat = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 1 });
-  const percentFormat = new Intl.NumberFormat(LOCALE, { style: "percent", maximumFractionDigits: 1 });
-  const money = (v, currency, digits) => (v === null || v === undefined || v === "" || !currency ? "—"
-    : moneyFormat(currency, digits === undefined ? 2 : digits).format(Number(v)));
-  // chart axes and tiles: whole units are enough
-  const money0 = (v, currency) => money(v, currency, 0);
+    sending = (async () => {
+      let answer = null;
+      try {
+        const response = await fetch("/formats", { method: "POST", headers: { "Content-Type": "application/json",
+          "X-CSRF-Token": csrfToken() },
+          body: JSON.stringify(body) });
+        if (response.ok) answer = await response.json();
+      } catch (e) {
+        /* the server is away: the values are shown as they came */
+      }
+      for (const slot of Object.keys(order)) {
+        order[slot].forEach((key, i) => written.set(key, answer ? answer[slot][i]
+          : key.split("|").slice(1).join(" ")));
+      }
+      replacePlaceholders(document.body);
+      for (const c of Object.values(relance.charts)) {
+        try {
+          c.update("none");  // a tooltip or label asked before its text came
+        } catch (e) {
+          /* a chart being replaced: its successor asks again */
+        }
+      }
+    })();
+    try {
+      await sending;
+    } finally {
+      sending = null;
+    }
+    if (queued.size) await flushFormats();
+  }
+  // resolves once every value asked so far has its text in the page
+  async function formatsWritten() {
+    while (sending || queued.size) await (sending || flushFormats());
+  }
+  const TOKEN = new RegExp(MARK + "\\d+" + MARK, "g");
+  function textOf(text) {
+    return text.includes(MARK) ? text.replace(TOKEN, (t) => written.get(placeholders.get(t)) ?? t) : text;
+  }
+  // writes only what changes: a placeholder still waiting for its text stays (and writing the
+  // same text again would wake the observer below for ever)
+  function replaceIn(node) {
+    if (!node.data.includes(MARK)) return;
+    const text = textOf(node.data);
+    if (text !== node.data) node.data = text;
+  }
+  function replacePlaceholders(root) {
+    if (!root) return;
+    if (root.nodeType === Node.TEXT_NODE) return replaceIn(root);
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) replaceIn(node);
+    if (root.querySelectorAll) {
+      for (const node of root.querySelectorAll("[aria-label], [title]")) {
+        for (const name of ["aria-label", "title"]) {
+          const v = node.getAttribute(name);
+          if (v && v.includes(MARK) && textOf(v) !== v) node.setAttribute(name, textOf(v));
+        }
+      }
+    }
+  }
+  // a node added after its batch came back still gets its text
+  new MutationObserver((changes) => {
+    for (const change of changes) {
+      if (change.type === "characterData") replacePlaceholders(change.target);
+      else change.addedNodes.forEach((n) => replacePlaceholders(n));
+    }
+  }).observe(document.documentElement, { childList: true, subtree: true, characterData: true });
+
+  const blank = (v) => v === null || v === undefined || v === "";
+  // a computed float (a sum in a chart) is asked to the cent; an amount from the API as it came
+  const exact = (v, digits) => (typeof v === "number" ? v.toFixed(digits) : String(v));
+  const money = (v, currency) => (blank(v) || !currency || !isFinite(Number(v)) ? "—"
+    : formatted("m", exact(v, 2) + "|" + String(currency).toUpperCase()));
+  const cents = money;
+  // a headline tile: whole units
+  const money0 = (v, currency) => (blank(v) || !currency || !isFinite(Number(v)) ? "—"
+    : formatted("w", exact(v, 2) + "|" + String(currency).toUpperCase()));
+  const num = (v) => (blank(v) || !isFinite(Number(v)) ? "—" : formatted("n", exact(Number(v), 2)));
+  const pct = (v) => (blank(v) || !isFinite(Number(v)) ? "—" : formatted("p", exact(Number(v), 4)));
+  const date = (iso) => (iso ? formatted("d", String(iso).slice(0, 10)) : "—");
+  // a chart draws text on a canvas: ask its values first, then build it with the written texts
+  async function beforeChart(values) {
+    values();
+    await formatsWritten();
+  }
+  // chart axes: whole units grouped the locale's way (the currency is in the axis title), shares
+  const grouped = (v) => String(Math.round(Math.abs(Number(v)))).replace(/\B(?=(\d{3})+(?!\d))/g, CONFIG.axis.group);
+  const axisNumber = (v) => (Number(v) < 0 ? "-" : "") + grouped(v);
+  const axisPercent = (v) => CONFIG.axis.percent.replace("{n}", axisNumber(Number(v) * 100));
   const REPORTING = CONFIG.reporting_currency || "EUR";
-  const cents = (v, currency) => money(v, currency, 2);
-  const num = (v) => (v === null || v === undefined ? "—" : numberFormat.format(Number(v)));
-  const pct = (v) => (v === null || v === undefined ? "—" : percentFormat.format(Number(v)));
-  const dateFormat = new Intl.DateTimeFormat(LOCALE, { day: "2-digit", month: "2-digit", year: "numeric" });
-  const date = (iso) => (iso ? dateFormat.format(new Date(String(iso).slice(0, 10) + "T00:00:00")) : "—");
   // a code as words: the catalogue's label, else the code made readable (never an identifier)
-  const word = (prefix, id) => (id === null || id === undefined || id === "" ? "—"
-    : L[prefix + id] || String(id).replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()));
+  // a code as words: the catalogue's label, else the code made readable (never an identifier) —
+  // and noted in relance.unlabelled, which the browser tests require empty on every page
+  const word = (prefix, id) => {
+    if (id === null || id === undefined || id === "") return "—";
+    if (L[prefix + id]) return L[prefix + id];
+    if (prefix === "step_" && /^\d+$/.test(String(id))) return fill(L.step_number, { n: id });
+    relance.unlabelled.push(prefix + id);
+    return String(id).replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+  };
   const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, k) => values[k]);
   const isoDay = (d) => d.toISOString().slice(0, 10);
   const addDays = (iso, n) => { const d = new Date(iso + "T00:00:00Z"); d.setUTCDate(d.getUTCDate() + n); return isoDay(d); };
@@ -81,11 +191,9 @@
     const known = await routes();
     const bare = url.split("?")[0];
     if (known && !known.some((re) => re.test(bare))) throw new ApiError(404, "not built yet");
-    const response = await fetch(url, {
-      headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY), Accept: "application/json" },
-    });
+    // the session cookie goes along (same origin); the page never holds the key
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
     if (response.status === 401) {
-      sessionStorage.removeItem(KEY);
       toLogin();
       throw new ApiError(401);
     }
@@ -146,6 +254,7 @@
 
   async function runPanels(loaders) {
     await Promise.all(Object.entries(loaders).map(([id, load]) => panel(id, load)));
+    await formatsWritten();
     relance.ready = true;
     document.body.dataset.ready = "1";
   }
@@ -207,7 +316,7 @@
     return relance.charts[id];
   }
 
-  const moneyAxis = (currency) => ({ ticks: { callback: (v) => money0(v, currency) } });
+  const moneyAxis = (currency) => ({ title: { display: true, text: currency }, ticks: { callback: axisNumber } });
   const moneyTooltip = (currency) => ({ callbacks: { label: (c) => c.dataset.label + " : " + money(c.raw, currency) } });
 
   // what a report's totals are in: the reporting currency, the rate date, what could not be converted
@@ -241,7 +350,7 @@
         const run = last.run;
         if (!run) return { empty: L.no_scheduled_run };
         const report = run.report || {};
-        facts("last-run", [[L.run_date, date(run.run_date)], [L.run_state, L["run_state_" + run.state] || run.state],
+        facts("last-run", [[L.run_date, date(run.run_date)], [L.run_state, word("run_state_", run.state)],
           [L.run_created, report.created], [L.run_reminders, report.reminders],
           [L.run_sent, report.outbox ? report.outbox.sent : null],
           [L.run_warnings, (report.warnings || []).length ? report.warnings.join(" · ") : (run.error || "0")],
@@ -259,7 +368,7 @@
         tile("kpi-tiles", L.kpi_dso, num(k.dso.dso), L.days);
         tile("kpi-tiles", L.kpi_best_dso, num(k.dso.best_possible_dso), L.days);
         tile("kpi-tiles", L.kpi_add, num(k.dso.average_days_delinquent), L.days);
-        tile("kpi-tiles", lastCei && lastCei.to_date ? L.kpi_cei_to_date : L.kpi_cei, cei === null ? "—" : num(cei) + " %",
+        tile("kpi-tiles", lastCei && lastCei.to_date ? L.kpi_cei_to_date : L.kpi_cei, cei === null ? "—" : pct(cei / 100),
           lastCei ? lastCei.month + (lastCei.to_date ? " · " + fill(L.to_date_until, { date: date(lastCei.end) }) : "") : null);
         tile("kpi-tiles", L.kpi_recovery, pct(k.period.recovery_rate));
       },
@@ -268,6 +377,7 @@
         if (!r.trend.length) return "empty";
         note("panel-dso", currencyNote(r));
         // complete month ends, then as_of: a point inside its month is marked "to date"
+        await beforeChart(() => r.trend.forEach((p) => date(p.on)));
         const labels = r.trend.map((p) => date(p.on) + (p.to_date ? " (" + L.to_date + ")" : ""));
         const marked = (color) => r.trend.map((p) => (p.to_date ? "#ffffff" : color));
         const line = (label, key, color, dash) => ({ label, data: r.trend.map((p) => p[key]), borderColor: color,
@@ -286,6 +396,7 @@
         note("panel-aging", currencyNote(r));
         const labels = r.buckets.map((b) => (b.bucket === "not_due" ? L.bucket_not_due : fill(L.bucket_days, { b: b.bucket })));
         const colors = ["#43a047", "#fdd835", "#fb8c00", "#f4511e", "#d32f2f", "#8e0000"];
+        await beforeChart(() => r.buckets.forEach((b) => money(Number(b.amount), cur)));
         chart("chart-aging", { type: "bar", data: { labels, datasets: [{ label: L.amount,
           data: r.buckets.map((b) => Number(b.amount)), backgroundColor: colors }] },
           options: { plugins: { legend: { display: false }, tooltip: { callbacks: {
@@ -298,6 +409,8 @@
         document.getElementById("forecast-source").textContent = (r.source === "model" ? L.source_model : L.source_rules)
           + " · " + currencyNote(r);
         const cur = r.reporting_currency;
+        await beforeChart(() => r.weeks.forEach((w) => [date(w.start), money(Number(w.expected), cur),
+          money(Number(w.low), cur), money(Number(w.high), cur)]));
         const labels = r.weeks.map((w) => L.week + w.week + " · " + date(w.start));
         chart("chart-forecast", { type: "bar", data: { labels, datasets: [
           { type: "bar", label: L.expected, data: r.weeks.map((w) => Number(w.expected)), backgroundColor: "#1e88e5", order: 3 },
@@ -322,6 +435,7 @@
           if (row.value_at_risk_90_reporting !== null) atRisk[g] += Number(row.value_at_risk_90_reporting);
         }
         const shown = keys.filter((g) => g !== "—" || count[g] > 0);
+        await beforeChart(() => shown.forEach((g) => money(atRisk[g], cur)));
         chart("chart-risk", { type: "bar", data: { labels: shown, datasets: [
           { label: L.customers_count, data: shown.map((g) => count[g]), backgroundColor: shown.map((g) => GRADE_COLORS[g] || "#9e9e9e"), yAxisID: "y" },
           { type: "line", label: fill(L.value_at_risk_90_in, { currency: cur }), data: shown.map((g) => atRisk[g]), borderColor: "#37474f",
@@ -360,10 +474,11 @@
           return eligible ? settled / eligible : null;
         };
         const colors = ["#81d4fa", "#29b6f6", "#0277bd"];
+        await beforeChart(() => steps.forEach((s) => windows.forEach((w) => pct(share(s, w)))));
         chart("chart-effectiveness", { type: "bar", data: { labels: steps.map((s) => word("step_", s)),
           datasets: windows.map((w, i) => ({ label: fill(L.within, { w }), backgroundColor: colors[i % 3],
             data: steps.map((s) => share(s, w)) })) },
-          options: { scales: { y: { min: 0, max: 1, ticks: { callback: (v) => pct(v) } } },
+          options: { scales: { y: { min: 0, max: 1, ticks: { callback: axisPercent } } },
             plugins: { tooltip: { callbacks: { label: (c) => c.dataset.label + " : " + pct(c.raw) } } } } });
       },
       "panel-worklist": async () => {
@@ -415,13 +530,13 @@
   async function apiSend(method, path, body) {
     let response;
     try {
-      response = await fetch(CONFIG.api + path, { method, headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY),
-        Accept: "application/json", "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      response = await fetch(CONFIG.api + path, { method, headers: { Accept: "application/json",
+        "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+        body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
       throw new ApiError(0, null);
     }
     if (response.status === 401) {
-      sessionStorage.removeItem(KEY);
       toLogin();
       throw new ApiError(401);
     }
@@ -477,6 +592,7 @@
       say(id, L.loading, "pending");
       try {
         const message = await send(new FormData(form), form);
+        await formatsWritten();
         say(id, message || L.saved, "ok");
         relance.submitted[id] = (relance.submitted[id] || 0) + 1;
       } catch (error) {
@@ -494,10 +610,10 @@
     return v === "" ? null : v;
   };
 
-  // A download needs the key too: fetched, then handed to the browser as a file.
+  // A download: fetched with the session, then handed to the browser as a file.
   async function download(path, filename, statusId) {
     try {
-      const response = await fetch(CONFIG.api + path, { headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY) } });
+      const response = await fetch(CONFIG.api + path);
       if (!response.ok) throw new ApiError(response.status, null);
       const blob = await response.blob();
       const link = el("a", { href: URL.createObjectURL(blob), download: filename });
@@ -644,7 +760,7 @@
           [L.scenario, word("scenario_", c.dunning_scenario)],
           [L.email, c.email], [L.phone, c.phone], [L.agent, c.assigned_agent || L.unassigned],
           [L.open_invoices, c.open_invoices], [L.open_amount, cents(c.open_balance, currency)],
-          [L.overdue_amount, cents(c.overdue_balance, currency)]]);
+          [L.overdue_amount, cents(c.overdue_balance, currency)]].concat(balanceNotes(c)));
         const badges = document.getElementById("customer-statuses");
         badges.replaceChildren();
         for (const s of c.statuses || []) badges.append(el("span", { class: "badge", text: s[LANG] || s.fr }));
@@ -763,7 +879,8 @@
         const status = textOrNull(data, "status");
         const comment = textOrNull(data, "comment");
         await apiSend("PATCH", "/disputes/" + encodeURIComponent(d.dispute_id), { status, comment });
-        reload("panel-disputes", "panel-actions", "panel-invoices");
+        // this card is drawn again: its outcome line is written into the new one
+        await reload("panel-disputes", "panel-actions", "panel-invoices");
       }), 0);
       return card;
     }
@@ -908,6 +1025,19 @@
     ]);
     return Promise.all([showWho(), optional, whoAmI().then((me) => (isManager(me) ? knownAgents() : null))])
       .then(() => runPanels(panels));
+  }
+
+  // a customer owing in several currencies: each currency's own balance, and what the totals above
+  // (in the customer's currency, converted at today's rates) leave out for want of a rate
+  function balanceNotes(c) {
+    const parts = c.by_currency || [];
+    if (parts.length < 2 && !(c.unconverted || []).length) return [];
+    const notes = [[L.by_currency, parts.map((b) => cents(b.open_balance, b.currency)).join(" · ")]];
+    const said = [];
+    if (c.rate_date) said.push(fill(L.rates_of, { date: date(c.rate_date) }));
+    if ((c.unconverted || []).length) said.push(fill(L.unconverted, { currencies: c.unconverted.join(", ") }));
+    if (said.length) notes.push(["", said.join(" · ")]);
+    return notes;
   }
 
   const byWhom = (actor) => (actor ? String(actor).split(":").slice(-1)[0] : "—");
@@ -1099,7 +1229,7 @@
         const scalars = (obj) => Object.entries(obj || {}).filter(([, v]) => v === null || typeof v !== "object");
         const shown = (k, v) => (v === null ? "—" : k === "status" ? word("model_status_", v)
           : k === "basis" ? word("basis_", v) : typeof v === "number" ? num(v) : String(v));
-        facts("model-facts", scalars(m).concat(scalars(m.meta)).map(([k, v]) => [L["field_" + k] || k, shown(k, v)]));
+        facts("model-facts", scalars(m).concat(scalars(m.meta)).map(([k, v]) => [word("field_", k), shown(k, v)]));
         // the facts stay visible: the notice only says why there are so few
         if (m.status === "no_model") document.getElementById("model-facts").after(el("p", { class: "notice", text: L.no_model }));
       },
@@ -1136,26 +1266,32 @@
   }
 
   // --- login --------------------------------------------------------------------------------
+  // The key is sent once, to POST /session, which answers with an HttpOnly cookie (scripts cannot
+  // read it) for a working day; the field is emptied and the key is kept nowhere in the page.
   function login() {
     const form = document.getElementById("login-form");
     const message = document.getElementById("login-message");
+    sessionStorage.removeItem("relance.apiKey");  // what an older version of this page kept
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const key = document.getElementById("api-key").value.trim();
+      const field = document.getElementById("api-key");
+      const key = field.value.trim();
       message.hidden = true;
       let status;
       try {
-        // any role may list invoices: 401 is the only answer that means a bad key
-        status = (await fetch(CONFIG.api + "/invoices?limit=1", { headers: { Authorization: "Bearer " + key } })).status;
+        // the token too: a session still open (another tab) checks it like any change
+        status = (await fetch("/session", { method: "POST", headers: { "Content-Type": "application/json",
+          "X-CSRF-Token": csrfToken() },
+          body: JSON.stringify({ api_key: key }) })).status;
       } catch (e) {
         status = 0;
       }
-      if (status === 401 || status === 0) {
-        message.textContent = status === 0 ? L.login_error : L.login_bad_key;
+      field.value = "";
+      if (status !== 200) {
+        message.textContent = status === 401 || status === 422 ? L.login_bad_key : L.login_error;
         message.hidden = false;
         return;
       }
-      sessionStorage.setItem(KEY, key);
       const next = new URLSearchParams(location.search).get("next");
       // only a path of this site: never an open redirect
       location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : "/?lang=" + LANG);
@@ -1164,18 +1300,27 @@
     document.body.dataset.ready = "1";
   }
 
+  // the double-submit token of serving/web/session.py: sent with every change
+  function csrfToken() {
+    const found = document.cookie.split("; ").find((c) => c.startsWith("relance_csrf="));
+    return found ? decodeURIComponent(found.slice("relance_csrf=".length)) : "";
+  }
+
   // --- start --------------------------------------------------------------------------------
   function start() {
     const page = document.body.dataset.page;
     if (page === "login") return login();
-    if (!sessionStorage.getItem(KEY)) return toLogin();
-    document.getElementById("logout").addEventListener("click", () => {
-      sessionStorage.removeItem(KEY);
-      location.assign("/login?lang=" + LANG);
+    // no session cookie (never signed in, signed out, expired): the sign-in page
+    if (!csrfToken()) return toLogin();
+    document.getElementById("logout").addEventListener("click", async () => {
+      try {
+        await fetch("/session/logout", { method: "POST", headers: { "X-CSRF-Token": csrfToken() } });
+      } finally {
+        location.assign("/login?lang=" + LANG);
+      }
     });
     if (typeof Chart !== "undefined") {
       Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-      Chart.defaults.locale = LOCALE;
     }
     showWho();
     ({ dashboard, customer, model, worklist: worklistPage, approvals, manager })[page]();

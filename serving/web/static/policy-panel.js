@@ -9,8 +9,9 @@
   const lang = document.documentElement.lang === "en" ? "en" : "fr";
   const number = new Intl.NumberFormat(lang, { maximumFractionDigits: 3 });
   const signed = new Intl.NumberFormat(lang, { maximumFractionDigits: 3, signDisplay: "always" });
-  const headers = () => ({ Authorization: "Bearer " + sessionStorage.getItem("relance.apiKey"),
-                           Accept: "application/json", "Content-Type": "application/json" });
+  // the pages' session cookie goes along; a change carries its CSRF token (serving/web/session.py)
+  const csrf = () => decodeURIComponent((document.cookie.split("; ").find((c) => c.startsWith("relance_csrf=")) || "=").split("=")[1]);
+  const headers = () => ({ Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf() });
 
   function row(list, term, value) {
     const dt = document.createElement("dt");
@@ -61,7 +62,6 @@
   }
 
   async function load() {
-    if (!sessionStorage.getItem("relance.apiKey")) return;
     const response = await fetch("/api/v1/policy/evaluations", { headers: headers() });
     if (!response.ok) { panel.hidden = response.status === 403; return; }
     const evaluations = await response.json();

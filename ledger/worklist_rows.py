@@ -213,7 +213,7 @@ def _reasons(row: Mapping[str, Any], *, days: int, disputes: int, open_promises:
     if row["risk_source"] == "rules":
         history = row["history"]
         reasons.append(ReasonOut(code="history", values={
-            "settled": history.more_than(-10**6), "late": history.more_than(0)}))
+            "settled": history["settled"], "late": history["late"]}))
     if broken:
         reasons.append(ReasonOut(code="broken_promise", values={"promises": broken}))
     if open_promises:

@@ -22,8 +22,10 @@ lock: install
 	  '# after a change to pyproject.toml; `make install` installs exactly these.'; cat requirements.lock.new; } > requirements.lock
 	rm requirements.lock.new
 
+# ruff on everything; mypy --strict on the modules [tool.mypy] lists (pyproject.toml)
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 install: $(STAMP)
 

@@ -24,6 +24,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, cast
 
 ZERO = Decimal("0")
 
@@ -93,13 +94,13 @@ def allocate(invoices: list[InvoiceLine], credits: list[CreditLine]) -> Allocati
     events.sort(key=lambda event: event[:3])
 
     open_invoices: list[InvoiceLine] = []
-    pool: list[list] = []  # [credit, remaining] in arrival order: oldest credit is used first
+    pool: list[list[Any]] = []  # [credit, remaining] in arrival order: oldest credit is used first
     for on, kind, _, payload in events:
         if kind == 0:
             # kept sorted as it grows (ids are unique, so the order is total)
-            bisect.insort(open_invoices, payload, key=_oldest_first)  # type: ignore[arg-type]
+            bisect.insort(open_invoices, cast(InvoiceLine, payload), key=_oldest_first)
         else:
-            credit: CreditLine = payload  # type: ignore[assignment]
+            credit = cast(CreditLine, payload)
             remaining = left[_key(credit)]
             if credit.invoice_id in result.open_amount and remaining > ZERO:
                 remaining = _apply(result, credit, credit.invoice_id, remaining, on)
@@ -184,7 +185,7 @@ def _apply(result: AllocationResult, credit: CreditLine, invoice_id: str, availa
     return available - applied
 
 
-def _drain(result: AllocationResult, pool: list[list], open_invoices: list[InvoiceLine],
+def _drain(result: AllocationResult, pool: list[list[Any]], open_invoices: list[InvoiceLine],
            on: dt.date) -> None:
     for entry in pool:
         credit, remaining = entry

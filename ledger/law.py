@@ -37,12 +37,17 @@ differ from the total by a cent).
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import LedgerError
+
+if TYPE_CHECKING:  # the law is pure; a session only lets it read dated exchange rates
+    from sqlmodel import Session
 
 DATA_DIR = Path(__file__).parent / "data"
 ECB_RATES_PATH = DATA_DIR / "ecb_rates.csv"
@@ -468,7 +473,7 @@ class IndemnityAmount:
         return self.currency != "EUR" and self.amount is not None
 
 
-def eur_rate(currency: str, on: date, session=None) -> tuple[Decimal, date] | None:
+def eur_rate(currency: str, on: date, session: Session | None = None) -> tuple[Decimal, date] | None:
     """Units of ``currency`` for 1 EUR on ``on`` (the latest ECB reference rate on or before it,
     from ``ledger.fx``), with the rate's date; None when unknown or without a database session.
     The one place the law converts money: never 1:1 by default."""
@@ -484,7 +489,7 @@ def eur_rate(currency: str, on: date, session=None) -> tuple[Decimal, date] | No
     return converted.rate, converted.rate_date or on
 
 
-def indemnity_for(currency: str, on: date, session=None) -> IndemnityAmount:
+def indemnity_for(currency: str, on: date, session: Session | None = None) -> IndemnityAmount:
     """The 40 € indemnity for an invoice in ``currency``, converted at the rate of ``on``."""
     if currency == "EUR":
         return IndemnityAmount(eur=RECOVERY_INDEMNITY, currency="EUR", amount=RECOVERY_INDEMNITY)
@@ -523,7 +528,7 @@ class Claim:
 
 def claim_for(*, customer_type: str, amount: Decimal, due_date: date, as_of: date,
               currency: str = "EUR", contract_rate: Decimal | None = None,
-              rates: RateTable | None = None, session=None) -> Claim:
+              rates: RateTable | None = None, session: Session | None = None) -> Claim:
     """Interest and indemnity on ``amount`` (still open, or paid late) by kind of debtor:
     business → L441-10 (ECB + 10, or the contract rate floored at 3 × the legal rate) + 40 €;
     public_sector → ECB + 8 fixed at the start of the delay + 40 €; consumer → nothing."""
@@ -566,9 +571,9 @@ class InvoiceInterest:
     notes: tuple[str, ...] = ()
 
 
-def itemise(invoices, *, as_of: date, customer_type: str = "business",
+def itemise(invoices: Iterable[Any], *, as_of: date, customer_type: str = "business",
             contract_rate: Decimal | None = None,
-            rates: RateTable | None = None, session=None) -> list[InvoiceInterest]:
+            rates: RateTable | None = None, session: Session | None = None) -> list[InvoiceInterest]:
     """Interest per open invoice as of ``as_of`` (what a letter or a formal notice lists).
 
     ``invoices``: objects with ``invoice_id``, ``due_date``, ``open_amount`` and ``currency``
@@ -593,7 +598,8 @@ def itemise(invoices, *, as_of: date, customer_type: str = "business",
 def late_payment_claim(*, invoice_id: str, due_date: date, currency: str,
                        paid_parts: list[tuple[Decimal, date]], customer_type: str = "business",
                        contract_rate: Decimal | None = None,
-                       rates: RateTable | None = None, session=None) -> InvoiceInterest | None:
+                       rates: RateTable | None = None,
+                       session: Session | None = None) -> InvoiceInterest | None:
     """What an invoice paid late owes: interest on each part from the day after the due date to
     the day it was paid, plus one indemnity; None when nothing was paid late (or a consumer)."""
     late_parts = [(amount, on) for amount, on in paid_parts if on > due_date and amount > 0]

@@ -7,13 +7,15 @@ fonts, which carry Latin-1 only.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from babel.core import Locale
 from babel.dates import format_date as babel_date
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+_LETTERS_THEN_DIGIT = re.compile(r"(?<=[A-Za-z])(?=[-\d])")
 
 
 def _locale(language: str) -> str:
@@ -28,7 +30,13 @@ def money(amount: Decimal | int | str | None, currency: str, language: str = "fr
     """1 234,56 € / €1,234.56; 1 234,56 $US / US$1,234.56; an unknown amount is a dash."""
     if amount is None:
         return "—"
-    text = format_currency(Decimal(str(amount)), currency.upper(), locale=_locale(language))
+    code = currency.upper()
+    # rounded half up to the currency's digits, as amounts due are (Babel would round half even)
+    value = Decimal(str(amount)).quantize(Decimal(1).scaleb(-get_currency_precision(code)), ROUND_HALF_UP)
+    text = format_currency(value, code, locale=_locale(language))
+    # CLDR's currency spacing, which Babel leaves out: a code written in letters never touches
+    # the digits ("CHF 10.00", not "CHF10.00")
+    text = _LETTERS_THEN_DIGIT.sub("\xa0", text)
     return _plain(text) if plain else text
 
 
@@ -59,3 +67,23 @@ def whole_money(amount: Decimal | int | str | None, currency: str, language: str
     pattern = Locale.parse(locale).currency_formats["standard"].pattern.replace(".00", "")
     whole = Decimal(str(amount)).quantize(Decimal(1), ROUND_HALF_UP)
     return format_currency(whole, currency.upper(), format=pattern, locale=locale, currency_digits=False)
+
+
+def long_date(day: dt.date, language: str = "fr") -> str:
+    """1er novembre 2026 / 1 November 2026: the day written out, as letters date things."""
+    text = babel_date(day, format="d MMMM y", locale=_locale(language))
+    return ("1er" + text[1:]) if language == "fr" and day.day == 1 else text
+
+
+def short_date(day: dt.date, language: str = "fr") -> str:
+    """22/11/2026 in French; 22 Nov 2026 in English (no day/month order to guess)."""
+    pattern = "dd/MM/yyyy" if language != "en" else "d MMM y"
+    return babel_date(day, format=pattern, locale=_locale(language))
+
+
+def rate(rate_percent: Decimal | int | str, language: str = "fr", *, plain: bool = False) -> str:
+    """An annual rate given in percent, two decimals: 14,50 % / 14.50%."""
+    value = Decimal(str(rate_percent)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    number_text = format_decimal(value, format="#,##0.00", locale=_locale(language))
+    text = f"{number_text}\u202f%" if language == "fr" else f"{number_text}%"
+    return _plain(text) if plain else text

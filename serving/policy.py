@@ -193,15 +193,18 @@ class _Context:
         what matters is P(not paid within 30 days | unpaid today)."""
         if self.risk is None:
             return None
-        return float(self.risk.p_unpaid_30) if self.overdue else self.risk.p_late
+        # p_unpaid_30 is filled in by Risk.__post_init__ (p_late when a provider left it out)
+        return float(self.risk.p_unpaid_30 or 0.0) if self.overdue else self.risk.p_late
 
     @property
     def high_risk(self) -> bool:
-        return self.risk is not None and self.risk_p >= self.scenario.risk_rules.high_risk_p
+        p = self.risk_p
+        return p is not None and p >= self.scenario.risk_rules.high_risk_p
 
     @property
     def low_risk(self) -> bool:
-        return self.risk is not None and self.risk_p < self.scenario.risk_rules.low_risk_p
+        p = self.risk_p
+        return p is not None and p < self.scenario.risk_rules.low_risk_p
 
 
 @dataclass(frozen=True, slots=True)
@@ -664,7 +667,7 @@ def _timing_reasons(ctx: _Context, earliest: date, send_on: date) -> list[Reason
 # eligible, so a run over a million invoices meets a few thousand distinct questions: memoise
 # the answer (all but the leading reasons). Keyed by id(scenario); the value keeps the scenario
 # alive so its id cannot be reused.
-_SCHEDULE_CACHE: dict[tuple, tuple[Scenario, Decision]] = {}
+_SCHEDULE_CACHE: dict[tuple[object, ...], tuple[Scenario, Decision]] = {}
 _SCHEDULE_CACHE_SIZE = 65_536
 
 
@@ -715,8 +718,11 @@ def _schedule_uncached(ctx: _Context, plan: _Plan) -> Decision:
         if candidate.pre_due and send_on > inv.due_date:
             continue  # a reminder "before the due date" sent after it would be nonsense
         timing = _timing_reasons(ctx, earliest, send_on)
-        if after_previous is not None and after_previous == earliest and after_previous > ctx.today:
-            timing.insert(0, _previous_delay_reason(previous, candidate, closed[previous.name],
+        if (previous is not None and after_previous is not None and after_previous == earliest
+                and after_previous > ctx.today):
+            # after_previous is set only from a closed day of `previous`
+            timing.insert(0, _previous_delay_reason(previous, candidate, after_previous
+                                                    - timedelta(days=_delay(previous, candidate)),
                                                     after_previous))
         if step_on > ctx.today:
             return Decision(

@@ -75,7 +75,7 @@ def _known_templates(info: ValidationInfo) -> frozenset[str]:
     return frozenset(templates) if templates is not None else DEFAULT_TEMPLATES
 
 
-def _non_negative(value: Any, *, field: str) -> Any:
+def _non_negative(value: Decimal, *, field: str) -> Decimal:
     if value < 0:
         raise ValueError(f"{field} must be zero or positive, got {value}")
     return value

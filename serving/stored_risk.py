@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+from features.labels import SEVERE_DAYS
 from ledger import stored_risk as table
 from ledger.store import read_frames
 from ledger.tables import Customer, Invoice
@@ -60,6 +61,8 @@ def refresh_all(service: RiskService, engine, today: dt.date) -> int:
     """The nightly refresh: every customer whose stored answer is not fresh (the date moved:
     all of them, but those the day's dunning run already refreshed), committed chunk by chunk;
     returns how many were refreshed."""
+    from serving import stored_actions
+
     with Session(engine) as session:
         ids = list(session.execute(select(Customer.customer_id).order_by(Customer.customer_id)).scalars())
     refreshed = 0
@@ -67,6 +70,8 @@ def refresh_all(service: RiskService, engine, today: dt.date) -> int:
         with Session(engine) as session:
             stale = _stale(service, session, ids[start:start + CHUNK], today)
             refresh(service, session, stale, today)
+            session.commit()
+            stored_actions.refresh(service, session, stale, today)
             session.commit()
             refreshed += len(stale)
     return refreshed
@@ -88,10 +93,15 @@ def refresh_after_ingest(app, batch, today: dt.date) -> None:
 
 def refresh_quietly(service: RiskService, engine, customer_ids: Sequence[str],
                     today: dt.date) -> None:
-    """Refresh and commit; a failure only leaves the answers to be recomputed on first read."""
+    """Refresh risks and next actions and commit; a failure only leaves the answers to be
+    recomputed on first read."""
+    from serving import stored_actions
+
     try:
         with Session(engine) as session:
             refresh(service, session, customer_ids, today)
+            session.commit()
+            stored_actions.refresh(service, session, customer_ids, today)
             session.commit()
     except Exception:  # noqa: BLE001  (the store is a cache of computable answers)
         log.exception("stored risks of %d customer(s) not refreshed", len(customer_ids))
@@ -248,8 +258,6 @@ def _reason_data(service: RiskService, frames, features: pd.DataFrame | None,
     """What each customer's reasons are told from: its expected invoice's feature row (model),
     the payer's settled and late counts (rules)."""
     if features is None:
-        from serving.risk import _history
-
         history = _history(frames)
         return {c: ({"settled": int(history.loc[c, "settled"]), "late": int(history.loc[c, "late"])}
                     if c in history.index else {"settled": 0, "late": 0})
@@ -292,3 +300,13 @@ def _known(session: Session, customer_ids: Sequence[str]) -> list[str]:
 
 def _as_dict(row) -> dict:
     return {name: getattr(row, name) for name in row.__class__.model_fields}
+
+
+def _history(frames) -> pd.DataFrame:
+    """Per payer: settled invoices, how many late, how many severely, the mean days late."""
+    invoices = frames.invoices
+    settled = invoices[(invoices["kind"] == "invoice") & invoices["settled_date"].notna()]
+    days = (settled["settled_date"] - settled["due_date"]).dt.days.clip(lower=0)
+    return settled.assign(days_late=days).groupby("customer_id").agg(
+        settled=("days_late", "size"), late=("days_late", lambda d: int((d > 0).sum())),
+        severe=("days_late", lambda d: int((d > SEVERE_DAYS).sum())), mean_days=("days_late", "mean"))

@@ -51,7 +51,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
-from serving.reminders.formatting import format_date, format_money, format_percent
+from serving.money import long_date, money, rate, short_date
 from serving.scenarios import CHANNELS as SCENARIO_CHANNELS
 from serving.scenarios import FIXED_TONE, TONES
 
@@ -248,22 +248,23 @@ class TemplateInfo:
 
 @pass_context
 def _money(ctx: Any, amount: Decimal) -> str:
-    return format_money(amount, ctx["currency"], ctx["language"])
+    # plain spaces: SMS (GSM-7) and the PDF core fonts cannot carry the no-break ones
+    return money(amount, ctx["currency"], ctx["language"], plain=True)
 
 
 @pass_context
 def _eur(ctx: Any, amount: Decimal) -> str:
-    return format_money(amount, "EUR", ctx["language"])
+    return money(amount, "EUR", ctx["language"], plain=True)
 
 
 @pass_context
 def _date(ctx: Any, value: date, long: bool = False) -> str:
-    return format_date(value, ctx["language"], long=long)
+    return long_date(value, ctx["language"]) if long else short_date(value, ctx["language"])
 
 
 @pass_context
 def _percent(ctx: Any, value: Decimal) -> str:
-    return format_percent(value, ctx["language"])
+    return rate(value, ctx["language"], plain=True)
 
 
 def _nl2br(value: str) -> Markup:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from serving.money import long_date, money, rate, short_date
 from serving.reminders import (
     CHANNELS,
     LANGUAGES,
@@ -22,7 +23,6 @@ from serving.reminders import (
     sample_context,
     validate_template,
 )
-from serving.reminders.formatting import format_date, format_money, format_percent
 
 TOTALS = {"fr": "10 234,56 €", "en": "€10,234.56"}
 
@@ -50,22 +50,25 @@ def test_total_is_the_sum_of_open_amounts():
 
 
 def test_french_formatting():
-    assert format_money(Decimal("1234.56")) == "1 234,56 €"
-    assert format_money(Decimal("1234567.005")) == "1 234 567,01 €"  # half up
-    assert format_money(Decimal("-5"), "USD") == "-5,00 $"
-    assert format_date(date(2026, 11, 22)) == "22/11/2026"
-    assert format_date(date(2026, 11, 1), long=True) == "1er novembre 2026"
-    assert format_percent(Decimal("14.5")) == "14,50 %"
+    # reminders use Babel (serving.money) with plain spaces (SMS and PDF fonts)
+    assert money(Decimal("1234.56"), "EUR", plain=True) == "1 234,56 €"
+    assert money(Decimal("1234567.005"), "EUR", plain=True) == "1 234 567,01 €"  # half up
+    assert money(Decimal("-5"), "USD", plain=True) == "-5,00 $US"  # never a bare "$"
+    assert short_date(date(2026, 11, 22)) == "22/11/2026"
+    assert long_date(date(2026, 11, 1)) == "1er novembre 2026"
+    assert long_date(date(2026, 11, 22)) == "22 novembre 2026"
+    assert rate(Decimal("14.5"), plain=True) == "14,50 %"
     rendered = render_reminder(channel="email", tone="neutral", language="fr",
                                context=sample_context("fr"))
     assert "échéance 31/03/2024 : 10 000,00 €" in rendered.body_text
 
 
 def test_english_formatting():
-    assert format_money(Decimal("1234.56"), "EUR", "en") == "€1,234.56"
-    assert format_money(Decimal("10"), "CHF", "en") == "CHF 10.00"
-    assert format_date(date(2026, 11, 22), "en") == "22 Nov 2026"
-    assert format_percent(Decimal("14.5"), "en") == "14.50%"
+    assert money(Decimal("1234.56"), "EUR", "en", plain=True) == "€1,234.56"
+    assert money(Decimal("10"), "CHF", "en", plain=True) == "CHF 10.00"
+    assert short_date(date(2026, 11, 22), "en") == "22 Nov 2026"
+    assert long_date(date(2026, 11, 1), "en") == "1 November 2026"
+    assert rate(Decimal("14.5"), "en") == "14.50%"
 
 
 def test_formal_notice_states_legal_basis_indemnity_interest_and_deadline():

@@ -183,7 +183,7 @@ def test_a_stored_next_action_always_equals_the_decision_path_now(db, synthetic,
     service = _service(bundle_path, bool(seed % 2))
     today = TODAY
     with Session(db) as session:
-        import_ledger_dir(session=session, directory=path, actor="test")
+        import_ledger_dir(session=session, directory=path, actor="test", today=dt.date.today())
         session.commit()
         refresh(service, session, customers, today)
         stored_actions.refresh(service, session, customers, today)  # the nightly refresh

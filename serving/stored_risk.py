@@ -60,6 +60,8 @@ def refresh_all(service: RiskService, engine, today: dt.date) -> int:
     """The nightly refresh: every customer whose stored answer is not fresh (the date moved:
     all of them, but those the day's dunning run already refreshed), committed chunk by chunk;
     returns how many were refreshed."""
+    from serving import stored_actions
+
     with Session(engine) as session:
         ids = list(session.execute(select(Customer.customer_id).order_by(Customer.customer_id)).scalars())
     refreshed = 0
@@ -67,6 +69,8 @@ def refresh_all(service: RiskService, engine, today: dt.date) -> int:
         with Session(engine) as session:
             stale = _stale(service, session, ids[start:start + CHUNK], today)
             refresh(service, session, stale, today)
+            session.commit()
+            stored_actions.refresh(service, session, stale, today)
             session.commit()
             refreshed += len(stale)
     return refreshed
@@ -88,10 +92,15 @@ def refresh_after_ingest(app, batch, today: dt.date) -> None:
 
 def refresh_quietly(service: RiskService, engine, customer_ids: Sequence[str],
                     today: dt.date) -> None:
-    """Refresh and commit; a failure only leaves the answers to be recomputed on first read."""
+    """Refresh risks and next actions and commit; a failure only leaves the answers to be
+    recomputed on first read."""
+    from serving import stored_actions
+
     try:
         with Session(engine) as session:
             refresh(service, session, customer_ids, today)
+            session.commit()
+            stored_actions.refresh(service, session, customer_ids, today)
             session.commit()
     except Exception:  # noqa: BLE001  (the store is a cache of computable answers)
         log.exception("stored risks of %d customer(s) not refreshed", len(customer_ids))

@@ -54,7 +54,7 @@ from ledger.tables.records import (
     record_event,
     utcnow,
 )
-from ledger.tables.risk import StoredCustomerRisk, StoredInvoiceRisk
+from ledger.tables.risk import StoredCustomerRisk, StoredInvoiceRisk, StoredNextAction
 from ledger.tables.snapshots import ReceivableSnapshot
 from ledger.tables.workbench import (
     OPEN_INDEX,
@@ -106,6 +106,7 @@ __all__ = [
     "ScenarioRecord",
     "StoredCustomerRisk",
     "StoredInvoiceRisk",
+    "StoredNextAction",
     "Subscriber",
     "TemplateRecord",
     "WORKLIST_INDEX",

@@ -51,3 +51,15 @@ class StoredInvoiceRisk(SQLModel, table=True):
     pay_date_high: dt.date | None = None
     score: int
     grade: str = Field(max_length=1)
+
+
+class StoredNextAction(SQLModel, table=True):
+    """An open invoice's next action as the one decision path gives it (`serving.decisions`),
+    computed in bulk; fresh under the same rule as its customer's risk, and the same rulebook."""
+
+    invoice_id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(index=True, max_length=64)
+    as_of: dt.date
+    model_version: str | None = Field(default=None, max_length=100)
+    fingerprint: str = Field(max_length=40)  # the customer's ledger and the rulebook
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))

@@ -19,6 +19,7 @@ from serving.decisions import next_action
 from serving.deps import Analyst, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require, risk_provider
 from serving.ratelimit import RateLimited
 from serving.risk import RiskService
+from serving.stored_actions import stored_next_action
 from serving.stored_risk import invoice_risks
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
@@ -275,7 +276,12 @@ def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, 
     if odd:
         raise LedgerConflictError([FieldError("invoice_id", odd)])
     customer = store.get_customer(session=session, customer_id=invoice.customer_id)
-    found = next_action(session=session, invoice=invoice, today=today, risk_for=risk_provider(request))
+    service = getattr(request.app.state, "risk", None)
+    if service is not None and getattr(request.app.state, "risk_for", None) is None:
+        found = stored_next_action(service, session, invoice, today)  # read by key when fresh
+    else:  # a provider of the caller's own (tests, integrations): decided here with it
+        found = next_action(session=session, invoice=invoice, today=today,
+                            risk_for=risk_provider(request))
     decision, scenario, risk = found.decision, found.scenario, found.risk
     language = lang or customer.language or "fr"
     # what the law lets us claim from this kind of debtor (nothing from a consumer)

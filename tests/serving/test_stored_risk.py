@@ -165,3 +165,63 @@ def test_the_open_amount_is_the_customers_currency_and_the_others_stay_apart(db)
         converted = service.customer_risk(session=session, customer_id="G", today=TODAY)
         assert converted["open_amount"] == 1290.10 and converted["unconverted"] == []
         assert converted["rate_date"] == TODAY - dt.timedelta(days=1)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_a_stored_next_action_always_equals_the_decision_path_now(db, synthetic, seed):
+    """Stored next actions (computed in bulk by `decide_customers`) against `next_action` for one
+    invoice, after random ingests (refreshed or not), days passing and model swaps."""
+    from sqlmodel import select
+
+    from ledger.tables import Invoice
+    from serving import stored_actions
+    from serving.decisions import next_action
+
+    path, frames, bundle_path = synthetic
+    rng = np.random.default_rng(seed)
+    customers = sorted(frames.customers["customer_id"])
+    service = _service(bundle_path, bool(seed % 2))
+    today = TODAY
+    with Session(db) as session:
+        import_ledger_dir(session=session, directory=path, actor="test")
+        session.commit()
+        refresh(service, session, customers, today)
+        stored_actions.refresh(service, session, customers, today)  # the nightly refresh
+        session.commit()
+        for step in range(6):
+            move = rng.choice(["ingest", "ingest", "day", "model"])
+            if move == "ingest":
+                batch = _random_batch(rng, session, customers, today, step)
+                ingest(session=session, batch=batch, actor="test", source="test")
+                session.commit()
+                if rng.random() < 0.5:
+                    touched = sorted({i.customer_id for i in batch.invoices}
+                                     | {p.customer_id for p in batch.payments})
+                    stored_actions.refresh(service, session, touched, today)
+                    session.commit()
+            elif move == "day":
+                today += dt.timedelta(days=int(rng.integers(1, 9)))
+            else:
+                service = _service(bundle_path, not service.state.predictor)
+            chosen = list(rng.choice(customers, size=3, replace=False))
+            open_rows = session.exec(select(Invoice).where(Invoice.customer_id.in_(chosen),
+                                                           Invoice.settled_on.is_(None))).all()
+            assert open_rows
+            for invoice in open_rows:
+                stored = stored_actions.stored_next_action(service, session, invoice, today)
+                fresh = next_action(session=session, invoice=invoice, today=today,
+                                    risk_for=stored_actions.provider_of(service))
+                assert stored == fresh, (step, move, invoice.invoice_id)
+        # a dispute opened on an overdue invoice, not refreshed: the stored answer must follow
+        overdue = session.exec(select(Invoice).where(Invoice.settled_on.is_(None),
+                                                     Invoice.kind == "invoice",
+                                                     Invoice.due_date < today)).first()
+        before = stored_actions.stored_next_action(service, session, overdue, today)
+        ingest(session=session, batch=IngestBatch.model_validate({"disputes": [{
+            "dispute_id": "D-last", "invoice_id": overdue.invoice_id, "opened_on": today}]}),
+            actor="test", source="test")
+        session.commit()
+        after = stored_actions.stored_next_action(service, session, overdue, today)
+        assert after == next_action(session=session, invoice=overdue, today=today,
+                                    risk_for=stored_actions.provider_of(service))
+        assert after.decision != before.decision  # a disputed invoice is not chased

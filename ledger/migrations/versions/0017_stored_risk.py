@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 revision = "0017"
-down_revision = "0016"  # linear history: … → 0011 → 0016 → 0017
+down_revision = "0016"  # linear history: … → 0012 → 0016 → 0017 → 0018 → 0019 → 0011
 branch_labels = None
 depends_on = None
 

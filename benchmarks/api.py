@@ -53,7 +53,7 @@ def prepare(tmp: Path, customers: int, months: int, rounds: int) -> dict:
     engine = make_engine(url)
     migrate(engine)
     with Session(engine) as session:
-        import_ledger_dir(session=session, directory=tmp / "ledger", actor="bench")
+        import_ledger_dir(session=session, directory=tmp / "ledger", actor="bench", today=dt.date.today())
         key = create_key(session=session, role="admin", name="bench")
         session.commit()
         open_ids = list(session.exec(select(Invoice.invoice_id).where(
@@ -107,7 +107,7 @@ def raw_predict(prepared: dict, invoice_ids: list[str]) -> tuple[float, int]:
     predictor = prepared["service"].state.predictor
     with Session(prepared["engine"]) as session:
         targets = _stored_invoices(session, invoice_ids)
-        frames = read_frames(session=session, customer_ids=sorted(set(targets["customer_id"])))
+        frames = read_frames(session=session, as_of=dt.date.today(), customer_ids=sorted(set(targets["customer_id"])))
     features = build_features(frames, invoices=targets.drop(columns=["settled_on"]),
                               as_of=pd.Timestamp(dt.date.today()) + pd.Timedelta(days=1))
     matrix = predictor.matrix(features)

@@ -14,6 +14,7 @@ reading the same file, every column as text) and `import_ratio` = import_s / rea
 """
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import os
 import platform
@@ -152,7 +153,8 @@ def run_import(path: str, url: str, schema: str | None, queue) -> None:
     migrate(engine)
     began = time.perf_counter()
     with Session(engine) as session:
-        report = importer.import_fec(session=session, source=Path(path), actor="bench", name="bench")
+        report = importer.import_fec(session=session, source=Path(path), actor="bench", name="bench",
+                                     today=dt.date.today())
         session.commit()
     seconds = time.perf_counter() - began
     usage = resource.getrusage(resource.RUSAGE_SELF)

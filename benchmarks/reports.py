@@ -156,6 +156,7 @@ def load_postgres(url: str, frames: dict[str, pd.DataFrame]):
         driver.autocommit = True
         with driver.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
+        driver.autocommit = False  # the connection goes back to the pool: transactions again
     finally:
         raw.close()
     return engine

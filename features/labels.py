@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ledger.frames import LedgerFrames
+from ledger.var import DELAY_EDGES
 
 SEVERE_DAYS = 30
 LABEL_COLUMNS = ["invoice_id", "customer_id", "issue_date", "due_date", "days_late", "late",
@@ -63,12 +64,8 @@ def build_labels(
 
 # ------------------------------------------------------------------ time to payment (hazards)
 
-# bins of days late (settled − due): bin 0 is "paid by the due date", bin k (k >= 1) "paid in
-# (EDGES[k-1], EDGES[k]]"; after the last, "not paid within a year past due". Weekly-ish while
-# most payments happen, coarser later: within a bin the daily hazard is taken constant, which
-# is only true of short bins (survivors of a long bin pay more slowly than its average).
-# model.survival reads them from here (features/ cannot import model/).
-EDGES = np.array([0, 7, 14, 21, 30, 45, 60, 75, 90, 120, 150, 180, 270, 365], dtype=np.int64)
+# the time-to-payment bins of days late (ledger.var.DELAY_EDGES, where the rules read them too)
+EDGES = DELAY_EDGES
 INTERVAL_COLUMNS = ["invoice_id", "customer_id", "issue_date", "due_date", "amount", "bin",
                     "scored_at", "bin_end", "paid"]
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.labels import EDGES
 from features.registry import FEATURE_COLUMNS, FEATURES
 from ledger.frames import LedgerFrames
 
@@ -38,6 +39,8 @@ __all__ = ["FEATURE_COLUMNS", "FeaturesError", "build_features"]
 _DAY_BITS = 22
 _DAY_OFFSET = 1 << 20  # days before 1970 stay positive inside the key
 _WINDOW = 12
+_RECENT = 6
+SEVERE_DAYS = 30
 
 
 class FeaturesError(ValueError):
@@ -79,6 +82,7 @@ def build_features(
     computed = _history_features(frames, customers, history, h, code, day)
     computed |= _exposure_features(h, own[order], code, day,
                                    targets["amount"].to_numpy(float)[order])
+    computed |= _known_outcomes(h, own[order], code, day)
     computed |= _behaviour_features(frames, customers, history, h, code, day)
     computed |= _payer_habits(frames, customers, history, h, code, day,
                               _days(targets["due_date"])[order])
@@ -311,6 +315,42 @@ def _exposure_features(h: _HistoryArrays, own: np.ndarray, t_code: np.ndarray,
         }
 
 
+def _known_outcomes(h: _HistoryArrays, own: np.ndarray, t_code: np.ndarray,
+                    t_day: np.ndarray) -> dict[str, np.ndarray]:
+    """Late and severe shares over the payer's invoices whose window has **passed** by t,
+    settled or not: an invoice due before t is known late once it was unpaid at the end of its
+    due day (paid since, or still open), severe once unpaid 30 days later. Shares over settled
+    invoices only (``hist_share_late``) never see an invoice that is never paid, so a payer who
+    stops paying looks better and better; these see it from its due date on. Overall and over
+    the last ``_RECENT`` invoices whose window passed (a payer sliding shows there first). The
+    scored invoice is left out of its own shares, as of its exposure."""
+    out: dict[str, np.ndarray] = {}
+    known = own >= 0
+    mine = np.where(known, own, 0)
+    for name, days in (("late", 0), ("severe", SEVERE_DAYS)):
+        end = h.due + days  # the window closes at the end of this day
+        bad = (~h.is_settled | (h.settled > end)).astype(float)
+        tl = _Timeline.of(h.code, end, h.rank, n=np.ones(len(h.code)), bad=bad)
+        start, pos = tl.bounds(t_code, t_day)
+        place = np.full(len(h.code), -1, dtype=np.int64)
+        place[tl.order] = np.arange(len(tl.order))  # each invoice's position in the timeline
+        counted = np.where(known, place[mine], -1) if len(h.code) else np.full(len(t_code), -1)
+        self_in = (counted >= start) & (counted < pos)
+        self_bad = np.where(self_in, bad[mine] if len(h.code) else 0.0, 0.0)
+        n = pos - start - self_in
+        # the last _RECENT others: one further back when the scored invoice is among them
+        recent = np.maximum(pos - _RECENT, start)
+        mine_recent = self_in & (counted >= recent)
+        recent = np.maximum(recent - mine_recent, start)
+        n_recent = pos - recent - mine_recent
+        self_bad_recent = np.where(mine_recent, self_bad, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"due_share_{name}"] = (tl.total("bad", start, pos) - self_bad) / n
+            out[f"due_share_{name}_recent"] = (tl.total("bad", recent, pos)
+                                               - self_bad_recent) / n_recent
+    return out
+
+
 def _behaviour_features(frames: LedgerFrames, customers: pd.Index, history: pd.DataFrame,
                         h: _HistoryArrays, t_code: np.ndarray,
                         t_day: np.ndarray) -> dict[str, np.ndarray]:
@@ -350,6 +390,8 @@ def _behaviour_features(frames: LedgerFrames, customers: pd.Index, history: pd.D
 def _invoice_features(targets: pd.DataFrame) -> dict[str, np.ndarray]:
     amount = targets["amount"].to_numpy(float)
     issue, due = targets["issue_date"], targets["due_date"]
+    # unpaid at the end of the day before t: how late it is then (negative: not yet due)
+    overdue = ((targets["scored_at"] - due).dt.days - 1).to_numpy(float)
     return {
         "amount": amount,
         "log_amount": np.log1p(np.clip(amount, 0, None)),
@@ -357,8 +399,10 @@ def _invoice_features(targets: pd.DataFrame) -> dict[str, np.ndarray]:
         "terms_end_of_month": due.dt.is_month_end.to_numpy(float),
         "issue_dayofweek": issue.dt.dayofweek.to_numpy(float),
         "due_dayofmonth": due.dt.day.to_numpy(float),
-        # unpaid at the end of the day before t: how late it is then (negative: not yet due)
-        "days_overdue": ((targets["scored_at"] - due).dt.days - 1).to_numpy(float),
+        "days_overdue": overdue,
+        # the bin it is in then (0 until the end of its due day), as model.dataset._current_bin
+        "age_bin": np.minimum(np.searchsorted(EDGES, overdue, side="right"),
+                              len(EDGES) - 1).astype(float),
     }
 
 
@@ -431,7 +475,9 @@ def _payer_habits(frames: LedgerFrames, customers: pd.Index, history: pd.DataFra
     with np.errstate(divide="ignore", invalid="ignore"):
         out["hist_partial_share"] = s_tl.total("partial", s_start, s_pos) / s_n
 
-    # seasonality: days late on invoices due in the same calendar month (any year) minus all
+    # seasonality: days late on invoices due in the same calendar month (any year) minus that
+    # on all, shrunk by one pseudo-invoice at the payer's mean: a payer invoiced monthly has one
+    # invoice a year in a given month, and one invoice moves it half way
     month = (h.due.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12)
     t_month = (t_due.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12)
     late = np.where(settled, np.maximum(h.settled - h.due, 0), 0).astype(float)
@@ -439,12 +485,13 @@ def _payer_habits(frames: LedgerFrames, customers: pd.Index, history: pd.DataFra
                         n=np.ones(len(h.code)), late=late)
     m_start, m_pos = m_tl.bounds(t_code * 12 + t_month, t_day)
     m_n = (m_pos - m_start).astype(float)
+    m_late = m_tl.total("late", m_start, m_pos)
     a_tl = _Timeline.of(np.where(settled, h.code, -1), h.settled, h.rank, late=late)
     a_start, a_pos = a_tl.bounds(t_code, t_day)
     with np.errstate(divide="ignore", invalid="ignore"):
         all_late = a_tl.total("late", a_start, a_pos) / (a_pos - a_start)
         out["hist_season_excess_days"] = np.where(
-            m_n >= 2, m_tl.total("late", m_start, m_pos) / m_n - all_late, np.nan)
+            m_n >= 1, (m_late - m_n * all_late) / (m_n + 1), np.nan)
     return out
 
 

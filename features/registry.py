@@ -128,6 +128,29 @@ _ALL = [
        "Montant par rapport à l'habitude", "Amount compared with usual",
        "Montant {value:.1f} fois supérieur à ses factures habituelles",
        "Amount {value:.1f} times the customer's usual invoice", fill=1.0),
+    _f("due_share_late", "history",
+       "Share of the customer's invoices due before t that were unpaid at the end of their due "
+       "day, paid since or still open (0 when none).",
+       "Part des échéances dépassées", "Share of due dates missed",
+       "N'a pas réglé {value:.0%} de ses factures à l'échéance",
+       "Missed the due date on {value:.0%} of invoices"),
+    _f("due_share_late_recent", "history",
+       "The same over the customer's last 6 invoices due before t.",
+       "Échéances dépassées récemment", "Recent due dates missed",
+       "N'a pas réglé {value:.0%} de ses 6 dernières factures à l'échéance",
+       "Missed the due date on {value:.0%} of the last 6 invoices"),
+    _f("due_share_severe", "history",
+       "Share of the customer's invoices due more than 30 days before t that were still unpaid "
+       "30 days after their due date, paid since or still open (0 when none).",
+       "Part des retards graves", "Share of severe delays",
+       "{value:.0%} de ses factures sont restées impayées plus de 30 jours après l'échéance",
+       "{value:.0%} of invoices stayed unpaid more than 30 days past due"),
+    _f("due_share_severe_recent", "history",
+       "The same over the customer's last 6 invoices due more than 30 days before t.",
+       "Retards graves récents", "Recent severe delays",
+       "{value:.0%} de ses 6 dernières factures sont restées impayées plus de 30 jours après "
+       "l'échéance",
+       "{value:.0%} of the last 6 invoices stayed unpaid more than 30 days past due"),
     # ---------------------------------------------------------- behaviour with dunning
     _f("hist_mean_reminders", "behaviour",
        "Mean number of reminders sent before settlement on the settled invoices.",
@@ -182,6 +205,12 @@ _ALL = [
        "due). Tells the time-to-payment model's answers apart; not a booster input.",
        "Jours de retard", "Days overdue",
        "En retard de {value:.0f} jours", "{value:.0f} days overdue"),
+    _f("age_bin", "invoice",
+       "The time-to-payment bin the invoice is in at t (features.labels.EDGES): 0 before and on "
+       "its due date, k once it is unpaid past the start of bin k. The age the model's hazards "
+       "are conditional on, as it reads it; not a reason.",
+       "Ancienneté de l'impayé", "Age of the unpaid invoice",
+       "Tranche de retard {value:.0f}", "Delay band {value:.0f}"),
     # ------------------------------------------------------ this invoice's own state at t
     _f("invoice_disputed", "behaviour",
        "1 when a dispute on this invoice was opened before t and not resolved before t.",
@@ -213,8 +242,9 @@ _ALL = [
        "Règle {value:.0%} de ses factures en plusieurs fois",
        "Pays {value:.0%} of invoices in instalments"),
     _f("hist_season_excess_days", "history",
-       "Mean days late (early counts as 0) on the settled invoices due in the same calendar "
-       "month as this one, minus that on all settled invoices (0 with fewer than two).",
+       "Excess days late (early counts as 0) on the settled invoices due in the same calendar "
+       "month as this one (any year), over those on all settled invoices, shrunk by one "
+       "pseudo-invoice: n / (n + 1) × (that month's mean − overall mean) (0 when none).",
        "Retard saisonnier", "Seasonal delay",
        "Paie en général {value:.0f} jours plus tard aux échéances de cette période de l'année",
        "Usually pays {value:.0f} days later on invoices due at this time of year"),

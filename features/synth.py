@@ -350,7 +350,9 @@ def _disputes(rng: np.random.Generator, inv: dict[str, np.ndarray], invoice_ids:
         "invoice_id": invoice_ids[idx],
         "opened_on": _to_datetime(opened[idx]),
         "reason": rng.choice(DISPUTE_REASONS, size=len(idx)),
-        "status": np.where(is_resolved, "resolved", "open"),
+        # a state of the dispute workflow (ledger.workflow): the invoice is then paid in full,
+        # so the dispute was rejected (no credit note)
+        "status": np.where(is_resolved, "resolved_rejected", "open"),
         "resolved_on": _to_datetime(np.where(is_resolved, resolved[idx], np.nan)),
     })
 

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, String, any_, bindparam, select
+from sqlalchemy.dialects import postgresql
 
 COPY_MIN = 2_000  # below this, executemany beats creating a temporary table
 LOAD_BATCH = 50_000  # rows per round through the load table
@@ -106,6 +107,21 @@ def chunks(items: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
     items = list(items)
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def select_in(session, columns: Sequence, column, ids: Iterable[str]) -> Iterator[Any]:
+    """Rows of `columns` whose `column` is one of `ids`. PostgreSQL: one statement with an array
+    (`= ANY(:ids)`), not a round trip per 500 ids — at 100,000 ids those round trips cost more than
+    the lookups; SQLite (in process): IN lists of 500 ids."""
+    ids = sorted(ids)
+    if not ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield from session.execute(select(*columns).where(column == any_(bindparam(
+            "ids", ids, type_=postgresql.ARRAY(String)))))
+        return
+    for chunk in chunks(ids):
+        yield from session.execute(select(*columns).where(column.in_(chunk)))
 
 
 # --- driver values -------------------------------------------------------------------------------

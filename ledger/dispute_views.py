@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
-from ledger.disputes import REASONS, Language, disputed_lines
+from ledger.disputes import disputed_lines
 from ledger.portfolio import in_portfolio
 from ledger.tables import (
     Dispute,
@@ -42,7 +42,7 @@ class DisputeOut(BaseModel):
     invoices: list[DisputedInvoiceOut]
     amount: Decimal
     reason: str | None
-    reason_label: str | None
+    reason_label: str | None = None  # worded by serving (serving.labels), in the reader's language
     status: str
     assignee: str | None
     opened_on: dt.date
@@ -80,8 +80,7 @@ def list_disputes(*, session: Session, status: str | None = None, customer_id: s
     return list(session.execute(query).scalars())
 
 
-def dispute_views(*, session: Session, disputes: Sequence[Dispute], today: dt.date,
-                  language: Language = "fr") -> list[DisputeOut]:
+def dispute_views(*, session: Session, disputes: Sequence[Dispute], today: dt.date) -> list[DisputeOut]:
     """Disputes with their invoices, comments, SLA age and the transitions still open to them."""
     ids = [d.dispute_id for d in disputes]
     if not ids:
@@ -104,11 +103,10 @@ def dispute_views(*, session: Session, disputes: Sequence[Dispute], today: dt.da
             DisputedInvoiceOut(invoice_id=invoice_id, amount=amount)
             for invoice_id, amount in disputed_lines(session, d)]
         detail = details.get(d.dispute_id)
-        labels = REASONS.get(d.reason or "")
         views.append(DisputeOut(
             dispute_id=d.dispute_id, customer_id=owners.get(d.invoice_id, ""), invoices=invoices,
             amount=sum((line.amount for line in invoices), ZERO), reason=d.reason,
-            reason_label=labels[language] if labels else d.reason, status=d.status,
+            status=d.status,
             assignee=d.assignee, opened_on=d.opened_on,
             opened_by=detail.opened_by if detail else None, resolved_on=d.resolved_on,
             age_days=max(((d.resolved_on or today) - d.opened_on).days, 0),

@@ -32,6 +32,7 @@ from ledger.actions import (
     cancel_pending_for_invoices,
 )
 from ledger.audit import audit, json_safe
+from ledger.effects import ingest_and_apply
 from ledger.errors import (
     FieldError,
     IllegalTransitionError,
@@ -39,7 +40,6 @@ from ledger.errors import (
     LedgerValidationError,
     NotFoundError,
 )
-from ledger.ingest import ingest
 from ledger.schemas import (
     AgentName,
     BusinessDate,
@@ -62,15 +62,6 @@ from ledger.workflow import ACTIVE_DISPUTE, TRANSITIONS, DisputeStatus
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
-REASONS: dict[str, dict[str, str]] = {
-    "price": {"fr": "Prix contesté", "en": "Price disputed"},
-    "quantity": {"fr": "Quantité contestée", "en": "Quantity disputed"},
-    "quality": {"fr": "Défaut de qualité", "en": "Quality issue"},
-    "not_delivered": {"fr": "Marchandise ou prestation non livrée", "en": "Goods or service not delivered"},
-    "duplicate_invoice": {"fr": "Facture en double", "en": "Duplicate invoice"},
-    "already_paid": {"fr": "Facture déjà payée", "en": "Invoice already paid"},
-    "other": {"fr": "Autre motif", "en": "Other reason"},
-}
 
 
 ReasonCode = Literal["price", "quantity", "quality", "not_delivered", "duplicate_invoice",
@@ -84,7 +75,6 @@ ReasonCode = Literal["price", "quantity", "quality", "not_delivered", "duplicate
 CREDIT_NOTE_ROLES = ("admin", "analyst")
 
 
-Language = Literal["fr", "en"]
 
 
 class DisputedInvoiceIn(BaseModel):
@@ -111,11 +101,6 @@ class DisputeUpdate(BaseModel):
     credit_amount: Money | None = Field(default=None, gt=0)
 
 
-def reason_labels(language: Language = "fr") -> list[dict[str, str]]:
-    return [{"code": code, "label": labels[language], "fr": labels["fr"], "en": labels["en"]}
-            for code, labels in REASONS.items()]
-
-
 def open_dispute(*, session: Session, data: DisputeCreate, actor: str, today: dt.date) -> Dispute:
     """Open a dispute on one or more invoices of one customer; pauses their dunning."""
     invoices = _dispute_invoices(session, data)
@@ -129,7 +114,7 @@ def open_dispute(*, session: Session, data: DisputeCreate, actor: str, today: dt
     total = sum((amount for _, amount in invoices), ZERO)
     first = invoices[0][0]
     dispute = Dispute(dispute_id=dispute_id, invoice_id=first.invoice_id, opened_on=opened_on,
-                      reason=data.reason, status="open", amount=total, assignee=data.assignee)
+                      reason=data.reason, status=DisputeStatus.OPEN, amount=total, assignee=data.assignee)
     session.add(dispute)
     session.flush()
     for invoice, amount in invoices:
@@ -139,7 +124,7 @@ def open_dispute(*, session: Session, data: DisputeCreate, actor: str, today: dt
         session.add(DisputeComment(dispute_id=dispute_id, author=actor, body=data.comment))
     invoice_ids = [invoice.invoice_id for invoice, _ in invoices]
     after = {"customer_id": first.customer_id, "invoices": {i.invoice_id: a for i, a in invoices},
-             "amount": total, "reason": data.reason, "status": "open", "assignee": data.assignee,
+             "amount": total, "reason": data.reason, "status": DisputeStatus.OPEN, "assignee": data.assignee,
              "opened_on": opened_on}
     audit(session, actor=actor, action="open", entity="dispute", entity_id=dispute_id, after=after)
     record_event(session, type="dispute.opened", entity_id=dispute_id,
@@ -196,7 +181,7 @@ def update_dispute(*, session: Session, dispute_id: str, data: DisputeUpdate, ac
     changed = "assignee" in data.model_fields_set and data.assignee != dispute.assignee
     if changed:
         dispute.assignee = data.assignee
-    if data.credit_amount is not None and data.status not in ("proposed_credit_note", "resolved_credit_note"):
+    if data.credit_amount is not None and data.status not in (DisputeStatus.PROPOSED_CREDIT_NOTE, DisputeStatus.RESOLVED_CREDIT_NOTE):
         raise LedgerValidationError([FieldError(
             "credit_amount", "a credit amount only goes with status proposed_credit_note or resolved_credit_note")])
     if data.status is not None and data.status != dispute.status:
@@ -205,10 +190,10 @@ def update_dispute(*, session: Session, dispute_id: str, data: DisputeUpdate, ac
         detail.status_changed_at = utcnow()
         if data.status not in ACTIVE_DISPUTE:
             dispute.resolved_on = today
-        if data.status == "proposed_credit_note":
+        if data.status == DisputeStatus.PROPOSED_CREDIT_NOTE:
             detail.proposed_credit_amount = _credit_amount(session, dispute, data.credit_amount)
             detail.proposed_by = actor
-        if data.status == "resolved_credit_note":
+        if data.status == DisputeStatus.RESOLVED_CREDIT_NOTE:
             amount = _credit_amount(session, dispute, data.credit_amount
                                     if data.credit_amount is not None else detail.proposed_credit_amount)
             detail.credit_note_id = _issue_credit_note(session, dispute, amount, actor, today)
@@ -294,7 +279,7 @@ def _issue_credit_note(session: Session, dispute: Dispute, amount: Decimal, acto
     note = InvoiceIn(invoice_id=credit_note_id, customer_id=invoice.customer_id, issue_date=today,
                      due_date=today, amount=amount, currency=invoice.currency, kind="credit_note",
                      **target)
-    ingest(session=session, batch=IngestBatch(invoices=[note]), actor=actor, source="dispute")
+    ingest_and_apply(session=session, batch=IngestBatch(invoices=[note]), actor=actor, today=today, source="dispute")
     return credit_note_id
 
 

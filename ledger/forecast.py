@@ -298,12 +298,11 @@ def actual_cash(*, session: Session, made_as_of: dt.date, until: dt.date,
 
 
 def forecast_accuracy(*, session: Session, made_as_of: dt.date, weeks: int = WEEKS,
-                      until: dt.date | None = None, segment: str | None = None) -> ForecastAccuracy:
+                      until: dt.date, segment: str | None = None) -> ForecastAccuracy:
     """What the rules would have forecast at `made_as_of`, week by week against actual cash.
 
-    Only weeks that ended on or before `until` (default: today) are compared.
+    Only weeks that ended on or before `until` (the caller's today) are compared.
     """
-    until = until or dt.date.today()
     lens = default_lens(session, made_as_of, segment)
     forecast = cash_forecast(session=session, as_of=made_as_of, segment=segment, weeks=weeks, lens=lens)
     actual = actual_cash(session=session, made_as_of=made_as_of, until=until, segment=segment, lens=lens)

@@ -16,33 +16,16 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from ledger.errors import FieldError, LedgerError, LedgerValidationError
-from ledger.frames import REQUIRED_FILES, read_table
-from ledger.ingest import ingest, python_defaults
+from ledger.bulk import python_defaults
+from ledger.effects import ingest_and_apply
+from ledger.errors import FieldError, LedgerValidationError
+from ledger.ledger_dir import ledger_tables, read_table
 from ledger.schemas import CustomerIn, DisputeIn, IngestBatch, IngestResult, InvoiceIn, PaymentIn
 from ledger.tables import DunningAction, Invoice, Promise, PromiseInvoice
+from ledger.workflow import PromiseStatus
 
-IBM_FILE = "WA_Fn-UseC_-Accounts-Receivable.csv"
 SCHEMA_BY_TABLE = {"customers": CustomerIn, "invoices": InvoiceIn, "payments": PaymentIn,
                    "disputes": DisputeIn}
-
-
-def is_ibm_dir(directory: Path) -> bool:
-    return (directory / IBM_FILE).exists() and not (directory / "customers.csv").exists()
-
-
-def ledger_tables(directory: str | Path) -> dict[str, pd.DataFrame]:
-    """The tables of a ledger directory (or of the IBM sample, adapted) as string frames."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise LedgerError(f"{directory}: not a directory")
-    if is_ibm_dir(directory):
-        return ibm_tables(directory / IBM_FILE)
-    tables = {name: read_table(directory, name) for name in SCHEMA_BY_TABLE}
-    missing = [name for name in REQUIRED_FILES if tables[name] is None]
-    if missing:
-        raise LedgerError(f"{directory}: missing {', '.join(name + '.csv' for name in missing)}")
-    return {name: table for name, table in tables.items() if table is not None}
 
 
 def batch_from_tables(tables: dict[str, pd.DataFrame]) -> IngestBatch:
@@ -72,18 +55,19 @@ def batch_from_tables(tables: dict[str, pd.DataFrame]) -> IngestBatch:
     return IngestBatch.model_construct(**{name: records.get(name, []) for name in SCHEMA_BY_TABLE})
 
 
-def import_ledger_dir(*, session: Session, directory: str | Path, actor: str,
+def import_ledger_dir(*, session: Session, directory: str | Path, actor: str, today: dt.date,
                       scenario_names: Collection[str] | None = None) -> IngestResult:
     """Load a ledger directory (or the IBM sample) in one transaction of the caller's session,
     with its contact history (`reminders.csv`, `promises.csv`) when present.
 
+    `today`: the date the ingestion's effects are applied as of (`ledger.effects`).
     Errors name the file, line and column (`customers.csv line 7, column dunning_scenario`)."""
     directory = Path(directory)
     batch = batch_from_tables(ledger_tables(directory))
     contacts = {name: _contact_rows(directory, name) for name in ("reminders", "promises")}
     try:
-        result = ingest(session=session, batch=batch, actor=actor,
-                        source=f"import:{directory.name}", scenario_names=scenario_names)
+        result = ingest_and_apply(session=session, batch=batch, actor=actor, today=today,
+                                  source=f"import:{directory.name}", scenario_names=scenario_names)
     except LedgerValidationError as exc:
         raise LedgerValidationError([FieldError(_file_field(e.field), e.message)
                                      for e in exc.errors]) from exc
@@ -108,7 +92,7 @@ def _file_field(field: str) -> str:
 # --- contact history: what was sent, what was promised (train = serve) -------------------------
 
 _CHANNELS = {"email", "sms", "call", "letter", "formal_notice", "legal"}
-_PROMISE_STATUSES = {"open", "kept", "broken", "cancelled"}
+_PROMISE_STATUSES = {status.value for status in PromiseStatus}
 
 
 def _contact_rows(directory: Path, name: str) -> list[dict]:
@@ -229,40 +213,3 @@ def _existing(session: Session, column, key, values: set[str]) -> set[str]:
         found |= set(session.execute(select(key).where(
             column.in_(values[start:start + 900]))).scalars())
     return found
-
-
-def ibm_tables(path: str | Path) -> dict[str, pd.DataFrame]:
-    """The IBM "Accounts Receivable" sample, adapted to the ledger contract.
-
-    - one customer per customerID; its countryCode (not ISO) becomes the segment `country-391`;
-    - one invoice per invoiceNumber (read as a string: leading zeros matter), amount in EUR;
-    - one payment per invoice, on SettledDate, naming the invoice;
-    - Disputed=Yes becomes a dispute opened halfway between issue and settlement and resolved on
-      settlement: it is not an issue-time fact, so it must only be known from its own date on.
-    DaysToSettle and DaysLate are dropped: they are the label in disguise.
-    """
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    dates = {c: pd.to_datetime(raw[c], format="%m/%d/%Y") for c in ("InvoiceDate", "DueDate", "SettledDate")}
-    iso = {c: dates[c].dt.strftime("%Y-%m-%d") for c in dates}
-    customers = (raw.groupby("customerID", sort=True)["countryCode"].first().reset_index()
-                 .rename(columns={"customerID": "customer_id"}))
-    customers = pd.DataFrame({
-        "customer_id": customers["customer_id"], "name": "Client " + customers["customer_id"],
-        "segment": "country-" + customers["countryCode"], "language": "en",
-        "payment_terms_days": "30", "currency": "EUR"})
-    invoices = pd.DataFrame({
-        "invoice_id": raw["invoiceNumber"], "customer_id": raw["customerID"],
-        "issue_date": iso["InvoiceDate"], "due_date": iso["DueDate"],
-        "amount": raw["InvoiceAmount"], "currency": "EUR", "kind": "invoice"})
-    payments = pd.DataFrame({
-        "payment_id": "PAY-" + raw["invoiceNumber"], "customer_id": raw["customerID"],
-        "paid_on": iso["SettledDate"], "amount": raw["InvoiceAmount"], "currency": "EUR",
-        "invoice_id": raw["invoiceNumber"]})
-    disputed = raw["Disputed"].str.lower() == "yes"
-    opened = dates["InvoiceDate"] + (dates["SettledDate"] - dates["InvoiceDate"]) / 2
-    disputes = pd.DataFrame({
-        "dispute_id": "DSP-" + raw.loc[disputed, "invoiceNumber"],
-        "invoice_id": raw.loc[disputed, "invoiceNumber"],
-        "opened_on": opened[disputed].dt.strftime("%Y-%m-%d"), "reason": "other",
-        "status": "resolved_rejected", "resolved_on": iso["SettledDate"][disputed]})
-    return {"customers": customers, "invoices": invoices, "payments": payments, "disputes": disputes}

@@ -14,25 +14,28 @@ two batches creating the same new id for two customers at once cannot both succe
 """
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, delete, select, text, tuple_
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import delete, select, tuple_
 from sqlmodel import Session, SQLModel
 
 from ledger.allocation import CreditLine, InvoiceLine, allocate
-from ledger.bulk import driver_value, on_conflict, plain_params, python_defaults, write_rows
-from ledger.credit import check_crossings
-from ledger.db import advisory_xact_locks
-from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
+from ledger.bulk import driver_value, on_conflict, plain_params, python_defaults, select_in, write_rows
+from ledger.ingest_checks import (
+    check_owners,
+    check_references,
+    check_scenarios,
+    lock_customers,
+    record_lock_names,
+    tune_sqlite,
+)
 from ledger.links import LinkSet, changed_customers, load_links, stored_for_customers, stored_for_sources
-from ledger.schemas import IngestBatch, IngestResult, dates_in_range
+from ledger.schemas import IngestBatch, IngestChanges, IngestResult, dates_in_range
 from ledger.tables import Allocation, AllocationLink, AuditLog, Customer, Dispute, Invoice, Payment, utcnow
+from ledger.workflow import ACTIVE_DISPUTE
 
 CHUNK = 500
 
@@ -41,6 +44,9 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
            links: LinkSet | None = None,
            scenario_names: Collection[str] | None = None) -> IngestResult:
     """Store `batch` (all or nothing, within the caller's transaction) and re-derive balances.
+
+    Sets nothing off downstream: the result's `changes` say what changed, and
+    `ledger.effects.ingest_and_apply` (what every caller uses) applies them as of a given date.
 
     `links` (the books' lettering) replace the stored links of their sources before allocation.
     `scenario_names`: what a customer's `dunning_scenario` may say (the scenarios and the keys of
@@ -51,20 +57,10 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
                           | {i.customer_id for i in batch.invoices}
                           | {p.customer_id for p in batch.payments}
                           | ({link.customer_id for link in links.links} if links else set()))
-    # locks first: the checks below must see what a concurrent batch committed before us
-    _lock_customers(session, customer_ids, _record_lock_names(batch))
-    _check_references(session=session, batch=batch)
-    if scenario_names is not None:
-        _check_scenarios(batch, frozenset(scenario_names))
-    _check_owners(session=session, batch=batch)
-    _tune_sqlite(session, len(batch.invoices) + len(batch.payments))
+    _lock_and_check(session, batch, customer_ids, scenario_names)
 
     counts_customers = _upsert_customers(session, batch)
-    # only the columns compared below: timestamps cost more to read back than all the rest
-    existing_invoices = _load(session, Invoice, Invoice.customer_id, customer_ids,
-                              INVOICE_FIELDS + ("open_amount", "settled_on"))
-    existing_payments = _load(session, Payment, Payment.customer_id, customer_ids,
-                              PAYMENT_FIELDS + ("unallocated_amount",))
+    existing_invoices, existing_payments = _stored(session, customer_ids)
     # rows stored before the date bounds (migration 0011) stay as they are, outside the replay:
     # rewriting one is what the database now refuses, and the customer's other records go on
     existing_invoices = [r for r in existing_invoices if dates_in_range(r, "issue_date", "due_date")]
@@ -82,11 +78,8 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
         # a customer outside the batch whose links moved needs its records to replay
         outside = sorted(relinked - set(customer_ids))
         if outside:
-            _lock_customers(session, outside)
-            more_invoices = _load(session, Invoice, Invoice.customer_id, outside,
-                                  INVOICE_FIELDS + ("open_amount", "settled_on"))
-            more_payments = _load(session, Payment, Payment.customer_id, outside,
-                                  PAYMENT_FIELDS + ("unallocated_amount",))
+            lock_customers(session, outside)
+            more_invoices, more_payments = _stored(session, outside)
             existing_invoices += more_invoices
             existing_payments += more_payments
             invoices.update({row["invoice_id"]: _pick(row, INVOICE_FIELDS) for row in more_invoices})
@@ -96,172 +89,32 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
     paid = _write_allocations(session, sorted(dirty), invoices, payments, existing_invoices,
                               existing_payments)
     counts_disputes = _upsert_disputes(session, batch)
-    _after_ingest(session, paid_invoices=paid, batch=batch, customer_ids=customer_ids, actor=actor)
-    # a customer pushed over its credit limit by this batch is told once (webhook event)
-    check_crossings(session=session, customer_ids=customer_ids, today=dt.date.today())
-
     result = IngestResult(customers=counts_customers, invoices=counts_invoices,
                           payments=counts_payments, disputes=counts_disputes,
-                          customers_reallocated=len(dirty))
+                          customers_reallocated=len(dirty),
+                          changes=_changes(batch, customer_ids=customer_ids, paid=paid, dirty=dirty))
     session.add(AuditLog(actor=actor, action="ingest", entity="batch", entity_id=source,
                          after=result.model_dump()))
     session.flush()
     return result
 
 
-# --- validation --------------------------------------------------------------------------------
-
-def _check_references(*, session: Session, batch: IngestBatch) -> None:
-    errors: list[FieldError] = []
-    for name, rows, key in (("customers", batch.customers, "customer_id"),
-                            ("invoices", batch.invoices, "invoice_id"),
-                            ("payments", batch.payments, "payment_id"),
-                            ("disputes", batch.disputes, "dispute_id")):
-        seen: dict[str, int] = {}
-        for index, row in enumerate(rows):
-            value = getattr(row, key)
-            if value in seen and rows[seen[value]].model_dump() != row.model_dump():
-                errors.append(FieldError(f"{name}[{index}].{key}",
-                                         f"{value!r} appears twice in the batch with different values"))
-            seen[value] = index
-
-    known_customers = {c.customer_id for c in batch.customers}
-    wanted = {i.customer_id for i in batch.invoices} | {p.customer_id for p in batch.payments}
-    known_customers |= _existing_ids(session, Customer.customer_id, wanted - known_customers)
-    for index, invoice in enumerate(batch.invoices):
-        if invoice.customer_id not in known_customers:
-            errors.append(FieldError(f"invoices[{index}].customer_id",
-                                     f"unknown customer {invoice.customer_id!r}: send the customer first or in the same batch"))
-    for index, payment in enumerate(batch.payments):
-        if payment.customer_id not in known_customers:
-            errors.append(FieldError(f"payments[{index}].customer_id",
-                                     f"unknown customer {payment.customer_id!r}"))
-
-    invoice_owner = {i.invoice_id: i.customer_id for i in batch.invoices}
-    wanted_invoices = ({p.invoice_id for p in batch.payments if p.invoice_id}
-                       | {i.applies_to for i in batch.invoices if i.applies_to}
-                       | {d.invoice_id for d in batch.disputes}) - invoice_owner.keys()
-    for invoice_id, customer_id in _select_in(session, (Invoice.invoice_id, Invoice.customer_id),
-                                              Invoice.invoice_id, wanted_invoices):
-        invoice_owner[invoice_id] = customer_id
-    for index, payment in enumerate(batch.payments):
-        if payment.invoice_id is None:
-            continue
-        owner = invoice_owner.get(payment.invoice_id)
-        if owner is None:
-            errors.append(FieldError(f"payments[{index}].invoice_id",
-                                     f"unknown invoice {payment.invoice_id!r}"))
-        elif owner != payment.customer_id:
-            errors.append(FieldError(f"payments[{index}].invoice_id",
-                                     f"invoice {payment.invoice_id!r} belongs to customer {owner!r}, not {payment.customer_id!r}"))
-    for index, invoice in enumerate(batch.invoices):
-        if invoice.applies_to is not None and invoice_owner.get(invoice.applies_to) != invoice.customer_id:
-            errors.append(FieldError(f"invoices[{index}].applies_to",
-                                     f"invoice {invoice.applies_to!r} is not an invoice of customer {invoice.customer_id!r}"))
-    for index, dispute in enumerate(batch.disputes):
-        if dispute.invoice_id not in invoice_owner:
-            errors.append(FieldError(f"disputes[{index}].invoice_id",
-                                     f"unknown invoice {dispute.invoice_id!r}"))
-    if errors:
-        raise LedgerValidationError(errors)
+def _lock_and_check(session: Session, batch: IngestBatch, customer_ids: list[str],
+                    scenario_names: Collection[str] | None) -> None:
+    # locks first: the checks must see what a concurrent batch committed before us
+    lock_customers(session, customer_ids, record_lock_names(batch))
+    check_references(session=session, batch=batch)
+    if scenario_names is not None:
+        check_scenarios(batch, frozenset(scenario_names))
+    check_owners(session=session, batch=batch)
+    tune_sqlite(session, len(batch.invoices) + len(batch.payments))
 
 
-def _check_scenarios(batch: IngestBatch, names: frozenset[str]) -> None:
-    errors = [
-        FieldError(f"customers[{index}].dunning_scenario",
-                   f"unknown dunning scenario {customer.dunning_scenario!r}: expected one of "
-                   f"{', '.join(sorted(names))}")
-        for index, customer in enumerate(batch.customers)
-        if customer.dunning_scenario is not None and customer.dunning_scenario not in names
-    ]
-    if errors:
-        raise LedgerValidationError(errors)
-
-
-def _check_owners(*, session: Session, batch: IngestBatch) -> None:
-    """409 for a stored invoice or payment sent under another customer, or an invoice sent with
-    another kind: looked up by id across the whole ledger, whatever customers the batch names."""
-    conflicts: list[FieldError] = []
-    stored_invoices: dict[str, tuple[str, str]] = {}
-    for invoice_id, customer_id, kind in _select_in(session, (Invoice.invoice_id, Invoice.customer_id, Invoice.kind),
-                                                    Invoice.invoice_id, {i.invoice_id for i in batch.invoices}):
-        stored_invoices[invoice_id] = (customer_id, kind)
-    for index, invoice in enumerate(batch.invoices):
-        stored = stored_invoices.get(invoice.invoice_id)
-        if stored is None:
-            continue
-        customer_id, kind = stored
-        what = "credit note" if kind == "credit_note" else "invoice"
-        if customer_id != invoice.customer_id:
-            conflicts.append(FieldError(
-                f"invoices[{index}].customer_id",
-                f"{what} {invoice.invoice_id!r} belongs to customer {customer_id!r}; it cannot be sent "
-                f"again under {invoice.customer_id!r} (a record never changes customer: correct it "
-                "in the billing system with a new id)"))
-        elif kind != invoice.kind:
-            conflicts.append(FieldError(
-                f"invoices[{index}].kind",
-                f"{invoice.invoice_id!r} of customer {customer_id!r} is stored as {kind!r}; it cannot "
-                f"become {invoice.kind!r} (issue a new record instead)"))
-    stored_payments: dict[str, str] = {}
-    stored_payments.update(_select_in(session, (Payment.payment_id, Payment.customer_id), Payment.payment_id,
-                                      {p.payment_id for p in batch.payments}))
-    for index, payment in enumerate(batch.payments):
-        owner = stored_payments.get(payment.payment_id)
-        if owner is not None and owner != payment.customer_id:
-            conflicts.append(FieldError(
-                f"payments[{index}].customer_id",
-                f"payment {payment.payment_id!r} belongs to customer {owner!r}; it cannot be sent "
-                f"again under {payment.customer_id!r} (a payment never changes customer: correct "
-                "it in the billing system with a new id)"))
-    if conflicts:
-        raise LedgerConflictError(conflicts)
-
-
-def _existing_ids(session: Session, column, ids: Iterable[str]) -> set[str]:
-    return {row[0] for row in _select_in(session, (column,), column, ids)}
-
-
-# --- locking -----------------------------------------------------------------------------------
-
-RECORD_LOCK_BUCKETS = 256
-
-
-def _record_lock_names(batch: IngestBatch) -> set[str]:
-    """Lock names covering the batch's invoice and payment ids, hashed into a bounded number of
-    buckets: PostgreSQL's lock table is small (max_locks_per_transaction), and a false share of
-    a bucket only makes two batches wait for each other, never wrong."""
-    names = set()
-    for kind, ids in (("invoice", (i.invoice_id for i in batch.invoices)),
-                      ("payment", (p.payment_id for p in batch.payments))):
-        for record_id in ids:
-            bucket = _lock_key(f"{kind}\x00{record_id}") % RECORD_LOCK_BUCKETS
-            names.add(f"\x00record-bucket\x00{kind}\x00{bucket}")
-    return names
-
-
-def _lock_customers(session: Session, customer_ids: Sequence[str],
-                    record_names: Iterable[str] = ()) -> None:
-    """Serialise concurrent batches per customer and per record id (PostgreSQL); SQLite
-    serialises all writers. One sorted list of keys: every batch takes them in the same order."""
-    if session.get_bind().dialect.name == "sqlite":
-        # pysqlite begins a transaction only at the first write: take SQLite's write lock now, so
-        # the reads that check the batch and the writes that follow see the same database
-        session.execute(text("UPDATE customer SET customer_id = customer_id WHERE 1 = 0"))
-        return
-    advisory_xact_locks(session, [*customer_ids, *record_names])  # per database and schema
-
-
-def _tune_sqlite(session: Session, rows: int) -> None:
-    """A large batch updates a dozen indexes on invoice: with SQLite's default 2 MB page cache
-    every insert misses it. A bigger cache (per connection, not persistent) keeps them in memory."""
-    if rows >= 10_000 and session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql("PRAGMA cache_size = -131072")  # 128 MiB
-
-
-def _lock_key(customer_id: str) -> int:
-    digest = hashlib.blake2b(customer_id.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+def _stored(session: Session, customer_ids: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The customers' stored invoices and payments, only the columns allocation compares
+    (timestamps cost more to read back than all the rest)."""
+    return (_load(session, Invoice, Invoice.customer_id, customer_ids, INVOICE_FIELDS + ("open_amount", "settled_on")),
+            _load(session, Payment, Payment.customer_id, customer_ids, PAYMENT_FIELDS + ("unallocated_amount",)))
 
 
 # --- upserts -----------------------------------------------------------------------------------
@@ -355,26 +208,16 @@ def _pick(row: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
     return {f: row[f] for f in fields}
 
 
-def _after_ingest(session: Session, *, paid_invoices: set[str], batch: IngestBatch,
-                  customer_ids: list[str], actor: str) -> None:
-    """What a new payment or dispute changes downstream: reminders already planned for those
-    invoices are cancelled, and promises to pay are re-evaluated against the payments."""
-    from ledger.actions import cancel_pending_for_invoices
-    from ledger.promises import evaluate_promises
-    from ledger.workflow import ACTIVE_DISPUTE
-
-    disputed = {d.invoice_id for d in batch.disputes if d.status in ACTIVE_DISPUTE}
-    if paid_invoices:
-        cancel_pending_for_invoices(session, paid_invoices, "payment received", actor)
-    if disputed:
-        cancel_pending_for_invoices(session, disputed, "dispute opened", actor)
-    if batch.payments:
-        evaluate_promises(session, customer_ids, dt.date.today(), actor=actor)
-    stopping = [c.customer_id for c in batch.customers if c.on_hold or c.insolvency_date is not None]
-    if stopping:
-        from ledger.statuses import cancel_if_stopped
-
-        cancel_if_stopped(session, stopping, today=dt.date.today(), actor=actor)
+def _changes(batch: IngestBatch, *, customer_ids: list[str], paid: set[str], dirty: set[str]) -> IngestChanges:
+    """What downstream must hear of (`ledger.effects`): this function decides nothing."""
+    return IngestChanges(
+        customers=customer_ids, paid_invoices=sorted(paid),
+        disputed_invoices=sorted({d.invoice_id for d in batch.disputes if d.status in ACTIVE_DISPUTE}),
+        # a payment may keep or break a promise of any customer whose allocations it moved
+        promise_customers=customer_ids if batch.payments else [],
+        stopped_customers=sorted({c.customer_id for c in batch.customers
+                                  if c.on_hold or c.insolvency_date is not None}),
+        reallocated_customers=sorted(dirty))
 
 
 def _write_allocations(session: Session, customer_ids: list[str], invoices: dict[str, dict],
@@ -433,18 +276,7 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
     upsert(session, Invoice, invoice_rows, "invoice_id")
     upsert(session, Payment, payment_rows, "payment_id")
     _replace_allocations(session, customer_ids, allocation_rows)
-    before: dict[str, Decimal] = {}
-    for chunk in _chunks(customer_ids):
-        before.update(session.execute(select(Customer.customer_id, Customer.credit_balance)
-                                      .where(Customer.customer_id.in_(chunk))).all())
-    changed = [(balance, customer_id) for customer_id, balance in credit.items()
-               if not _same(before.get(customer_id), balance)]
-    if changed:
-        connection = session.connection()
-        sqlite = connection.dialect.name == "sqlite"
-        mark = "?" if sqlite else "%s"
-        connection.exec_driver_sql(f"UPDATE customer SET credit_balance = {mark} WHERE customer_id = {mark}",
-                                   [(driver_value(b, sqlite), c) for b, c in changed])
+    _write_credit_balances(session, customer_ids, credit)
     return paid
 
 
@@ -461,7 +293,7 @@ def _replace_allocations(session: Session, customer_ids: list[str], rows: list[d
     triggers forget month ends that did not change (and cost a write)."""
     stored: dict[tuple, list[int]] = defaultdict(list)
     columns = (Allocation.id, *(getattr(Allocation, name) for name in ALLOCATION_KEY))
-    for allocation_id, *values in _select_in(session, columns, Allocation.customer_id, customer_ids):
+    for allocation_id, *values in select_in(session, columns, Allocation.customer_id, customer_ids):
         stored[_allocation_key(values)].append(allocation_id)
     added = []
     for row in rows:
@@ -474,6 +306,22 @@ def _replace_allocations(session: Session, customer_ids: list[str], rows: list[d
     for chunk in _chunks(removed, 5_000):
         session.execute(delete(Allocation).where(Allocation.id.in_(chunk)))
     _insert_rows(session, Allocation, added)
+
+
+def _write_credit_balances(session: Session, customer_ids: list[str], credit: dict[str, Decimal]) -> None:
+    """Each customer's unused credit (overpayments, credit notes), written only where it moved."""
+    before: dict[str, Decimal] = {}
+    for chunk in _chunks(customer_ids):
+        before.update(session.execute(select(Customer.customer_id, Customer.credit_balance)
+                                      .where(Customer.customer_id.in_(chunk))).all())
+    changed = [(balance, customer_id) for customer_id, balance in credit.items()
+               if not _same(before.get(customer_id), balance)]
+    if changed:
+        connection = session.connection()
+        sqlite = connection.dialect.name == "sqlite"
+        mark = "?" if sqlite else "%s"
+        connection.exec_driver_sql(f"UPDATE customer SET credit_balance = {mark} WHERE customer_id = {mark}",
+                                   [(driver_value(b, sqlite), c) for b, c in changed])
 
 
 def _linked(links: dict, source: tuple[str, str], customer_id: str) -> tuple[tuple, bool]:
@@ -528,22 +376,7 @@ def _load(session: Session, table: type[SQLModel], column, ids: Iterable[str],
     sa_table = table.__table__  # type: ignore[attr-defined]
     columns = [sa_table.c[f] for f in fields] if fields else list(sa_table.c)
     names = [c.key for c in columns]
-    return [dict(zip(names, row)) for row in _select_in(session, columns, column, ids)]
-
-
-def _select_in(session: Session, columns: Sequence, column, ids: Iterable[str]):
-    """Rows of `columns` whose `column` is one of `ids`. PostgreSQL: one statement with an array
-    (`= ANY(:ids)`), not a round trip per 500 ids — at 100,000 ids those round trips cost more than
-    the lookups; SQLite (in process): IN lists of CHUNK ids."""
-    ids = sorted(ids)
-    if not ids:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        yield from session.execute(select(*columns).where(column == any_(bindparam(
-            "ids", ids, type_=postgresql.ARRAY(String)))))
-        return
-    for chunk in _chunks(ids):
-        yield from session.execute(select(*columns).where(column.in_(chunk)))
+    return [dict(zip(names, row)) for row in select_in(session, columns, column, ids)]
 
 
 def _chunks(items: Sequence | Iterable, size: int = CHUNK):

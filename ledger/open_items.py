@@ -37,8 +37,8 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from ledger.effects import ingest_and_apply
 from ledger.errors import FieldError, LedgerValidationError
-from ledger.ingest import ingest
 from ledger.links import Link, LinkSet
 from ledger.schemas import IngestBatch, IngestResult
 
@@ -105,7 +105,7 @@ def read_mapping(text: str) -> Mapping:
 
 
 def import_open_items(*, session: Session, source: bytes | Path, mapping: Mapping, actor: str,
-                      dry_run: bool = False) -> OpenItemsReport:
+                      today: dt.date, dry_run: bool = False) -> OpenItemsReport:
     """Import an aged balance in the caller's transaction (the caller commits)."""
     data = source.read_bytes() if isinstance(source, Path) else source
     rows, report = _rows(data, mapping)
@@ -146,7 +146,8 @@ def import_open_items(*, session: Session, source: bytes | Path, mapping: Mappin
     # an open credit in an aged balance is the customer's: kept as credit, never applied oldest first
     links = LinkSet(sources={("credit_note", n.invoice_id) for n in notes},
                     links=[Link(n.customer_id, "credit_note", n.invoice_id, None, None, "open-items") for n in notes])
-    report.result = ingest(session=session, batch=batch, actor=actor, source="open-items", links=links)
+    report.result = ingest_and_apply(session=session, batch=batch, actor=actor, today=today, source="open-items",
+                                     links=links)
     return report
 
 

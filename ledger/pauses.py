@@ -19,7 +19,7 @@ from ledger.tables import (
     Promise,
     PromiseInvoice,
 )
-from ledger.workflow import ACTIVE_DISPUTE
+from ledger.workflow import ACTIVE_DISPUTE, PromiseStatus
 
 CHUNK = 500
 
@@ -59,7 +59,7 @@ def paused_invoice_ids(*, session: Session, today: dt.date,
               .join(Dispute, Dispute.dispute_id == DisputeInvoice.dispute_id).where(active))
     promised = (select(PromiseInvoice.invoice_id)
                 .join(Promise, Promise.promise_id == PromiseInvoice.promise_id)
-                .where(Promise.status == "open", Promise.promised_date >= today,
+                .where(Promise.status == PromiseStatus.OPEN, Promise.promised_date >= today,
                        Promise.promised_date <= MAX_DATE))
     if customer_ids is not None:
         owned = select(Invoice.invoice_id).where(Invoice.customer_id.in_(list(customer_ids)))

@@ -56,6 +56,7 @@ from ledger.tables import (
     record_event,
     utcnow,
 )
+from ledger.workflow import PromiseStatus
 
 DEFAULT_MAX_DAYS = 60
 ZERO = Decimal("0")
@@ -81,13 +82,9 @@ def _schedule(data: PromiseCreate) -> list[tuple[dt.date, Decimal]]:
     return [(data.promised_date, data.amount)]
 
 
-def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: dt.date,
-                   max_days: int = DEFAULT_MAX_DAYS) -> Promise:
-    """Record a promise (or an instalment plan) and pause the invoices its amount covers."""
-    customer = session.get(Customer, data.customer_id)
-    if customer is None:
-        raise NotFoundError("customer", data.customer_id)
-    schedule = _schedule(data)
+def _date_problems(data: PromiseCreate, schedule: list[tuple[dt.date, Decimal]], *, today: dt.date,
+                   max_days: int) -> list[FieldError]:
+    """Each promised date past, beyond a year, or beyond the scenario's limit, named by field."""
     errors: list[FieldError] = []
     horizon = today + dt.timedelta(days=max_days)
     for index, (due_on, _amount) in enumerate(schedule):
@@ -100,6 +97,17 @@ def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: 
         elif due_on > horizon:
             errors.append(FieldError(field, f"{due_on} is more than {max_days} days ahead (after "
                                             f"{horizon}): the scenario's limit for a promise"))
+    return errors
+
+
+def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: dt.date,
+                   max_days: int = DEFAULT_MAX_DAYS) -> Promise:
+    """Record a promise (or an instalment plan) and pause the invoices its amount covers."""
+    customer = session.get(Customer, data.customer_id)
+    if customer is None:
+        raise NotFoundError("customer", data.customer_id)
+    schedule = _schedule(data)
+    errors = _date_problems(data, schedule, today=today, max_days=max_days)
     named = list(dict.fromkeys(data.invoice_ids))
     query = select(Invoice.invoice_id, Invoice.customer_id, Invoice.due_date, Invoice.open_amount,
                    Invoice.settled_on, Invoice.kind)
@@ -125,7 +133,7 @@ def create_promise(*, session: Session, data: PromiseCreate, actor: str, today: 
     total = sum((amount for _, amount in schedule), ZERO).quantize(Decimal("0.01"))
     covered = covered_invoices(candidates, total)
     promise = Promise(promise_id=promise_id, customer_id=data.customer_id, amount=total,
-                      promised_date=schedule[-1][0], status="open", created_on=today,
+                      promised_date=schedule[-1][0], status=PromiseStatus.OPEN, created_on=today,
                       created_by=actor, note=data.note)
     session.add(promise)
     session.flush()
@@ -180,12 +188,12 @@ def _covered_on(payments: list[tuple[dt.date, Decimal]], since: dt.date, needed:
     return None
 
 
-def evaluate_promises(session: Session, customer_ids: Iterable[str] | None = None,
-                      today: dt.date | None = None, *, actor: str = "system") -> PromiseEvaluation:
+def evaluate_promises(session: Session, customer_ids: Iterable[str] | None, today: dt.date, *,
+                      actor: str = "system") -> PromiseEvaluation:
     """Decide open instalments from the payments received, then close the promises they decide
-    (kept: every instalment kept; broken: one instalment broken). Idempotent."""
-    today = today or dt.date.today()
-    query = select(Promise).where(Promise.status == "open")
+    (kept: every instalment kept; broken: one instalment broken) as of `today`; `customer_ids`
+    None: every customer. Idempotent."""
+    query = select(Promise).where(Promise.status == PromiseStatus.OPEN)
     if customer_ids is not None:
         ids = sorted(set(customer_ids))
         if not ids:
@@ -207,7 +215,7 @@ def evaluate_promises(session: Session, customer_ids: Iterable[str] | None = Non
         if outcome is not None:
             status, on = outcome
             _close(session, promise, status, on, actor)
-            (kept if status == "kept" else broken).append(promise.promise_id)
+            (kept if status == PromiseStatus.KEPT else broken).append(promise.promise_id)
     session.flush()
     return PromiseEvaluation(kept=kept, broken=broken, still_open=len(promises) - len(kept) - len(broken))
 
@@ -217,23 +225,23 @@ def _evaluate_plan(session: Session, promise: Promise, plan: list[PromiseInstalm
     needed, last_kept = ZERO, None
     for index, instalment in enumerate(plan):
         needed += Decimal(instalment.amount)
-        if instalment.status == "kept":
+        if instalment.status == PromiseStatus.KEPT:
             last_kept = instalment.closed_on
             continue
         deadline = instalment.due_on + dt.timedelta(days=PROMISE_GRACE_DAYS)
         covered_on = _covered_on(payments, promise.created_on, needed, deadline)
         if covered_on is not None:
-            _set(session, instalment, "kept", covered_on)
+            _set(session, instalment, PromiseStatus.KEPT, covered_on)
             last_kept = covered_on
             continue
         if today > deadline:
             broken_on = deadline + dt.timedelta(days=1)
-            _set(session, instalment, "broken", broken_on)
+            _set(session, instalment, PromiseStatus.BROKEN, broken_on)
             for rest in plan[index + 1:]:
-                _set(session, rest, "cancelled", broken_on)
-            return "broken", broken_on
+                _set(session, rest, PromiseStatus.CANCELLED, broken_on)
+            return PromiseStatus.BROKEN, broken_on
         return None  # this instalment is still running
-    return "kept", last_kept or today
+    return PromiseStatus.KEPT, last_kept or today
 
 
 def _set(session: Session, instalment: PromiseInstalment, status: str, on: dt.date) -> None:
@@ -247,7 +255,7 @@ def _close(session: Session, promise: Promise, status: str, on: dt.date, actor: 
     promise.status, promise.closed_on, promise.updated_at = status, on, utcnow()
     session.add(promise)
     audit(session, actor=actor, action=status, entity="promise", entity_id=promise.promise_id,
-          before={"status": "open"}, after={"status": status, "closed_on": on, "paid": paid})
+          before={"status": PromiseStatus.OPEN}, after={"status": status, "closed_on": on, "paid": paid})
     record_event(session, type=f"promise.{status}", entity_id=promise.promise_id,
                  payload=json_safe({"customer_id": promise.customer_id, "amount": promise.amount,
                                  "promised_date": promise.promised_date, "paid": paid}))
@@ -324,7 +332,7 @@ def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, ac
     """Cancel an open promise, move its date or change its note."""
     promise = get_promise(session=session, promise_id=promise_id)
     before = {"status": promise.status, "promised_date": promise.promised_date, "note": promise.note}
-    if promise.status != "open" and (data.status or data.promised_date):
+    if promise.status != PromiseStatus.OPEN and (data.status or data.promised_date):
         raise IllegalTransitionError(f"The promise {promise_id} is already {promise.status}: "
                                      "only an open promise can be cancelled or rescheduled.")
     if data.promised_date is not None:
@@ -343,11 +351,11 @@ def update_promise(*, session: Session, promise_id: str, data: PromiseUpdate, ac
             instalment.due_on = data.promised_date
             session.add(instalment)
         promise.promised_date = data.promised_date
-    if data.status == "cancelled":
-        promise.status, promise.closed_on = "cancelled", today
+    if data.status == PromiseStatus.CANCELLED:
+        promise.status, promise.closed_on = PromiseStatus.CANCELLED, today
         for instalment in instalments_of(session, [promise_id]).get(promise_id, []):
-            if instalment.status == "open":
-                instalment.status, instalment.closed_on = "cancelled", today
+            if instalment.status == PromiseStatus.OPEN:
+                instalment.status, instalment.closed_on = PromiseStatus.CANCELLED, today
                 session.add(instalment)
     if "note" in data.model_fields_set:
         promise.note = data.note

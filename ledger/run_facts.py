@@ -33,6 +33,7 @@ from ledger.tables import (
     PromiseInstalment,
     PromiseInvoice,
 )
+from ledger.workflow import PromiseStatus
 
 BROKEN_PROMISE_LOOKBACK_DAYS = 90
 
@@ -181,16 +182,16 @@ def _promises(session: Session, lo: str, hi: str, run_date: dt.date
         .outerjoin(PromiseInvoice, PromiseInvoice.promise_id == Promise.promise_id)
         .where(_in_range(Promise.customer_id, lo, hi), or_(
             # a promise stored before the date bounds (year 9999) pauses nothing: see 0011
-            and_(Promise.status == "open", Promise.promised_date >= run_date,
+            and_(Promise.status == PromiseStatus.OPEN, Promise.promised_date >= run_date,
                  Promise.promised_date <= MAX_DATE),
-            and_(Promise.status == "broken",
+            and_(Promise.status == PromiseStatus.BROKEN,
                  func.coalesce(Promise.closed_on, Promise.promised_date) >= since),
         ))
     ).all()
     lapsed = set(_core(session).execute(
         select(PromiseInstalment.promise_id).join(Promise, Promise.promise_id == PromiseInstalment.promise_id)
-        .where(_in_range(Promise.customer_id, lo, hi), Promise.status == "open",
-               PromiseInstalment.status == "open",
+        .where(_in_range(Promise.customer_id, lo, hi), Promise.status == PromiseStatus.OPEN,
+               PromiseInstalment.status == PromiseStatus.OPEN,
                PromiseInstalment.due_on < run_date - dt.timedelta(days=PROMISE_GRACE_DAYS))
     ).scalars())
     active: dict[Any, dt.date] = {}
@@ -198,7 +199,7 @@ def _promises(session: Session, lo: str, hi: str, run_date: dt.date
     unlinked: list[tuple[str, Decimal, dt.date]] = []
     for promise_id, customer_id, status, promised, _closed, invoice_id, amount in rows:
         key = invoice_id if invoice_id is not None else ("*", customer_id)
-        if status == "open" and promise_id not in lapsed:
+        if status == PromiseStatus.OPEN and promise_id not in lapsed:
             if invoice_id is not None:
                 active[key] = max(promised, active.get(key, promised))
             else:

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from ledger.config import get_settings
+from ledger.workflow import DisputeStatus
 
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2199, 12, 31)
@@ -224,7 +225,8 @@ class DisputeIn(_Record):
     invoice_id: Id
     opened_on: BusinessDate
     reason: Line(64) | None = None
-    status: Line(32) = "open"
+    # a status of the workflow (`ledger.workflow`): anything else is refused, naming the field
+    status: Annotated[DisputeStatus, AfterValidator(lambda status: status.value)] = DisputeStatus.OPEN
     resolved_on: BusinessDate | None = None
     amount: Money | None = Field(default=None, gt=0)
 
@@ -236,9 +238,22 @@ class IngestBatch(_Record):
     disputes: list[DisputeIn] = Field(default_factory=list)
 
 
+class IngestChanges(BaseModel):
+    """What an ingestion changed that matters downstream (`ledger.effects` acts on it)."""
+
+    customers: list[str] = []           # every customer the batch touched
+    paid_invoices: list[str] = []       # open amount went down: paid or credited
+    disputed_invoices: list[str] = []   # named by an active dispute of the batch
+    promise_customers: list[str] = []   # their promises are re-evaluated (the batch paid)
+    stopped_customers: list[str] = []   # sent on hold or insolvent: their reminders stop
+    reallocated_customers: list[str] = []  # allocations replayed: records moved between invoices
+
+
 class IngestResult(BaseModel):
     customers: dict[str, int]
     invoices: dict[str, int]
     payments: dict[str, int]
     disputes: dict[str, int]
     customers_reallocated: int
+    # for the caller, not the client: left out of the answer and of the audit row
+    changes: IngestChanges = Field(default_factory=IngestChanges, exclude=True)

@@ -111,12 +111,12 @@ def invoice_status(invoice: Invoice, today: dt.date) -> str:
     return "overdue" if invoice.due_date < today else "open"
 
 
-def read_frames(*, session: Session, as_of: dt.date | None = None,
+def read_frames(*, session: Session, as_of: dt.date,
                 customer_ids: list[str] | None = None) -> LedgerFrames:
     """The ledger as frames for features; events after `as_of` are left out."""
     from sqlalchemy import text
 
-    as_of_ts = pd.Timestamp(as_of or dt.date.today())
+    as_of_ts = pd.Timestamp(as_of)
     where = ""
     params: dict = {}
     if customer_ids is not None:

@@ -3,7 +3,7 @@
 A customer's value at risk over h days = Σ over its open invoices of open_amount × P(not paid
 within h days | unpaid today) (`ledger.var`: never more than what is owed), for h = 30 and 90.
 P comes from the caller's `risk` (the served model, or its rules), else from the payer's
-history (`ledger.var.rules_unpaid`). The worklist ranks by the 90-day figure converted into the
+history (`ledger.var.own_hazards`, the same shrunk Kaplan–Meier the risk service falls back on). The worklist ranks by the 90-day figure converted into the
 reporting currency; urgency (days overdue, broken promises) is shown beside it, not mixed in.
 Amounts on a row are in the customer's currency. The grade is the model's (the worst grade of
 the customer's open invoices, from `risk`), else the customer's last published score.
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import Integer, and_, case, func, or_, select
 from sqlmodel import Session
 
@@ -32,8 +34,8 @@ from ledger.tables import (
     Invoice,
     Promise,
 )
-from ledger.var import DelayHistogram, rules_unpaid, value_at_risk
-from ledger.workflow import ACTIVE_DISPUTE
+from ledger.var import delay_counts, own_hazards, unpaid_after, value_at_risk
+from ledger.workflow import ACTIVE_DISPUTE, PromiseStatus
 from ledger.worklist_rows import BUCKETS, WorklistRow, enrich_rows
 
 CENT = Decimal("0.01")
@@ -125,7 +127,7 @@ def _customer_filter(*, agent: str | None, segment: str | None, search: str | No
         conditions.append(Customer.customer_id.in_(disputed) if dispute
                           else Customer.customer_id.not_in(disputed))
     if promise is not None:
-        promised = select(Promise.customer_id).where(Promise.status == "open")
+        promised = select(Promise.customer_id).where(Promise.status == PromiseStatus.OPEN)
         conditions.append(Customer.customer_id.in_(promised) if promise
                           else Customer.customer_id.not_in(promised))
     return select(Customer.customer_id).where(*conditions) if conditions else None
@@ -168,20 +170,42 @@ def _bucket_condition(bucket: str, today: dt.date):
     return and_(oldest <= today - dt.timedelta(days=low), oldest >= today - dt.timedelta(days=high))
 
 
-def _delays(session: Session, customer_ids: list[str]) -> tuple[DelayHistogram, dict[str, DelayHistogram]]:
-    """Days late of settled invoices: the whole ledger's histogram and each payer's."""
+def _rules_odds(session: Session, invoices: list,
+                today: dt.date) -> tuple[dict[str, InvoiceOdds], dict[str, dict]]:
+    """P(not paid within 30 / 90 days | unpaid at the end of today) of each of `invoices` (the
+    ones the caller's risk does not answer for) from its payer's own history
+    (`ledger.var.own_hazards`: settled invoices are events, open ones censored at their age),
+    and each payer's settled and late counts (the "history" reason)."""
+    if not invoices:
+        return {}, {}
     late = _days_between(session, Invoice.settled_on, Invoice.due_date)
-    settled = and_(Invoice.kind == "invoice", Invoice.settled_on.is_not(None))
-    ledger = DelayHistogram({int(d): int(n) for d, n in session.execute(
-        select(late, func.count()).where(settled).group_by(late))})
-    per: dict[str, dict[int, int]] = defaultdict(dict)
-    for start in range(0, len(customer_ids), 5000):
-        chunk = customer_ids[start:start + 5000]
-        for customer_id, d, n in session.execute(
-                select(Invoice.customer_id, late, func.count())
-                .where(settled, Invoice.customer_id.in_(chunk)).group_by(Invoice.customer_id, late)):
-            per[customer_id][int(d)] = int(n)
-    return ledger, {c: DelayHistogram(counts) for c, counts in per.items()}
+    settled = and_(Invoice.kind == "invoice", Invoice.settled_on.is_not(None),
+                   Invoice.settled_on <= today)
+    payers = sorted({i.customer_id for i in invoices})
+    rows: list[tuple[str, int, bool, int]] = []
+    for start in range(0, len(payers), 5000):
+        chunk = payers[start:start + 5000]
+        rows += [(c, int(d), True, int(n)) for c, d, n in session.execute(
+            select(Invoice.customer_id, late, func.count())
+            .where(settled, Invoice.customer_id.in_(chunk)).group_by(Invoice.customer_id, late))]
+    history: dict[str, dict] = defaultdict(lambda: {"settled": 0, "late": 0})
+    for customer, days, _, n in rows:
+        history[customer]["settled"] += n
+        history[customer]["late"] += n * (days > 0)
+    rows += [(i.customer_id, (today - i.due_date).days, False, 1) for i in invoices]
+    customer, age, paid, weight = zip(*rows, strict=True)
+    codes, uniques = pd.factorize(pd.Series(customer))
+    at_risk, events = delay_counts(codes, len(uniques), np.array(age, float), np.array(paid),
+                                   np.array(weight, float))
+    n_settled = np.array([history[c]["settled"] if c in history else 0 for c in uniques], float)
+    hazards = own_hazards(at_risk, events, n_settled)[
+        uniques.get_indexer([i.customer_id for i in invoices])]
+    ages = np.array([float((today - i.due_date).days) for i in invoices])
+    p30, p90 = unpaid_after(hazards, ages, 30.0), unpaid_after(hazards, ages, 90.0)
+    odds = {i.invoice_id: InvoiceOdds(p_unpaid_30=float(a), p_unpaid_90=float(b), grade=None,
+                                      source="rules")
+            for i, a, b in zip(invoices, p30, p90, strict=True)}
+    return odds, dict(history)
 
 
 def _days_between(session: Session, later, earlier):
@@ -204,21 +228,15 @@ def _score(*, session: Session, customer_ids: list[str], today: dt.date, risk: I
             .where(Invoice.customer_id.in_(chunk), Invoice.kind == "invoice",
                    Invoice.settled_on.is_(None))).all()
     given = dict(risk([row.invoice_id for row in invoices])) if risk is not None and invoices else {}
-    ledger_delays, payer_delays = _delays(session, customer_ids)
-    no_history = DelayHistogram({})
+    rules, history = _rules_odds(session, [i for i in invoices if i.invoice_id not in given], today)
     currency_of = dict(session.execute(select(Customer.customer_id, Customer.currency)
                                        .where(Customer.customer_id.in_(customer_ids))).all()) \
         if len(customer_ids) <= 5000 else _currencies(session, customer_ids)
     grades = _published_grades(session, customer_ids)
     per: dict[str, dict[str, Any]] = {}
     for invoice in invoices:
-        odds = given.get(invoice.invoice_id)
+        odds = given.get(invoice.invoice_id) or rules[invoice.invoice_id]
         overdue = (today - invoice.due_date).days
-        if odds is None:
-            payer = payer_delays.get(invoice.customer_id, no_history)
-            odds = InvoiceOdds(p_unpaid_30=rules_unpaid(payer, ledger_delays, overdue, 30),
-                               p_unpaid_90=rules_unpaid(payer, ledger_delays, overdue, 90),
-                               grade=None, source="rules")
         row = per.setdefault(invoice.customer_id, {
             "customer_id": invoice.customer_id, "pairs_30": defaultdict(list), "pairs_90": defaultdict(list),
             "open": defaultdict(lambda: ZERO), "overdue": defaultdict(lambda: ZERO), "open_invoices": 0,
@@ -235,34 +253,40 @@ def _score(*, session: Session, customer_ids: list[str], today: dt.date, risk: I
         if odds.grade:
             row["grades"].append(odds.grade)
         row["sources"].add(odds.source)
-    out = []
-    for customer_id, row in per.items():
-        currency = currency_of.get(customer_id, "EUR")
-        var30 = {c: value_at_risk(p) for c, p in row["pairs_30"].items()}
-        var90 = {c: value_at_risk(p) for c, p in row["pairs_90"].items()}
-        shown, missing = {}, set()
-        for name, amounts in (("var30", var30), ("var90", var90), ("open", row["open"]), ("overdue", row["overdue"])):
-            shown[name], lost = _in(rates, amounts, currency)
-            missing |= lost
-        key, lost = _in(rates, var90, reporting)
-        reporting_value = None if lost else key
-        if lost:  # no rate to the reporting currency: ranked on the customer's own amount
-            key = shown["var90"]
-        open_total = shown["open"]
-        out.append({
-            "customer_id": customer_id, "currency": currency, "key": key,
-            "value_at_risk_30": shown["var30"], "value_at_risk_90": shown["var90"],
-            "value_at_risk_90_reporting": reporting_value, "reporting_currency": reporting,
-            "p_unpaid_30": float(shown["var30"] / open_total) if open_total else 0.0,
-            "p_unpaid_90": float(shown["var90"] / open_total) if open_total else 0.0,
-            "open_amount": open_total, "overdue_amount": shown["overdue"],
-            "open_invoices": row["open_invoices"], "overdue_invoices": row["overdue_invoices"],
-            "oldest_due": row["oldest_due"],
-            "grade": max(row["grades"], key=GRADE_ORDER.index) if row["grades"] else grades.get(customer_id),
-            "risk_source": "model" if row["sources"] == {"model"} else "rules",
-            "unconverted": sorted(missing | (set(lost) if lost else set())),
-            "history": payer_delays.get(customer_id, no_history)})
+    out = [_ranked(customer_id, row, currency=currency_of.get(customer_id, "EUR"), rates=rates,
+                   reporting=reporting, published_grade=grades.get(customer_id),
+                   history=history.get(customer_id, {"settled": 0, "late": 0}))
+           for customer_id, row in per.items()]
     return sorted(out, key=lambda r: (-r["key"], r["customer_id"]))
+
+
+def _ranked(customer_id: str, row: dict[str, Any], *, currency: str, rates: fx.Rates, reporting: str,
+            published_grade: str | None, history: dict[str, int]) -> dict[str, Any]:
+    """One customer's figures in its own currency, and its ranking key in the reporting one."""
+    var30 = {c: value_at_risk(p) for c, p in row["pairs_30"].items()}
+    var90 = {c: value_at_risk(p) for c, p in row["pairs_90"].items()}
+    shown, missing = {}, set()
+    for name, amounts in (("var30", var30), ("var90", var90), ("open", row["open"]), ("overdue", row["overdue"])):
+        shown[name], lost = _in(rates, amounts, currency)
+        missing |= lost
+    key, lost = _in(rates, var90, reporting)
+    reporting_value = None if lost else key
+    if lost:  # no rate to the reporting currency: ranked on the customer's own amount
+        key = shown["var90"]
+    open_total = shown["open"]
+    return {
+        "customer_id": customer_id, "currency": currency, "key": key,
+        "value_at_risk_30": shown["var30"], "value_at_risk_90": shown["var90"],
+        "value_at_risk_90_reporting": reporting_value, "reporting_currency": reporting,
+        "p_unpaid_30": float(shown["var30"] / open_total) if open_total else 0.0,
+        "p_unpaid_90": float(shown["var90"] / open_total) if open_total else 0.0,
+        "open_amount": open_total, "overdue_amount": shown["overdue"],
+        "open_invoices": row["open_invoices"], "overdue_invoices": row["overdue_invoices"],
+        "oldest_due": row["oldest_due"],
+        "grade": max(row["grades"], key=GRADE_ORDER.index) if row["grades"] else published_grade,
+        "risk_source": "model" if row["sources"] == {"model"} else "rules",
+        "unconverted": sorted(missing | (set(lost) if lost else set())),
+        "history": history}
 
 
 def _in(rates: fx.Rates, amounts: Mapping[str, Decimal], to: str) -> tuple[Decimal, set[str]]:

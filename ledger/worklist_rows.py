@@ -22,7 +22,7 @@ from ledger.tables import (
     Invoice,
     Promise,
 )
-from ledger.workflow import ACTIVE_DISPUTE
+from ledger.workflow import ACTIVE_DISPUTE, PromiseStatus
 
 # ageing buckets of a customer's oldest open invoice (days past due)
 BUCKETS = ("not_due", "1-30", "31-60", "61-90", "90+")
@@ -117,14 +117,14 @@ def enrich_rows(*, session: Session, rows: list[dict], today: dt.date, first_ran
     promises: dict[str, list[tuple[str, dt.date]]] = defaultdict(list)
     for customer_id, status, promised_date in session.execute(
             select(Promise.customer_id, Promise.status, Promise.promised_date)
-            .where(Promise.customer_id.in_(ids), Promise.status.in_(("open", "broken")))):
+            .where(Promise.customer_id.in_(ids), Promise.status.in_((PromiseStatus.OPEN, PromiseStatus.BROKEN)))):
         promises[customer_id].append((status, promised_date))
     out = []
     for rank, row in enumerate(rows, start=first_rank):
         customer_id = row["customer_id"]
         days = (today - row["oldest_due"]).days
-        open_promises = [d for s, d in promises.get(customer_id, []) if s == "open"]
-        broken = sum(1 for s, _ in promises.get(customer_id, []) if s == "broken")
+        open_promises = [d for s, d in promises.get(customer_id, []) if s == PromiseStatus.OPEN]
+        broken = sum(1 for s, _ in promises.get(customer_id, []) if s == PromiseStatus.BROKEN)
         customer = customers[customer_id]
         out.append(WorklistRow(
             rank=rank, customer_id=customer_id, name=customer.name, segment=customer.segment,
@@ -213,7 +213,7 @@ def _reasons(row: Mapping[str, Any], *, days: int, disputes: int, open_promises:
     if row["risk_source"] == "rules":
         history = row["history"]
         reasons.append(ReasonOut(code="history", values={
-            "settled": history.more_than(-10**6), "late": history.more_than(0)}))
+            "settled": history["settled"], "late": history["late"]}))
     if broken:
         reasons.append(ReasonOut(code="broken_promise", values={"promises": broken}))
     if open_promises:

@@ -26,7 +26,9 @@ from features.registry import FEATURE_COLUMNS
 from ledger.frames import LedgerFrames
 from model.errors import ModelError
 
-# days_overdue tells the answers apart (the bin says it to the booster); the rest are inputs
+# days_overdue is the age the answers are conditional on, not an input: the booster reads the
+# age as ``age_bin`` (the bin the invoice is in when scored, 0 before the due date), and ``bin``
+# is the bin whose hazard a row asks for
 MODEL_FEATURES = [name for name in FEATURE_COLUMNS if name != "days_overdue"] + ["bin"]
 SEVERE_DAYS = 30
 OVERDUE_HORIZON = 30
@@ -68,10 +70,21 @@ def features_at_issue(frames: LedgerFrames) -> pd.DataFrame:
 def labelled_rows(frames: LedgerFrames, *, cutoff: pd.Timestamp | str | None = None,
                   issued_before: pd.Timestamp | str | None = None,
                   features: pd.DataFrame | None = None) -> Dataset:
-    """Training rows (invoice × bin), censored at ``cutoff`` (exclusive; default: the day after
-    the ledger's ``as_of``), sorted by scoring time.
+    """Training rows (invoice × scoring age × bin), censored at ``cutoff`` (exclusive; default:
+    the day after the ledger's ``as_of``), sorted by scoring time.
 
-    ``features``: features at issue already computed (bin-0 rows reuse them)."""
+    Every bin an invoice was at risk in and that was over by the cut-off is a **scoring age**
+    (a landmark: at issue for bin 0, the day after the bin starts for the others) whose
+    features are computed then; each landmark then has one row per bin from its own to the
+    last observed one, all with the landmark's features (``landmark`` and the ``age_bin``
+    feature: its bin). A hazard learnt
+    this way is P(paid in bin k | unpaid when k starts, what was known at the scoring age): the
+    disputes, reminders and exposure that come later are averaged over, as they must be for
+    P(severe) of a new invoice or P(unpaid 30 days) of an overdue one. Rows of one landmark
+    only (hazards with features at each bin's start) answer a different question, "if nothing
+    changes", and under-predict late payment for every invoice scored before it happens.
+
+    ``features``: features at issue already computed (landmark-0 rows reuse them)."""
     cutoff = None if cutoff is None else pd.Timestamp(cutoff)
     rows = interval_rows(frames, cutoff=cutoff,
                          issued_before=None if issued_before is None else pd.Timestamp(issued_before))
@@ -90,10 +103,35 @@ def labelled_rows(frames: LedgerFrames, *, cutoff: pd.Timestamp | str | None = N
         else:
             computed[at_issue] = build_features(frames, invoices=first)[FEATURE_COLUMNS].to_numpy(
                 float)
-    X = pd.DataFrame(computed, columns=FEATURE_COLUMNS)
-    X["bin"] = rows["bin"].to_numpy(float)
-    rows = rows.assign(segment=rows["customer_id"].map(_segments(frames)).fillna("unknown"))
-    return Dataset(X=X[MODEL_FEATURES + ["days_overdue"]], rows=rows)
+    landmark, target = _landmark_pairs(rows)
+    X = pd.DataFrame(computed[landmark], columns=FEATURE_COLUMNS)
+    X["bin"] = rows["bin"].to_numpy(float)[target]
+    out = rows.iloc[target].reset_index(drop=True)
+    out["scored_at"] = rows["scored_at"].to_numpy()[landmark]
+    out["landmark"] = rows["bin"].to_numpy()[landmark]
+    out["segment"] = out["customer_id"].map(_segments(frames)).fillna("unknown")
+    order = np.lexsort((out["bin"].to_numpy(), out["landmark"].to_numpy(),
+                        pd.factorize(out["invoice_id"], sort=True)[0],
+                        out["scored_at"].to_numpy()))
+    return Dataset(X=X[MODEL_FEATURES + ["days_overdue"]].iloc[order].reset_index(drop=True),
+                   rows=out.iloc[order].reset_index(drop=True))
+
+
+def _landmark_pairs(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(landmark row, target row) positions: each invoice's row of bin j paired with its rows
+    of bins j, j + 1, … up to its last observed bin (an invoice's bins are 0 … b − 1)."""
+    codes = pd.factorize(rows["invoice_id"])[0]
+    bins = rows["bin"].to_numpy(np.int64)
+    if len(rows) == 0:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    count = np.bincount(codes)
+    by_invoice = np.lexsort((bins, codes))  # rows of invoice c: by_invoice[first[c] + k]
+    first = np.concatenate([[0], np.cumsum(count)[:-1]])
+    reps = count[codes] - bins
+    landmark = np.repeat(np.arange(len(rows)), reps)
+    step = np.arange(len(landmark)) - np.repeat(np.cumsum(reps) - reps, reps)
+    target = by_invoice[first[codes[landmark]] + bins[landmark] + step]
+    return landmark, target
 
 
 def issue_rows(frames: LedgerFrames, *, issued_from: pd.Timestamp | str | None = None,

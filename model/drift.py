@@ -31,7 +31,7 @@ DRIFT_SHARE = 0.5
 MIN_OUTCOMES = 100
 PREDICTION_COLUMNS = ["hazard"]
 # compared columns: model inputs and the prediction, not the age itself (matched by design)
-_SKIP = {"bin", "days_overdue"}
+_SKIP = {"bin", "days_overdue", "age_bin"}
 
 
 def current_sample(frames: LedgerFrames, predictor, *, as_of: pd.Timestamp) -> pd.DataFrame:

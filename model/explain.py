@@ -24,8 +24,8 @@ from features.registry import FEATURES
 _FLAGS = {"hist_cold_start", "terms_end_of_month"}
 # log_amount is amount told twice: its share of the effect goes to amount
 _MERGED = {"log_amount": "amount"}
-# the bin is the invoice's age, not a reason; days_overdue is never a booster input
-_NOT_REASONS = {"bin", "days_overdue"}
+# the bin and age_bin are the invoice's age, not a reason; days_overdue is never a booster input
+_NOT_REASONS = {"bin", "days_overdue", "age_bin"}
 _DELAYS = {"hist_mean_days_late", "hist_median_days_late_last12", "hist_max_days_late",
            "hist_mean_days_late_last3", "hist_mean_days_late_last12"}
 _DISPUTES = {"invoice_disputed", "disputes_count", "disputes_share"}

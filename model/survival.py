@@ -26,27 +26,31 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.labels import EDGES as _EDGES
+from ledger.var import (
+    DELAY_EDGES,
+    GENERIC_HAZARDS,
+    N_BINS,
+    PRE_DUE_DAYS,
+    PRIOR_STRENGTH,
+    delay_bin,
+    delay_counts,
+    log_survival,
+    own_hazards,
+    survival_knots,
+    unpaid_after,
+)
 
-EDGES = _EDGES.astype(float)
-N_BINS = len(EDGES)
+EDGES = DELAY_EDGES.astype(float)
 HORIZON_DAYS = 180  # expected days late is capped here (restricted mean)
 SEVERE_DAYS = 30
-PRE_DUE_DAYS = 7.0
-H_MIN, H_MAX = 1e-4, 1 - 1e-4
-# rules: a payer's hazards are shrunk towards the pooled ones with this many pseudo-invoices
-PRIOR_STRENGTH = 3.0
-# pooled hazards when fewer than MIN_POOLED settled invoices are known (a documented generic
-# B2B profile: 60 % paid by the due date, then about a third of the rest each week of the
-# first month, slower after)
-GENERIC_HAZARDS = np.array([0.60, 0.35, 0.30, 0.30, 0.30, 0.25, 0.20, 0.20, 0.20, 0.15, 0.15,
-                            0.15, 0.15, 0.10])
-MIN_POOLED = 200
+__all__ = ["EDGES", "GENERIC_HAZARDS", "N_BINS", "PRIOR_STRENGTH", "PRE_DUE_DAYS", "bin_of", "bin_start", "log_survival",
+           "quantile_days", "restricted_mean_late", "rules_hazards", "summarise",
+           "unpaid_after", "weekly_mass"]
 
 
 def bin_of(days_late: np.ndarray) -> np.ndarray:
     """The bin of each days-late value (N_BINS for beyond the horizon)."""
-    return np.searchsorted(EDGES, np.asarray(days_late, dtype=float), side="left")
+    return delay_bin(days_late)
 
 
 def bin_start(k: np.ndarray) -> np.ndarray:
@@ -55,51 +59,11 @@ def bin_start(k: np.ndarray) -> np.ndarray:
     return np.where(k == 0, -1e9, EDGES[np.clip(k - 1, 0, N_BINS - 1)])
 
 
-def _knots(h: np.ndarray, terms: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Knot abscissae x (n, N_BINS + 1), log S at them (n, N_BINS + 1), and the slope beyond."""
-    h = np.clip(np.asarray(h, dtype=float), H_MIN, H_MAX)
-    n = len(h)
-    spread = np.full(n, PRE_DUE_DAYS) if terms is None else np.clip(
-        np.asarray(terms, dtype=float), 1.0, PRE_DUE_DAYS)
-    x = np.column_stack([-spread, np.broadcast_to(EDGES, (n, N_BINS))])
-    log1m = np.log1p(-h)
-    logs = np.column_stack([np.zeros(n), np.cumsum(log1m, axis=1)])
-    slope = log1m[:, -1] / (EDGES[-1] - EDGES[-2])
-    return x, logs, slope
-
-
-def log_survival(h: np.ndarray, x: np.ndarray, terms: np.ndarray | None = None) -> np.ndarray:
-    """log S at days late ``x``: ``x`` is (n,) or (n, m); returns the same shape."""
-    kx, logs, slope = _knots(h, terms)
-    x = np.asarray(x, dtype=float)
-    flat = x.ndim == 1
-    xs = x[:, None] if flat else x
-    out = np.empty(xs.shape)
-    for j in range(xs.shape[1]):
-        xj = xs[:, j]
-        # segment i spans knots i and i + 1 (i = 0 .. N_BINS - 1)
-        i = np.clip((xj[:, None] > kx).sum(axis=1) - 1, 0, N_BINS - 1)
-        rows = np.arange(len(xj))
-        x0, x1 = kx[rows, i], kx[rows, i + 1]
-        l0, l1 = logs[rows, i], logs[rows, i + 1]
-        inside = l0 + (l1 - l0) * (xj - x0) / (x1 - x0)
-        value = np.where(xj <= kx[:, 0], 0.0, inside)
-        out[:, j] = np.where(xj > kx[:, -1], logs[:, -1] + slope * (xj - kx[:, -1]), value)
-    return out[:, 0] if flat else out
-
-
-def unpaid_after(h: np.ndarray, age: np.ndarray, days: float | np.ndarray,
-                 terms: np.ndarray | None = None) -> np.ndarray:
-    """P(still unpaid ``days`` after today | unpaid today at ``age`` days late)."""
-    age = np.asarray(age, dtype=float)
-    return np.exp(log_survival(h, age + days, terms) - log_survival(h, age, terms))
-
-
 def quantile_days(h: np.ndarray, age: np.ndarray, q: float,
                   terms: np.ndarray | None = None, limit: float = 365.0) -> np.ndarray:
     """Days late by which payment has probability ``q`` given unpaid at ``age`` (NaN: not
     within ``limit`` days of today)."""
-    kx, logs, slope = _knots(h, terms)
+    kx, logs, slope = survival_knots(h, terms)
     age = np.asarray(age, dtype=float)
     target = log_survival(h, age, terms) + np.log1p(-q)
     rows = np.arange(len(age))
@@ -119,7 +83,7 @@ def quantile_days(h: np.ndarray, age: np.ndarray, q: float,
 
 def restricted_mean_late(h: np.ndarray, terms: np.ndarray | None = None) -> np.ndarray:
     """E[min(max(T, 0), 180)] of a new invoice: expected days late, capped at 180 days."""
-    kx, logs, _ = _knots(h, terms)
+    kx, logs, _ = survival_knots(h, terms)
     total = np.zeros(len(h))
     last = int(np.searchsorted(EDGES, HORIZON_DAYS))  # knot index of day 180 is last + 1
     for i in range(1, last + 1):  # segments from day 0 to 180
@@ -190,40 +154,26 @@ def weekly_mass(h: np.ndarray, age: np.ndarray, weeks: int,
 
 def rules_hazards(invoices: pd.DataFrame, customer_ids: np.ndarray,
                   as_of: pd.Timestamp) -> np.ndarray:
-    """Hazards from each payer's own invoices known at ``as_of`` (no model).
-
-    A Kaplan–Meier estimate per payer and bin: an invoice settled before ``as_of`` is an event
-    in its bin and at risk in the bins before; one still open ``d`` days late is at risk (no
-    event) only in the bins that ended by ``d`` (right-censored, never counted as paid or
-    unpaid beyond what was seen). Each payer's hazards are shrunk towards the pooled ones with
-    ``PRIOR_STRENGTH`` pseudo-invoices, so a short history moves them a little.
-    """
+    """Hazards from each payer's own invoices known at ``as_of`` (no model): the ledger's one
+    rules fallback, :func:`ledger.var.own_hazards` (a Kaplan–Meier shrunk towards the payer's
+    own pooled rate, so its answer never depends on who else is scored; the worklist calls it
+    too), fed with the invoices issued before ``as_of`` — settled before it (an event), or open
+    then (censored at their age, days late at the end of the day before)."""
     as_of = pd.Timestamp(as_of)
     frame = invoices
     if "kind" in frame:
         frame = frame[frame["kind"].fillna("invoice") == "invoice"]
     frame = frame[frame["issue_date"] < as_of]
-    settled = frame["settled_date"].notna() & (frame["settled_date"] < as_of)
+    settled = (frame["settled_date"].notna() & (frame["settled_date"] < as_of)).to_numpy()
     late = np.where(settled, (frame["settled_date"] - frame["due_date"]).dt.days,
                     (as_of - pd.Timedelta(days=1) - frame["due_date"]).dt.days).astype(float)
-    event_bin = np.where(settled, bin_of(late), -1)
-    # bins fully at risk: before the event bin, or (open) those whose end is <= days late so far
-    reached = np.where(settled, event_bin + 1, (late[:, None] >= EDGES[None, :]).sum(axis=1))
-    reached = np.minimum(reached, N_BINS)
     codes, uniques = pd.factorize(frame["customer_id"])
-    n_c = len(uniques)
-    at_risk = np.zeros((n_c, N_BINS))
-    events = np.zeros((n_c, N_BINS))
-    for k in range(N_BINS):
-        at_risk[:, k] = np.bincount(codes, weights=(reached > k).astype(float), minlength=n_c)
-        events[:, k] = np.bincount(codes, weights=(event_bin == k).astype(float), minlength=n_c)
-    pooled_n = at_risk.sum(axis=0)
-    if settled.sum() >= MIN_POOLED and (pooled_n > 0).all():
-        prior = np.clip(events.sum(axis=0) / pooled_n, 0.02, 0.98)
-    else:
-        prior = GENERIC_HAZARDS
-    per_payer = (events + PRIOR_STRENGTH * prior) / (at_risk + PRIOR_STRENGTH)
+    at_risk, events = delay_counts(codes, len(uniques), late, settled)
+    n_settled = np.bincount(codes, weights=settled.astype(float), minlength=len(uniques))
     index = pd.Index(uniques).get_indexer(pd.Index(customer_ids))
-    out = np.broadcast_to(prior, (len(index), N_BINS)).copy()
-    out[index >= 0] = per_payer[index[index >= 0]]
-    return np.clip(out, H_MIN, H_MAX)
+    known = index >= 0
+    out = own_hazards(np.zeros((len(index), N_BINS)), np.zeros((len(index), N_BINS)),
+                      np.zeros(len(index)))
+    if known.any():
+        out[known] = own_hazards(at_risk, events, n_settled)[index[known]]
+    return out

@@ -33,11 +33,15 @@ REFERENCE_ROWS = 5000
 MIN_CALIBRATION_ROWS = 100
 BASE_PSEUDO_ROWS = 5.0
 # Domain knowledge as monotone constraints on the hazard (the chance of being paid in the bin):
-# a larger share of past invoices paid late, a larger overdue balance and an open dispute on
-# the invoice (or a habit of disputing) can only lower it (raise the risk). Without them a booster fits noise such as
+# a larger share of past invoices paid late (settled, or due and missed), a larger open or
+# overdue balance and an open dispute on the invoice (or a habit of disputing) can only lower
+# it (raise the risk); a booster left free learnt "a larger open balance pays sooner" from the
+# large accounts. Without them a booster fits noise such as
 # "a disputed invoice pays sooner".
 DECREASING = ("hist_share_late", "hist_share_late_amount", "overdue_count", "overdue_amount",
-              "invoice_disputed", "disputes_count", "disputes_share")
+              "open_count", "open_amount",
+              "invoice_disputed", "disputes_count", "disputes_share", "due_share_late",
+              "due_share_late_recent", "due_share_severe", "due_share_severe_recent")
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,10 @@ class TrainConfig:
     # Platt scaling per bin: two numbers per bin cannot memorise noise or reach 0 or 1
     calibration: str = "platt"
     seed: int = 0
-    # as many threads as cores (None): LightGBM's own default on a machine of our own
+    # None: RELANCE_TRAIN_THREADS if set, else one per core (os.cpu_count()). On a machine of its
+    # own training scales with cores; on a shared, busy one, OpenMP threads waiting for a core
+    # cost more than they give (2 threads were measured 10× slower than 1 at load 8 on 2
+    # cores): set RELANCE_TRAIN_THREADS=1 there (docs/model.md, benchmarks/README.md)
     num_threads: int | None = None
     features: tuple[str, ...] = field(default_factory=lambda: tuple(MODEL_FEATURES))
 
@@ -66,7 +73,12 @@ class TrainConfig:
 
     @property
     def threads(self) -> int:
-        return self.num_threads or os.cpu_count() or 1
+        if self.num_threads:
+            return self.num_threads
+        configured = os.environ.get("RELANCE_TRAIN_THREADS", "").strip()
+        if configured.isdigit() and int(configured) > 0:
+            return int(configured)
+        return os.cpu_count() or 1
 
     def params(self, n_rows: int, features: list[str]) -> dict:
         return {
@@ -156,13 +168,20 @@ def bin_base_logits(rows: Dataset) -> np.ndarray:
 
 
 def _calibrators(raw: np.ndarray, y: np.ndarray, bins: np.ndarray, method: str) -> dict:
-    """Per bin when it has enough held-out rows; the sparse bins share one fitted on them all."""
-    sparse = [k for k in range(N_BINS) if (bins == k).sum() < MIN_CALIBRATION_ROWS]
-    pooled = np.isin(bins, sparse)
-    shared = fit_calibrator(raw[pooled], y[pooled], method=method) \
-        if pooled.sum() >= MIN_CALIBRATION_ROWS else fit_calibrator(raw, y, method="identity")
-    return {str(k): shared if k in sparse else
-            fit_calibrator(raw[bins == k], y[bins == k], method=method) for k in range(N_BINS)}
+    """Per bin when it has enough held-out rows; a sparse bin keeps the booster's own hazard
+    (identity). Pooling the sparse late bins into one calibrator was tried: their held-out
+    rows mix bins whose rates differ by tenfold, and the pooled fit moved hazards of 0.02 to
+    0.6 (a year-late invoice "paid within the month")."""
+    identity = fit_calibrator(raw, y, method="identity")
+    return {str(k): fit_calibrator(raw[bins == k], y[bins == k], method=method)
+            if (bins == k).sum() >= MIN_CALIBRATION_ROWS else identity for k in range(N_BINS)}
+
+
+def landmark_weights(rows: Dataset) -> np.ndarray:
+    """1 / (bin + 1): an invoice's outcome in bin k is a row for each of the k + 1 ages it
+    was scored at (issue and each bin's start up to k), so each (invoice, bin) weighs one in
+    all, as it would with one row, and the long-unpaid invoices do not outweigh the rest."""
+    return 1.0 / (rows.rows["bin"].to_numpy(float) + 1.0)
 
 
 def _boost(fit: Dataset, valid: Dataset, features: list[str], config: TrainConfig,
@@ -170,10 +189,11 @@ def _boost(fit: Dataset, valid: Dataset, features: list[str], config: TrainConfi
     params = config.params(len(fit), features)
     # one binned Dataset, built once; the validation set shares its bins (reference)
     data = lgb.Dataset(fit.X[features], label=fit.paid, free_raw_data=True,
-                       init_score=base[fit.rows["bin"].to_numpy(int)])
+                       weight=landmark_weights(fit), init_score=base[fit.rows["bin"].to_numpy(int)])
     if len(valid) == 0 or valid.rows["paid"].nunique() < 2:
         return lgb.train(params, data, num_boost_round=min(config.num_boost_round, 200))
     held = lgb.Dataset(valid.X[features], label=valid.paid, reference=data,
+                       weight=landmark_weights(valid),
                        init_score=base[valid.rows["bin"].to_numpy(int)])
     return lgb.train(params, data, num_boost_round=config.num_boost_round, valid_sets=[held],
                      callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)])

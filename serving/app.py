@@ -1,7 +1,6 @@
 """The FastAPI application: `create_app()` builds it; nothing is configured at import time."""
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ledger.config import Settings, get_settings
 from ledger.db import make_engine, migrate
 from serving import errors
-from serving.deps import portfolio_scope
+from serving.deps import get_today, portfolio_scope
 from serving.inputs import TextGuard
 from serving.ratelimit import RateLimiter
 from serving.risk import RiskService
@@ -164,7 +163,7 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
         """Liveness: the only route without a key; warns when the law tables do not cover today."""
         from ledger.law import coverage_warnings
 
-        today = getattr(request.app.state, "today", None) or dt.date.today()
+        today = get_today(request)
         warnings = [{"code": w.code, "fr": w.fr, "en": w.en} for w in coverage_warnings(today)]
         return {"status": "ok", "warnings": warnings}
 

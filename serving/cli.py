@@ -48,7 +48,7 @@ def import_dir(directory: Annotated[Path, typer.Argument(help="Ledger directory 
     try:
         with console.status("Import…"), session_scope(_engine()) as session:
             result = import_ledger_dir(session=session, directory=directory, actor="cli",
-                                       scenario_names=scenario_names(session))
+                                       today=dt.date.today(), scenario_names=scenario_names(session))
     except LedgerValidationError as exc:
         _print_validation(exc)
         raise typer.Exit(2) from None
@@ -265,7 +265,7 @@ def _demo_import(context: dict) -> None:
     from serving.dunning import scenario_names
 
     with session_scope(_engine()) as session:
-        import_ledger_dir(session=session, directory=context["workdir"], actor="demo",
+        import_ledger_dir(session=session, directory=context["workdir"], actor="demo", today=dt.date.today(),
                           scenario_names=scenario_names(session))
 
 
@@ -276,7 +276,7 @@ def _demo_train(context: dict) -> None:
     from model.registry import train_and_register
 
     with Session(_engine()) as session:
-        frames = read_frames(session=session)
+        frames = read_frames(session=session, as_of=dt.date.today())
     registered, report = train_and_register(frames)
     context["lines"].append(
         f"{registered.name} v{registered.version} @{registered.alias} — AUC {report['auc']:.3f} "
@@ -293,7 +293,7 @@ def _demo_score(context: dict) -> None:
     from model.score import score_ledger
 
     with Session(_engine()) as session:
-        frames = read_frames(session=session)
+        frames = read_frames(session=session, as_of=dt.date.today())
     predictor = Predictor.load(get_settings().model_uri)
     _, customers = score_ledger(frames, predictor)
     with session_scope(_engine()) as session:

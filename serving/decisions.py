@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from sqlmodel import Session
 
@@ -32,6 +32,7 @@ from ledger import actions as dunning_actions
 from ledger import reminders as dunning_reminders
 from ledger import run_facts
 from ledger.tables import ActionState, Invoice
+from serving.choosing import Chooser, Chosen, policy_choice
 from serving.labels import RunWarning, run_warning
 from serving.policy import (
     PRE_DUE_STEP_NAME,
@@ -74,27 +75,7 @@ def ask_risk(session: Session, invoice_ids: list[str], today: dt.date,
 # --- exploration's place ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Chosen:
-    """The decision kept for an invoice and the probability it had of being chosen."""
-
-    decision: Decision
-    propensity: float = 1.0
-
-
-class Chooser(Protocol):
-    """Picks the decision to act on among those the policy deems acceptable for an invoice.
-
-    Called with every decision `policy.decide` returns (due or not). The default keeps the
-    policy's own choice. An exploring chooser (issue #21) may return another acceptable decision
-    within hard bounds — never a formal notice or legal step at random, never earlier than the
-    policy allows — with the probability it had of being chosen."""
-
-    def __call__(self, invoice: InvoiceState, decision: Decision) -> Chosen: ...
-
-
-def policy_choice(invoice: InvoiceState, decision: Decision) -> Chosen:
-    return Chosen(decision)
+# `Chosen`, `Chooser` and `policy_choice` live in serving/choosing.py (serving.exploration uses them too)
 
 
 # --- outputs ---------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import hashlib
 from decimal import Decimal
 
 from ledger.calendar import add_business_days
-from serving.decisions import Chosen
+from serving.choosing import Chosen
 from serving.policy import PRE_DUE_STEP_NAME, Decision, InvoiceState, Reason
 
 MID_AMOUNT = Decimal("1000")  # features.decisions.MID_AMOUNT: calls are offered from here

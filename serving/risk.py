@@ -71,10 +71,9 @@ class RiskService:
     # --- scoring -----------------------------------------------------------------------------
 
     def score_invoices(self, *, session: Session, invoice_ids: Sequence[str] = (),
-                       inline: pd.DataFrame | None = None, today: dt.date | None = None,
+                       inline: pd.DataFrame | None = None, today: dt.date,
                        explain: int = 0, language: str = "fr") -> pd.DataFrame:
-        """One row per invoice: p_late, p_severe, expected_days_late, basis, reasons."""
-        today = today or dt.date.today()
+        """One row per invoice as of `today`: p_late, p_severe, expected_days_late, basis, reasons."""
         stored = _stored_invoices(session, invoice_ids)
         customers = sorted(set(stored["customer_id"]) | set(inline["customer_id"] if inline is not None else []))
         if not customers:
@@ -161,13 +160,12 @@ class RiskService:
         out["p_late"] = answers["p_late"].to_numpy(float)
         return out
 
-    def customer_risk(self, *, session: Session, customer_id: str, today: dt.date | None = None,
+    def customer_risk(self, *, session: Session, customer_id: str, today: dt.date,
                       language: str = "fr", top: int = 3) -> dict:
         """Score 0–1000, grade, probabilities, open balances and the reasons, for one customer:
         its stored answer (recomputed and stored again when stale), reasons told on demand."""
         from serving.stored_risk import fresh_rows
 
-        today = today or dt.date.today()
         row = fresh_rows(self, session, [customer_id], today, write=True)[customer_id]
         return self.answer(row, session=session, language=language, top=top)
 
@@ -253,15 +251,6 @@ def _empty_scores() -> pd.DataFrame:
                                  "expected_days_late", "p_unpaid_30", "p_unpaid_90",
                                  "expected_pay_date", "pay_date_low", "pay_date_high", "basis",
                                  "reasons"])
-
-
-def _history(frames) -> pd.DataFrame:
-    invoices = frames.invoices
-    settled = invoices[(invoices["kind"] == "invoice") & invoices["settled_date"].notna()]
-    days = (settled["settled_date"] - settled["due_date"]).dt.days.clip(lower=0)
-    return settled.assign(days_late=days).groupby("customer_id").agg(
-        settled=("days_late", "size"), late=("days_late", lambda d: int((d > 0).sum())),
-        severe=("days_late", lambda d: int((d > SEVERE_DAYS).sum())), mean_days=("days_late", "mean"))
 
 
 def _rules_scores(frames, targets: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:

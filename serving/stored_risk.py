@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
+from features.labels import SEVERE_DAYS
 from ledger import stored_risk as table
 from ledger.store import read_frames
 from ledger.tables import Customer, Invoice
@@ -257,8 +258,6 @@ def _reason_data(service: RiskService, frames, features: pd.DataFrame | None,
     """What each customer's reasons are told from: its expected invoice's feature row (model),
     the payer's settled and late counts (rules)."""
     if features is None:
-        from serving.risk import _history
-
         history = _history(frames)
         return {c: ({"settled": int(history.loc[c, "settled"]), "late": int(history.loc[c, "late"])}
                     if c in history.index else {"settled": 0, "late": 0})
@@ -301,3 +300,13 @@ def _known(session: Session, customer_ids: Sequence[str]) -> list[str]:
 
 def _as_dict(row) -> dict:
     return {name: getattr(row, name) for name in row.__class__.model_fields}
+
+
+def _history(frames) -> pd.DataFrame:
+    """Per payer: settled invoices, how many late, how many severely, the mean days late."""
+    invoices = frames.invoices
+    settled = invoices[(invoices["kind"] == "invoice") & invoices["settled_date"].notna()]
+    days = (settled["settled_date"] - settled["due_date"]).dt.days.clip(lower=0)
+    return settled.assign(days_late=days).groupby("customer_id").agg(
+        settled=("days_late", "size"), late=("days_late", lambda d: int((d > 0).sum())),
+        severe=("days_late", lambda d: int((d > SEVERE_DAYS).sum())), mean_days=("days_late", "mean"))

@@ -33,10 +33,10 @@ def test_french_and_english_dialects():
 
 
 def test_a_customer_name_with_a_formula_is_neutralised_in_a_report(client, keys, session):
-    from ledger.ingest import ingest
+    from ledger.effects import ingest_and_apply
     from ledger.schemas import IngestBatch
 
-    ingest(session=session, actor="test", batch=IngestBatch.model_validate({
+    ingest_and_apply(today=dt.date.today(), session=session, actor="test", batch=IngestBatch.model_validate({
         "customers": [{"customer_id": "X1", "name": "=HYPERLINK(\"http://evil\")"}],
         "invoices": [{"invoice_id": "XI", "customer_id": "X1", "issue_date": "2026-06-01",
                       "due_date": "2026-06-10", "amount": "10"}]}))

@@ -7,6 +7,7 @@ docs/fec.md for every rule and the idempotency key.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ledger.config import get_settings
+from ledger.effects import ingest_and_apply
 from ledger.errors import FieldError, LedgerValidationError
 from ledger.fec.classify import OPENING_JOURNALS, classify
 from ledger.fec.credit_notes import cited_invoices, single_targets
@@ -28,7 +30,6 @@ from ledger.fec.records import build_batch
 from ledger.fec.report import FecReport, FecValidationError, Unplaced
 from ledger.fec.terms import Terms, TermsError, parse_terms
 from ledger.fec.validation import validate
-from ledger.ingest import ingest
 from ledger.links import Link, LinkSet
 from ledger.tables import Invoice, Payment
 
@@ -81,7 +82,8 @@ def _missing_columns(report: FecReport) -> bool:
 
 def import_fec(*, session: Session, source: bytes | str | Path, actor: str,
                options: FecOptions | None = None, terms_days: int | None = None,
-               skip_invalid: bool | None = None, dry_run: bool = False, name: str = "fec") -> FecReport:
+               skip_invalid: bool | None = None, dry_run: bool = False, name: str = "fec",
+               today: dt.date) -> FecReport:
     """Import a FEC into the ledger in the caller's transaction (the caller commits).
 
     `terms_days` is a shorthand for `default_terms="<n> jours"`. Returns the report, with the
@@ -144,8 +146,8 @@ def import_fec(*, session: Session, source: bytes | str | Path, actor: str,
         return report
     credits = credits[["kind", "id", "line", "customer_id"]]
     del lines, placed, new, documents, payments, customers, lettering  # a million-line file: memory
-    report.result = ingest(session=session, batch=batch, actor=actor, source=f"fec:{name}"[:200],
-                           links=LinkSet(sources=sources, links=links))
+    report.result = ingest_and_apply(session=session, batch=batch, actor=actor, today=today,
+                                     source=f"fec:{name}"[:200], links=LinkSet(sources=sources, links=links))
     report.unplaced += _unallocated(session, credits)
     report.unplaced.sort(key=lambda u: (u.line, u.record_id))
     return report

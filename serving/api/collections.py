@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel
@@ -15,8 +15,12 @@ from ledger import audit, contacts, dispute_views, disputes, errors, promise_vie
 from ledger import worklist as ranking
 from ledger.portfolio import AssignmentIn, assign_customers, portfolio_customers
 from ledger.schemas import NoteText
+from ledger.tables import Customer
 from serving.deps import Admin, PortfolioDep, Principal, Reader, SessionDep, get_today, require, risk_provider
 from serving.inputs import Offset
+from serving.labels import Language, label
+from serving.scenario_store import load_scenarios
+from serving.scenarios import load_default_segment_map, scenario_for
 from serving.worklist_text import worded
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
@@ -25,7 +29,7 @@ Writer = Annotated[Principal, Depends(require("agent"))]
 # analysts approve (or refuse) what agents propose on disputes
 DisputeWorker = Annotated[Principal, Depends(require("agent", "analyst"))]
 Manager = Annotated[Principal, Depends(require("analyst"))]
-Lang = Annotated[disputes.Language | None, Query(description="fr (default) or en")]
+Lang = Annotated[Language | None, Query(description="fr (default) or en")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
@@ -33,7 +37,7 @@ def _today(request: Request) -> dt.date:
     return get_today(request)
 
 
-def _lang(request: Request, lang: str | None) -> disputes.Language:
+def _lang(request: Request, lang: str | None) -> Language:
     chosen = lang or getattr(request.app.state.settings, "language", "fr")
     return "en" if chosen == "en" else "fr"
 
@@ -85,7 +89,9 @@ class ReasonLabel(BaseModel):
 @router.get("/disputes/reasons", response_model=list[ReasonLabel])
 def dispute_reasons(request: Request, _: Reader, lang: Lang = None) -> list[dict[str, str]]:
     """Dispute reason codes with their French and English labels."""
-    return disputes.reason_labels(_lang(request, lang))
+    language = _lang(request, lang)
+    return [{"code": code, "label": label("reason", code, language), "fr": label("reason", code, "fr"),
+             "en": label("reason", code, "en")} for code in get_args(disputes.ReasonCode)]
 
 
 @router.post("/disputes", response_model=dispute_views.DisputeOut, status_code=status.HTTP_201_CREATED)
@@ -106,11 +112,11 @@ def list_disputes(request: Request, session: SessionDep, _: Reader, portfolio: P
                   assignee: str | None = None, limit: Limit = 100, offset: Offset = 0,
                   lang: Lang = None) -> list[dispute_views.DisputeOut]:
     """Disputes, oldest first, with their SLA age."""
-    disputes = dispute_views.list_disputes(session=session, status=status_, customer_id=customer_id,
-                                 invoice_id=invoice_id, assignee=assignee, limit=limit, offset=offset,
-                                 agent=portfolio.agent)
-    return dispute_views.dispute_views(session=session, disputes=disputes, today=_today(request),
-                             language=_lang(request, lang))
+    found = dispute_views.list_disputes(session=session, status=status_, customer_id=customer_id,
+                                        invoice_id=invoice_id, assignee=assignee, limit=limit, offset=offset,
+                                        agent=portfolio.agent)
+    return _worded(dispute_views.dispute_views(session=session, disputes=found, today=_today(request)),
+                   _lang(request, lang))
 
 
 @router.get("/disputes/{dispute_id}", response_model=dispute_views.DisputeOut)
@@ -156,8 +162,15 @@ def comment_dispute(dispute_id: str, data: CommentIn, request: Request, session:
 
 
 def _dispute_view(session: Session, dispute, request: Request, lang: str | None) -> dispute_views.DisputeOut:
-    return dispute_views.dispute_views(session=session, disputes=[dispute], today=_today(request),
-                             language=_lang(request, lang))[0]
+    views = dispute_views.dispute_views(session=session, disputes=[dispute], today=_today(request))
+    return _worded(views, _lang(request, lang))[0]
+
+
+def _worded(views: list[dispute_views.DisputeOut], language: Language) -> list[dispute_views.DisputeOut]:
+    """Each dispute's reason in the reader's words (the catalogue; never a raw code)."""
+    for view in views:
+        view.reason_label = label("reason", view.reason, language) if view.reason else None
+    return views
 
 
 # --- promises ----------------------------------------------------------------------------------
@@ -177,10 +190,6 @@ def create_promise(data: promises.PromiseCreate, request: Request, session: Sess
 
 def _promise_max_days(session: Session, customer_id: str) -> int | None:
     """The customer's scenario's limit on how far ahead a promise may be dated."""
-    from ledger.tables import Customer
-    from serving.dunning import load_scenarios
-    from serving.scenarios import load_default_segment_map, scenario_for
-
     customer = session.get(Customer, customer_id)
     if customer is None:
         return None  # create_promise answers 404
@@ -195,9 +204,9 @@ def list_promises(session: SessionDep, _: Reader, portfolio: PortfolioDep,
                   customer_id: str | None = None, limit: Limit = 100,
                   offset: Offset = 0) -> list[promise_views.PromiseOut]:
     """Promises to pay, by promised date."""
-    promises = promise_views.list_promises(session=session, status=status_, customer_id=customer_id,
-                                 limit=limit, offset=offset, agent=portfolio.agent)
-    return promise_views.promise_views(session=session, promises=promises)
+    found = promise_views.list_promises(session=session, status=status_, customer_id=customer_id,
+                                        limit=limit, offset=offset, agent=portfolio.agent)
+    return promise_views.promise_views(session=session, promises=found)
 
 
 @router.post("/promises/evaluate", response_model=promises.PromiseEvaluation)

@@ -192,9 +192,9 @@ class RunOut(BaseModel):
 
 
 @router.post("/dunning/runs", response_model=RunOut, dependencies=[RateLimited])
-def post_run(body: RunIn, request: Request, principal: Analyst) -> RunOut:
+def post_run(body: RunIn, request: Request, principal: Analyst, today: TodayDep) -> RunOut:
     """Plan the actions due on `date` (idempotent); `dry_run` shows the same plan, writes nothing."""
-    report = run_and_commit(engine=request.app.state.engine, run_date=body.date or dt.date.today(),
+    report = run_and_commit(engine=request.app.state.engine, run_date=body.date or today,
                             dry_run=body.dry_run, actor=principal.actor,
                             risk_for=risk_provider(request))
     summary = report.summary()
@@ -207,9 +207,9 @@ class SendIn(BaseModel):
 
 
 @router.post("/dunning/outbox", dependencies=[RateLimited])
-def post_outbox(body: SendIn, request: Request, principal: Analyst) -> dict[str, Any]:
+def post_outbox(body: SendIn, request: Request, principal: Analyst, today: TodayDep) -> dict[str, Any]:
     """Send the planned emails, SMS and letters due on `date` (each reminder in its own transaction)."""
-    report = send_outbox(engine=request.app.state.engine, on=body.date or dt.date.today(),
+    report = send_outbox(engine=request.app.state.engine, on=body.date or today,
                          actor=principal.actor, settings=request.app.state.settings)
     return report.summary()
 

@@ -18,7 +18,7 @@ from ledger.fec import FecOptions, FecReport, FecValidationError, import_fec, is
 from ledger.fec.report import unbalanced_table, unplaced_table
 from ledger.fec.terms import read_terms_file
 from ledger.schemas import IngestResult, Line
-from serving.deps import Admin, Ingester, SessionDep
+from serving.deps import Admin, Ingester, SessionDep, TodayDep
 from serving.inputs import Offset, OptionalRowId, RowId
 from serving.ratelimit import RateLimited
 
@@ -94,7 +94,7 @@ def _invalid(field: str, message: str) -> JSONResponse:
 
 @router.post("/import/fec", response_model=FecImportOut, dependencies=[RateLimited])
 def upload_fec(file: Annotated[UploadFile, File(description="FEC file (tab or | separated)")],
-               session: SessionDep, principal: Ingester,
+               session: SessionDep, principal: Ingester, today: TodayDep,
                terms: Annotated[UploadFile | None, File(description="CSV customer_id;terms (\"45 jours fin de mois\"…)")] = None,
                terms_days: Annotated[int | None, Query(ge=0, le=365, description="Default terms in days")] = None,
                default_terms: Annotated[str | None, Query(max_length=60, description="Default terms, e.g. \"30 jours fin de mois\"")] = None,
@@ -115,7 +115,8 @@ def upload_fec(file: Annotated[UploadFile, File(description="FEC file (tab or | 
         opening_journals=base.opening_journals | set(journals))
     try:
         report = import_fec(session=session, source=data, actor=principal.actor, options=options,
-                            terms_days=terms_days, dry_run=dry_run, name=file.filename or "upload")
+                            terms_days=terms_days, dry_run=dry_run, name=file.filename or "upload",
+                            today=today)
         if dry_run:
             session.rollback()
         else:

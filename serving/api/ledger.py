@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledger import store
-from ledger.ingest import ingest as ingest_batch
+from ledger.effects import ingest_and_apply
 from ledger.law import terms_warnings
 from ledger.schemas import IngestBatch, IngestResult
 from ledger.statuses import CustomerStatusUpdate, status_sentences, update_status
@@ -84,8 +84,8 @@ def ingest(batch: IngestBatch, session: SessionDep, principal: Ingester, request
     """Upsert customers, invoices, payments (and disputes): idempotent, all or nothing."""
     for attempt in range(RETRIES):
         try:
-            result = ingest_batch(session=session, batch=batch, actor=principal.actor,
-                                  scenario_names=scenario_names(session))
+            result = ingest_and_apply(session=session, batch=batch, actor=principal.actor, today=today,
+                                      scenario_names=scenario_names(session))
             session.commit()
             # the touched customers' stored risks, recomputed once the answer is sent
             background.add_task(refresh_after_ingest, request.app, batch, today)

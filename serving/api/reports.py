@@ -24,7 +24,7 @@ from ledger import forecast as forecasting
 from ledger import kpis
 from ledger.config import get_settings
 from ledger.kpis import Lens
-from serving.deps import Analyst, SessionDep, cash_provider
+from serving.deps import Analyst, SessionDep, TodayDep, cash_provider
 from serving.exports import Dialect, csv_response
 from serving.inputs import AsOfDate as AsOf
 from serving.ratelimit import RateLimited
@@ -71,9 +71,9 @@ class _Query:
     dialect: Dialect
 
 
-def _query(session: SessionDep, as_of: AsOf = None, segment: Segment = None, format: Format = "json",
+def _query(session: SessionDep, today: TodayDep, as_of: AsOf = None, segment: Segment = None, format: Format = "json",
            dialect: CsvDialect = "excel-fr", currency: Currency = None) -> _Query:
-    return _Query(session=session, as_of=as_of or dt.date.today(), segment=segment, currency=currency,
+    return _Query(session=session, as_of=as_of or today, segment=segment, currency=currency,
                   format=format, dialect=dialect)
 
 

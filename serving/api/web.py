@@ -26,7 +26,7 @@ from ledger.contacts import CALL_OUTCOMES
 from ledger.disputes import ReasonCode
 from ledger.worklist_rows import BUCKETS
 from serving import money as fmt
-from serving.deps import SessionDep
+from serving.deps import SessionDep, get_today
 from serving.inputs import AsOfDate as AsOf
 from serving.labels import catalogue
 from serving.web.session import SESSION_HOURS, close_session, open_session
@@ -61,7 +61,7 @@ def _page(request: Request, template: str, lang: Language | None, **context: obj
     language = _language(request, lang)
     words = labels(language)
     # the app may pin "today" (demo, tests); reports default to it so the page matches the worklist
-    today = getattr(request.app.state, "today", None) or dt.date.today()
+    today = get_today(request)
     config = {"lang": language, "labels": words, "api": "/api/v1", "step_order": STEP_ORDER,
               "today": today.isoformat(), "reporting_currency": get_settings().reporting_currency.upper(),
               "as_of": (context.pop("as_of", None) or today).isoformat(), "axis": _axis(language), **context}

@@ -11,7 +11,6 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from ledger import disputes as dispute_log
 from ledger import worklist as ranking
 from ledger import worklist_rows
 from ledger.activity import agent_activity
@@ -21,12 +20,12 @@ from serving.api.collections import _invoice_risk, _lang
 from serving.deps import Analyst, PortfolioDep, Reader, SessionDep, TodayDep, risk_provider
 from serving.dunning import planned_as_dict, run_dunning
 from serving.exports import Dialect, csv_response
-from serving.labels import catalogue, label
+from serving.labels import Language, catalogue, label
 from serving.worklist_text import worded
 
 router = APIRouter(prefix="/api/v1", tags=["workbench"])
 
-Lang = Annotated[dispute_log.Language | None, Query(description="fr (default) or en")]
+Lang = Annotated[Language | None, Query(description="fr (default) or en")]
 EXPORT_LIMIT = 500
 
 

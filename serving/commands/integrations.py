@@ -1,6 +1,7 @@
 """`relance import-fec FILE` and `relance webhooks deliver`."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -62,7 +63,8 @@ def import_fec_cmd(
     try:
         with console.status("Import FEC…"), session_scope(get_engine()) as session:
             report = import_fec(session=session, source=file, actor="cli", options=options,
-                                terms_days=terms_days, dry_run=dry_run, name=file.name)
+                                terms_days=terms_days, dry_run=dry_run, name=file.name,
+                                today=dt.date.today())
     except FecValidationError as exc:
         _print_issues(exc.report.issues)
         raise typer.Exit(2) from None
@@ -176,7 +178,8 @@ def import_open_items_cmd(
     try:
         rules = read_mapping(mapping.read_text(encoding="utf-8", errors="replace"))
         with session_scope(get_engine()) as session:
-            report = import_open_items(session=session, source=file, mapping=rules, actor="cli", dry_run=dry_run)
+            report = import_open_items(session=session, source=file, mapping=rules, actor="cli",
+                                       today=dt.date.today(), dry_run=dry_run)
     except LedgerValidationError as exc:
         table = Table(title=w("open_items_errors", n=len(exc.errors)), title_style="bold red")
         table.add_column(w("where"))

@@ -6,6 +6,7 @@ stays one clean JSON object.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,7 +55,7 @@ def _frames(ledger: Path | None):
         from ledger.store import read_frames
 
         with Session(get_engine()) as session:
-            return read_frames(session=session)
+            return read_frames(session=session, as_of=dt.date.today())
 
 
 def _predictor(model: str | None):

@@ -78,9 +78,9 @@ def evaluate(
 
 
 def _save(result, chosen, ledger: Path) -> int:
+    from ledger.db import get_engine as _engine
     from ledger.db import session_scope
     from ledger.policies import save_evaluation
-    from serving.cli import _engine
 
     definition = {"kind": "learned"} if chosen == "learned" else {"kind": "file", "file": chosen.model_dump(by_alias=True)}
     with session_scope(_engine()) as session:
@@ -111,9 +111,9 @@ def _print(result, saved_id: int | None) -> None:
 @policy_app.command("list")
 def list_evaluations() -> None:
     """The stored evaluations, newest first, and which policy is active."""
+    from ledger.db import get_engine as _engine
     from ledger.db import session_scope
     from ledger.policies import list_evaluations as stored
-    from serving.cli import _engine
 
     words = _words()
     with session_scope(_engine()) as session:
@@ -131,10 +131,10 @@ def list_evaluations() -> None:
 @policy_app.command("activate")
 def activate(evaluation_id: int, comment: Annotated[str, typer.Option(help="Why")] = "") -> None:
     """Switch on an evaluated policy — only when its gain's lower bound is above zero."""
+    from ledger.db import get_engine as _engine
     from ledger.db import session_scope
     from ledger.errors import LedgerConflictError, LedgerError
     from ledger.policies import activate as switch_on
-    from serving.cli import _engine
 
     words = _words()
     try:
@@ -159,11 +159,11 @@ def demo_step(context: dict) -> None:
     import pandas as pd
 
     from features import simulator
+    from ledger.db import get_engine as _engine
     from ledger.db import session_scope
     from ledger.policies import save_evaluation
     from model.policy_eval import compare_with_rule
     from model.policy_eval import evaluate as run
-    from serving.cli import _engine
 
     directory = Path(context["workdir"]) / "policy-simulator"
     params = simulator.SimulationParams(customers=min(context["customers"], 200), months=24,

@@ -75,7 +75,7 @@ def legacy(request, ledger, tmp_path_factory):
         engine = _pg_engine(schema)
     _upgrade(engine, _before_bounds())
     with Session(engine) as session:
-        import_ledger_dir(session=session, directory=ledger[0], actor="test")
+        import_ledger_dir(session=session, directory=ledger[0], actor="test", today=dt.date.today())
         session.commit()
     with engine.begin() as connection:
         connection.execute(text(

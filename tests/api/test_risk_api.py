@@ -35,7 +35,7 @@ def bundle_dir(ledger_dir, tmp_path_factory):
 @pytest.fixture
 def loaded(app, db, ledger_dir):
     with Session(db) as session:
-        import_ledger_dir(session=session, directory=ledger_dir[0], actor="test")
+        import_ledger_dir(session=session, directory=ledger_dir[0], actor="test", today=dt.date.today())
         session.commit()
     give_portfolio(db)  # the agent's key reads risks of its own customers
     return app

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from ledger.tables import DunningAction
+from ledger.var import value_at_risk
 from ledger.worklist import worklist
 from ledger.worklist_rows import bucket_of
 from serving.policy import Risk
@@ -22,15 +23,18 @@ def ids(response):
 
 
 def test_ranking_by_value_at_risk_with_the_ledger_rules(client, keys, ledger, db):
-    """Without a provider, P(unpaid within h | unpaid at age o) from days late of settled invoices.
+    """Without a provider, P(unpaid within h | unpaid at the end of today, age a days late) from
+    the payer's shrunk Kaplan–Meier hazards (`ledger.var`, the risk service's rules too).
 
-    Ledger: D = −11 (D1), −6 (B1), −2 (B2), 17 (A2), 20 (A1). Payer shares shrunk with 3
-    invoices of the ledger's (n + 1) / (N + 1):
-      A3 1000, 76 days overdue: nobody paid that late → 1 at 30 and 90 days → 1000 / 1000
-      B3 5000, 10 days: ledger (0 + 1) / (2 + 1) = 1/3; B never reached 10 → 1/3, 1/3
-      B4 1000, due in 30 days: ledger 30 d (2 + 1) / (5 + 1) = 1/2, 90 d 1/6; B (0 + 1.5) / (2 + 3)
-         = 0.3 and (0 + 0.5) / 5 = 0.1 → B: 1666.67 + 300 = 1966.67 and 1666.67 + 100 = 1766.67
-      C1 3000, due in 15 days, no history: 1/2 and 1/6 → 1500.00 and 500.00
+    Five settled invoices: too few to pool, so the prior is the generic profile g = 0.60, 0.35,
+    0.30, 0.30, 0.30, 0.25, 0.20, 0.20, 0.20, 0.15, … (bins ≤0, 0–7, 7–14, 14–21, 21–30, 30–45,
+    45–60, 60–75, 75–90, 90–120, …). A payer's hazard is (events + 3 g) / (at risk + 3); within
+    a bin log S is linear, and bin 0's payments spread over the 7 days before the due date.
+      A: A1, A2 paid 20 and 17 days late (bin 3); A3 open 76 days late (at risk in bins 0–7):
+         bins 8+ keep g. A3 within 30 days: 75–90 for 14/15, 90–120 for 16/30.
+      B: B1, B2 paid early (bin 0), B3 open 10 days (at risk in bins 0–1): h0 = (2 + 1.8) / 6,
+         h1 = (0 + 1.05) / 4; B4 due in 30 days.
+      C: no history: g. C1 due in 15 days.
     """
     from serving.worklist_text import worded
 
@@ -39,11 +43,27 @@ def test_ranking_by_value_at_risk_with_the_ledger_rules(client, keys, ledger, db
         english = worded(worklist(session=session, today=TODAY, limit=1), "en")
     assert [r.customer_id for r in rows] == ["B", "A", "C"]  # D owes nothing
     b, a, c = rows
-    assert [(r.value_at_risk_30, r.value_at_risk_90) for r in rows] == [
-        (Decimal("1966.67"), Decimal("1766.67")), (Decimal("1000.00"), Decimal("1000.00")),
-        (Decimal("1500.00"), Decimal("500.00"))]
-    assert b.value_at_risk_90_reporting == Decimal("1766.67") and b.reporting_currency == "EUR"
-    assert (a.p_unpaid_90, b.p_unpaid_90, c.p_unpaid_90) == (1.0, 0.2944, 0.1667)
+    b0, b1 = 1 - 3.8 / 6, 1 - 1.05 / 4  # B's survival through bins 0 and 1
+    p = {  # (within 30, within 90) days
+        "A3": (0.8 ** (14 / 15) * 0.85 ** (16 / 30),
+               0.8 ** (14 / 15) * 0.85 * 0.85 * 0.85 ** (16 / 30)),
+        "B3": (0.7 ** (4 / 7) * 0.7 * 0.7 * 0.75 ** (10 / 15),
+               0.7 ** (4 / 7) * 0.7 * 0.7 * 0.75 * 0.8 ** 3 * 0.85 ** (10 / 30)),
+        "B4": (b0, b0 * b1 * 0.7 ** 3 * 0.75 * 0.8),
+        "C1": (0.4 * 0.65 * 0.7 * 0.7 ** (1 / 7), 0.4 * 0.65 * 0.7 ** 3 * 0.75 * 0.8 * 0.8),
+    }
+    amounts = {"A3": "1000", "B3": "5000", "B4": "1000", "C1": "3000"}
+
+    def var(invoices, h):
+        return value_at_risk([(Decimal(amounts[i]), p[i][h]) for i in invoices])
+
+    expected = [(var(["B3", "B4"], 0), var(["B3", "B4"], 1)), (var(["A3"], 0), var(["A3"], 1)),
+                (var(["C1"], 0), var(["C1"], 1))]
+    assert [(r.value_at_risk_30, r.value_at_risk_90) for r in rows] == expected
+    assert expected[0] == (Decimal("2016.19"), Decimal("782.52"))  # the sums, worked out once
+    assert (a.p_unpaid_90, c.p_unpaid_90) == (round(p["A3"][1], 4), round(p["C1"][1], 4))
+    assert b.value_at_risk_90_reporting == Decimal("782.52") and b.reporting_currency == "EUR"
+    assert b.p_unpaid_90 == round(782.52 / 6000, 4)  # its value at risk over its open amount
     # no model, no published score: no grade rather than a second grade scale
     assert {r.grade for r in rows} == {None} and {r.risk_source for r in rows} == {"rules"}
     assert a.days_overdue == 76 and a.bucket == "61-90" and a.broken_promises == 0
@@ -54,16 +74,28 @@ def test_ranking_by_value_at_risk_with_the_ledger_rules(client, keys, ledger, db
     assert a.reasons[0].code == "overdue" and "76 jours" in a.reasons[0].text
     assert "1\u202f000,00\xa0€" in a.reasons[0].text
     var = next(r for r in b.reasons if r.code == "value_at_risk")
-    assert "1\u202f766,67\xa0€ sous 90 jours" in var.text
+    assert "782,52\xa0€ sous 90 jours" in var.text
     assert "2 fois sur 2" in next(r for r in a.reasons if r.code == "history").text
     assert len(english) == 1 and english[0].customer_id == "B"
-    assert "€1,766.67 within 90 days" in next(r for r in english[0].reasons if r.code == "value_at_risk").text
+    assert "€782.52 within 90 days" in next(r for r in english[0].reasons if r.code == "value_at_risk").text
+
+
+def test_the_worklists_rules_are_the_risk_services_rules(client, keys, ledger, app, db):
+    """One rules fallback: the worklist with no provider at all (ledger only) and the risk
+    service with no model give each invoice the same P(unpaid within 30 / 90 days)."""
+    with Session(db) as session:
+        alone = {r.customer_id: r for r in worklist(session=session, today=TODAY)}
+        risks = app.state.risk.risk_for(session, ["A3", "B3", "B4", "C1"], TODAY)
+    opens = {"A": [("A3", "1000")], "B": [("B3", "5000"), ("B4", "1000")], "C": [("C1", "3000")]}
+    for customer, pairs in opens.items():
+        for h in (30, 90):
+            served = value_at_risk([(Decimal(a), getattr(risks[i], f"p_unpaid_{h}")) for i, a in pairs])
+            assert getattr(alone[customer], f"value_at_risk_{h}") == served, (customer, h)
 
 
 def test_the_api_ranks_on_the_risk_services_answers(client, keys, ledger, app, db):
     """With no model served, /worklist takes the risk service's rules (and its grades): the
     amounts are Σ open × its p_unpaid, to the cent."""
-    from ledger.var import value_at_risk
 
     rows = client.get(f"{API}/worklist", headers=keys["analyst"]).json()
     assert {r["customer_id"] for r in rows} == {"A", "B", "C"}

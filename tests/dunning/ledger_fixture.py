@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
-from ledger.ingest import ingest
+from ledger.effects import ingest_and_apply
 from ledger.schemas import IngestBatch
 from ledger.tables import DunningAction, Promise, PromiseInvoice
 
@@ -49,7 +49,7 @@ def build_ledger(session: Session, *, email_c1: str | None = "compta@c1.example"
         "disputes": [{"dispute_id": "D5", "invoice_id": "I5",
                       "opened_on": (RUN_DATE - dt.timedelta(days=3)).isoformat()}],
     })
-    ingest(session=session, batch=batch, actor="test")
+    ingest_and_apply(today=dt.date.today(), session=session, batch=batch, actor="test")
     session.add(Promise(promise_id="PR6", customer_id="C4", amount=Decimal("1000"),
                         promised_date=RUN_DATE + dt.timedelta(days=8),
                         created_on=RUN_DATE - dt.timedelta(days=2)))

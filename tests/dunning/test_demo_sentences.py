@@ -26,8 +26,9 @@ from sqlmodel import Session
 from ledger import actions as dunning_actions
 from ledger import reminders as dunning_reminders
 from ledger.calendar import is_business_day
-from ledger.importers import batch_from_tables, ledger_tables
-from ledger.ingest import ingest
+from ledger.effects import ingest_and_apply
+from ledger.importers import batch_from_tables
+from ledger.ledger_dir import ledger_tables
 from ledger.tables import Dispute, DunningAction, Invoice
 from serving.dunning import NothingToSay, render_stored_reminder, run_dunning, scenario_names
 from serving.policy import Risk
@@ -78,7 +79,7 @@ def demo_ledger(session, tmp_path):
     frames = generate(customers=40, months=14, seed=7, start="2024-01-01", as_of=AS_OF.isoformat())
     write_ledger_dir(frames, tmp_path / "ledger")
     batch = batch_from_tables(ledger_tables(tmp_path / "ledger"))
-    ingest(session=session, batch=batch, actor="demo", scenario_names=scenario_names(session))
+    ingest_and_apply(today=dt.date.today(), session=session, batch=batch, actor="demo", scenario_names=scenario_names(session))
     session.commit()
     return session
 

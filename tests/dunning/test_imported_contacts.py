@@ -30,7 +30,7 @@ def _ledger(session: Session, tmp_path, reminders: str) -> None:
     (tmp_path / "payments.csv").write_text("payment_id,customer_id,invoice_id,paid_on,amount\n",
                                            encoding="utf-8")
     (tmp_path / "reminders.csv").write_text(reminders, encoding="utf-8")
-    import_ledger_dir(session=session, directory=tmp_path, actor="test")
+    import_ledger_dir(session=session, directory=tmp_path, actor="test", today=dt.date.today())
     session.commit()
 
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from ledger.ingest import ingest
+from ledger.effects import ingest_and_apply
 from ledger.schemas import IngestBatch
 from ledger.tables import DunningAction, Invoice, Promise, PromiseInvoice
 from serving.decisions import next_action
@@ -76,7 +76,7 @@ def _random_ledger(session: Session, rng: random.Random, *, customers: int, invo
                 "payment_id": f"P{n:04d}", "customer_id": customer_id, "invoice_id": f"I{n:04d}",
                 "paid_on": min(due + dt.timedelta(days=rng.randrange(-5, 40)), RUN_DATE).isoformat(),
                 "amount": part})
-    ingest(session=session, batch=IngestBatch.model_validate(batch), actor="test")
+    ingest_and_apply(today=dt.date.today(), session=session, batch=IngestBatch.model_validate(batch), actor="test")
     for k, invoice in enumerate(rng.sample(batch["invoices"], len(batch["invoices"]) // 3)):
         # earlier steps in every state; planned ones on invoices now paid or disputed included
         for step in rng.sample(STEPS, rng.randrange(1, 3)):
@@ -161,7 +161,7 @@ def test_a_dry_run_cancels_stale_actions_only_in_its_reading(session):
              "due_date": "2024-06-04", "amount": "300.00"}],
         "payments": [{"payment_id": "P", "customer_id": "C", "invoice_id": "A",
                       "paid_on": "2024-06-10", "amount": "500.00"}]})
-    ingest(session=session, batch=batch, actor="test")
+    ingest_and_apply(today=dt.date.today(), session=session, batch=batch, actor="test")
     # a reminder for A planned yesterday, still waiting: it counts as the last contact unless
     # cancelled, which would hold B's first reminder back for five days
     session.add(DunningAction(customer_id="C", invoice_id="A", run_date=dt.date(2024, 6, 11),

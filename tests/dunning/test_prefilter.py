@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlmodel import Session
 
 import serving.decisions as decision_path
-from ledger.ingest import ingest
+from ledger.effects import ingest_and_apply
 from ledger.schemas import IngestBatch
 from ledger.tables import DunningAction, Promise, PromiseInvoice
 from serving.dunning import planned_as_dict, run_dunning
@@ -95,7 +95,7 @@ def _random_ledger(session: Session, rng: random.Random, *, customers: int, invo
                 "payment_id": f"P{n:05d}", "customer_id": customer_id, "invoice_id": f"I{n:05d}",
                 "paid_on": min(due + dt.timedelta(days=rng.randrange(-5, 40)), RUN_DATE).isoformat(),
                 "amount": amount})
-    ingest(session=session, batch=IngestBatch.model_validate(batch), actor="test")
+    ingest_and_apply(today=dt.date.today(), session=session, batch=IngestBatch.model_validate(batch), actor="test")
     open_ids = [i["invoice_id"] for i in batch["invoices"]]
     for k, invoice_id in enumerate(rng.sample(open_ids, len(open_ids) // 10)):
         invoice = next(i for i in batch["invoices"] if i["invoice_id"] == invoice_id)

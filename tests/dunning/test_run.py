@@ -12,8 +12,8 @@ from sqlmodel import Session
 from ledger import actions as dunning_actions
 from ledger import reminders as dunning_reminders
 from ledger import run_facts
+from ledger.effects import ingest_and_apply
 from ledger.errors import LedgerValidationError
-from ledger.ingest import ingest
 from ledger.schemas import IngestBatch
 from ledger.tables import AuditLog, DunningAction, Event
 from serving.dunning import run_and_commit, run_dunning
@@ -113,7 +113,7 @@ def test_two_concurrent_runs_never_plan_an_action_twice(db):
 def test_payment_after_planning_cancels_pending_actions(session):
     build_ledger(session)
     _run(session)
-    ingest(session=session, batch=IngestBatch.model_validate({"payments": [
+    ingest_and_apply(today=dt.date.today(), session=session, batch=IngestBatch.model_validate({"payments": [
         {"payment_id": "P4", "customer_id": "C2", "invoice_id": "I4",
          "paid_on": RUN_DATE.isoformat(), "amount": "5000.00"}]}), actor="test")
     session.commit()
@@ -156,7 +156,7 @@ def test_deteriorating_payer_is_detected_from_settled_history(session):
                          "due_date": due.isoformat(), "amount": "100.00"})
         payments.append({"payment_id": f"HP{n}", "customer_id": "C2", "invoice_id": f"H{n}",
                          "paid_on": (due + dt.timedelta(days=late)).isoformat(), "amount": "100.00"})
-    ingest(session=session, batch=IngestBatch.model_validate({"invoices": invoices, "payments": payments}),
+    ingest_and_apply(today=dt.date.today(), session=session, batch=IngestBatch.model_validate({"invoices": invoices, "payments": payments}),
            actor="test")
     session.commit()
     facts = run_facts.load_chunk(session, lo="C1", hi="C2", run_date=RUN_DATE)

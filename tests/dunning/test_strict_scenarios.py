@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from ledger.ingest import ingest
+from ledger.effects import ingest_and_apply
 from ledger.schemas import IngestBatch
 from ledger.tables import Customer
 from serving.cli import app
@@ -92,7 +92,7 @@ def test_key_accounts_are_dunned_on_the_gentle_scenario(session):
         "invoices": [{"invoice_id": f"F{n}", "customer_id": f"K{n}", "issue_date": "2024-04-01",
                       "due_date": str(RUN_DATE - dt.timedelta(days=8)), "amount": "1000"}
                      for n in (1, 2, 3)]})
-    ingest(session=session, batch=batch, actor="test", scenario_names=scenario_names(session))
+    ingest_and_apply(today=dt.date.today(), session=session, batch=batch, actor="test", scenario_names=scenario_names(session))
     session.commit()
     report = run_dunning(session=session, run_date=RUN_DATE, dry_run=True, actor="test", today=RUN_DATE)
     # gentle: first reminder at D+7, courteous; no warning
@@ -120,7 +120,7 @@ def test_one_call_task_per_customer_and_day_lists_its_invoices(client, keys, db)
         invoices = [{"invoice_id": f"CALL-{n}", "customer_id": "BIG", "issue_date": "2024-04-01",
                      "due_date": str(RUN_DATE - dt.timedelta(days=10 + n)), "amount": "800"}
                     for n in range(5)]
-        ingest(session=session, batch=IngestBatch.model_validate(
+        ingest_and_apply(today=dt.date.today(), session=session, batch=IngestBatch.model_validate(
             {"customers": [{"customer_id": "BIG", "name": "Gros Client"}], "invoices": invoices}),
             actor="test")
         from ledger.tables import DunningAction

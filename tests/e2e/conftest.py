@@ -60,7 +60,7 @@ def _load_ledger(engine, directory: Path) -> dict[str, str]:
 
     write_ledger_dir(generate(customers=60, months=12, seed=3), directory)
     with Session(engine) as session:
-        import_ledger_dir(session=session, directory=directory, actor="e2e")
+        import_ledger_dir(session=session, directory=directory, actor="e2e", today=dt.date.today())
         keys = {role: create_key(session=session, role=role, name=f"e2e-{role}") for role in ROLES}
         session.commit()
     return keys

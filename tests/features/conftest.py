@@ -36,7 +36,7 @@ def tiny_ledger() -> LedgerFrames:
     })
     disputes = pd.DataFrame({
         "dispute_id": ["D1"], "invoice_id": ["I1"], "opened_on": [D("2024-02-01")],
-        "reason": ["pricing"], "status": ["resolved"], "resolved_on": [D("2024-02-08")],
+        "reason": ["pricing"], "status": ["resolved_rejected"], "resolved_on": [D("2024-02-08")],
     })
     reminders = pd.DataFrame({
         "reminder_id": ["R1", "R2"], "invoice_id": ["I1", "I3"], "customer_id": ["A", "A"],

@@ -44,7 +44,7 @@ def ibm_frames(raw: pd.DataFrame) -> LedgerFrames:
         "dispute_id": "D" + disputed["invoiceNumber"], "invoice_id": disputed["invoiceNumber"],
         "opened_on": disputed["InvoiceDate"]
         + (disputed["SettledDate"] - disputed["InvoiceDate"]) / 2,
-        "reason": "unknown", "status": "resolved", "resolved_on": disputed["SettledDate"],
+        "reason": "unknown", "status": "resolved_rejected", "resolved_on": disputed["SettledDate"],
     })
     disputes["opened_on"] = disputes["opened_on"].dt.floor("D")
     customers = raw.drop_duplicates("customerID").rename(

@@ -41,7 +41,12 @@ def test_hand_computed_features_of_an_invoice_with_history(tiny: LedgerFrames) -
         "pay_weekday_share": 1.0, "pay_day_regularity": 1.0,
         "days_due_to_pay_run": 1,  # the next 10th after the due date 04-09
         "hist_partial_share": 0.0,  # I1 and I2 were each paid at once
-        "hist_season_excess_days": 0.0,  # fewer than two invoices due in April
+        "hist_season_excess_days": 0.0,  # no settled invoice due in April
+        # due before 03-10: I1 (paid 10 days late), I2 (early), I3 (open): two of three missed
+        "due_share_late": 2 / 3, "due_share_late_recent": 2 / 3,
+        # due + 30 before 03-10: I1 only (03-01), paid by then; I2's window ends 03-15
+        "due_share_severe": 0.0, "due_share_severe_recent": 0.0,
+        "age_bin": 0,  # not yet due
     }
     assert set(expected) == set(FEATURE_COLUMNS)
     for name, value in expected.items():
@@ -83,6 +88,21 @@ def test_serving_scores_open_invoices_without_themselves(tiny: LedgerFrames) -> 
     assert row["overdue_count"] == 0  # I4 is due 04-09
     assert (row["promises_count"], row["promises_kept_share"]) == (1, 0.0)
     assert (features["scored_at"] == D("2024-03-25")).all()
+
+
+def test_known_outcomes_count_open_invoices_and_leave_the_scored_one_out(
+        tiny: LedgerFrames) -> None:
+    # at 04-05, I3 (due 03-02, still open) is 33 days late: severe though never settled
+    row = _row(build_features(tiny, as_of=D("2024-04-05")), "I4")
+    assert row["due_share_late"] == pytest.approx(2 / 3)  # I1 and I3 of I1, I2, I3
+    # windows closed by 04-05: I1 (03-01), I2 (03-15), I3 (04-01): I3 only was still unpaid
+    assert row["due_share_severe"] == pytest.approx(1 / 3)
+    assert row["hist_share_late"] == pytest.approx(1 / 2)  # settled only: I3 is invisible
+    # I3 scored itself at 04-05: 33 days late → bin (30, 45], its own miss is not counted
+    own = _row(build_features(tiny, as_of=D("2024-04-05")), "I3")
+    assert own["days_overdue"] == 33 and own["age_bin"] == 5
+    assert own["due_share_late"] == pytest.approx(1 / 2)  # I1 and I2
+    assert own["due_share_severe"] == pytest.approx(0.0) and own["due_share_severe_recent"] == 0
 
 
 def test_scoring_an_invoice_settled_before_as_of_is_refused(tiny: LedgerFrames) -> None:

@@ -127,7 +127,7 @@ def seed(engine) -> tuple[dict[str, str], dict[str, str]]:
                           as_of=today)
         write_ledger_dir(frames, tmp)
         with Session(engine, expire_on_commit=False) as session:
-            import_ledger_dir(session=session, directory=tmp, actor="fuzz")
+            import_ledger_dir(session=session, directory=tmp, actor="fuzz", today=dt.date.today())
             session.commit()
     customers = sorted(frames.customers["customer_id"])
     with Session(engine, expire_on_commit=False) as session:

@@ -74,7 +74,7 @@ BOOKS = (
 
 def run(engine, source, **options):
     with Session(engine) as session:
-        report = import_fec(session=session, source=source, actor="test", **options)
+        report = import_fec(session=session, source=source, actor="test", today=dt.date.today(), **options)
         session.commit()
     return report
 
@@ -150,11 +150,11 @@ def test_lettering_n_invoices_to_m_receipts_survives_a_later_ingest(db):
     assert snapshot(db)["allocations"] == expected
     # a later JSON ingestion replays C4's allocation: the lettering still wins over oldest-first
     # (G0, the oldest, stays open); the new unlettered payment pays G0 oldest first
-    from ledger.ingest import ingest
+    from ledger.effects import ingest_and_apply
     from ledger.schemas import IngestBatch
 
     with Session(db) as session:
-        ingest(session=session, actor="test", batch=IngestBatch.model_validate(
+        ingest_and_apply(today=dt.date.today(), session=session, actor="test", batch=IngestBatch.model_validate(
             {"payments": [{"payment_id": "API1", "customer_id": "C4", "paid_on": "2024-03-01", "amount": "50"}]}))
         session.commit()
     state = snapshot(db)
@@ -447,7 +447,7 @@ def test_round_trip_of_a_synthetic_ledger(db, tmp_path, wipe):
 
     write_ledger_dir(generate(customers=20, months=6, seed=1), tmp_path / "ledger")
     with Session(db) as session:
-        import_ledger_dir(session=session, directory=tmp_path / "ledger", actor="test")
+        import_ledger_dir(session=session, directory=tmp_path / "ledger", actor="test", today=dt.date.today())
         session.commit()
     before = snapshot(db)
     with Session(db) as session:

@@ -35,7 +35,7 @@ AGED = ("Code client;Raison sociale;Pièce;Date;Échéance;Montant TTC;Reste dû
 def run(engine, data, mapping=MAPPING, **options):
     with Session(engine) as session:
         report = import_open_items(session=session, source=data.encode("latin-1"), mapping=read_mapping(mapping),
-                                   actor="test", **options)
+                                   actor="test", today=dt.date.today(), **options)
         session.commit()
     return report
 

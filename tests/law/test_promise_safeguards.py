@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.effects import ingest_and_apply
 from ledger.errors import LedgerValidationError
-from ledger.ingest import ingest
 from ledger.promises import PromiseCreate, covered_invoices, create_promise, evaluate_promises
 from ledger.run_facts import load_chunk
 from ledger.schemas import IngestBatch
@@ -36,7 +36,7 @@ LEDGER = {
 
 @pytest.fixture
 def ledger_p(session):
-    ingest(session=session, batch=IngestBatch.model_validate(LEDGER), actor="test")
+    ingest_and_apply(today=dt.date.today(), session=session, batch=IngestBatch.model_validate(LEDGER), actor="test")
     session.commit()
     return session
 
@@ -92,7 +92,7 @@ def test_an_instalment_plan_kept_then_broken_resumes_dunning_at_once(ledger_p):
                                            for d in (10, 20, 30)])
     assert (plan.amount, plan.promised_date) == (Decimal("1800.00"), day(30))
     assert _paused(ledger_p, T0) == {"P1": day(30), "P2": day(30)}
-    ingest(session=ledger_p, batch=IngestBatch.model_validate(
+    ingest_and_apply(today=dt.date.today(), session=ledger_p, batch=IngestBatch.model_validate(
         {"payments": [payment("PAY1", "P", day(9).isoformat(), "600.00")]}), actor="test")
     result = evaluate_promises(ledger_p, None, day(14))
     assert result.still_open == 1
@@ -114,7 +114,7 @@ def test_an_instalment_plan_kept_then_broken_resumes_dunning_at_once(ledger_p):
 def test_a_plan_whose_every_instalment_is_paid_is_kept(ledger_p):
     plan = _promise(ledger_p, instalments=[{"due_on": day(5).isoformat(), "amount": "500.00"},
                                            {"due_on": day(15).isoformat(), "amount": "500.00"}])
-    ingest(session=ledger_p, batch=IngestBatch.model_validate({"payments": [
+    ingest_and_apply(today=dt.date.today(), session=ledger_p, batch=IngestBatch.model_validate({"payments": [
         payment("A", "P", day(4).isoformat(), "300.00"), payment("B", "P", day(7).isoformat(), "200.00"),
         payment("C", "P", day(16).isoformat(), "500.00")]}), actor="test")
     # 300 + 200 reach 500 on T0+7 (within the 3 grace days after T0+5); 1,000 on T0+16

@@ -22,10 +22,10 @@ MONDAY_7 = dt.datetime(2026, 11, 30, 7, 0, tzinfo=PARIS)
 
 def _ledger(session) -> None:
     """One customer, one invoice 40 days late on Monday 2026-11-30: the run plans a reminder."""
-    from ledger.ingest import ingest
+    from ledger.effects import ingest_and_apply
     from ledger.schemas import IngestBatch
 
-    ingest(session=session, batch=IngestBatch.model_validate({
+    ingest_and_apply(today=dt.date.today(), session=session, batch=IngestBatch.model_validate({
         "customers": [{"customer_id": "S1", "name": "Sigma", "email": "compta@sigma.example"}],
         "invoices": [{"invoice_id": "S1-1", "customer_id": "S1", "issue_date": "2026-09-21",
                       "due_date": "2026-10-21", "amount": "1200.00"}]}), actor="test")

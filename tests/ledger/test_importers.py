@@ -17,7 +17,7 @@ def late_rate(session) -> float:
 
 
 def test_ibm_sample_imports_with_the_right_counts_and_late_rate(session, shared_ibm):
-    result = import_ledger_dir(session=session, directory=shared_ibm, actor="test")
+    result = import_ledger_dir(session=session, directory=shared_ibm, actor="test", today=dt.date.today())
     session.commit()
     assert result.invoices["created"] == 2466 and result.customers["created"] == 100
     assert session.exec(select(func.count()).select_from(Payment)).one() == 2466
@@ -25,7 +25,7 @@ def test_ibm_sample_imports_with_the_right_counts_and_late_rate(session, shared_
     assert round(100 * late_rate(session), 2) == 35.56
     # invoice numbers keep their leading zeros
     assert session.get(Invoice, "0000611365").settled_on == dt.date(2013, 1, 15)
-    again = import_ledger_dir(session=session, directory=shared_ibm, actor="test")
+    again = import_ledger_dir(session=session, directory=shared_ibm, actor="test", today=dt.date.today())
     session.commit()
     assert again.invoices == {"created": 0, "updated": 0, "unchanged": 2466}
 
@@ -40,7 +40,7 @@ def write_dir(path, invoices_extra=None):
 
 def test_ledger_directory_imports(session, tmp_path):
     write_dir(tmp_path)
-    import_ledger_dir(session=session, directory=tmp_path, actor="test")
+    import_ledger_dir(session=session, directory=tmp_path, actor="test", today=dt.date.today())
     session.commit()
     assert session.get(Invoice, "F1").settled_on == dt.date(2024, 2, 3)
     assert session.get(Customer, "C1").name == "Dupont"
@@ -50,7 +50,7 @@ def test_a_bad_line_names_file_line_and_column_and_imports_nothing(session, tmp_
     write_dir(tmp_path, [{"invoice_id": "F2", "customer_id": "C1", "issue_date": "2024-13-01",
                           "due_date": "2024-02-01", "amount": "10"}])
     with pytest.raises(LedgerValidationError) as raised:
-        import_ledger_dir(session=session, directory=tmp_path, actor="test")
+        import_ledger_dir(session=session, directory=tmp_path, actor="test", today=dt.date.today())
     session.rollback()
     assert raised.value.errors[0].field == "invoices.csv line 3, column issue_date"
     assert session.exec(select(func.count()).select_from(Invoice)).one() == 0
@@ -58,7 +58,7 @@ def test_a_bad_line_names_file_line_and_column_and_imports_nothing(session, tmp_
 
 def test_missing_files_are_reported(session, tmp_path):
     with pytest.raises(LedgerError, match="customers.csv"):
-        import_ledger_dir(session=session, directory=tmp_path, actor="test")
+        import_ledger_dir(session=session, directory=tmp_path, actor="test", today=dt.date.today())
 
 
 @pytest.mark.parametrize("column,value,message", [
@@ -70,7 +70,7 @@ def test_files_obey_the_same_bounds_as_the_api(session, tmp_path, column, value,
            "due_date": "2024-02-01", "amount": "10", column: value}
     write_dir(tmp_path, [row])
     with pytest.raises(LedgerValidationError) as raised:
-        import_ledger_dir(session=session, directory=tmp_path, actor="test")
+        import_ledger_dir(session=session, directory=tmp_path, actor="test", today=dt.date.today())
     session.rollback()
     assert raised.value.errors[0].field == f"invoices.csv line 3, column {column}"
     assert message in raised.value.errors[0].message
@@ -82,5 +82,5 @@ def test_a_customer_file_with_two_addresses_in_one_cell_is_refused(session, tmp_
     customers["email"] = "a@example.org\r\nBcc: b@example.org"
     customers.to_csv(tmp_path / "customers.csv", index=False)
     with pytest.raises(LedgerValidationError) as raised:
-        import_ledger_dir(session=session, directory=tmp_path, actor="test")
+        import_ledger_dir(session=session, directory=tmp_path, actor="test", today=dt.date.today())
     assert raised.value.errors[0].field == "customers.csv line 2, column email"

@@ -6,6 +6,7 @@ from decimal import Decimal as D
 import pytest
 from sqlmodel import Session, func, select
 
+from ledger.effects import ingest_and_apply
 from ledger.errors import LedgerValidationError
 from ledger.ingest import ingest
 from ledger.schemas import IngestBatch
@@ -129,8 +130,11 @@ def test_a_payment_cancels_the_reminders_planned_for_its_invoice(session):
     session.add(DunningAction(customer_id="C1", invoice_id="F2", step="d+3", action="email",
                               channel="email", send_on=dt.date(2024, 2, 17)))
     session.commit()
-    run(session, {"payments": [{"payment_id": "P9", "customer_id": "C1", "paid_on": "2024-02-20",
-                                "amount": "5.00", "invoice_id": "F2"}]})
+    batch = IngestBatch.model_validate({"payments": [{"payment_id": "P9", "customer_id": "C1",
+                                                      "paid_on": "2024-02-20", "amount": "5.00", "invoice_id": "F2"}]})
+    # the ingestion's effects (ledger.effects) cancel it, as the API, the importers and the CLI do
+    ingest_and_apply(session=session, batch=batch, actor="test", today=dt.date(2024, 2, 20))
+    session.commit()
     action = session.exec(select(DunningAction)).one()
     session.refresh(action)
     assert action.state == "cancelled"

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import pandas as pd
 
+from ledger.effects import ingest_and_apply
 from ledger.forecast import WEEKS, cash_forecast
-from ledger.ingest import ingest
 from ledger.schemas import IngestBatch
 
 from .test_risk_service import TODAY, _ledger
@@ -22,7 +22,7 @@ from .test_risk_service import TODAY, _ledger
 
 def test_weeks_sum_the_distributions_and_keep_the_doubtful_part_apart(session):
     _ledger(session)
-    ingest(session=session, actor="test", source="test", batch=IngestBatch.model_validate({
+    ingest_and_apply(today=dt.date.today(), session=session, actor="test", source="test", batch=IngestBatch.model_validate({
         "invoices": [{"invoice_id": "K6", "customer_id": "K", "issue_date": "2026-06-01",
                       "due_date": "2026-06-20", "amount": "500"}]}))
     session.commit()

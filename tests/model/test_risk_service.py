@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.ingest import ingest
+from ledger.effects import ingest_and_apply
 from ledger.schemas import IngestBatch
 from model.survival import GENERIC_HAZARDS, PRIOR_STRENGTH
 from serving.risk import RiskService
@@ -37,7 +37,7 @@ def _ledger(session) -> None:
     batch = IngestBatch.model_validate({
         "customers": [{"customer_id": "K", "name": "Kappa"}],
         "invoices": invoices, "payments": payments})
-    ingest(session=session, batch=batch, actor="test", source="test")
+    ingest_and_apply(today=dt.date.today(), session=session, batch=batch, actor="test", source="test")
     session.commit()
 
 

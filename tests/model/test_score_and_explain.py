@@ -63,7 +63,9 @@ def test_reasons_are_sentences_per_family_in_both_languages(bundle, split):
 def test_reasons_of_a_late_payer_quote_the_history(bundle, split):
     X = split[1].X[split[1].X["hist_n_settled"] >= 12].head(1).assign(
         hist_share_late=1.0, hist_mean_days_late=25.0, hist_mean_days_late_last12=25.0,
-        hist_median_days_late_last12=25.0, hist_mean_days_late_last3=25.0)
+        hist_median_days_late_last12=25.0, hist_mean_days_late_last3=25.0,
+        # a payer 25 days late on every settled invoice missed every due date
+        due_share_late=1.0, due_share_late_recent=1.0)
     (reasons,) = Predictor(bundle).explain(X, top=4)
     history = [r for r in reasons if r["family"] == "history"]
     assert history and history[0]["effect"] > 0

@@ -64,7 +64,8 @@ def predictor(ledger) -> Predictor:
 
 
 def test_censored_invoices_are_neither_paid_nor_unpaid_beyond_what_was_seen(ledger):
-    rows = labelled_rows(ledger).rows
+    everything = labelled_rows(ledger).rows
+    rows = everything[everything["landmark"] == 0]  # the rows scored at issue
     # a late payer's invoice due 2025-12-01 (issued 11-01) is 30 days late at the end: bins up
     # to (21, 30] are over and unpaid; (30, 45] is still running: no row
     one = rows[rows["invoice_id"] == "F001-202511"].set_index("bin")["paid"]
@@ -76,6 +77,14 @@ def test_censored_invoices_are_neither_paid_nor_unpaid_beyond_what_was_seen(ledg
     december = rows[rows["invoice_id"].isin(["F000-202512", "F001-202512"])]
     assert december[["invoice_id", "bin", "paid"]].values.tolist() == [
         ["F000-202512", 0, 1], ["F001-202512", 0, 0]]
+    # each bin's start is a scoring age too, with one row for every observed bin from its own:
+    # 7 + 6 + … + 1 rows for the 60-days-late twin, the bin-5 age scored the day after 30 days
+    twin = everything[everything["invoice_id"] == "F001-202411"]
+    assert len(twin) == 7 * 8 // 2
+    assert (twin["bin"] >= twin["landmark"]).all()
+    at_30 = twin[twin["landmark"] == 5]
+    assert at_30["bin"].tolist() == [5, 6] and at_30["paid"].tolist() == [0, 1]
+    assert (at_30["scored_at"] == at_30["due_date"] + pd.Timedelta(days=31)).all()
 
 
 def _score(ledger, customer: str, issue: str, today: pd.Timestamp) -> pd.DataFrame:

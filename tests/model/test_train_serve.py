@@ -3,6 +3,8 @@ served from the database after `relance import` of the same directory — contac
 (reminders sent, promises and their outcome, disputes) included."""
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,7 +35,7 @@ def _compare(left: pd.DataFrame, right: pd.DataFrame) -> None:
 
 def test_features_from_the_directory_equal_features_from_the_database(session, directory):
     from_dir = load_ledger_dir(directory)
-    import_ledger_dir(session=session, directory=directory, actor="test")
+    import_ledger_dir(session=session, directory=directory, actor="test", today=dt.date.today())
     session.commit()
     from_db = read_frames(session=session, as_of=from_dir.as_of.date())
     assert len(from_db.reminders) == len(from_dir.reminders) > 0
@@ -53,7 +55,7 @@ def test_importing_the_contact_history_twice_keeps_one_copy(session, directory):
     from ledger.tables import DunningAction, Promise
 
     for _ in range(2):
-        import_ledger_dir(session=session, directory=directory, actor="test")
+        import_ledger_dir(session=session, directory=directory, actor="test", today=dt.date.today())
         session.commit()
     written = pd.read_csv(directory / "reminders.csv")
     assert session.execute(select(func.count()).select_from(DunningAction)).scalar() == len(written)

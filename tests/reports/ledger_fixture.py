@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
-from ledger.ingest import ingest
+from ledger.effects import ingest_and_apply
 from ledger.schemas import IngestBatch
 from ledger.tables import DunningAction
 
@@ -68,13 +68,13 @@ def build_ledger(session: Session) -> None:
         "disputes": [
             {"dispute_id": "D1", "invoice_id": "I4", "opened_on": "2026-04-15", "reason": "price"},
             {"dispute_id": "D2", "invoice_id": "I6", "opened_on": "2026-06-01", "reason": "price",
-             "status": "resolved", "resolved_on": "2026-06-20"},
+             "status": "resolved_rejected", "resolved_on": "2026-06-20"},
             {"dispute_id": "D3", "invoice_id": "I7", "opened_on": "2026-06-25", "reason": "quality",
              "amount": "150"},
             {"dispute_id": "D4", "invoice_id": "I9", "opened_on": "2026-07-02", "reason": "quality"},
         ],
     })
-    ingest(session=session, batch=batch, actor="test")
+    ingest_and_apply(today=dt.date.today(), session=session, batch=batch, actor="test")
     session.commit()
 
 

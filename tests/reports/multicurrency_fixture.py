@@ -23,7 +23,7 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from ledger import fx
-from ledger.ingest import ingest
+from ledger.effects import ingest_and_apply
 from ledger.schemas import IngestBatch
 
 AS_OF = dt.date(2026, 6, 30)
@@ -63,7 +63,7 @@ def build_ledger(session: Session, *, rates: bool = True) -> None:
             {"dispute_id": "DM", "invoice_id": "MI1", "opened_on": "2026-06-20", "reason": "quality"},
         ],
     })
-    ingest(session=session, batch=batch, actor="test")
+    ingest_and_apply(today=dt.date.today(), session=session, batch=batch, actor="test")
     if rates:
         fx.store_rates(session=session, rates=[fx.RateIn(currency=c, rate_date=RATE_DAY, rate=r)
                                                for c, r in RATES.items()])

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from ledger import credit, fx
-from ledger.ingest import ingest
+from ledger.effects import ingest_and_apply
 from ledger.schemas import IngestBatch
 from ledger.tables import Event
 
@@ -18,7 +18,7 @@ M = Decimal
 
 
 def push(session, **batch):
-    ingest(session=session, batch=IngestBatch.model_validate(batch), actor="test")
+    ingest_and_apply(today=dt.date.today(), session=session, batch=IngestBatch.model_validate(batch), actor="test")
     session.commit()
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from ledger import fx
 from ledger import run_facts as facts_store
-from ledger.ingest import ingest
+from ledger.effects import ingest_and_apply
 from ledger.schemas import IngestBatch
 from serving.decisions import customer_state
 
@@ -30,7 +30,7 @@ def _invoice(invoice_id, amount, currency, due_in_days):
 
 def _build(session):
     fx.store_rates(session=session, rates=[fx.RateIn("GBP", YESTERDAY, M("0.80"))])
-    ingest(session=session, actor="test", batch=IngestBatch.model_validate({
+    ingest_and_apply(today=dt.date.today(), session=session, actor="test", batch=IngestBatch.model_validate({
         "customers": [{"customer_id": "G", "currency": "GBP", "credit_limit": "1000", "name": "Pound Ltd"}],
         "invoices": [_invoice("G1", "700", "GBP", -10), _invoice("G2", "125", "EUR", -10),
                      _invoice("G3", "50", "USD", 10)]}))

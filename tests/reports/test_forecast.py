@@ -11,13 +11,14 @@ X is actually paid on 03-26 (day 25, week 4), Y on 03-10 (day 9, week 2).
 """
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pandas as pd
 import pytest
 
+from ledger.effects import ingest_and_apply
 from ledger.forecast import cash_forecast, forecast_accuracy
-from ledger.ingest import ingest
 from ledger.kpis import ReportError
 from ledger.schemas import IngestBatch
 from tests.reports.ledger_fixture import D
@@ -45,7 +46,7 @@ def ledger(session):
                      payment("PX", "2026-03-26", "500", "X"),
                      payment("PY", "2026-03-10", "200", "Y")],
     })
-    ingest(session=session, batch=batch, actor="test")
+    ingest_and_apply(today=dt.date.today(), session=session, batch=batch, actor="test")
     session.commit()
     return session
 

@@ -3,11 +3,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.var import DelayHistogram, rules_unpaid, value_at_risk
+from ledger.var import (
+    GENERIC_HAZARDS,
+    delay_counts,
+    payer_hazards,
+    pooled_hazards,
+    unpaid_after,
+    value_at_risk,
+)
 
 amounts = st.decimals(min_value=Decimal("0"), max_value=Decimal("1000000000"), places=2,
                       allow_nan=False, allow_infinity=False)
@@ -46,13 +54,31 @@ def test_a_longer_horizon_never_risks_more(pairs, shrink):
 
 
 def test_rules_from_the_payers_history():
-    # the ledger: 10 invoices paid 0, 10, 20, …, 90 days late
-    ledger = DelayHistogram.of(range(0, 100, 10))
-    payer = DelayHistogram.of([5, 45, 100])
-    # 40 days overdue, within 30 days: ledger prior = (#D>70 + 1) / (#D>40 + 1) = (2 + 1) / (5 + 1)
-    # payer: reached (D > 40) = 2, still (D > 70) = 1 → (1 + 3 × 0.5) / (2 + 3) = 0.5
-    assert rules_unpaid(payer, ledger, overdue=40, horizon=30) == pytest.approx(0.5)
-    # an age nobody ever reached: the prior is 1 and a payer with no history keeps it
-    assert rules_unpaid(DelayHistogram.of([]), ledger, overdue=400, horizon=30) == 1.0
-    # not yet due (−10): P(D > 20 | D > −10); ledger prior (7 + 1) / (10 + 1); payer (2 + 3 × 8/11) / (3 + 3)
-    assert rules_unpaid(payer, ledger, overdue=-10, horizon=30) == pytest.approx((2 + 3 * 8 / 11) / 6)
+    # one payer: settled -2 (bin 0), 5 (bin 1, (0, 7]) and 40 days late (bin 5, (30, 45]); one
+    # invoice open 10 days late: at risk in bins 0 and 1 (over by day 10), censored in bin 2
+    at_risk, events = delay_counts(np.zeros(4, dtype=np.int64), 1, np.array([-2, 5, 40, 10]),
+                                   np.array([True, True, True, False]))
+    assert at_risk[0, :7].tolist() == [4, 3, 1, 1, 1, 1, 0]
+    assert events[0, :7].tolist() == [1, 1, 0, 0, 0, 1, 0]
+    # three settled invoices: too few to pool, the generic profile is the prior
+    prior = pooled_hazards(at_risk, events, n_settled=3)
+    assert prior.tolist() == GENERIC_HAZARDS.tolist()
+    h = payer_hazards(at_risk, events, prior)
+    # (events + 3 × prior) / (at risk + 3)
+    assert h[0, :3] == pytest.approx([(1 + 3 * 0.60) / 7, (1 + 3 * 0.35) / 6, (0 + 3 * 0.30) / 4])
+    # the open invoice, 10 days late: unpaid 4 days later is the rest of bin 2 (7, 14], where
+    # log S is linear: (1 − h2) ** (4 / 7)
+    assert unpaid_after(h, np.array([10.0]), 4.0)[0] == pytest.approx((1 - 0.225) ** (4 / 7))
+    # a payer with no history at all gets the prior itself
+    none = payer_hazards(np.zeros((1, len(prior))), np.zeros((1, len(prior))), prior)
+    assert none[0].tolist() == pytest.approx(prior.tolist())
+
+
+def test_weighted_rows_count_as_that_many_invoices():
+    # the worklist aggregates by SQL: (days late, count) rows must equal the invoices one by one
+    one_by_one = delay_counts(np.zeros(5, dtype=np.int64), 1, np.array([3, 3, 3, 50, 20]),
+                              np.array([True, True, True, True, False]))
+    grouped = delay_counts(np.zeros(3, dtype=np.int64), 1, np.array([3, 50, 20]),
+                           np.array([True, True, False]), np.array([3.0, 1.0, 1.0]))
+    for a, b in zip(one_by_one, grouped, strict=True):
+        assert a.tolist() == b.tolist()

@@ -1,6 +1,8 @@
 """The Dask path computes exactly the pandas features and labels, from every source."""
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,7 +115,7 @@ def test_database_read_path_matches_pandas(client, db, ledger, tmp_path):
 
     write_ledger_dir(ledger, tmp_path / "csv")
     with Session(db) as session:
-        import_ledger_dir(session=session, directory=tmp_path / "csv", actor="test")
+        import_ledger_dir(session=session, directory=tmp_path / "csv", actor="test", today=dt.date.today())
         session.commit()
     with Session(db) as session:
         expected = read_frames(session=session, as_of=ledger.as_of.date())

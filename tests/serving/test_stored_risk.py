@@ -94,7 +94,7 @@ def test_a_stored_answer_always_equals_a_fresh_computation(db, synthetic, seed):
     service = _service(bundle_path, served)
     today = TODAY
     with Session(db) as session:
-        import_ledger_dir(session=session, directory=path, actor="test")
+        import_ledger_dir(session=session, directory=path, actor="test", today=dt.date.today())
         refresh(service, session, customers, today)  # the nightly refresh
         session.commit()
         for step in range(8):

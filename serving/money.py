@@ -66,7 +66,8 @@ def whole_money(amount: Decimal | int | str | None, currency: str, language: str
     locale = _locale(language)
     pattern = Locale.parse(locale).currency_formats["standard"].pattern.replace(".00", "")
     whole = Decimal(str(amount)).quantize(Decimal(1), ROUND_HALF_UP)
-    return format_currency(whole, currency.upper(), format=pattern, locale=locale, currency_digits=False)
+    text = format_currency(whole, currency.upper(), format=pattern, locale=locale, currency_digits=False)
+    return _LETTERS_THEN_DIGIT.sub("\xa0", text)  # "CHF 12", as money() writes it
 
 
 def long_date(day: dt.date, language: str = "fr") -> str:

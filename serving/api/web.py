@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Literal, get_args
 
 from babel.numbers import get_group_symbol
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -26,7 +26,7 @@ from ledger.contacts import CALL_OUTCOMES
 from ledger.disputes import ReasonCode
 from ledger.worklist_rows import BUCKETS
 from serving import money as fmt
-from serving.deps import SessionDep, get_today
+from serving.deps import Principal, SessionDep, current_principal, get_today
 from serving.inputs import AsOfDate as AsOf
 from serving.labels import catalogue
 from serving.web.session import SESSION_HOURS, close_session, open_session
@@ -208,10 +208,11 @@ class FormatsOut(BaseModel):
 
 
 @router.post("/formats", response_model=FormatsOut)
-def formats(body: FormatsIn) -> FormatsOut:
+def formats(body: FormatsIn, _: Annotated[Principal, Depends(current_principal)]) -> FormatsOut:
     """The page's values as the reader's language writes them (serving/money.py: amounts in their
     own currency, numbers to one decimal, shares as percentages, dates dd/mm/yyyy), so an amount
-    reads the same on a page, a statement or a letter. A pure function: no key needed."""
+    reads the same on a page, a statement or a letter. For a signed-in user (any role): it writes
+nothing, but a public endpoint would let anyone make the server work."""
     language = body.lang
     return FormatsOut(
         money=[fmt.money(m.amount, m.currency, language) for m in body.money],

@@ -92,11 +92,12 @@ def test_a_bearer_key_still_wins_over_the_cookie(client, keys):
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
-def test_formats_are_serving_money_s(client, lang):
+def test_formats_are_serving_money_s(client, keys, lang):
     amounts = [("1234.5", "EUR"), ("191810", "GBP"), ("-90551.01", "USD"), ("0", "CHF"), ("1000", "MAD"),
                ("0.005", "EUR"), ("12345.675", "EUR")]
     days = ["2024-12-31", "2026-01-02"]
-    answer = client.post("/formats", json={"lang": lang, "money": [{"amount": a, "currency": c} for a, c in amounts],
+    assert client.post("/formats", json={"dates": ["2024-12-31"]}).status_code == 401  # signed-in users only
+    answer = client.post("/formats", headers=keys["agent"], json={"lang": lang, "money": [{"amount": a, "currency": c} for a, c in amounts],
                                            "whole_money": [{"amount": "2011525.71", "currency": "EUR"},
                                                            {"amount": "-1500.50", "currency": "USD"}],
                                            "dates": days, "numbers": ["59.43", "0.8123", "1234567"],
@@ -121,6 +122,6 @@ def test_formats_are_serving_money_s(client, lang):
     {"money": [{"amount": "NaN", "currency": "EUR"}]}, {"money": [{"amount": "1", "currency": "eur"}]},
     {"money": [{"amount": "1e30", "currency": "EUR"}]}, {"dates": ["2024-02-30"]}, {"lang": "de"},
     {"numbers": ["1"] * 5001}])
-def test_formats_refuse_what_they_cannot_write(client, body):
-    answer = client.post("/formats", json=body)
+def test_formats_refuse_what_they_cannot_write(client, keys, body):
+    answer = client.post("/formats", json=body, headers=keys["agent"])
     assert answer.status_code == 422 and answer.json()["errors"], answer.text

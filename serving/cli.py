@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ledger.config import get_settings
 from ledger.errors import LedgerError, LedgerValidationError
-from serving.i18n import t
+from serving.labels import t
 
 app = typer.Typer(help="Relance — recouvrement de créances piloté par le risque.", no_args_is_help=True)
 keys_app = typer.Typer(help="Clés API / API keys.", no_args_is_help=True)

@@ -12,10 +12,21 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ledger.config import get_settings
+from serving.words.cli import (
+    DUNNING_COLUMNS,
+    DUNNING_COLUMNS_PENDING,
+    DUNNING_WORDS,
+    FEC_WORDS,
+    FX_WORDS,
+    MESSAGES,
+    MODEL_WORDS,
+)
 from serving.words.run import RUN_WARNINGS, RunWarning, run_warning
 
-__all__ = ["CODES", "RUN_WARNINGS", "UI", "RunWarning", "catalogue", "humanise", "label",
-           "language_of", "run_warning", "ui"]
+__all__ = ["CODES", "DUNNING_COLUMNS", "DUNNING_COLUMNS_PENDING", "DUNNING_WORDS", "FEC_WORDS",
+           "FX_WORDS", "MESSAGES", "MODEL_WORDS", "RUN_WARNINGS", "UI", "RunWarning", "catalogue",
+           "humanise", "label", "language_of", "run_warning", "t", "ui"]
 
 Language = Literal["fr", "en"]
 
@@ -492,3 +503,10 @@ def catalogue(lang: str | None) -> dict[str, str]:
         for code, (fr, en) in codes.items():
             flat[f"{kind}_{code}"] = en if language == "en" else fr
     return flat
+
+
+def t(key: str, lang: str | None = None, **values: object) -> str:
+    """A word of the command line (`MESSAGES`), in `lang` or the server's language."""
+    lang = lang or get_settings().language
+    text = MESSAGES[key].get(lang) or MESSAGES[key]["fr"]
+    return text.format(**values) if values else text

@@ -8,7 +8,9 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from ledger.config import get_settings
 from ledger.errors import LedgerValidationError, NotFoundError
+from serving.labels import t
 
 console = Console()
 err = Console(stderr=True)
@@ -29,17 +31,17 @@ def _apply(customer_id: str, **fields) -> None:
     except ValidationError as exc:
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or "body"
-            err.print(f"[bold red]Erreur[/] : {field}: {error['msg']}")
+            err.print(f"[bold red]{t('error')}[/] : {field}: {error['msg']}")
         raise typer.Exit(2) from None
     except LedgerValidationError as exc:
         for error in exc.errors:
-            err.print(f"[bold red]Erreur[/] : {error.field}: {error.message}")
+            err.print(f"[bold red]{t('error')}[/] : {error.field}: {error.message}")
         raise typer.Exit(2) from None
     except NotFoundError as exc:
-        err.print(f"[bold red]Erreur[/] : {exc}")
+        err.print(f"[bold red]{t('error')}[/] : {exc}")
         raise typer.Exit(2) from None
     for sentence in sentences:
-        console.print(sentence["fr"])
+        console.print(sentence["en" if get_settings().language == "en" else "fr"])
 
 
 def hold(customer_id: str,
@@ -65,7 +67,7 @@ def insolvency(customer_id: str,
                clear: Annotated[bool, typer.Option("--clear", help="Remove a date entered by mistake")] = False) -> None:
     """Record the judgment opening a procédure collective: dunning stops for good."""
     if clear == (date is not None):
-        err.print("[bold red]Erreur[/] : date: give --date YYYY-MM-DD, or --clear")
+        err.print(f"[bold red]{t('error')}[/] : date: give --date YYYY-MM-DD, or --clear")
         raise typer.Exit(2)
     _apply(customer_id, insolvency_date=None if clear else date.date())
 
@@ -83,10 +85,10 @@ def penalty_invoice(customer_id: str,
             created = [(p.penalty_invoice_id, p.total, p.currency, p.indemnity_eur) for p in result["created"]]
     except LedgerValidationError as exc:
         for error in exc.errors:
-            err.print(f"[bold red]Erreur[/] : {error.field}: {error.message}")
+            err.print(f"[bold red]{t('error')}[/] : {error.field}: {error.message}")
         raise typer.Exit(2) from None
     except NotFoundError as exc:
-        err.print(f"[bold red]Erreur[/] : {exc}")
+        err.print(f"[bold red]{t('error')}[/] : {exc}")
         raise typer.Exit(2) from None
     for penalty_id, total, currency, eur in created:
         console.print(f"{penalty_id} : {total} {currency} (dont indemnités {eur} EUR)")

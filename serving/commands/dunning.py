@@ -11,36 +11,12 @@ from rich.table import Table
 
 from ledger.config import get_settings
 from ledger.errors import LedgerValidationError
+from serving.labels import DUNNING_COLUMNS, DUNNING_COLUMNS_PENDING, DUNNING_WORDS
 
 console = Console()
 err = Console(stderr=True)
 
-WORDS: dict[str, dict[str, str]] = {
-    "planned": {"fr": "Actions prévues le {date}", "en": "Actions planned on {date}"},
-    "dry": {"fr": "Simulation (rien n'est écrit) — actions qui seraient prévues le {date}",
-            "en": "Dry run (nothing written) — actions that would be planned on {date}"},
-    "summary": {"fr": "{created} action(s) créée(s), {planned} prévue(s), {reminders} relance(s) "
-                      "regroupée(s), {cancelled} annulée(s), {invoices} facture(s) ouvertes vues en {seconds:.1f} s",
-                "en": "{created} action(s) created, {planned} planned, {reminders} consolidated "
-                      "reminder(s), {cancelled} cancelled, {invoices} open invoice(s) seen in {seconds:.1f} s"},
-    "sent": {"fr": "Envoi : {sent} envoyée(s), {rendered} courrier(s) prêt(s) à imprimer et poster, "
-                   "{failed} en échec, {retrying} à réessayer",
-             "en": "Outbox: {sent} sent, {rendered} letter(s) ready to print and post, {failed} "
-                   "failed, {retrying} to retry"},
-    "error": {"fr": "Erreur", "en": "Error"},
-    "pending": {"fr": "Mises en demeure et transmissions en attente d'approbation : {count}",
-                "en": "Formal notices and legal hand-offs awaiting approval: {count}"},
-    "approved": {"fr": "Approuvé : {count} action(s) de la relance {reminder}",
-                 "en": "Approved: {count} action(s) of reminder {reminder}"},
-    "rejected": {"fr": "Rejeté : {count} action(s) de la relance {reminder} annulée(s)",
-                 "en": "Rejected: {count} action(s) of reminder {reminder} cancelled"},
-    "posted": {"fr": "Courrier {reminder} posté le {on}", "en": "Letter {reminder} posted on {on}"},
-    "delivered": {"fr": "Courrier {reminder} reçu le {on}", "en": "Letter {reminder} received on {on}"},
-}
-COLUMNS_PENDING = {"fr": ("Action", "Client", "Canal", "Envoi", "Factures", "Relance"),
-                   "en": ("Action", "Customer", "Channel", "Send on", "Invoices", "Reminder")}
-COLUMNS = {"fr": ("Client", "Facture", "Étape", "Canal", "Ton", "Envoi", "Relance"),
-           "en": ("Customer", "Invoice", "Step", "Channel", "Tone", "Send on", "Reminder")}
+WORDS = DUNNING_WORDS  # the catalogue's words (serving/words/cli.py)
 SHOWN = 50
 
 
@@ -73,7 +49,7 @@ def run(
         raise typer.Exit(2) from None
     lang = get_settings().language
     table = Table(title=_w("dry" if dry_run else "planned", date=run_date.isoformat()))
-    for column in COLUMNS.get(lang, COLUMNS["fr"]):
+    for column in DUNNING_COLUMNS.get(lang, DUNNING_COLUMNS["fr"]):
         table.add_column(column)
     for a in report.actions[:SHOWN]:
         table.add_row(a.customer_id, a.invoice_id, a.step, a.channel, a.tone,
@@ -135,7 +111,7 @@ def pending() -> None:
     with _session() as session:
         waiting = dunning_reminders.pending_approvals(session)
         table = Table(title=_w("pending", count=len(waiting)))
-        for column in COLUMNS_PENDING.get(get_settings().language, COLUMNS_PENDING["fr"]):
+        for column in DUNNING_COLUMNS_PENDING.get(get_settings().language, DUNNING_COLUMNS_PENDING["fr"]):
             table.add_column(column)
         for reminder, actions in waiting:
             table.add_row(str(actions[0].id), reminder.customer_id, reminder.channel,

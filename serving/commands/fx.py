@@ -9,20 +9,13 @@ import typer
 from rich.console import Console
 
 from ledger.config import get_settings
+from serving.labels import FX_WORDS
 
 console = Console()
 err = Console(stderr=True)
 fx_app = typer.Typer(help="Taux de change / exchange rates (BCE / ECB).", no_args_is_help=True)
 
-WORDS: dict[str, dict[str, str]] = {
-    "imported": {"fr": "Taux BCE : {rows} lus ({created} nouveaux, {updated} modifiés, {unchanged} inchangés), "
-                       "du {first} au {last}, devises {currencies}",
-                 "en": "ECB rates: {rows} read ({created} new, {updated} changed, {unchanged} unchanged), "
-                       "from {first} to {last}, currencies {currencies}"},
-    "skipped": {"fr": "Devises non configurées ignorées : {codes}", "en": "Currencies not configured, skipped: {codes}"},
-    "invalid": {"fr": "Fichier refusé, rien n'a été importé", "en": "File refused, nothing was imported"},
-    "not_a_file": {"fr": "{file} : fichier introuvable", "en": "{file}: no such file"},
-}
+WORDS = FX_WORDS  # the catalogue's words (serving/words/cli.py)
 
 
 def w(key: str, **values: object) -> str:

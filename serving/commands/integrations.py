@@ -11,67 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from ledger.config import get_settings
+from serving.labels import FEC_WORDS
 
 console = Console()
 err = Console(stderr=True)
 
-WORDS: dict[str, dict[str, str]] = {
-    "report": {"fr": "Import FEC", "en": "FEC import"},
-    "issues": {"fr": "Lignes en erreur : {n} — rien n'a été importé (--skip-invalid pour importer les écritures valides)",
-               "en": "Lines in error: {n} — nothing was imported (--skip-invalid imports the valid entries)"},
-    "line": {"fr": "ligne", "en": "line"},
-    "column": {"fr": "colonne", "en": "column"},
-    "problem": {"fr": "problème", "en": "problem"},
-    "more": {"fr": "… et {n} autres", "en": "… and {n} more"},
-    "lines": {"fr": "lignes lues", "en": "lines read"},
-    "entries": {"fr": "écritures", "en": "entries"},
-    "invalid_entries": {"fr": "écritures invalides (ignorées)", "en": "invalid entries (skipped)"},
-    "opening_lines": {"fr": "lignes d'à-nouveaux (comptes clients)", "en": "opening-balance lines (customer accounts)"},
-    "opening_items": {"fr": "à-nouveaux repris", "en": "opening items placed"},
-    "lettering_groups": {"fr": "groupes de lettrage", "en": "lettering groups"},
-    "due_column": {"fr": "échéances lues dans le fichier", "en": "due dates from the file"},
-    "due_customer_terms": {"fr": "échéances selon les conditions du client", "en": "due dates from the customer's terms"},
-    "due_default": {"fr": "échéances selon les conditions par défaut", "en": "due dates from the default terms"},
-    "unbalanced": {"fr": "Groupes de lettrage déséquilibrés : {n} (appliqués autant que possible)",
-                   "en": "Unbalanced lettering groups: {n} (applied as far as they go)"},
-    "unplaced": {"fr": "Non placés : {n}", "en": "Not placed: {n}"},
-    "customer": {"fr": "client", "en": "customer"},
-    "letter": {"fr": "lettrage", "en": "lettering"},
-    "partial": {"fr": "partiel", "en": "partial"},
-    "debits": {"fr": "débits", "en": "debits"},
-    "credits": {"fr": "crédits", "en": "credits"},
-    "record": {"fr": "pièce", "en": "record"},
-    "amount": {"fr": "montant", "en": "amount"},
-    "reason": {"fr": "raison", "en": "reason"},
-    "reason_unallocated_credit": {"fr": "crédit client non lettré (reste au crédit du client)",
-                                  "en": "unlettered customer credit (kept as customer credit)"},
-    "reason_opening_already_imported": {"fr": "à-nouveau déjà présent via un exercice antérieur (ignoré)",
-                                        "en": "opening balance already in the ledger from an earlier year (skipped)"},
-    "open_items_errors": {"fr": "Balance âgée : {n} erreur(s), rien n'a été importé",
-                          "en": "Open items: {n} error(s), nothing was imported"},
-    "open_items_done": {"fr": "Balance âgée : {rows} lignes, {invoices} factures, {notes} avoirs, "
-                              "{payments} règlements partiels ; reste dû {open} €",
-                        "en": "Open items: {rows} rows, {invoices} invoices, {notes} credit notes, "
-                              "{payments} partial payments; open {open} EUR"},
-    "where": {"fr": "où", "en": "where"},
-    "reason_penalty_invoice": {"fr": "facture de pénalités déjà au grand livre (non relancée)",
-                               "en": "penalty invoice already in the ledger (not chased)"},
-    "not_a_file": {"fr": "fichier introuvable", "en": "not a file"},
-    "unlettered": {"fr": "valeurs possibles : credit, oldest-first", "en": "expected credit or oldest-first"},
-    "export_options": {"fr": "séparateur tab ou pipe, encodage utf-8 ou latin-1",
-                       "en": "separator tab or pipe, encoding utf-8 or latin-1"},
-    "written": {"fr": "{path} : {n} lignes écrites", "en": "{path}: {n} lines written"},
-    "customers": {"fr": "clients", "en": "customers"},
-    "invoices": {"fr": "factures", "en": "invoices"},
-    "credit_notes": {"fr": "avoirs", "en": "credit notes"},
-    "payments": {"fr": "règlements", "en": "payments"},
-    "lettered_payments": {"fr": "règlements lettrés", "en": "lettered payments"},
-    "created": {"fr": "créés", "en": "created"},
-    "updated": {"fr": "mis à jour", "en": "updated"},
-    "unchanged": {"fr": "inchangés", "en": "unchanged"},
-    "delivered": {"fr": "Webhooks : {delivered} livrés, {retrying} à réessayer, {failed} abandonnés ({fanned} nouveaux)",
-                  "en": "Webhooks: {delivered} delivered, {retrying} to retry, {failed} given up ({fanned} new)"},
-}
+WORDS = FEC_WORDS  # the catalogue's words (serving/words/cli.py)
 
 
 def w(key: str, **values: object) -> str:

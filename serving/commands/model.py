@@ -18,27 +18,12 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ledger.config import get_settings
+from serving.labels import MODEL_WORDS
 
 console = Console()
 err = Console(stderr=True)
 
-WORDS: dict[str, dict[str, str]] = {
-    "reading": {"fr": "Lecture du grand livre", "en": "Reading the ledger"},
-    "training": {"fr": "Entraînement et évaluation", "en": "Training and evaluation"},
-    "scoring": {"fr": "Calcul des scores", "en": "Scoring"},
-    "drift": {"fr": "Rapport de dérive (Evidently)", "en": "Drift report (Evidently)"},
-    "registered": {"fr": "Modèle {name} version {version} enregistré : @{alias}",
-                   "en": "Model {name} version {version} registered: @{alias}"},
-    "compared": {"fr": "Log loss sur {n} factures récentes : nouveau {new}, champion {old} "
-                       "(marge exigée {margin})",
-                 "en": "Log loss on {n} recent invoices: new {new}, champion {old} "
-                       "(margin required {margin})"},
-    "no_model": {"fr": "Aucun modèle : lancer d'abord `relance train`",
-                 "en": "No model: run `relance train` first"},
-    "customers": {"fr": "Clients les plus risqués", "en": "Riskiest customers"},
-    "drift_written": {"fr": "Rapport écrit dans {path}", "en": "Report written to {path}"},
-    "metrics": {"fr": "Évaluation sur la fenêtre récente", "en": "Evaluation on the recent window"},
-}
+WORDS = MODEL_WORDS  # the catalogue's words (serving/words/cli.py)
 LedgerOption = Annotated[Path | None, typer.Option(
     "--ledger", help="Ledger directory (CSV/Parquet); default: the database")]
 ModelOption = Annotated[str | None, typer.Option(

@@ -306,11 +306,22 @@ def _cached_environment(edited: tuple[tuple[str, str], ...], template_dir: str |
         keep_trailing_newline=False,
     )
     env.filters.update(money=_money, eur=_eur, date=_date, percent=_percent, nl2br=_nl2br)
+    _warm_formatting()
     # filters and globals whose size argument is unbounded (a 10⁹-wide `center`): not offered
     for name in ("center", "indent", "wordwrap", "filesizeformat", "pprint", "xmlattr", "urlize"):
         env.filters.pop(name, None)
     env.globals.pop("lipsum", None)
     return env
+
+
+@functools.cache
+def _warm_formatting() -> None:
+    """Load Babel's locale data once, outside any render: the first format in a process reads
+    it from disk, and that must not count against a template's time bound (`_deadline`)."""
+    for language in LANGUAGES:
+        money(Decimal("1"), "EUR", language), money(Decimal("1"), "CHF", language)
+        long_date(date(2000, 1, 1), language), short_date(date(2000, 1, 1), language)
+        rate(Decimal("1"), language)
 
 
 def _environment(templates: Mapping[str, str] | None, template_dir: Path | str | None, *,

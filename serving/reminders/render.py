@@ -336,15 +336,17 @@ def _environment(templates: Mapping[str, str] | None, template_dir: Path | str |
 
 @contextmanager
 def _deadline(env: ImmutableSandboxedEnvironment, seconds: float) -> Iterator[None]:
-    """Stop the template's own code (loops, macros) once `seconds` have passed.
+    """Stop the template's own code (loops, macros) once it has used `seconds` of CPU.
 
     A line tracer on the frames compiled from `env`'s templates, for this thread only: Jinja has
     no time bound of its own, and a thread cannot be stopped from outside. Other frames (filters,
-    our formatting) are not traced, so the cost stays on the template's few lines."""
-    deadline = time.monotonic() + seconds
+    our formatting) are not traced, so the cost stays on the template's few lines. The clock is
+    this thread's CPU time, not the wall clock: a runaway loop burns CPU either way, while a
+    busy machine (other processes, a first import of locale data) must not fail a fair letter."""
+    deadline = time.thread_time() + seconds
 
     def on_line(frame: Any, event: str, arg: Any) -> Callable | None:
-        if time.monotonic() > deadline:
+        if time.thread_time() > deadline:
             raise RenderLimitError("time")
         return on_line
 

@@ -324,7 +324,7 @@ def _demo_dunning(context: dict) -> None:
     simulate_history(engine=_engine(), first=run_date - dt.timedelta(days=DEMO_HISTORY_DAYS),
                      last=run_date - dt.timedelta(days=1))
     report = run_and_commit(engine=_engine(), run_date=run_date, dry_run=False,
-                            risk_for=risk.risk_for, actor="demo")
+                            risk_for=risk.risk_for, actor="demo", today=dt.date.today())
     with Session(_engine()) as session:
         waiting = len(dunning_reminders.pending_approvals(session))
     context["lines"].append(f"dunning {run_date} : {report.created} actions, "

@@ -104,8 +104,7 @@ class RunReport:
                 "warnings_detail": [w.as_dict() for w in self.notices]}
 
 
-def check_run_date(run_date: dt.date, *, today: dt.date | None = None) -> None:
-    today = today or dt.date.today()
+def check_run_date(run_date: dt.date, *, today: dt.date) -> None:
     if run_date > today + dt.timedelta(days=MAX_DAYS_AHEAD):
         raise LedgerValidationError([FieldError(
             "date", f"run date {run_date.isoformat()} is more than {MAX_DAYS_AHEAD} days after "
@@ -114,7 +113,7 @@ def check_run_date(run_date: dt.date, *, today: dt.date | None = None) -> None:
 
 def run_dunning(*, session: Session, run_date: dt.date, dry_run: bool,
                 risk_for: RiskProvider | None = None, actor: str,
-                today: dt.date | None = None, customer_id: str | None = None) -> RunReport:
+                today: dt.date, customer_id: str | None = None) -> RunReport:
     """Plan the actions due on `run_date` in the caller's transaction (the caller commits).
 
     First cancels the planned actions of invoices now settled or disputed, then asks the policy
@@ -238,7 +237,7 @@ def _late_events(kept: list[PlannedAction], facts: run_facts.ChunkFacts,
 
 def run_and_commit(*, engine: Engine, run_date: dt.date, dry_run: bool,
                    risk_for: RiskProvider | None = None, actor: str,
-                   today: dt.date | None = None) -> RunReport:
+                   today: dt.date) -> RunReport:
     """`run_dunning` in its own transaction, replayed on a deadlock or a busy SQLite database
     (the unique key makes the replay safe)."""
     for attempt in range(RETRIES):

@@ -196,7 +196,7 @@ def post_run(body: RunIn, request: Request, principal: Analyst, today: TodayDep)
     """Plan the actions due on `date` (idempotent); `dry_run` shows the same plan, writes nothing."""
     report = run_and_commit(engine=request.app.state.engine, run_date=body.date or today,
                             dry_run=body.dry_run, actor=principal.actor,
-                            risk_for=risk_provider(request))
+                            risk_for=risk_provider(request), today=today)
     summary = report.summary()
     return RunOut(**summary, actions=[planned_as_dict(a) for a in report.actions[:ACTIONS_IN_RUN_ANSWER]],
                   actions_truncated=len(report.actions) > ACTIONS_IN_RUN_ANSWER)

@@ -42,7 +42,7 @@ def run(
     try:
         with console.status("Relances…"):
             report = run_and_commit(engine=get_engine(), run_date=run_date, dry_run=dry_run,
-                                    risk_for=risk.risk_for, actor="cli")
+                                    risk_for=risk.risk_for, actor="cli", today=dt.date.today())
     except LedgerValidationError as exc:
         for error in exc.errors:
             err.print(f"[bold red]{_w('error')}[/] : {error.field}: {error.message}")

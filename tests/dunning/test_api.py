@@ -155,3 +155,21 @@ def test_templates_edit_is_validated_and_used(client, keys, ledger):
                     headers=keys["agent"]).json()["items"][0]
     reminder = client.get(f"/api/v1/reminders/{c2['reminder_id']}", headers=keys["agent"]).json()
     assert "MARQUEUR-ANALYSTE" in reminder["body_text"]
+
+
+def test_the_run_date_bound_follows_the_requests_today_not_the_clock(client, keys, db):
+    """A pinned date (demos, replays) is today for every route: a run 5 days after it is fine,
+    20 days after it is too far ahead, although both dates are years before the real clock."""
+    with Session(db) as session:
+        build_ledger(session)
+    client.app.state.today = RUN_DATE
+    try:
+        near = client.post("/api/v1/dunning/runs", headers=keys["analyst"],
+                           json={"date": str(RUN_DATE + dt.timedelta(days=5)), "dry_run": True})
+        far = client.post("/api/v1/dunning/runs", headers=keys["analyst"],
+                          json={"date": str(RUN_DATE + dt.timedelta(days=20)), "dry_run": True})
+    finally:
+        client.app.state.today = None
+    assert near.status_code == 200
+    assert far.status_code == 422 and far.json()["errors"][0]["field"] == "date"
+    assert str(RUN_DATE) in far.json()["errors"][0]["message"]

@@ -147,7 +147,7 @@ def seed(engine) -> tuple[dict[str, str], dict[str, str]]:
         subscriber = create_subscriber(session=session, url="http://93.184.215.14/hook",
                                        events=["dispute.opened"], check_address=False)
         session.commit()
-    run_and_commit(engine=engine, run_date=today, dry_run=False, actor="fuzz")
+    run_and_commit(engine=engine, run_date=today, dry_run=False, actor="fuzz", today=today)
     with engine.connect() as connection:
         action_id = connection.execute(text("SELECT min(id) FROM dunningaction")).scalar()
         reminder_id = connection.execute(text(

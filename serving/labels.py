@@ -212,6 +212,8 @@ UI: dict[str, dict[str, str]] = {
     "policy_dr_ci": {"fr": "Intervalle à 95 % (doublement robuste)", "en": "95 % interval (doubly robust)"},
     "policy_simulated": {"fr": "Valeur réelle (simulateur, rejouée)", "en": "True value (simulator, replayed)"},
     "policy_simulated_logged": {"fr": "Politique journalisée rejouée (simulateur)", "en": "Logged policy replayed (simulator)"},
+    "policy_candidate_learned": {"fr": "Politique apprise (modèle d'effet des relances)",
+                                 "en": "Learned policy (reminder-effect model)"},
     "policy_gain_low": {"fr": "Borne basse du gain estimé :", "en": "Lower bound of the estimated gain:"},
     "policy_saved": {"fr": "Évaluation enregistrée : n° {id} (relance policy activate {id})",
                      "en": "Evaluation stored: #{id} (relance policy activate {id})"},

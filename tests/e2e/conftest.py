@@ -39,6 +39,7 @@ class Live:
     url: str
     keys: dict[str, str]   # role → API key
     customer_id: str       # the top customer of the worklist, with a dispute and a promise
+    database_url: str = ""  # the served SQLite file, for tests that store what no route writes
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +97,8 @@ def live(browser_executable, tmp_path_factory) -> Live:
     app.state.today = TODAY
     with running(app) as url:
         customer_id = _collections_activity(url, keys)
-        yield Live(url=url, keys=keys, customer_id=customer_id)
+        yield Live(url=url, keys=keys, customer_id=customer_id,
+                   database_url=f"sqlite:///{directory / 'relance.db'}")
     engine.dispose()
 
 

@@ -143,3 +143,33 @@ def test_roles_still_apply_a_billing_key_sees_no_report(page, live, artifacts):
     assert set(panels.values()) == {"forbidden"}, panels
     assert "Votre rôle ne donne pas accès" in page.inner_text("#panel-worklist")
     page.screenshot(path=str(artifacts / "dashboard-billing.png"), full_page=True)
+
+
+def test_model_page_policy_panel_writes_numbers_the_server_way(page, console, live, artifacts):
+    """A stored off-policy evaluation on the model page: every word from the catalogue (no
+    "learned" or "paid_14" as they are), every number written by the server (French decimal
+    comma, the gain signed), and the activate button offered since the gain is surely positive."""
+    from sqlmodel import Session
+
+    from ledger.db import make_engine
+    from ledger.policies import save_evaluation
+    from model.policy_eval import Evaluation
+
+    engine = make_engine(live.database_url)
+    with Session(engine) as session:
+        save_evaluation(session, result=Evaluation(
+            metric="paid_14", logged_value=0.30, ips=0.33, snips=0.34, dr=0.35, dr_ci=(0.31, 0.39),
+            n=1234, gain_ci=(0.02, 0.09), higher_is_better=True, candidate="learned",
+            split_on="2025-01-06"), definition={"kind": "learned"}, ledger="e2e", created_by="e2e")
+        session.commit()
+    engine.dispose()
+    sign_in(page, live, path="/model")
+    page.wait_for_selector("#policy-activate")
+    page.wait_for_function("() => !document.getElementById('policy-facts').innerText.includes('\\u2063')")
+    facts = page.inner_text("#policy-facts")
+    page.screenshot(path=str(artifacts / "model-policy-fr.png"), full_page=True)
+    assert "Politique apprise" in facts and "learned" not in facts and "paid_14" not in facts
+    assert "0,35" in facts and "[0,31 ; 0,39]" in facts and "+0,02" in facts
+    assert "1 234" in facts.replace("\u202f", " ").replace("\xa0", " ")
+    assert page.evaluate("window.relance.unlabelled") == []
+    assert [e for e in console.errors if e[0] == "pageerror"] == []

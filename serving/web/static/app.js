@@ -132,6 +132,8 @@
   const num = (v) => (blank(v) || !isFinite(Number(v)) ? "—" : formatted("n", exact(Number(v), 2)));
   const pct = (v) => (blank(v) || !isFinite(Number(v)) ? "—" : formatted("p", exact(Number(v), 4)));
   const date = (iso) => (iso ? formatted("d", String(iso).slice(0, 10)) : "—");
+  // for the page's other scripts (the model page's policy panel): the same server-written texts
+  relance.format = { num, pct, date, written: formatsWritten };
   // a chart draws text on a canvas: ask its values first, then build it with the written texts
   async function beforeChart(values) {
     values();

@@ -7,8 +7,16 @@
   if (!panel) return;
   const words = JSON.parse(panel.dataset.words);
   const lang = document.documentElement.lang === "en" ? "en" : "fr";
-  const number = new Intl.NumberFormat(lang, { maximumFractionDigits: 3 });
-  const signed = new Intl.NumberFormat(lang, { maximumFractionDigits: 3, signDisplay: "always" });
+  // numbers are written by the server (Babel, through app.js), as everywhere else on the pages
+  const relance = window.relance;
+  const number = { format: (v) => relance.format.num(v) };
+  const signed = { format: (v) => (Number(v) > 0 ? "+" : "") + relance.format.num(v) };
+  // a code the catalogue does not know is never shown as it is (the browser tests list them)
+  const word = (code) => {
+    if (words[code]) return words[code];
+    relance.unlabelled.push(code);
+    return "—";
+  };
   // the pages' session cookie goes along; a change carries its CSRF token (serving/web/session.py)
   const csrf = () => decodeURIComponent((document.cookie.split("; ").find((c) => c.startsWith("relance_csrf=")) || "=").split("=")[1]);
   const headers = () => ({ Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf() });
@@ -25,9 +33,10 @@
     const list = document.getElementById("policy-facts");
     list.replaceChildren();
     const r = evaluation.result;
-    row(list, words.candidate, evaluation.candidate);
-    row(list, words.metric, words[evaluation.metric] || evaluation.metric);
-    row(list, words.state, words[evaluation.state] || evaluation.state);
+    // "learned", or the name of the analyst's policy file as they gave it
+    row(list, words.candidate, words[evaluation.candidate] || evaluation.candidate);
+    row(list, words.metric, word(evaluation.metric));
+    row(list, words.state, word(evaluation.state));
     row(list, words.n, number.format(evaluation.n));
     row(list, words.logged, number.format(r.logged_value));
     row(list, words.ips, r.ips === null ? "—" : number.format(r.ips));

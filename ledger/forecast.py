@@ -37,7 +37,7 @@ from scipy.stats import norm
 from sqlalchemy import text
 from sqlmodel import Session
 
-from ledger.kpis import ZERO, Lens, ReportError, _fast_plans, _money, _open_at, _sql, _to_date, default_lens
+from ledger.kpi_receivables import ZERO, Lens, ReportError, _fast_plans, _money, _open_at, _sql, _to_date, default_lens
 from ledger.schemas import in_date_range
 
 WEEKS = 13

@@ -1,0 +1,312 @@
+"""The ground every receivables report stands on (`ledger.kpis`): the constants, `ReportError`, the
+dialect helpers, the currency `Lens`, and the receivables and sales at dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from ledger import fx, snapshots
+from ledger.errors import FieldError, LedgerValidationError
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+BUCKETS = ("not_due", "1-30", "31-60", "61-90", "91-180", "180+")
+WINDOWS = (7, 14, 30)
+
+
+class ReportError(LedgerValidationError):
+    """A report parameter that cannot be used (→ 422 naming the field)."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__([FieldError(field_name, message)])
+
+
+# --- dialect helpers -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Sql:
+    """The two things SQLite and PostgreSQL spell differently, and segment filtering."""
+
+    dialect: str
+
+    def date(self, name: str) -> str:
+        return f"CAST(:{name} AS DATE)" if self.dialect == "postgresql" else f":{name}"
+
+    def days(self, later: str, earlier: str) -> str:
+        if self.dialect == "postgresql":
+            return f"({later} - {earlier})"
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+    def materialized(self) -> str:
+        # computed once, not re-joined per date (PostgreSQL would inline it)
+        return "MATERIALIZED " if self.dialect == "postgresql" else ""
+
+    def param(self, value: dt.date) -> Any:
+        # SQLite stores dates as ISO text: compare text with text (no deprecated adapters)
+        return value if self.dialect == "postgresql" else value.isoformat()
+
+    @staticmethod
+    def segment(alias: str, segment: str | None) -> str:
+        if segment is None:
+            return ""
+        return f" AND {alias}.customer_id IN (SELECT customer_id FROM customer WHERE segment = :segment)"
+
+
+def _sql(session: Session) -> _Sql:
+    return _Sql(session.get_bind().dialect.name)
+
+
+def _fast_plans(session: Session) -> None:
+    """PostgreSQL: no JIT for these short queries (compiling them costs more than it saves)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+
+
+def _money(value: Any) -> Decimal:
+    # SQLite sums NUMERIC as float: cents are what the ledger holds, so round back to them
+    if value is None:
+        return ZERO
+    return Decimal(str(value)).quantize(CENT)
+
+
+def _to_date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _ratio(numerator: Decimal | float, denominator: Decimal | float, scale: float = 1.0) -> float | None:
+    if not denominator:
+        return None
+    return round(float(numerator) / float(denominator) * scale, 4)
+
+
+def _check_as_of(as_of: dt.date) -> None:
+    if not isinstance(as_of, dt.date):
+        raise ReportError("as_of", f"expected a date, got {as_of!r}")
+
+
+# --- currencies ----------------------------------------------------------------------------------
+
+@dataclass
+class Lens:
+    """How a report adds money: the currencies it covers and each one's rate into `currency`.
+
+    `Lens.only(c)` covers the invoices in c (rate 1); `Lens.reporting(...)` covers every currency
+    with a known rate, converted. `cache` holds what the database answered, grouped by currency,
+    so the lenses of one request share one query per figure."""
+
+    currency: str
+    rates: dict[str, Decimal]
+    rate_dates: dict[str, dt.date | None] = field(default_factory=dict)
+    unconverted: list[str] = field(default_factory=list)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def only(cls, currency: str, cache: dict | None = None) -> Lens:
+        return cls(currency=currency, rates={currency: Decimal(1)}, rate_dates={currency: None},
+                   cache=cache if cache is not None else {})
+
+    @classmethod
+    def reporting(cls, *, session: Session, as_of: dt.date, currencies: Sequence[str],
+                  to: str | None = None, cache: dict | None = None) -> Lens:
+        """The reporting currency (setting), with the rates in force on `as_of`."""
+        to = (to or fx.reporting_currency()).upper()
+        rates = fx.rates_on(session, as_of, [*currencies, to])
+        found: dict[str, Decimal] = {}
+        dates: dict[str, dt.date | None] = {}
+        missing: list[str] = []
+        for code in sorted(set(currencies)):
+            rate = rates.rate(code, to)
+            if rate is None:
+                missing.append(code)
+            else:
+                found[code], dates[code] = rate
+        return cls(currency=to, rates=found, rate_dates=dates, unconverted=missing,
+                   cache=cache if cache is not None else {})
+
+    def covers(self, currency: str) -> bool:
+        return currency in self.rates
+
+    def money(self, by_currency: dict[str, Any]) -> Decimal:
+        """Σ over covered currencies of amount × rate, each rounded half-up to the cent."""
+        total = ZERO
+        for code, amount in by_currency.items():
+            rate = self.rates.get(code)
+            if rate is not None and amount is not None:
+                total += (_money(amount) * rate).quantize(CENT, ROUND_HALF_UP)
+        return total
+
+    def count(self, by_currency: dict[str, Any]) -> int:
+        return sum(int(n or 0) for code, n in by_currency.items() if code in self.rates)
+
+    @property
+    def rate_date(self) -> dt.date | None:
+        """The oldest rate date used (None when nothing needed converting)."""
+        used = [d for d in self.rate_dates.values() if d is not None]
+        return min(used) if used else None
+
+    def memo(self, key: tuple, compute):
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+
+def ledger_currencies(*, session: Session, segment: str | None = None) -> list[str]:
+    """The currencies the ledger's invoices are in (for the segment), sorted."""
+    query = "SELECT DISTINCT i.currency FROM invoice i WHERE 1 = 1" + _Sql.segment("i", segment)
+    return sorted(row[0] for row in session.execute(text(query), {"segment": segment}))
+
+
+def default_lens(session: Session, as_of: dt.date, segment: str | None) -> Lens:
+    """The reporting currency over the ledger's currencies (what a report uses when not told)."""
+    return Lens.reporting(session=session, as_of=as_of,
+                          currencies=ledger_currencies(session=session, segment=segment))
+
+
+def _group(rows, key_len: int) -> dict[tuple, dict[str, Any]]:
+    """Rows (key…, currency, value) → {key: {currency: value}}."""
+    out: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        out.setdefault(tuple(row[:key_len]), {})[row[key_len]] = row[key_len + 1]
+    return out
+
+
+# --- receivables at dates ------------------------------------------------------------------------
+
+@dataclass
+class Receivables:
+    """Open receivables at one date, split by ageing bucket (days past due at that date)."""
+
+    on: dt.date
+    total: Decimal = ZERO
+    count: int = 0
+    buckets: dict[str, Decimal] = field(default_factory=lambda: {b: ZERO for b in BUCKETS})
+    counts: dict[str, int] = field(default_factory=lambda: {b: 0 for b in BUCKETS})
+
+    @property
+    def current(self) -> Decimal:
+        """Not yet due (due date ≥ the date)."""
+        return self.buckets["not_due"]
+
+    @property
+    def overdue(self) -> Decimal:
+        return self.total - self.current
+
+
+def _bucket_case(days: str) -> str:
+    return (f"CASE WHEN {days} <= 0 THEN 'not_due' WHEN {days} <= 30 THEN '1-30' "
+            f"WHEN {days} <= 60 THEN '31-60' WHEN {days} <= 90 THEN '61-90' "
+            f"WHEN {days} <= 180 THEN '91-180' ELSE '180+' END")
+
+
+def _open_at_cte(sql: _Sql, dates: Sequence[dt.date], segment: str | None) -> tuple[str, dict]:
+    """CTEs ending in `open_at`: one row per date d and invoice open at d, with its open amount
+    and days past due at d.
+
+    No allocation is ever dated after its invoice's settlement nor before its issue, so for an
+    invoice issued by d: open at d = stored open amount (today's) + its allocations dated after d.
+    That is two cheap parts: the invoices unsettled today, and the allocations after the earliest
+    date (none at all when d is today) — rather than a lookup per invoice and date.
+    """
+    params: dict[str, Any] = {f"d{k}": sql.param(day) for k, day in enumerate(dates)}
+    params |= {"dmin": sql.param(min(dates)), "dmax": sql.param(max(dates))}
+    values = " UNION ALL ".join(f"SELECT {sql.date(f'd{k}')} AS d" for k in range(len(dates)))
+    cte = f"""dates AS ({values}),
+    later AS {sql.materialized()}(
+        SELECT a.invoice_id, i.customer_id, i.currency, i.issue_date, i.due_date, a.allocated_on, a.amount
+        FROM allocation a JOIN invoice i ON i.invoice_id = a.invoice_id
+        WHERE a.allocated_on > {sql.date('dmin')} AND i.issue_date <= {sql.date('dmax')}
+          AND i.kind = 'invoice'{sql.segment('i', segment)}
+    ),
+    parts AS (
+        SELECT dates.d AS d, i.invoice_id, i.customer_id, i.currency, i.due_date, i.open_amount AS amount
+        FROM dates JOIN invoice i ON i.settled_on IS NULL AND i.issue_date <= dates.d
+        WHERE i.kind = 'invoice' AND i.open_amount > 0{sql.segment('i', segment)}
+        UNION ALL
+        SELECT dates.d, later.invoice_id, later.customer_id, later.currency, later.due_date, later.amount
+        FROM dates JOIN later ON later.issue_date <= dates.d AND later.allocated_on > dates.d
+    ),
+    open_at AS (
+        SELECT d, invoice_id, customer_id, currency, due_date, SUM(amount) AS open_amount,
+               {sql.days('d', 'due_date')} AS days_past_due
+        FROM parts GROUP BY d, invoice_id, customer_id, currency, due_date
+    )"""
+    if segment is not None:
+        params["segment"] = segment
+    return cte, params
+
+
+def _open_at(session: Session, dates: Sequence[dt.date], segment: str | None) -> list[tuple[str, dict]]:
+    return [_open_at_cte(_sql(session), dates, segment)]
+
+
+def receivables_at(*, session: Session, dates: Sequence[dt.date],
+                   segment: str | None = None, lens: Lens | None = None) -> dict[dt.date, Receivables]:
+    """Open receivables at each date, by ageing bucket, in one query (money through `lens`)."""
+    dates = sorted(set(dates))
+    result = {day: Receivables(on=day) for day in dates}
+    if not dates:
+        return result
+    lens = lens or default_lens(session, dates[-1], segment)
+    raw = lens.memo(("receivables", tuple(dates), segment),
+                    lambda: _receivables_raw(session, dates, segment))
+    for (day, bucket), (counts, amounts) in raw.items():
+        row = result[day]
+        row.buckets[bucket] = lens.money(amounts)
+        row.counts[bucket] = lens.count(counts)
+        row.total += row.buckets[bucket]
+        row.count += row.counts[bucket]
+    return result
+
+
+def _receivables_raw(session: Session, dates: Sequence[dt.date], segment: str | None):
+    """Month ends from their snapshots (`ledger.snapshots`), other dates fresh."""
+    return snapshots.receivables(session, dates, segment, _receivables_fresh)
+
+
+def _receivables_fresh(session: Session, dates: Sequence[dt.date], segment: str | None):
+    _fast_plans(session)
+    sql = _sql(session)
+    raw: dict[tuple, tuple[dict, dict]] = {}
+    for cte, params in _open_at(session, dates, segment):
+        # straight from the parts: an invoice's bucket at d depends on its due date alone
+        days = sql.days("d", "due_date")
+        query = f"""WITH {cte}
+        SELECT d, {_bucket_case(days)} AS bucket, currency, COUNT(DISTINCT invoice_id) AS n,
+               SUM(amount) AS amount
+        FROM parts GROUP BY d, {_bucket_case(days)}, currency"""
+        for day, bucket, currency, count, amount in session.execute(text(query), params):
+            counts, amounts = raw.setdefault((_to_date(day), bucket), ({}, {}))
+            counts[currency], amounts[currency] = int(count), _money(amount)
+    return raw
+
+
+def sales_by_day(*, session: Session, start: dt.date, end: dt.date,
+                 segment: str | None = None, lens: Lens | None = None) -> dict[dt.date, Decimal]:
+    """Credit sales (invoice amounts, credit notes excluded) per issue date in [start, end]."""
+    lens = lens or default_lens(session, end, segment)
+
+    def query():
+        sql = _sql(session)
+        statement = f"""SELECT i.issue_date, i.currency, SUM(i.amount) FROM invoice i
+        WHERE i.kind = 'invoice' AND i.issue_date >= {sql.date('start')} AND i.issue_date <= {sql.date('end')}
+        {sql.segment('i', segment)} GROUP BY i.issue_date, i.currency"""
+        params: dict[str, Any] = {"start": sql.param(start), "end": sql.param(end), "segment": segment}
+        return _group(((_to_date(d), c, v) for d, c, v in session.execute(text(statement), params)), 1)
+
+    raw = lens.memo(("sales", start, end, segment), query)
+    days = {day: lens.money(amounts) for (day,), amounts in raw.items()}
+    return {day: amount for day, amount in days.items() if any(lens.covers(c) for c in raw[(day,)])}
+
+
+def _sum_days(sales: dict[dt.date, Decimal], start: dt.date, end: dt.date) -> Decimal:
+    """Sales issued in [start, end]."""
+    return sum((amount for day, amount in sales.items() if start <= day <= end), ZERO)

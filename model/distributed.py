@@ -53,7 +53,7 @@ def rows_meta() -> pd.DataFrame:
     dtypes = {"invoice_id": object, "customer_id": object, "issue_date": "datetime64[ns]",
               "due_date": "datetime64[ns]", "amount": float, "bin": float,
               "scored_at": "datetime64[ns]", "bin_end": "datetime64[ns]", "paid": float,
-              "segment": object, "late": float, "severe": float, "days_late": float,
+              "landmark": float, "segment": object, "late": float, "severe": float, "days_late": float,
               "settled_date": "datetime64[ns]", "true_p_late": float}
     frame = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
     for name in X_COLUMNS:
@@ -87,7 +87,8 @@ def dataset_of(frame: pd.DataFrame) -> Dataset:
     if train:
         frame = frame.sort_values(["scored_at", "invoice_id", "bin"], kind="stable",
                                   ignore_index=True)
-        rows = frame[[*INTERVAL_COLUMNS, "segment"]].astype({"bin": int, "paid": np.int8})
+        rows = frame[[*INTERVAL_COLUMNS, "landmark", "segment"]].astype(
+            {"bin": int, "paid": np.int8, "landmark": int})
     else:
         frame = frame.sort_values(["issue_date", "invoice_id"], kind="stable", ignore_index=True)
         rows = frame[["invoice_id", "customer_id", "issue_date", "due_date", "amount", "segment",
@@ -212,8 +213,14 @@ def _train(rows: dd.DataFrame, base: np.ndarray, config: TrainConfig, rounds: in
     # lightgbm.dask wants X, y and init_score chunked alike: all from the same persisted rows
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Parameter (n_jobs|num_threads) will be ignored")
-        estimator.fit(X, y, init_score=init)
+        # the pandas path's weights (model.train.landmark_weights): each (invoice, bin) weighs one
+        estimator.fit(X, y, init_score=init, sample_weight=_weights(rows))
     return estimator.booster_
+
+
+def _weights(rows: dd.DataFrame) -> dd.Series:
+    """1 / (bin + 1) per row, chunked like the rows (see model.train.landmark_weights)."""
+    return rows["bin"].map_partitions(lambda b: 1.0 / (b.astype(float) + 1.0), meta=("bin", float))
 
 
 def _train_until_stopped(fit: dd.DataFrame, valid: dd.DataFrame, base: np.ndarray,
@@ -241,11 +248,12 @@ def _best_iteration(booster: lgb.Booster, valid: dd.DataFrame, base: np.ndarray,
         if len(part):
             X, y = _features(part), part["paid"].to_numpy(float)
             raw = base[part["bin"].to_numpy(int)].astype(float)
+            weight = 1.0 / (part["bin"].to_numpy(float) + 1.0)  # as the pandas path's valid set
             for i in range(rounds):
                 # one tree at a time: the whole curve costs one prediction of the full model
                 raw = raw + booster.predict(X, start_iteration=i, num_iteration=1,
                                             raw_score=True, num_threads=1)
-                out[i] = (np.logaddexp(0, raw) - y * raw).sum()
+                out[i] = (weight * (np.logaddexp(0, raw) - y * raw)).sum()
         return pd.DataFrame([out], columns=names)
 
     meta = pd.DataFrame({name: pd.Series(dtype=float) for name in names})

@@ -5,8 +5,9 @@ within h days | unpaid today) (`ledger.var`: never more than what is owed), for 
 P comes from the caller's `risk` (the served model, or its rules), else from the payer's
 history (`ledger.var.own_hazards`, the same shrunk Kaplan–Meier the risk service falls back on). The worklist ranks by the 90-day figure converted into the
 reporting currency; urgency (days overdue, broken promises) is shown beside it, not mixed in.
-Amounts on a row are in the customer's currency. The grade is the model's (the worst grade of
-the customer's open invoices, from `risk`), else the customer's last published score.
+Amounts on a row are in the customer's currency. The grade is the one `risk` gives the
+customer's invoices (the API gives each the customer's own score grade, as on the customer
+page), else the customer's last published score.
 """
 from __future__ import annotations
 

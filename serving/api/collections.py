@@ -9,18 +9,19 @@ from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from ledger import audit, contacts, dispute_views, disputes, errors, promise_views, promises, worklist_rows
 from ledger import worklist as ranking
 from ledger.portfolio import AssignmentIn, assign_customers, portfolio_customers
 from ledger.schemas import NoteText
-from ledger.tables import Customer
+from ledger.tables import Customer, Invoice
 from serving.deps import Admin, PortfolioDep, Principal, Reader, SessionDep, get_today, require, risk_provider
 from serving.inputs import Offset
 from serving.labels import Language, label
 from serving.scenario_store import load_scenarios
 from serving.scenarios import load_default_segment_map, scenario_for
+from serving.stored_risk import fresh_rows
 from serving.worklist_text import worded
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
@@ -277,23 +278,40 @@ def _invoice_risk(request: Request, session: Session, today: dt.date) -> ranking
     worklist can rank on: those invoices fall back to the payer's history."""
     # the served model, or the risk service's own rules when none is served: one grade scale
     risk_for = risk_provider(request)
+    service = getattr(request.app.state, "risk", None)
     if risk_for is None:
-        service = getattr(request.app.state, "risk", None)
         risk_for = service.risk_for if service is not None else None
     if risk_for is None:
         return None
 
     def odds(invoice_ids: list[str]) -> Mapping[str, ranking.InvoiceOdds]:
         found = {}
-        for invoice_id, r in risk_for(session, invoice_ids, today).items():
+        answers = risk_for(session, invoice_ids, today)
+        grades = _customer_grades(request, session, list(answers), today) \
+            if getattr(risk_for, "__self__", None) is service else {}
+        for invoice_id, r in answers.items():
             p30, p90 = getattr(r, "p_unpaid_30", None), getattr(r, "p_unpaid_90", None)
             if p30 is None or p90 is None:
                 continue
             found[invoice_id] = ranking.InvoiceOdds(p_unpaid_30=float(p30), p_unpaid_90=float(p90),
-                                                grade=r.grade, source=r.source)
+                                                grade=grades.get(invoice_id, r.grade), source=r.source)
         return found
 
     return odds
+
+
+def _customer_grades(request: Request, session: Session, invoice_ids: list[str],
+                     today: dt.date) -> dict[str, str]:
+    """Invoice id → its customer's own score grade, the one the customer page shows (one scale,
+    one value per customer: the stored answer `GET /customers/{id}/risk` reads, just refreshed
+    by the risk service). Asked only when the odds come from that service too."""
+    service = getattr(request.app.state, "risk", None)
+    if service is None or not invoice_ids:
+        return {}
+    owners = dict(session.execute(select(Invoice.invoice_id, Invoice.customer_id)
+                                  .where(Invoice.invoice_id.in_(invoice_ids))).all())
+    rows = fresh_rows(service, session, sorted(set(owners.values())), today, write=False)
+    return {i: rows[c]["grade"] for i, c in owners.items() if c in rows}
 
 
 class AssignmentOut(BaseModel):

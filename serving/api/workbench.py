@@ -48,7 +48,7 @@ def worklist_export(request: Request, session: SessionDep, principal: Reader, po
                                grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
                                search=q or None, currency=currency, dispute=dispute, promise=promise), language)
     words = catalogue(language)
-    header = [words["rank"], words["customer"], "id", words["segment"], words["grade_worst"], words["currency"],
+    header = [words["rank"], words["customer"], "id", words["segment"], words["customer_grade"], words["currency"],
               words["value_at_risk_90"], words["value_at_risk_30"], words["open_amount"], words["overdue_amount"],
               words["days_overdue"], words["bucket"], words["next_action"], words["agent"], words["reasons"]]
     body = [[r.rank, r.name, r.customer_id, label("segment", r.segment, language), r.grade or "",

@@ -110,7 +110,7 @@ UI: dict[str, dict[str, str]] = {
     "grade": {"fr": "Note", "en": "Grade"},
     # the worklist's grade: the score grade (one A–E scale) of the customer's worst open invoice;
     # the customer page shows the customer's own score grade, which may be better
-    "grade_worst": {"fr": "Note (pire facture)", "en": "Grade (worst invoice)"},
+    "customer_grade": {"fr": "Note du client", "en": "Customer grade"},
     "p_late": {"fr": "Prob. retard", "en": "P(late)"},
     "open_amount": {"fr": "Encours", "en": "Open"},
     "overdue_amount": {"fr": "Échu", "en": "Overdue"},

@@ -16,7 +16,7 @@ def test_worklist_export_is_french_excel_with_words_not_codes(client, keys, ledg
     text = response.content.decode("utf-8")
     assert text.startswith("\ufeff")
     lines = text[1:].splitlines()
-    assert lines[0].split(";")[:6] == ["#", "Client", "id", "Segment", "Note (pire facture)", "Devise"]
+    assert lines[0].split(";")[:6] == ["#", "Client", "id", "Segment", "Note du client", "Devise"]
     rows = client.get(f"{API}/worklist", headers=keys["analyst"]).json()
     assert [line.split(";")[2] for line in lines[1:]] == [r["customer_id"] for r in rows]  # same ranking
     a = next(line.split(";") for line in lines[1:] if line.split(";")[2] == "A")

@@ -147,7 +147,7 @@ def run_import(path: str, url: str, schema: str | None, queue) -> None:
     importer.parse_fec = timed("parse_validate", importer.parse_fec)
     importer.letter = timed("lettering", importer.letter)
     importer.build_batch = timed("records", importer.build_batch)
-    importer.ingest = timed("ingest", importer.ingest)
+    importer.ingest_and_apply = timed("ingest", importer.ingest_and_apply)
 
     engine = make_engine(url, schema=schema)
     migrate(engine)

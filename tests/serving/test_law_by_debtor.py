@@ -61,6 +61,8 @@ def test_a_formal_notice_to_a_public_buyer_cites_public_procurement(language):
     assert "R2192-31" in text and "D2192-35" in text
     assert ("huit points" if language == "fr" else "plus eight points") in text
     assert ("intérêts moratoires" if language == "fr" else "default interest") in text
+    # the invoice lines too: a public buyer owes default interest, never "late-payment penalties"
+    assert ("pénalités de retard" if language == "fr" else "late-payment interest") not in text
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from ledger import audit, contacts, dispute_views, disputes, errors, promise_views, promises, worklist_rows
+from ledger import audit, contacts, dispute_views, disputes, errors, promise_views, promises, stored_risk, worklist_rows
 from ledger import worklist as ranking
 from ledger.portfolio import AssignmentIn, assign_customers, portfolio_customers
 from ledger.schemas import NoteText
@@ -21,7 +21,6 @@ from serving.inputs import Offset
 from serving.labels import Language, label
 from serving.scenario_store import load_scenarios
 from serving.scenarios import load_default_segment_map, scenario_for
-from serving.stored_risk import fresh_rows
 from serving.worklist_text import worded
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
@@ -287,7 +286,7 @@ def _invoice_risk(request: Request, session: Session, today: dt.date) -> ranking
     def odds(invoice_ids: list[str]) -> Mapping[str, ranking.InvoiceOdds]:
         found = {}
         answers = risk_for(session, invoice_ids, today)
-        grades = _customer_grades(request, session, list(answers), today) \
+        grades = _customer_grades(session, list(answers)) \
             if getattr(risk_for, "__self__", None) is service else {}
         for invoice_id, r in answers.items():
             p30, p90 = getattr(r, "p_unpaid_30", None), getattr(r, "p_unpaid_90", None)
@@ -300,18 +299,17 @@ def _invoice_risk(request: Request, session: Session, today: dt.date) -> ranking
     return odds
 
 
-def _customer_grades(request: Request, session: Session, invoice_ids: list[str],
-                     today: dt.date) -> dict[str, str]:
+def _customer_grades(session: Session, invoice_ids: list[str]) -> dict[str, str]:
     """Invoice id → its customer's own score grade, the one the customer page shows (one scale,
-    one value per customer: the stored answer `GET /customers/{id}/risk` reads, just refreshed
-    by the risk service). Asked only when the odds come from that service too."""
-    service = getattr(request.app.state, "risk", None)
-    if service is None or not invoice_ids:
+    one value per customer: the stored answer `GET /customers/{id}/risk` reads). Asked only
+    right after the risk service answered for these invoices, which refreshed every stale
+    customer in this session: the stored rows are read as they are, no second freshness check."""
+    if not invoice_ids:
         return {}
     owners = dict(session.execute(select(Invoice.invoice_id, Invoice.customer_id)
                                   .where(Invoice.invoice_id.in_(invoice_ids))).all())
-    rows = fresh_rows(service, session, sorted(set(owners.values())), today, write=False)
-    return {i: rows[c]["grade"] for i, c in owners.items() if c in rows}
+    rows = stored_risk.read_customers(session, sorted(set(owners.values())))
+    return {i: rows[c].grade for i, c in owners.items() if c in rows}
 
 
 class AssignmentOut(BaseModel):

@@ -1,7 +1,7 @@
 """drop three indexes another index already covers: each costs every ingest a write
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 
 `ix_invoice_customer_id` (customer_id) is the leading column of `ix_invoice_customer_open`
 (customer_id, settled_on) and `ix_invoice_worklist`; `ix_invoice_settled_on` (settled_on) that of
@@ -13,8 +13,8 @@ alternated, load 12–16).
 """
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"  # linear history: … → 0018 → 0019 → 0020 → 0011 (bounds last)
+revision = "0021"
+down_revision = "0020"  # linear history: … → 0019 → 0020 (currency index) → 0021 → 0011 (bounds last)
 branch_labels = None
 depends_on = None
 

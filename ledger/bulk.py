@@ -240,6 +240,14 @@ def _sqlite_column(values: list[Any]) -> list[Any] | tuple:
     return [v if (f := convert(v.__class__)) is None else f(v) for v in values]
 
 
+def driver_tuples(values: list[tuple[Any, ...]], *, sqlite: bool) -> list[tuple[Any, ...]]:
+    """Rows of Python values as the driver takes them: as they are on PostgreSQL; on SQLite,
+    Decimal, date and datetime columns as text, converted a column at a time."""
+    if not sqlite or not values:
+        return values
+    return list(zip(*(_sqlite_column(list(column)) for column in zip(*values))))
+
+
 def driver_value(value: Any, sqlite: bool) -> Any:
     """One value as the driver takes it (on SQLite: numbers, dates and datetimes as text)."""
     if not sqlite or value is None:

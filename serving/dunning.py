@@ -36,6 +36,7 @@ from serving.decisions import (
     group_reminders,
 )
 from serving.labels import RunWarning, run_warning
+from serving.policy_run import chooser_for, warnings_of
 from serving.reminders.stored import NothingToSay, render_stored_reminder
 from serving.retry import RETRIES, retryable
 from serving.scenario_store import (
@@ -171,7 +172,12 @@ def _plan_chunk(session: Session, facts: run_facts.ChunkFacts, *, run_date: dt.d
     if answer.warning is not None:
         report.warn(answer.warning)
     planned: list[PlannedAction] = []
-    for decided in decide_customers(facts, today=run_date, rulebook=rulebook, risks=answer.risks):
+    chooser = chooser_for(session, facts, today=run_date, rulebook=rulebook)
+    decided_all = decide_customers(facts, today=run_date, rulebook=rulebook, risks=answer.risks,
+                                   chooser=chooser)
+    for warning in warnings_of(chooser):
+        report.warn(warning)
+    for decided in decided_all:
         report.customers_seen += 1
         report.invoices_seen += decided.invoices_seen
         if decided.unknown_scenario is not None:
@@ -190,7 +196,7 @@ def _write(session: Session, planned: list[PlannedAction], facts: run_facts.Chun
         "run_date": run_date, "scenario": a.scenario, "step": a.step, "action": a.channel,
         "channel": a.channel, "tone": a.tone, "template": a.template, "send_on": a.send_on,
         "state": a.state, "attempts": 0, "created_by": actor, "reasons": list(a.reasons),
-        "created_at": now, "updated_at": now, "propensity": a.propensity,
+        "created_at": now, "updated_at": now, "propensity": a.propensity, "policy_id": a.policy_id,
     } for a in planned]
     inserted = dunning_actions.insert_actions(session, rows)
     created = {(invoice_id, step): action_id for action_id, invoice_id, step, _ in inserted}

@@ -4,9 +4,11 @@ Each invoice open at `as_of` is expected on one date, with an early and a late d
 
 - with `predicted` carrying the time-to-payment model's weekly distribution (invoice_id and
   `w1` … `w13`, `later`: P(paid in week k | unpaid today) and P(not within the 13 weeks)), each
-  week expects Σ open × P(paid that week), its interval is that ± 1.2816 standard deviations of a
-  sum of independent invoices (an 80 % interval), and `later` is the part unlikely to be collected
-  within the horizon, shown apart rather than crammed into week 1;
+  week expects Σ open × P(paid that week), its 80 % interval is that + `interval_low` …
+  `interval_high` standard deviations of a sum of independent invoices (multipliers calibrated on
+  the model's own past forecasts, model.forecast_interval; ∓ 1.2816 when `predicted` has none),
+  and `later` is the part unlikely to be collected within the horizon, shown apart rather than
+  crammed into week 1;
 - with `predicted` giving only expected_days_late (an older model), the expected date is
   due + expected_days_late, the spread is the payer's (see below);
 - without it (rules), days late D of a payer ~ Normal(μ, σ) fitted on the payer's invoices settled
@@ -227,6 +229,10 @@ def _distribution(frame: pd.DataFrame, predicted: pd.DataFrame, weeks: int,
     mass = frame[["invoice_id"]].merge(predicted[["invoice_id", *columns, "later"]],
                                        on="invoice_id", how="left")
     scored = mass[columns[0]].notna().to_numpy()
+    # the interval's multipliers of the sd: calibrated on the model's past forecasts when the
+    # model carries them (model.forecast_interval), else ∓1.2816 (independent invoices)
+    z_low = float(predicted["interval_low"].iloc[0]) if "interval_low" in predicted else -Z90
+    z_high = float(predicted["interval_high"].iloc[0]) if "interval_high" in predicted else Z90
     p = mass[columns].to_numpy(float)
     later = mass["later"].to_numpy(float)
     out: dict[str, list[Decimal]] = {c: [] for c in ("early", "expected", "late")}
@@ -243,8 +249,8 @@ def _distribution(frame: pd.DataFrame, predicted: pd.DataFrame, weeks: int,
             mean = float((amount * share).sum())
             sd = float(np.sqrt((amount ** 2 * share * (1 - share)).sum()))
             expected[currency] = Decimal(str(round(mean, 2)))
-            low[currency] = Decimal(str(round(max(mean - Z90 * sd, 0.0), 2)))
-            high[currency] = Decimal(str(round(mean + Z90 * sd, 2)))
+            low[currency] = Decimal(str(round(max(mean + z_low * sd, 0.0), 2)))
+            high[currency] = Decimal(str(round(max(mean + z_high * sd, 0.0), 2)))
         out["expected"].append(lens.money(expected) + rules["expected"][k])
         out["early"].append(lens.money(low) + rules["early"][k])
         out["late"].append(lens.money(high) + rules["late"][k])

@@ -226,7 +226,7 @@ class DisputeIn(_Record):
     opened_on: BusinessDate
     reason: Line(64) | None = None
     # a status of the workflow (`ledger.workflow`): anything else is refused, naming the field
-    status: Annotated[DisputeStatus, AfterValidator(lambda status: status.value)] = DisputeStatus.OPEN
+    status: DisputeStatus = DisputeStatus.OPEN  # a StrEnum: stored and serialised as its value
     resolved_on: BusinessDate | None = None
     amount: Money | None = Field(default=None, gt=0)
 

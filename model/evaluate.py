@@ -196,6 +196,9 @@ def run_backtest(frames: LedgerFrames, *, split_date: pd.Timestamp | str,
         "best_iterations": bundle.meta["best_iterations"],
         "slices": slices(test, p, baselines),
     }
+    # the served model's weekly forecast interval: calibrated on every forecast it made after its
+    # early-stopping date whose week has ended (model.forecast_interval), all out of time for it
+    bundle.meta["forecast_interval"] = result["forecast"].get("served_interval")
     return Backtest(report=result, bundle=bundle, train=train, test=test)
 
 

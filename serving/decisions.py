@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ from serving.policy_run import chooser_for, warnings_of
 from serving.scenario_store import Rulebook, load_rulebook
 from serving.scenarios import APPROVAL_CHANNELS, TONES, Scenario
 
+log = logging.getLogger(__name__)
+
 # invoice ids → risk, as of a date; None anywhere means "rules alone"
 RiskProvider = Callable[[Session, list[str], dt.date], dict[str, Risk]]
 
@@ -69,8 +72,10 @@ def ask_risk(session: Session, invoice_ids: list[str], today: dt.date,
         return RiskAnswer({})
     try:
         return RiskAnswer(provider(session, invoice_ids, today))
-    except Exception as exc:  # noqa: BLE001  (a model may fail in any way; rules still decide)
-        return RiskAnswer({}, run_warning("risk_failed", error=f"{type(exc).__name__}: {exc}"))
+    except Exception:  # noqa: BLE001  (a model may fail in any way; rules still decide)
+        # the exception's own text is for the operators' log, never for the person reading the run
+        log.exception("risk provider failed on %d invoice(s); rules alone decided", len(invoice_ids))
+        return RiskAnswer({}, run_warning("risk_failed"))
 
 
 # --- exploration's place ---------------------------------------------------------------------------

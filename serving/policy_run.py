@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,7 @@ OPTION_ARMS: dict[tuple[str, str, int], str] = {
     ("email", "courteous", 3): "email_courteous_later",
     ("call", "neutral", 0): "call",
 }
+log = logging.getLogger(__name__)
 _LOADED: dict[str, StoredPolicy] = {}  # by the payload's SHA-256
 
 
@@ -64,7 +66,8 @@ def chooser_for(session: Session, facts: run_facts.ChunkFacts, *, today: dt.date
         return rules
     try:
         policy = _load(session, record.id, record.definition)
-    except (PolicyModelError, PolicyFileError):
+    except (PolicyModelError, PolicyFileError) as error:
+        log.warning("active policy #%s not applied: %s", record.id, error)  # for operators
         return _Fallback(rules, record.id)
     return PolicyChooser(session, facts, today=today, rulebook=rulebook, policy=policy,
                          policy_id=record.id, exploration=exploration, rules=rules)
@@ -158,6 +161,7 @@ class PolicyChooser:
             frame = self._frame(candidates)
             self._prefs = dict(zip(frame["invoice_id"], preferences(self.policy, frame), strict=True))
         except Exception:  # noqa: BLE001  (a policy must never stop the run: the rules decide)
+            log.exception("active policy #%s: features or predictions failed", self.policy_id)
             self.warnings.append(_unavailable(self.policy_id))
         return self._prefs
 

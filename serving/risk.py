@@ -138,6 +138,7 @@ class RiskService:
             return None
         from features.pipeline import build_features
         from ledger.forecast import WEEKS
+        from model.forecast_interval import WeekInterval
         from model.survival import weekly_mass
 
         open_ids = list(session.execute(select(Invoice.invoice_id).where(
@@ -158,6 +159,10 @@ class RiskService:
         out["later"] = mass[:, WEEKS]
         out["expected_days_late"] = answers["expected_days_late"].to_numpy(float)
         out["p_late"] = answers["p_late"].to_numpy(float)
+        # the weekly 80 % interval's multipliers of the independent-invoice sd, calibrated on the
+        # model's own past forecasts (model.forecast_interval); ∓1.2816 for an older bundle
+        interval = WeekInterval.from_dict(predictor.bundle.meta.get("forecast_interval"))
+        out["interval_low"], out["interval_high"] = interval.low, interval.high
         return out
 
     def customer_risk(self, *, session: Session, customer_id: str, today: dt.date,

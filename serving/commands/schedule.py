@@ -20,6 +20,7 @@ def worker(once: Annotated[bool, typer.Option("--once", help="Run the job now (i
     from ledger.db import get_engine
     from serving.risk import RiskService
     from serving.schedule import build_scheduler, daily_job
+    from serving.stored_risk import refresh_all
 
     settings = get_settings()
     risk = RiskService(settings.model_uri)
@@ -28,15 +29,22 @@ def worker(once: Annotated[bool, typer.Option("--once", help="Run the job now (i
     def risk_for():
         return risk.risk_for if risk.state.predictor is not None else None
 
+    def refresh(day: dt.date) -> int:
+        # as `relance serve` does: the day's stored answers computed in bulk after the run, so
+        # the morning's first reads of /risk, next-action and the worklist do not pay for them
+        return refresh_all(risk, get_engine(), day)
+
     if once:
         now = at.replace(tzinfo=ZoneInfo(settings.dunning_timezone)) if at else None
-        outcome = daily_job(engine=get_engine(), now=now, risk_for=risk_for, settings=settings)
+        outcome = daily_job(engine=get_engine(), now=now, risk_for=risk_for, settings=settings,
+                            refresh=refresh)
         console.print(f"{outcome.run_date} : {outcome.state} — {outcome.detail}")
         if outcome.report:
             console.print(f"{outcome.report['created']} action(s), {outcome.report['reminders']} relance(s)")
         raise typer.Exit(1 if outcome.state == "failed" else 0)
     console.print(f"worker: dunning at {settings.dunning_time} {settings.dunning_timezone}, business days")
-    build_scheduler(engine=get_engine(), blocking=True, risk_for=risk_for, settings=settings).start()
+    build_scheduler(engine=get_engine(), blocking=True, risk_for=risk_for, settings=settings,
+                    refresh=refresh).start()
 
 
 def register(app: typer.Typer) -> None:

@@ -30,8 +30,10 @@ RUN_WARNINGS: dict[str, tuple[str, str]] = {
         "{count} customer(s) name the unknown dunning scenario '{name}' and were dunned on a "
         "fallback scenario instead: {customers}"),
     "risk_failed": (
-        "Le modèle de risque a échoué, seules les règles ont décidé : {error}",
-        "risk provider failed, rules alone used: {error}"),
+        "Le modèle de risque n'a pas pu répondre : seules les règles du scénario ont décidé "
+        "(le détail est dans le journal du serveur)",
+        "the risk model could not answer: the scenario's rules alone decided (the details are in "
+        "the server's log)"),
     "policy_unavailable": (
         "La politique de relance active n° {id} n'a pas pu être appliquée (modèle enregistré "
         "absent, altéré ou illisible) : les règles des scénarios ont décidé. Réévaluez-la ou "

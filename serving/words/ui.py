@@ -133,6 +133,11 @@ UI: dict[str, dict[str, str]] = {
     "run_reminders": {"fr": "Relances regroupées", "en": "Consolidated reminders"},
     "run_sent": {"fr": "Envoyées", "en": "Sent"},
     "run_warnings": {"fr": "Avertissements", "en": "Warnings"},
+    # a failed run: a sentence for the manager; the cause is in the server's log and the API
+    "run_failed_detail": {"fr": "La relance automatique a échoué. La cause est dans le journal du serveur ; "
+                                "une fois corrigée, relancez-la avec « relance worker --once ».",
+                          "en": "The scheduled run failed. The cause is in the server's log; once mended, "
+                                "run it again with 'relance worker --once'."},
     "run_schedule": {"fr": "Planification", "en": "Schedule"},
     "terms": {"fr": "Délai de paiement", "en": "Payment terms"},
     "credit_limit": {"fr": "Plafond de crédit", "en": "Credit limit"},

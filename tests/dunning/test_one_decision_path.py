@@ -108,7 +108,7 @@ def _reminders(report) -> dict[str, list]:
 
 
 @pytest.mark.parametrize(("seed", "risk_for"), [(1, None), (2, _risk), (3, _risk), (4, _failing)])
-def test_next_action_equals_the_dry_run_for_every_open_invoice(session, seed, risk_for):
+def test_next_action_equals_the_dry_run_for_every_open_invoice(session, seed, risk_for, caplog):
     rng = random.Random(seed)
     _random_ledger(session, rng, customers=40, invoices=260)
     report = run_dunning(session=session, run_date=RUN_DATE, dry_run=True, risk_for=risk_for,
@@ -141,11 +141,16 @@ def test_next_action_equals_the_dry_run_for_every_open_invoice(session, seed, ri
             firmest.tone, firmest.template, action.channel)
         if risk_for is _failing:
             assert [w.code for w in found.warnings] == ["risk_failed"]
-            assert "model file missing" in found.warnings[0].en
+            # a sentence for the person, never the exception's own text (that goes to the log)
+            assert "model file missing" not in found.warnings[0].en + found.warnings[0].fr
+            assert "rules alone decided" in found.warnings[0].en
     # the ledgers exercise both sides: invoices due today, and many with nothing due
     assert due >= 15 and len(open_invoices) - due >= 60
     if risk_for is _failing:
         assert "risk_failed" in {w.code for w in report.notices}
+        # the operators still get the cause, in the server's log
+        assert any("model file missing" in r.getMessage() or (r.exc_info and "model file missing"
+                   in str(r.exc_info[1])) for r in caplog.records)
 
 
 def test_a_dry_run_cancels_stale_actions_only_in_its_reading(session):
@@ -208,4 +213,4 @@ def test_next_action_names_the_reminder_the_invoice_goes_out_in(db, app, client,
     failed = client.get("/api/v1/invoices/I1/next-action", headers=keys["analyst"])
     assert failed.status_code == 200
     assert failed.json()["reminder"]["reminder_id"] == reminder["reminder_id"]
-    assert "modèle de risque a échoué" in failed.json()["warnings"][0]  # the customer's language: fr
+    assert "modèle de risque n'a pas pu répondre" in failed.json()["warnings"][0]  # the customer's language: fr

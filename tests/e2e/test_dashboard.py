@@ -1,6 +1,7 @@
 """The dashboard in a real headless Chromium against the running server."""
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -135,6 +136,20 @@ def test_a_failing_endpoint_shows_unavailable_and_the_rest_still_renders(page, l
     assert panels["panel-aging"] == panels["panel-dso"] == "unavailable"
     assert "Indisponible" in page.inner_text("#panel-aging")
     assert panels["panel-forecast"] == panels["panel-worklist"] == "ok"
+
+
+def test_a_failed_scheduled_run_is_told_in_a_sentence_never_its_exception(page, live):
+    # the API keeps the cause for operators; the dashboard must not print it to a manager
+    failed = {"run": {"run_date": "2026-11-30", "state": "failed", "owner": "host-1",
+                      "started_at": "2026-11-30T06:00:00", "finished_at": "2026-11-30T06:00:03",
+                      "report": None, "error": "OperationalError: (psycopg.OperationalError) boom"},
+              "schedule": "07:00 Europe/Paris"}
+    page.route("**/api/v1/dunning/runs/last*", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(failed)))
+    sign_in(page, live)
+    text = page.inner_text("#panel-last-run")
+    assert "La relance automatique a échoué" in text and "journal du serveur" in text
+    assert "OperationalError" not in text and "psycopg" not in text
 
 
 def test_roles_still_apply_a_billing_key_sees_no_report(page, live, artifacts):

@@ -120,6 +120,10 @@ def test_agent_worklist_is_their_portfolio_filterable_and_exportable(page, conso
     sign_in(page, bench, "agent", "/worklist")
     page.screenshot(path=str(artifacts / "worklist-agent-fr.png"), full_page=True)
     assert page.evaluate("window.relance.panels['panel-worklist']") == "ok"
+    # at 1,400 px every column, the reasons included, is on screen: nothing hides behind a scroll
+    overflow = page.evaluate("""() => { const box = document.querySelector('#worklist').closest('.table-box');
+        return box.scrollWidth - box.clientWidth; }""")
+    assert overflow <= 1, overflow
     links = page.locator("#worklist a.customer-link")
     with client(bench, "agent") as api:
         rows = api.get("/worklist", params={"limit": 100}).json()

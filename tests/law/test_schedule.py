@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session, select
 
 from ledger.config import Settings
-from ledger.tables import Customer, DunningAction, JobRun
+from ledger.tables import Customer, DunningAction, JobRun, StoredCustomerRisk
 from serving.schedule import JOB, build_scheduler, daily_job, trigger
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -158,3 +158,7 @@ def test_worker_once_runs_the_job(monkeypatch, tmp_path):
     assert saturday.exit_code == 0 and "skipped" in saturday.output
     monday = cli(monkeypatch, tmp_path, "worker", "--once", "--at", "2026-11-30T07:00")
     assert monday.exit_code == 0 and "done" in monday.output, monday.output
+    # like the API's scheduler, the worker stores the day's answers after the run
+    with Session(get_engine()) as session:
+        stored = session.get(StoredCustomerRisk, "W1")
+    assert stored is not None and stored.as_of == dt.date(2026, 11, 30)

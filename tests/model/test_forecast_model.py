@@ -40,3 +40,17 @@ def test_weeks_sum_the_distributions_and_keep_the_doubtful_part_apart(session):
     assert forecast.weeks[0].start == TODAY + dt.timedelta(days=1)
     # every euro open is somewhere: the weeks and the doubtful part
     assert sum(w.expected for w in forecast.weeks) + forecast.later == Decimal("1200.00")
+
+
+def test_the_interval_uses_the_models_calibrated_multipliers(session):
+    """A model carrying multipliers calibrated on its past forecasts (model.forecast_interval):
+    week 1 is 350 with sd 350, so −0.5 … +2.0 sd is 175 … 1,050."""
+    _ledger(session)
+    weeks = {f"w{k}": [0.0] for k in range(1, WEEKS + 1)}
+    weeks["w1"], weeks["w2"] = [0.5], [0.3]
+    predicted = pd.DataFrame({"invoice_id": ["K5"], **weeks, "later": [0.2],
+                              "expected_days_late": [10.0], "interval_low": [-0.5],
+                              "interval_high": [2.0]})
+    first = cash_forecast(session=session, as_of=TODAY, predicted=predicted).weeks[0]
+    assert (first.expected, first.low, first.high) == (Decimal("350.00"), Decimal("175.00"),
+                                                       Decimal("1050.00"))

@@ -355,7 +355,8 @@
         facts("last-run", [[L.run_date, date(run.run_date)], [L.run_state, word("run_state_", run.state)],
           [L.run_created, report.created], [L.run_reminders, report.reminders],
           [L.run_sent, report.outbox ? report.outbox.sent : null],
-          [L.run_warnings, (report.warnings || []).length ? report.warnings.join(" · ") : (run.error || "0")],
+          [L.run_warnings, (report.warnings || []).length ? report.warnings.join(" · ")
+            : (run.state === "failed" ? L.run_failed_detail : "0")],
           [L.run_schedule, last.schedule]]);
       },
       "panel-kpis": async () => {

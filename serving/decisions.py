@@ -11,7 +11,8 @@ statuses) into decisions. Every caller goes through it:
 
 For each customer it resolves the scenario, applies the run's pre-filter (`policy.may_act`, exact),
 asks the policy (`policy.decide`) about each invoice, lets a `Chooser` pick among acceptable
-actions (today: the policy's own choice, propensity 1 — exploration plugs in here, issue #21),
+actions (the scenario's own choice, propensity 1; exploration's draw; or the active learned or
+analyst's policy, `serving.policy_run.chooser_for` — issue #21),
 and groups the invoices due on the day into one reminder per channel whose tone and template are
 decided here, once (`reminder_voice`): the firmest of its invoices'. The renderer renders that
 template; it never changes the tone.

@@ -199,13 +199,14 @@ def test_cli_save_stores_the_model_and_deactivate_switches_off(monkeypatch, tmp_
             assert load(model.payload, model.sha256).kind == "learned"
             record.gain_low = 0.01  # whatever this small ledger says: the switch is what is tested
             session.add(record)
+            evaluation_id = record.id
             session.commit()
-        assert run("policy", "deactivate", str(record.id)).exit_code == 3
-        assert run("policy", "activate", str(record.id)).exit_code == 0
-        off = run("policy", "deactivate", str(record.id), "--comment", "back to rules")
-        assert off.exit_code == 0 and f"#{record.id}" in off.output
+        assert run("policy", "deactivate", str(evaluation_id)).exit_code == 3
+        assert run("policy", "activate", str(evaluation_id)).exit_code == 0
+        off = run("policy", "deactivate", str(evaluation_id), "--comment", "back to rules")
+        assert off.exit_code == 0 and f"#{evaluation_id}" in off.output
         with Session(engine) as session:
-            assert session.get(PolicyEvaluation, record.id).state == "retired"
+            assert session.get(PolicyEvaluation, evaluation_id).state == "retired"
             assert session.exec(select(AuditLog).where(AuditLog.action == "policy.deactivated")).one()
     finally:
         get_settings.cache_clear(), get_engine.cache_clear()

@@ -8,6 +8,11 @@ benchmarks/results/ingest.json (not with --quick) and ends with one JSON line.
 JSON: `invoices_per_s` (PostgreSQL, validation included), `sqlite_invoices_per_s`,
 `copy_rows_per_s` (the batch's invoices divided by the seconds COPY takes to write the whole batch:
 customers, invoices, payments), `ingest_ratio` = invoices_per_s / copy_rows_per_s.
+
+CPU seconds, which move much less with the load than wall time on a shared machine:
+`ingest_cpu_s` (this process: validation and ingest, plus the PostgreSQL backend's own CPU read
+from /proc when the server is local) beside `copy_cpu_s` (the same for the COPY anchor),
+`cpu_ratio` = ingest_cpu_s / copy_cpu_s.
 """
 from __future__ import annotations
 
@@ -47,15 +52,32 @@ def batch(n_invoices: int) -> dict:
             "invoices": invoices, "payments": payments}
 
 
+def backend_cpu_s(connection) -> float:
+    """CPU seconds of this connection's PostgreSQL backend so far (0.0 if /proc cannot tell:
+    SQLite, or a server on another machine)."""
+    if connection.dialect.name != "postgresql":
+        return 0.0
+    pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(engine, body: dict, label: str) -> dict:
     load_before = load()[0]
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     parsed = IngestBatch.model_validate(body)
     t1 = time.perf_counter()
     with Session(engine) as session:
+        db0 = backend_cpu_s(session.connection())
         ingest(session=session, batch=parsed, actor="bench")
+        db_cpu = backend_cpu_s(session.connection()) - db0
         session.commit()
     t2 = time.perf_counter()
+    cpu = time.process_time() - cpu0
     with Session(engine) as session:  # the same batch again: idempotent, nothing to write
         ingest(session=session, batch=parsed, actor="bench")
         session.commit()
@@ -64,15 +86,18 @@ def run(engine, body: dict, label: str) -> dict:
     return {"database": label, "invoices": n, "payments": len(body["payments"]),
             "validate_s": round(t1 - t0, 3), "ingest_s": round(t2 - t1, 3),
             "invoices_per_s": round(n / (t2 - t0)), "resend_s": round(t3 - t2, 3),
-            "peak_rss_mb": round(peak_rss_mb()), "load_1m": load_before}
+            "cpu_s": round(cpu + db_cpu, 2), "peak_rss_mb": round(peak_rss_mb()), "load_1m": load_before}
 
 
-def copy_anchor(engine, body: dict) -> float:
+def copy_anchor(engine, body: dict) -> tuple[float, float]:
     """Seconds for COPY to write the batch's rows as the ledger stores them (open amounts and
-    unallocated amounts filled in, timestamps set), into the same migrated tables."""
+    unallocated amounts filled in, timestamps set), into the same migrated tables; and the CPU
+    seconds it took (this process and the backend)."""
     now = dt.datetime.now(dt.UTC)
-    raw = engine.raw_connection()
-    try:
+    with engine.connect() as connection:
+        raw = connection.connection
+        db0 = backend_cpu_s(connection)
+        cpu0 = time.process_time()
         started = time.perf_counter()
         with raw.cursor() as cursor:
             with cursor.copy('COPY customer (customer_id, name, language, currency, credit_balance, on_hold, '
@@ -90,9 +115,10 @@ def copy_anchor(engine, body: dict) -> float:
                     copy.write_row((p["payment_id"], p["customer_id"], p["paid_on"], p["amount"], "EUR",
                                     p.get("invoice_id"), 0, now))
         raw.commit()
-        return time.perf_counter() - started
-    finally:
-        raw.close()
+        wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu0 + backend_cpu_s(connection) - db0
+        connection.commit()
+        return wall, cpu
 
 
 class _Schema:
@@ -131,15 +157,16 @@ def main() -> None:
         migrate(engine)
         rows.append(run(engine, body, "sqlite"))
         engine.dispose()
-    copy_s = None
+    copy_s = copy_cpu = None
     if args.pg:
         with _Schema(args.pg) as engine:
             rows.append(run(engine, body, "postgresql"))
         with _Schema(args.pg) as engine:
-            copy_s = copy_anchor(engine, body)
+            copy_s, copy_cpu = copy_anchor(engine, body)
         rows.append({"database": "postgresql COPY (anchor)", "invoices": args.invoices,
                      "payments": len(body["payments"]), "validate_s": 0.0, "ingest_s": round(copy_s, 3),
-                     "invoices_per_s": round(args.invoices / copy_s), "resend_s": "", "peak_rss_mb": "",
+                     "invoices_per_s": round(args.invoices / copy_s), "resend_s": "", "cpu_s": round(copy_cpu, 2),
+                     "peak_rss_mb": "",
                      "load_1m": load()[0]})
     report("ingest", rows, title=f"Bulk ingestion of {args.invoices:,} invoices", quick=args.quick)
     by_db = {row["database"]: row for row in rows}
@@ -147,9 +174,12 @@ def main() -> None:
                "invoices_per_s": by_db.get("postgresql", {}).get("invoices_per_s"),
                "copy_rows_per_s": round(args.invoices / copy_s) if copy_s else None,
                "sqlite_invoices_per_s": by_db["sqlite"]["invoices_per_s"],
-               "validate_s": by_db["sqlite"]["validate_s"]}
+               "validate_s": by_db["sqlite"]["validate_s"],
+               "ingest_cpu_s": by_db.get("postgresql", {}).get("cpu_s"),
+               "copy_cpu_s": round(copy_cpu, 2) if copy_cpu else None}
     emit("ingest", figures, quick=args.quick,
          ratios={"ingest_ratio": ("invoices_per_s", "copy_rows_per_s"),
+                 "cpu_ratio": ("ingest_cpu_s", "copy_cpu_s"),
                  "sqlite_ingest_ratio": ("sqlite_invoices_per_s", "copy_rows_per_s")})
 
 

@@ -17,7 +17,15 @@ from typing import Any
 from sqlalchemy import bindparam, select, text, union
 from sqlmodel import Session
 
-from ledger.bulk import bound_params, chunks, on_conflict, python_defaults, write_rows
+from ledger.bulk import (
+    bound_params,
+    chunks,
+    driver_tuples,
+    driver_value,
+    on_conflict,
+    python_defaults,
+    write_rows,
+)
 from ledger.errors import (
     FieldError,
     IllegalTransitionError,
@@ -70,14 +78,37 @@ def insert_actions(session: Session, rows: list[dict[str, Any]]) -> list[tuple[i
                    returning=("id", "invoice_id", "step", "reminder_id"))
 
 
+# the columns of a run's planned actions, in the order `insert_action_values` takes them
+ACTION_COLUMNS = ("customer_id", "invoice_id", "reminder_id", "run_date", "scenario", "step",
+                  "action", "channel", "tone", "template", "send_on", "state", "attempts",
+                  "created_by", "reasons", "created_at", "updated_at", "propensity", "policy_id")
+
+
+def insert_action_values(session: Session, values: list[tuple[Any, ...]]) -> list[tuple[int, str, str]]:
+    """`insert_actions` for a run's hundreds of thousands of rows: plain tuples in
+    `ACTION_COLUMNS` order (dates and datetimes as Python values, `reasons` already JSON text as
+    the column's own serialiser writes it), sent to the driver without a per-value bind step.
+    The unique key still decides in the database which rows are new. Returns (id, invoice_id,
+    step) of the rows inserted, in the given order."""
+    connection = session.connection()
+    params = driver_tuples(values, sqlite=connection.dialect.name == "sqlite")
+    return write_rows(connection, "dunningaction", ACTION_COLUMNS, params,
+                      conflict=on_conflict(("invoice_id", "step")), returning=("id", "invoice_id", "step"))
+
+
+def insert_event_values(session: Session, values: list[tuple[str, str, str]]) -> None:
+    """Events given as (type, entity_id, payload as JSON text), stamped now: a run's bulk
+    `record_event` without building and binding one dict per event."""
+    if not values:
+        return
+    connection = session.connection()
+    now = driver_value(utcnow(), connection.dialect.name == "sqlite")
+    write_rows(connection, "event", ("type", "entity_id", "payload", "created_at"),
+               [(*value, now) for value in values])
+
+
 def insert_reminders(session: Session, rows: list[dict[str, Any]]) -> None:
     _insert(session, Reminder.__table__, rows, conflict=on_conflict(("reminder_id",)))  # type: ignore[attr-defined]
-
-
-def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Bulk `record_event`: one row per planned action (a run may plan hundreds of thousands)."""
-    now = utcnow()
-    _insert(session, Event.__table__, [{**row, "created_at": now} for row in rows])  # type: ignore[attr-defined]
 
 
 def insert_planned_events(session: Session, action_ids: list[int]) -> None:
@@ -92,14 +123,15 @@ def insert_planned_events(session: Session, action_ids: list[int]) -> None:
     payload = (f"{build}('invoice_id', invoice_id, 'customer_id', customer_id, 'step', step, "
                f"'channel', channel, 'tone', tone, 'send_on', {send_on}, 'reminder_id', reminder_id)")
     now = bindparam("now", utcnow(), type_=Event.__table__.c.created_at.type)  # type: ignore[attr-defined]
+    # ordered by the action's id as a number (a bare `id` would name the text column selected)
     insert = ("INSERT INTO event (type, entity_id, payload, created_at) "
               f"SELECT 'action.planned', CAST(id AS VARCHAR(200)), {payload}, :now FROM dunningaction ")
     if postgres:  # one statement, the ids as one array
-        session.execute(text(insert + "WHERE id = ANY(:ids) ORDER BY id").bindparams(now), {"ids": sorted(action_ids)})
+        session.execute(text(insert + "WHERE id = ANY(:ids) ORDER BY dunningaction.id").bindparams(now), {"ids": sorted(action_ids)})
         return
     for chunk in chunks(sorted(action_ids), 5_000):
         marks = ", ".join(f":a{k}" for k in range(len(chunk)))
-        session.execute(text(insert + f"WHERE id IN ({marks}) ORDER BY id").bindparams(now),
+        session.execute(text(insert + f"WHERE id IN ({marks}) ORDER BY dunningaction.id").bindparams(now),
                         {f"a{k}": action_id for k, action_id in enumerate(chunk)})
 
 

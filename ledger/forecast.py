@@ -40,7 +40,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from ledger.kpi_receivables import ZERO, Lens, ReportError, _fast_plans, _money, _open_at, _sql, _to_date, default_lens
-from ledger.schemas import in_date_range
+from ledger.schemas import MAX_DATE, MIN_DATE
 
 WEEKS = 13
 Z90 = float(norm.ppf(0.9))
@@ -74,38 +74,6 @@ class Forecast:
 
 
 # --- data ----------------------------------------------------------------------------------------
-
-def _open_invoices(session: Session, as_of: dt.date, segment: str | None) -> pd.DataFrame:
-    _fast_plans(session)
-    [(cte, params)] = _open_at(session, [as_of], segment)
-    rows = session.execute(text(f"WITH {cte} SELECT invoice_id, customer_id, currency, due_date, open_amount "
-                                f"FROM open_at WHERE open_amount > 0"), params).all()
-    frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "currency", "due_date", "open_amount"])
-    due = frame["due_date"].map(_to_date)
-    # an invoice stored before the date bounds (due in year 1 or 9999) has no week to fall in
-    kept = due.map(in_date_range).astype(bool)
-    frame, due = frame.loc[kept].copy(), due.loc[kept]
-    frame["due_date"] = pd.to_datetime(due)
-    frame["open_amount"] = frame["open_amount"].map(_money)
-    return frame
-
-
-def _payer_history(session: Session, as_of: dt.date, segment: str | None) -> pd.DataFrame:
-    """n, sum and sum of squares of days late per payer, over invoices settled in the
-    `HISTORY_DAYS` before as_of (recent behaviour, and a bounded scan)."""
-    sql = _sql(session)
-    late = sql.days("i.settled_on", "i.due_date")
-    query = f"""SELECT i.customer_id, COUNT(*), SUM({late}), SUM({late} * {late})
-    FROM invoice i WHERE i.kind = 'invoice' AND i.settled_on > {sql.date('since')}
-      AND i.settled_on <= {sql.date('as_of')}{sql.segment('i', segment)}
-    GROUP BY i.customer_id"""
-    params = {"as_of": sql.param(as_of), "since": sql.param(as_of - dt.timedelta(days=HISTORY_DAYS)),
-              "segment": segment}
-    rows = session.execute(text(query), params).all()
-    frame = pd.DataFrame(rows, columns=["customer_id", "n", "s", "ss"]).astype(
-        {"n": float, "s": float, "ss": float})
-    return frame
-
 
 def _spread(history: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
     """Per-payer μ, σ (payers with ≥ 2 settled invoices) and the global μ, σ."""
@@ -258,9 +226,44 @@ def _distribution(frame: pd.DataFrame, predicted: pd.DataFrame, weeks: int,
 
 
 def _frame(session: Session, as_of: dt.date, segment: str | None, predicted: pd.DataFrame | None) -> pd.DataFrame:
-    open_ = _open_invoices(session, as_of, segment)
-    payers, mu_all, sigma_all = _spread(_payer_history(session, as_of, segment))
-    return _expected_days(open_, payers, mu_all, sigma_all, as_of, predicted)
+    """The open invoices with their payer's μ, σ and expected days: one query brings each open
+    invoice with its payer's n, Σ, Σ² of days late (the 50,000 payer histories stay in the
+    database), another the ledger's; μ and σ are then what `_spread` makes of the same sums."""
+    _fast_plans(session)
+    sql = _sql(session)
+    [(cte, params)] = _open_at(session, [as_of], segment)
+    late = sql.days("h.settled_on", "h.due_date")
+    settled = (f"h.kind = 'invoice' AND h.settled_on > {sql.date('since')} AND h.settled_on <= {sql.date('as_of')}"
+               f"{sql.segment('h', segment)}")
+    params = params | {"as_of": sql.param(as_of), "since": sql.param(as_of - dt.timedelta(days=HISTORY_DAYS)),
+                       "low": sql.param(MIN_DATE), "high": sql.param(MAX_DATE)}
+    if segment is not None:
+        params["segment"] = segment
+    rows = session.execute(text(f"""WITH {cte},
+    history AS {sql.materialized()}(
+        SELECT h.customer_id, COUNT(*) AS n, SUM({late}) AS s, SUM({late} * {late}) AS ss
+        FROM invoice h WHERE {settled} GROUP BY h.customer_id),
+    ledger AS (SELECT CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(s) AS BIGINT) AS s,
+                      CAST(SUM(ss) AS BIGINT) AS ss FROM history)
+    SELECT o.invoice_id, o.customer_id, o.currency, o.due_date, o.open_amount, y.n, y.s, y.ss,
+           ledger.n, ledger.s, ledger.ss
+    FROM ledger LEFT JOIN open_at o ON o.open_amount > 0
+      -- an invoice stored before the date bounds (due in year 1 or 9999) has no week to fall in
+      AND o.due_date >= {sql.date('low')} AND o.due_date <= {sql.date('high')}
+    LEFT JOIN history y ON y.customer_id = o.customer_id"""), params).all()
+    # the ledger's sums ride on every row (and alone on a row of nulls when nothing is open)
+    n_all, s_all, ss_all = rows[0][8:] if rows else (0, 0, 0)
+    rows = [row[:8] for row in rows if row[0] is not None]
+    frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "currency", "due_date", "open_amount",
+                                        "n", "s", "ss"])
+    frame["due_date"] = pd.to_datetime(frame["due_date"])  # dates, or ISO text on SQLite
+    frame["open_amount"] = frame["open_amount"].map(_money)
+    history = frame[["customer_id", "n", "s", "ss"]].dropna().drop_duplicates("customer_id").astype(
+        {"n": float, "s": float, "ss": float})
+    payers, _, _ = _spread(history)
+    _, mu_all, sigma_all = _spread(pd.DataFrame({"n": [float(n_all or 0)], "s": [float(s_all or 0)],
+                                                 "ss": [float(ss_all or 0)], "customer_id": [""]}))
+    return _expected_days(frame.drop(columns=["n", "s", "ss"]), payers, mu_all, sigma_all, as_of, predicted)
 
 
 # --- accuracy ------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel
 
 from ledger.allocation import CreditLine, InvoiceLine, allocate
 from ledger.bulk import driver_value, on_conflict, plain_params, python_defaults, select_in, write_rows
+from ledger.gc_pause import paused_gc
 from ledger.ingest_checks import (
     check_owners,
     check_references,
@@ -53,6 +54,13 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
     their segment → scenario table; the ledger does not know the shipped catalogue, serving
     passes it); any other name is refused.
     """
+    with paused_gc(len(batch.invoices) + len(batch.payments)):
+        return _ingest(session=session, batch=batch, actor=actor, source=source, links=links,
+                       scenario_names=scenario_names)
+
+
+def _ingest(*, session: Session, batch: IngestBatch, actor: str, source: str, links: LinkSet | None,
+            scenario_names: Collection[str] | None) -> IngestResult:
     customer_ids = sorted({c.customer_id for c in batch.customers}
                           | {i.customer_id for i in batch.invoices}
                           | {p.customer_id for p in batch.payments}
@@ -61,6 +69,10 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
 
     counts_customers = _upsert_customers(session, batch)
     existing_invoices, existing_payments = _stored(session, customer_ids)
+    # every id already stored (dates in range or not): the others are inserted without a conflict
+    # clause (check_owners refused ids stored under another customer, the locks keep them new)
+    stored_ids = ({row["invoice_id"] for row in existing_invoices},
+                  {row["payment_id"] for row in existing_payments})
     # rows stored before the date bounds (migration 0011) stay as they are, outside the replay:
     # rewriting one is what the database now refuses, and the customer's other records go on
     existing_invoices = [r for r in existing_invoices if dates_in_range(r, "issue_date", "due_date")]
@@ -82,12 +94,14 @@ def ingest(*, session: Session, batch: IngestBatch, actor: str, source: str = "a
             more_invoices, more_payments = _stored(session, outside)
             existing_invoices += more_invoices
             existing_payments += more_payments
+            stored_ids[0].update(row["invoice_id"] for row in more_invoices)
+            stored_ids[1].update(row["payment_id"] for row in more_payments)
             invoices.update({row["invoice_id"]: _pick(row, INVOICE_FIELDS) for row in more_invoices})
             payments.update({row["payment_id"]: _pick(row, PAYMENT_FIELDS) for row in more_payments})
 
     # a customer none of whose invoices or payments changed keeps its allocations as they are
     paid = _write_allocations(session, sorted(dirty), invoices, payments, existing_invoices,
-                              existing_payments)
+                              existing_payments, stored_ids)
     counts_disputes = _upsert_disputes(session, batch)
     result = IngestResult(customers=counts_customers, invoices=counts_invoices,
                           payments=counts_payments, disputes=counts_disputes,
@@ -120,14 +134,25 @@ def _stored(session: Session, customer_ids: list[str]) -> tuple[list[dict[str, A
 # --- upserts -----------------------------------------------------------------------------------
 
 def upsert(session: Session, table: type[SQLModel], rows: list[dict[str, Any]], key: str,
-           *, update_columns: Sequence[str] | None = None) -> None:
+           *, update_columns: Sequence[str] | None = None, stored: Collection[str] | None = None) -> None:
     """INSERT … ON CONFLICT (key) DO UPDATE, on SQLite and PostgreSQL alike (`ledger.bulk`).
 
     Columns a row does not give take the table's defaults on insert and are left alone on
     update. When a key appears twice, the last row wins, as it did with executemany.
+
+    `stored`: every key the table holds among `rows`' keys, read under the caller's locks. On
+    PostgreSQL the other rows are new: they go in with a plain COPY (no load table, no conflict
+    clause), a first load's bulk at COPY's own speed.
     """
     if not rows:
         return
+    if stored is not None and session.connection().dialect.name == "postgresql":
+        new = [row for row in rows if row[key] not in stored]
+        if new:
+            _insert_new(session, table, new, key)
+            rows = [row for row in rows if row[key] in stored]
+            if not rows:
+                return
     sa_table = table.__table__  # type: ignore[attr-defined]
     connection = session.connection()
     sqlite = connection.dialect.name == "sqlite"
@@ -142,6 +167,19 @@ def upsert(session: Session, table: type[SQLModel], rows: list[dict[str, Any]], 
         params = plain_params(shaped, shape, sqlite, tuple(defaults.values()))
         write_rows(connection, sa_table.name, list(shape) + list(defaults), params,
                    conflict=on_conflict((key,), updates))
+
+
+def _insert_new(session: Session, table: type[SQLModel], rows: list[dict[str, Any]], key: str) -> None:
+    """Plain INSERT (COPY when large) of rows whose key is not stored, grouped by shape."""
+    sa_table = table.__table__  # type: ignore[attr-defined]
+    connection = session.connection()
+    by_shape: dict[tuple[str, ...], dict[Any, dict[str, Any]]] = defaultdict(dict)
+    for row in rows:
+        by_shape[tuple(sorted(row))][row[key]] = row
+    for shape, keyed in by_shape.items():
+        defaults = python_defaults(sa_table, shape)
+        params = plain_params([keyed[k] for k in sorted(keyed)], shape, False, tuple(defaults.values()))
+        write_rows(connection, sa_table.name, list(shape) + list(defaults), params)
 
 
 def _upsert_customers(session: Session, batch: IngestBatch) -> dict[str, int]:
@@ -222,7 +260,7 @@ def _changes(batch: IngestBatch, *, customer_ids: list[str], paid: set[str], dir
 
 def _write_allocations(session: Session, customer_ids: list[str], invoices: dict[str, dict],
                        payments: dict[str, dict], existing_invoices: list[dict],
-                       existing_payments: list[dict]) -> set[str]:
+                       existing_payments: list[dict], stored_ids: tuple[set[str], set[str]]) -> set[str]:
     """Replay allocation; returns the invoices whose open amount went down (paid or credited)."""
     before_invoice = {row["invoice_id"]: row for row in existing_invoices}
     before_payment = {row["payment_id"]: row for row in existing_payments}
@@ -273,8 +311,8 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
                 payment_rows.append(full)
         credit[customer_id] = result.credit_balance
 
-    upsert(session, Invoice, invoice_rows, "invoice_id")
-    upsert(session, Payment, payment_rows, "payment_id")
+    upsert(session, Invoice, invoice_rows, "invoice_id", stored=stored_ids[0])
+    upsert(session, Payment, payment_rows, "payment_id", stored=stored_ids[1])
     _replace_allocations(session, customer_ids, allocation_rows)
     _write_credit_balances(session, customer_ids, credit)
     return paid

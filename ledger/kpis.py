@@ -57,6 +57,7 @@ from ledger.kpi_receivables import (
     default_lens,
     ledger_currencies,
     receivables_at,
+    receivables_total,
     sales_by_day,
 )
 
@@ -66,7 +67,7 @@ __all__ = [
     "DsoReport", "DunningEffect", "KpiReport", "Lens", "PeriodStats", "Receivables", "ReportError",
     "_receivables_fresh", "_receivables_raw",
     "aging", "aging_by", "cei_by_month", "count_back_dso", "default_lens", "disputes", "dso",
-    "dunning_effectiveness", "kpis", "ledger_currencies", "period_stats", "receivables_at",
+    "dunning_effectiveness", "kpis", "ledger_currencies", "period_stats", "receivables_at", "receivables_total",
     "sales_by_day", "top_debtors",
 ]
 
@@ -115,7 +116,7 @@ def period_stats(*, session: Session, as_of: dt.date, days: int = 90,
     total_late = sum(int(r[2] or 0) for r in covered)
     n_late = sum(int(r[3] or 0) for r in covered)
     opening = start - dt.timedelta(days=1)
-    opening_rec = receivables_at(session=session, dates=[opening], segment=segment, lens=lens)[opening].total
+    opening_rec = receivables_total(session=session, day=opening, segment=segment, lens=lens)
     sales = sum(sales_by_day(session=session, start=start, end=as_of, segment=segment, lens=lens).values(), ZERO)
     collected = lens.money(collected_by)
     return PeriodStats(start=start, end=as_of, invoices_paid=n_paid,

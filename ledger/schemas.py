@@ -10,11 +10,13 @@ character, no lone surrogate: PostgreSQL refuses the first and no encoder takes 
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import unicodedata
 from decimal import Decimal
-from typing import Annotated, Literal
+from operator import attrgetter
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -22,13 +24,17 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    ModelWrapValidatorHandler,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import SchemaValidator, core_schema
 
 from ledger.config import get_settings
+from ledger.gc_pause import paused_gc
 from ledger.workflow import DisputeStatus
 
 MIN_DATE = dt.date(1900, 1, 1)
@@ -231,11 +237,105 @@ class DisputeIn(_Record):
     amount: Money | None = Field(default=None, gt=0)
 
 
+# --- a large batch, a column at a time --------------------------------------------------------
+# Validating 100,000 invoices record by record calls back into Python about six times a record
+# (the checks above: ids, dates, currency, due date, applies_to). A large batch's invoices and
+# payments go instead through validators built from the same schemas' core schemas with those
+# checks left out (parsing, stripping, lengths, decimals, literals, defaults stay pydantic's),
+# then the left-out checks run once per column on the validated values. They only accept or
+# refuse (each returns its value unchanged), so a batch passing both is exactly what the plain
+# schemas give; on any error the whole batch goes through the plain schemas, whose 422 (field
+# and sentence, every error) is the answer. tests/ledger/test_batch_columns.py checks both.
+
+COLUMNS_MIN = 1_000  # invoices + payments below which the plain schemas are as quick
+_COLUMN_CHECKED = frozenset({"check_text", "check_date", "_known_currency", "_due_after_issue",
+                             "_only_credit_notes"})
+
+
+def _strip_checks(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_strip_checks(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("type") == "function-after":
+        function = node["function"]["function"]
+        if getattr(getattr(function, "__func__", function), "__name__", "") in _COLUMN_CHECKED:
+            return _strip_checks(node["schema"])
+    return {key: value if key in ("function", "config", "metadata", "cls") else _strip_checks(value)
+            for key, value in node.items()}
+
+
+def _lenient(schema: type[BaseModel]) -> SchemaValidator:
+    """A validator of `list[schema]` from the schema's own core schema, `_COLUMN_CHECKED` left
+    out (any other Python validator stays in). pydantic-core reuses a complete model's own
+    validator wherever its schema appears: the class is marked incomplete while this is built."""
+    stripped = _strip_checks(copy.deepcopy(schema.__pydantic_core_schema__))
+    complete = schema.__dict__["__pydantic_complete__"]
+    type.__setattr__(schema, "__pydantic_complete__", False)
+    try:
+        return SchemaValidator(core_schema.list_schema(stripped))
+    finally:
+        type.__setattr__(schema, "__pydantic_complete__", complete)
+
+
+_LENIENT = {InvoiceIn: _lenient(InvoiceIn), PaymentIn: _lenient(PaymentIn)}
+
+
+class _Refused(Exception):
+    """A left-out check refuses a value: the plain schemas say how."""
+
+
+def column_records(schema: type[InvoiceIn] | type[PaymentIn], rows: Any) -> list[Any]:
+    """`rows` as `schema` records, equal to the plain schema's; raises `ValidationError` or
+    `_Refused` (not the plain schema's report) when a value is refused."""
+    records: list[Any] = _LENIENT[schema].validate_python(rows)
+    if not records:
+        return records
+    fields = schema.model_fields
+    for name in ("invoice_id", "payment_id", "customer_id", "applies_to"):
+        if name in fields:
+            values = [v for v in map(attrgetter(name), records) if v is not None]
+            if values and _UNFIT.search(" ".join(values)):  # check_text
+                raise _Refused
+    for name in ("issue_date", "due_date", "paid_on"):
+        if name in fields:
+            dates = list(map(attrgetter(name), records))
+            if min(dates) < MIN_DATE or max(dates) > MAX_DATE:  # check_date
+                raise _Refused
+    if not set(map(attrgetter("currency"), records)) <= get_settings().currency_codes:  # _known_currency
+        raise _Refused
+    if schema is InvoiceIn:
+        if any(map(dt.date.__lt__, map(attrgetter("due_date"), records), map(attrgetter("issue_date"), records))):
+            raise _Refused  # _due_after_issue
+        if any(r.applies_to is not None and r.kind != "credit_note" for r in records):  # _only_credit_notes
+            raise _Refused
+    return records
+
+
 class IngestBatch(_Record):
     customers: list[CustomerIn] = Field(default_factory=list)
     invoices: list[InvoiceIn] = Field(default_factory=list)
     payments: list[PaymentIn] = Field(default_factory=list)
     disputes: list[DisputeIn] = Field(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _by_columns(cls, data: Any, handler: ModelWrapValidatorHandler[IngestBatch]) -> IngestBatch:
+        invoices = data.get("invoices", []) if isinstance(data, dict) else None
+        payments = data.get("payments", []) if isinstance(data, dict) else None
+        if not (isinstance(invoices, list) and isinstance(payments, list)
+                and len(invoices) + len(payments) >= COLUMNS_MIN):
+            return handler(data)
+        with paused_gc(len(invoices) + len(payments)):
+            try:
+                fast = {"invoices": column_records(InvoiceIn, invoices),
+                        "payments": column_records(PaymentIn, payments)}
+                batch = handler({name: data[name] for name in ("customers", "disputes") if name in data})
+            except (ValidationError, _Refused):
+                return handler(data)  # the plain schemas' answer, every error of the batch in it
+        batch.__dict__.update(fast)
+        batch.__pydantic_fields_set__.update(name for name in fast if name in data)
+        return batch
 
 
 class IngestChanges(BaseModel):

@@ -37,8 +37,9 @@ MARKER = ""
 Raw = dict[tuple[dt.date, str], tuple[dict[str, int], dict[str, Decimal]]]
 
 
-def scope_of(segment: str | None) -> str:
-    return ALL if segment is None else f"segment:{segment}"
+def scope_of(segment: str | None, kind: str = "") -> str:
+    """The scope column: what the rows are (`kind`: "" receivables, "sales:" daily sales) of whom."""
+    return kind + (ALL if segment is None else f"segment:{segment}")
 
 
 def is_month_end(day: dt.date) -> bool:
@@ -65,12 +66,12 @@ def _param(session: Session, day: dt.date) -> Any:
     return day if session.get_bind().dialect.name == "postgresql" else day.isoformat()
 
 
-def read(session: Session, dates: Sequence[dt.date], segment: str | None) -> Raw:
+def read(session: Session, dates: Sequence[dt.date], segment: str | None, kind: str = "") -> Raw:
     """The complete snapshots among `dates` (a date without its marker row is not one)."""
     if not dates:
         return {}
     marks = ", ".join(f":d{k}" for k in range(len(dates)))
-    params = {f"d{k}": _param(session, day) for k, day in enumerate(dates)} | {"scope": scope_of(segment)}
+    params = {f"d{k}": _param(session, day) for k, day in enumerate(dates)} | {"scope": scope_of(segment, kind)}
     rows = session.execute(text(f"SELECT on_date, bucket, currency, invoices, amount FROM receivablesnapshot "
                                 f"WHERE scope = :scope AND on_date IN ({marks})"), params).all()
     complete = {_date(r[0]) for r in rows if r[1] == MARKER}
@@ -86,7 +87,7 @@ def read(session: Session, dates: Sequence[dt.date], segment: str | None) -> Raw
 
 
 def fill(session: Session, dates: Sequence[dt.date], segment: str | None,
-         compute: Callable[[Session, Sequence[dt.date], str | None], Raw]) -> Raw | None:
+         compute: Callable[[Session, Sequence[dt.date], str | None], Raw], kind: str = "") -> Raw | None:
     """Compute `dates` with `compute` in a transaction of their own under the writers' lock, store
     them, and return them; None when the lock is busy (the caller computes fresh)."""
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -103,7 +104,7 @@ def fill(session: Session, dates: Sequence[dt.date], segment: str | None,
                 finally:
                     driver.execute("PRAGMA busy_timeout = 30000")
             raw = compute(own, dates, segment)
-            _store(own, dates, segment, raw)
+            _store(own, dates, segment, raw, kind)
             own.commit()
             return raw
     except sa_exc.OperationalError as error:
@@ -117,8 +118,8 @@ def _lock_busy(error: sa_exc.OperationalError) -> bool:
     return code == "55P03" or "locked" in str(error) or "busy" in str(error).lower()
 
 
-def _store(session: Session, dates: Sequence[dt.date], segment: str | None, raw: Raw) -> None:
-    scope = scope_of(segment)
+def _store(session: Session, dates: Sequence[dt.date], segment: str | None, raw: Raw, kind: str = "") -> None:
+    scope = scope_of(segment, kind)
     # SQLite's driver binds no Decimal: the text of the amount, stored with NUMERIC affinity
     money = (lambda v: v) if session.get_bind().dialect.name == "postgresql" else str
     rows = [{"on_date": _param(session, day), "scope": scope, "bucket": MARKER, "currency": MARKER,
@@ -157,4 +158,16 @@ def receivables(session: Session, dates: Sequence[dt.date], segment: str | None,
             raw.update(filled)
     if others:
         raw.update(compute(session, others, segment))
+    return {key: value for key, value in raw.items() if key[1] != MARKER}
+
+
+def cached(session: Session, dates: Sequence[dt.date], segment: str | None,
+           compute: Callable[[Session, Sequence[dt.date], str | None], Raw], kind: str) -> Raw:
+    """Rows of `kind` at `dates` (month ends): from their snapshots, the missing ones computed by
+    `compute` and stored (or computed and not stored when the writers' lock is busy)."""
+    raw = read(session, dates, segment, kind)
+    missing = [d for d in dates if (d, MARKER) not in raw]
+    if missing:
+        filled = fill(session, missing, segment, compute, kind)
+        raw.update(filled if filled is not None else compute(session, missing, segment))
     return {key: value for key, value in raw.items() if key[1] != MARKER}

@@ -73,7 +73,8 @@ class Customer(CustomerBase, table=True):
 
 class InvoiceBase(SQLModel):
     invoice_id: str = Field(primary_key=True, max_length=64)
-    customer_id: str = Field(foreign_key="customer.customer_id", index=True, max_length=64)
+    # no index of its own: ix_invoice_customer_open (customer_id, settled_on) leads with it
+    customer_id: str = Field(foreign_key="customer.customer_id", max_length=64)
     issue_date: dt.date
     due_date: dt.date = Field(index=True)
     amount: Decimal = Field(**MONEY)
@@ -86,7 +87,8 @@ class InvoiceBase(SQLModel):
 class Invoice(InvoiceBase, table=True):
     # derived from allocations: for a credit note, the credit not yet used
     open_amount: Decimal = Field(**MONEY)
-    settled_on: dt.date | None = Field(default=None, index=True)
+    # no index of its own: ix_report_invoice_settled (settled_on INCLUDE …) leads with it
+    settled_on: dt.date | None = Field(default=None)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -115,7 +117,8 @@ class Allocation(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: str = Field(index=True, max_length=64)
-    invoice_id: str = Field(foreign_key="invoice.invoice_id", index=True, max_length=64)
+    # no index of its own: the unique key (invoice_id, source_kind, source_id) leads with it
+    invoice_id: str = Field(foreign_key="invoice.invoice_id", max_length=64)
     source_kind: str = Field(max_length=16)  # payment | credit_note
     source_id: str = Field(max_length=64)
     amount: Decimal = Field(**MONEY)

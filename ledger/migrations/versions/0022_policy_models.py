@@ -1,14 +1,14 @@
 """stored policy candidates: the model an evaluation evaluated, and which policy chose an action
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0022
+Revises: 0021
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
-revision = "0020"
-down_revision = "0019"  # linear history: … → 0018 → 0019 → 0020 → 0011 (bounds last)
+revision = "0022"
+down_revision = "0021"  # linear history: … → 0020 → 0021 → 0022 (this) → 0011 (bounds last)
 branch_labels = None
 depends_on = None
 

@@ -148,7 +148,10 @@ def serve(prepared: dict, tmp: Path) -> tuple[subprocess.Popen, str]:
            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db",
            "RELANCE_RATE_LIMIT": "1000000/minute"}  # the benchmark is one key hammering
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory",
-                               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                               # a loaded machine can leave a client's connection idle past
+                               # uvicorn's 5 s default: closed under it, a read error, no answer
+                               "--timeout-keep-alive", "60"],
                               cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 900  # a loaded shared machine starts a server slowly

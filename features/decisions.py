@@ -14,6 +14,7 @@ Pure pandas/numpy: the simulator, the uplift model and the off-policy evaluation
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ledger.frames import LedgerFrames
+from ledger.policy_history import PayerHistory
 
 
 @dataclass(frozen=True)
@@ -239,3 +241,53 @@ def logged_dataset(frames: LedgerFrames, actions: pd.DataFrame) -> pd.DataFrame:
         contact_code=codes[n_a + n_i:], contact_day=day_numbers(reminders["sent_on"]),
     )
     return decision_features(actions, codes[:n_a], history)
+
+
+def ledger_features(decisions: pd.DataFrame, history: PayerHistory) -> pd.DataFrame:
+    """``decision_features`` of decisions taken on the ledger (the daily run), from what the
+    ledger database knows of their payers (``ledger.policy_history``): the same features, read
+    the same way, as the evaluation reads from a ledger directory's logs.
+
+    ``decisions``: customer_id, decided_on, amount, terms_days, scenario. A *decision* of the
+    past is an invoice's first contact after its due date (the first reminder: the decision the
+    policy learns), paid within 14 days when the invoice was settled by then."""
+    customers = pd.Index(pd.unique(pd.concat([
+        decisions["customer_id"], pd.Series([row[0] for row in history.settled], dtype=object),
+        pd.Series([row[0] for row in history.contacts], dtype=object)], ignore_index=True)))
+
+    def code(values) -> np.ndarray:
+        return customers.get_indexer(pd.Index(list(values), dtype=object)).astype(np.int64)
+
+    def days(values) -> np.ndarray:
+        return np.array(list(values), dtype="datetime64[D]").astype(np.int64)
+
+    settled = history.settled
+    settled_day, due_day = days(r[2] for r in settled), days(r[1] for r in settled)
+    # invoice → its first contact after due: (customer, decision day, contact day, e-mail?); the
+    # decision's day is the scenario's first-reminder day (a reminder sent three business days
+    # later was decided then: its outcome counts from that day, as in the logs)
+    scenario_of = dict(zip(decisions["customer_id"], decisions["scenario"], strict=False))
+    first: dict[str, tuple[str, int, int, bool]] = {}
+    for customer_id, invoice_id, on, channel in history.contacts:  # oldest first
+        due, _ = history.contacted.get(invoice_id, (None, None))
+        if invoice_id in first or due is None or not on > due:
+            continue
+        offset = FIRST_REMINDER_DAYS.get(scenario_of.get(customer_id, ""), FIRST_REMINDER_DAYS["standard"])
+        scheduled = np.busday_offset(np.datetime64(due + dt.timedelta(days=offset), "D"), 0, roll="forward")
+        contact = int(np.datetime64(on, "D").astype(np.int64))
+        first[invoice_id] = (customer_id, min(contact, int(scheduled.astype(np.int64))), contact,
+                             channel == "email")
+    paid = [history.contacted[i][1] is not None and
+            int(np.datetime64(history.contacted[i][1], "D").astype(np.int64)) <= decided + PAID_WITHIN_DAYS
+            for i, (_, decided, _, _) in first.items()]
+    built = History(
+        settled_code=code(r[0] for r in settled), settled_day=settled_day,
+        settled_days_late=np.maximum(settled_day - due_day, 0),
+        decision_code=code(v[0] for v in first.values()),
+        decision_day=np.array([v[2] for v in first.values()], dtype=np.int64),
+        decision_email=np.array([v[3] for v in first.values()], dtype=bool),
+        decision_paid=np.array(paid, dtype=bool),
+        contact_code=code(r[0] for r in history.contacts),
+        contact_day=days(r[2] for r in history.contacts),
+    )
+    return decision_features(decisions, code(decisions["customer_id"]), built)

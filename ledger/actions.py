@@ -81,7 +81,7 @@ def insert_actions(session: Session, rows: list[dict[str, Any]]) -> list[tuple[i
 # the columns of a run's planned actions, in the order `insert_action_values` takes them
 ACTION_COLUMNS = ("customer_id", "invoice_id", "reminder_id", "run_date", "scenario", "step",
                   "action", "channel", "tone", "template", "send_on", "state", "attempts",
-                  "created_by", "reasons", "created_at", "updated_at", "propensity")
+                  "created_by", "reasons", "created_at", "updated_at", "propensity", "policy_id")
 
 
 def insert_action_values(session: Session, values: list[tuple[Any, ...]]) -> list[tuple[int, str, str]]:

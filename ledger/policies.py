@@ -12,18 +12,24 @@ import datetime as dt
 import math
 from typing import Any
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from ledger.errors import FieldError, LedgerConflictError, NotFoundError
-from ledger.tables import AuditLog, PolicyEvaluation, utcnow
+from ledger.tables import AuditLog, PolicyEvaluation, PolicyModel, StoredNextAction, utcnow
 
 MAX_LISTED = 50
 
 
 def save_evaluation(session: Session, *, result: Any, definition: dict[str, Any], ledger: str | None,
-                    created_by: str) -> PolicyEvaluation:
-    """Store an evaluation (``model.policy_eval.Evaluation``) with the candidate's definition."""
+                    created_by: str, model: tuple[str, str] | None = None) -> PolicyEvaluation:
+    """Store an evaluation (``model.policy_eval.Evaluation``) with the candidate's definition
+    and, when given, the candidate itself: ``model`` = (payload, sha256) from
+    ``model.policy_model.dump``. The hash is recorded in the evaluation's definition; activating
+    the evaluation switches on exactly that payload."""
     gain_low = float(result.gain_lower_bound)
+    if model is not None:
+        definition = {**definition, "model_sha256": model[1]}
     record = PolicyEvaluation(
         created_by=created_by, candidate=result.candidate[:200], metric=result.metric,
         ledger=None if ledger is None else ledger[:500],
@@ -34,6 +40,8 @@ def save_evaluation(session: Session, *, result: Any, definition: dict[str, Any]
     )
     session.add(record)
     session.flush()
+    if model is not None:
+        session.add(PolicyModel(evaluation_id=record.id, payload=model[0], sha256=model[1]))
     session.add(AuditLog(actor=created_by, action="policy.evaluated", entity="policyevaluation",
                          entity_id=str(record.id), after=record.result))
     return record
@@ -57,6 +65,20 @@ def list_evaluations(session: Session, limit: int = MAX_LISTED) -> list[PolicyEv
 
 def active_policy(session: Session) -> PolicyEvaluation | None:
     return session.exec(select(PolicyEvaluation).where(PolicyEvaluation.state == "active")).first()
+
+
+def candidate_hash(session: Session, evaluation_id: int) -> str | None:
+    """The SHA-256 of the candidate stored with an evaluation (None: none stored)."""
+    return session.exec(select(PolicyModel.sha256).where(PolicyModel.evaluation_id == evaluation_id)).first()
+
+
+def candidate_payload(session: Session, evaluation_id: int) -> str | None:
+    return session.exec(select(PolicyModel.payload).where(PolicyModel.evaluation_id == evaluation_id)).first()
+
+
+def _forget_next_actions(session: Session) -> None:
+    """The stored next actions were decided under the previous policy: recompute them."""
+    session.execute(delete(StoredNextAction))
 
 
 REFUSED = {
@@ -89,10 +111,33 @@ def activate(session: Session, evaluation_id: int, *, actor: str, comment: str =
     record.state, record.activated_by, record.activated_at = "active", actor, utcnow()
     record.comment = comment[:1000] or None
     session.add(record)
+    _forget_next_actions(session)
     session.add(AuditLog(actor=actor, action="policy.activated", entity="policyevaluation",
                          entity_id=str(record.id),
                          after={"candidate": record.candidate, "gain_low": record.gain_low,
                                 "retired": None if previous is None else previous.id,
                                 "comment": record.comment}))
+    session.flush()
+    return record
+
+
+NOT_ACTIVE = {"fr": "Cette politique n'est pas active", "en": "This policy is not active"}
+
+
+def deactivate(session: Session, evaluation_id: int, *, actor: str, comment: str = "",
+               language: str = "fr") -> PolicyEvaluation:
+    """Switch the active policy off: the daily run goes back to the scenarios' rules."""
+    record = session.get(PolicyEvaluation, evaluation_id) if 0 < evaluation_id < 2**31 else None
+    if record is None:
+        raise NotFoundError("policy evaluation", str(evaluation_id))
+    if record.state != "active":
+        words = "en" if language == "en" else "fr"
+        raise LedgerConflictError([FieldError("evaluation_id", NOT_ACTIVE[words])])
+    record.state = "retired"
+    session.add(record)
+    _forget_next_actions(session)
+    session.add(AuditLog(actor=actor, action="policy.deactivated", entity="policyevaluation",
+                         entity_id=str(record.id),
+                         after={"candidate": record.candidate, "comment": comment[:1000] or None}))
     session.flush()
     return record

@@ -17,43 +17,46 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, text
+from sqlalchemy import Row, TextClause, delete, text
 from sqlmodel import Session, select
 
+from ledger.bulk import select_in
 from ledger.tables import StoredCustomerRisk, StoredInvoiceRisk, utcnow
 
-CHUNK = 500  # customers per IN (...) list: well under SQLite's and PostgreSQL's limits
+IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's limits
+CHUNK = 5000  # customers per fingerprint statement (one list parameter: no bind limit)
 
 
 # every table a customer's risk or next action reads, as aggregates that change with any row
 _PARTS = {
-    "customer": ("SELECT customer_id, {v} FROM customer WHERE customer_id IN ({ids})",
+    "customer": ("SELECT customer_id, {v} FROM customer WHERE customer_id {ids}",
                  ["updated_at", "currency", "segment", "dunning_scenario", "payment_terms_days"],
                  False),
-    "invoice": ("SELECT customer_id, {v} FROM invoice WHERE customer_id IN ({ids}) "
+    "invoice": ("SELECT customer_id, {v} FROM invoice WHERE customer_id {ids} "
                 "GROUP BY customer_id",
                 ["COUNT(*)", "MAX(updated_at)", "SUM(open_amount)", "SUM(amount)",
                  "COUNT(settled_on)", "MAX(settled_on)", "MIN(settled_on)", "MAX(issue_date)",
                  "MIN(issue_date)", "MAX(due_date)", "MIN(due_date)"], True),
-    "payment": ("SELECT customer_id, {v} FROM payment WHERE customer_id IN ({ids}) "
+    "payment": ("SELECT customer_id, {v} FROM payment WHERE customer_id {ids} "
                 "GROUP BY customer_id",
                 ["COUNT(*)", "SUM(amount)", "MAX(paid_on)", "MIN(paid_on)",
                  "SUM(unallocated_amount)", "COUNT(invoice_id)"], True),
     "dispute": ("SELECT i.customer_id, {v} FROM dispute d JOIN invoice i "
-                "ON i.invoice_id = d.invoice_id WHERE i.customer_id IN ({ids}) "
+                "ON i.invoice_id = d.invoice_id WHERE i.customer_id {ids} "
                 "GROUP BY i.customer_id",
                 ["COUNT(*)", "MAX(d.updated_at)", "COUNT(d.resolved_on)", "MAX(d.opened_on)"],
                 True),
-    "action": ("SELECT customer_id, {v} FROM dunningaction WHERE customer_id IN ({ids}) "
+    "action": ("SELECT customer_id, {v} FROM dunningaction WHERE customer_id {ids} "
                "GROUP BY customer_id",
                ["COUNT(*)", "MAX(updated_at)", "MAX(sent_at)",
                 "SUM(CASE WHEN state = 'sent' THEN 1 ELSE 0 END)"], True),
-    "promise": ("SELECT customer_id, {v} FROM promise WHERE customer_id IN ({ids}) "
+    "promise": ("SELECT customer_id, {v} FROM promise WHERE customer_id {ids} "
                 "GROUP BY customer_id",
                 ["COUNT(*)", "MAX(updated_at)", "MAX(closed_on)"], True),
-    "note": ("SELECT customer_id, {v} FROM customernote WHERE customer_id IN ({ids}) "
+    "note": ("SELECT customer_id, {v} FROM customernote WHERE customer_id {ids} "
              "GROUP BY customer_id", ["COUNT(*)", "MAX(created_at)"], True),
 }
 
@@ -62,32 +65,62 @@ def _text(expression: str) -> str:
     return f"COALESCE(CAST({expression} AS VARCHAR(64)), '')"
 
 
-def _fingerprint_sql(n: int) -> str:
-    ids = ", ".join(f":c{i}" for i in range(n))
-    parts = []
-    for tag, (sql, values, _) in _PARTS.items():
-        joined = " || '|' || ".join(_text(v) for v in values)
-        parts.append(sql.format(v=f"'{tag}' AS part, {joined} AS v", ids=ids))
-    # one round trip: a request checks freshness with a single statement
-    return " UNION ALL ".join(parts)
+# the customers' ids travel as ONE parameter (a JSON array read by json_each on SQLite, an array
+# on PostgreSQL): the statement's text never changes, so it is parsed and compiled once
+_ID_LIST = {"sqlite": "IN (SELECT value FROM json_each(:ids))",
+            "postgresql": "= ANY(CAST(:ids AS VARCHAR[]))"}
+_STATEMENTS: dict[str, TextClause] = {}
+_LANGUAGE = "language"
+
+
+def _fingerprint_sql(dialect: str) -> TextClause:
+    found = _STATEMENTS.get(dialect)
+    if found is None:
+        ids = _ID_LIST.get(dialect, _ID_LIST["postgresql"])
+        parts = []
+        for tag, (sql, values, _) in _PARTS.items():
+            joined = " || '|' || ".join(_text(v) for v in values)
+            parts.append(sql.format(v=f"'{tag}' AS part, {joined} AS v", ids=ids))
+        # the customer's language rides along (not hashed): a request that must know the
+        # customer exists and how it reads learns both from this statement, not another
+        parts.append(_LANGUAGE_PART.format(ids=ids))
+        # one round trip: a request checks freshness with a single statement
+        found = _STATEMENTS[dialect] = text(" UNION ALL ".join(parts))
+    return found
+
+
+_LANGUAGE_PART = ("SELECT customer_id, '" + _LANGUAGE + "' AS part, COALESCE(language, '') AS v "
+                  "FROM customer WHERE customer_id {ids}")
 
 
 def fingerprints(session: Session, customer_ids: Sequence[str]) -> dict[str, str]:
     """The ledger fingerprint of each customer (see the module docstring)."""
+    return fingerprints_and_languages(session, customer_ids)[0]
+
+
+def fingerprints_and_languages(session: Session, customer_ids: Sequence[str]
+                               ) -> tuple[dict[str, str], dict[str, str | None]]:
+    """(the fingerprint of each customer, the language of each customer that exists: a
+    customer absent from the second is not in the ledger), from one statement."""
     found: dict[str, list[str]] = {c: [] for c in customer_ids}
+    languages: dict[str, str | None] = {}
     ids = list(dict.fromkeys(customer_ids))
     # through a connection of its own, as `ledger.store.read_frames` reads the rows the answers
     # are computed from: both see the committed ledger, so a print always names what was read
     # (a caller's uncommitted writes change the print once committed, and the answer with it)
     with session.get_bind().connect() as connection:
+        dialect = connection.dialect.name
+        statement = _fingerprint_sql(dialect)
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
-            params = {f"c{i}": c for i, c in enumerate(chunk)}
-            for customer_id, part, value in connection.execute(text(_fingerprint_sql(len(chunk))),
-                                                               params):
-                found[customer_id].append(f"{part}:{value}")
-    return {c: hashlib.sha1("\n".join(sorted(parts)).encode()).hexdigest()
-            for c, parts in found.items()}
+            param = json.dumps(chunk) if dialect == "sqlite" else chunk
+            for customer_id, part, value in connection.execute(statement, {"ids": param}):
+                if part == _LANGUAGE:
+                    languages[customer_id] = value or None
+                else:
+                    found[customer_id].append(f"{part}:{value}")
+    return ({c: hashlib.sha1("\n".join(sorted(parts)).encode()).hexdigest()
+             for c, parts in found.items()}, languages)
 
 
 def read_customers(session: Session, customer_ids: Sequence[str]) -> dict[str, StoredCustomerRisk]:
@@ -100,11 +133,27 @@ def read_invoices(session: Session, invoice_ids: Sequence[str]) -> dict[str, Sto
                                                       StoredInvoiceRisk.invoice_id, invoice_ids)}
 
 
+def read_heads(session: Session, customer_ids: Sequence[str]) -> dict[str, Row]:
+    """What freshness reads of each stored customer row (no reasons, no balances), as columns."""
+    columns = [StoredCustomerRisk.customer_id, StoredCustomerRisk.as_of,  # type: ignore[list-item]
+               StoredCustomerRisk.model_version, StoredCustomerRisk.fingerprint]
+    return {row.customer_id: row for row in select_in(session, columns,
+                                                      StoredCustomerRisk.customer_id, customer_ids)}
+
+
+def read_invoice_rows(session: Session, invoice_ids: Sequence[str]) -> dict[str, dict]:
+    """The stored rows of these invoices as plain dicts (columns, no ORM objects)."""
+    columns = list(StoredInvoiceRisk.__table__.columns)  # type: ignore[attr-defined]
+    names = [c.name for c in columns]
+    return {row[0]: dict(zip(names, row, strict=True)) for row in select_in(
+        session, columns, StoredInvoiceRisk.invoice_id, invoice_ids)}
+
+
 def invoices_of(session: Session, customer_ids: Sequence[str]) -> list[StoredInvoiceRisk]:
     return _in_chunks(session, StoredInvoiceRisk, StoredInvoiceRisk.customer_id, customer_ids)
 
 
-def is_fresh(row: StoredCustomerRisk | None, *, today: dt.date, model_version: str | None,
+def is_fresh(row: StoredCustomerRisk | Row | None, *, today: dt.date, model_version: str | None,
              fingerprint: str) -> bool:
     return (row is not None and row.as_of == today and row.model_version == model_version
             and row.fingerprint == fingerprint)
@@ -115,8 +164,8 @@ def store(session: Session, customers: Iterable[dict], invoices: Iterable[dict])
     caller's transaction; returns how many customers were stored."""
     customers, invoices = list(customers), list(invoices)
     ids = [c["customer_id"] for c in customers]
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start:start + IN_CHUNK]
         session.execute(delete(StoredInvoiceRisk).where(StoredInvoiceRisk.customer_id.in_(chunk)))
         session.execute(delete(StoredCustomerRisk).where(StoredCustomerRisk.customer_id.in_(chunk)))
     now = utcnow()

@@ -91,20 +91,71 @@ def worklist(*, session: Session, today: dt.date, agent: str | None = None, limi
         raise LedgerValidationError([FieldError("grade", f"unknown grade {grade!r}: one of A, B, C, D, E")])
     reporting = fx.reporting_currency()
     rates = fx.rates_on(session, today)
-    window = max(limit * 20, 1000)
+    codes = _currency_factors(session, rates, reporting)
+    # a first window a few pages deep: at most `limit` must be overtaken; the second step below
+    # reads exactly the customers whose open amount could still overtake the `limit`-th
+    window = max(limit * 4, 100)
+    seen: set[str] = set()
+    scored: list[dict] = []
     while True:
         bounds = _open_bounds(session=session, today=today, customers=customers,
-                              bucket=bucket, window=window, rates=rates, reporting=reporting)
+                              bucket=bucket, window=window, rates=rates, reporting=reporting,
+                              factors=codes)
         complete = len(bounds) < window
-        scored = _score(session=session, customer_ids=[c for c, _ in bounds], today=today, risk=risk,
-                        rates=rates, reporting=reporting)
-        if grade is not None:
-            scored = [row for row in scored if row["grade"] == grade]
+        scored = _merge(scored, _score_new(session, bounds, seen, today=today, risk=risk,
+                                           rates=rates, reporting=reporting, grade=grade))
         # a tiny margin: the bound is summed in the database, the key in exact decimals
         bound = float(bounds[-1][1]) * (1 + 1e-9) + 0.01 if bounds else 0.0
         if complete or (len(scored) >= limit and float(scored[limit - 1]["key"]) >= bound):
-            return enrich_rows(session=session, rows=scored[offset:limit], today=today, first_rank=offset + 1)
+            break
+        if len(scored) >= limit:
+            # no customer whose open amount is below the `limit`-th value at risk can overtake
+            # it (P <= 1): read every other one at or above it, score them, and the page is final
+            threshold = (float(scored[limit - 1]["key"]) - 0.01) / (1 + 1e-9)
+            rest = _open_bounds(session=session, today=today, customers=customers,
+                                bucket=bucket, window=None, rates=rates, reporting=reporting,
+                                factors=codes, at_least=threshold)
+            scored = _merge(scored, _score_new(session, rest, seen, today=today, risk=risk,
+                                               rates=rates, reporting=reporting, grade=grade))
+            break
         window *= 4
+    return enrich_rows(session=session, rows=scored[offset:limit], today=today, first_rank=offset + 1)
+
+
+def worklist_full(*, session: Session, today: dt.date, limit: int = 50, offset: int = 0,
+                  risk: InvoiceRisk | None = None, grade: str | None = None,
+                  **filters: Any) -> list[WorklistRow]:
+    """The same page computed the slow way, every candidate scored (the reference the tests
+    hold `worklist`'s early stopping to)."""
+    customers = _customer_filter(agent=filters.get("agent"), segment=filters.get("segment"),
+                                 search=filters.get("search"), currency=filters.get("currency"),
+                                 dispute=filters.get("dispute"), promise=filters.get("promise"))
+    reporting = fx.reporting_currency()
+    rates = fx.rates_on(session, today)
+    bounds = _open_bounds(session=session, today=today, customers=customers,
+                          bucket=filters.get("bucket"), window=None, rates=rates, reporting=reporting)
+    scored = _score(session=session, customer_ids=[c for c, _ in bounds], today=today, risk=risk,
+                    rates=rates, reporting=reporting)
+    if grade is not None:
+        scored = [row for row in scored if row["grade"] == grade]
+    return enrich_rows(session=session, rows=scored[offset:offset + limit], today=today,
+                       first_rank=offset + 1)
+
+
+def _score_new(session: Session, bounds: list[tuple[str, float]], seen: set[str], *,
+               today: dt.date, risk: InvoiceRisk | None, rates: fx.Rates, reporting: str,
+               grade: str | None) -> list[dict]:
+    """`_score` of the customers of `bounds` not scored yet (each customer's value at risk is
+    its own: scoring it again would give the same row)."""
+    new = [c for c, _ in bounds if c not in seen]
+    seen.update(new)
+    rows = _score(session=session, customer_ids=new, today=today, risk=risk, rates=rates,
+                  reporting=reporting)
+    return rows if grade is None else [row for row in rows if row["grade"] == grade]
+
+
+def _merge(scored: list[dict], new: list[dict]) -> list[dict]:
+    return sorted(scored + new, key=lambda r: (-r["key"], r["customer_id"])) if new else scored
 
 
 def _customer_filter(*, agent: str | None, segment: str | None, search: str | None,
@@ -134,17 +185,27 @@ def _customer_filter(*, agent: str | None, segment: str | None, search: str | No
     return select(Customer.customer_id).where(*conditions) if conditions else None
 
 
-def _open_bounds(*, session: Session, today: dt.date, customers, bucket: str | None, window: int,
-                 rates: fx.Rates, reporting: str) -> list[tuple[str, float]]:
-    """(customer, open amount in the reporting currency), largest first: each customer's bound.
-
-    A currency with no rate counts 1:1 here, as the ranking does for it (and says so)."""
+def _currency_factors(session: Session, rates: fx.Rates, reporting: str) -> dict[str, float]:
+    """Each open invoice currency's rate into the reporting one (1 where there is none)."""
     codes = session.execute(select(Invoice.currency).where(
         Invoice.kind == "invoice", Invoice.settled_on.is_(None)).distinct()).scalars().all()
     factors = {}
     for code in codes:
         found = rates.rate(code, reporting)
         factors[code] = float(found[0]) if found is not None else 1.0
+    return factors
+
+
+def _open_bounds(*, session: Session, today: dt.date, customers, bucket: str | None,
+                 window: int | None, rates: fx.Rates, reporting: str,
+                 factors: dict[str, float] | None = None,
+                 at_least: float | None = None) -> list[tuple[str, float]]:
+    """(customer, open amount in the reporting currency), largest first: each customer's bound;
+    the first `window` (None: all), or those of at least `at_least`.
+
+    A currency with no rate counts 1:1 here, as the ranking does for it (and says so)."""
+    if factors is None:
+        factors = _currency_factors(session, rates, reporting)
     factor = case(factors, value=Invoice.currency, else_=1.0) if factors else 1.0
     converted = func.sum(Invoice.open_amount * factor)
     query = (select(Invoice.customer_id, converted.label("bound"))
@@ -154,7 +215,11 @@ def _open_bounds(*, session: Session, today: dt.date, customers, bucket: str | N
         query = query.where(Invoice.customer_id.in_(customers))
     if bucket is not None:
         query = query.having(_bucket_condition(bucket, today))
-    query = query.order_by(converted.desc(), Invoice.customer_id).limit(window)
+    if at_least is not None:
+        query = query.having(converted >= at_least)
+    query = query.order_by(converted.desc(), Invoice.customer_id)
+    if window is not None:
+        query = query.limit(window)
     return [(row[0], float(row[1] or 0)) for row in session.execute(query)]
 
 

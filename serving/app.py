@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ledger.config import Settings, get_settings
 from ledger.db import make_engine, migrate
 from serving import errors
+from serving.auth import KeyCache
 from serving.deps import get_today, portfolio_scope
 from serving.inputs import TextGuard
 from serving.ratelimit import RateLimiter
@@ -152,6 +153,7 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
     app.state.settings = settings
     app.state.risk = risk or RiskService(settings.model_uri)
     app.state.rate_limiter = RateLimiter(settings.rate_limit)
+    app.state.key_cache = KeyCache()  # verified keys kept KEY_CACHE_SECONDS (serving/auth.py)
     # the dunning run, the worklist and the cash forecast ask it through serving.deps.risk_provider
     errors.install(app)
     for router in _routers():

@@ -2,13 +2,22 @@
 
 A key reads `rl_<prefix>_<secret>`: the prefix (8 hex characters) is its public id, listed and
 used to revoke it; the secret (32 random bytes) is never stored, only the SHA-256 of the whole
-key. A key may expire (`expires_at`); a revoked or expired key is refused like an unknown one."""
+key. A key may expire (`expires_at`); a revoked or expired key is refused like an unknown one.
+
+A server keeps a verified key's answer for `KEY_CACHE_SECONDS` (`KeyCache`: the key's hash →
+prefix, role, name, expiry), so a burst of requests reads the key once, not once each. Revoking
+through the API forgets the key at once on the server that revoked it; a revocation made
+elsewhere (the CLI, another server process) takes effect within `KEY_CACHE_SECONDS`. Expiry is
+checked on every request, cached or not. Unknown and refused keys are never kept."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel
@@ -18,6 +27,9 @@ from ledger.tables import ApiKey, AuditLog, utcnow
 
 ROLES = ("admin", "analyst", "agent", "billing")
 Role = Literal["admin", "analyst", "agent", "billing"]
+
+
+KEY_CACHE_SECONDS = 2.0
 
 
 class UnknownRoleError(ValueError):
@@ -85,7 +97,7 @@ def verify_key(*, session: Session, key: str) -> ApiKey | None:
     return stored if hmac.compare_digest(stored.key_hash, _hash(key)) else None
 
 
-def _expired(stored: ApiKey) -> bool:
+def _expired(stored: ApiKey | CachedKey) -> bool:
     if stored.expires_at is None:
         return False
     expires = stored.expires_at if stored.expires_at.tzinfo else stored.expires_at.replace(tzinfo=dt.UTC)
@@ -103,3 +115,47 @@ def revoke_key(*, session: Session, prefix: str, actor: str) -> bool:
     session.add(stored)
     session.add(AuditLog(actor=actor, action="revoke", entity="api_key", entity_id=prefix))
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class CachedKey:
+    """What a request needs of a verified key (never the key, never its hash)."""
+
+    prefix: str
+    role: str
+    name: str | None
+    expires_at: dt.datetime | None
+
+
+class KeyCache:
+    """Verified keys kept `ttl` seconds, by the SHA-256 of the key (see the module docstring)."""
+
+    def __init__(self, ttl: float = KEY_CACHE_SECONDS) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, CachedKey]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> CachedKey | None:
+        digest = _hash(key)
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            until, found = entry
+            if time.monotonic() >= until or _expired(found):
+                del self._entries[digest]
+                return None
+            return found
+
+    def put(self, key: str, stored: ApiKey) -> None:
+        found = CachedKey(prefix=stored.prefix, role=stored.role, name=stored.name,
+                          expires_at=stored.expires_at)
+        with self._lock:
+            if len(self._entries) > 10_000:  # many keys: start again rather than grow
+                self._entries.clear()
+            self._entries[_hash(key)] = (time.monotonic() + self.ttl, found)
+
+    def forget(self, prefix: str) -> None:
+        with self._lock:
+            for digest in [d for d, (_, k) in self._entries.items() if k.prefix == prefix]:
+                del self._entries[digest]

@@ -15,6 +15,7 @@ class Chosen:
 
     decision: Decision
     propensity: float = 1.0
+    policy_id: int | None = None  # the active learned/analyst policy that chose it (None: rules)
 
 
 class Chooser(Protocol):

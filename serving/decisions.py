@@ -11,7 +11,8 @@ statuses) into decisions. Every caller goes through it:
 
 For each customer it resolves the scenario, applies the run's pre-filter (`policy.may_act`, exact),
 asks the policy (`policy.decide`) about each invoice, lets a `Chooser` pick among acceptable
-actions (today: the policy's own choice, propensity 1 — exploration plugs in here, issue #21),
+actions (the scenario's own choice, propensity 1; exploration's draw; or the active learned or
+analyst's policy, `serving.policy_run.chooser_for` — issue #21),
 and groups the invoices due on the day into one reminder per channel whose tone and template are
 decided here, once (`reminder_voice`): the firmest of its invoices'. The renderer renders that
 template; it never changes the tone.
@@ -45,6 +46,7 @@ from serving.policy import (
     decide,
     may_act,
 )
+from serving.policy_run import chooser_for, warnings_of
 from serving.scenario_store import Rulebook, load_rulebook
 from serving.scenarios import APPROVAL_CHANNELS, TONES, Scenario
 
@@ -101,6 +103,7 @@ class PlannedAction:
     reasons: tuple[dict[str, str], ...]
     state: str = ActionState.PLANNED.value  # pending_approval for formal notices, legal hand-offs
     propensity: float = 1.0
+    policy_id: int | None = None  # the active reminder policy that chose it (None: the rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +179,8 @@ def decide_customers(facts: run_facts.ChunkFacts, *, today: dt.date, rulebook: R
     `explain`: invoices whose decision is wanted even when the pre-filter rules them out (True:
     all — for storing next actions in bulk; the daily run asks for none, to stay fast). The
     pre-filter is exact (tests/dunning/test_prefilter.py): what it rules out is never due.
-    `chooser`: default the settings' (exploring when RELANCE_EXPLORATION > 0, serving.exploration)."""
+    `chooser`: default the settings' (exploring when RELANCE_EXPLORATION > 0, serving.exploration);
+    callers reading a database pass `serving.policy_run.chooser_for`'s (the active policy's)."""
     if chooser is None:
         from serving.exploration import configured_chooser
 
@@ -282,7 +286,7 @@ def _consolidate(customer_id: str, scenario: Scenario,
                 send_on=decision.send_on or today, claim_penalties=decision.claim_penalties,
                 reasons=tuple(_reason_dict(r) for r in decision.reasons),
                 state=(waiting if channel in APPROVAL_CHANNELS else ActionState.PLANNED).value,
-                propensity=chosen.propensity,
+                propensity=chosen.propensity, policy_id=chosen.policy_id,
             ))
     return planned
 
@@ -354,13 +358,16 @@ def next_action(*, session: Session, invoice: Invoice, today: dt.date,
     if mine is None:
         return _settled(facts, invoice, today=today, rulebook=rulebook)
     answer = ask_risk(session, [i.invoice_id for i in facts.invoices], today, risk_for)
+    if chooser is None:
+        chooser = chooser_for(session, facts, today=today, rulebook=rulebook)
     [decided] = decide_customers(facts, today=today, rulebook=rulebook, risks=answer.risks,
                                  explain={invoice.invoice_id}, chooser=chooser)
+    warnings = ((answer.warning,) if answer.warning else ()) + tuple(warnings_of(chooser))
     return NextAction(decision=decided.decisions[invoice.invoice_id], scenario=decided.scenario.name,
                       risk=answer.risks.get(invoice.invoice_id),
                       reminder=decided.reminder_of(invoice.invoice_id),
                       action=decided.action_of(invoice.invoice_id),
-                      warnings=(answer.warning,) if answer.warning else ())
+                      warnings=warnings)
 
 
 @contextmanager

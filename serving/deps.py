@@ -2,24 +2,29 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ledger.errors import NotFoundError
 from ledger.portfolio import in_portfolio, owned_by_agent
-from serving.auth import verify_key
+from serving.auth import KeyCache, verify_key
 from serving.web.session import key_of_session
 
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer rl_…`")
 
 
-def get_engine(request: Request) -> Engine:
+# Dependencies that do no I/O are `async`: FastAPI runs a plain `def` dependency in its thread
+# pool, one hop per dependency per request, which on a busy server costs more than the work. What
+# reads the database (a key not in the cache, an agent's portfolio check) goes to the pool.
+
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
@@ -28,12 +33,24 @@ def get_today(request: Request) -> dt.date:
     return getattr(request.app.state, "today", None) or dt.date.today()
 
 
-TodayDep = Annotated[dt.date, Depends(get_today)]
+async def _today(request: Request) -> dt.date:
+    return get_today(request)
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
+TodayDep = Annotated[dt.date, Depends(_today)]
+
+
+async def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:
+    # a Session opens no connection until first used: made here, in the event loop; closed in
+    # the thread pool only when it holds one (giving it back to the pool is I/O)
+    session = Session(engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -53,12 +70,18 @@ class Principal:
 def _lookup(request: Request, session: Session,
             credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
     """The key's principal, or None (no key, unknown, revoked or expired); looked up once per
-    request however many dependencies ask."""
+    request however many dependencies ask, and an API key's answer kept a few seconds
+    (`serving.auth.KeyCache`)."""
     cached = getattr(request.state, "principal", False)
     if cached is not False:
         return cached
     if credentials is not None and credentials.scheme.lower() == "bearer":
-        stored = verify_key(session=session, key=credentials.credentials)
+        cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
+        stored = cache.get(credentials.credentials) if cache is not None else None
+        if stored is None:
+            stored = verify_key(session=session, key=credentials.credentials)
+            if stored is not None and cache is not None:
+                cache.put(credentials.credentials, stored)
     else:  # the pages: the session cookie their sign-in set (serving/web/session.py)
         stored = key_of_session(request, session)
     principal = None if stored is None else Principal(key_prefix=stored.prefix, role=stored.role,
@@ -67,13 +90,30 @@ def _lookup(request: Request, session: Session,
     return principal
 
 
-def current_principal(
+async def _principal(request: Request, session: Session,
+                     credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
+    """`_lookup` without a thread hop when the answer is known already (this request, or the
+    key cache); the database is read in the thread pool otherwise."""
+    cached = getattr(request.state, "principal", False)
+    if cached is not False:
+        return cached
+    cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
+    if cache is not None and credentials is not None and credentials.scheme.lower() == "bearer":
+        stored = cache.get(credentials.credentials)
+        if stored is not None:
+            principal = Principal(key_prefix=stored.prefix, role=stored.role, name=stored.name)
+            request.state.principal = principal
+            return principal
+    return await run_in_threadpool(_lookup, request, session, credentials)
+
+
+async def current_principal(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     # the request's own session (FastAPI caches it per request): one connection per request
-    principal = _lookup(request, session, credentials)
+    principal = await _principal(request, session, credentials)
     if principal is None and (credentials is None or credentials.scheme.lower() != "bearer"):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send `Authorization: Bearer <key>`",
                             headers={"WWW-Authenticate": "Bearer"})
@@ -87,7 +127,7 @@ def require(*roles: str) -> Callable[..., Principal]:
     """A dependency letting through `admin` and the named roles, 403 for the others."""
     allowed = {"admin", *roles}
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in allowed:
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 f"role {principal.role!r} may not do this (needs one of: {', '.join(sorted(allowed))})")
@@ -121,7 +161,7 @@ class Portfolio:
         return in_portfolio(column, self.agent)
 
 
-def portfolio_scope(
+async def portfolio_scope(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -130,16 +170,21 @@ def portfolio_scope(
     agent's key, every record named in the path or query string must be in their portfolio (404
     otherwise); routes that list take the returned `Portfolio` to filter, routes whose body names
     records call `Portfolio.require`. Authentication itself stays with `current_principal`."""
-    principal = _lookup(request, session, credentials)
+    principal = await _principal(request, session, credentials)
     if principal is None or principal.role != "agent":
         return Portfolio(agent=None)
     portfolio = Portfolio(agent=principal.name or principal.key_prefix)
-    for name, kind in SCOPED_PARAMETERS.items():
-        values = ([request.path_params[name]] if name in request.path_params else []) \
-            + request.query_params.getlist(name)
-        for value in values:
-            portfolio.require(session, kind, str(value))
+    named = [(kind, str(value)) for name, kind in SCOPED_PARAMETERS.items()
+             for value in ([request.path_params[name]] if name in request.path_params else [])
+             + request.query_params.getlist(name)]
+    if named:
+        await run_in_threadpool(_require_all, portfolio, session, named)
     return portfolio
+
+
+def _require_all(portfolio: Portfolio, session: Session, named: list[tuple[str, str]]) -> None:
+    for kind, record_id in named:
+        portfolio.require(session, kind, record_id)
 
 
 PortfolioDep = Annotated[Portfolio, Depends(portfolio_scope)]

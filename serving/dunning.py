@@ -40,6 +40,7 @@ from serving.decisions import (
     group_reminders,
 )
 from serving.labels import RunWarning, run_warning
+from serving.policy_run import chooser_for, warnings_of
 from serving.reminders.stored import NothingToSay, render_stored_reminder
 from serving.retry import RETRIES, retryable
 from serving.scenario_store import (
@@ -198,7 +199,12 @@ def _plan_chunk(session: Session, facts: run_facts.ChunkFacts, *, run_date: dt.d
     if answer.warning is not None:
         report.warn(answer.warning)
     planned: list[PlannedAction] = []
-    for decided in decide_customers(facts, today=run_date, rulebook=rulebook, risks=answer.risks):
+    chooser = chooser_for(session, facts, today=run_date, rulebook=rulebook)
+    decided_all = decide_customers(facts, today=run_date, rulebook=rulebook, risks=answer.risks,
+                                   chooser=chooser)
+    for warning in warnings_of(chooser):
+        report.warn(warning)
+    for decided in decided_all:
         report.customers_seen += 1
         report.invoices_seen += decided.invoices_seen
         if decided.unknown_scenario is not None:
@@ -219,7 +225,7 @@ def _write(session: Session, planned: list[PlannedAction], facts: run_facts.Chun
     inserted = dunning_actions.insert_action_values(session, [(
         a.customer_id, a.invoice_id, a.reminder_id, run_date, a.scenario, a.step, a.channel,
         a.channel, a.tone, a.template, a.send_on, a.state, 0, actor, reasons_text(a.reasons),
-        now, now, a.propensity) for a in planned])
+        now, now, a.propensity, a.policy_id) for a in planned])
     created = {(invoice_id, step): action_id for action_id, invoice_id, step in inserted}
     kept = [a for a in planned if (a.invoice_id, a.step) in created]
     report.actions.extend(kept)

@@ -48,6 +48,40 @@ def _uniform(invoice_id: str, step: str) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+def vary(decision: Decision, option: tuple[str, str, int], reason: Reason) -> Decision:
+    """The decision acting as ``option`` (channel, tone, business days later) instead."""
+    channel, tone, later = option
+    send_on = add_business_days(decision.send_on, later) if later and decision.send_on else decision.send_on
+    return dataclasses.replace(decision, action=channel, channel=channel, tone=tone,
+                               template=None, send_on=send_on, reasons=[*decision.reasons, reason])
+
+
+def mixed_draw(invoice: InvoiceState, decision: Decision, count: int, preferred: int,
+               exploration: float) -> tuple[int, list[float]]:
+    """The option drawn (index) and every option's probability: ``preferred`` with
+    1 − e + e/k, each other with e/k (k = ``count``). The draw is a hash of the invoice and the
+    step, so a replayed run or next-action makes the same choice."""
+    share = exploration / count
+    probabilities = [share] * count
+    probabilities[preferred] += 1.0 - exploration
+    draw, total, index = _uniform(invoice.invoice_id, decision.step or ""), 0.0, 0
+    for index, probability in enumerate(probabilities):  # noqa: B007  (the index is the choice)
+        total += probability
+        if draw < total:
+            break
+    return index, probabilities
+
+
+def explored_reason(option: tuple[str, str, int], probability: float) -> Reason:
+    channel, tone, later = option
+    return Reason(
+        "exploration",
+        f"Variante choisie au hasard parmi les actions acceptables (exploration, probabilité "
+        f"{probability:.2f}) : {channel}, ton {tone}" + (", trois jours ouvrés plus tard" if later else ""),
+        f"Variant chosen at random among the acceptable actions (exploration, probability "
+        f"{probability:.2f}): {channel}, {tone} tone" + (", three business days later" if later else ""))
+
+
 class ExploringChooser:
     """A ``serving.decisions.Chooser`` exploring a share ``exploration`` of the decisions."""
 
@@ -60,27 +94,11 @@ class ExploringChooser:
         options = variants(invoice, decision)
         if len(options) == 1:
             return Chosen(decision)
-        share = self.exploration / len(options)
-        probabilities = [1.0 - self.exploration + share] + [share] * (len(options) - 1)
-        draw, total, index = _uniform(invoice.invoice_id, decision.step or ""), 0.0, 0
-        for index, probability in enumerate(probabilities):  # noqa: B007  (the index is the choice)
-            total += probability
-            if draw < total:
-                break
+        index, probabilities = mixed_draw(invoice, decision, len(options), 0, self.exploration)
         if index == 0:
             return Chosen(decision, propensity=probabilities[0])
-        channel, tone, later = options[index]
-        send_on = add_business_days(decision.send_on, later) if later else decision.send_on
-        reason = Reason(
-            "exploration",
-            f"Variante choisie au hasard parmi les actions acceptables (exploration, probabilité "
-            f"{probabilities[index]:.2f}) : {channel}, ton {tone}" + (", trois jours ouvrés plus tard" if later else ""),
-            f"Variant chosen at random among the acceptable actions (exploration, probability "
-            f"{probabilities[index]:.2f}): {channel}, {tone} tone" + (", three business days later" if later else ""))
-        varied = dataclasses.replace(decision, action=channel, channel=channel, tone=tone,
-                                     template=None, send_on=send_on,
-                                     reasons=[*decision.reasons, reason])
-        return Chosen(varied, propensity=probabilities[index])
+        return Chosen(vary(decision, options[index], explored_reason(options[index], probabilities[index])),
+                      propensity=probabilities[index])
 
 
 def configured_chooser():

@@ -36,8 +36,8 @@ class RateLimiter:
         return None
 
 
-def rate_limit(request: Request,
-               principal: Annotated[Principal, Depends(current_principal)]) -> None:
+async def rate_limit(request: Request,
+                     principal: Annotated[Principal, Depends(current_principal)]) -> None:
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is None:
         return

@@ -24,6 +24,7 @@ from ledger import run_facts
 from ledger import stored_risk as risk_table
 from ledger.tables import Invoice, StoredNextAction
 from serving.decisions import NextAction, RiskProvider, as_the_run_reads, ask_risk, decide_customers, next_action
+from serving.policy_run import chooser_for, warnings_of
 from serving.scenario_store import load_rulebook
 
 if TYPE_CHECKING:
@@ -100,16 +101,18 @@ def compute(service: RiskService, session: Session, customer_ids: Sequence[str],
     invoices = [i.invoice_id for i in facts.invoices if i.customer_id in wanted]
     answer = ask_risk(session, invoices, today, provider_of(service))
     out: dict[str, Owned] = {}
-    for decided in decide_customers(facts, today=today, rulebook=rulebook, risks=answer.risks,
-                                    explain=True):
+    chooser = chooser_for(session, facts, today=today, rulebook=rulebook)
+    decided_all = decide_customers(facts, today=today, rulebook=rulebook, risks=answer.risks,
+                                   explain=True, chooser=chooser)
+    warnings = ((answer.warning,) if answer.warning else ()) + tuple(warnings_of(chooser))
+    for decided in decided_all:
         if decided.customer_id not in wanted:
             continue
         for invoice_id, decision in decided.decisions.items():
             out[invoice_id] = Owned(decided.customer_id, NextAction(
                 decision=decision, scenario=decided.scenario.name,
                 risk=answer.risks.get(invoice_id), reminder=decided.reminder_of(invoice_id),
-                action=decided.action_of(invoice_id),
-                warnings=(answer.warning,) if answer.warning else ()))
+                action=decided.action_of(invoice_id), warnings=warnings))
     return out
 
 

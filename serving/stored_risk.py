@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 from features.labels import SEVERE_DAYS
 from ledger import stored_risk as table
+from ledger.errors import NotFoundError
 from ledger.store import read_frames
 from ledger.tables import Customer, Invoice
 from serving.policy import Risk
@@ -107,6 +108,22 @@ def refresh_quietly(service: RiskService, engine, customer_ids: Sequence[str],
         log.exception("stored risks of %d customer(s) not refreshed", len(customer_ids))
 
 
+def customer_row(service: RiskService, session: Session, customer_id: str,
+                 today: dt.date) -> tuple[dict, str | None]:
+    """(the customer's stored row, recomputed and kept first when stale; its language) in two
+    statements: the fingerprint, which also says whether the customer exists and how it reads
+    (NotFoundError if not), and the stored row. For `GET /customers/{id}/risk`."""
+    prints, languages = table.fingerprints_and_languages(session, [customer_id])
+    if customer_id not in languages:
+        raise NotFoundError("customer", customer_id)
+    stored = session.get(table.StoredCustomerRisk, customer_id)
+    if table.is_fresh(stored, today=today, model_version=service.state.version,
+                      fingerprint=prints[customer_id]):
+        return _as_dict(stored), languages[customer_id]
+    row = _recompute(service, session, [customer_id], today, prints, write=True)[customer_id]
+    return row, languages[customer_id]
+
+
 def fresh_rows(service: RiskService, session: Session, customer_ids: Sequence[str],
                today: dt.date, *, write: bool) -> dict[str, dict]:
     """The stored row of each customer, recomputed first where stale. `write`: keep what was
@@ -140,23 +157,34 @@ def _recompute(service: RiskService, session: Session, ids: list[str], today: dt
 
 
 def invoice_risks(service: RiskService, session: Session, invoice_ids: Sequence[str],
-                  today: dt.date) -> dict[str, dict]:
+                  today: dt.date, *, owners: dict[str, str] | None = None) -> dict[str, dict]:
     """Stored answers of these open invoices (their customers refreshed first where stale, in
     the caller's transaction); an invoice with no stored answer (settled, not issued yet) is
-    absent."""
-    owners = _owners(session, invoice_ids)
-    stale = _stale(service, session, sorted(set(owners.values())), today)
+    absent. `owners` (invoice → customer), when the caller has read them, saves that read.
+
+    Set-based for a batch: one fingerprint statement for all the batch's customers, their stored
+    heads and the invoices' stored rows read as columns (one statement each on PostgreSQL), the
+    stale customers recomputed together (one ledger read, one booster call) and stored."""
+    if owners is None:
+        owners = _owners(session, invoice_ids)
+    customers = sorted(set(owners.values()))
+    if not customers:
+        return {}
+    prints = table.fingerprints(session, customers)
+    heads = table.read_heads(session, customers)
+    version = service.state.version
+    stale = [c for c in customers if not table.is_fresh(
+        heads.get(c), today=today, model_version=version, fingerprint=prints[c])]
     recomputed: dict[str, dict] = {}
     if stale:
-        prints = table.fingerprints(session, stale)
-        customers, invoices = compute(service, session, stale, today)
-        for row in customers:
+        rows, invoices = compute(service, session, stale, today)
+        for row in rows:
             row["fingerprint"] = prints[row["customer_id"]]
-        table.store(session, customers, invoices)
+        table.store(session, rows, invoices)
         recomputed = {i["invoice_id"]: i for i in invoices}
     stale_set = set(stale)
     wanted = [i for i, c in owners.items() if c not in stale_set]
-    found = {i: _as_dict(r) for i, r in table.read_invoices(session, wanted).items()}
+    found = table.read_invoice_rows(session, wanted)
     found.update({i: recomputed[i] for i in owners if i in recomputed})
     return found
 

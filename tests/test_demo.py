@@ -73,5 +73,10 @@ def test_demo_sets_everything_up(tmp_path):
         evaluation = session.exec(select(PolicyEvaluation)).one()
         low, high = evaluation.result["dr_ci"]
         assert low <= evaluation.result["dr"] <= high and evaluation.result["simulated"] is not None
+        # stored with its model, so that activating it makes the daily run use exactly it
+        from ledger.tables import PolicyModel
+
+        model = session.get(PolicyModel, evaluation.id)
+        assert model is not None and evaluation.definition["model_sha256"] == model.sha256
     assert f"{waiting} awaiting approval" in result.stdout
     assert f"evaluation #{evaluation.id} stored" in result.stdout

@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
@@ -285,6 +285,8 @@ class DunningAction(SQLModel, table=True):
     # with exploration on (docs/policy.md): the probability with which the run chose this action
     # among the acceptable ones; None when it was not chosen at random
     propensity: float | None = None
+    # the active reminder policy (`PolicyEvaluation.id`) that chose this action; None: the rules
+    policy_id: int | None = None
 
     __table_args__ = (UniqueConstraint("invoice_id", "step", name="uq_action_invoice_step"),)
 
@@ -309,6 +311,18 @@ class PolicyEvaluation(SQLModel, table=True):
     activated_by: str | None = Field(default=None, max_length=100)
     activated_at: dt.datetime | None = None
     comment: str | None = Field(default=None, max_length=1000)
+
+
+class PolicyModel(SQLModel, table=True):
+    """The candidate an evaluation evaluated, stored with it so that activating the evaluation
+    switches on exactly that candidate (a learned model's boosters, or an analyst's rules): its
+    payload (``model.policy_model``) and the payload's SHA-256, also recorded in the
+    evaluation's ``definition``; the run refuses a payload whose hash differs."""
+
+    evaluation_id: int = Field(primary_key=True, foreign_key="policyevaluation.id")
+    sha256: str = Field(max_length=64)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow)
 
 
 class Event(SQLModel, table=True):

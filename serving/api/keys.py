@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
 from ledger.errors import NotFoundError
@@ -64,9 +64,12 @@ def create_key(body: KeyIn, session: SessionDep, principal: Admin) -> KeyCreated
 
 
 @router.delete("/keys/{prefix}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_key(prefix: str, session: SessionDep, principal: Admin) -> Response:
+def revoke_key(prefix: str, request: Request, session: SessionDep, principal: Admin) -> Response:
     """Revoke a key by its prefix: it answers 401 from now on."""
     if not auth.revoke_key(session=session, prefix=prefix, actor=principal.actor):
         raise NotFoundError("api key", prefix)
     session.commit()
+    cache = getattr(request.app.state, "key_cache", None)
+    if cache is not None:  # this server forgets it at once (others within KEY_CACHE_SECONDS)
+        cache.forget(prefix)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

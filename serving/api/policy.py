@@ -70,3 +70,18 @@ def activate(evaluation_id: EvaluationId, session: SessionDep, principal: Analys
                             comment=(body or ActivateIn()).comment, language=language)
     session.commit()
     return _out(record)
+
+
+@router.post("/policy/evaluations/{evaluation_id}/deactivate", response_model=EvaluationOut)
+def deactivate(evaluation_id: EvaluationId, session: SessionDep, principal: Analyst,
+               body: ActivateIn | None = None,
+               lang: Annotated[Literal["fr", "en"] | None, Query()] = None) -> EvaluationOut:
+    """Switch the active policy off (the daily run goes back to the scenarios' rules); 409 when
+    it is not the active one."""
+    from ledger.config import get_settings
+
+    language = lang or get_settings().language
+    record = store.deactivate(session, evaluation_id, actor=principal.actor,
+                              comment=(body or ActivateIn()).comment, language=language)
+    session.commit()
+    return _out(record)

@@ -6,8 +6,9 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field, model_validator
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field, TypeAdapter, model_validator
+from pydantic_core import to_json
 
 from ledger import credit, store
 from ledger.errors import FieldError, LedgerConflictError, LedgerValidationError
@@ -28,7 +29,7 @@ Predictors = Annotated[Principal, Depends(require("analyst", "agent", "billing")
 Lang = Annotated[Literal["fr", "en"] | None, Query(description="language of the reasons (default: the customer's)")]
 
 
-def risk_service(request: Request) -> RiskService:
+async def risk_service(request: Request) -> RiskService:
     return request.app.state.risk
 
 
@@ -82,9 +83,10 @@ def customer_risk(customer_id: str, session: SessionDep, risk: RiskDep, _: Reade
                       "how many reasons to tell (0: none, the fastest)"))] = 3) -> dict:
     """Score 0–1000, grade A–E, probabilities and readable reasons for one customer: its stored
     answer (recomputed when its ledger, the model or the date changed), reasons on demand."""
-    customer = store.get_customer(session=session, customer_id=customer_id)
-    return risk.customer_risk(session=session, customer_id=customer_id, today=today,
-                              language=lang or customer.language or "fr", top=reasons)
+    from serving.stored_risk import customer_row
+
+    row, language = customer_row(risk, session, customer_id, today)  # 404 for an unknown one
+    return risk.answer(row, session=session, language=lang or language or "fr", top=reasons)
 
 
 class PredictionRequest(BaseModel):
@@ -130,7 +132,7 @@ class PredictionResponse(BaseModel):
 
 @router.post("/predictions", response_model=PredictionResponse, dependencies=[RateLimited])
 def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
-                _: Predictors, today: TodayDep, portfolio: PortfolioDep) -> dict:
+                _: Predictors, today: TodayDep, portfolio: PortfolioDep) -> Response:
     """Risk of stored invoices and of new ones sent inline (scored with the history as of now)."""
     from model.score import grade, invoice_risk, risk_to_score
 
@@ -140,10 +142,10 @@ def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
         for customer_id in dict.fromkeys(i.customer_id for i in body.invoices):
             portfolio.require(session, "customer", customer_id)
 
-    _check_known(session, body)
+    owners = _check_known(session, body)
     stored: dict[str, dict] = {}
     if not body.explain:  # the stored answers (reasons need the features: computed then)
-        stored = invoice_risks(risk, session, body.invoice_ids, today)
+        stored = invoice_risks(risk, session, body.invoice_ids, today, owners=owners)
         session.commit()  # the customers refreshed on the way are kept
     inline = None
     if body.invoices:
@@ -152,7 +154,10 @@ def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
         inline["amount"] = inline["amount"].astype(float)
         for column in ("issue_date", "due_date"):
             inline[column] = pd.to_datetime(inline[column])
-    records = [_stored_prediction(stored[i]) for i in dict.fromkeys(body.invoice_ids) if i in stored]
+    # a stored row has the response's types already (floats, dates, int, str): written out as
+    # it is, not validated object by object; what is computed here is validated as before
+    records: list[dict] = [_stored_prediction(stored[i]) for i in dict.fromkeys(body.invoice_ids)
+                           if i in stored]
     rest = [i for i in body.invoice_ids if i not in stored]
     if rest or inline is not None:
         scores = risk.score_invoices(session=session, invoice_ids=rest, inline=inline,
@@ -162,33 +167,43 @@ def predictions(body: PredictionRequest, session: SessionDep, risk: RiskDep,
         computed = scores.to_dict("records")
         for record in computed:
             record["expected_days_late"] = round(float(record["expected_days_late"]), 1)
-        records += computed
+        records += _PREDICTIONS.dump_python(_PREDICTIONS.validate_python(computed), mode="json")
     basis = "model" if risk.state.predictor is not None else "rules"
-    # plain dicts: the response model validates them once (not once here and again on the way out)
-    return {"basis": basis, "model_version": risk.state.version, "predictions": records}
+    content = {"basis": basis, "model_version": risk.state.version, "predictions": records}
+    return Response(to_json(content, inf_nan_mode="null"), media_type="application/json")
+
+
+_PREDICTIONS = TypeAdapter(list[Prediction])
+_STORED_FIELDS = ("invoice_id", "customer_id", "p_late", "p_severe", "expected_days_late",
+                  "p_unpaid_30", "p_unpaid_90", "expected_pay_date", "pay_date_low",
+                  "pay_date_high", "score", "grade")
 
 
 def _stored_prediction(row: dict) -> dict:
-    fields = ("invoice_id", "customer_id", "p_late", "p_severe", "p_unpaid_30", "p_unpaid_90",
-              "expected_pay_date", "pay_date_low", "pay_date_high", "score", "grade")
-    return {**{name: row[name] for name in fields},
-            "expected_days_late": round(row["expected_days_late"], 1)}
+    """A stored row as a `Prediction` reads (its fields, in its order, no reasons)."""
+    out = {name: row[name] for name in _STORED_FIELDS}
+    out["expected_days_late"] = round(out["expected_days_late"], 1)
+    out["reasons"] = []
+    return out
 
 
-def _check_known(session, body: PredictionRequest) -> None:
+def _check_known(session, body: PredictionRequest) -> dict[str, str]:
+    """422 for an unknown or unscorable invoice id, or an inline invoice's unknown customer;
+    returns each stored invoice's customer."""
     from sqlalchemy import select
 
+    from ledger.bulk import select_in
     from ledger.tables import Invoice
 
     errors: list[FieldError] = []
     known: dict[str, str | None] = {}
-    ids = list(dict.fromkeys(body.invoice_ids))
-    for start in range(0, len(ids), 900):
-        # the columns the checks read, as rows: loading 10,000 ORM objects cost more than scoring
-        for row in session.execute(select(Invoice.invoice_id, Invoice.kind, Invoice.settled_on,
-                                          Invoice.issue_date, Invoice.due_date).where(
-                Invoice.invoice_id.in_(ids[start:start + 900]))):
-            known[row.invoice_id] = _unscorable(row)
+    owners: dict[str, str] = {}
+    # the columns the checks read, as rows: loading 10,000 ORM objects cost more than scoring
+    for row in select_in(session, [Invoice.invoice_id, Invoice.customer_id, Invoice.kind,
+                                   Invoice.settled_on, Invoice.issue_date, Invoice.due_date],
+                         Invoice.invoice_id, set(body.invoice_ids)):
+        known[row.invoice_id] = _unscorable(row)
+        owners[row.invoice_id] = row.customer_id
     for i, invoice_id in enumerate(body.invoice_ids):
         if invoice_id not in known:
             errors.append(FieldError(f"invoice_ids[{i}]", f"unknown invoice {invoice_id!r}"))
@@ -201,6 +216,7 @@ def _check_known(session, body: PredictionRequest) -> None:
                for i, inv in enumerate(body.invoices) if inv.customer_id not in found]
     if errors:
         raise LedgerValidationError(errors[:100])
+    return owners
 
 
 def _unscorable(invoice) -> str | None:

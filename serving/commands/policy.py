@@ -81,11 +81,13 @@ def _save(result, chosen, ledger: Path) -> int:
     from ledger.db import get_engine as _engine
     from ledger.db import session_scope
     from ledger.policies import save_evaluation
+    from model.policy_model import dump
 
     definition = {"kind": "learned"} if chosen == "learned" else {"kind": "file", "file": chosen.model_dump(by_alias=True)}
     with session_scope(_engine()) as session:
+        # the candidate itself is stored with its evaluation: activating it applies exactly this
         record = save_evaluation(session, result=result, definition=definition, ledger=str(ledger),
-                                 created_by="cli")
+                                 created_by="cli", model=dump(result.policy))
         return record.id
 
 
@@ -149,6 +151,27 @@ def activate(evaluation_id: int, comment: Annotated[str, typer.Option(help="Why"
     console.print(message)
 
 
+@policy_app.command("deactivate")
+def deactivate(evaluation_id: int, comment: Annotated[str, typer.Option(help="Why")] = "") -> None:
+    """Switch the active policy off: the daily run goes back to the scenarios' rules."""
+    from ledger.db import get_engine as _engine
+    from ledger.db import session_scope
+    from ledger.errors import LedgerConflictError, LedgerError
+    from ledger.policies import deactivate as switch_off
+
+    words = _words()
+    try:
+        with session_scope(_engine()) as session:
+            record = switch_off(session, evaluation_id, actor="cli", comment=comment,
+                                language=get_settings().language)
+            message = words["policy_deactivated"].format(id=record.id, candidate=record.candidate)
+    except LedgerConflictError as error:
+        _fail("; ".join(e.message for e in error.errors), 3)
+    except LedgerError as error:
+        _fail(str(error), 2)
+    console.print(message)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(policy_app, name="policy")
 
@@ -164,16 +187,21 @@ def demo_step(context: dict) -> None:
     from ledger.policies import save_evaluation
     from model.policy_eval import compare_with_rule
     from model.policy_eval import evaluate as run
+    from model.policy_model import as_run, dump
+    from model.policy_model import load as load_model
 
     directory = Path(context["workdir"]) / "policy-simulator"
     params = simulator.SimulationParams(customers=min(context["customers"], 200), months=24,
                                         seed=context["seed"])
     simulator.write(params, directory)
     result = run(directory, "learned", resamples=200, seed=context["seed"])
-    compared = compare_with_rule(directory, result.policy, pd.Timestamp(result.split_on))
+    stored = dump(result.policy)
+    # replayed as the daily run would apply it once activated (exploration's arms: no letter)
+    compared = compare_with_rule(directory, as_run(load_model(*stored)), pd.Timestamp(result.split_on))
     with session_scope(_engine()) as session:
+        # the model is stored with its evaluation: activating it makes the daily run use exactly it
         record = save_evaluation(session, result=result, definition={"kind": "learned"},
-                                 ledger=str(directory), created_by="demo")
+                                 ledger=str(directory), created_by="demo", model=stored)
         saved = record.id
     low, high = result.dr_ci
     (days, rule_days), (notices, rule_notices) = compared.mean_days_late, compared.formal_notices
@@ -181,5 +209,8 @@ def demo_step(context: dict) -> None:
         f"policy (simulator, {result.n} decisions evaluated): paid within 14 days — logged "
         f"{result.logged_value:.3f}, learned DR {result.dr:.3f} [{low:.3f}, {high:.3f}], replayed "
         f"truth {result.simulated:.3f}; against the rule policy {days:.1f} vs {rule_days:.1f} days "
-        f"late on average, {notices} vs {rule_notices} formal notices; evaluation #{saved} stored "
-        f"(gain lower bound {result.gain_lower_bound:+.3f}: `relance policy activate {saved}`)")
+        f"late on average, {notices} vs {rule_notices} formal notices, as the daily run would apply "
+        f"it; evaluation #{saved} stored with its model (gain lower bound "
+        f"{result.gain_lower_bound:+.3f}; an analyst's `relance policy activate {saved}` makes the "
+        f"daily run choose first reminders with it, `relance policy deactivate {saved}` goes back "
+        f"to the rules)")

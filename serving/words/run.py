@@ -34,6 +34,13 @@ RUN_WARNINGS: dict[str, tuple[str, str]] = {
         "(le détail est dans le journal du serveur)",
         "the risk model could not answer: the scenario's rules alone decided (the details are in "
         "the server's log)"),
+    "policy_unavailable": (
+        "La politique de relance active n° {id} n'a pas pu être appliquée (modèle enregistré "
+        "absent, altéré ou illisible) : les règles des scénarios ont décidé. Réévaluez-la ou "
+        "désactivez-la (relance policy deactivate {id}).",
+        "the active reminder policy #{id} could not be applied (its stored model is missing, "
+        "altered or unreadable): the scenarios' rules decided. Evaluate it again or switch it "
+        "off (relance policy deactivate {id})."),
 }
 
 

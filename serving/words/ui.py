@@ -195,6 +195,7 @@ UI: dict[str, dict[str, str]] = {
     "policy_saved": {"fr": "Évaluation enregistrée : n° {id} (relance policy activate {id})",
                      "en": "Evaluation stored: #{id} (relance policy activate {id})"},
     "policy_activated": {"fr": "Politique n° {id} ({candidate}) activée", "en": "Policy #{id} ({candidate}) activated"},
+    "policy_deactivated": {"fr": "Politique n° {id} ({candidate}) désactivée : les règles des scénarios décident", "en": "Policy #{id} ({candidate}) switched off: the scenarios' rules decide"},
     "policy_id": {"fr": "N°", "en": "#"},
     "policy_candidate": {"fr": "Candidate", "en": "Candidate"},
     "policy_metric": {"fr": "Mesure", "en": "Metric"},

@@ -48,6 +48,31 @@ def test_a_revoked_key_is_refused_from_then_on(client, keys, db):
     assert status[prefix] == "revoked"
 
 
+def test_a_key_revoked_elsewhere_is_refused_within_the_cache_lifetime(client, app, db):
+    """A revocation the serving process did not make (the CLI, another server, the database)
+    takes effect once the key's cached answer is older than KEY_CACHE_SECONDS; an expiry at once."""
+    import time
+
+    from serving.auth import KEY_CACHE_SECONDS, KeyCache
+
+    assert KEY_CACHE_SECONDS <= 5  # "briefly": the documented bound
+    app.state.key_cache = KeyCache(ttl=0.5)
+    key, headers = _key(db, name="elsewhere")
+    assert client.get(f"{API}/me", headers=headers).status_code == 200  # verified, cached
+    with Session(db) as session:
+        stored = session.query(ApiKey).filter(ApiKey.prefix == key.split("_")[1]).one()
+        stored.revoked_at = utcnow()
+        session.commit()
+    time.sleep(0.6)
+    assert client.get(f"{API}/me", headers=headers).status_code == 401
+    # expiry is checked on the cached answer too: no waiting for the cache to age
+    app.state.key_cache = KeyCache(ttl=3600)
+    key, headers = _key(db, name="soon", expires_at=utcnow() + dt.timedelta(seconds=1))
+    assert client.get(f"{API}/me", headers=headers).status_code == 200
+    time.sleep(1.1)
+    assert client.get(f"{API}/me", headers=headers).status_code == 401
+
+
 def test_an_expired_key_gets_401(client, keys, db):
     _, later = _key(db, name="later", expires_at=utcnow() + dt.timedelta(days=1))
     assert client.get(f"{API}/me", headers=later).status_code == 200

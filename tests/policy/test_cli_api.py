@@ -175,6 +175,53 @@ def test_cli_activate_and_list(monkeypatch, tmp_path):
         get_settings.cache_clear(), get_engine.cache_clear()
 
 
+def test_cli_save_stores_the_model_and_deactivate_switches_off(monkeypatch, tmp_path, ledger_dir):
+    """`--save` stores the evaluated candidate beside its evaluation, its hash recorded in the
+    row; `deactivate` switches the active policy off (exit 3 when it is not the active one)."""
+    from ledger.config import get_settings
+    from ledger.db import get_engine, migrate
+    from ledger.tables import PolicyModel
+    from model.policy_model import load, sha256
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("RELANCE_LANG", "en")
+    get_settings.cache_clear(), get_engine.cache_clear()
+    try:
+        engine = get_engine()
+        migrate(engine)
+        saved = run("policy", "evaluate", "--ledger", str(ledger_dir), "--candidate", "learned",
+                    "--resamples", "50", "--save", "--json")
+        assert saved.exit_code == 0, saved.output
+        with Session(engine) as session:
+            record = session.exec(select(PolicyEvaluation)).one()
+            model = session.get(PolicyModel, record.id)
+            assert record.definition["model_sha256"] == model.sha256 == sha256(model.payload)
+            assert load(model.payload, model.sha256).kind == "learned"
+            record.gain_low = 0.01  # whatever this small ledger says: the switch is what is tested
+            session.add(record)
+            evaluation_id = record.id
+            session.commit()
+        assert run("policy", "deactivate", str(evaluation_id)).exit_code == 3
+        assert run("policy", "activate", str(evaluation_id)).exit_code == 0
+        off = run("policy", "deactivate", str(evaluation_id), "--comment", "back to rules")
+        assert off.exit_code == 0 and f"#{evaluation_id}" in off.output
+        with Session(engine) as session:
+            assert session.get(PolicyEvaluation, evaluation_id).state == "retired"
+            assert session.exec(select(AuditLog).where(AuditLog.action == "policy.deactivated")).one()
+    finally:
+        get_settings.cache_clear(), get_engine.cache_clear()
+
+
+def test_api_deactivate(client, keys, db):
+    sure = store(db, (0.01, 0.09))
+    assert client.post(f"/api/v1/policy/evaluations/{sure}/deactivate", headers=keys["analyst"]).status_code == 409
+    assert client.post(f"/api/v1/policy/evaluations/{sure}/activate", headers=keys["analyst"]).status_code == 200
+    assert client.post(f"/api/v1/policy/evaluations/{sure}/deactivate", headers=keys["agent"]).status_code == 403
+    answer = client.post(f"/api/v1/policy/evaluations/{sure}/deactivate", headers=keys["analyst"],
+                         json={"comment": "fin de l'essai"})
+    assert answer.status_code == 200 and answer.json()["state"] == "retired"
+
+
 def test_the_model_page_has_the_policy_panel_in_both_languages(client):
     import html
     import json as _json

@@ -14,7 +14,7 @@ The bounds and columns are written out here, as a migration must not change when
 from alembic import op
 
 revision = "0011"
-down_revision = "0021"  # the bounds come last: every column exists when they are checked (… → 0020 → 0021 → 0011)
+down_revision = "0022"  # the bounds come last: every column exists when they are checked (… → 0021 → 0022 → 0011)
 branch_labels = None
 depends_on = None
 

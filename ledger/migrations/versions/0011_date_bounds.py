@@ -1,7 +1,7 @@
 """business dates bounded in the database: 1900-01-01 … 2199-12-31
 
 Revision ID: 0011
-Revises: 0021
+Revises: 0019
 
 PostgreSQL gets CHECK constraints added NOT VALID: every new or changed row is checked, the rows
 already stored are not (a database from before the bounds keeps working; the readers set such a
@@ -14,7 +14,7 @@ The bounds and columns are written out here, as a migration must not change when
 from alembic import op
 
 revision = "0011"
-down_revision = "0022"  # the bounds come last: every column exists when they are checked (… → 0021 → 0022 → 0011)
+down_revision = "0019"  # every dated column exists by 0019; later revisions come after the bounds (… → 0019 → 0011 → 0023 → 0020)
 branch_labels = None
 depends_on = None
 

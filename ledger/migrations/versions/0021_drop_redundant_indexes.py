@@ -14,7 +14,7 @@ alternated, load 12–16).
 from alembic import op
 
 revision = "0021"
-down_revision = "0020"  # linear history: … → 0019 → 0020 (currency index) → 0021 → 0011 (bounds last)
+down_revision = "0020"  # linear history: … → 0023 → 0020 (currency index) → 0021 (this) → 0022
 branch_labels = None
 depends_on = None
 

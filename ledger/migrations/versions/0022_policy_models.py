@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 revision = "0022"
-down_revision = "0021"  # linear history: … → 0020 → 0021 → 0022 (this) → 0011 (bounds last)
+down_revision = "0021"  # linear history: … → 0020 → 0021 → 0022 (this)
 branch_labels = None
 depends_on = None
 

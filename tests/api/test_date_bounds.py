@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from features.synth import generate
+from ledger.calendar import previous_business_day
 from ledger.db import MIGRATIONS, make_engine, migrate
 from ledger.frames import write_ledger_dir
 from ledger.importers import import_ledger_dir
@@ -26,7 +27,8 @@ from serving.risk import RiskService
 from tests.conftest import BACKENDS, _drop_pg_schema, _pg_engine
 
 API = "/api/v1"
-TODAY = dt.date.today()
+# a business day: on a weekend or a holiday the dunning run rightly plans nothing to send
+TODAY = previous_business_day(dt.date.today())
 BAD = "ODD"  # the customer whose rows predate the bounds
 
 
@@ -75,7 +77,7 @@ def legacy(request, ledger, tmp_path_factory):
         engine = _pg_engine(schema)
     _upgrade(engine, _before_bounds())
     with Session(engine) as session:
-        import_ledger_dir(session=session, directory=ledger[0], actor="test", today=dt.date.today())
+        import_ledger_dir(session=session, directory=ledger[0], actor="test", today=TODAY)
         session.commit()
     with engine.begin() as connection:
         connection.execute(text(

@@ -9,6 +9,7 @@ from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from ledger import audit, contacts, dispute_views, disputes, errors, promise_views, promises, stored_risk, worklist_rows
@@ -267,7 +268,18 @@ def worklist(request: Request, session: SessionDep, principal: Reader,
     rows = ranking.worklist(session=session, today=today, agent=agent, limit=limit, segment=segment,
                         grade=grade, bucket=bucket, risk=_invoice_risk(request, session, today),
                         offset=offset, search=q or None, currency=currency, dispute=dispute, promise=promise)
+    _keep_refreshed_answers(session)
     return worded(rows, _lang(request, lang))
+
+
+def _keep_refreshed_answers(session: Session) -> None:
+    """The risk service stored the answers it recomputed for stale customers in this request's
+    transaction: keep them, or the next call recomputes the same customers again. Nothing else
+    is written by a worklist read; a write conflict (SQLite busy) only costs the next call."""
+    try:
+        session.commit()
+    except DBAPIError:
+        session.rollback()
 
 
 def _invoice_risk(request: Request, session: Session, today: dt.date) -> ranking.InvoiceRisk | None:

@@ -36,3 +36,26 @@ def test_worklist_grade_is_the_customer_pages_grade(client, keys, app, db, tmp_p
         disagreeing += any(r.grade != page["grade"] for r in invoices.values())
     # the invoices' own grades differ from their customer's for some customers: the test means it
     assert disagreeing > 0
+
+
+def test_a_worklist_read_keeps_the_answers_it_had_to_recompute(client, keys, app, db, tmp_path):
+    """Stale customers are scored once: the answers the worklist's read recomputed are stored,
+    so the next read finds them fresh instead of scoring the same customers again."""
+    from sqlmodel import select
+
+    from ledger.tables import StoredCustomerRisk
+
+    frames = generate(customers=25, months=12, seed=9)
+    today = frames.as_of.date() + dt.timedelta(days=1)
+    write_ledger_dir(frames, tmp_path / "ledger")
+    with Session(db) as session:
+        import_ledger_dir(session=session, directory=tmp_path / "ledger", actor="test", today=today)
+        session.commit()
+    app.state.today = today
+    with Session(db) as session:  # nothing stored for the new day yet
+        assert not [r for r in session.exec(select(StoredCustomerRisk)).all() if r.as_of == today]
+    rows = client.get(f"{API}/worklist", params={"limit": 10}, headers=keys["analyst"]).json()
+    assert rows
+    with Session(db) as session:
+        stored = {r.customer_id for r in session.exec(select(StoredCustomerRisk)).all() if r.as_of == today}
+    assert {row["customer_id"] for row in rows} <= stored

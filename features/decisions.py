@@ -72,6 +72,22 @@ def acceptable(frame: pd.DataFrame) -> np.ndarray:
     return mask
 
 
+def run_allowed(frame: pd.DataFrame) -> np.ndarray:
+    """decisions × arms: what the daily run lets a policy choose for a first reminder
+    (``serving.exploration.variants``): courteous or neutral e-mail, a courteous one three
+    business days later, a call from ``MID_AMOUNT`` up — never a letter; nothing but the
+    scenario's call when the scenario calls (large amounts)."""
+    own = rule_arm(frame)
+    allowed = np.zeros((len(frame), len(ARM_NAMES)), dtype=bool)
+    for name in ("email_courteous", "email_neutral", "email_courteous_later"):
+        allowed[:, ARM_INDEX[name]] = True
+    allowed[:, ARM_INDEX["call"]] = frame["amount"].to_numpy(dtype=float) >= MID_AMOUNT
+    calls = own == ARM_INDEX["call"]
+    allowed[calls] = False
+    allowed[np.arange(len(frame)), own] = True
+    return allowed
+
+
 def rule_arm(frame: pd.DataFrame) -> np.ndarray:
     """The rule policy's arm per decision: the scenario's first step (courteous e-mail on the
     gentle scenario, neutral e-mail on the standard one), a call from the large-amount threshold."""
@@ -106,10 +122,11 @@ def exploring_policy(exploration: float = DEFAULT_EXPLORATION) -> Policy:
     return policy
 
 
-def bounded(probabilities: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+def bounded(probabilities: np.ndarray, frame: pd.DataFrame, *, run: bool = False) -> np.ndarray:
     """A policy's probabilities kept within the hard bounds: mass on an unacceptable arm goes to
-    the rule's arm."""
-    mask = acceptable(frame)
+    the rule's arm. ``run``: within what the daily run lets a policy choose as well, so that an
+    evaluation estimates the policy the run would apply, not a freer one."""
+    mask = acceptable(frame) & run_allowed(frame) if run else acceptable(frame)
     kept = np.where(mask, probabilities, 0.0)
     lost = 1.0 - kept.sum(axis=1)
     kept[np.arange(len(frame)), rule_arm(frame)] += np.clip(lost, 0.0, None)

@@ -103,7 +103,7 @@ def evaluate(directory: Path | str, candidate: str | PolicyFile, *, metric: str 
     tick("fit", 0.2)
     models = uplift.fit(train, metric, seed=seed)
     policy = uplift.LearnedPolicy(models) if candidate == "learned" else candidate
-    target = bounded(policy(test), test)
+    target = bounded(policy(test), test, run=True)  # what the run would apply (never a letter)
     predicted = models.predict(test)
     arms = test["arm"].map(ARM_INDEX).to_numpy()
     reward = test[column].to_numpy(dtype=float)

@@ -24,7 +24,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.decisions import ARM_INDEX, ARM_NAMES, FEATURES, MID_AMOUNT, Policy, one_hot, rule_arm
+from features.decisions import ARM_NAMES, FEATURES, Policy, one_hot, rule_arm, run_allowed
 from model import uplift
 from model.policy_file import PolicyFile, PolicyFileError, parse
 
@@ -160,22 +160,6 @@ def choose(policy: StoredPolicy, frame: pd.DataFrame, allowed: np.ndarray, own: 
     """``choose_from`` on a frame with ``FEATURES`` (and, for a file, ``amount``,
     ``terms_days``, ``scenario``)."""
     return choose_from(policy, preferences(policy, frame), allowed, own)
-
-
-def run_allowed(frame: pd.DataFrame) -> np.ndarray:
-    """decisions × arms: what the daily run lets a policy choose for a first reminder
-    (``serving.exploration.variants``): courteous or neutral e-mail, a courteous one three
-    business days later, a call from ``MID_AMOUNT`` up — never a letter; nothing but the
-    scenario's call when the scenario calls (large amounts)."""
-    own = rule_arm(frame)
-    allowed = np.zeros((len(frame), len(ARM_NAMES)), dtype=bool)
-    for name in ("email_courteous", "email_neutral", "email_courteous_later"):
-        allowed[:, ARM_INDEX[name]] = True
-    allowed[:, ARM_INDEX["call"]] = frame["amount"].to_numpy(dtype=float) >= MID_AMOUNT
-    calls = own == ARM_INDEX["call"]
-    allowed[calls] = False
-    allowed[np.arange(len(frame)), own] = True
-    return allowed
 
 
 def as_run(policy: StoredPolicy) -> Policy:

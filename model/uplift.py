@@ -19,7 +19,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.decisions import ARMS, FEATURES, acceptable, one_hot, rule_arm
+from features.decisions import ARMS, FEATURES, acceptable, one_hot, rule_arm, run_allowed
 
 METRICS = {
     # name: (column, known column, higher is better, classifier?)
@@ -95,7 +95,9 @@ class LearnedPolicy:
         higher = METRICS[metric][2]
         predicted = self.models.predict(frame)
         score = predicted if higher else -predicted
-        score = np.where(acceptable(frame), score, -np.inf)
+        # among the arms the daily run can apply (never a letter): the policy evaluated is the
+        # policy an analyst's activation switches on (model.policy_model.as_run)
+        score = np.where(acceptable(frame) & run_allowed(frame), score, -np.inf)
         rule = rule_arm(frame)
         best = score.argmax(axis=1)
         gain = score[np.arange(len(frame)), best] - score[np.arange(len(frame)), rule]

@@ -87,8 +87,10 @@ def test_the_stored_candidate_is_the_evaluated_one(learned, stored, ledger_dir):
     assert learned.gain_lower_bound > 0  # this ledger's candidate may be activated
     frame = logged_dataset(load_ledger_dir(ledger_dir), read_actions(ledger_dir)).tail(300)
     loaded = policy_model.load(payload, digest)
-    ours = policy_model.choose(loaded, frame, acceptable(frame), rule_arm(frame))
+    # the run's arm set: the evaluated candidate chose within it too, so the two agree everywhere
+    ours = policy_model.choose(loaded, frame, policy_model.run_allowed(frame), rule_arm(frame))
     assert (ours == learned.policy(frame).argmax(axis=1)).all()
+    assert (ours == policy_model.as_run(loaded)(frame).argmax(axis=1)).all()
     with pytest.raises(policy_model.PolicyModelError):
         policy_model.load(payload.replace('"metric"', '"metrics"', 1), digest)
     with pytest.raises(policy_model.PolicyModelError):

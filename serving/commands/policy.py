@@ -133,38 +133,32 @@ def list_evaluations() -> None:
 @policy_app.command("activate")
 def activate(evaluation_id: int, comment: Annotated[str, typer.Option(help="Why")] = "") -> None:
     """Switch on an evaluated policy — only when its gain's lower bound is above zero."""
-    from ledger.db import get_engine as _engine
-    from ledger.db import session_scope
-    from ledger.errors import LedgerConflictError, LedgerError
     from ledger.policies import activate as switch_on
 
-    words = _words()
-    try:
-        with session_scope(_engine()) as session:
-            record = switch_on(session, evaluation_id, actor="cli", comment=comment,
-                               language=get_settings().language)
-            message = words["policy_activated"].format(id=record.id, candidate=record.candidate)
-    except LedgerConflictError as error:
-        _fail("; ".join(e.message for e in error.errors), 3)
-    except LedgerError as error:
-        _fail(str(error), 2)
-    console.print(message)
+    _switch(switch_on, evaluation_id, comment, "policy_activated")
 
 
 @policy_app.command("deactivate")
 def deactivate(evaluation_id: int, comment: Annotated[str, typer.Option(help="Why")] = "") -> None:
     """Switch the active policy off: the daily run goes back to the scenarios' rules."""
+    from ledger.policies import deactivate as switch_off
+
+    _switch(switch_off, evaluation_id, comment, "policy_deactivated")
+
+
+def _switch(change, evaluation_id: int, comment: str, said: str) -> None:
+    """One switch of the policy in its own transaction, told in the user's words; refused
+    (exit 3) when the ledger's rules forbid it, exit 2 for any other ledger error."""
     from ledger.db import get_engine as _engine
     from ledger.db import session_scope
     from ledger.errors import LedgerConflictError, LedgerError
-    from ledger.policies import deactivate as switch_off
 
     words = _words()
     try:
         with session_scope(_engine()) as session:
-            record = switch_off(session, evaluation_id, actor="cli", comment=comment,
-                                language=get_settings().language)
-            message = words["policy_deactivated"].format(id=record.id, candidate=record.candidate)
+            record = change(session, evaluation_id, actor="cli", comment=comment,
+                            language=get_settings().language)
+            message = words[said].format(id=record.id, candidate=record.candidate)
     except LedgerConflictError as error:
         _fail("; ".join(e.message for e in error.errors), 3)
     except LedgerError as error:

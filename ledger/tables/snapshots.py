@@ -11,7 +11,8 @@ from sqlmodel import Field, SQLModel
 class ReceivableSnapshot(SQLModel, table=True):
     __tablename__ = "receivablesnapshot"
     on_date: dt.date = Field(primary_key=True)
-    scope: str = Field(primary_key=True, max_length=72)     # "*" every customer, else "segment:<name>"
+    # "*" every customer, else "segment:<name>"; daily sales behind "sales:" (migration 0024)
+    scope: str = Field(primary_key=True, max_length=96)
     bucket: str = Field(primary_key=True, max_length=8)     # "" on the marker row
     currency: str = Field(primary_key=True, max_length=3)   # "" on the marker row
     invoices: int

@@ -236,8 +236,6 @@ def main() -> None:
     rows.append({"endpoint": f"POST /predictions ({prediction['invoices']:,} invoices)", "requests": 3,
                  "p50_ms": prediction["seconds"] * 1000, "p99_ms": prediction["seconds"] * 1000,
                  "req_per_s": prediction["per_s"]})
-    report("api", rows, title=f"API on a real server, {args.clients} concurrent clients, "
-                              f"{args.customers:,} customers", quick=args.quick)
     figures = {
         "customers": args.customers, "open_invoices": len(prepared["open_ids"]),
         "refresh_s": round(prepared["refresh_s"], 2),
@@ -265,10 +263,12 @@ def main() -> None:
             figures[f"wrk_{name}_non_2xx"] = figures_of["non_2xx"]
             if name != "health":
                 ratios[f"wrk_{name}_ratio"] = (f"wrk_{name}_rps", "wrk_health_rps")
-        rows.extend({"endpoint": f"wrk {name}", "requests": None, "p50_ms": round(f["p50_ms"], 2),
+        rows.extend({"endpoint": f"wrk {name}", "requests": "—", "p50_ms": round(f["p50_ms"], 2),
                      "p99_ms": round(f["p99_ms"], 2), "req_per_s": round(f["req_per_s"], 1)}
                     for name, f in out["wrk"].items())
-        report("api", rows, title="the same, wrk as the load generator", quick=args.quick)
+    # one table, one results file: the Python client's rows, then wrk's ("wrk …") when installed
+    report("api", rows, title=f"API on a real server, {args.clients} concurrent clients, "
+                              f"{args.customers:,} customers", quick=args.quick)
     emit("api", figures, quick=args.quick, ratios={
         **ratios,
         "risk_ratio": ("risk_rps", "health_rps"),

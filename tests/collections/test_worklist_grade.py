@@ -14,14 +14,20 @@ from ledger.importers import import_ledger_dir
 API = "/api/v1"
 
 
-def test_worklist_grade_is_the_customer_pages_grade(client, keys, app, db, tmp_path):
-    frames = generate(customers=40, months=12, seed=5)
+def _imported(app, db, tmp_path, *, customers: int, seed: int) -> dt.date:
+    """A 12-month synthetic ledger imported through its directory; the app's today the day after."""
+    frames = generate(customers=customers, months=12, seed=seed)
     today = frames.as_of.date() + dt.timedelta(days=1)
     write_ledger_dir(frames, tmp_path / "ledger")
     with Session(db) as session:
         import_ledger_dir(session=session, directory=tmp_path / "ledger", actor="test", today=today)
         session.commit()
     app.state.today = today
+    return today
+
+
+def test_worklist_grade_is_the_customer_pages_grade(client, keys, app, db, tmp_path):
+    today = _imported(app, db, tmp_path, customers=40, seed=5)
     rows = client.get(f"{API}/worklist", params={"limit": 100}, headers=keys["analyst"]).json()
     assert len(rows) >= 10
     disagreeing = 0
@@ -45,13 +51,7 @@ def test_a_worklist_read_keeps_the_answers_it_had_to_recompute(client, keys, app
 
     from ledger.tables import StoredCustomerRisk
 
-    frames = generate(customers=25, months=12, seed=9)
-    today = frames.as_of.date() + dt.timedelta(days=1)
-    write_ledger_dir(frames, tmp_path / "ledger")
-    with Session(db) as session:
-        import_ledger_dir(session=session, directory=tmp_path / "ledger", actor="test", today=today)
-        session.commit()
-    app.state.today = today
+    today = _imported(app, db, tmp_path, customers=25, seed=9)
     with Session(db) as session:  # nothing stored for the new day yet
         assert not [r for r in session.exec(select(StoredCustomerRisk)).all() if r.as_of == today]
     rows = client.get(f"{API}/worklist", params={"limit": 10}, headers=keys["analyst"]).json()

@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-
 from sqlalchemy import text
 from sqlmodel import Session
 

@@ -129,7 +129,8 @@ def _copy_column(values: list[Any]) -> list[str] | None:
     kinds.discard(type(None))
     if not kinds <= _COPY_CONVERT.keys():
         return None
-    if kinds == {str} and not _COPY_SPECIAL.search("".join(v for v in values if v is not None)):
+    if kinds == {str} and not _COPY_SPECIAL.search(
+            "".join(v for v in values if v is not None) if has_null else "".join(values)):
         return [v if v is not None else "\\N" for v in values] if has_null else values
     if len(kinds) == 1 and not has_null:
         return list(map(_COPY_CONVERT[kinds.pop()], values))

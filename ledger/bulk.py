@@ -130,7 +130,8 @@ def _copy_column(values: list[Any]) -> list[str] | None:
     if not kinds <= _COPY_CONVERT.keys():
         return None
     if kinds == {str}:
-        if not _COPY_SPECIAL.search("".join(v for v in values if v is not None)):
+        if not _COPY_SPECIAL.search("".join(v for v in values if v is not None) if has_null
+                                    else "".join(values)):
             return [v if v is not None else "\\N" for v in values] if has_null else values
         # each distinct text escaped once: a run's actions share a few thousand reasons texts
         # (the hash of a shared str object is computed once by Python)

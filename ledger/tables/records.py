@@ -257,7 +257,7 @@ class DunningAction(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: str = Field(foreign_key="customer.customer_id", index=True, max_length=64)
-    # indexed by the unique key (invoice_id, step) below (migration 0025)
+    # indexed by the unique key (invoice_id, step) below (migration 0026)
     invoice_id: str | None = Field(default=None, foreign_key="invoice.invoice_id", max_length=64)
     reminder_id: str | None = Field(default=None, index=True, max_length=64)
     run_date: dt.date | None = Field(default=None, index=True)

@@ -1,7 +1,7 @@
 """drop two indexes of the action table that another index already covers
 
-Revision ID: 0025
-Revises: 0024
+Revision ID: 0026
+Revises: 0025
 
 A dunning run writes hundreds of thousands of actions a day, each paying every index of the
 table. `ix_dunningaction_invoice_id` (invoice_id) is the leading column of the unique key
@@ -13,8 +13,8 @@ sent actions) is served by the covering index; checked with EXPLAIN on PostgreSQ
 """
 from alembic import op
 
-revision = "0025"
-down_revision = "0024"  # linear history: … → 0022 → 0024 → 0025 (this)
+revision = "0026"
+down_revision = "0025"  # linear history: … → 0024 → 0025 (report indexes) → 0026 (this)
 branch_labels = None
 depends_on = None
 

@@ -61,7 +61,7 @@ OPEN_INDEX = Index("ix_invoice_open_exposure", Invoice.__table__.c.customer_id, 
 class WorklistOpen(SQLModel, table=True):
     """Each customer's open invoices per currency (Σ open amount, count): what the worklist
     ranks its candidates by before scoring them. Kept by the database itself (triggers on
-    `invoice`, migration 0026), so every writer keeps it equal to the fresh aggregate over the
+    `invoice`, migration 0027), so every writer keeps it equal to the fresh aggregate over the
     open invoices (`ledger.worklist.fresh_open`, tested after random ingests)."""
 
     customer_id: str = SQLField(primary_key=True, max_length=64)

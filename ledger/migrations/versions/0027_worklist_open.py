@@ -1,7 +1,7 @@
 """worklistopen: each customer's open amount per currency, kept by triggers on invoice
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 
 The worklist ranks customers by value at risk, which is never more than what they owe: it reads
 its candidates in decreasing open amount and stops once no other customer can overtake the page.
@@ -19,8 +19,8 @@ written or stops being open. A truncate of `invoice` empties it.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0026"
-down_revision = "0025"  # linear history: … → 0024 → 0025 (report indexes) → 0026 (this)
+revision = "0027"
+down_revision = "0026"  # linear history: … → 0025 → 0026 (action indexes) → 0027 (this)
 branch_labels = None
 depends_on = None
 

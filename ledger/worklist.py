@@ -15,7 +15,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -436,6 +436,10 @@ def _ranked(customer_id: str, row: dict[str, Any], *, currency: str, rates: fx.R
 
 def _in(rates: fx.Rates, amounts: Mapping[str, Decimal], to: str) -> tuple[Decimal, set[str]]:
     """Σ of per-currency amounts converted into `to`, and the currencies with no rate."""
+    if len(amounts) == 1:
+        [(currency, amount)] = amounts.items()
+        if currency.upper() == to.upper():  # `convert` at rate 1, without looking it up
+            return (ZERO + amount.quantize(CENT, ROUND_HALF_UP)).quantize(CENT), set()
     total, missing = ZERO, set()
     for currency, amount in amounts.items():
         converted = rates.convert(amount, currency, to)

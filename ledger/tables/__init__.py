@@ -56,7 +56,7 @@ from ledger.tables.records import (
     utcnow,
 )
 from ledger.tables.risk import StoredCustomerRisk, StoredInvoiceRisk, StoredNextAction
-from ledger.tables.snapshots import ReceivableSnapshot
+from ledger.tables.snapshots import DunningSnapshot, ReceivableSnapshot
 from ledger.tables.workbench import (
     OPEN_INDEX,
     WORKLIST_INDEX,
@@ -67,6 +67,7 @@ from ledger.tables.workbench import (
 
 __all__ = [
     "ActionState",
+    "DunningSnapshot",
     "ReceivableSnapshot",
     "Allocation",
     "AllocationLink",

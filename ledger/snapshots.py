@@ -183,7 +183,7 @@ def cached(session: Session, dates: Sequence[dt.date], segment: str | None,
     return {key: value for key, value in raw.items() if key[1] != MARKER}
 
 
-# --- dunning effectiveness of closed months (table dunningsnapshot, migration 0026) ---------------
+# --- dunning effectiveness of closed months (table dunningsnapshot, migration 0028) ---------------
 
 # (step, channel, tone, currency) → [sent, settled within 7, 14, 30 days]
 DunningCounts = dict[tuple[str, str, str, str], list[int]]

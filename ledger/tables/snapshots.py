@@ -21,7 +21,7 @@ class ReceivableSnapshot(SQLModel, table=True):
 
 class DunningSnapshot(SQLModel, table=True):
     """Dunning effectiveness of the reminders sent in one closed month (`ledger.kpis`; migration
-    0026 adds the table and the triggers that forget it): per step, channel, tone and currency,
+    0028 adds the table and the triggers that forget it): per step, channel, tone and currency,
     the reminders counted and those settled within 7, 14 and 30 days."""
 
     __tablename__ = "dunningsnapshot"

@@ -1,4 +1,4 @@
-"""Dunning effectiveness kept per closed month (`dunningsnapshot`, migration 0026) is only ever the
+"""Dunning effectiveness kept per closed month (`dunningsnapshot`, migration 0028) is only ever the
 fresh computation's answer: after random ingests (payments that settle invoices, back-dated ones),
 reminders inserted, sent, moved and deleted, and segment changes, the report read through the kept
 months equals the report computed fresh, for several dates, windows and segments (both backends);

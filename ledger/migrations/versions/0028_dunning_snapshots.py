@@ -1,7 +1,7 @@
 """dunning snapshots: the effectiveness of each closed month's reminders, forgotten by triggers
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0028
+Revises: 0027
 
 `dunningsnapshot` keeps, per month of sending and scope (every customer, or one segment), what
 `ledger.kpis.dunning_effectiveness` counts for the reminders sent that month (state sent, posted or
@@ -25,8 +25,8 @@ longest window, `ledger.kpi_receivables.WINDOWS`).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0026"
-down_revision = "0025"  # linear history: … → 0024 → 0025 → 0026 (this)
+revision = "0028"
+down_revision = "0027"  # linear history: … → 0025 → 0026 → 0027 → 0028 (this)
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,5 @@
-"""API latency and throughput on a real server (uvicorn on loopback, one process, SQLite).
+"""API latency and throughput on a real server (uvicorn on loopback, SQLite; as many worker
+processes as `relance serve` starts by default: one per core, at most 4; `--workers 1` for one).
 
 With 16 concurrent clients: `GET /health` (the anchor: the same server, app and client doing no
 work), `GET /customers/{id}/risk` (stored answers, three reasons told on demand, and without
@@ -8,6 +9,7 @@ the raw booster predict on the same invoices' matrix in this process (one thread
 The stored answers are refreshed first, as the nightly run and each ingest do (`refresh_s`).
 
     .venv/bin/python benchmarks/api.py [--quick] [--customers 300 --months 24 --requests 2000]
+                                       [--workers N]
 
 Writes benchmarks/results/api.json (not with --quick) and ends with one JSON line.
 """
@@ -124,7 +126,8 @@ def wrk(base: str, key: str, paths: list[str], clients: int, seconds: int, tmp: 
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     errors = re.search(r"Socket errors: .*", text)
     return {"req_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1]),
-            "p50_ms": latency["50"], "p99_ms": latency["99"],
+            # a run with too few answers prints no percentile: NaN, not a crash at the end
+            "p50_ms": latency.get("50", float("nan")), "p99_ms": latency.get("99", float("nan")),
             "non_2xx": int(failed[1]) if failed else 0, "socket_errors": errors[0] if errors else None}
 
 
@@ -186,7 +189,7 @@ def measure(base: str, prepared: dict, requests: int, clients: int) -> dict:
     return out
 
 
-def serve(prepared: dict, tmp: Path) -> tuple[subprocess.Popen, str]:
+def serve(prepared: dict, tmp: Path, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": prepared["url"], "MODEL_URI": prepared["bundle"],
            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db",
@@ -195,7 +198,7 @@ def serve(prepared: dict, tmp: Path) -> tuple[subprocess.Popen, str]:
                                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
                                # a loaded machine can leave a client's connection idle past
                                # uvicorn's 5 s default: closed under it, a read error, no answer
-                               "--timeout-keep-alive", "60"],
+                               "--timeout-keep-alive", "60", "--workers", str(workers)],
                               cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 900  # a loaded shared machine starts a server slowly
@@ -216,13 +219,19 @@ def main() -> None:
     args_parser.add_argument("--months", type=int, default=24)
     args_parser.add_argument("--requests", type=int, default=2000)
     args_parser.add_argument("--clients", type=int, default=16)
+    args_parser.add_argument("--workers", type=int, default=None,
+                             help="server processes (default: as `relance serve`)")
     args = args_parser.parse_args()
+    if args.workers is None:
+        from serving.app import default_workers
+
+        args.workers = default_workers()
     if args.quick:
         args.customers, args.months, args.requests = 60, 12, 200
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         prepared = prepare(tmp, args.customers, args.months, 40 if args.quick else 300)
-        server, base = serve(prepared, tmp)
+        server, base = serve(prepared, tmp, args.workers)
         try:
             out = measure(base, prepared, args.requests, args.clients)
             if shutil.which("wrk"):
@@ -237,7 +246,7 @@ def main() -> None:
                  "p50_ms": prediction["seconds"] * 1000, "p99_ms": prediction["seconds"] * 1000,
                  "req_per_s": prediction["per_s"]})
     figures = {
-        "customers": args.customers, "open_invoices": len(prepared["open_ids"]),
+        "customers": args.customers, "workers": args.workers, "open_invoices": len(prepared["open_ids"]),
         "refresh_s": round(prepared["refresh_s"], 2),
         "refresh_customers_per_s": round(prepared["refreshed"] / prepared["refresh_s"]),
         "health_rps": round(out["health"]["req_per_s"]),
@@ -267,7 +276,7 @@ def main() -> None:
                      "p99_ms": round(f["p99_ms"], 2), "req_per_s": round(f["req_per_s"], 1)}
                     for name, f in out["wrk"].items())
     # one table, one results file: the Python client's rows, then wrk's ("wrk …") when installed
-    report("api", rows, title=f"API on a real server, {args.clients} concurrent clients, "
+    report("api", rows, title=f"API on a real server ({args.workers} worker(s)), {args.clients} concurrent clients, "
                               f"{args.customers:,} customers", quick=args.quick)
     emit("api", figures, quick=args.quick, ratios={
         **ratios,

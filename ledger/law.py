@@ -78,31 +78,19 @@ __all__ = [
     "LEGAL_RATES_PATH", "LEGAL_RATE_MULTIPLE", "MAX_TERMS_DAYS", "MAX_TERMS_DAYS_END_OF_MONTH",
     "PUBLIC_MARGIN", "RECOVERY_INDEMNITY", "STATUTORY_MARGIN",
     "Claim", "IndemnityAmount", "InvoiceInterest", "LawError", "LawWarning", "Penalties",
-    "PenaltyPeriod", "PenaltyResult", "RateTable", "RateUnknownError", "TermsWarning",
+    "PenaltyPeriod", "PenaltyResult", "RateTable", "RateUnknownError",
     "claim_for", "coverage_warnings", "default_rates", "eur_rate", "indemnity_for", "itemise",
     "late_payment_claim", "load_rates", "penalties_due", "penalty_interest", "public_interest",
     "terms_warnings",
 ]
 
 
-@dataclass(frozen=True)
-class TermsWarning:
-    """Payment terms beyond the legal maximum, in French and English."""
-
-    code: str
-    fr: str
-    en: str
-
-    def message(self, language: str = "fr") -> str:
-        return self.en if language == "en" else self.fr
-
-
-def terms_warnings(*, terms_days: int, end_of_month: bool = False) -> list[TermsWarning]:
+def terms_warnings(*, terms_days: int, end_of_month: bool = False) -> list[LawWarning]:
     """Warnings when payment terms exceed L441-10 I: 60 days net, or 45 days end of month."""
     if terms_days < 0:
         raise LawError(f"terms_days must not be negative, got {terms_days}")
     if end_of_month and terms_days > MAX_TERMS_DAYS_END_OF_MONTH:
-        return [TermsWarning(
+        return [LawWarning(
             code="terms_above_45_days_end_of_month",
             fr=(f"Délai de paiement de {terms_days} jours fin de mois supérieur au maximum légal "
                 f"de {MAX_TERMS_DAYS_END_OF_MONTH} jours fin de mois (art. L441-10 I du Code de "
@@ -112,7 +100,7 @@ def terms_warnings(*, terms_days: int, end_of_month: bool = False) -> list[Terms
                 "art. L441-10 I)."),
         )]
     if not end_of_month and terms_days > MAX_TERMS_DAYS:
-        return [TermsWarning(
+        return [LawWarning(
             code="terms_above_60_days",
             fr=(f"Délai de paiement de {terms_days} jours supérieur au maximum légal de "
                 f"{MAX_TERMS_DAYS} jours à compter de la date d'émission de la facture "

@@ -183,7 +183,8 @@ def _semester_end(day: date) -> date:
 
 @dataclass(frozen=True)
 class LawWarning:
-    """Something a manager must know about the law tables, in French and English."""
+    """Something a manager must know about the law (its rate tables, or payment terms beyond the
+    legal maximum), in French and English."""
 
     code: str
     fr: str

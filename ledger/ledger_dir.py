@@ -31,6 +31,14 @@ def read_table(directory, name: str) -> pd.DataFrame | None:
 def _read_csv_strings(path) -> pd.DataFrame:
     """Every column as text, an empty field as "" (pyarrow's reader: several times faster than
     pandas' own on large files; ids keep their leading zeros)."""
+    table = read_csv_arrow(path)
+    if table is None:
+        return pd.DataFrame()
+    return pd.DataFrame({name: text_column(table.column(name)) for name in table.column_names})
+
+
+def read_csv_arrow(path):
+    """A CSV file as a pyarrow Table of strings (an empty field as ""), None without a header."""
     import csv
 
     import pyarrow as pa
@@ -39,12 +47,25 @@ def _read_csv_strings(path) -> pd.DataFrame:
     with open(path, newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle), [])
     if not header:
-        return pd.DataFrame()
-    table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                           convert_options=pacsv.ConvertOptions(
+        return None
+    return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                          convert_options=pacsv.ConvertOptions(
         column_types={name: pa.string() for name in header}, strings_can_be_null=False))
-    return pd.DataFrame({name: table.column(name).to_numpy(zero_copy_only=False).astype(object)
-                         for name in table.column_names})
+
+
+def text_column(column):
+    """A pyarrow string column as a numpy array of Python strings (object). A column of few
+    distinct values (codes, customer ids) is converted through its dictionary: one Python string
+    per distinct value, shared by its rows, instead of one per row."""
+    import pyarrow.compute as pc
+
+    # a sample decides: ids (all distinct) are not worth hashing
+    if len(column) >= 10_000 and pc.count_distinct(column.slice(0, 2_000)).as_py() <= 500:
+        encoded = pc.dictionary_encode(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0))
+        if len(encoded.dictionary) <= len(column) // 4 and encoded.null_count == 0:
+            words = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object, copy=False)
+            return words[encoded.indices.to_numpy(zero_copy_only=False)]
+    return column.to_numpy(zero_copy_only=False).astype(object, copy=False)
 
 
 def is_ibm_dir(directory: Path) -> bool:

@@ -117,6 +117,21 @@ def _routers() -> list:
     return [router for router in found if router is not None]
 
 
+def default_workers() -> int:
+    """Server processes for `relance serve`: one per core this process may use, at most 4 (each
+    holds the model and a connection pool; a request is CPU-bound Python, one core each)."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def served_app() -> FastAPI:
+    """The app of one `relance serve --workers N` process: engine and model from the settings,
+    the daily run scheduled when the settings say so."""
+    return create_app(schedule=get_settings().schedule)
+
+
 def create_app(*, engine: Engine | None = None, settings: Settings | None = None,
                risk: RiskService | None = None, schedule: bool = False) -> FastAPI:
     """The app on `engine` (default: DATABASE_URL) serving `risk` (default: the champion model,

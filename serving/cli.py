@@ -146,17 +146,30 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (rl
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          workers: Annotated[int | None, typer.Option(
+              help="server processes (default: one per core, at most 4)")] = None) -> None:
     """Serve the API and the dashboard; plan and send the day's dunning at the configured time."""
     import uvicorn
 
-    from serving.app import create_app
+    from serving.app import create_app, default_workers
 
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        _fail("--workers must be ≥ 1", 2)
     console.print(t("serving", url=f"http://{host}:{port}"))
     settings = get_settings()
     if settings.schedule:
         console.print(f"dunning: {settings.dunning_time} {settings.dunning_timezone}, business days")
-    uvicorn.run(create_app(engine=_engine(), schedule=settings.schedule), host=host, port=port,
+    engine = _engine()  # migrated here, once, before any worker starts
+    if workers == 1:
+        uvicorn.run(create_app(engine=engine, schedule=settings.schedule), host=host, port=port,
+                    log_level="warning")
+        return
+    # each worker builds the app (serving.app.served_app) with engine and model of its own; the
+    # daily run is claimed in the database, so one worker only plans it (serving/schedule.py)
+    engine.dispose()
+    uvicorn.run("serving.app:served_app", factory=True, workers=workers, host=host, port=port,
                 log_level="warning")
 
 

@@ -1,6 +1,6 @@
-"""Per-key rate limits on the expensive routes, with the `limits` library (moving window, in
-process memory: one server process holds its own counts, which is what a laptop or a single
-container runs; several workers each allow the limit).
+"""Per-key rate limits on the expensive routes: a moving window in process memory (the spec
+parsed by the `limits` library; one server process holds its own counts, which is what a laptop
+or a single container runs; several workers each allow the limit).
 
 A route opts in with the `RateLimited` dependency; over the limit the key gets 429 with a
 `Retry-After` header (seconds) and a sentence. The limit is `Settings.rate_limit`
@@ -9,13 +9,13 @@ A route opts in with the `RateLimited` dependency; over the limit the key gets 4
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections import deque
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from serving.deps import Principal, current_principal
 
@@ -25,14 +25,26 @@ class RateLimiter:
 
     def __init__(self, spec: str):
         self.items: list[RateLimitItem] = parse_many(spec)  # ValueError on a malformed setting
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        # per (limit, key): the times of the last `amount` requests allowed, oldest first. The
+        # `limits` library's memory storage started a timer thread every 10 ms under load (~5 %
+        # of a busy server's CPU); a bounded deque per key does the same moving window in O(1)
+        self._hits: dict[tuple[int, str], deque[float]] = {}
+        self._lock = threading.Lock()
 
     def hit(self, key: str) -> int | None:
-        """Count one request of `key`; None if allowed, else the seconds until it would be."""
-        for item in self.items:
-            if not self.limiter.hit(item, key):
-                reset = self.limiter.get_window_stats(item, key).reset_time
-                return max(1, math.ceil(reset - time.time()))
+        """Count one request of `key`; None if allowed, else the seconds until it would be
+        (allowed: fewer than `amount` requests of this key within the last `expiry` seconds,
+        for every limit of the spec)."""
+        now = time.monotonic()
+        with self._lock:
+            for index, item in enumerate(self.items):
+                hits = self._hits.get((index, key))
+                if hits is None:
+                    hits = self._hits[(index, key)] = deque(maxlen=item.amount)
+                window = item.get_expiry()
+                if len(hits) == item.amount and hits[0] > now - window:
+                    return max(1, math.ceil(hits[0] + window - now))
+                hits.append(now)
         return None
 
 

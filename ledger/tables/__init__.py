@@ -60,12 +60,16 @@ from ledger.tables.snapshots import ReceivableSnapshot
 from ledger.tables.workbench import (
     OPEN_INDEX,
     WORKLIST_INDEX,
+    WORKLIST_OPEN_INDEX,
     DisputeComment,
     DisputeDetail,
     DisputeInvoice,
+    WorklistOpen,
 )
 
 __all__ = [
+    "WorklistOpen",
+    "WORKLIST_OPEN_INDEX",
     "ActionState",
     "ReceivableSnapshot",
     "Allocation",

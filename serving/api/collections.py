@@ -12,11 +12,12 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
-from ledger import audit, contacts, dispute_views, disputes, errors, promise_views, promises, stored_risk, worklist_rows
+from ledger import audit, contacts, dispute_views, disputes, errors, promise_views, promises, worklist_rows
 from ledger import worklist as ranking
 from ledger.portfolio import AssignmentIn, assign_customers, portfolio_customers
 from ledger.schemas import NoteText
-from ledger.tables import Customer, Invoice
+from ledger.tables import Customer, Invoice, StoredCustomerRisk
+from ledger.worklist_rows import among
 from serving.deps import Admin, PortfolioDep, Principal, Reader, SessionDep, get_today, require, risk_provider
 from serving.inputs import Offset
 from serving.labels import Language, label
@@ -318,10 +319,11 @@ def _customer_grades(session: Session, invoice_ids: list[str]) -> dict[str, str]
     customer in this session: the stored rows are read as they are, no second freshness check."""
     if not invoice_ids:
         return {}
-    owners = dict(session.execute(select(Invoice.invoice_id, Invoice.customer_id)
-                                  .where(Invoice.invoice_id.in_(invoice_ids))).all())
-    rows = stored_risk.read_customers(session, sorted(set(owners.values())))
-    return {i: rows[c].grade for i, c in owners.items() if c in rows}
+    # one statement, two columns: the stored rows' reasons and balances are not read here
+    return dict(session.execute(
+        select(Invoice.invoice_id, StoredCustomerRisk.grade)
+        .join(StoredCustomerRisk, StoredCustomerRisk.customer_id == Invoice.customer_id)
+        .where(among(session, Invoice.invoice_id, invoice_ids))).all())
 
 
 class AssignmentOut(BaseModel):

@@ -9,8 +9,8 @@
   const lang = document.documentElement.lang === "en" ? "en" : "fr";
   // numbers are written by the server (Babel, through app.js), as everywhere else on the pages
   const relance = window.relance;
-  const number = { format: (v) => relance.format.num(v) };
-  const signed = { format: (v) => (Number(v) > 0 ? "+" : "") + relance.format.num(v) };
+  const num = (v) => relance.format.num(v);
+  const signed = (v) => (Number(v) > 0 ? "+" : "") + relance.format.num(v);
   // a code the catalogue does not know is never shown as it is (the browser tests list them)
   const word = (code) => {
     if (words[code]) return words[code];
@@ -37,17 +37,17 @@
     row(list, words.candidate, words[evaluation.candidate] || evaluation.candidate);
     row(list, words.metric, word(evaluation.metric));
     row(list, words.state, word(evaluation.state));
-    row(list, words.n, number.format(evaluation.n));
-    row(list, words.logged, number.format(r.logged_value));
-    row(list, words.ips, r.ips === null ? "—" : number.format(r.ips));
-    row(list, words.snips, r.snips === null ? "—" : number.format(r.snips));
-    row(list, words.dr, number.format(r.dr));
-    row(list, words.ci, "[" + number.format(r.dr_ci[0]) + " ; " + number.format(r.dr_ci[1]) + "]");
+    row(list, words.n, num(evaluation.n));
+    row(list, words.logged, num(r.logged_value));
+    row(list, words.ips, r.ips === null ? "—" : num(r.ips));
+    row(list, words.snips, r.snips === null ? "—" : num(r.snips));
+    row(list, words.dr, num(r.dr));
+    row(list, words.ci, "[" + num(r.dr_ci[0]) + " ; " + num(r.dr_ci[1]) + "]");
     if (r.simulated !== undefined && r.simulated !== null) {
-      row(list, words.simulated, number.format(r.simulated));
-      row(list, words.simulated_logged, number.format(r.simulated_logged));
+      row(list, words.simulated, num(r.simulated));
+      row(list, words.simulated_logged, num(r.simulated_logged));
     }
-    row(list, words.gain, signed.format(evaluation.gain_low));
+    row(list, words.gain, signed(evaluation.gain_low));
     const actions = document.getElementById("policy-actions");
     actions.replaceChildren();
     if (evaluation.state === "active") return;

@@ -56,7 +56,7 @@ from ledger.tables.records import (
     utcnow,
 )
 from ledger.tables.risk import StoredCustomerRisk, StoredInvoiceRisk, StoredNextAction
-from ledger.tables.snapshots import ReceivableSnapshot
+from ledger.tables.snapshots import DunningSnapshot, ReceivableSnapshot
 from ledger.tables.workbench import (
     OPEN_INDEX,
     WORKLIST_INDEX,
@@ -71,6 +71,7 @@ __all__ = [
     "WorklistOpen",
     "WORKLIST_OPEN_INDEX",
     "ActionState",
+    "DunningSnapshot",
     "ReceivableSnapshot",
     "Allocation",
     "AllocationLink",

@@ -15,7 +15,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -364,20 +364,22 @@ def _score(*, session: Session, customer_ids: list[str], today: dt.date, risk: I
     """Value at risk at 30 and 90 days of each customer, ranked."""
     if not customer_ids:
         return []
+    # the open invoices with their customer's currency and published grade: one statement
     invoices = []
     for start in range(0, len(customer_ids), 5000):
         chunk = customer_ids[start:start + 5000]
         invoices += session.execute(
             select(Invoice.invoice_id, Invoice.customer_id, Invoice.currency, Invoice.open_amount,
-                   Invoice.due_date)
+                   Invoice.due_date, Customer.currency.label("customer_currency"),
+                   CustomerScore.grade.label("published_grade"))
+            .outerjoin(Customer, Customer.customer_id == Invoice.customer_id)
+            .outerjoin(CustomerScore, CustomerScore.customer_id == Invoice.customer_id)
             .where(among(session, Invoice.customer_id, chunk), Invoice.kind == "invoice",
                    Invoice.settled_on.is_(None))).all()
     given = dict(risk([row.invoice_id for row in invoices])) if risk is not None and invoices else {}
     rules, history = _rules_odds(session, [i for i in invoices if i.invoice_id not in given], today)
-    currency_of = dict(session.execute(select(Customer.customer_id, Customer.currency)
-                                       .where(among(session, Customer.customer_id, customer_ids))).all()) \
-        if len(customer_ids) <= 5000 else _currencies(session, customer_ids)
-    grades = _published_grades(session, customer_ids)
+    currency_of = {i.customer_id: i.customer_currency for i in invoices if i.customer_currency is not None}
+    grades = {i.customer_id: i.published_grade for i in invoices if i.published_grade is not None}
     per: dict[str, dict[str, Any]] = {}
     for invoice in invoices:
         odds = given.get(invoice.invoice_id) or rules[invoice.invoice_id]
@@ -436,6 +438,10 @@ def _ranked(customer_id: str, row: dict[str, Any], *, currency: str, rates: fx.R
 
 def _in(rates: fx.Rates, amounts: Mapping[str, Decimal], to: str) -> tuple[Decimal, set[str]]:
     """Σ of per-currency amounts converted into `to`, and the currencies with no rate."""
+    if len(amounts) == 1:
+        [(currency, amount)] = amounts.items()
+        if currency.upper() == to.upper():  # `convert` at rate 1, without looking it up
+            return (ZERO + amount.quantize(CENT, ROUND_HALF_UP)).quantize(CENT), set()
     total, missing = ZERO, set()
     for currency, amount in amounts.items():
         converted = rates.convert(amount, currency, to)
@@ -444,21 +450,4 @@ def _in(rates: fx.Rates, amounts: Mapping[str, Decimal], to: str) -> tuple[Decim
         else:
             total += converted.amount
     return total.quantize(CENT), missing
-
-
-def _currencies(session: Session, customer_ids: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for start in range(0, len(customer_ids), 5000):
-        found.update(session.execute(select(Customer.customer_id, Customer.currency).where(
-            among(session, Customer.customer_id, customer_ids[start:start + 5000]))).all())
-    return found
-
-
-def _published_grades(session: Session, customer_ids: list[str]) -> dict[str, str]:
-    """The grades last published by `relance score` (the model's scale), where there are some."""
-    found: dict[str, str] = {}
-    for start in range(0, len(customer_ids), 5000):
-        found.update(session.execute(select(CustomerScore.customer_id, CustomerScore.grade).where(
-            among(session, CustomerScore.customer_id, customer_ids[start:start + 5000]))).all())
-    return found
 

@@ -298,7 +298,7 @@ def _invoice_risk(request: Request, session: Session, today: dt.date) -> ranking
 
     def odds(invoice_ids: list[str]) -> Mapping[str, ranking.InvoiceOdds]:
         found = {}
-        answers = risk_for(session, invoice_ids, today)
+        answers = _read_safely(risk_for, session, invoice_ids, today)
         grades = _customer_grades(session, list(answers)) \
             if getattr(risk_for, "__self__", None) is service else {}
         for invoice_id, r in answers.items():
@@ -310,6 +310,20 @@ def _invoice_risk(request: Request, session: Session, today: dt.date) -> ranking
         return found
 
     return odds
+
+
+def _read_safely(risk_for, session: Session, invoice_ids: list[str], today: dt.date) -> Mapping:
+    """`risk_for`'s answers; the stored answers it refreshes on the way are written inside a
+    savepoint, so a failed write (SQLite busy, a concurrent refresh of the same customer) never
+    fails the read: asked once more (what the other writer stored is fresh now), and if that
+    fails too the invoices fall back to their payer's history (the row says "rules")."""
+    for _ in range(2):
+        try:
+            with session.begin_nested():
+                return risk_for(session, invoice_ids, today)
+        except DBAPIError:
+            continue
+    return {}
 
 
 def _customer_grades(session: Session, invoice_ids: list[str]) -> dict[str, str]:

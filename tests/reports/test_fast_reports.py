@@ -157,3 +157,41 @@ def test_after_random_writes_the_forecast_is_the_one_computed_in_pandas(db, monk
                     patch.setattr(forecast, "_weekly", _reference_weekly)
                     reference = run()
                 assert run() == reference, (seed, round_, segment)
+
+
+# --- a ledger in one currency: the shortcuts that skip the currency lookups -----------------------
+
+@pytest.mark.parametrize("seed", [9, 10])
+def test_in_a_one_currency_ledger_the_shortcuts_equal_the_general_path(db, monkeypatch, seed):
+    """The cash collected without looking up each allocation's invoice, and a segment's currency
+    list from one probe, equal the general path's (which joins, and reads the segment's invoices)."""
+    rng = random.Random(seed)
+    invoices: list = []
+    collected: list = []
+    for round_ in range(4):
+        body = _random_batch(rng, round_, invoices)
+        body["customers"] = [dict(c, currency="EUR") for c in body["customers"]] + [
+            {"customer_id": "G1", "name": "G1", "segment": "ge"}]  # a segment without invoices
+        for record in body["invoices"] + body["payments"]:
+            record["currency"] = "EUR"
+        _ingest(db, body)
+        with Session(db) as session:
+            for segment in (None, "pme", "ge", "nobody"):
+                plain = sorted(r[0] for r in session.execute(text(
+                    "SELECT DISTINCT i.currency FROM invoice i" + (
+                        " JOIN customer c ON c.customer_id = i.customer_id WHERE c.segment = :s"
+                        if segment else "")), {"s": segment}))
+                assert kpis.ledger_currencies(session=session, segment=segment) == plain, (seed, segment)
+
+        def stats(segment):
+            with Session(db) as session:
+                return kpis.period_stats(session=session, as_of=AS_OF, segment=segment, lens=_lens())
+
+        for segment in (None, "pme"):
+            fast = stats(segment)
+            with monkeypatch.context() as patch:  # a second currency: the general path, joined
+                patch.setattr(kpis, "ledger_currencies", lambda session, segment=None: ["EUR", "ZZZ"])
+                general = stats(segment)
+            assert fast == general, (seed, round_, segment)
+            collected.append(fast.collected)
+    assert any(collected)  # the sums compared were not all empty

@@ -9,6 +9,8 @@ the load average beside each case says how busy the (shared) machine was.
 The anchor, timed in the same child: one SELECT bringing the open invoices into Python (a run
 must read them all). Writes benchmarks/results/dunning.json (not with --quick), prints a rich
 table on stderr and ends with one JSON line: `invoices`, `run_s` (PostgreSQL, the largest size),
+`run_client_cpu_s` and `run_server_cpu_s` (CPU seconds of this process and of its PostgreSQL
+server processes during the run; `sqlite_run_cpu_s`),
 `sqlite_run_s`, `dry_run_s`, `read_s` (the anchor) and `run_ratio` = run_s / read_s.
 
     .venv/bin/python benchmarks/dunning.py [--quick] [--sizes 100000:5000,1000000:50000] [--pg URL]
@@ -66,9 +68,21 @@ def _load(engine, *, invoices: int, customers: int) -> None:
             connection.execute(Invoice.__table__.insert(), rows)
 
 
+def _server_cpu(pids: set[int]) -> float:
+    """CPU seconds used so far by these (local) PostgreSQL server processes, read from /proc."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # not on this machine, or gone
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def _case(backend: str, invoices: int, customers: int, pg_url: str, workdir: Path) -> dict:
     """One measurement, run in this (child) process."""
-    from sqlalchemy import text
+    from sqlalchemy import event, text
 
     from ledger.db import import_table_modules, make_engine, migrate
     from serving.dunning import run_and_commit
@@ -98,11 +112,19 @@ def _case(backend: str, invoices: int, customers: int, pg_url: str, workdir: Pat
         read_s = round(time.perf_counter() - started, 2)
         timings = {}
         load_before = [round(x, 1) for x in os.getloadavg()]
+        backends: set[int] = set()  # PostgreSQL server processes of this engine's connections
+        if backend == "postgresql":
+            event.listen(engine, "connect", lambda dbapi, _record: backends.add(dbapi.info.backend_pid))
+            engine.dispose()  # connections opened from here on are seen
         for label, dry in (("dry_run", True), ("run", False), ("rerun", False)):
-            started = time.perf_counter()
+            started, cpu, server = time.perf_counter(), time.process_time(), _server_cpu(backends)
             report = run_and_commit(engine=engine, run_date=RUN_DATE, dry_run=dry, actor="bench",
                                     today=RUN_DATE)
             timings[label] = {"seconds": round(time.perf_counter() - started, 2),
+                              # CPU seconds of this process and of its PostgreSQL server processes:
+                              # steadier than wall time on a loaded machine
+                              "client_cpu_s": round(time.process_time() - cpu, 2),
+                              "server_cpu_s": round(_server_cpu(backends) - server, 2) if backends else None,
                               "planned": len(report.actions), "created": report.created,
                               "reminders": report.reminders}
         return {"backend": backend, "invoices": invoices, "customers": customers,
@@ -155,15 +177,16 @@ def main() -> None:
                               "results": results}, quick=args.quick)
     table = Table(title="Dunning run (relance quotidienne)")
     for column in ("backend", "invoices", "customers", "load s", "dry run s", "run s", "rerun s",
-                   "planned", "created", "reminders", "peak RSS MB"):
+                   "run CPU s (client/server)", "planned", "created", "reminders", "peak RSS MB"):
         table.add_column(column, justify="right")
     for r in results:
         if "error" in r:
             table.add_row(r["backend"], str(r["invoices"]), str(r["customers"]), "error", "", "",
-                          "", "", "", "", "")
+                          "", "", "", "", "", "")
             continue
         table.add_row(r["backend"], f"{r['invoices']:,}", f"{r['customers']:,}", str(r["load_seconds"]),
                       str(r["dry_run"]["seconds"]), str(r["run"]["seconds"]), str(r["rerun"]["seconds"]),
+                      f"{r['run']['client_cpu_s']}/{r['run']['server_cpu_s']}",
                       f"{r['dry_run']['planned']:,}", f"{r['run']['created']:,}",
                       f"{r['run']['reminders']:,}", str(r["peak_rss_mb"]))
     Console(stderr=True, width=160).print(table)
@@ -174,6 +197,9 @@ def main() -> None:
                      "run_s": pg.get("run", {}).get("seconds"), "dry_run_s": pg.get("dry_run", {}).get("seconds"),
                      "rerun_s": pg.get("rerun", {}).get("seconds"), "read_s": pg.get("read_seconds"),
                      "created": pg.get("run", {}).get("created"),
+                     "run_client_cpu_s": pg.get("run", {}).get("client_cpu_s"),
+                     "run_server_cpu_s": pg.get("run", {}).get("server_cpu_s"),
+                     "sqlite_run_cpu_s": lite.get("run", {}).get("client_cpu_s"),
                      "sqlite_run_s": lite.get("run", {}).get("seconds"), "sqlite_read_s": lite.get("read_seconds"),
                      "errors": [r["backend"] for r in results if "error" in r]},
          quick=args.quick, ratios={"run_ratio": ("run_s", "read_s"), "sqlite_run_ratio": ("sqlite_run_s", "sqlite_read_s")})

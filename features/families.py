@@ -23,6 +23,8 @@ from features.timelines import (
 )
 from ledger.frames import LedgerFrames
 
+_DELAY_CAP = 60  # days: beyond it an invoice is simply very late
+
 # ---------------------------------------------------------------------------- the families
 
 
@@ -141,11 +143,74 @@ def _known_outcomes(h: _HistoryArrays, own: np.ndarray, t_code: np.ndarray,
         recent = np.maximum(recent - mine_recent, start)
         n_recent = pos - recent - mine_recent
         self_bad_recent = np.where(mine_recent, self_bad, 0.0)
+        # the _RECENT others before those: the trend is the recent share minus theirs
+        prior = np.maximum(recent - _RECENT, start)
+        mine_prior = self_in & (counted >= prior) & (counted < recent)
+        prior = np.maximum(prior - mine_prior, start)
+        n_prior = recent - prior - mine_prior
+        self_bad_prior = np.where(mine_prior, self_bad, 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"due_share_{name}"] = (tl.total("bad", start, pos) - self_bad) / n
             out[f"due_share_{name}_recent"] = (tl.total("bad", recent, pos)
                                                - self_bad_recent) / n_recent
+            prior_share = (tl.total("bad", prior, recent) - self_bad_prior) / n_prior
+            out[f"due_share_{name}_trend"] = np.where(
+                (n_prior > 0) & (n_recent > 0), out[f"due_share_{name}_recent"] - prior_share,
+                np.nan)
+        if name == "severe":
+            out["due_still_open_recent"] = _still_open_share(h, tl, recent, pos, counted, t_day,
+                                                             n_recent)
+            out |= _matured_delays(h, tl, start, pos, counted, t_day)
     return out
+
+
+def _matured_delays(h: _HistoryArrays, tl: _Timeline, start: np.ndarray, pos: np.ndarray,
+                    counted: np.ndarray, t_day: np.ndarray) -> dict[str, np.ndarray]:
+    """Days late as known at t, capped at ``_DELAY_CAP`` (paid early or on time: 0; still open:
+    the days overdue so far, at least 30 here) over the payer's last ``_RECENT`` invoices whose
+    30-day window closed before t (the scored one left out), and that mean minus the mean over
+    the ``_RECENT`` before them: a payer sliding pays each invoice later than the one before, which
+    a share of a 0/1 outcome over six invoices shows only faintly. Every invoice counted has its
+    30-day window closed, so a recent invoice is not read as "paid fast" for being young."""
+    totals = np.zeros((2, len(pos)))
+    counts = np.zeros((2, len(pos)))
+    seen = np.zeros(len(pos))
+    for back in range(2 * _RECENT + 1):
+        at = pos - 1 - back
+        inside = (at >= start) & (at != counted) & (seen < 2 * _RECENT)
+        if not len(tl.order) or not inside.any():
+            break
+        which = tl.order[np.where(inside, at, 0)]
+        settled = h.settled[which]
+        paid = (settled != np.iinfo(np.int64).min) & (settled < t_day)
+        late = np.where(paid, settled, t_day - 1) - h.due[which]
+        value = np.clip(late, 0, _DELAY_CAP).astype(float)
+        half = (seen >= _RECENT).astype(int)
+        rows = np.arange(len(pos))  # one entry per row and pass: += is safe
+        totals[half, rows] += np.where(inside, value, 0.0)
+        counts[half, rows] += inside
+        seen += inside
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recent, before = totals / counts
+    return {"due_days_late_recent": recent,
+            "due_days_late_trend": np.where(counts[1] > 0, recent - before, np.nan)}
+
+
+def _still_open_share(h: _HistoryArrays, tl: _Timeline, recent: np.ndarray, pos: np.ndarray,
+                      counted: np.ndarray, t_day: np.ndarray, n_recent: np.ndarray) -> np.ndarray:
+    """Share of the same last ``_RECENT`` invoices (severe window closed by t, the scored one
+    left out) that are **still open at t**: never paid, as opposed to paid more than 30 days
+    late. Read at t, so an invoice paid since its window closed no longer counts."""
+    still_open = np.zeros(len(pos))
+    for back in range(_RECENT + 1):  # the window holds at most _RECENT others and the scored one
+        at = pos - 1 - back
+        inside = (at >= recent) & (at != counted)
+        if not inside.any() or not len(tl.order):
+            continue
+        settled = h.settled[tl.order[np.where(inside, at, 0)]]
+        still_open += inside & ((settled == np.iinfo(np.int64).min) | (settled >= t_day))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return still_open / n_recent
 
 
 def _behaviour_features(frames: LedgerFrames, customers: pd.Index, history: pd.DataFrame,

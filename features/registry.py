@@ -151,6 +151,36 @@ _ALL = [
        "{value:.0%} de ses 6 dernières factures sont restées impayées plus de 30 jours après "
        "l'échéance",
        "{value:.0%} of the last 6 invoices stayed unpaid more than 30 days past due"),
+    _f("due_share_late_trend", "history",
+       "due_share_late_recent minus the same share over the 6 invoices due before those "
+       "(0 when either is empty). Positive: missing more due dates lately.",
+       "Tendance des échéances dépassées", "Trend in missed due dates",
+       "Part des échéances dépassées en hausse de {value:.0%} récemment",
+       "Share of missed due dates up {value:.0%} recently"),  # model.explain words a fall
+    _f("due_share_severe_trend", "history",
+       "due_share_severe_recent minus the same share over the 6 invoices before those (0 when "
+       "either is empty). Positive: more invoices left unpaid 30 days past due lately.",
+       "Tendance des retards graves", "Trend in severe delays",
+       "Part des retards de plus de 30 jours en hausse de {value:.0%} récemment",
+       "Share of delays over 30 days up {value:.0%} recently"),
+    _f("due_still_open_recent", "history",
+       "Of the customer's last 6 invoices due more than 30 days before t, the share still unpaid "
+       "at t (0 when none).",
+       "Factures anciennes toujours impayées", "Old invoices still unpaid",
+       "{value:.0%} de ses 6 dernières factures échues depuis plus de 30 jours restent impayées",
+       "{value:.0%} of the last 6 invoices due over 30 days ago are still unpaid"),
+    _f("due_days_late_recent", "history",
+       "Mean days late, capped at 60, of the customer's last 6 invoices due more than 30 days "
+       "before t, as known at t: paid on time 0, paid late its delay, still open its days overdue "
+       "so far (0 when none).",
+       "Retard récent, impayés compris", "Recent delay, unpaid included",
+       "Retard moyen de {value:.0f} jours sur ses 6 dernières factures échues, impayés compris",
+       "Mean delay of {value:.0f} days on the last 6 invoices due, unpaid ones included"),
+    _f("due_days_late_trend", "history",
+       "due_days_late_recent minus the same mean over the 6 invoices due before those (0 when "
+       "either is empty). Positive: paying later and later.",
+       "Tendance du retard, impayés compris", "Trend in delays, unpaid included",
+       "Ses retards s'allongent de {value:.0f} jours", "Delays lengthening by {value:.0f} days"),
     # ---------------------------------------------------------- behaviour with dunning
     _f("hist_mean_reminders", "behaviour",
        "Mean number of reminders sent before settlement on the settled invoices.",

@@ -129,8 +129,15 @@ def _copy_column(values: list[Any]) -> list[str] | None:
     kinds.discard(type(None))
     if not kinds <= _COPY_CONVERT.keys():
         return None
-    if kinds == {str} and not _COPY_SPECIAL.search("".join(v for v in values if v is not None)):
-        return [v if v is not None else "\\N" for v in values] if has_null else values
+    if kinds == {str}:
+        if not _COPY_SPECIAL.search("".join(v for v in values if v is not None) if has_null
+                                    else "".join(values)):
+            return [v if v is not None else "\\N" for v in values] if has_null else values
+        # each distinct text escaped once: a run's actions share a few thousand reasons texts
+        # (the hash of a shared str object is computed once by Python)
+        escaped = {v: _copy_text(v) for v in set(values) if v is not None}
+        escaped[None] = "\\N"  # type: ignore[index]
+        return list(map(escaped.__getitem__, values))
     if len(kinds) == 1 and not has_null:
         return list(map(_COPY_CONVERT[kinds.pop()], values))
     convert = _COPY_CONVERT

@@ -150,12 +150,25 @@ def rules_days(open_: pd.DataFrame, settled: pd.DataFrame, as_of: dt.date | pd.T
 
 
 def _weekly(frame: pd.DataFrame, column: str, weeks: int, lens: Lens) -> list[Decimal]:
-    """Open amounts expected in each week (the last: later), each currency converted by `lens`."""
-    week = ((frame[column] - 1) // 7).astype(int).clip(upper=weeks)
+    """Open amounts expected in each week (the last: later), each currency converted by `lens`:
+    integer cents summed per week and currency (exact), then converted."""
+    week = np.minimum((frame[column].to_numpy(float) - 1) // 7, weeks).astype(np.int64)
+    cents = frame["cents"].to_numpy(np.int64)
+    currencies = frame["currency"].to_numpy(object)
     per: dict[int, dict[str, Decimal]] = {}
-    for (k, currency), amounts in frame.groupby([week, frame["currency"]])["open_amount"]:
-        per.setdefault(int(k), {})[currency] = sum(amounts, ZERO)
+    for currency in pd.unique(currencies):
+        inside = currencies == currency
+        sums = np.zeros(weeks + 1, dtype=np.int64)
+        np.add.at(sums, week[inside], cents[inside])
+        for k in np.flatnonzero(np.bincount(week[inside], minlength=weeks + 1)):
+            per.setdefault(int(k), {})[currency] = Decimal(int(sums[k])) / 100
     return [lens.money(per.get(k, {})) for k in range(weeks + 1)]
+
+
+def _totals(frame: pd.DataFrame) -> dict[str, Decimal]:
+    """{currency: open amount}, from the integer cents."""
+    sums = frame.groupby("currency", sort=False)["cents"].sum()
+    return {currency: Decimal(int(cents)) / 100 for currency, cents in sums.items()}
 
 
 def cash_forecast(*, session: Session, as_of: dt.date, predicted: pd.DataFrame | None = None,
@@ -180,11 +193,8 @@ def cash_forecast(*, session: Session, as_of: dt.date, predicted: pd.DataFrame |
         values = [by[c][k] for c in ("early", "expected", "late")]
         rows.append(ForecastWeek(week=k + 1, start=start, end=start + dt.timedelta(days=6),
                                  expected=by["expected"][k], low=min(values), high=max(values)))
-    totals: dict[str, Decimal] = {}
-    for currency, amount in zip(frame["currency"], frame["open_amount"], strict=True):
-        totals[currency] = totals.get(currency, ZERO) + amount
     return Forecast(as_of=as_of, segment=segment, source="model" if predicted is not None else "rules",
-                    open_receivables=lens.money(totals), weeks=rows, later=by["expected"][weeks],
+                    open_receivables=lens.money(_totals(frame)), weeks=rows, later=by["expected"][weeks],
                     currency=lens.currency)
 
 
@@ -212,7 +222,7 @@ def _distribution(frame: pd.DataFrame, predicted: pd.DataFrame, weeks: int,
         high: dict[str, Decimal] = {}
         for currency in frame["currency"].unique():
             inside = scored & (frame["currency"] == currency).to_numpy()
-            amount = np.array([float(a) for a in frame["open_amount"][inside]])
+            amount = frame["cents"].to_numpy(np.int64)[inside] / 100
             share = later[inside] if k == weeks else p[inside, k]
             mean = float((amount * share).sum())
             sd = float(np.sqrt((amount ** 2 * share * (1 - share)).sum()))
@@ -226,7 +236,8 @@ def _distribution(frame: pd.DataFrame, predicted: pd.DataFrame, weeks: int,
 
 
 def _frame(session: Session, as_of: dt.date, segment: str | None, predicted: pd.DataFrame | None) -> pd.DataFrame:
-    """The open invoices with their payer's μ, σ and expected days: one query brings each open
+    """The open invoices (open amount in integer `cents`) with their payer's μ, σ and expected
+    days: one query brings each open
     invoice with its payer's n, Σ, Σ² of days late (the 50,000 payer histories stay in the
     database), another the ledger's; μ and σ are then what `_spread` makes of the same sums."""
     _fast_plans(session)
@@ -239,25 +250,30 @@ def _frame(session: Session, as_of: dt.date, segment: str | None, predicted: pd.
                        "low": sql.param(MIN_DATE), "high": sql.param(MAX_DATE)}
     if segment is not None:
         params["segment"] = segment
-    rows = session.execute(text(f"""WITH {cte},
+    result = session.execute(text(f"""WITH {cte},
     history AS {sql.materialized()}(
         SELECT h.customer_id, COUNT(*) AS n, SUM({late}) AS s, SUM({late} * {late}) AS ss
         FROM invoice h WHERE {settled} GROUP BY h.customer_id),
     ledger AS (SELECT CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(s) AS BIGINT) AS s,
                       CAST(SUM(ss) AS BIGINT) AS ss FROM history)
-    SELECT o.invoice_id, o.customer_id, o.currency, o.due_date, o.open_amount, y.n, y.s, y.ss,
+    SELECT o.invoice_id, o.customer_id, o.currency, o.due_date, CAST(ROUND(o.open_amount * 100) AS BIGINT),
+           y.n, y.s, y.ss,
            ledger.n, ledger.s, ledger.ss
     FROM ledger LEFT JOIN open_at o ON o.open_amount > 0
       -- an invoice stored before the date bounds (due in year 1 or 9999) has no week to fall in
       AND o.due_date >= {sql.date('low')} AND o.due_date <= {sql.date('high')}
-    LEFT JOIN history y ON y.customer_id = o.customer_id"""), params).all()
+    LEFT JOIN history y ON y.customer_id = o.customer_id"""), params)
+    rows = result.cursor.fetchall()  # the driver's tuples: no Row object per open invoice
+    result.close()
     # the ledger's sums ride on every row (and alone on a row of nulls when nothing is open)
     n_all, s_all, ss_all = rows[0][8:] if rows else (0, 0, 0)
     rows = [row[:8] for row in rows if row[0] is not None]
-    frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "currency", "due_date", "open_amount",
+    frame = pd.DataFrame(rows, columns=["invoice_id", "customer_id", "currency", "due_date", "cents",
                                         "n", "s", "ss"])
     frame["due_date"] = pd.to_datetime(frame["due_date"])  # dates, or ISO text on SQLite
-    frame["open_amount"] = frame["open_amount"].map(_money)
+    # money as integer cents (what the ledger holds; SQLite's float sums rounded back to them):
+    # summed exactly per week and currency without a Decimal per invoice
+    frame["cents"] = frame["cents"].astype(np.int64)
     history = frame[["customer_id", "n", "s", "ss"]].dropna().drop_duplicates("customer_id").astype(
         {"n": float, "s": float, "ss": float})
     payers, _, _ = _spread(history)

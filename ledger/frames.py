@@ -145,7 +145,7 @@ def _arrow_frame(name: str, table) -> pd.DataFrame:
         elif column in NUMBER_COLUMNS:
             typed = _arrow_numbers(values)
         columns[column] = text_column(values) if typed is None else typed
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _arrow_blanked(values):
@@ -161,8 +161,8 @@ def _arrow_dates(values):
     import pyarrow.compute as pc
 
     blanked = _arrow_blanked(values)
-    plain = pc.match_substring_regex(blanked.drop_null(), r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-    if len(plain) and not pc.all(plain).as_py():
+    lengths = pc.utf8_length(blanked.drop_null())  # YYYY-MM-DD; the cast checks the rest
+    if len(lengths) and (pc.min(lengths).as_py() != 10 or pc.max(lengths).as_py() != 10):
         return None
     try:
         dates = pc.cast(pc.cast(blanked, pa.date32()), pa.timestamp("ns"))
@@ -203,7 +203,7 @@ def write_ledger_dir(frames: LedgerFrames, directory, *, settled: bool = False) 
 
 
 def _typed(name: str, table: pd.DataFrame) -> pd.DataFrame:
-    frame = table.copy()
+    frame = table.copy(deep=False)  # columns are replaced, never written in place
     for column in SCHEMAS[name]:
         if column not in frame.columns:
             frame[column] = ""
@@ -215,13 +215,19 @@ def _typed(name: str, table: pd.DataFrame) -> pd.DataFrame:
             frame[column] = pd.to_numeric(frame[column].replace("", None)).astype(float)
     if name == "customers":
         frame["payment_terms_days"] = pd.to_numeric(frame["payment_terms_days"].replace("", None))
-        frame["language"] = frame["language"].replace("", "fr")
+        _blank_as(frame, "language", "fr")
     if name == "invoices":
-        frame["kind"] = frame["kind"].replace("", "invoice")
-        frame["currency"] = frame["currency"].replace("", "EUR")
+        _blank_as(frame, "kind", "invoice")
+        _blank_as(frame, "currency", "EUR")
     if name == "payments":
-        frame["invoice_id"] = frame["invoice_id"].replace("", None)
+        _blank_as(frame, "invoice_id", None)
     return frame
+
+
+def _blank_as(frame: pd.DataFrame, column: str, value) -> None:
+    """`column`'s "" replaced by `value` (a scan, and a copy only when a blank is there)."""
+    if (frame[column].to_numpy(object) == "").any():
+        frame[column] = frame[column].replace("", value)
 
 
 def derive_settlement(invoices: pd.DataFrame, payments: pd.DataFrame, *, as_of) -> pd.DataFrame:
@@ -238,7 +244,8 @@ def derive_settlement(invoices: pd.DataFrame, payments: pd.DataFrame, *, as_of) 
     import numpy as np
 
     as_of = pd.Timestamp(as_of)
-    invoices = invoices.drop(columns=["settled_date", "open_amount"], errors="ignore").copy()
+    # a new frame (columns are only added to it, never written in place: no deep copy needed)
+    invoices = invoices.drop(columns=["settled_date", "open_amount"], errors="ignore")
     known_payments = payments[payments["paid_on"] <= as_of]
     known = (invoices["issue_date"] <= as_of).to_numpy()
     known_invoices = invoices[known]
@@ -324,30 +331,45 @@ def _settle_direct(invoices: pd.DataFrame,
 
 
 def _allocate_each(invoices: pd.DataFrame, payments: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """(settled date, open amount) by invoice id, by `ledger.allocation.allocate` per customer."""
+    """(settled date, open amount) by invoice id, by `ledger.allocation.allocate` per customer
+    (customers in order of first appearance, each one's rows in frame order)."""
     from decimal import Decimal
 
     from ledger.allocation import CreditLine, InvoiceLine, allocate
 
+    def _dates(frame: pd.DataFrame, column: str) -> list:
+        return list(frame[column].to_numpy("datetime64[D]").astype(object))  # datetime.date
+
+    def _groups(frame: pd.DataFrame) -> dict[str, list[int]]:
+        codes, keys = pd.factorize(frame["customer_id"].to_numpy(object))
+        order = np.argsort(codes, kind="stable")
+        cuts = np.flatnonzero(np.diff(codes[order])) + 1
+        return {keys[codes[rows[0]]]: rows.tolist() for rows in np.split(order, cuts)
+                if len(rows) and codes[rows[0]] >= 0}
+
+    ids, kinds, amounts = (invoices[c].tolist() for c in ("invoice_id", "kind", "amount"))
+    issued, due = _dates(invoices, "issue_date"), _dates(invoices, "due_date")
+    applies = invoices["applies_to"].tolist() if "applies_to" in invoices else [None] * len(invoices)
+    pay_ids, pay_amounts, pay_named = (payments[c].tolist() for c in ("payment_id", "amount", "invoice_id"))
+    paid_on = _dates(payments, "paid_on")
+    pay_groups = _groups(payments)
+
     settled: dict[str, pd.Timestamp] = {}
     open_amount: dict[str, float] = {}
-    pay_groups = {key: group for key, group in payments.groupby("customer_id", sort=False)}
-    for customer_id, group in invoices.groupby("customer_id", sort=False):
+    for customer_id, rows in _groups(invoices).items():
         lines, credits = [], []
-        for row in group.itertuples(index=False):
-            amount = Decimal(str(round(row.amount, 2)))
-            if row.kind == "credit_note":
-                target = getattr(row, "applies_to", None)
-                credits.append(CreditLine("credit_note", row.invoice_id, row.issue_date.date(), amount,
+        for i in rows:
+            amount = Decimal(str(round(amounts[i], 2)))
+            if kinds[i] == "credit_note":
+                target = applies[i]
+                credits.append(CreditLine("credit_note", ids[i], issued[i], amount,
                                           target if isinstance(target, str) and target else None))
             else:
-                lines.append(InvoiceLine(row.invoice_id, row.issue_date.date(), row.due_date.date(), amount))
-        paid = pay_groups.get(customer_id)
-        if paid is not None:
-            for row in paid.itertuples(index=False):
-                credits.append(CreditLine("payment", row.payment_id, row.paid_on.date(),
-                                          Decimal(str(round(row.amount, 2))),
-                                          row.invoice_id if isinstance(row.invoice_id, str) else None))
+                lines.append(InvoiceLine(ids[i], issued[i], due[i], amount))
+        for j in pay_groups.get(customer_id, ()):
+            named = pay_named[j]
+            credits.append(CreditLine("payment", pay_ids[j], paid_on[j], Decimal(str(round(pay_amounts[j], 2))),
+                                      named if isinstance(named, str) else None))
         result = allocate(lines, credits)
         for invoice_id, on in result.settled_on.items():
             if on is not None:

@@ -157,9 +157,7 @@ def upsert(session: Session, table: type[SQLModel], rows: list[dict[str, Any]], 
     sa_table = table.__table__  # type: ignore[attr-defined]
     connection = session.connection()
     sqlite = connection.dialect.name == "sqlite"
-    by_shape: dict[tuple[str, ...], dict[Any, dict[str, Any]]] = defaultdict(dict)
-    for row in rows:
-        by_shape[tuple(sorted(row))][row[key]] = row
+    by_shape = _by_shape(rows, key)
     for shape, keyed in by_shape.items():
         defaults = python_defaults(sa_table, shape)
         updates = [c for c in (update_columns or shape) if c in shape and c != key]
@@ -174,13 +172,24 @@ def _insert_new(session: Session, table: type[SQLModel], rows: list[dict[str, An
     """Plain INSERT (COPY when large) of rows whose key is not stored, grouped by shape."""
     sa_table = table.__table__  # type: ignore[attr-defined]
     connection = session.connection()
-    by_shape: dict[tuple[str, ...], dict[Any, dict[str, Any]]] = defaultdict(dict)
-    for row in rows:
-        by_shape[tuple(sorted(row))][row[key]] = row
-    for shape, keyed in by_shape.items():
+    for shape, keyed in _by_shape(rows, key).items():
         defaults = python_defaults(sa_table, shape)
         params = plain_params([keyed[k] for k in sorted(keyed)], shape, False, tuple(defaults.values()))
         write_rows(connection, sa_table.name, list(shape) + list(defaults), params)
+
+
+def _by_shape(rows: list[dict[str, Any]], key: str) -> dict[tuple[str, ...], dict[Any, dict[str, Any]]]:
+    """Rows grouped by their sorted columns, keyed by `key` (the last row of a key wins); the
+    columns of each distinct key order are sorted once, not once per row."""
+    by_shape: dict[tuple[str, ...], dict[Any, dict[str, Any]]] = defaultdict(dict)
+    sorted_shape: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for row in rows:
+        order = tuple(row)
+        shape = sorted_shape.get(order)
+        if shape is None:
+            shape = sorted_shape[order] = tuple(sorted(order))
+        by_shape[shape][row[key]] = row
+    return by_shape
 
 
 def _upsert_customers(session: Session, batch: IngestBatch) -> dict[str, int]:
@@ -276,15 +285,16 @@ def _write_allocations(session: Session, customer_ids: list[str], invoices: dict
     paid: set[str] = set()
     now = utcnow()
     links = load_links(session, customer_ids)
+    linked = _linked if links else (lambda links, source, customer_id: ((), False))
     for customer_id in customer_ids:
         lines = [InvoiceLine(r["invoice_id"], r["issue_date"], r["due_date"], Decimal(r["amount"]))
                  for r in per_customer_invoices[customer_id] if r["kind"] == "invoice"]
         credits = [CreditLine("payment", r["payment_id"], r["paid_on"], Decimal(r["amount"]),
-                              r["invoice_id"], *_linked(links, ("payment", r["payment_id"]), customer_id))
+                              r["invoice_id"], *linked(links, ("payment", r["payment_id"]), customer_id))
                    for r in per_customer_payments[customer_id]]
         credits += [CreditLine("credit_note", r["invoice_id"], r["issue_date"], Decimal(r["amount"]),
                                r.get("applies_to"),
-                               *_linked(links, ("credit_note", r["invoice_id"]), customer_id))
+                               *linked(links, ("credit_note", r["invoice_id"]), customer_id))
                     for r in per_customer_invoices[customer_id] if r["kind"] == "credit_note"]
         result = allocate(lines, credits)
         for line in result.allocations:

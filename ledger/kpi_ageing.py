@@ -315,14 +315,20 @@ def _top_debtors_in(session: Session, as_of: dt.date, segment: str | None, limit
     def query():
         _fast_plans(session)
         [(cte, params)] = _open_at(session, [as_of], segment)
-        statement = f"""WITH {cte}
-        SELECT o.customer_id, c.name, c.segment, COUNT(*), SUM(o.open_amount) AS open_balance,
-               SUM(CASE WHEN o.days_past_due > 0 THEN o.open_amount ELSE 0 END) AS overdue,
-               MAX(o.days_past_due)
-        FROM open_at o JOIN customer c ON c.customer_id = o.customer_id
-        WHERE o.currency = :currency
-        GROUP BY o.customer_id, c.name, c.segment
-        ORDER BY overdue DESC, open_balance DESC, o.customer_id COLLATE "C" LIMIT :limit"""
+        # ranked and cut per customer first, then the kept few joined to their names (joining
+        # every open invoice's customer before grouping cost 48,000 lookups at a million invoices);
+        # every invoice has its customer (a foreign key), so the inner join drops nothing
+        statement = f"""WITH {cte},
+        ranked AS (
+            SELECT o.customer_id, COUNT(*) AS n, SUM(o.open_amount) AS open_balance,
+                   SUM(CASE WHEN o.days_past_due > 0 THEN o.open_amount ELSE 0 END) AS overdue,
+                   MAX(o.days_past_due) AS max_dpd
+            FROM open_at o WHERE o.currency = :currency GROUP BY o.customer_id
+            ORDER BY overdue DESC, open_balance DESC, o.customer_id COLLATE "C" LIMIT :limit)
+        SELECT r.customer_id, c.name, c.segment, r.n, r.open_balance, r.overdue, r.max_dpd
+        FROM ranked r JOIN customer c ON c.customer_id = r.customer_id
+        ORDER BY r.overdue DESC, r.open_balance DESC, r.customer_id COLLATE "C"
+        """
         return session.execute(text(statement), params | {"currency": currency, "limit": limit}).all()
 
     rows = lens.memo(("debtors_in", as_of, segment, currency, limit), query)

@@ -21,6 +21,7 @@ CENT = Decimal("0.01")
 BUCKETS = ("not_due", "1-30", "31-60", "61-90", "91-180", "180+")
 WINDOWS = (7, 14, 30)
 SALES = "sales:"  # the snapshot kind of daily sales
+TOTAL = "total:"  # the snapshot kind of the receivables' total at a day that is not a month end
 
 
 class ReportError(LedgerValidationError):
@@ -54,11 +55,15 @@ class _Sql:
         # SQLite stores dates as ISO text: compare text with text (no deprecated adapters)
         return value if self.dialect == "postgresql" else value.isoformat()
 
-    @staticmethod
-    def segment(alias: str, segment: str | None) -> str:
+    def segment(self, alias: str, segment: str | None) -> str:
+        """The rows of the segment's customers. On PostgreSQL the customer list is kept apart
+        (OFFSET 0), so it is read once into a hash table and each row probes it: as a join, the
+        planner under-estimated the open invoices and looked each one's customer up (48,000
+        lookups at a million invoices)."""
         if segment is None:
             return ""
-        return f" AND {alias}.customer_id IN (SELECT customer_id FROM customer WHERE segment = :segment)"
+        apart = " OFFSET 0" if self.dialect == "postgresql" else ""
+        return f" AND {alias}.customer_id IN (SELECT customer_id FROM customer WHERE segment = :segment{apart})"
 
 
 def _sql(session: Session) -> _Sql:
@@ -66,9 +71,12 @@ def _sql(session: Session) -> _Sql:
 
 
 def _fast_plans(session: Session) -> None:
-    """PostgreSQL: no JIT for these short queries (compiling them costs more than it saves)."""
+    """PostgreSQL: no JIT for these short queries (compiling them costs more than it saves), and
+    memory enough to sort or hash the open invoices of a large ledger (48,000 rows at a million
+    invoices) in memory rather than in temporary files (the default 4 MB spilled)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
 def _money(value: Any) -> Decimal:
@@ -166,17 +174,24 @@ def ledger_currencies(*, session: Session, segment: str | None = None) -> list[s
 
     Read by skipping through `ix_invoice_currency` (migration 0020): the smallest currency, then
     the smallest one after it, and so on — a few index probes, not a scan of every invoice. A
+    segment of a ledger in one currency has that currency if any of its customers has an invoice
+    (found by the customer index, stopping at the first); in a ledger of several currencies a
     segment reads its customers' invoices (probing each currency for one was slower)."""
-    if segment is not None:
-        query = "SELECT DISTINCT i.currency FROM invoice i WHERE 1 = 1" + _Sql.segment("i", segment)
-        return sorted(row[0] for row in session.execute(text(query), {"segment": segment}))
     query = """WITH RECURSIVE found(currency) AS (
         SELECT MIN(currency) FROM invoice
         UNION ALL
         SELECT (SELECT MIN(i.currency) FROM invoice i WHERE i.currency > found.currency)
         FROM found WHERE found.currency IS NOT NULL)
     SELECT f.currency FROM found f WHERE f.currency IS NOT NULL"""
-    return sorted(row[0] for row in session.execute(text(query)))
+    everywhere = sorted(row[0] for row in session.execute(text(query)))
+    if segment is None or not everywhere:
+        return everywhere
+    segment_filter = _sql(session).segment("i", segment)
+    if len(everywhere) == 1:
+        query = f"SELECT 1 FROM invoice i WHERE 1 = 1{segment_filter} LIMIT 1"
+        return everywhere if session.execute(text(query), {"segment": segment}).first() else []
+    query = "SELECT DISTINCT i.currency FROM invoice i WHERE 1 = 1" + segment_filter
+    return sorted(row[0] for row in session.execute(text(query), {"segment": segment}))
 
 
 def default_lens(session: Session, as_of: dt.date, segment: str | None) -> Lens:
@@ -322,21 +337,46 @@ def _receivables_by_currency(session: Session, day: dt.date, segment: str | None
     """{currency: open amount at `day`}. A month end is its snapshot; another day d is the previous
     month end m's snapshot moved to d — plus the invoices issued in (m, d] as open at d, less what
     was allocated in (m, d] to invoices issued by m — which is the fresh computation's sum, term by
-    term (`_open_at_cte`: open at d = today's open amount + the allocations dated after d)."""
+    term (`_open_at_cte`: open at d = today's open amount + the allocations dated after d).
+
+    That total is kept too (snapshot kind "total:", dated d, one row per currency): the KPI
+    period's opening day (as_of − days) is asked by every KPI report of a day, and like a month
+    end it is forgotten by the triggers when a write touches a date on or before it."""
     if snapshots.is_month_end(day) or not snapshots.usable(session):
         raw = _receivables_raw(session, [day], segment)
-        base: dict[str, Decimal] = {}
-        delta: dict[str, Decimal] = {}
     else:
-        month_end = day.replace(day=1) - dt.timedelta(days=1)
-        raw = _receivables_raw(session, [month_end], segment)
-        base, delta = {}, _receivables_moved(session, month_end, day, segment)
+        raw = snapshots.read(session, [day], segment, TOTAL)
+        if (day, snapshots.MARKER) not in raw:
+            _receivables_raw(session, [_previous_month_end(day)], segment)  # its snapshot, filled if missing
+            raw = snapshots.cached(session, [day], segment, _moved_totals, kind=TOTAL)
+    base: dict[str, Decimal] = {}
     for _, amounts in raw.values():
         for currency, amount in amounts.items():
             base[currency] = base.get(currency, ZERO) + _money(amount)
-    for currency, amount in delta.items():
-        base[currency] = base.get(currency, ZERO) + amount
     return base
+
+
+def _previous_month_end(day: dt.date) -> dt.date:
+    return day.replace(day=1) - dt.timedelta(days=1)
+
+
+def _moved_totals(session: Session, days: Sequence[dt.date], segment: str | None) -> snapshots.Raw:
+    """Snapshot rows of kind "total:": (d, "all") → ({currency: 0}, {currency: R(d)}), each d the
+    previous month end's receivables (its snapshot, else fresh) moved to d by the rows in between."""
+    raw: snapshots.Raw = {}
+    for day in days:
+        month_end = _previous_month_end(day)
+        base = snapshots.read(session, [month_end], segment)
+        if (month_end, snapshots.MARKER) not in base:
+            base = _receivables_fresh(session, [month_end], segment)
+        totals: dict[str, Decimal] = {}
+        for _, amounts in base.values():
+            for currency, amount in amounts.items():
+                totals[currency] = totals.get(currency, ZERO) + _money(amount)
+        for currency, amount in _receivables_moved(session, month_end, day, segment).items():
+            totals[currency] = totals.get(currency, ZERO) + amount
+        raw[(day, "all")] = ({currency: 0 for currency in totals}, totals)
+    return raw
 
 
 def _receivables_moved(session: Session, since: dt.date, day: dt.date, segment: str | None) -> dict[str, Decimal]:
@@ -344,6 +384,18 @@ def _receivables_moved(session: Session, since: dt.date, day: dt.date, segment: 
     _fast_plans(session)
     sql = _sql(session)
     seg = sql.segment("i", segment)
+    # what was allocated in (since, day] to invoices issued by `since`: one lookup by key per
+    # allocation of the month (a join would scan every invoice); on PostgreSQL a LATERAL kept
+    # apart (OFFSET 0) so that the lookup runs once per allocation, not once more for the filter
+    owner = (f"i.invoice_id = a.invoice_id AND i.kind = 'invoice' AND i.issue_date <= {sql.date('since')}{seg}")
+    month = f"a.allocated_on > {sql.date('since')} AND a.allocated_on <= {sql.date('day')}"
+    if sql.dialect == "postgresql":
+        paid = (f"SELECT i.currency, -a.amount FROM allocation a CROSS JOIN LATERAL "
+                f"(SELECT i.currency FROM invoice i WHERE {owner} OFFSET 0) i WHERE {month}")
+    else:
+        paid = (f"SELECT paid.currency, -paid.amount FROM (SELECT (SELECT i.currency FROM invoice i "
+                f"WHERE {owner}) AS currency, a.amount FROM allocation a WHERE {month}) paid "
+                f"WHERE paid.currency IS NOT NULL")
     statement = f"""SELECT currency, SUM(amount) FROM (
         SELECT i.currency, i.open_amount AS amount FROM invoice i
         WHERE i.kind = 'invoice' AND i.settled_on IS NULL AND i.open_amount > 0
@@ -353,13 +405,7 @@ def _receivables_moved(session: Session, since: dt.date, day: dt.date, segment: 
         WHERE i.kind = 'invoice' AND i.issue_date > {sql.date('since')} AND i.issue_date <= {sql.date('day')}
           AND a.allocated_on > {sql.date('day')}{seg}
         UNION ALL
-        SELECT paid.currency, -paid.amount FROM (
-            -- one lookup by key per allocation of the month (a join would scan every invoice)
-            SELECT (SELECT i.currency FROM invoice i WHERE i.invoice_id = a.invoice_id AND i.kind = 'invoice'
-                      AND i.issue_date <= {sql.date('since')}{seg}) AS currency, a.amount
-            FROM allocation a
-            WHERE a.allocated_on > {sql.date('since')} AND a.allocated_on <= {sql.date('day')}) paid
-        WHERE paid.currency IS NOT NULL
+        {paid}
     ) moved GROUP BY currency"""
     params = {"since": sql.param(since), "day": sql.param(day), "segment": segment}
     return {currency: _money(amount) for currency, amount in session.execute(text(statement), params)}

@@ -18,7 +18,9 @@ assembles the few resulting rows. Definitions and formulas are in the README (Re
 """
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -26,6 +28,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
+from ledger import snapshots
 from ledger.kpi_ageing import (
     AgingBucket,
     AgingReport,
@@ -103,11 +106,20 @@ def period_stats(*, session: Session, as_of: dt.date, days: int = 90,
             FROM invoice i WHERE i.kind = 'invoice' AND i.settled_on >= {sql.date('start')}
               AND i.settled_on <= {sql.date('end')}{sql.segment('i', segment)}
             GROUP BY i.currency"""), params).all()
-        collected = session.execute(text(f"""
+        in_period = (f"a.source_kind = 'payment' AND a.allocated_on >= {sql.date('start')} "
+                     f"AND a.allocated_on <= {sql.date('end')}{sql.segment('a', segment)}")
+        currencies = ledger_currencies(session=session)
+        if len(currencies) == 1:
+            # a ledger in one currency: every allocation's invoice (a foreign key) is in it, so
+            # the join that only finds each allocation's currency (a scan of every invoice) is
+            # not needed; the same sum, grouped the same way
+            collected = session.execute(text(
+                f"SELECT :currency, SUM(a.amount) FROM allocation a WHERE {in_period} HAVING COUNT(*) > 0"),
+                params | {"currency": currencies[0]}).all()
+        else:
+            collected = session.execute(text(f"""
             SELECT i.currency, SUM(a.amount) FROM allocation a JOIN invoice i ON i.invoice_id = a.invoice_id
-            WHERE a.source_kind = 'payment' AND a.allocated_on >= {sql.date('start')}
-              AND a.allocated_on <= {sql.date('end')}{sql.segment('a', segment)}
-            GROUP BY i.currency"""), params).all()
+            WHERE {in_period} GROUP BY i.currency"""), params).all()
         return paid, dict(collected)
 
     paid, collected_by = lens.memo(("period", start, as_of, segment), query)
@@ -203,24 +215,21 @@ def dunning_effectiveness(*, session: Session, as_of: dt.date, segment: str | No
         raise ReportError("days", f"must be at least 1, got {days}")
     lens = lens or default_lens(session, as_of, segment)
 
+    since = as_of - dt.timedelta(days=days)
+
     def query():
-        sql = _sql(session)
-        after = sql.days("i.settled_on", "a.send_on")
-        age = sql.days(sql.date("as_of"), "a.send_on")
-        parts = []
-        for w in WINDOWS:
-            parts.append(f"SUM(CASE WHEN {age} >= {w} THEN 1 ELSE 0 END)")
-            parts.append(f"SUM(CASE WHEN {age} >= {w} AND i.settled_on IS NOT NULL "
-                         f"AND {after} <= {w} THEN 1 ELSE 0 END)")
-        statement = f"""
-        SELECT COALESCE(a.step, ''), a.channel, COALESCE(a.tone, ''), i.currency, COUNT(*), {', '.join(parts)}
-        FROM dunningaction a JOIN invoice i ON i.invoice_id = a.invoice_id
-        WHERE a.state IN ('sent', 'posted', 'delivered') AND a.send_on <= {sql.date('as_of')} AND a.send_on > {sql.date('since')}
-          AND (i.settled_on IS NULL OR i.settled_on >= a.send_on){sql.segment('i', segment)}
-        GROUP BY COALESCE(a.step, ''), a.channel, COALESCE(a.tone, ''), i.currency"""
-        params = {"as_of": sql.param(as_of), "since": sql.param(as_of - dt.timedelta(days=days)),
-                  "segment": segment}
-        return session.execute(text(statement), params).all()
+        months = _closed_months(since, as_of)
+        if len(months) < 2 or not snapshots.usable(session):
+            return _dunning_fresh(session, as_of, [(since, as_of)], segment)
+        # the whole months at least 30 days past from `dunningsnapshot` (every window elapsed:
+        # their counts no longer depend on as_of), the ragged ends fresh
+        stored = snapshots.dunning_months(session, months, segment, _dunning_by_month)
+        head_end = months[0].replace(day=1) - dt.timedelta(days=1)
+        rows = _dunning_fresh(session, as_of, [(since, head_end), (months[-1], as_of)], segment)
+        for counts in stored.values():
+            for (step, channel, tone, currency), (sent, s7, s14, s30) in counts.items():
+                rows.append((step, channel, tone, currency, sent, sent, s7, sent, s14, sent, s30))
+        return rows
 
     per: dict[tuple[str, str, str], list[int]] = {}
     for r in lens.memo(("dunning", as_of, segment, days), query):
@@ -237,6 +246,78 @@ def dunning_effectiveness(*, session: Session, as_of: dt.date, segment: str | No
                                   settled=settled, eligible=eligible,
                                   share={w: _ratio(settled[w], eligible[w]) for w in WINDOWS}))
     return rows
+
+
+def _closed_months(since: dt.date, as_of: dt.date) -> list[dt.date]:
+    """The ends of the whole months inside (since, as_of] whose reminders' every window has
+    elapsed at as_of (month end + the longest window ≤ as_of), oldest first."""
+    first = since + dt.timedelta(days=1)
+    if first.day != 1:
+        first = _month_end(first) + dt.timedelta(days=1)
+    ends = []
+    while _month_end(first) + dt.timedelta(days=max(WINDOWS)) <= as_of:
+        ends.append(_month_end(first))
+        first = ends[-1] + dt.timedelta(days=1)
+    return ends
+
+
+def _dunning_sql(session: Session, as_of: dt.date, ranges: list[tuple[dt.date, dt.date]], segment: str | None,
+                 by_month: bool) -> tuple[str, dict[str, Any]]:
+    sql = _sql(session)
+    after = sql.days("i.settled_on", "a.send_on")
+    age = sql.days(sql.date("as_of"), "a.send_on")
+    parts = []
+    for w in WINDOWS:
+        parts.append(f"SUM(CASE WHEN {age} >= {w} THEN 1 ELSE 0 END)")
+        parts.append(f"SUM(CASE WHEN {age} >= {w} AND i.settled_on IS NOT NULL "
+                     f"AND {after} <= {w} THEN 1 ELSE 0 END)")
+    sent = " OR ".join(f"(a.send_on > {sql.date(f'lo{k}')} AND a.send_on <= {sql.date(f'hi{k}')})"
+                       for k in range(len(ranges)))
+    month = ("CAST(date_trunc('month', a.send_on) AS DATE)" if sql.dialect == "postgresql"
+             else "substr(a.send_on, 1, 7)")
+    key = f"{month}, " if by_month else ""
+    statement = f"""
+    SELECT {key}COALESCE(a.step, ''), a.channel, COALESCE(a.tone, ''), i.currency, COUNT(*), {', '.join(parts)}
+    FROM dunningaction a JOIN invoice i ON i.invoice_id = a.invoice_id
+    WHERE a.state IN ('sent', 'posted', 'delivered') AND ({sent})
+      AND (i.settled_on IS NULL OR i.settled_on >= a.send_on){sql.segment('i', segment)}
+    GROUP BY {key}COALESCE(a.step, ''), a.channel, COALESCE(a.tone, ''), i.currency"""
+    params: dict[str, Any] = {"as_of": sql.param(as_of), "segment": segment}
+    for k, (lo, hi) in enumerate(ranges):
+        params[f"lo{k}"], params[f"hi{k}"] = sql.param(lo), sql.param(hi)
+    return statement, params
+
+
+def _dunning_fresh(session: Session, as_of: dt.date, ranges: list[tuple[dt.date, dt.date]],
+                   segment: str | None) -> list[tuple]:
+    """Rows (step, channel, tone, currency, sent, then eligible and settled per window) of the
+    reminders sent in the (lo, hi] `ranges`."""
+    ranges = [(lo, hi) for lo, hi in ranges if lo < hi]
+    if not ranges:
+        return []
+    statement, params = _dunning_sql(session, as_of, ranges, segment, by_month=False)
+    return [tuple(row) for row in session.execute(text(statement), params)]
+
+
+def _dunning_by_month(session: Session, month_ends: Sequence[dt.date],
+                      segment: str | None) -> dict[dt.date, snapshots.DunningCounts]:
+    """Each month's counts: reminders sent in it, and settled within each window of the send."""
+    assert WINDOWS == (7, 14, 30), "dunningsnapshot keeps these three windows"
+    wanted = set(month_ends)
+    lo = min(month_ends).replace(day=1) - dt.timedelta(days=1)
+    # as_of far enough after the months that every window has elapsed: the counts of a closed month
+    statement, params = _dunning_sql(session, max(month_ends) + dt.timedelta(days=max(WINDOWS)),
+                                     [(lo, max(month_ends))], segment, by_month=True)
+    out: dict[dt.date, snapshots.DunningCounts] = {day: {} for day in month_ends}
+    for month, step, channel, tone, currency, sent, _, s7, _, s14, _, s30 in session.execute(text(statement), params):
+        start = month if isinstance(month, dt.date) else dt.date.fromisoformat(f"{month}-01")
+        if _month_end(start) in wanted:
+            out[_month_end(start)][(step, channel, tone, currency)] = [int(sent), int(s7), int(s14), int(s30)]
+    return out
+
+
+def _month_end(day: dt.date) -> dt.date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 # --- everything at once --------------------------------------------------------------------------

@@ -90,23 +90,33 @@ def fill(session: Session, dates: Sequence[dt.date], segment: str | None,
          compute: Callable[[Session, Sequence[dt.date], str | None], Raw], kind: str = "") -> Raw | None:
     """Compute `dates` with `compute` in a transaction of their own under the writers' lock, store
     them, and return them; None when the lock is busy (the caller computes fresh)."""
+    def work(own: Session) -> Raw:
+        raw = compute(own, dates, segment)
+        _store(own, dates, segment, raw, kind)
+        return raw
+
+    return locked(session, "receivablesnapshot", work)
+
+
+def locked(session: Session, table: str, work: Callable[[Session], Any]) -> Any:
+    """`work(own)` in a transaction of its own that first takes the lock every writer's trigger
+    on `table` also needs, committed; None when the lock is busy for more than half a second."""
     postgres = session.get_bind().dialect.name == "postgresql"
     try:
         with Session(session.get_bind()) as own:
             if postgres:
                 own.execute(text("SET LOCAL lock_timeout = '500ms'"))
-                own.execute(text("LOCK TABLE receivablesnapshot IN SHARE ROW EXCLUSIVE MODE"))
+                own.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
             else:
                 driver = own.connection().connection.driver_connection
                 driver.execute("PRAGMA busy_timeout = 500")
                 try:  # a write takes SQLite's write lock; reads after it see the latest commit
-                    own.execute(text("DELETE FROM receivablesnapshot WHERE 1 = 0"))
+                    own.execute(text(f"DELETE FROM {table} WHERE 1 = 0"))
                 finally:
                     driver.execute("PRAGMA busy_timeout = 30000")
-            raw = compute(own, dates, segment)
-            _store(own, dates, segment, raw, kind)
+            result = work(own)
             own.commit()
-            return raw
+            return result
     except sa_exc.OperationalError as error:
         if _lock_busy(error):
             return None
@@ -171,3 +181,55 @@ def cached(session: Session, dates: Sequence[dt.date], segment: str | None,
         filled = fill(session, missing, segment, compute, kind)
         raw.update(filled if filled is not None else compute(session, missing, segment))
     return {key: value for key, value in raw.items() if key[1] != MARKER}
+
+
+# --- dunning effectiveness of closed months (table dunningsnapshot, migration 0028) ---------------
+
+# (step, channel, tone, currency) → [sent, settled within 7, 14, 30 days]
+DunningCounts = dict[tuple[str, str, str, str], list[int]]
+
+
+def dunning_months(session: Session, month_ends: Sequence[dt.date], segment: str | None,
+                   compute: Callable[[Session, Sequence[dt.date], str | None], dict[dt.date, DunningCounts]]
+                   ) -> dict[dt.date, DunningCounts]:
+    """The counts of each month in `month_ends` (every one at least 30 days past): from
+    `dunningsnapshot`, the missing months computed by `compute` and stored under the writers'
+    lock (or computed and not stored when it is busy)."""
+    scope = scope_of(segment)
+    marks = ", ".join(f":d{k}" for k in range(len(month_ends)))
+    params = {f"d{k}": _param(session, day) for k, day in enumerate(month_ends)} | {"scope": scope}
+    rows = session.execute(text(f"SELECT month_end, step, channel, tone, currency, sent, settled_7, settled_14, "
+                                f"settled_30 FROM dunningsnapshot WHERE scope = :scope AND month_end IN ({marks})"),
+                           params).all()
+    complete = {_date(r[0]) for r in rows if r[4] == MARKER}
+    out: dict[dt.date, DunningCounts] = {day: {} for day in complete}
+    for month_end, step, channel, tone, currency, *counts in rows:
+        if currency != MARKER and _date(month_end) in complete:
+            out[_date(month_end)][(step, channel, tone, currency)] = [int(c) for c in counts]
+    missing = [day for day in month_ends if day not in complete]
+    if missing:
+        def work(own: Session) -> dict[dt.date, DunningCounts]:
+            counted = compute(own, missing, segment)
+            _store_dunning(own, missing, scope, counted)
+            return counted
+
+        filled = locked(session, "dunningsnapshot", work)
+        out.update(filled if filled is not None else compute(session, missing, segment))
+    return out
+
+
+def _store_dunning(session: Session, month_ends: Sequence[dt.date], scope: str,
+                   counted: dict[dt.date, DunningCounts]) -> None:
+    marks = ", ".join(f":d{k}" for k in range(len(month_ends)))
+    session.execute(text(f"DELETE FROM dunningsnapshot WHERE scope = :scope AND month_end IN ({marks})"),
+                    {f"d{k}": _param(session, day) for k, day in enumerate(month_ends)} | {"scope": scope})
+    rows = []
+    for day in month_ends:
+        rows.append({"month_end": _param(session, day), "scope": scope, "step": "", "channel": "", "tone": "",
+                     "currency": MARKER, "s0": 0, "s7": 0, "s14": 0, "s30": 0})
+        for (step, channel, tone, currency), (sent, s7, s14, s30) in counted.get(day, {}).items():
+            rows.append({"month_end": _param(session, day), "scope": scope, "step": step, "channel": channel,
+                         "tone": tone, "currency": currency, "s0": sent, "s7": s7, "s14": s14, "s30": s30})
+    session.execute(text("INSERT INTO dunningsnapshot (month_end, scope, step, channel, tone, currency, sent, "
+                         "settled_7, settled_14, settled_30) VALUES (:month_end, :scope, :step, :channel, :tone, "
+                         ":currency, :s0, :s7, :s14, :s30)"), rows)

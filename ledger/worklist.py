@@ -15,7 +15,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -34,10 +34,11 @@ from ledger.tables import (
     Dispute,
     Invoice,
     Promise,
+    WorklistOpen,
 )
 from ledger.var import delay_counts, own_hazards, unpaid_after, value_at_risk
 from ledger.workflow import ACTIVE_DISPUTE, PromiseStatus
-from ledger.worklist_rows import BUCKETS, WorklistRow, enrich_rows
+from ledger.worklist_rows import BUCKETS, WorklistRow, among, enrich_rows
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -91,35 +92,39 @@ def worklist(*, session: Session, today: dt.date, agent: str | None = None, limi
         raise LedgerValidationError([FieldError("grade", f"unknown grade {grade!r}: one of A, B, C, D, E")])
     reporting = fx.reporting_currency()
     rates = fx.rates_on(session, today)
-    codes = _currency_factors(session, rates, reporting)
+    if bucket is not None:
+        customers = _in_bucket(customers, bucket, today)
+    if grade is not None and risk is None:
+        # without a risk provider a customer's grade is its published one: read only those
+        graded = select(CustomerScore.customer_id).where(CustomerScore.grade == grade)
+        customers = graded if customers is None else graded.where(CustomerScore.customer_id.in_(customers))
+    # candidates in decreasing open amount, from the stored per-currency sums (`WorklistOpen`,
+    # kept by the database on every invoice write), one ordered index walk per currency
+    factors = _stored_factors(session, rates, reporting)
     # a first window a few pages deep: at most `limit` must be overtaken; the second step below
     # reads exactly the customers whose open amount could still overtake the `limit`-th
     window = max(limit * 4, 100)
     seen: set[str] = set()
     scored: list[dict] = []
     while True:
-        bounds = _open_bounds(session=session, today=today, customers=customers,
-                              bucket=bucket, window=window, rates=rates, reporting=reporting,
-                              factors=codes)
-        complete = len(bounds) < window
-        scored = _merge(scored, _score_new(session, bounds, seen, today=today, risk=risk,
+        ids, bound, complete = _open_window(session, customers=customers, factors=factors,
+                                            window=window)
+        scored = _merge(scored, _score_new(session, ids, seen, today=today, risk=risk,
                                            rates=rates, reporting=reporting, grade=grade))
-        # a tiny margin: the bound is summed in the database, the key in exact decimals
-        bound = float(bounds[-1][1]) * (1 + 1e-9) + 0.01 if bounds else 0.0
-        if complete or (len(scored) >= limit and float(scored[limit - 1]["key"]) >= bound):
+        # a tiny margin: the bound is in floats, the key in exact decimals
+        if complete or (len(scored) >= limit and float(scored[limit - 1]["key"]) >= bound * (1 + 1e-9) + 0.01):
             break
         if len(scored) >= limit:
             # no customer whose open amount is below the `limit`-th value at risk can overtake
             # it (P <= 1): read every other one at or above it, score them, and the page is final
             threshold = (float(scored[limit - 1]["key"]) - 0.01) / (1 + 1e-9)
-            rest = _open_bounds(session=session, today=today, customers=customers,
-                                bucket=bucket, window=None, rates=rates, reporting=reporting,
-                                factors=codes, at_least=threshold)
+            rest = _open_at_least(session, customers=customers, factors=factors, at_least=threshold)
             scored = _merge(scored, _score_new(session, rest, seen, today=today, risk=risk,
                                                rates=rates, reporting=reporting, grade=grade))
             break
         window *= 4
-    return enrich_rows(session=session, rows=scored[offset:limit], today=today, first_rank=offset + 1)
+    return enrich_rows(session=session, rows=[_finished(r) for r in scored[offset:limit]], today=today,
+                       first_rank=offset + 1)
 
 
 def worklist_full(*, session: Session, today: dt.date, limit: int = 50, offset: int = 0,
@@ -138,16 +143,16 @@ def worklist_full(*, session: Session, today: dt.date, limit: int = 50, offset: 
                     rates=rates, reporting=reporting)
     if grade is not None:
         scored = [row for row in scored if row["grade"] == grade]
-    return enrich_rows(session=session, rows=scored[offset:offset + limit], today=today,
-                       first_rank=offset + 1)
+    return enrich_rows(session=session, rows=[_finished(r) for r in scored[offset:offset + limit]],
+                       today=today, first_rank=offset + 1)
 
 
-def _score_new(session: Session, bounds: list[tuple[str, float]], seen: set[str], *,
+def _score_new(session: Session, ids: list[str], seen: set[str], *,
                today: dt.date, risk: InvoiceRisk | None, rates: fx.Rates, reporting: str,
                grade: str | None) -> list[dict]:
-    """`_score` of the customers of `bounds` not scored yet (each customer's value at risk is
+    """`_score` of the customers of `ids` not scored yet (each customer's value at risk is
     its own: scoring it again would give the same row)."""
-    new = [c for c, _ in bounds if c not in seen]
+    new = [c for c in dict.fromkeys(ids) if c not in seen]
     seen.update(new)
     rows = _score(session=session, customer_ids=new, today=today, risk=risk, rates=rates,
                   reporting=reporting)
@@ -156,6 +161,81 @@ def _score_new(session: Session, bounds: list[tuple[str, float]], seen: set[str]
 
 def _merge(scored: list[dict], new: list[dict]) -> list[dict]:
     return sorted(scored + new, key=lambda r: (-r["key"], r["customer_id"])) if new else scored
+
+
+def _stored_factors(session: Session, rates: fx.Rates, reporting: str) -> dict[str, float]:
+    """Each currency with open invoices and its rate into the reporting one (1 where there is
+    none, as the ranking counts it then)."""
+    codes = session.execute(select(WorklistOpen.currency).distinct()).scalars().all()
+    factors = {}
+    for code in codes:
+        found = rates.rate(code, reporting)
+        factors[code] = float(found[0]) if found is not None else 1.0
+    return factors
+
+
+def _open_window(session: Session, *, customers, factors: dict[str, float],
+                 window: int) -> tuple[list[str], float, bool]:
+    """The `window` customers owing the most in each currency (a threshold algorithm over one
+    sorted list per currency): (their ids, the most any other customer can owe in the
+    reporting currency, whether every candidate was read)."""
+    ids: list[str] = []
+    bound, complete = 0.0, True
+    for code, factor in factors.items():
+        query = (select(WorklistOpen.customer_id, WorklistOpen.open_amount)
+                 .where(WorklistOpen.currency == code)
+                 .order_by(WorklistOpen.open_amount.desc(), WorklistOpen.customer_id.desc())
+                 .limit(window))
+        if customers is not None:
+            query = query.where(WorklistOpen.customer_id.in_(customers))
+        rows = session.execute(query).all()
+        ids += [row[0] for row in rows]
+        if len(rows) == window:
+            # a customer not read owes at most the last amount read, in each currency
+            complete = False
+            bound += float(rows[-1][1]) * factor
+    return ids, bound, complete
+
+
+def _open_at_least(session: Session, *, customers, factors: dict[str, float],
+                   at_least: float) -> list[str]:
+    """Every customer whose open amount in the reporting currency may reach `at_least`: one
+    owing Σ over m currencies ≥ t owes at least t / m in one of them."""
+    ids: list[str] = []
+    share = at_least / max(len(factors), 1) * (1 - 1e-9)
+    for code, factor in factors.items():
+        query = select(WorklistOpen.customer_id).where(
+            WorklistOpen.currency == code, WorklistOpen.open_amount >= share / factor)
+        if customers is not None:
+            query = query.where(WorklistOpen.customer_id.in_(customers))
+        ids += session.execute(query).scalars().all()
+    return ids
+
+
+def _in_bucket(customers, bucket: str, today: dt.date):
+    """`customers` (None: everyone) whose oldest open invoice is in `bucket`."""
+    query = (select(Invoice.customer_id).where(Invoice.kind == "invoice", Invoice.settled_on.is_(None))
+             .group_by(Invoice.customer_id).having(_bucket_condition(bucket, today)))
+    if customers is not None:
+        query = query.where(Invoice.customer_id.in_(customers))
+    return query
+
+
+def fresh_open(session: Session) -> dict[tuple[str, str], tuple[Decimal, int]]:
+    """(customer, currency) → (Σ open amount, open invoices), aggregated from the invoices now:
+    what `WorklistOpen` must always hold (the tests compare them)."""
+    rows = session.execute(
+        select(Invoice.customer_id, Invoice.currency, func.sum(Invoice.open_amount), func.count())
+        .where(Invoice.kind == "invoice", Invoice.settled_on.is_(None))
+        .group_by(Invoice.customer_id, Invoice.currency))
+    return {(c, code): (Decimal(str(amount)).quantize(CENT), int(n)) for c, code, amount, n in rows}
+
+
+def stored_open(session: Session) -> dict[tuple[str, str], tuple[Decimal, int]]:
+    """What `WorklistOpen` holds, in `fresh_open`'s shape."""
+    rows = session.execute(select(WorklistOpen.customer_id, WorklistOpen.currency,
+                                  WorklistOpen.open_amount, WorklistOpen.open_invoices))
+    return {(c, code): (Decimal(str(amount)).quantize(CENT), int(n)) for c, code, amount, n in rows}
 
 
 def _customer_filter(*, agent: str | None, segment: str | None, search: str | None,
@@ -253,7 +333,7 @@ def _rules_odds(session: Session, invoices: list,
         chunk = payers[start:start + 5000]
         rows += [(c, int(d), True, int(n)) for c, d, n in session.execute(
             select(Invoice.customer_id, late, func.count())
-            .where(settled, Invoice.customer_id.in_(chunk)).group_by(Invoice.customer_id, late))]
+            .where(settled, among(session, Invoice.customer_id, chunk)).group_by(Invoice.customer_id, late))]
     history: dict[str, dict] = defaultdict(lambda: {"settled": 0, "late": 0})
     for customer, days, _, n in rows:
         history[customer]["settled"] += n
@@ -285,20 +365,22 @@ def _score(*, session: Session, customer_ids: list[str], today: dt.date, risk: I
     """Value at risk at 30 and 90 days of each customer, ranked."""
     if not customer_ids:
         return []
+    # the open invoices with their customer's currency and published grade: one statement
     invoices = []
     for start in range(0, len(customer_ids), 5000):
         chunk = customer_ids[start:start + 5000]
         invoices += session.execute(
             select(Invoice.invoice_id, Invoice.customer_id, Invoice.currency, Invoice.open_amount,
-                   Invoice.due_date)
-            .where(Invoice.customer_id.in_(chunk), Invoice.kind == "invoice",
+                   Invoice.due_date, Customer.currency.label("customer_currency"),
+                   CustomerScore.grade.label("published_grade"))
+            .outerjoin(Customer, Customer.customer_id == Invoice.customer_id)
+            .outerjoin(CustomerScore, CustomerScore.customer_id == Invoice.customer_id)
+            .where(among(session, Invoice.customer_id, chunk), Invoice.kind == "invoice",
                    Invoice.settled_on.is_(None))).all()
     given = dict(risk([row.invoice_id for row in invoices])) if risk is not None and invoices else {}
     rules, history = _rules_odds(session, [i for i in invoices if i.invoice_id not in given], today)
-    currency_of = dict(session.execute(select(Customer.customer_id, Customer.currency)
-                                       .where(Customer.customer_id.in_(customer_ids))).all()) \
-        if len(customer_ids) <= 5000 else _currencies(session, customer_ids)
-    grades = _published_grades(session, customer_ids)
+    currency_of = {i.customer_id: i.customer_currency for i in invoices if i.customer_currency is not None}
+    grades = {i.customer_id: i.published_grade for i in invoices if i.published_grade is not None}
     per: dict[str, dict[str, Any]] = {}
     for invoice in invoices:
         odds = given.get(invoice.invoice_id) or rules[invoice.invoice_id]
@@ -328,28 +410,36 @@ def _score(*, session: Session, customer_ids: list[str], today: dt.date, risk: I
 
 def _ranked(customer_id: str, row: dict[str, Any], *, currency: str, rates: fx.Rates, reporting: str,
             published_grade: str | None, history: dict[str, int]) -> dict[str, Any]:
-    """One customer's figures in its own currency, and its ranking key in the reporting one."""
-    var30 = {c: value_at_risk(p) for c, p in row["pairs_30"].items()}
+    """One customer's ranking key (its 90-day value at risk in the reporting currency) and grade;
+    the figures shown on a row are worked out by `_finished`, for the page's rows only."""
     var90 = {c: value_at_risk(p) for c, p in row["pairs_90"].items()}
-    shown, missing = {}, set()
-    for name, amounts in (("var30", var30), ("var90", var90), ("open", row["open"]), ("overdue", row["overdue"])):
-        shown[name], lost = _in(rates, amounts, currency)
-        missing |= lost
     key, lost = _in(rates, var90, reporting)
     reporting_value = None if lost else key
     if lost:  # no rate to the reporting currency: ranked on the customer's own amount
-        key = shown["var90"]
+        key, _ = _in(rates, var90, currency)
+    return {"customer_id": customer_id, "key": key,
+            "grade": max(row["grades"], key=GRADE_ORDER.index) if row["grades"] else published_grade,
+            "_parts": (row, var90, currency, rates, reporting, reporting_value, lost, history)}
+
+
+def _finished(ranked: dict[str, Any]) -> dict[str, Any]:
+    """A ranked customer's figures in its own currency, as its row shows them."""
+    row, var90, currency, rates, reporting, reporting_value, lost, history = ranked["_parts"]
+    var30 = {c: value_at_risk(p) for c, p in row["pairs_30"].items()}
+    shown, missing = {}, set()
+    for name, amounts in (("var30", var30), ("var90", var90), ("open", row["open"]), ("overdue", row["overdue"])):
+        shown[name], lost_here = _in(rates, amounts, currency)
+        missing |= lost_here
     open_total = shown["open"]
     return {
-        "customer_id": customer_id, "currency": currency, "key": key,
+        "customer_id": ranked["customer_id"], "currency": currency, "key": ranked["key"],
         "value_at_risk_30": shown["var30"], "value_at_risk_90": shown["var90"],
         "value_at_risk_90_reporting": reporting_value, "reporting_currency": reporting,
         "p_unpaid_30": float(shown["var30"] / open_total) if open_total else 0.0,
         "p_unpaid_90": float(shown["var90"] / open_total) if open_total else 0.0,
         "open_amount": open_total, "overdue_amount": shown["overdue"],
         "open_invoices": row["open_invoices"], "overdue_invoices": row["overdue_invoices"],
-        "oldest_due": row["oldest_due"],
-        "grade": max(row["grades"], key=GRADE_ORDER.index) if row["grades"] else published_grade,
+        "oldest_due": row["oldest_due"], "grade": ranked["grade"],
         "risk_source": "model" if row["sources"] == {"model"} else "rules",
         "unconverted": sorted(missing | (set(lost) if lost else set())),
         "history": history}
@@ -357,6 +447,10 @@ def _ranked(customer_id: str, row: dict[str, Any], *, currency: str, rates: fx.R
 
 def _in(rates: fx.Rates, amounts: Mapping[str, Decimal], to: str) -> tuple[Decimal, set[str]]:
     """Σ of per-currency amounts converted into `to`, and the currencies with no rate."""
+    if len(amounts) == 1:
+        [(currency, amount)] = amounts.items()
+        if currency.upper() == to.upper():  # `convert` at rate 1, without looking it up
+            return (ZERO + amount.quantize(CENT, ROUND_HALF_UP)).quantize(CENT), set()
     total, missing = ZERO, set()
     for currency, amount in amounts.items():
         converted = rates.convert(amount, currency, to)
@@ -365,21 +459,4 @@ def _in(rates: fx.Rates, amounts: Mapping[str, Decimal], to: str) -> tuple[Decim
         else:
             total += converted.amount
     return total.quantize(CENT), missing
-
-
-def _currencies(session: Session, customer_ids: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for start in range(0, len(customer_ids), 5000):
-        found.update(session.execute(select(Customer.customer_id, Customer.currency).where(
-            Customer.customer_id.in_(customer_ids[start:start + 5000]))).all())
-    return found
-
-
-def _published_grades(session: Session, customer_ids: list[str]) -> dict[str, str]:
-    """The grades last published by `relance score` (the model's scale), where there are some."""
-    found: dict[str, str] = {}
-    for start in range(0, len(customer_ids), 5000):
-        found.update(session.execute(select(CustomerScore.customer_id, CustomerScore.grade).where(
-            CustomerScore.customer_id.in_(customer_ids[start:start + 5000]))).all())
-    return found
 

@@ -5,13 +5,14 @@ language).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, String, any_, bindparam, func, literal_column, select
 from sqlmodel import Session
 
 from ledger.tables import (
@@ -101,23 +102,34 @@ class WorklistRow(BaseModel):
     reasons: list[ReasonOut]
 
 
+def among(session: Session, column: Any, ids: list[str]) -> Any:
+    """`column IN ids` as one parameter (a PostgreSQL array, a JSON list on SQLite): the same
+    statement text whatever the number of ids, so neither SQLAlchemy nor the driver rebuilds it
+    (and PostgreSQL may keep it prepared)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
+    values = select(literal_column("value")).select_from(
+        func.json_each(bindparam(None, json.dumps(list(ids)), type_=String)))
+    return column.in_(values)
+
+
 def enrich_rows(*, session: Session, rows: list[dict], today: dt.date, first_rank: int = 1) -> list[WorklistRow]:
     ids = [row["customer_id"] for row in rows]
     if not ids:
         return []
     customers = {c.customer_id: c for c in session.execute(
-        select(Customer).where(Customer.customer_id.in_(ids))).scalars()}
+        select(Customer).where(among(session, Customer.customer_id, ids))).scalars()}
     next_actions = _next_actions(session, ids)
     last_contacts = _last_contacts(session, ids)
     disputes = dict(session.execute(
         select(Invoice.customer_id, func.count(func.distinct(Dispute.dispute_id)))
         .join(Invoice, Invoice.invoice_id == Dispute.invoice_id)
-        .where(Invoice.customer_id.in_(ids), Dispute.status.in_(ACTIVE_DISPUTE))
+        .where(among(session, Invoice.customer_id, ids), Dispute.status.in_(ACTIVE_DISPUTE))
         .group_by(Invoice.customer_id)).all())
     promises: dict[str, list[tuple[str, dt.date]]] = defaultdict(list)
     for customer_id, status, promised_date in session.execute(
             select(Promise.customer_id, Promise.status, Promise.promised_date)
-            .where(Promise.customer_id.in_(ids), Promise.status.in_((PromiseStatus.OPEN, PromiseStatus.BROKEN)))):
+            .where(among(session, Promise.customer_id, ids), Promise.status.in_((PromiseStatus.OPEN, PromiseStatus.BROKEN)))):
         promises[customer_id].append((status, promised_date))
     out = []
     for rank, row in enumerate(rows, start=first_rank):
@@ -149,7 +161,7 @@ def _next_actions(session: Session, ids: list[str]) -> dict[str, ActionOut]:
     """Per customer, the next consolidated task: one reminder (call, e-mail, letter…) of the
     latest run listing all its invoices, not one row per invoice."""
     rows = session.execute(
-        select(DunningAction).where(DunningAction.customer_id.in_(ids),
+        select(DunningAction).where(among(session, DunningAction.customer_id, ids),
                                     DunningAction.state.in_(("planned", "pending_approval")))
         .order_by(DunningAction.customer_id, DunningAction.run_date.desc(), DunningAction.send_on,
                   DunningAction.id)).scalars()
@@ -175,7 +187,7 @@ def _last_contacts(session: Session, ids: list[str]) -> dict[str, ContactOut]:
                        DunningAction.sent_at,
                        func.row_number().over(partition_by=DunningAction.customer_id,
                                               order_by=(when.desc(), DunningAction.id.desc())).label("n"))
-                .where(DunningAction.customer_id.in_(ids), DunningAction.state == "sent").subquery())
+                .where(among(session, DunningAction.customer_id, ids), DunningAction.state == "sent").subquery())
     found: dict[str, ContactOut] = {}
     stamp: dict[str, dt.datetime] = {}
     for row in session.execute(select(numbered).where(numbered.c.n == 1)):
@@ -185,7 +197,7 @@ def _last_contacts(session: Session, ids: list[str]) -> dict[str, ContactOut]:
             outcome=row.outcome, by=row.created_by)
         stamp[row.customer_id] = _aware(at)
     notes = session.execute(select(CustomerNote.customer_id, func.max(CustomerNote.created_at))
-                            .where(CustomerNote.customer_id.in_(ids)).group_by(CustomerNote.customer_id))
+                            .where(among(session, CustomerNote.customer_id, ids)).group_by(CustomerNote.customer_id))
     for customer_id, at in notes:
         at = _aware(at)
         if customer_id not in stamp or at > stamp[customer_id]:

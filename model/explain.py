@@ -27,7 +27,7 @@ _MERGED = {"log_amount": "amount"}
 # the bin and age_bin are the invoice's age, not a reason; days_overdue is never a booster input
 _NOT_REASONS = {"bin", "days_overdue", "age_bin"}
 _DELAYS = {"hist_mean_days_late", "hist_median_days_late_last12", "hist_max_days_late",
-           "hist_mean_days_late_last3", "hist_mean_days_late_last12"}
+           "hist_mean_days_late_last3", "hist_mean_days_late_last12", "due_days_late_recent"}
 _DISPUTES = {"invoice_disputed", "disputes_count", "disputes_share"}
 _ON_TIME = {"fr": "Paie en général à l'échéance ou en avance",
             "en": "Usually pays on or before the due date"}
@@ -121,17 +121,30 @@ def _telling_feature(values: np.ndarray, effects: np.ndarray, columns: list[str]
     return max(pool, key=lambda j: abs(effects[j]))
 
 
+_SHARE_TRENDS = {
+    "due_share_late_trend": ("Part des échéances dépassées", "Share of missed due dates"),
+    "due_share_severe_trend": ("Part des retards de plus de 30 jours",
+                               "Share of delays over 30 days"),
+}
+
+
 def _sentence(name: str, value: float, language: str) -> str:
     language = "en" if language == "en" else "fr"
     if name in _DELAYS and value <= 0.5:
         return _ON_TIME[language]
-    if name == "hist_trend_days_late":
+    if name in ("hist_trend_days_late", "due_days_late_trend"):
         days = abs(round(value))
         if language == "fr":
             return (f"Ses retards s'allongent : {days} jours de plus récemment" if value > 0 else
                     f"Ses retards se réduisent : {days} jours de moins récemment")
         return (f"Paying later: {days} more days late recently" if value > 0 else
                 f"Paying sooner: {days} fewer days late recently")
+    if name in _SHARE_TRENDS:
+        points = abs(round(100 * value))
+        what_fr, what_en = _SHARE_TRENDS[name]
+        if language == "fr":
+            return f"{what_fr} en {'hausse' if value > 0 else 'baisse'} de {points} points récemment"
+        return f"{what_en} {'up' if value > 0 else 'down'} {points} points recently"
     if name == "hist_season_excess_days" and value < 0:
         days = abs(round(value))
         return (f"Paie en général {days} jours plus tôt aux échéances de cette période de l'année"

@@ -248,7 +248,7 @@ class _ReasonsText:
         key = tuple(map(id, reasons))
         found = self._texts.get(key)
         if found is None:
-            found = self._texts[key] = (reasons, json.dumps(list(reasons)))
+            found = self._texts[key] = (reasons, json.dumps(list(reasons), ensure_ascii=False))
         return found[1]
 
 

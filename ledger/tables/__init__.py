@@ -56,17 +56,22 @@ from ledger.tables.records import (
     utcnow,
 )
 from ledger.tables.risk import StoredCustomerRisk, StoredInvoiceRisk, StoredNextAction
-from ledger.tables.snapshots import ReceivableSnapshot
+from ledger.tables.snapshots import DunningSnapshot, ReceivableSnapshot
 from ledger.tables.workbench import (
     OPEN_INDEX,
     WORKLIST_INDEX,
+    WORKLIST_OPEN_INDEX,
     DisputeComment,
     DisputeDetail,
     DisputeInvoice,
+    WorklistOpen,
 )
 
 __all__ = [
+    "WorklistOpen",
+    "WORKLIST_OPEN_INDEX",
     "ActionState",
+    "DunningSnapshot",
     "ReceivableSnapshot",
     "Allocation",
     "AllocationLink",

@@ -257,7 +257,8 @@ class DunningAction(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: str = Field(foreign_key="customer.customer_id", index=True, max_length=64)
-    invoice_id: str | None = Field(default=None, foreign_key="invoice.invoice_id", index=True, max_length=64)
+    # indexed by the unique key (invoice_id, step) below (migration 0026)
+    invoice_id: str | None = Field(default=None, foreign_key="invoice.invoice_id", max_length=64)
     reminder_id: str | None = Field(default=None, index=True, max_length=64)
     run_date: dt.date | None = Field(default=None, index=True)
     scenario: str | None = Field(default=None, max_length=64)
@@ -267,7 +268,8 @@ class DunningAction(SQLModel, table=True):
     tone: str | None = Field(default=None, max_length=16)
     template: str | None = Field(default=None, max_length=64)
     send_on: dt.date = Field(index=True)
-    state: str = Field(default=ActionState.PLANNED, max_length=16, index=True)  # an ActionState
+    # an ActionState; indexed as the leading column of ix_report_action_sent (state, send_on)
+    state: str = Field(default=ActionState.PLANNED, max_length=16)
     attempts: int = 0
     last_error: str | None = None
     sent_at: dt.datetime | None = None

@@ -56,3 +56,21 @@ OPEN_INDEX = Index("ix_invoice_open_exposure", Invoice.__table__.c.customer_id, 
                    sqlite_where=text(_OPEN), postgresql_where=text(_OPEN))
 
 
+
+
+class WorklistOpen(SQLModel, table=True):
+    """Each customer's open invoices per currency (Σ open amount, count): what the worklist
+    ranks its candidates by before scoring them. Kept by the database itself (triggers on
+    `invoice`, migration 0027), so every writer keeps it equal to the fresh aggregate over the
+    open invoices (`ledger.worklist.fresh_open`, tested after random ingests)."""
+
+    customer_id: str = SQLField(primary_key=True, max_length=64)
+    currency: str = SQLField(primary_key=True, max_length=3)
+    open_amount: Decimal = SQLField(**MONEY)
+    open_invoices: int
+
+
+# the page's order within one currency: the largest open amounts first, read from the index
+WORKLIST_OPEN_INDEX = Index("ix_worklistopen_rank", WorklistOpen.__table__.c.currency,  # type: ignore[attr-defined]
+                            WorklistOpen.__table__.c.open_amount,  # type: ignore[attr-defined]
+                            WorklistOpen.__table__.c.customer_id)  # type: ignore[attr-defined]

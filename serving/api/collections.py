@@ -12,11 +12,12 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
-from ledger import audit, contacts, dispute_views, disputes, errors, promise_views, promises, stored_risk, worklist_rows
+from ledger import audit, contacts, dispute_views, disputes, errors, promise_views, promises, worklist_rows
 from ledger import worklist as ranking
 from ledger.portfolio import AssignmentIn, assign_customers, portfolio_customers
 from ledger.schemas import NoteText
-from ledger.tables import Customer, Invoice
+from ledger.tables import Customer, Invoice, StoredCustomerRisk
+from ledger.worklist_rows import among
 from serving.deps import Admin, PortfolioDep, Principal, Reader, SessionDep, get_today, require, risk_provider
 from serving.inputs import Offset
 from serving.labels import Language, label
@@ -297,7 +298,7 @@ def _invoice_risk(request: Request, session: Session, today: dt.date) -> ranking
 
     def odds(invoice_ids: list[str]) -> Mapping[str, ranking.InvoiceOdds]:
         found = {}
-        answers = risk_for(session, invoice_ids, today)
+        answers = _read_safely(risk_for, session, invoice_ids, today)
         grades = _customer_grades(session, list(answers)) \
             if getattr(risk_for, "__self__", None) is service else {}
         for invoice_id, r in answers.items():
@@ -311,6 +312,20 @@ def _invoice_risk(request: Request, session: Session, today: dt.date) -> ranking
     return odds
 
 
+def _read_safely(risk_for, session: Session, invoice_ids: list[str], today: dt.date) -> Mapping:
+    """`risk_for`'s answers; the stored answers it refreshes on the way are written inside a
+    savepoint, so a failed write (SQLite busy, a concurrent refresh of the same customer) never
+    fails the read: asked once more (what the other writer stored is fresh now), and if that
+    fails too the invoices fall back to their payer's history (the row says "rules")."""
+    for _ in range(2):
+        try:
+            with session.begin_nested():
+                return risk_for(session, invoice_ids, today)
+        except DBAPIError:
+            continue
+    return {}
+
+
 def _customer_grades(session: Session, invoice_ids: list[str]) -> dict[str, str]:
     """Invoice id → its customer's own score grade, the one the customer page shows (one scale,
     one value per customer: the stored answer `GET /customers/{id}/risk` reads). Asked only
@@ -318,10 +333,11 @@ def _customer_grades(session: Session, invoice_ids: list[str]) -> dict[str, str]
     customer in this session: the stored rows are read as they are, no second freshness check."""
     if not invoice_ids:
         return {}
-    owners = dict(session.execute(select(Invoice.invoice_id, Invoice.customer_id)
-                                  .where(Invoice.invoice_id.in_(invoice_ids))).all())
-    rows = stored_risk.read_customers(session, sorted(set(owners.values())))
-    return {i: rows[c].grade for i, c in owners.items() if c in rows}
+    # one statement, two columns: the stored rows' reasons and balances are not read here
+    return dict(session.execute(
+        select(Invoice.invoice_id, StoredCustomerRisk.grade)
+        .join(StoredCustomerRisk, StoredCustomerRisk.customer_id == Invoice.customer_id)
+        .where(among(session, Invoice.invoice_id, invoice_ids))).all())
 
 
 class AssignmentOut(BaseModel):

@@ -82,3 +82,32 @@ def test_agent_activity_worked_out_by_hand(client, keys, ledger, db):
     # 1 May's note counts in a 61-day window (C paid nothing within 14 days of it: A did not either)
     wide = client.get(f"{API}/agents/activity?days=61", headers=keys["analyst"]).json()
     assert [r["actor"] for r in wide] == ["agent:test-agent", "analyst:boss"] and wide[1]["collected"] == []
+
+
+def test_a_failed_write_of_refreshed_answers_never_fails_the_worklist(app, client, keys, ledger):
+    """The worklist GET keeps the answers the risk service recomputes; when that write fails
+    (here: a provider whose write breaks a constraint on its first call, as a concurrent refresh
+    would), the page is still answered, and the write's savepoint leaves the session usable."""
+    from sqlalchemy import text
+
+    calls = {"n": 0}
+    service = app.state.risk
+
+    def flaky(session, invoice_ids, today):
+        calls["n"] += 1
+        if calls["n"] == 1:  # the same customer twice: the second insert breaks the primary key
+            session.execute(text("INSERT INTO customer (customer_id, name, language, currency, "
+                                 "credit_balance, on_hold, created_at, updated_at) VALUES "
+                                 "('A', 'dup', 'fr', 'EUR', 0, false, '2025-01-01', '2025-01-01')"))
+        return service.risk_for(session, invoice_ids, today)
+
+    expected = client.get(f"{API}/worklist", headers=keys["analyst"]).json()
+    app.state.risk_for = flaky
+    try:
+        response = client.get(f"{API}/worklist", headers=keys["analyst"])
+    finally:
+        app.state.risk_for = None
+    assert response.status_code == 200, response.text
+    assert calls["n"] >= 2
+    assert [(r["customer_id"], r["value_at_risk_90"]) for r in response.json()] == \
+        [(r["customer_id"], r["value_at_risk_90"]) for r in expected]

@@ -112,7 +112,9 @@ def test_written_rows_equal_the_plan(session: Session, small_chunks):
             None)
         assert row.reasons == list(action.reasons)
         assert json.loads(reasons_text) == list(action.reasons)
-        assert reasons_text == json.dumps(list(action.reasons))
+        # stored as UTF-8 JSON text (`ensure_ascii=False`: "é", not "\\u00e9"): the same value,
+        # so every sentence shown (API, workbench, letters) is the same text
+        assert reasons_text == json.dumps(list(action.reasons), ensure_ascii=False)
         assert row.created_at is not None and row.updated_at is not None
     ids = {(row.invoice_id, row.step): row.id for row, _ in rows}
 
@@ -158,3 +160,14 @@ def _chunks(actions, customers: list[str]):
     for a in actions:
         out.setdefault(chunk_of[a.customer_id], []).append(a)
     return [out[k] for k in sorted(out)]
+
+
+def test_copy_text_of_shared_values_escapes_each_as_alone():
+    """COPY text of a column whose values repeat (a run's reasons texts): each distinct value is
+    escaped once and reused; the column equals escaping every value on its own."""
+    from ledger.bulk import _copy_column, _copy_text
+
+    shared = ['{"fr": "ligne\\tavec \\\\ et \\n"}', "sans rien", 'tab\tnew\nline\\', "é « »"]
+    values = [shared[n % 4] if n % 7 else None for n in range(60)]
+    assert _copy_column(values) == ["\\N" if v is None else _copy_text(v) for v in values]
+    assert _copy_text("a\tb\\c\nd") == "a\\tb\\\\c\\nd"

@@ -46,6 +46,9 @@ def test_hand_computed_features_of_an_invoice_with_history(tiny: LedgerFrames) -
         "due_share_late": 2 / 3, "due_share_late_recent": 2 / 3,
         # due + 30 before 03-10: I1 only (03-01), paid by then; I2's window ends 03-15
         "due_share_severe": 0.0, "due_share_severe_recent": 0.0,
+        # no invoice before the recent ones: no trend; I1 (10 days late) alone is matured
+        "due_share_late_trend": 0.0, "due_share_severe_trend": 0.0,
+        "due_still_open_recent": 0.0, "due_days_late_recent": 10.0, "due_days_late_trend": 0.0,
         "age_bin": 0,  # not yet due
     }
     assert set(expected) == set(FEATURE_COLUMNS)
@@ -103,6 +106,50 @@ def test_known_outcomes_count_open_invoices_and_leave_the_scored_one_out(
     assert own["days_overdue"] == 33 and own["age_bin"] == 5
     assert own["due_share_late"] == pytest.approx(1 / 2)  # I1 and I2
     assert own["due_share_severe"] == pytest.approx(0.0) and own["due_share_severe_recent"] == 0
+    # matured (due + 30 before 04-05): I1 (10 days), I2 (early: 0), I3 open, 33 days so far
+    assert row["due_still_open_recent"] == pytest.approx(1 / 3)
+    assert row["due_days_late_recent"] == pytest.approx((10 + 0 + 33) / 3)
+    assert own["due_still_open_recent"] == 0 and own["due_days_late_recent"] == pytest.approx(5)
+
+
+def _sliding_payer() -> LedgerFrames:
+    """One payer, an invoice a month in 2023 on 30-day terms: the first six paid on the due date,
+    the next five 40 days late, the twelfth (due 2023-12-31) paid on 2024-03-15."""
+    issue = [D("2023-01-01") + pd.DateOffset(months=k) for k in range(12)]
+    due = [d + pd.Timedelta(days=30) for d in issue]
+    settled = due[:6] + [d + pd.Timedelta(days=40) for d in due[6:11]] + [D("2024-03-15")]
+    invoices = pd.DataFrame({
+        "invoice_id": [f"J{k:02d}" for k in range(1, 13)], "customer_id": "S",
+        "issue_date": issue, "due_date": due, "amount": 100.0, "currency": "EUR",
+        "kind": "invoice", "settled_date": settled})
+    payments = pd.DataFrame({"payment_id": [f"Q{k}" for k in range(12)], "customer_id": "S",
+                             "paid_on": settled, "amount": 100.0, "currency": "EUR",
+                             "invoice_id": invoices["invoice_id"]})
+    return LedgerFrames(customers=pd.DataFrame({"customer_id": ["S"], "name": ["Slide"]}),
+                        invoices=invoices, payments=payments, as_of=D("2024-04-01"))
+
+
+def test_trend_features_of_a_payer_sliding_read_point_in_time() -> None:
+    frames = _sliding_payer()
+    new = pd.DataFrame({"invoice_id": ["N"], "customer_id": ["S"], "issue_date": [D("2024-03-01")],
+                        "due_date": [D("2024-03-31")], "amount": [100.0]})
+    row = _row(build_features(frames, invoices=new, as_of=D("2024-03-01")), "N")
+    # every window has closed by 03-01; the last six (J07–J12) all missed, the six before none
+    assert row["due_share_late_recent"] == 1.0 and row["due_share_late_trend"] == 1.0
+    assert row["due_share_severe_recent"] == 1.0 and row["due_share_severe_trend"] == 1.0
+    # J12 is paid on 03-15, after t: still open at t, 60 days overdue (02-29 − 12-31), capped 60
+    assert row["due_still_open_recent"] == pytest.approx(1 / 6)
+    assert row["due_days_late_recent"] == pytest.approx((5 * 40 + 60) / 6)
+    assert row["due_days_late_trend"] == pytest.approx((5 * 40 + 60) / 6 - 0.0)
+    # on 01-20 J12's 30-day window is open and J11's (due 12-01, paid 01-10) closed on 12-31:
+    # the last six matured are J06–J11, the ones before J01–J05
+    early = _row(build_features(frames, invoices=new.assign(issue_date=D("2024-01-20")),
+                                as_of=D("2024-01-20")), "N")
+    assert early["due_share_severe_recent"] == pytest.approx(5 / 6)
+    assert early["due_share_severe_trend"] == pytest.approx(5 / 6)
+    assert early["due_still_open_recent"] == 0.0
+    assert early["due_days_late_recent"] == pytest.approx(5 * 40 / 6)
+    assert early["due_days_late_trend"] == pytest.approx(5 * 40 / 6)
 
 
 def test_scoring_an_invoice_settled_before_as_of_is_refused(tiny: LedgerFrames) -> None:

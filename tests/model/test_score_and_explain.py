@@ -93,6 +93,13 @@ def test_reason_sentences_never_show_a_negative_delay_or_a_calendar_month():
         worse = _sentence("hist_trend_days_late", 4.0, language)
         assert "-" not in better and "3" in better and "4" in worse
         assert "-" not in _sentence("hist_season_excess_days", -5.0, language)
+        # the trends of missed due dates read "up / down N points", never "up -20 %"
+        down = _sentence("due_share_late_trend", -0.2, language)
+        up = _sentence("due_share_severe_trend", 0.5, language)
+        assert "-" not in down and "20" in down and ("baisse" in down or "down" in down)
+        assert "50" in up and ("hausse" in up or "up" in up)
+        assert "-" not in _sentence("due_days_late_trend", -6.0, language)
+        assert "-" not in _sentence("due_days_late_recent", -1.0, language)
 
 
 def test_a_dispute_is_never_given_as_lowering_the_risk():

@@ -123,7 +123,8 @@ def worklist(*, session: Session, today: dt.date, agent: str | None = None, limi
                                                rates=rates, reporting=reporting, grade=grade))
             break
         window *= 4
-    return enrich_rows(session=session, rows=scored[offset:limit], today=today, first_rank=offset + 1)
+    return enrich_rows(session=session, rows=[_finished(r) for r in scored[offset:limit]], today=today,
+                       first_rank=offset + 1)
 
 
 def worklist_full(*, session: Session, today: dt.date, limit: int = 50, offset: int = 0,
@@ -142,8 +143,8 @@ def worklist_full(*, session: Session, today: dt.date, limit: int = 50, offset: 
                     rates=rates, reporting=reporting)
     if grade is not None:
         scored = [row for row in scored if row["grade"] == grade]
-    return enrich_rows(session=session, rows=scored[offset:offset + limit], today=today,
-                       first_rank=offset + 1)
+    return enrich_rows(session=session, rows=[_finished(r) for r in scored[offset:offset + limit]],
+                       today=today, first_rank=offset + 1)
 
 
 def _score_new(session: Session, ids: list[str], seen: set[str], *,
@@ -409,28 +410,36 @@ def _score(*, session: Session, customer_ids: list[str], today: dt.date, risk: I
 
 def _ranked(customer_id: str, row: dict[str, Any], *, currency: str, rates: fx.Rates, reporting: str,
             published_grade: str | None, history: dict[str, int]) -> dict[str, Any]:
-    """One customer's figures in its own currency, and its ranking key in the reporting one."""
-    var30 = {c: value_at_risk(p) for c, p in row["pairs_30"].items()}
+    """One customer's ranking key (its 90-day value at risk in the reporting currency) and grade;
+    the figures shown on a row are worked out by `_finished`, for the page's rows only."""
     var90 = {c: value_at_risk(p) for c, p in row["pairs_90"].items()}
-    shown, missing = {}, set()
-    for name, amounts in (("var30", var30), ("var90", var90), ("open", row["open"]), ("overdue", row["overdue"])):
-        shown[name], lost = _in(rates, amounts, currency)
-        missing |= lost
     key, lost = _in(rates, var90, reporting)
     reporting_value = None if lost else key
     if lost:  # no rate to the reporting currency: ranked on the customer's own amount
-        key = shown["var90"]
+        key, _ = _in(rates, var90, currency)
+    return {"customer_id": customer_id, "key": key,
+            "grade": max(row["grades"], key=GRADE_ORDER.index) if row["grades"] else published_grade,
+            "_parts": (row, var90, currency, rates, reporting, reporting_value, lost, history)}
+
+
+def _finished(ranked: dict[str, Any]) -> dict[str, Any]:
+    """A ranked customer's figures in its own currency, as its row shows them."""
+    row, var90, currency, rates, reporting, reporting_value, lost, history = ranked["_parts"]
+    var30 = {c: value_at_risk(p) for c, p in row["pairs_30"].items()}
+    shown, missing = {}, set()
+    for name, amounts in (("var30", var30), ("var90", var90), ("open", row["open"]), ("overdue", row["overdue"])):
+        shown[name], lost_here = _in(rates, amounts, currency)
+        missing |= lost_here
     open_total = shown["open"]
     return {
-        "customer_id": customer_id, "currency": currency, "key": key,
+        "customer_id": ranked["customer_id"], "currency": currency, "key": ranked["key"],
         "value_at_risk_30": shown["var30"], "value_at_risk_90": shown["var90"],
         "value_at_risk_90_reporting": reporting_value, "reporting_currency": reporting,
         "p_unpaid_30": float(shown["var30"] / open_total) if open_total else 0.0,
         "p_unpaid_90": float(shown["var90"] / open_total) if open_total else 0.0,
         "open_amount": open_total, "overdue_amount": shown["overdue"],
         "open_invoices": row["open_invoices"], "overdue_invoices": row["overdue_invoices"],
-        "oldest_due": row["oldest_due"],
-        "grade": max(row["grades"], key=GRADE_ORDER.index) if row["grades"] else published_grade,
+        "oldest_due": row["oldest_due"], "grade": ranked["grade"],
         "risk_source": "model" if row["sources"] == {"model"} else "rules",
         "unconverted": sorted(missing | (set(lost) if lost else set())),
         "history": history}

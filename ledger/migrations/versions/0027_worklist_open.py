@@ -13,8 +13,8 @@ The database keeps it, whoever writes an invoice (ingestion, allocation, credit 
 scripts): on PostgreSQL statement-level triggers apply each statement's changes set-based from
 its transition tables (one firing per COPY or bulk upsert; exact numeric sums; row locks of
 `INSERT … ON CONFLICT` keep concurrent writers right); on SQLite (one writer at a time) row
-triggers recompute the customer's rows from its open invoices, only when an open invoice is
-written or stops being open. A truncate of `invoice` empties it.
+triggers add a new open invoice to its row, and recompute the customer's rows from its open
+invoices when an open invoice changes or stops being open. A truncate of `invoice` empties it.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -87,8 +87,13 @@ def _open(who: str) -> str:
 
 
 SQLITE_TRIGGERS = {
-    "worklistopen_insert": f"AFTER INSERT ON invoice WHEN {_open('NEW')} "
-                           f"BEGIN {_sqlite_recompute('NEW')} END",
+    # a new open invoice adds to its (customer, currency) row: no re-aggregation of the customer
+    "worklistopen_insert": (
+        f"AFTER INSERT ON invoice WHEN {_open('NEW')} BEGIN "
+        "INSERT INTO worklistopen (customer_id, currency, open_amount, open_invoices) "
+        "VALUES (NEW.customer_id, NEW.currency, NEW.open_amount, 1) "
+        "ON CONFLICT (customer_id, currency) DO UPDATE SET "
+        "open_amount = open_amount + excluded.open_amount, open_invoices = open_invoices + 1; END"),
     "worklistopen_update": (
         f"AFTER UPDATE ON invoice WHEN ({_open('OLD')} OR {_open('NEW')}) AND ("
         "OLD.open_amount IS NOT NEW.open_amount OR OLD.settled_on IS NOT NEW.settled_on "

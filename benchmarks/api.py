@@ -110,7 +110,7 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 """
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
 def wrk(base: str, key: str, paths: list[str], clients: int, seconds: int, tmp: Path) -> dict:
@@ -122,13 +122,19 @@ def wrk(base: str, key: str, paths: list[str], clients: int, seconds: int, tmp: 
                           env={**os.environ, "WRK_PATHS": str(tmp / "paths.txt")})
     text = done.stdout
     latency = {m[0]: float(m[1]) * UNITS[m[2]]
-               for m in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", text, re.M)}
+               # wrk pads the unit to two characters: "1.25s " (a p99 over a second was lost)
+               for m in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)}
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     errors = re.search(r"Socket errors: .*", text)
     return {"req_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1]),
             # a run with too few answers prints no percentile: NaN, not a crash at the end
             "p50_ms": latency.get("50", float("nan")), "p99_ms": latency.get("99", float("nan")),
             "non_2xx": int(failed[1]) if failed else 0, "socket_errors": errors[0] if errors else None}
+
+
+def _ms(value: float) -> float | None:
+    """Milliseconds to 2 decimals; None (JSON null, not NaN) when wrk printed no such line."""
+    return None if value != value else round(value, 2)
 
 
 def measure_wrk(base: str, prepared: dict, clients: int, seconds: int, tmp: Path) -> dict:
@@ -267,8 +273,8 @@ def main() -> None:
     if "wrk" in out:  # the server's own figures (see WRK_SCRIPT), beside /health measured alike
         for name, figures_of in out["wrk"].items():
             figures[f"wrk_{name}_rps"] = round(figures_of["req_per_s"])
-            figures[f"wrk_{name}_p50_ms"] = round(figures_of["p50_ms"], 2)
-            figures[f"wrk_{name}_p99_ms"] = round(figures_of["p99_ms"], 2)
+            figures[f"wrk_{name}_p50_ms"] = _ms(figures_of["p50_ms"])
+            figures[f"wrk_{name}_p99_ms"] = _ms(figures_of["p99_ms"])
             figures[f"wrk_{name}_non_2xx"] = figures_of["non_2xx"]
             if name != "health":
                 ratios[f"wrk_{name}_ratio"] = (f"wrk_{name}_rps", "wrk_health_rps")

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # imports, model reload); `limits` notation, e.g. "60/minute" or "600/minute;10000/day".
     # Generous by default: a person or a billing system never meets it, a runaway loop does.
     rate_limit: str = Field(default="600/minute", validation_alias="RELANCE_RATE_LIMIT")
+    # server processes sharing that limit: set by `relance serve --workers N` for its workers
+    workers: int = Field(default=1, ge=1, le=64, validation_alias="RELANCE_WORKERS")
     currencies: str = "EUR,USD,GBP,CHF,CAD,JPY,SEK,NOK,DKK,PLN,CZK,AUD,CNY,MAD,TND,XOF"
     # the daily dunning run of `relance serve` / `relance worker` (serving.schedule): HH:MM local
     # time on French business days; RELANCE_SCHEDULE=false turns it off in `relance serve`

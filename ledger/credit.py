@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, get_args
 
-from sqlalchemy import func
+from sqlalchemy import Row, func
 from sqlmodel import Session, select
 
 from ledger import fx
@@ -60,7 +60,10 @@ def credit_status(exposure: Decimal, limit: Decimal | None) -> CreditStatus:
 def exposures(*, session: Session, today: dt.date, customer_ids: Sequence[str] | None = None,
               agent: str | None = None, with_limit_only: bool = False) -> list[Exposure]:
     """Exposure against limit of the named customers (default: all), largest usage first."""
-    query = select(Customer)
+    # the five columns an exposure reads, not whole Customer objects (one customer per request
+    # on the next-action route: the ORM load was most of its cost)
+    query = select(Customer.customer_id, Customer.name, Customer.assigned_agent,  # type: ignore[call-overload]
+                   Customer.currency, Customer.credit_limit)
     if customer_ids is not None:
         if not customer_ids:
             return []
@@ -87,7 +90,7 @@ def exposures(*, session: Session, today: dt.date, customer_ids: Sequence[str] |
     return sorted(out, key=lambda e: (-(e.usage if e.usage is not None else -1.0), -e.exposure, e.customer_id))
 
 
-def _exposure(customer: Customer, owed: dict[str, tuple[Decimal, int]], rates: fx.Rates) -> Exposure:
+def _exposure(customer: Customer | Row, owed: dict[str, tuple[Decimal, int]], rates: fx.Rates) -> Exposure:
     total, count, missing = Decimal("0.00"), 0, []
     for currency, (amount, n) in sorted(owed.items()):
         count += n

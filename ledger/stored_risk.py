@@ -20,7 +20,8 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Row, TextClause, delete, text
+from sqlalchemy import Connection, Row, TextClause, bindparam, delete, text
+from sqlalchemy import select as core_select
 from sqlmodel import Session, select
 
 from ledger.bulk import select_in
@@ -73,8 +74,10 @@ _STATEMENTS: dict[str, TextClause] = {}
 _LANGUAGE = "language"
 
 
-def _fingerprint_sql(dialect: str) -> TextClause:
-    found = _STATEMENTS.get(dialect)
+def _fingerprint_sql(dialect: str, extra: str | None = None) -> TextClause:
+    """The fingerprint statement; `extra`: more parts (rows of customer_id, part, v) read in the
+    same round trip, e.g. the rulebook's print (`serving.stored_actions`)."""
+    found = _STATEMENTS.get(f"{dialect}|{extra}")
     if found is None:
         ids = _ID_LIST.get(dialect, _ID_LIST["postgresql"])
         parts = []
@@ -84,8 +87,10 @@ def _fingerprint_sql(dialect: str) -> TextClause:
         # the customer's language rides along (not hashed): a request that must know the
         # customer exists and how it reads learns both from this statement, not another
         parts.append(_LANGUAGE_PART.format(ids=ids))
+        if extra:
+            parts.append(extra)
         # one round trip: a request checks freshness with a single statement
-        found = _STATEMENTS[dialect] = text(" UNION ALL ".join(parts))
+        found = _STATEMENTS[f"{dialect}|{extra}"] = text(" UNION ALL ".join(parts))
     return found
 
 
@@ -102,25 +107,60 @@ def fingerprints_and_languages(session: Session, customer_ids: Sequence[str]
                                ) -> tuple[dict[str, str], dict[str, str | None]]:
     """(the fingerprint of each customer, the language of each customer that exists: a
     customer absent from the second is not in the ledger), from one statement."""
-    found: dict[str, list[str]] = {c: [] for c in customer_ids}
-    languages: dict[str, str | None] = {}
-    ids = list(dict.fromkeys(customer_ids))
     # through a connection of its own, as `ledger.store.read_frames` reads the rows the answers
     # are computed from: both see the committed ledger, so a print always names what was read
     # (a caller's uncommitted writes change the print once committed, and the answer with it)
     with session.get_bind().connect() as connection:
-        dialect = connection.dialect.name
-        statement = _fingerprint_sql(dialect)
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start:start + CHUNK]
-            param = json.dumps(chunk) if dialect == "sqlite" else chunk
-            for customer_id, part, value in connection.execute(statement, {"ids": param}):
-                if part == _LANGUAGE:
-                    languages[customer_id] = value or None
-                else:
-                    found[customer_id].append(f"{part}:{value}")
+        prints, languages, _ = _read_prints(connection, customer_ids)
+    return prints, languages
+
+
+def customer_print_and_row(session: Session, customer_id: str
+                           ) -> tuple[str, bool, str | None, dict | None]:
+    """(the customer's fingerprint, whether it exists, its language, its stored row as a dict
+    or None) in two statements on one connection of its own — the committed ledger, as
+    `fingerprints_and_languages` reads it — with no ORM object: what `GET /customers/{id}/risk`
+    reads when its stored answer is fresh."""
+    with session.get_bind().connect() as connection:
+        prints, languages, _ = _read_prints(connection, [customer_id])
+        row = None
+        if customer_id in languages:
+            found = connection.execute(_STORED_ROW, {"id": customer_id}).first()
+            row = None if found is None else dict(found._mapping)
+    return prints[customer_id], customer_id in languages, languages.get(customer_id), row
+
+
+def prints_with(connection: Connection, customer_ids: Sequence[str], extra: str
+                ) -> tuple[dict[str, str], dict[str, str | None], list[tuple[str, str]]]:
+    """`fingerprints_and_languages` on `connection`, with `extra` parts read in the same
+    statement (returned as (part, value) rows, in no particular order)."""
+    return _read_prints(connection, customer_ids, extra)
+
+
+def _read_prints(connection: Connection, customer_ids: Sequence[str], extra: str | None = None
+                 ) -> tuple[dict[str, str], dict[str, str | None], list[tuple[str, str]]]:
+    found: dict[str, list[str]] = {c: [] for c in customer_ids}
+    languages: dict[str, str | None] = {}
+    extras: list[tuple[str, str]] = []
+    ids = list(dict.fromkeys(customer_ids))
+    dialect = connection.dialect.name
+    for start in range(0, max(len(ids), 1), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        statement = _fingerprint_sql(dialect, extra if start == 0 else None)
+        param = json.dumps(chunk) if dialect == "sqlite" else chunk
+        for customer_id, part, value in connection.execute(statement, {"ids": param}):
+            if part == _LANGUAGE:
+                languages[customer_id] = value or None
+            elif customer_id in found:
+                found[customer_id].append(f"{part}:{value}")
+            else:  # an extra part's row
+                extras.append((part, value))
     return ({c: hashlib.sha1("\n".join(sorted(parts)).encode()).hexdigest()
-             for c, parts in found.items()}, languages)
+             for c, parts in found.items()}, languages, extras)
+
+
+_STORED_ROW = core_select(*StoredCustomerRisk.__table__.columns).where(  # type: ignore[attr-defined]
+    StoredCustomerRisk.customer_id == bindparam("id"))
 
 
 def read_customers(session: Session, customer_ids: Sequence[str]) -> dict[str, StoredCustomerRisk]:
@@ -157,6 +197,13 @@ def is_fresh(row: StoredCustomerRisk | Row | None, *, today: dt.date, model_vers
              fingerprint: str) -> bool:
     return (row is not None and row.as_of == today and row.model_version == model_version
             and row.fingerprint == fingerprint)
+
+
+def is_fresh_row(row: dict, *, today: dt.date, model_version: str | None,
+                 fingerprint: str) -> bool:
+    """`is_fresh` for a stored row read as a dict."""
+    return (row["as_of"] == today and row["model_version"] == model_version
+            and row["fingerprint"] == fingerprint)
 
 
 def store(session: Session, customers: Iterable[dict], invoices: Iterable[dict]) -> int:

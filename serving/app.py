@@ -167,7 +167,7 @@ def create_app(*, engine: Engine | None = None, settings: Settings | None = None
     app.state.engine = engine
     app.state.settings = settings
     app.state.risk = risk or RiskService(settings.model_uri)
-    app.state.rate_limiter = RateLimiter(settings.rate_limit)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit, processes=settings.workers)
     app.state.key_cache = KeyCache()  # verified keys kept KEY_CACHE_SECONDS (serving/auth.py)
     # the dunning run, the worklist and the cash forecast ask it through serving.deps.risk_provider
     errors.install(app)

@@ -169,6 +169,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     # each worker builds the app (serving.app.served_app) with engine and model of its own; the
     # daily run is claimed in the database, so one worker only plans it (serving/schedule.py)
     engine.dispose()
+    # the workers inherit the environment: each then allows its share of the rate limit
+    os.environ["RELANCE_WORKERS"] = str(workers)
     uvicorn.run("serving.app:served_app", factory=True, workers=workers, host=host, port=port,
                 log_level="warning")
 

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import TypeAdapter
-from sqlalchemy import delete, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Row, bindparam, delete
+from sqlalchemy import select as core_select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from ledger import run_facts
 from ledger import stored_risk as risk_table
-from ledger.tables import Invoice, StoredNextAction
+from ledger.errors import NotFoundError
+from ledger.tables import Customer, Invoice, StoredNextAction
 from serving.decisions import NextAction, RiskProvider, as_the_run_reads, ask_risk, decide_customers, next_action
 from serving.policy_run import chooser_for, warnings_of
 from serving.scenario_store import load_rulebook
@@ -31,8 +35,22 @@ if TYPE_CHECKING:
     from serving.risk import RiskService
 
 _CODEC = TypeAdapter(NextAction)
-_RULEBOOK_SQL = ("SELECT 's', COUNT(*), MAX(updated_at) FROM scenariorecord "
-                 "UNION ALL SELECT 't', COUNT(*), MAX(updated_at) FROM templaterecord")
+# the rulebook's print (edited scenarios and templates: counts and latest update times), as rows
+# of the fingerprint statement (`ledger.stored_risk.prints_with`): read in the same round trip
+_RULEBOOK_PART = " UNION ALL ".join(
+    f"SELECT '' AS customer_id, 'rulebook' AS part, '{tag}:' || CAST(COUNT(*) AS VARCHAR(20)) "
+    f"|| ':' || COALESCE(CAST(MAX(updated_at) AS VARCHAR(64)), '') AS v FROM {table}"
+    for tag, table in (("s", "scenariorecord"), ("t", "templaterecord")))
+# what `GET /invoices/{id}/next-action` reads of the invoice, its customer and its stored next
+# action, in one statement
+_ROUTE_ROW = core_select(
+    Invoice.invoice_id, Invoice.customer_id, Invoice.kind, Invoice.settled_on,
+    Invoice.issue_date, Invoice.due_date, Invoice.open_amount, Invoice.currency,
+    Customer.customer_type, Customer.language, StoredNextAction.as_of,
+    StoredNextAction.model_version, StoredNextAction.fingerprint, StoredNextAction.payload,
+).join(Customer, Customer.customer_id == Invoice.customer_id).outerjoin(
+    StoredNextAction, StoredNextAction.invoice_id == Invoice.invoice_id).where(
+    Invoice.invoice_id == bindparam("id"))
 
 
 def provider_of(service: RiskService) -> RiskProvider | None:
@@ -40,21 +58,36 @@ def provider_of(service: RiskService) -> RiskProvider | None:
     return service.risk_for if service.state.predictor is not None else None
 
 
-def stored_next_action(service: RiskService, session: Session, invoice: Invoice,
+def invoice_row(session: Session, invoice_id: str) -> Row:
+    """The invoice's fields the route reads (ids, kind, dates, open amount, currency), its
+    customer's type and language, and its stored next action's (as_of, model_version,
+    fingerprint, payload; None when there is none), in one statement; NotFoundError if none."""
+    row = session.execute(_ROUTE_ROW, {"id": invoice_id}).first()
+    if row is None:
+        raise NotFoundError("invoice", invoice_id)
+    return row
+
+
+def stored_next_action(service: RiskService, session: Session, invoice: Invoice | Row,
                        today: dt.date) -> NextAction:
     """The invoice's next action: stored when fresh, else its customer's recomputed and stored
-    (committed apart; on a write conflict the answer is still given)."""
+    (committed apart; on a write conflict the answer is still given). `invoice`: the ORM row, or
+    `invoice_row`'s (its stored next action read with it: no further read when fresh)."""
     if invoice.settled_on is not None or invoice.kind != "invoice":
         # no run considers it: the policy says why, computed here (no stored row)
-        return next_action(session=session, invoice=invoice, today=today,
+        return next_action(session=session, invoice=_orm(session, invoice), today=today,
                            risk_for=provider_of(service))
     customer_id = invoice.customer_id
     print_ = _print(session, customer_id)
-    row = session.get(StoredNextAction, invoice.invoice_id)
-    if (row is not None and row.as_of == today and row.fingerprint == print_
-            and row.model_version == service.state.version):
-        return _CODEC.validate_python(row.payload)
-    computed = compute(service, session, [customer_id], today)
+    if isinstance(invoice, Row):
+        stored = invoice if invoice.payload is not None else None
+    else:
+        stored = session.get(StoredNextAction, invoice.invoice_id)
+    if (stored is not None and stored.as_of == today and stored.fingerprint == print_
+            and stored.model_version == service.state.version):
+        return _CODEC.validate_python(stored.payload)
+    invoice = _orm(session, invoice)
+    computed = _compute_retrying(service, session, customer_id, today)
     try:
         store(session, [customer_id], computed, today=today, model_version=service.state.version,
               prints={customer_id: print_})
@@ -68,15 +101,30 @@ def stored_next_action(service: RiskService, session: Session, invoice: Invoice,
     return found.answer
 
 
+def _compute_retrying(service: RiskService, session: Session, customer_id: str,
+                      today: dt.date, attempts: int = 6) -> dict[str, Owned]:
+    """`compute` for one customer, in a new transaction again (after a short random pause) when
+    SQLite refuses its write (the run's promise evaluation, rolled back): several requests
+    recomputing stale customers at once each read, then write, and a write committed after
+    another's read makes SQLite answer "database is locked" at once — a 500 before."""
+    for attempt in range(attempts):
+        try:
+            return compute(service, session, [customer_id], today)
+        except OperationalError:
+            session.rollback()
+            if attempt == attempts - 1 or session.get_bind().dialect.name != "sqlite":
+                raise
+            time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def refresh(service: RiskService, session: Session, customer_ids: Sequence[str],
             today: dt.date) -> int:
     """Compute and store the next actions of these customers' open invoices (caller commits)."""
     ids = sorted(set(customer_ids))
     if not ids:
         return 0
-    rulebook = _rulebook_print(session)
-    ledger = risk_table.fingerprints(session, ids)
-    prints = {c: _combined(ledger[c], rulebook) for c in ids}
+    prints = _prints(session, ids)
     computed = compute(service, session, ids, today)
     store(session, ids, computed, today=today, model_version=service.state.version, prints=prints)
     return len(computed)
@@ -132,16 +180,23 @@ def store(session: Session, customer_ids: Sequence[str], computed: dict[str, Nex
         session.execute(StoredNextAction.__table__.insert(), rows)
 
 
-def _print(session: Session, customer_id: str, rulebook: str | None = None) -> str:
+def _orm(session: Session, invoice: Invoice | Row) -> Invoice:
+    return invoice if isinstance(invoice, Invoice) else session.get_one(Invoice, invoice.invoice_id)
+
+
+def _print(session: Session, customer_id: str) -> str:
     """The customer's ledger fingerprint and the rulebook's, as one."""
-    ledger = risk_table.fingerprints(session, [customer_id])[customer_id]
-    return _combined(ledger, rulebook if rulebook is not None else _rulebook_print(session))
+    return _prints(session, [customer_id])[customer_id]
+
+
+def _prints(session: Session, customer_ids: Sequence[str]) -> dict[str, str]:
+    """Each customer's ledger fingerprint and the rulebook's, as one, from one statement on a
+    connection of its own (the committed ledger and rulebook, as the fingerprint reads)."""
+    with session.get_bind().connect() as connection:
+        ledger, _, extra = risk_table.prints_with(connection, customer_ids, _RULEBOOK_PART)
+    rulebook = "|".join(sorted(value for _, value in extra))
+    return {c: _combined(ledger[c], rulebook) for c in customer_ids}
 
 
 def _combined(ledger: str, rulebook: str) -> str:
     return hashlib.sha1(f"{ledger}|{rulebook}".encode()).hexdigest()
-
-
-def _rulebook_print(session: Session) -> str:
-    rows = session.execute(text(_RULEBOOK_SQL)).all()
-    return "|".join(f"{tag}:{n}:{latest}" for tag, n, latest in rows)

@@ -108,20 +108,35 @@ def refresh_quietly(service: RiskService, engine, customer_ids: Sequence[str],
         log.exception("stored risks of %d customer(s) not refreshed", len(customer_ids))
 
 
+def stored_customer_row(service: RiskService, session: Session, customer_id: str,
+                        today: dt.date) -> tuple[dict | None, str | None, str]:
+    """(the customer's stored row when fresh, else None; its language; its fingerprint) in two
+    indexed reads on one connection of its own: the fingerprint, which also says whether the
+    customer exists and how it reads (NotFoundError if not), and the stored row. No write, no
+    computation: `GET /customers/{id}/risk` calls it in the event loop."""
+    print_, exists, language, stored = table.customer_print_and_row(session, customer_id)
+    if not exists:
+        raise NotFoundError("customer", customer_id)
+    fresh = stored is not None and table.is_fresh_row(
+        stored, today=today, model_version=service.state.version, fingerprint=print_)
+    return (stored if fresh else None), language, print_
+
+
 def customer_row(service: RiskService, session: Session, customer_id: str,
                  today: dt.date) -> tuple[dict, str | None]:
-    """(the customer's stored row, recomputed and kept first when stale; its language) in two
-    statements: the fingerprint, which also says whether the customer exists and how it reads
-    (NotFoundError if not), and the stored row. For `GET /customers/{id}/risk`."""
-    prints, languages = table.fingerprints_and_languages(session, [customer_id])
-    if customer_id not in languages:
-        raise NotFoundError("customer", customer_id)
-    stored = session.get(table.StoredCustomerRisk, customer_id)
-    if table.is_fresh(stored, today=today, model_version=service.state.version,
-                      fingerprint=prints[customer_id]):
-        return _as_dict(stored), languages[customer_id]
-    row = _recompute(service, session, [customer_id], today, prints, write=True)[customer_id]
-    return row, languages[customer_id]
+    """(the customer's stored row, recomputed and kept first when stale; its language): two
+    reads when fresh (`stored_customer_row`)."""
+    stored, language, print_ = stored_customer_row(service, session, customer_id, today)
+    if stored is not None:
+        return stored, language
+    return recompute_customer(service, session, customer_id, today, print_), language
+
+
+def recompute_customer(service: RiskService, session: Session, customer_id: str,
+                       today: dt.date, print_: str) -> dict:
+    """The customer's row computed now from the ledger `print_` names, and stored."""
+    return _recompute(service, session, [customer_id], today, {customer_id: print_},
+                      write=True)[customer_id]
 
 
 def fresh_rows(service: RiskService, session: Session, customer_ids: Sequence[str],

@@ -20,7 +20,7 @@ from serving.decisions import next_action
 from serving.deps import Analyst, PortfolioDep, Principal, Reader, SessionDep, TodayDep, require, risk_provider
 from serving.ratelimit import RateLimited
 from serving.risk import RiskService
-from serving.stored_actions import stored_next_action
+from serving.stored_actions import invoice_row, stored_next_action
 from serving.stored_risk import invoice_risks
 
 router = APIRouter(prefix="/api/v1", tags=["risk"])
@@ -83,9 +83,14 @@ def customer_risk(customer_id: str, session: SessionDep, risk: RiskDep, _: Reade
                       "how many reasons to tell (0: none, the fastest)"))] = 3) -> dict:
     """Score 0–1000, grade A–E, probabilities and readable reasons for one customer: its stored
     answer (recomputed when its ledger, the model or the date changed), reasons on demand."""
-    from serving.stored_risk import customer_row
+    from serving.stored_risk import recompute_customer, stored_customer_row
 
-    row, language = customer_row(risk, session, customer_id, today)  # 404 for an unknown one
+    # a fresh answer is two indexed reads on one connection and, with reasons, one numpy
+    # single-row call; a stale one is recomputed (ledger read, booster, write). (Run as an
+    # `async` route, in the event loop, it was slower under 16 clients: benchmarks/README.md)
+    row, language, print_ = stored_customer_row(risk, session, customer_id, today)  # 404: unknown
+    if row is None:
+        row = recompute_customer(risk, session, customer_id, today, print_)
     return risk.answer(row, session=session, language=lang or language or "fr", top=reasons)
 
 
@@ -226,6 +231,10 @@ def _unscorable(invoice) -> str | None:
     if invoice.settled_on is not None:
         return (f"invoice {invoice.invoice_id!r} was settled on {invoice.settled_on}: "
                 "there is no late payment left to predict")
+    issued, due = invoice.issue_date, invoice.due_date
+    if (type(issued) is dt.date and type(due) is dt.date  # the common case, without the
+            and MIN_DATE <= issued <= MAX_DATE and MIN_DATE <= due <= MAX_DATE):  # generic check
+        return None
     return _odd_dates(invoice)
 
 
@@ -290,25 +299,26 @@ class NextAction(BaseModel):
 def invoice_next_action(invoice_id: str, session: SessionDep, request: Request, _: Reader,
                         today: TodayDep, lang: Lang = None) -> NextAction:
     """What to do next for this invoice: action, tone, channel, date, template, penalties, why."""
-    invoice = store.get_invoice(session=session, invoice_id=invoice_id)
+    # the invoice, its customer's type and language, its stored next action: one statement
+    invoice = invoice_row(session, invoice_id)
     odd = _odd_dates(invoice)
     if odd:
         raise LedgerConflictError([FieldError("invoice_id", odd)])
-    customer = store.get_customer(session=session, customer_id=invoice.customer_id)
     service = getattr(request.app.state, "risk", None)
     if service is not None and getattr(request.app.state, "risk_for", None) is None:
         found = stored_next_action(service, session, invoice, today)  # read by key when fresh
     else:  # a provider of the caller's own (tests, integrations): decided here with it
-        found = next_action(session=session, invoice=invoice, today=today,
-                            risk_for=risk_provider(request))
+        found = next_action(session=session, invoice=store.get_invoice(session=session,
+                                                                       invoice_id=invoice_id),
+                            today=today, risk_for=risk_provider(request))
     decision, scenario, risk = found.decision, found.scenario, found.risk
-    language = lang or customer.language or "fr"
+    language = lang or invoice.language or "fr"
     # what the law lets us claim from this kind of debtor (nothing from a consumer)
-    due = claim_for(customer_type=customer.customer_type, amount=invoice.open_amount,
+    due = claim_for(customer_type=invoice.customer_type, amount=invoice.open_amount,
                     due_date=invoice.due_date, as_of=today, currency=invoice.currency,
                     session=session) \
         if invoice.settled_on is None and invoice.due_date < today and invoice.kind == "invoice" else None
-    [exposure] = credit.exposures(session=session, today=today, customer_ids=[customer.customer_id])
+    [exposure] = credit.exposures(session=session, today=today, customer_ids=[invoice.customer_id])
     advice = credit_reason(exposure)
     reasons = list(decision.reasons) + ([advice] if advice is not None else [])
     return NextAction(

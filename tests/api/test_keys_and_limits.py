@@ -120,6 +120,19 @@ def test_expensive_routes_answer_429_with_retry_after(db, keys):
         assert client.post(f"{API}/model/reload", headers=keys["analyst"]).status_code == 429
 
 
+def test_each_worker_process_allows_its_share_of_the_limit():
+    from serving.ratelimit import RateLimiter
+
+    # 10 a minute over 2 processes: 5 in each, so never more than 10 on the server as a whole
+    shared = RateLimiter("10/minute;100/day", processes=2)
+    assert [shared.hit("k") is None for _ in range(6)] == [True] * 5 + [False]
+    assert shared.hit("other") is None  # per key
+    # a limit below the number of processes still lets each allow one request
+    assert [RateLimiter("3/minute", processes=8).hit("k") is None for _ in range(1)] == [True]
+    alone = RateLimiter("10/minute")
+    assert sum(alone.hit("k") is None for _ in range(12)) == 10
+
+
 def test_the_default_limit_is_generous():
     assert Settings().rate_limit == "600/minute"
 

@@ -4,6 +4,7 @@ audit. The logic lives in the ledger's modules by concern (`ledger.disputes`, `l
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import Annotated, Any, get_args
 
@@ -24,6 +25,8 @@ from serving.labels import Language, label
 from serving.scenario_store import load_scenarios
 from serving.scenarios import load_default_segment_map, scenario_for
 from serving.worklist_text import worded
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["collections"])
 
@@ -317,12 +320,15 @@ def _read_safely(risk_for, session: Session, invoice_ids: list[str], today: dt.d
     savepoint, so a failed write (SQLite busy, a concurrent refresh of the same customer) never
     fails the read: asked once more (what the other writer stored is fresh now), and if that
     fails too the invoices fall back to their payer's history (the row says "rules")."""
-    for _ in range(2):
+    for attempt in range(2):
         try:
             with session.begin_nested():
                 return risk_for(session, invoice_ids, today)
         except DBAPIError:
-            continue
+            # logged whole: a busy database is expected now and then, but an error of ours caught
+            # here would otherwise only show as rows labelled "rules"
+            log.warning("worklist risk refresh failed (attempt %d of 2); %s", attempt + 1,
+                        "asking again" if attempt == 0 else "payer history used", exc_info=True)
     return {}
 
 

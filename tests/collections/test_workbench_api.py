@@ -84,7 +84,7 @@ def test_agent_activity_worked_out_by_hand(client, keys, ledger, db):
     assert [r["actor"] for r in wide] == ["agent:test-agent", "analyst:boss"] and wide[1]["collected"] == []
 
 
-def test_a_failed_write_of_refreshed_answers_never_fails_the_worklist(app, client, keys, ledger):
+def test_a_failed_write_of_refreshed_answers_never_fails_the_worklist(app, client, keys, ledger, caplog):
     """The worklist GET keeps the answers the risk service recomputes; when that write fails
     (here: a provider whose write breaks a constraint on its first call, as a concurrent refresh
     would), the page is still answered, and the write's savepoint leaves the session usable."""
@@ -111,3 +111,6 @@ def test_a_failed_write_of_refreshed_answers_never_fails_the_worklist(app, clien
     assert calls["n"] >= 2
     assert [(r["customer_id"], r["value_at_risk_90"]) for r in response.json()] == \
         [(r["customer_id"], r["value_at_risk_90"]) for r in expected]
+    # the failure is not swallowed silently: it is logged with its cause, and the retry said
+    failed = [r for r in caplog.records if "worklist risk refresh failed" in r.getMessage()]
+    assert failed and "asking again" in failed[0].getMessage() and failed[0].exc_info is not None

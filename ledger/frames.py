@@ -114,12 +114,7 @@ def _read_frames(directory) -> dict[str, pd.DataFrame]:
     path = Path(directory)
     names = [name for name in LEDGER_FILES if path.is_dir() and (path / f"{name}.csv").exists()]
     if not path.is_dir() or is_ibm_dir(path) or any(name not in names for name in REQUIRED_FILES):
-        tables = ledger_tables(directory)
-        for name in ("reminders", "promises"):
-            extra = read_table(directory, name)
-            if extra is not None:
-                tables[name] = extra
-        return {name: _typed(name, table) for name, table in tables.items()}
+        return _read_frames_by_pandas(directory)
     frames = {}
     for name in LEDGER_FILES:
         if name in names:
@@ -130,6 +125,18 @@ def _read_frames(directory) -> dict[str, pd.DataFrame]:
             if extra is not None:
                 frames[name] = _typed(name, extra)
     return frames
+
+
+def _read_frames_by_pandas(directory) -> dict[str, pd.DataFrame]:
+    """The directory's tables read by pandas (`ledger_tables`, `read_table`), typed: the path of
+    Parquet files, the IBM sample and incomplete directories, and the reference the pyarrow path
+    is tested against."""
+    tables = ledger_tables(directory)
+    for name in ("reminders", "promises"):
+        extra = read_table(directory, name)
+        if extra is not None:
+            tables[name] = extra
+    return {name: _typed(name, table) for name, table in tables.items()}
 
 
 def _arrow_frame(name: str, table) -> pd.DataFrame:

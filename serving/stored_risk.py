@@ -113,7 +113,7 @@ def stored_customer_row(service: RiskService, session: Session, customer_id: str
     """(the customer's stored row when fresh, else None; its language; its fingerprint) in two
     indexed reads on one connection of its own: the fingerprint, which also says whether the
     customer exists and how it reads (NotFoundError if not), and the stored row. No write, no
-    computation: `GET /customers/{id}/risk` calls it in the event loop."""
+    computation."""
     print_, exists, language, stored = table.customer_print_and_row(session, customer_id)
     if not exists:
         raise NotFoundError("customer", customer_id)

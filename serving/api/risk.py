@@ -83,14 +83,12 @@ def customer_risk(customer_id: str, session: SessionDep, risk: RiskDep, _: Reade
                       "how many reasons to tell (0: none, the fastest)"))] = 3) -> dict:
     """Score 0–1000, grade A–E, probabilities and readable reasons for one customer: its stored
     answer (recomputed when its ledger, the model or the date changed), reasons on demand."""
-    from serving.stored_risk import recompute_customer, stored_customer_row
+    from serving.stored_risk import customer_row
 
-    # a fresh answer is two indexed reads on one connection and, with reasons, one numpy
-    # single-row call; a stale one is recomputed (ledger read, booster, write). (Run as an
-    # `async` route, in the event loop, it was slower under 16 clients: benchmarks/README.md)
-    row, language, print_ = stored_customer_row(risk, session, customer_id, today)  # 404: unknown
-    if row is None:
-        row = recompute_customer(risk, session, customer_id, today, print_)
+    # a fresh answer is two indexed reads and, with reasons, one numpy single-row call; a stale
+    # one is recomputed (ledger read, booster, write). (Run as an `async` route, in the event
+    # loop, it was slower under 16 clients: benchmarks/README.md)
+    row, language = customer_row(risk, session, customer_id, today)  # 404 for an unknown one
     return risk.answer(row, session=session, language=lang or language or "fr", top=reasons)
 
 
@@ -231,10 +229,6 @@ def _unscorable(invoice) -> str | None:
     if invoice.settled_on is not None:
         return (f"invoice {invoice.invoice_id!r} was settled on {invoice.settled_on}: "
                 "there is no late payment left to predict")
-    issued, due = invoice.issue_date, invoice.due_date
-    if (type(issued) is dt.date and type(due) is dt.date  # the common case, without the
-            and MIN_DATE <= issued <= MAX_DATE and MIN_DATE <= due <= MAX_DATE):  # generic check
-        return None
     return _odd_dates(invoice)
 
 

@@ -7,19 +7,15 @@ import random
 import pandas as pd
 import pytest
 
-from ledger.frames import _read_frames, _settle_direct, _typed, derive_settlement, load_ledger_dir
-from ledger.ledger_dir import ledger_tables, read_table
+from ledger.frames import (
+    _read_frames,
+    _read_frames_by_pandas,
+    _settle_direct,
+    derive_settlement,
+    load_ledger_dir,
+)
 
 D = pd.Timestamp
-
-
-def _by_pandas(directory) -> dict[str, pd.DataFrame]:
-    tables = ledger_tables(directory)
-    for name in ("reminders", "promises"):
-        extra = read_table(directory, name)
-        if extra is not None:
-            tables[name] = extra
-    return {name: _typed(name, table) for name, table in tables.items()}
 
 
 def _write(directory, name: str, rows: list[dict]) -> None:
@@ -66,7 +62,7 @@ def _ledger(directory, rng: random.Random, size: int, *, odd: str | None = None)
                                                    (4, 12_000, "number"), (5, 300, "blank")])
 def test_the_arrow_typed_read_equals_pandas(tmp_path, seed, size, odd):
     _ledger(tmp_path, random.Random(seed), size, odd=odd)
-    expected = _by_pandas(tmp_path)
+    expected = _read_frames_by_pandas(tmp_path)
     got = _read_frames(tmp_path)
     assert got.keys() == expected.keys()
     for name, frame in expected.items():
@@ -76,7 +72,7 @@ def test_the_arrow_typed_read_equals_pandas(tmp_path, seed, size, odd):
         assert got["payments"]["amount"].dtype == float
 
 
-def test_a_bad_date_is_still_refused_by_pandas(tmp_path):
+def test_a_bad_date_is_still_refused_read_frames_by_pandas(tmp_path):
     _ledger(tmp_path, random.Random(6), 50)
     invoices = pd.read_csv(tmp_path / "invoices.csv", dtype=str, keep_default_na=False)
     invoices.loc[3, "issue_date"] = "2025-02-30"
